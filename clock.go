@@ -1,0 +1,83 @@
+package tollgate
+
+import (
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
+
+	"sync"
+	"time"
+)
+
+// Clock tells the time. The ledger reads it once per transaction; tests inject
+// a ManualClock so allowance resets, expiries and hold timeouts need no sleep.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real clock, in UTC truncated to microseconds (the
+// precision both stores keep).
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// ManualClock is a Clock that moves only when told. It is safe for concurrent use.
+type ManualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewManualClock returns a clock stopped at t.
+func NewManualClock(t time.Time) *ManualClock {
+	return &ManualClock{t: t.UTC().Truncate(time.Microsecond)}
+}
+
+// Now returns the clock's time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d).Truncate(time.Microsecond)
+	c.mu.Unlock()
+}
+
+// Set moves the clock to t.
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t.UTC().Truncate(time.Microsecond)
+	c.mu.Unlock()
+}
+
+var locCache sync.Map
+
+// LoadLocation loads an IANA time zone, caching it; an unknown name gives UTC.
+func LoadLocation(name string) *time.Location {
+	if name == "" || name == "UTC" {
+		return time.UTC
+	}
+	if l, ok := locCache.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	locCache.Store(name, l)
+	return l
+}
+
+// NextMidnight returns the first local midnight strictly after t in loc.
+func NextMidnight(t time.Time, loc *time.Location) time.Time {
+	lt := t.In(loc)
+	y, m, d := lt.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+}
+
+// LocalDate returns t's calendar date in loc as "2006-01-02".
+func LocalDate(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02")
+}

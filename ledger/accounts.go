@@ -1,0 +1,237 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+// AccountParams are the arguments of CreateAccount.
+type AccountParams struct {
+	ID          string // optional; generated when empty
+	Name        string
+	Plan        string // default "free"
+	Timezone    string // IANA; default "UTC"
+	Idempotency *Idempotency
+}
+
+var accountIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// CreateAccount creates an account. It returns invalid_field errors for a
+// bad id, name, plan or time zone, and conflict when the id is taken.
+func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.Account, error) {
+	if p.ID != "" && !accountIDPattern.MatchString(p.ID) {
+		return tollgate.Account{}, tollgate.FieldError("id", "must be 1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+	}
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || len(p.Name) > 200 {
+		return tollgate.Account{}, tollgate.FieldError("name", "is required, at most 200 characters")
+	}
+	if p.Plan == "" {
+		p.Plan = "free"
+	}
+	if p.Timezone == "" {
+		p.Timezone = "UTC"
+	}
+	if _, err := time.LoadLocation(p.Timezone); err != nil || strings.EqualFold(p.Timezone, "local") {
+		return tollgate.Account{}, tollgate.FieldError("timezone", "unknown time zone %q; use an IANA name such as Europe/Paris", p.Timezone)
+	}
+	now := l.clock.Now()
+	a := tollgate.Account{ID: p.ID, Name: p.Name, Plan: p.Plan, Timezone: p.Timezone, Status: tollgate.AccountActive, CreatedAt: now}
+	if a.ID == "" {
+		a.ID = tollgate.NewID("acct")
+	}
+	var out tollgate.Account
+	err := l.writeIdempotent(ctx, p.Idempotency, now, func(tx store.Tx) (any, error) {
+		vs, err := tx.PlanVersionList(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !planExists(vs, a.Plan) {
+			return nil, tollgate.FieldError("plan", "unknown plan %q; known: %s", a.Plan, strings.Join(planNames(vs), ", "))
+		}
+		if err := tx.AccountInsert(ctx, a); err != nil {
+			if errors.Is(err, tollgate.ErrConflict) {
+				return nil, tollgate.Errorf(tollgate.CodeConflict, "account %s exists", a.ID)
+			}
+			return nil, err
+		}
+		return a, nil
+	}, &out)
+	return out, err
+}
+
+func planExists(vs []tollgate.PlanVersion, plan string) bool {
+	for _, v := range vs {
+		if v.Plan == plan {
+			return true
+		}
+	}
+	return false
+}
+
+func planNames(vs []tollgate.PlanVersion) []string {
+	var names []string
+	for _, v := range vs {
+		if len(names) == 0 || names[len(names)-1] != v.Plan {
+			names = append(names, v.Plan)
+		}
+	}
+	return names
+}
+
+// writeIdempotent runs fn in a write transaction, remembering its answer
+// under k; a repeat of the same request gets *Replayed. Used by calls that
+// do not go through the committer.
+func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, now time.Time, fn func(tx store.Tx) (any, error), out any) error {
+	var res any
+	err := l.store.Write(ctx, func(tx store.Tx) error {
+		if k != nil {
+			b := &batch{l: l, tx: tx, now: now}
+			rec, err := b.idempotent(ctx, k)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				return &Replayed{Status: rec.Status, Body: rec.Body}
+			}
+		}
+		var err error
+		if res, err = fn(tx); err != nil {
+			return err
+		}
+		if k != nil {
+			b := &batch{l: l, tx: tx, now: now}
+			b.remember(k, res)
+			return tx.Apply(ctx, &b.w)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	switch o := out.(type) {
+	case *tollgate.Account:
+		*o = res.(tollgate.Account)
+	case *NewKey:
+		*o = res.(NewKey)
+	default:
+		return fmt.Errorf("ledger: unexpected result type %T", out)
+	}
+	return nil
+}
+
+// NewKey is a freshly created API key. Secret is shown once and never stored.
+type NewKey struct {
+	tollgate.APIKey
+	Secret string
+}
+
+// KeyPrefix starts every Tollgate API key.
+const KeyPrefix = "tg_"
+
+// HashKey returns the stored hash of an API key secret.
+func HashKey(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+func newSecret() string {
+	var b [30]byte
+	_, _ = rand.Read(b[:])
+	return KeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// CreateKey creates an API key for an account, or an admin key when
+// accountID is empty. It fails with not_found for an unknown account.
+func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency) (NewKey, error) {
+	now := l.clock.Now()
+	var out NewKey
+	err := l.writeIdempotent(ctx, k, now, func(tx store.Tx) (any, error) {
+		if accountID != "" {
+			if _, err := tx.AccountByID(ctx, accountID); err != nil {
+				if errors.Is(err, tollgate.ErrNotFound) {
+					return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", accountID)
+				}
+				return nil, err
+			}
+		}
+		secret := newSecret()
+		key := tollgate.APIKey{ID: tollgate.NewID("key"), AccountID: accountID, Hash: HashKey(secret), CreatedAt: now}
+		if err := tx.APIKeyInsert(ctx, key); err != nil {
+			return nil, err
+		}
+		return NewKey{APIKey: key, Secret: secret}, nil
+	}, &out)
+	return out, err
+}
+
+// Authenticate returns the key whose secret is given. It fails with
+// unauthorized for an unknown or revoked key.
+func (l *Ledger) Authenticate(ctx context.Context, secret string) (tollgate.APIKey, error) {
+	var k tollgate.APIKey
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		k, err = tx.APIKeyByHash(ctx, HashKey(secret))
+		return err
+	})
+	if errors.Is(err, tollgate.ErrNotFound) || (err == nil && k.RevokedAt != nil) {
+		return k, tollgate.Errorf(tollgate.CodeUnauthorized, "unknown or revoked API key")
+	}
+	return k, err
+}
+
+// DefaultPlans are the plans a new database starts with.
+var DefaultPlans = []tollgate.PlanVersion{
+	{Plan: "free", Version: 1, Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(30)}},
+	{Plan: "pro", Version: 1, Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(100)}},
+}
+
+// Bootstrap seeds a new database with the default plans and, when it has no
+// admin key, creates one from adminSecret (or a random one, returned so the
+// caller can show it once). It returns "" when an admin key existed.
+func (l *Ledger) Bootstrap(ctx context.Context, adminSecret string) (string, error) {
+	now := l.clock.Now()
+	shown := ""
+	err := l.store.Write(ctx, func(tx store.Tx) error {
+		vs, err := tx.PlanVersionList(ctx)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			for _, v := range DefaultPlans {
+				v.EffectiveAt, v.CreatedAt = time.Unix(0, 0).UTC(), now
+				if err := tx.PlanVersionInsert(ctx, v); err != nil {
+					return err
+				}
+			}
+		}
+		if adminSecret != "" {
+			if _, err := tx.APIKeyByHash(ctx, HashKey(adminSecret)); err == nil {
+				return nil
+			} else if !errors.Is(err, tollgate.ErrNotFound) {
+				return err
+			}
+			return tx.APIKeyInsert(ctx, tollgate.APIKey{ID: tollgate.NewID("key"), Hash: HashKey(adminSecret), CreatedAt: now})
+		}
+		ok, err := tx.APIKeyAdminExists(ctx)
+		if err != nil || ok {
+			return err
+		}
+		shown = newSecret()
+		return tx.APIKeyInsert(ctx, tollgate.APIKey{ID: tollgate.NewID("key"), Hash: HashKey(shown), CreatedAt: now})
+	})
+	if err != nil {
+		return "", fmt.Errorf("bootstrap: %w", err)
+	}
+	return shown, nil
+}

@@ -1,0 +1,575 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+// batch is the in-memory state of one write transaction: the locked
+// accounts, their open grants and the holds the batch touches. Operations
+// check everything before changing anything, so a failing one leaves the
+// state as it found it.
+type batch struct {
+	l   *Ledger
+	tx  store.Tx
+	now time.Time
+
+	accounts map[string]*account
+	grants   map[string]*grantState
+	holds    map[string]*holdState
+	plans    []tollgate.PlanVersion
+	idem     map[[2]string]*store.Idempotency
+	w        store.Writes
+}
+
+type account struct {
+	a      tollgate.Account
+	grants []*grantState // open grants, any order
+}
+
+type grantState struct {
+	g            tollgate.Grant
+	isNew, dirty bool
+}
+
+type holdState struct {
+	h            tollgate.Hold
+	isNew, dirty bool
+}
+
+func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
+	return &batch{
+		l: l, tx: tx, now: now,
+		accounts: map[string]*account{},
+		grants:   map[string]*grantState{},
+		holds:    map[string]*holdState{},
+	}
+}
+
+// load locks every account the batch touches, in id order, and reads their
+// open grants, their overdue holds and the holds being settled.
+func (b *batch) load(ctx context.Context, ops []*op) error {
+	var holdIDs []string
+	for _, o := range ops {
+		if o.holdID != "" {
+			holdIDs = append(holdIDs, o.holdID)
+		}
+	}
+	holdAccount := map[string]string{}
+	if len(holdIDs) > 0 {
+		// A hold's account never changes, so reading it before the lock is safe.
+		hs, err := b.tx.HoldsByID(ctx, holdIDs)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			holdAccount[h.ID] = h.AccountID
+		}
+	}
+	var ids []string
+	needPlans := false
+	for _, o := range ops {
+		if o.holdID != "" {
+			a, ok := holdAccount[o.holdID]
+			if !ok || (o.owner != "" && o.owner != a) {
+				o.pendingErr = tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
+				continue
+			}
+			o.accountID = a
+		}
+		if o.kind == opHold || o.kind == opUsage {
+			needPlans = true
+		}
+		ids = append(ids, o.accountID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	accts, err := b.tx.AccountsLock(ctx, ids)
+	if err != nil {
+		return err
+	}
+	ids = ids[:0]
+	for _, a := range accts {
+		b.accounts[a.ID] = &account{a: a}
+		ids = append(ids, a.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	grants, err := b.tx.GrantsOpen(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		b.addGrant(g, false)
+	}
+	if len(holdIDs) > 0 {
+		hs, err := b.tx.HoldsByID(ctx, holdIDs) // again, now that they are locked
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			b.holds[h.ID] = &holdState{h: h}
+		}
+	}
+	overdue, err := b.tx.HoldsPending(ctx, ids, b.now)
+	if err != nil {
+		return err
+	}
+	for _, h := range overdue {
+		if _, ok := b.holds[h.ID]; !ok {
+			b.holds[h.ID] = &holdState{h: h}
+		}
+	}
+	// Grants that pending holds drew on but that are no longer open (spent
+	// to zero, or expired) are needed to settle those holds.
+	var missing []string
+	for _, hs := range b.holds {
+		if hs.h.Status != tollgate.HoldPending {
+			continue
+		}
+		for _, a := range hs.h.Allocations {
+			if _, ok := b.grants[a.GrantID]; !ok {
+				missing = append(missing, a.GrantID)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		gs, err := b.tx.GrantsByID(ctx, slices.Compact(missing))
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			b.addGrant(g, false)
+		}
+	}
+	if needPlans {
+		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
+			return err
+		}
+	}
+	b.expire()
+	return nil
+}
+
+func (b *batch) addGrant(g tollgate.Grant, isNew bool) *grantState {
+	gs := &grantState{g: g, isNew: isNew}
+	b.grants[g.ID] = gs
+	if a := b.accounts[g.AccountID]; a != nil {
+		a.grants = append(a.grants, gs)
+	}
+	return gs
+}
+
+// expire applies what time has done: overdue holds go back to their grants
+// (or to breakage), then expired grants send their remainder to breakage.
+func (b *batch) expire() {
+	ids := make([]string, 0, len(b.holds))
+	for id, hs := range b.holds {
+		if hs.h.Status == tollgate.HoldPending && !b.now.Before(hs.h.ExpiresAt) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		hs := b.holds[id]
+		txn := tollgate.NewID("txn")
+		b.settle(hs, 0, txn, tollgate.TxnTimeout)
+		hs.h.Status = tollgate.HoldExpired
+	}
+	gids := make([]string, 0)
+	for id, gs := range b.grants {
+		g := &gs.g
+		if g.ExpiredAt == nil && g.ExpiresAt != nil && !b.now.Before(*g.ExpiresAt) {
+			gids = append(gids, id)
+		}
+	}
+	sort.Strings(gids)
+	for _, id := range gids {
+		gs := b.grants[id]
+		g := &gs.g
+		if g.Remaining > 0 {
+			txn := tollgate.NewID("txn")
+			b.entry(txn, tollgate.TxnExpire, g.AccountID, tollgate.BookAvailable, g.ID, "", -g.Remaining)
+			b.entry(txn, tollgate.TxnExpire, g.AccountID, tollgate.BookBreakage, g.ID, "", g.Remaining)
+			g.Remaining = 0
+		}
+		t := b.now
+		g.ExpiredAt = &t
+		gs.dirty = true
+	}
+}
+
+func (b *batch) entry(txn string, kind tollgate.TxnKind, acct string, book tollgate.Book, grant, hold string, amt tollgate.Credits) {
+	b.w.Entries = append(b.w.Entries, tollgate.Entry{
+		TxnID: txn, Kind: kind, AccountID: acct, Book: book, GrantID: grant, HoldID: hold, Amount: amt, CreatedAt: b.now,
+	})
+}
+
+// settle charges captured credits of a pending hold to revenue, in the order
+// its allocations were drawn, and returns the rest to the grants (breakage
+// for a grant no longer usable). It records the hold as settled.
+func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kind tollgate.TxnKind) {
+	h := &hs.h
+	left := captured
+	for _, a := range h.Allocations {
+		take := min(left, a.Amount)
+		left -= take
+		back := a.Amount - take
+		b.entry(txn, kind, h.AccountID, tollgate.BookHeld, a.GrantID, h.ID, -a.Amount)
+		if take > 0 {
+			b.entry(txn, kind, h.AccountID, tollgate.RevenueBook(h.Product), a.GrantID, h.ID, take)
+		}
+		if back > 0 {
+			gs := b.grants[a.GrantID]
+			if gs != nil && gs.g.Usable(b.now) {
+				gs.g.Remaining += back
+				gs.dirty = true
+				b.entry(txn, kind, h.AccountID, tollgate.BookAvailable, a.GrantID, h.ID, back)
+			} else {
+				b.entry(txn, kind, h.AccountID, tollgate.BookBreakage, a.GrantID, h.ID, back)
+			}
+		}
+	}
+	h.Captured = captured
+	t := b.now
+	h.SettledAt = &t
+	hs.dirty = true
+}
+
+// do applies one operation and returns its result or its error.
+func (b *batch) do(ctx context.Context, o *op) (any, error) {
+	if o.kind == opSweep {
+		return nil, nil // load and expire did the work
+	}
+	a := b.accounts[o.accountID]
+	if a == nil {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", o.accountID)
+	}
+	if o.idem != nil {
+		rec, err := b.idempotent(ctx, o.idem)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			return nil, &Replayed{Status: rec.Status, Body: rec.Body}
+		}
+	}
+	var res any
+	var err error
+	switch o.kind {
+	case opGrant:
+		res, err = b.grant(a, &o.grant)
+	case opHold, opUsage:
+		res, err = b.hold(a, &o.hold, o.kind == opUsage)
+	case opCapture, opRelease:
+		res, err = b.settleOp(o)
+	default:
+		err = fmt.Errorf("ledger: unknown operation %q", o.kind)
+	}
+	if err == nil && o.idem != nil {
+		b.remember(o.idem, res)
+	}
+	return res, err
+}
+
+func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*store.Idempotency, error) {
+	key := [2]string{k.Scope, k.Key}
+	rec := b.idem[key]
+	if rec == nil {
+		r, err := b.tx.IdempotencyByKey(ctx, k.Scope, k.Key)
+		switch {
+		case err == nil:
+			if b.now.Sub(r.CreatedAt) < b.l.opt.IdempotencyTTL {
+				rec = &r
+			}
+		case tollgate.ErrorCode(err) != tollgate.CodeNotFound:
+			return nil, err
+		}
+	}
+	if rec == nil {
+		return nil, nil
+	}
+	if !bytes.Equal(rec.RequestHash, k.Hash) {
+		return nil, tollgate.Errorf(tollgate.CodeIdempotencyMismatch,
+			"Idempotency-Key %q was used with another request; use a new key for a new request", k.Key)
+	}
+	return rec, nil
+}
+
+func (b *batch) remember(k *Idempotency, res any) {
+	status, body := 200, []byte(nil)
+	if k.Render != nil {
+		status, body = k.Render(res)
+	}
+	rec := store.Idempotency{Scope: k.Scope, Key: k.Key, RequestHash: k.Hash, Status: status, Body: body, CreatedAt: b.now}
+	if b.idem == nil {
+		b.idem = map[[2]string]*store.Idempotency{}
+	}
+	b.idem[[2]string{k.Scope, k.Key}] = &rec
+	b.w.Idempotency = append(b.w.Idempotency, rec)
+}
+
+func (b *batch) grant(a *account, p *GrantParams) (tollgate.Grant, error) {
+	eff := b.now
+	if p.EffectiveAt != nil {
+		eff = *p.EffectiveAt
+	}
+	exp := p.ExpiresAt
+	if p.ValidFor > 0 {
+		t := eff.Add(p.ValidFor)
+		exp = &t
+	}
+	if exp != nil && !exp.After(b.now) {
+		return tollgate.Grant{}, tollgate.FieldError("expires_at", "must be in the future")
+	}
+	if exp != nil && !exp.After(eff) {
+		return tollgate.Grant{}, tollgate.FieldError("expires_at", "must be after effective_at")
+	}
+	if p.ExternalRef != "" {
+		for _, gs := range a.grants {
+			if gs.g.ExternalRef == p.ExternalRef {
+				return tollgate.Grant{}, tollgate.Errorf(tollgate.CodeConflict, "a grant with external_ref %q exists", p.ExternalRef)
+			}
+		}
+	}
+	g := tollgate.Grant{
+		ID: tollgate.NewID("grant"), AccountID: a.a.ID, Source: p.Source,
+		Amount: p.Credits, Remaining: p.Credits, Products: p.Products, Priority: p.Priority,
+		EffectiveAt: eff, ExpiresAt: exp, ExternalRef: p.ExternalRef, CreatedAt: b.now,
+	}
+	b.issue(&g)
+	return g, nil
+}
+
+// issue records a new grant and its issuance in the journal.
+func (b *batch) issue(g *tollgate.Grant) *grantState {
+	gs := b.addGrant(*g, true)
+	txn := tollgate.NewID("txn")
+	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookIssuance, g.ID, "", -g.Amount)
+	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookAvailable, g.ID, "", g.Amount)
+	return gs
+}
+
+// allowance returns today's allowance grant of a for p, creating it on the
+// first use of the account's local day. It returns nil when the plan gives
+// no allowance for p.
+func (b *batch) allowance(a *account, p tollgate.Product) *grantState {
+	limit, _ := planAllowance(b.plans, a.a.Plan, p, b.now)
+	if limit <= 0 {
+		return nil
+	}
+	loc := a.a.Location()
+	ref := allowanceRef(p, tollgate.LocalDate(b.now, loc))
+	for _, gs := range a.grants {
+		if gs.g.ExternalRef == ref {
+			return gs
+		}
+	}
+	end := tollgate.NextMidnight(b.now, loc)
+	start := startOfDay(b.now, loc)
+	g := tollgate.Grant{
+		ID: tollgate.NewID("grant"), AccountID: a.a.ID, Source: tollgate.SourceAllowance,
+		Amount: limit, Remaining: limit, Products: []tollgate.Product{p},
+		EffectiveAt: start, ExpiresAt: &end, ExternalRef: ref, CreatedAt: b.now,
+	}
+	return b.issue(&g)
+}
+
+func allowanceRef(p tollgate.Product, date string) string {
+	return "allowance:" + string(p) + ":" + date
+}
+
+func startOfDay(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+}
+
+// planAllowance returns the daily allowance of plan for product p at t, and
+// the version in force.
+func planAllowance(vs []tollgate.PlanVersion, plan string, p tollgate.Product, t time.Time) (tollgate.Credits, *tollgate.PlanVersion) {
+	v := planAt(vs, plan, t)
+	if v == nil {
+		return 0, nil
+	}
+	return v.Allowances[p], v
+}
+
+// planAt returns the version of plan in force at t: the latest effective one.
+func planAt(vs []tollgate.PlanVersion, plan string, t time.Time) *tollgate.PlanVersion {
+	var best *tollgate.PlanVersion
+	for i := range vs {
+		v := &vs[i]
+		if v.Plan != plan || v.EffectiveAt.After(t) {
+			continue
+		}
+		if best == nil || v.EffectiveAt.After(best.EffectiveAt) ||
+			(v.EffectiveAt.Equal(best.EffectiveAt) && v.Version > best.Version) {
+			best = v
+		}
+	}
+	return best
+}
+
+// payable returns the grants of a that may pay for p now, in burn-down
+// order: soonest expiry first (never-expiring last), then priority, then age.
+func payable(a *account, p tollgate.Product, now time.Time) []*grantState {
+	var out []*grantState
+	for _, gs := range a.grants {
+		if gs.g.Remaining > 0 && gs.g.Pays(p) && gs.g.Usable(now) {
+			out = append(out, gs)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return burnsBefore(&out[i].g, &out[j].g) })
+	return out
+}
+
+// burnsBefore is the burn-down order of DESIGN.md invariant 2.
+func burnsBefore(x, y *tollgate.Grant) bool {
+	switch {
+	case x.ExpiresAt == nil && y.ExpiresAt != nil:
+		return false
+	case x.ExpiresAt != nil && y.ExpiresAt == nil:
+		return true
+	case x.ExpiresAt != nil && !x.ExpiresAt.Equal(*y.ExpiresAt):
+		return x.ExpiresAt.Before(*y.ExpiresAt)
+	case x.Priority != y.Priority:
+		return x.Priority < y.Priority
+	case !x.CreatedAt.Equal(y.CreatedAt):
+		return x.CreatedAt.Before(y.CreatedAt)
+	}
+	return x.ID < y.ID
+}
+
+func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, error) {
+	if a.a.Status != tollgate.AccountActive {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeAccountSuspended, "account %s is %s and may not spend credits", a.a.ID, a.a.Status)
+	}
+	allow := b.allowance(a, p.Product)
+	grants := payable(a, p.Product, b.now)
+	var avail tollgate.Credits
+	for _, gs := range grants {
+		avail += gs.g.Remaining
+	}
+	if avail < p.Credits {
+		e := &tollgate.Error{
+			Code:    tollgate.CodeInsufficientCredits,
+			Message: fmt.Sprintf("this needs %s credits for %s and the account has %s", p.Credits, p.Product, avail),
+			Insufficient: &tollgate.Insufficient{
+				AccountID: a.a.ID, Product: p.Product, Required: p.Credits, Available: avail,
+			},
+		}
+		if allow != nil {
+			t := *allow.g.ExpiresAt
+			e.Insufficient.DailyAllowanceResetsAt = &t
+		}
+		return tollgate.Hold{}, e
+	}
+	prefix, kind := "hold", tollgate.TxnHold
+	if usage {
+		prefix, kind = "use", tollgate.TxnUsage
+	}
+	h := tollgate.Hold{
+		ID: tollgate.NewID(prefix), AccountID: a.a.ID, Product: p.Product, Amount: p.Credits,
+		Status: tollgate.HoldPending, Metadata: p.Metadata, QuoteID: p.QuoteID,
+		CreatedAt: b.now, ExpiresAt: b.now.Add(p.TTL),
+	}
+	txn := tollgate.NewID("txn")
+	need := p.Credits
+	for _, gs := range grants {
+		if need == 0 {
+			break
+		}
+		take := min(need, gs.g.Remaining)
+		need -= take
+		gs.g.Remaining -= take
+		gs.dirty = true
+		h.Allocations = append(h.Allocations, tollgate.Allocation{GrantID: gs.g.ID, Amount: take})
+		b.entry(txn, kind, a.a.ID, tollgate.BookAvailable, gs.g.ID, h.ID, -take)
+		if usage {
+			b.entry(txn, kind, a.a.ID, tollgate.RevenueBook(p.Product), gs.g.ID, h.ID, take)
+		} else {
+			b.entry(txn, kind, a.a.ID, tollgate.BookHeld, gs.g.ID, h.ID, take)
+		}
+	}
+	if usage {
+		h.Status, h.Captured, h.ExpiresAt = tollgate.HoldCaptured, p.Credits, b.now
+		t := b.now
+		h.SettledAt = &t
+	}
+	b.holds[h.ID] = &holdState{h: h, isNew: true}
+	return h, nil
+}
+
+func (b *batch) settleOp(o *op) (tollgate.Hold, error) {
+	hs := b.holds[o.holdID]
+	if hs == nil {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
+	}
+	h := &hs.h
+	if h.Status != tollgate.HoldPending {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeHoldNotPending, "hold %s is %s; only a pending hold can be settled", h.ID, h.Status)
+	}
+	if o.kind == opRelease {
+		b.settle(hs, 0, tollgate.NewID("txn"), tollgate.TxnRelease)
+		h.Status = tollgate.HoldReleased
+		return *h, nil
+	}
+	c := h.Amount
+	if o.capture != nil {
+		c = *o.capture
+	}
+	if c > h.Amount {
+		return tollgate.Hold{}, &tollgate.Error{Code: tollgate.CodeCaptureExceedsHold, Field: "credits",
+			Message: fmt.Sprintf("cannot capture %s credits: hold %s reserved %s", c, h.ID, h.Amount)}
+	}
+	b.settle(hs, c, tollgate.NewID("txn"), tollgate.TxnCapture)
+	h.Status = tollgate.HoldCaptured
+	return *h, nil
+}
+
+// flush turns the batch's changes into rows: new grants and holds are
+// inserted with their final state, changed ones updated once each.
+func (b *batch) flush() {
+	gids := make([]string, 0, len(b.grants))
+	for id, gs := range b.grants {
+		if gs.isNew || gs.dirty {
+			gids = append(gids, id)
+		}
+	}
+	sort.Strings(gids)
+	for _, id := range gids {
+		gs := b.grants[id]
+		if gs.isNew {
+			b.w.Grants = append(b.w.Grants, gs.g)
+		} else {
+			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, ExpiredAt: gs.g.ExpiredAt})
+		}
+	}
+	hids := make([]string, 0, len(b.holds))
+	for id, hs := range b.holds {
+		if hs.isNew || hs.dirty {
+			hids = append(hids, id)
+		}
+	}
+	sort.Strings(hids)
+	for _, id := range hids {
+		hs := b.holds[id]
+		if hs.isNew {
+			b.w.Holds = append(b.w.Holds, hs.h)
+		} else {
+			b.w.HoldUpdates = append(b.w.HoldUpdates, store.HoldUpdate{ID: id, Status: hs.h.Status, Captured: hs.h.Captured, SettledAt: hs.h.SettledAt})
+		}
+	}
+}

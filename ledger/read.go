@@ -1,0 +1,257 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+// Balance is what an account can spend now, with expiry and hold timeouts
+// applied as of the time it was read even if the sweeper has not run.
+type Balance struct {
+	AccountID       string
+	Plan            string
+	AsOf            time.Time
+	Available       tollgate.Credits // spendable now, today's allowances included
+	Held            tollgate.Credits // reserved by pending holds
+	ByProduct       map[tollgate.Product]tollgate.Credits
+	DailyAllowances []DailyAllowance
+	Grants          []tollgate.Grant // usable grants with credits, burn-down order
+	UpcomingChanges []PlanChange
+}
+
+// DailyAllowance is the state of one product's allowance today.
+type DailyAllowance struct {
+	Product   tollgate.Product
+	Limit     tollgate.Credits
+	Used      tollgate.Credits
+	Remaining tollgate.Credits
+	ResetsAt  time.Time
+}
+
+// PlanChange is a plan version that will take effect later.
+type PlanChange struct {
+	Plan        string
+	Version     int
+	EffectiveAt time.Time
+	Allowances  map[tollgate.Product]tollgate.Credits
+	Previous    map[tollgate.Product]tollgate.Credits
+}
+
+// Balance returns the account's balance. It fails with not_found for an
+// unknown account.
+func (l *Ledger) Balance(ctx context.Context, accountID string) (Balance, error) {
+	now := l.clock.Now()
+	var bal Balance
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		acct, err := tx.AccountByID(ctx, accountID)
+		if err != nil {
+			return notFound(err, "account", accountID)
+		}
+		grants, err := tx.GrantsOpen(ctx, []string{accountID})
+		if err != nil {
+			return err
+		}
+		holds, err := tx.HoldsPending(ctx, []string{accountID}, time.Time{})
+		if err != nil {
+			return err
+		}
+		plans, err := tx.PlanVersionList(ctx)
+		if err != nil {
+			return err
+		}
+		// Grants that pending holds drew on but are closed.
+		byID := map[string]*tollgate.Grant{}
+		for i := range grants {
+			byID[grants[i].ID] = &grants[i]
+		}
+		var missing []string
+		for _, h := range holds {
+			for _, a := range h.Allocations {
+				if byID[a.GrantID] == nil {
+					missing = append(missing, a.GrantID)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			more, err := tx.GrantsByID(ctx, missing)
+			if err != nil {
+				return err
+			}
+			grants = append(grants, more...)
+			for i := range grants {
+				byID[grants[i].ID] = &grants[i]
+			}
+		}
+		bal = computeBalance(acct, grants, holds, plans, now)
+		return nil
+	})
+	return bal, err
+}
+
+func notFound(err error, what, id string) error {
+	if errors.Is(err, tollgate.ErrNotFound) {
+		return tollgate.Errorf(tollgate.CodeNotFound, "%s %s not found", what, id)
+	}
+	return err
+}
+
+func computeBalance(acct tollgate.Account, grants []tollgate.Grant, holds []tollgate.Hold, plans []tollgate.PlanVersion, now time.Time) Balance {
+	byID := map[string]*tollgate.Grant{}
+	for i := range grants {
+		byID[grants[i].ID] = &grants[i]
+	}
+	bal := Balance{AccountID: acct.ID, Plan: acct.Plan, AsOf: now, ByProduct: map[tollgate.Product]tollgate.Credits{}}
+	// A hold past its expiry is released as of now.
+	for _, h := range holds {
+		if now.Before(h.ExpiresAt) {
+			bal.Held += h.Amount
+			continue
+		}
+		for _, a := range h.Allocations {
+			if g := byID[a.GrantID]; g != nil && g.Usable(now) {
+				g.Remaining += a.Amount
+			}
+		}
+	}
+	loc := acct.Location()
+	today := tollgate.LocalDate(now, loc)
+	for i := range grants {
+		g := &grants[i]
+		if !g.Usable(now) || g.Remaining <= 0 {
+			continue
+		}
+		if g.Source == tollgate.SourceAllowance && g.ExternalRef != allowanceRef(g.Products[0], today) {
+			continue
+		}
+		bal.Available += g.Remaining
+		for _, p := range tollgate.Products {
+			if g.Pays(p) {
+				bal.ByProduct[p] += g.Remaining
+			}
+		}
+		bal.Grants = append(bal.Grants, *g)
+	}
+	sort.Slice(bal.Grants, func(i, j int) bool { return burnsBefore(&bal.Grants[i], &bal.Grants[j]) })
+	if v := planAt(plans, acct.Plan, now); v != nil {
+		for _, p := range tollgate.Products {
+			limit := v.Allowances[p]
+			if limit <= 0 {
+				continue
+			}
+			d := DailyAllowance{Product: p, Limit: limit, Remaining: limit, ResetsAt: tollgate.NextMidnight(now, loc)}
+			found := false
+			for i := range grants {
+				g := &grants[i]
+				if g.ExternalRef == allowanceRef(p, today) {
+					found = true
+					d.Limit, d.Used = g.Amount, g.Amount-g.Remaining
+					d.Remaining = g.Remaining
+				}
+			}
+			if !found { // not yet used today: the allowance exists in full
+				bal.Available += limit
+				bal.ByProduct[p] += limit
+			}
+			bal.DailyAllowances = append(bal.DailyAllowances, d)
+		}
+	}
+	bal.UpcomingChanges = upcoming(plans, acct.Plan, now)
+	return bal
+}
+
+// upcoming lists the versions of plan that take effect after now.
+func upcoming(plans []tollgate.PlanVersion, plan string, now time.Time) []PlanChange {
+	var out []PlanChange
+	prev := planAt(plans, plan, now)
+	var future []tollgate.PlanVersion
+	for _, v := range plans {
+		if v.Plan == plan && v.EffectiveAt.After(now) {
+			future = append(future, v)
+		}
+	}
+	sort.Slice(future, func(i, j int) bool { return future[i].EffectiveAt.Before(future[j].EffectiveAt) })
+	for _, v := range future {
+		c := PlanChange{Plan: v.Plan, Version: v.Version, EffectiveAt: v.EffectiveAt, Allowances: v.Allowances}
+		if prev != nil {
+			c.Previous = prev.Allowances
+		}
+		out = append(out, c)
+		prev = &v
+	}
+	return out
+}
+
+// Account returns an account. It fails with not_found.
+func (l *Ledger) Account(ctx context.Context, id string) (tollgate.Account, error) {
+	var a tollgate.Account
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		a, err = tx.AccountByID(ctx, id)
+		return notFound(err, "account", id)
+	})
+	return a, err
+}
+
+// HoldByID returns a hold as of now: a pending hold past its expiry reads as
+// expired. When accountID is set, another account's hold is not found.
+func (l *Ledger) HoldByID(ctx context.Context, id, accountID string) (tollgate.Hold, error) {
+	now := l.clock.Now()
+	var h tollgate.Hold
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		hs, err := tx.HoldsByID(ctx, []string{id})
+		if err != nil {
+			return err
+		}
+		if len(hs) == 0 || (accountID != "" && hs[0].AccountID != accountID) {
+			return tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", id)
+		}
+		h = hs[0]
+		return nil
+	})
+	if err == nil && h.Status == tollgate.HoldPending && !now.Before(h.ExpiresAt) {
+		h.Status = tollgate.HoldExpired
+	}
+	return h, err
+}
+
+// Entries returns up to limit journal entries of an account after the entry
+// id after, oldest first. It fails with not_found for an unknown account.
+func (l *Ledger) Entries(ctx context.Context, accountID string, after int64, limit int) ([]tollgate.Entry, error) {
+	var es []tollgate.Entry
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		if _, err := tx.AccountByID(ctx, accountID); err != nil {
+			return notFound(err, "account", accountID)
+		}
+		var err error
+		es, err = tx.EntryList(ctx, store.EntryListParams{AccountID: accountID, After: after, Limit: limit})
+		return err
+	})
+	return es, err
+}
+
+// Accounts returns up to limit accounts with ids after after.
+func (l *Ledger) Accounts(ctx context.Context, after string, limit int) ([]tollgate.Account, error) {
+	var as []tollgate.Account
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		as, err = tx.AccountList(ctx, store.AccountListParams{After: after, Limit: limit})
+		return err
+	})
+	return as, err
+}
+
+// Plans returns every plan version.
+func (l *Ledger) Plans(ctx context.Context) ([]tollgate.PlanVersion, error) {
+	var vs []tollgate.PlanVersion
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		vs, err = tx.PlanVersionList(ctx)
+		return err
+	})
+	return vs, err
+}

@@ -1,0 +1,129 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"tollgate/store"
+)
+
+// Sweeper applies due grant expiries and hold timeouts in the background,
+// and forgets idempotency keys past their time. Reads and writes apply the
+// same rules on their own, so a late sweep never makes a balance wrong; it
+// only moves the journal forward. Start and Stop are safe to call twice.
+type Sweeper struct {
+	l        *Ledger
+	interval time.Duration
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewSweeper returns a sweeper that runs every interval (default 5s).
+func NewSweeper(l *Ledger, interval time.Duration) *Sweeper {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	return &Sweeper{l: l, interval: interval}
+}
+
+// Start begins sweeping until Stop.
+func (s *Sweeper) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return nil
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		for {
+			if _, err := s.l.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.l.log.Warn("sweep failed; retrying at the next tick", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops sweeping and waits for a sweep under way.
+func (s *Sweeper) Stop() {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Sweep settles every account with a due expiry or hold timeout, and purges
+// old idempotency keys. It returns how many accounts it settled.
+func (l *Ledger) Sweep(ctx context.Context) (int, error) {
+	const page = 500
+	n := 0
+	for pages := 0; pages < 1000; pages++ { // bounded: each page settles what it finds
+		now := l.clock.Now()
+		var ids []string
+		err := l.store.Read(ctx, func(tx store.Tx) error {
+			g, err := tx.GrantsDue(ctx, now, page)
+			if err != nil {
+				return err
+			}
+			h, err := tx.HoldsDue(ctx, now, page)
+			if err != nil {
+				return err
+			}
+			ids = append(g, h...)
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("sweep: %w", err)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if len(ids) == 0 {
+			break
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(ids))
+		for i, id := range ids {
+			wg.Add(1)
+			go func() { // concurrent, so they share batches
+				defer wg.Done()
+				errs[i] = l.Settle(ctx, id)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return n, fmt.Errorf("sweep: %w", err)
+		}
+		n += len(ids)
+		if len(ids) < page {
+			break
+		}
+	}
+	cutoff := l.clock.Now().Add(-l.opt.IdempotencyTTL)
+	err := l.store.Write(ctx, func(tx store.Tx) error {
+		_, err := tx.IdempotencyPurge(ctx, cutoff)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("sweep: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,131 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+// Report is the outcome of Verify. It is clean when Violations is empty.
+type Report struct {
+	Accounts, Grants, Holds int
+	Violations              []string
+}
+
+// Verify recomputes every grant remainder and every hold from the journal
+// and checks the invariants of DESIGN.md on one snapshot: each transaction
+// sums to zero; each grant's remainder equals its available entries, is
+// between zero and its amount, and its issuance equals its amount; each
+// grant's held entries equal what pending holds draw on it; each hold's
+// allocations sum to its amount and it captured no more than it held; an
+// expired grant keeps nothing.
+func (l *Ledger) Verify(ctx context.Context) (Report, error) {
+	var r Report
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		unbalanced, err := tx.TxnsUnbalanced(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range unbalanced {
+			r.add("transaction %s does not sum to zero: %s", t.TxnID, t.Sum)
+		}
+		totals, err := tx.EntryTotals(ctx)
+		if err != nil {
+			return err
+		}
+		type key struct {
+			grant string
+			book  tollgate.Book
+		}
+		sum := map[key]tollgate.Credits{}
+		var total tollgate.Credits
+		for _, t := range totals {
+			sum[key{t.GrantID, t.Book}] += t.Sum
+			total += t.Sum
+		}
+		if total != 0 {
+			r.add("the journal as a whole sums to %s, not zero", total)
+		}
+		grants, err := tx.GrantList(ctx, store.GrantListParams{})
+		if err != nil {
+			return err
+		}
+		r.Grants = len(grants)
+		known := map[string]tollgate.Grant{}
+		for _, g := range grants {
+			known[g.ID] = g
+			if g.Remaining < 0 {
+				r.add("grant %s has a negative remainder %s", g.ID, g.Remaining)
+			}
+			if g.Remaining > g.Amount {
+				r.add("grant %s has %s remaining, more than its amount %s", g.ID, g.Remaining, g.Amount)
+			}
+			if got := sum[key{g.ID, tollgate.BookAvailable}]; got != g.Remaining {
+				r.add("grant %s: remaining is %s but the journal says %s", g.ID, g.Remaining, got)
+			}
+			if got := -sum[key{g.ID, tollgate.BookIssuance}]; got != g.Amount {
+				r.add("grant %s: amount is %s but the journal issued %s", g.ID, g.Amount, got)
+			}
+			if g.ExpiredAt != nil && g.Remaining != 0 {
+				r.add("grant %s expired with %s remaining", g.ID, g.Remaining)
+			}
+		}
+		for k, v := range sum {
+			if k.grant != "" {
+				if _, ok := known[k.grant]; !ok && v != 0 {
+					r.add("journal book %s names grant %s, which does not exist", k.book, k.grant)
+				}
+			}
+		}
+		holds, err := tx.HoldList(ctx, store.HoldListParams{})
+		if err != nil {
+			return err
+		}
+		r.Holds = len(holds)
+		held := map[string]tollgate.Credits{}
+		for _, h := range holds {
+			var alloc tollgate.Credits
+			for _, a := range h.Allocations {
+				if _, ok := known[a.GrantID]; !ok {
+					r.add("hold %s draws on grant %s, which does not exist", h.ID, a.GrantID)
+				}
+				if a.Amount <= 0 {
+					r.add("hold %s draws %s on grant %s", h.ID, a.Amount, a.GrantID)
+				}
+				alloc += a.Amount
+				if h.Status == tollgate.HoldPending {
+					held[a.GrantID] += a.Amount
+				}
+			}
+			if alloc != h.Amount {
+				r.add("hold %s holds %s but its allocations sum to %s", h.ID, h.Amount, alloc)
+			}
+			if h.Captured > h.Amount || h.Captured < 0 {
+				r.add("hold %s captured %s of %s", h.ID, h.Captured, h.Amount)
+			}
+			if h.Status != tollgate.HoldCaptured && h.Captured != 0 {
+				r.add("hold %s is %s but captured %s", h.ID, h.Status, h.Captured)
+			}
+		}
+		for _, g := range grants {
+			if got := sum[key{g.ID, tollgate.BookHeld}]; got != held[g.ID] {
+				r.add("grant %s: pending holds draw %s but the journal holds %s", g.ID, held[g.ID], got)
+			}
+		}
+		accts, err := tx.AccountList(ctx, store.AccountListParams{})
+		if err != nil {
+			return err
+		}
+		r.Accounts = len(accts)
+		return nil
+	})
+	sort.Strings(r.Violations)
+	return r, err
+}
+
+func (r *Report) add(format string, args ...any) {
+	r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,246 @@
+// Package postgres implements store.Store on PostgreSQL through a pgx
+// connection pool, for many Tollgate instances sharing one database.
+//
+// Writes run in READ COMMITTED transactions; the row locks taken by
+// AccountsLock, always in id order, serialise writers across instances.
+// Reads run in REPEATABLE READ READ ONLY transactions, so each sees one
+// snapshot. Commits are synchronous (synchronous_commit on, the server
+// default): a committed transaction survives a crash of the server.
+//
+// Apply, the hot path of the ledger's group commit, inserts rows with COPY
+// and updates them with one statement per table over unnested arrays.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a PostgreSQL store. It is safe for concurrent use.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the PostgreSQL database at url, a postgres:// URL or a
+// key=value connection string as pgx accepts them. A search_path parameter
+// in url (postgres://host/db?search_path=name) selects the schema of every
+// connection. Open does not migrate; call Migrate.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return openConfig(ctx, cfg)
+}
+
+func openConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// OpenTestSchema opens the database at url in a new schema with a random
+// name, migrated, for tests that must not see each other's rows. The
+// returned cleanup closes the store and drops the schema with everything in
+// it; it is safe to call once.
+func OpenTestSchema(ctx context.Context, url string) (*DB, func(), error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open test schema: %w", err)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	schema := "tollgate_test_" + hex.EncodeToString(b[:])
+	admin := cfg.ConnConfig.Copy()
+	if err := execOnce(ctx, admin, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return nil, nil, fmt.Errorf("open test schema: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		execOnce(ctx, admin, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	db, err := openConfig(ctx, cfg)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		drop()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); drop() }, nil
+}
+
+// execOnce runs sql on a connection of its own.
+func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// Kind returns "postgres".
+func (db *DB) Kind() string { return "postgres" }
+
+// Pool returns the connection pool, for tools that need plain SQL.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Close closes the pool, waiting for connections in use to be released. It
+// always returns nil.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// migrateLockKey is the first key of the advisory lock Migrate takes; the
+// second is a hash of the schema, so schemas migrate independently.
+const migrateLockKey = 0x746f6c6c // "toll"
+
+// Migrate applies the embedded migrations not yet applied, in name order,
+// each in its own transaction. Processes migrating the same schema at once
+// wait for each other on an advisory lock, so each migration runs once.
+func (db *DB) Migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			// The lock comes first: CREATE TABLE IF NOT EXISTS itself races.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, int32(migrateLockKey)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", version, mapErr(err))
+		}
+	}
+	return nil
+}
+
+// Write runs fn in a READ COMMITTED transaction and commits it if fn returns
+// nil. A statement that fails aborts the transaction: fn must return its
+// error rather than go on.
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("begin: %w", mapErr(err))
+	}
+	defer pgTx.Rollback(ctx) // no-op after Commit
+	if err := fn(&tx{q: pgTx, write: true}); err != nil {
+		return err
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Read runs fn in a REPEATABLE READ READ ONLY transaction: every query of fn
+// sees the same snapshot.
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", mapErr(err))
+	}
+	defer pgTx.Rollback(ctx)
+	return fn(&tx{q: pgTx})
+}
+
+// uniqueViolation is the SQLSTATE of a duplicate key.
+const uniqueViolation = "23505"
+
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tollgate.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		return &tollgate.Error{Code: tollgate.CodeConflict, Message: pe.Message}
+	}
+	return err
+}
+
+// tsz converts an optional time to a value for COPY and arrays; nil is NULL.
+func tsz(t *time.Time) pgtype.Timestamptz {
+	if t == nil {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: *t, Valid: true}
+}
+
+// utc returns the optional time t in UTC.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// limit returns n as a LIMIT argument: NULL, no limit, when n <= 0.
+func limit(n int) any {
+	if n <= 0 {
+		return nil
+	}
+	return int64(n)
+}

@@ -1,0 +1,516 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+type tx struct {
+	q     pgx.Tx
+	write bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+var errReadOnly = errors.New("postgres: write in a read transaction")
+
+type row interface{ Scan(...any) error }
+
+func (t *tx) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !t.write {
+		return pgconn.CommandTag{}, errReadOnly
+	}
+	ct, err := t.q.Exec(ctx, sql, args...)
+	return ct, mapErr(err)
+}
+
+// query runs sql and scans every row with scan.
+func query[T any](ctx context.Context, t *tx, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := t.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// --- accounts
+
+const accountCols = `id, name, plan, timezone, status, created_at`
+
+func scanAccount(r row) (tollgate.Account, error) {
+	var a tollgate.Account
+	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt)
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a, mapErr(err)
+}
+
+func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
+	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4 WHERE id = $5`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	if ct.RowsAffected() == 0 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
+	return scanAccount(t.q.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+}
+
+// AccountsLock locks the rows FOR UPDATE, in id order so that instances
+// locking overlapping sets wait rather than deadlock. In a read transaction
+// it only reads: a snapshot has nothing to lock.
+func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ANY($1) ORDER BY id`
+	if t.write {
+		q += ` FOR UPDATE`
+	}
+	as, err := query(ctx, t, scanAccount, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock accounts: %w", err)
+	}
+	return as, nil
+}
+
+func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
+	as, err := query(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
+		p.After, limit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return as, nil
+}
+
+// --- keys
+
+func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, hash, created_at) VALUES ($1, $2, $3, $4)`,
+		k.ID, k.AccountID, k.Hash, k.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert key: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
+	var k tollgate.APIKey
+	err := t.q.QueryRow(ctx, `SELECT id, account_id, hash, created_at, revoked_at FROM api_keys WHERE hash = $1`, hash).
+		Scan(&k.ID, &k.AccountID, &k.Hash, &k.CreatedAt, &k.RevokedAt)
+	k.CreatedAt, k.RevokedAt = k.CreatedAt.UTC(), utc(k.RevokedAt)
+	return k, mapErr(err)
+}
+
+func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
+	var ok bool
+	err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE account_id = '' AND revoked_at IS NULL)`).Scan(&ok)
+	return ok, mapErr(err)
+}
+
+// --- plans
+
+func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error {
+	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		v.Plan, v.Version, v.EffectiveAt, store.EncodeAllowances(v.Allowances), v.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert plan version: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
+	vs, err := query(ctx, t, func(r row) (tollgate.PlanVersion, error) {
+		var v tollgate.PlanVersion
+		var allow string
+		if err := r.Scan(&v.Plan, &v.Version, &v.EffectiveAt, &allow, &v.CreatedAt); err != nil {
+			return v, err
+		}
+		v.EffectiveAt, v.CreatedAt = v.EffectiveAt.UTC(), v.CreatedAt.UTC()
+		var err error
+		v.Allowances, err = store.DecodeAllowances(allow)
+		return v, err
+	}, `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`)
+	if err != nil {
+		return nil, fmt.Errorf("list plan versions: %w", err)
+	}
+	return vs, nil
+}
+
+// --- grants
+
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at`
+
+var grantColumns = []string{"id", "account_id", "source", "amount", "remaining", "products", "priority",
+	"effective_at", "expires_at", "expired_at", "external_ref", "created_at"}
+
+func scanGrant(r row) (tollgate.Grant, error) {
+	var g tollgate.Grant
+	var products string
+	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
+		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt)
+	g.Products = store.SplitProducts(products)
+	g.EffectiveAt, g.CreatedAt = g.EffectiveAt.UTC(), g.CreatedAt.UTC()
+	g.ExpiresAt, g.ExpiredAt = utc(g.ExpiresAt), utc(g.ExpiredAt)
+	return g, mapErr(err)
+}
+
+func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error) {
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants
+		WHERE account_id = ANY($1) AND expired_at IS NULL
+		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`, accountIDs)
+	if err != nil {
+		return nil, fmt.Errorf("open grants: %w", err)
+	}
+	return gs, nil
+}
+
+func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("grants by id: %w", err)
+	}
+	return gs, nil
+}
+
+func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate.Grant, error) {
+	q := `SELECT ` + grantCols + ` FROM grants WHERE id > $1`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		q += ` AND account_id = $2`
+		args = append(args, p.AccountID)
+	}
+	args = append(args, limit(p.Limit))
+	gs, err := query(ctx, t, scanGrant, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return gs, nil
+}
+
+func (t *tx) GrantsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
+	ids, err := query(ctx, t, scanString, `SELECT DISTINCT account_id FROM grants
+		WHERE expired_at IS NULL AND expires_at <= $1 AND (remaining > 0 OR source = 'allowance') LIMIT $2`, now, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("grants due: %w", err)
+	}
+	return ids, nil
+}
+
+func scanString(r row) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
+
+// --- holds
+
+const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at`
+
+var holdColumns = []string{"id", "account_id", "product", "amount", "captured", "status", "allocations", "metadata",
+	"quote_id", "created_at", "expires_at", "settled_at"}
+
+func scanHold(r row) (tollgate.Hold, error) {
+	var h tollgate.Hold
+	var alloc, meta string
+	if err := r.Scan(&h.ID, &h.AccountID, &h.Product, &h.Amount, &h.Captured, &h.Status, &alloc, &meta,
+		&h.QuoteID, &h.CreatedAt, &h.ExpiresAt, &h.SettledAt); err != nil {
+		return h, mapErr(err)
+	}
+	h.CreatedAt, h.ExpiresAt, h.SettledAt = h.CreatedAt.UTC(), h.ExpiresAt.UTC(), utc(h.SettledAt)
+	var err error
+	if h.Allocations, err = store.DecodeAllocations(alloc); err != nil {
+		return h, err
+	}
+	h.Metadata, err = store.DecodeMetadata(meta)
+	return h, err
+}
+
+func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	hs, err := query(ctx, t, scanHold, `SELECT `+holdCols+` FROM holds WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("holds by id: %w", err)
+	}
+	return hs, nil
+}
+
+func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error) {
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id = ANY($1)`
+	args := []any{accountIDs}
+	if !dueBy.IsZero() {
+		q += ` AND expires_at <= $2`
+		args = append(args, dueBy)
+	}
+	hs, err := query(ctx, t, scanHold, q+` ORDER BY account_id, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending holds: %w", err)
+	}
+	return hs, nil
+}
+
+func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
+	ids, err := query(ctx, t, scanString, `SELECT DISTINCT account_id FROM holds
+		WHERE status = 'pending' AND expires_at <= $1 LIMIT $2`, now, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("holds due: %w", err)
+	}
+	return ids, nil
+}
+
+func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.Hold, error) {
+	q := `SELECT ` + holdCols + ` FROM holds WHERE id > $1`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		args = append(args, p.AccountID)
+		q += fmt.Sprintf(` AND account_id = $%d`, len(args))
+	}
+	if p.Status != "" {
+		args = append(args, string(p.Status))
+		q += fmt.Sprintf(` AND status = $%d`, len(args))
+	}
+	args = append(args, limit(p.Limit))
+	hs, err := query(ctx, t, scanHold, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	return hs, nil
+}
+
+// --- journal
+
+const entryCols = `id, txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at`
+
+var entryColumns = []string{"txn_id", "kind", "account_id", "book", "grant_id", "hold_id", "amount", "created_at"}
+
+func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate.Entry, error) {
+	es, err := query(ctx, t, func(r row) (tollgate.Entry, error) {
+		var e tollgate.Entry
+		err := r.Scan(&e.ID, &e.TxnID, &e.Kind, &e.AccountID, &e.Book, &e.GrantID, &e.HoldID, &e.Amount, &e.CreatedAt)
+		e.CreatedAt = e.CreatedAt.UTC()
+		return e, err
+	}, `SELECT `+entryCols+` FROM entries WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		p.AccountID, p.After, limit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list entries: %w", err)
+	}
+	return es, nil
+}
+
+func (t *tx) EntryTotals(ctx context.Context) ([]store.EntryTotal, error) {
+	// sum(bigint) is numeric; the cast fails loudly on overflow.
+	ts, err := query(ctx, t, func(r row) (store.EntryTotal, error) {
+		var e store.EntryTotal
+		err := r.Scan(&e.AccountID, &e.Book, &e.GrantID, &e.Sum)
+		return e, err
+	}, `SELECT account_id, book, grant_id, sum(amount)::bigint FROM entries
+		GROUP BY account_id, book, grant_id ORDER BY account_id, book, grant_id`)
+	if err != nil {
+		return nil, fmt.Errorf("entry totals: %w", err)
+	}
+	return ts, nil
+}
+
+func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
+	ss, err := query(ctx, t, func(r row) (store.TxnSum, error) {
+		var s store.TxnSum
+		err := r.Scan(&s.TxnID, &s.Sum)
+		return s, err
+	}, `SELECT txn_id, sum(amount)::bigint FROM entries GROUP BY txn_id HAVING sum(amount) <> 0 ORDER BY txn_id`)
+	if err != nil {
+		return nil, fmt.Errorf("unbalanced transactions: %w", err)
+	}
+	return ss, nil
+}
+
+// --- idempotency
+
+var idempotencyColumns = []string{"scope", "key", "request_hash", "status", "body", "created_at"}
+
+func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
+	i := store.Idempotency{Scope: scope, Key: key}
+	err := t.q.QueryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2`,
+		scope, key).Scan(&i.RequestHash, &i.Status, &i.Body, &i.CreatedAt)
+	i.CreatedAt = i.CreatedAt.UTC()
+	return i, mapErr(err)
+}
+
+func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
+	ct, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency: %w", err)
+	}
+	return ct.RowsAffected(), nil
+}
+
+// --- bulk writes
+
+// copyRows feeds n rows to CopyFrom, filling one reused slice per row: pgx
+// encodes each row before asking for the next.
+type copyRows struct {
+	n, i int
+	row  []any
+	fill func(i int, row []any)
+}
+
+func newCopyRows(n, cols int, fill func(i int, row []any)) *copyRows {
+	return &copyRows{n: n, i: -1, row: make([]any, cols), fill: fill}
+}
+
+func (c *copyRows) Next() bool { c.i++; return c.i < c.n }
+
+func (c *copyRows) Values() ([]any, error) { c.fill(c.i, c.row); return c.row, nil }
+
+func (c *copyRows) Err() error { return nil }
+
+func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, fill func(i int, row []any)) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := t.q.CopyFrom(ctx, pgx.Identifier{table}, cols, newCopyRows(n, len(cols), fill))
+	return mapErr(err)
+}
+
+const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, expired_at = coalesce(u.expired_at, g.expired_at)
+	FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, remaining, expired_at)
+	WHERE g.id = u.id`
+
+const holdUpdateSQL = `UPDATE holds h SET status = u.status, captured = u.captured, settled_at = u.settled_at
+	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) AS u(id, status, captured, settled_at)
+	WHERE h.id = u.id`
+
+// Apply inserts with one COPY per table and updates each table with one
+// statement, the two updates sent together in one round trip. An update of a
+// missing row, or two updates of one row, fail with tollgate.ErrNotFound.
+func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
+	if !t.write {
+		return errReadOnly
+	}
+	if err := t.copyFrom(ctx, "grants", grantColumns, len(w.Grants), func(i int, r []any) {
+		g := &w.Grants[i]
+		r[0], r[1], r[2], r[3], r[4], r[5] = g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products)
+		r[6], r[7], r[8], r[9], r[10], r[11] = int32(g.Priority), g.EffectiveAt, tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, g.CreatedAt
+	}); err != nil {
+		return fmt.Errorf("insert grants: %w", err)
+	}
+	if err := t.copyFrom(ctx, "holds", holdColumns, len(w.Holds), func(i int, r []any) {
+		h := &w.Holds[i]
+		r[0], r[1], r[2], r[3], r[4], r[5] = h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status)
+		r[6], r[7], r[8] = store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID
+		r[9], r[10], r[11] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt)
+	}); err != nil {
+		return fmt.Errorf("insert holds: %w", err)
+	}
+	if err := t.copyFrom(ctx, "entries", entryColumns, len(w.Entries), func(i int, r []any) {
+		e := &w.Entries[i]
+		r[0], r[1], r[2], r[3] = e.TxnID, string(e.Kind), e.AccountID, string(e.Book)
+		r[4], r[5], r[6], r[7] = e.GrantID, e.HoldID, int64(e.Amount), e.CreatedAt
+	}); err != nil {
+		return fmt.Errorf("insert entries: %w", err)
+	}
+	if err := t.applyUpdates(ctx, w.GrantUpdates, w.HoldUpdates); err != nil {
+		return err
+	}
+	if err := t.copyFrom(ctx, "idempotency", idempotencyColumns, len(w.Idempotency), func(i int, r []any) {
+		k := &w.Idempotency[i]
+		r[0], r[1], r[2], r[3], r[4], r[5] = k.Scope, k.Key, nonNil(k.RequestHash), int32(k.Status), nonNil(k.Body), k.CreatedAt
+	}); err != nil {
+		return fmt.Errorf("insert idempotency: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) applyUpdates(ctx context.Context, gus []store.GrantUpdate, hus []store.HoldUpdate) error {
+	var b pgx.Batch
+	if len(gus) > 0 {
+		ids, remaining, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
+		for i, u := range gus {
+			ids[i], remaining[i], expired[i] = u.ID, int64(u.Remaining), tsz(u.ExpiredAt)
+		}
+		b.Queue(grantUpdateSQL, ids, remaining, expired)
+	}
+	if len(hus) > 0 {
+		ids, status, captured, settled := make([]string, len(hus)), make([]string, len(hus)), make([]int64, len(hus)), make([]pgtype.Timestamptz, len(hus))
+		for i, u := range hus {
+			ids[i], status[i], captured[i], settled[i] = u.ID, string(u.Status), int64(u.Captured), tsz(u.SettledAt)
+		}
+		b.Queue(holdUpdateSQL, ids, status, captured, settled)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	br := t.q.SendBatch(ctx, &b)
+	err := checkUpdate(br, "grants", len(gus))
+	if err == nil {
+		err = checkUpdate(br, "holds", len(hus))
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("update: %w", mapErr(cerr))
+	}
+	return err
+}
+
+// checkUpdate reads the result of an update of n rows of table, if queued.
+func checkUpdate(br pgx.BatchResults, table string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	ct, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("update %s: %w", table, mapErr(err))
+	}
+	if got := ct.RowsAffected(); got != int64(n) {
+		return fmt.Errorf("update %s: %d of %d rows: %w", table, got, n, tollgate.ErrNotFound)
+	}
+	return nil
+}
+
+// nonNil returns b, empty rather than nil: nil would be NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,35 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"tollgate/store"
+	"tollgate/store/sqlite"
+	"tollgate/store/storetest"
+)
+
+func open(tb testing.TB) store.Store {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tollgate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, open)
+}
+
+func TestMigrateTwice(t *testing.T) {
+	db := open(t).(*sqlite.DB)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+}

@@ -1,0 +1,468 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+type tx struct {
+	db    *DB
+	q     *sql.Tx
+	write bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+var errReadOnly = errors.New("sqlite: write in a read transaction")
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !t.write {
+		return nil, errReadOnly
+	}
+	if s := t.db.stmt(ctx, t.q, query); s != nil {
+		r, err := s.ExecContext(ctx, args...)
+		return r, mapErr(err)
+	}
+	r, err := t.q.ExecContext(ctx, query, args...)
+	return r, mapErr(err)
+}
+
+// --- accounts
+
+const accountCols = `id, name, plan, timezone, status, created_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) {
+	var a tollgate.Account
+	var created int64
+	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created)
+	a.CreatedAt = fromMicros(created)
+	return a, mapErr(err)
+}
+
+func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
+	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ? WHERE id = ?`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
+	return scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+}
+
+func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error) {
+	// The one writer connection holds the database lock: no row lock needed.
+	rows, err := t.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("lock accounts: %w", err)
+	}
+	return collect(rows, scanAccount)
+}
+
+func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, p.After, limit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return collect(rows, scanAccount)
+}
+
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func limit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// --- keys
+
+func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, hash, created_at) VALUES (?,?,?,?)`,
+		k.ID, k.AccountID, k.Hash, micros(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert key: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
+	var k tollgate.APIKey
+	var created int64
+	var revoked sql.NullInt64
+	err := t.q.QueryRowContext(ctx, `SELECT id, account_id, hash, created_at, revoked_at FROM api_keys WHERE hash = ?`, hash).
+		Scan(&k.ID, &k.AccountID, &k.Hash, &created, &revoked)
+	k.CreatedAt, k.RevokedAt = fromMicros(created), fromNullMicros(revoked)
+	return k, mapErr(err)
+}
+
+func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE account_id = '' AND revoked_at IS NULL`).Scan(&n)
+	return n > 0, mapErr(err)
+}
+
+// --- plans
+
+func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error {
+	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at) VALUES (?,?,?,?,?)`,
+		v.Plan, v.Version, micros(v.EffectiveAt), store.EncodeAllowances(v.Allowances), micros(v.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert plan version: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`)
+	if err != nil {
+		return nil, fmt.Errorf("list plan versions: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.PlanVersion, error) {
+		var v tollgate.PlanVersion
+		var eff, created int64
+		var allow string
+		if err := r.Scan(&v.Plan, &v.Version, &eff, &allow, &created); err != nil {
+			return v, err
+		}
+		v.EffectiveAt, v.CreatedAt = fromMicros(eff), fromMicros(created)
+		var err error
+		v.Allowances, err = store.DecodeAllowances(allow)
+		return v, err
+	})
+}
+
+// --- grants
+
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at`
+
+func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
+	var g tollgate.Grant
+	var products string
+	var eff, created int64
+	var expires, expired sql.NullInt64
+	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
+		&eff, &expires, &expired, &g.ExternalRef, &created)
+	g.Products = store.SplitProducts(products)
+	g.EffectiveAt, g.CreatedAt = fromMicros(eff), fromMicros(created)
+	g.ExpiresAt, g.ExpiredAt = fromNullMicros(expires), fromNullMicros(expired)
+	return g, mapErr(err)
+}
+
+func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants
+		WHERE account_id IN (`+placeholders(len(accountIDs))+`) AND expired_at IS NULL
+		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`, anys(accountIDs)...)
+	if err != nil {
+		return nil, fmt.Errorf("open grants: %w", err)
+	}
+	return collect(rows, scanGrant)
+}
+
+func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("grants by id: %w", err)
+	}
+	return collect(rows, scanGrant)
+}
+
+func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate.Grant, error) {
+	q := `SELECT ` + grantCols + ` FROM grants WHERE id > ?`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, p.AccountID)
+	}
+	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return collect(rows, scanGrant)
+}
+
+func (t *tx) GrantsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT account_id FROM grants
+		WHERE expired_at IS NULL AND expires_at <= ? AND (remaining > 0 OR source = 'allowance') LIMIT ?`, micros(now), limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("grants due: %w", err)
+	}
+	return collect(rows, scanString)
+}
+
+func scanString(r interface{ Scan(...any) error }) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
+
+// --- holds
+
+const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at`
+
+func scanHold(r interface{ Scan(...any) error }) (tollgate.Hold, error) {
+	var h tollgate.Hold
+	var alloc, meta string
+	var created, expires int64
+	var settled sql.NullInt64
+	if err := r.Scan(&h.ID, &h.AccountID, &h.Product, &h.Amount, &h.Captured, &h.Status, &alloc, &meta,
+		&h.QuoteID, &created, &expires, &settled); err != nil {
+		return h, mapErr(err)
+	}
+	h.CreatedAt, h.ExpiresAt, h.SettledAt = fromMicros(created), fromMicros(expires), fromNullMicros(settled)
+	var err error
+	if h.Allocations, err = store.DecodeAllocations(alloc); err != nil {
+		return h, err
+	}
+	h.Metadata, err = store.DecodeMetadata(meta)
+	return h, err
+}
+
+func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+holdCols+` FROM holds WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("holds by id: %w", err)
+	}
+	return collect(rows, scanHold)
+}
+
+func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error) {
+	q := `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN (` + placeholders(len(accountIDs)) + `)`
+	args := anys(accountIDs)
+	if !dueBy.IsZero() {
+		q += ` AND expires_at <= ?`
+		args = append(args, micros(dueBy))
+	}
+	rows, err := t.q.QueryContext(ctx, q+` ORDER BY account_id, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending holds: %w", err)
+	}
+	return collect(rows, scanHold)
+}
+
+func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT account_id FROM holds
+		WHERE status = 'pending' AND expires_at <= ? LIMIT ?`, micros(now), limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("holds due: %w", err)
+	}
+	return collect(rows, scanString)
+}
+
+func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.Hold, error) {
+	q := `SELECT ` + holdCols + ` FROM holds WHERE id > ?`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, p.AccountID)
+	}
+	if p.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(p.Status))
+	}
+	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	return collect(rows, scanHold)
+}
+
+// --- journal
+
+const entryCols = `id, txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at`
+
+func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate.Entry, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		p.AccountID, p.After, limit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list entries: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Entry, error) {
+		var e tollgate.Entry
+		var created int64
+		err := r.Scan(&e.ID, &e.TxnID, &e.Kind, &e.AccountID, &e.Book, &e.GrantID, &e.HoldID, &e.Amount, &created)
+		e.CreatedAt = fromMicros(created)
+		return e, err
+	})
+}
+
+func (t *tx) EntryTotals(ctx context.Context) ([]store.EntryTotal, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT account_id, book, grant_id, sum(amount) FROM entries
+		GROUP BY account_id, book, grant_id ORDER BY account_id, book, grant_id`)
+	if err != nil {
+		return nil, fmt.Errorf("entry totals: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (store.EntryTotal, error) {
+		var e store.EntryTotal
+		err := r.Scan(&e.AccountID, &e.Book, &e.GrantID, &e.Sum)
+		return e, err
+	})
+}
+
+func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT txn_id, sum(amount) FROM entries GROUP BY txn_id HAVING sum(amount) <> 0 ORDER BY txn_id`)
+	if err != nil {
+		return nil, fmt.Errorf("unbalanced transactions: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (store.TxnSum, error) {
+		var s store.TxnSum
+		err := r.Scan(&s.TxnID, &s.Sum)
+		return s, err
+	})
+}
+
+// --- idempotency
+
+func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
+	i := store.Idempotency{Scope: scope, Key: key}
+	var created int64
+	err := t.q.QueryRowContext(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`,
+		scope, key).Scan(&i.RequestHash, &i.Status, &i.Body, &created)
+	i.CreatedAt = fromMicros(created)
+	return i, mapErr(err)
+}
+
+func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
+	r, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency: %w", err)
+	}
+	return r.RowsAffected()
+}
+
+// --- bulk writes
+
+// chunks are the row counts of the multi-row INSERTs Apply prepares: any
+// count is written with at most one statement per size.
+var chunks = []int{256, 64, 16, 4, 1}
+
+func (t *tx) insertRows(ctx context.Context, head string, cols, n int, args func(i int, dst []any) []any) error {
+	buf := make([]any, 0, cols*chunks[0])
+	for i := 0; i < n; {
+		size := 1
+		for _, c := range chunks {
+			if n-i >= c {
+				size = c
+				break
+			}
+		}
+		q := insertQuery(head, cols, size)
+		buf = buf[:0]
+		for j := i; j < i+size; j++ {
+			buf = args(j, buf)
+		}
+		if _, err := t.exec(ctx, q, buf...); err != nil {
+			return err
+		}
+		i += size
+	}
+	return nil
+}
+
+func insertQuery(head string, cols, rows int) string {
+	row := "(" + placeholders(cols) + ")"
+	return head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+}
+
+const (
+	insertGrants      = `INSERT INTO grants (` + grantCols + `) VALUES `
+	insertHolds       = `INSERT INTO holds (` + holdCols + `) VALUES `
+	insertEntries     = `INSERT INTO entries (txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at) VALUES `
+	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES `
+	updateGrant       = `UPDATE grants SET remaining = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
+	updateHold        = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
+)
+
+// hotQueries lists the statements Apply runs, prepared once per store.
+func hotQueries() []string {
+	qs := []string{updateGrant, updateHold}
+	for _, c := range chunks {
+		qs = append(qs, insertQuery(insertGrants, 12, c), insertQuery(insertHolds, 12, c),
+			insertQuery(insertEntries, 8, c), insertQuery(insertIdempotency, 6, c))
+	}
+	return qs
+}
+
+func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
+	if err := t.insertRows(ctx, insertGrants, 12, len(w.Grants), func(i int, a []any) []any {
+		g := &w.Grants[i]
+		return append(a, g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
+			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt))
+	}); err != nil {
+		return fmt.Errorf("insert grants: %w", err)
+	}
+	if err := t.insertRows(ctx, insertHolds, 12, len(w.Holds), func(i int, a []any) []any {
+		h := &w.Holds[i]
+		return append(a, h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
+			store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
+			micros(h.CreatedAt), micros(h.ExpiresAt), nullMicros(h.SettledAt))
+	}); err != nil {
+		return fmt.Errorf("insert holds: %w", err)
+	}
+	if err := t.insertRows(ctx, insertEntries, 8, len(w.Entries), func(i int, a []any) []any {
+		e := &w.Entries[i]
+		return append(a, e.TxnID, string(e.Kind), e.AccountID, string(e.Book), e.GrantID, e.HoldID, int64(e.Amount), micros(e.CreatedAt))
+	}); err != nil {
+		return fmt.Errorf("insert entries: %w", err)
+	}
+	for _, u := range w.GrantUpdates {
+		r, err := t.exec(ctx, updateGrant,
+			int64(u.Remaining), nullMicros(u.ExpiredAt), u.ID)
+		if err != nil {
+			return fmt.Errorf("update grant %s: %w", u.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("update grant %s: %w", u.ID, tollgate.ErrNotFound)
+		}
+	}
+	for _, u := range w.HoldUpdates {
+		r, err := t.exec(ctx, updateHold,
+			string(u.Status), int64(u.Captured), nullMicros(u.SettledAt), u.ID)
+		if err != nil {
+			return fmt.Errorf("update hold %s: %w", u.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("update hold %s: %w", u.ID, tollgate.ErrNotFound)
+		}
+	}
+	if err := t.insertRows(ctx, insertIdempotency, 6, len(w.Idempotency), func(i int, a []any) []any {
+		r := &w.Idempotency[i]
+		return append(a, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(r.CreatedAt))
+	}); err != nil {
+		return fmt.Errorf("insert idempotency: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+// Package store defines the storage contract of Tollgate: a Store opens
+// transactions, and a Tx reads and writes accounts, keys, plans, grants, holds,
+// journal entries and idempotency records. store/sqlite and store/postgres
+// implement it; store/storetest is the conformance suite both must pass.
+//
+// A Store holds no business rules: the ledger decides what to write, and a
+// Tx writes it. Every method returns tollgate.ErrNotFound for a missing row and
+// tollgate.ErrConflict for a duplicate key.
+package store
+
+import (
+	"context"
+	"time"
+
+	"tollgate"
+)
+
+// Store is a database holding one Tollgate installation. It is safe for
+// concurrent use.
+type Store interface {
+	// Write runs fn in a read-write transaction and commits it if fn returns
+	// nil. On SQLite writes are serialised on one connection; on PostgreSQL
+	// rows locked with AccountsLock serialise writers across instances.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction that sees one snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Migrate applies every embedded migration not yet applied.
+	Migrate(ctx context.Context) error
+	// Kind names the store: "sqlite" or "postgres".
+	Kind() string
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Tx is one transaction. Methods that write fail inside Read.
+type Tx interface {
+	AccountInsert(ctx context.Context, a tollgate.Account) error
+	AccountByID(ctx context.Context, id string) (tollgate.Account, error)
+	// AccountsLock returns the accounts with the given ids, sorted by id, and
+	// locks them until the transaction ends. Callers lock every account a
+	// transaction touches in one call, so instances never deadlock. Missing
+	// ids are left out of the result.
+	AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error)
+	AccountList(ctx context.Context, p AccountListParams) ([]tollgate.Account, error)
+	AccountUpdate(ctx context.Context, a tollgate.Account) error
+
+	APIKeyInsert(ctx context.Context, k tollgate.APIKey) error
+	APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error)
+	APIKeyAdminExists(ctx context.Context) (bool, error)
+
+	PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error
+	PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error)
+
+	// GrantsOpen returns the grants of the accounts whose expiry has not been
+	// applied and that either have credits left or are daily allowances (so
+	// the ledger knows today's allowance exists even when spent), ordered by
+	// account id then id.
+	GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error)
+	GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error)
+	GrantList(ctx context.Context, p GrantListParams) ([]tollgate.Grant, error)
+	// GrantsDue returns up to limit account ids holding a grant that
+	// GrantsOpen would return and whose expires_at is at or before now.
+	GrantsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error)
+	// HoldsPending returns the pending holds of the accounts, those expiring
+	// at or before dueBy only when dueBy is non-zero.
+	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
+	// HoldsDue returns up to limit account ids with a pending hold whose
+	// expires_at is at or before now.
+	HoldsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	HoldList(ctx context.Context, p HoldListParams) ([]tollgate.Hold, error)
+
+	EntryList(ctx context.Context, p EntryListParams) ([]tollgate.Entry, error)
+	// EntryTotals sums the journal by account, book and grant.
+	EntryTotals(ctx context.Context) ([]EntryTotal, error)
+	// TxnsUnbalanced returns the ids of journal transactions whose entries
+	// do not sum to zero, with their sums.
+	TxnsUnbalanced(ctx context.Context) ([]TxnSum, error)
+
+	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
+	// IdempotencyPurge deletes records created before t and returns how many.
+	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)
+
+	// Apply writes a batch of inserts and updates built by the ledger, in
+	// bulk. Rows are written in the order: grants, holds, entries, updates,
+	// idempotency records.
+	Apply(ctx context.Context, w *Writes) error
+}
+
+// AccountListParams pages through accounts by id.
+type AccountListParams struct {
+	After string
+	Limit int
+}
+
+// GrantListParams pages through an account's grants by id.
+type GrantListParams struct {
+	AccountID string
+	After     string
+	Limit     int // 0: no limit
+}
+
+// HoldListParams pages through holds by id; AccountID empty lists all.
+type HoldListParams struct {
+	AccountID string
+	Status    tollgate.HoldStatus // empty: any
+	After     string
+	Limit     int // 0: no limit
+}
+
+// EntryListParams pages through an account's journal by entry id.
+type EntryListParams struct {
+	AccountID string
+	After     int64
+	Limit     int
+}
+
+// EntryTotal is the sum of the journal for one account, book and grant.
+type EntryTotal struct {
+	AccountID string
+	Book      tollgate.Book
+	GrantID   string
+	Sum       tollgate.Credits
+}
+
+// TxnSum is a journal transaction and the sum of its entries.
+type TxnSum struct {
+	TxnID string
+	Sum   tollgate.Credits
+}
+
+// Idempotency is a remembered answer to a mutating request.
+type Idempotency struct {
+	Scope       string // who asked: an account id or "admin"
+	Key         string // the client's Idempotency-Key
+	RequestHash []byte // hash of method, path and body
+	Status      int    // HTTP status of the answer
+	Body        []byte // the answer, as sent
+	CreatedAt   time.Time
+}
+
+// GrantUpdate sets a grant's remainder and, once, its expiry.
+type GrantUpdate struct {
+	ID        string
+	Remaining tollgate.Credits
+	ExpiredAt *time.Time
+}
+
+// HoldUpdate settles a hold.
+type HoldUpdate struct {
+	ID        string
+	Status    tollgate.HoldStatus
+	Captured  tollgate.Credits
+	SettledAt *time.Time
+}
+
+// Writes is a batch of rows for Apply. The ledger coalesces updates so that
+// each grant and hold appears at most once.
+type Writes struct {
+	Grants       []tollgate.Grant
+	Holds        []tollgate.Hold
+	Entries      []tollgate.Entry
+	GrantUpdates []GrantUpdate
+	HoldUpdates  []HoldUpdate
+	Idempotency  []Idempotency
+}
+
+// Empty reports whether w writes nothing.
+func (w *Writes) Empty() bool {
+	return len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
+		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.Idempotency) == 0
+}
+
+// Reset empties w, keeping its capacity.
+func (w *Writes) Reset() {
+	w.Grants, w.Holds, w.Entries = w.Grants[:0], w.Holds[:0], w.Entries[:0]
+	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
+}

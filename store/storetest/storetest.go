@@ -1,0 +1,182 @@
+// Package storetest is the conformance suite every store.Store runs: the
+// ledger's invariants (DESIGN.md) checked through the ledger on that store,
+// including races and property tests against a reference model. A store
+// package's test calls Run with a function that opens a fresh, migrated store.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/store"
+)
+
+// Opener returns a fresh, migrated, empty store, closed when tb ends.
+type Opener func(tb testing.TB) store.Store
+
+// Start is the time the suite's clocks start at: a Saturday morning in UTC.
+var Start = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+
+// Run runs the whole suite against the stores open returns.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Opener)
+	}{
+		{"BurnDownOrder", testBurnDownOrder},
+		{"ProductRestrictedGrants", testProductRestrictedGrants},
+		{"DailyAllowance", testDailyAllowance},
+		{"DailyAllowanceTimezone", testDailyAllowanceTimezone},
+		{"PartialCapture", testPartialCapture},
+		{"CaptureNeverExceedsHold", testCaptureNeverExceedsHold},
+		{"SettleTwice", testSettleTwice},
+		{"ReleaseAfterGrantExpired", testReleaseAfterGrantExpired},
+		{"ExpiryAppliedOnRead", testExpiryAppliedOnRead},
+		{"HoldTimeout", testHoldTimeout},
+		{"Usage", testUsage},
+		{"Insufficient", testInsufficient},
+		{"SuspendedAccount", testSuspendedAccount},
+		{"Idempotency", testIdempotency},
+		{"FailingOpRejectedAlone", testFailingOpRejectedAlone},
+		{"AccountKeyScope", testAccountKeyScope},
+		{"UnknownIDs", testUnknownIDs},
+		{"Entries", testEntries},
+		{"RaceExactlyFifty", testRaceExactlyFifty},
+		{"RaceManyLedgers", testRaceManyLedgers},
+		{"Property", testProperty},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
+	}
+}
+
+// env is a started ledger on a fresh store with a manual clock.
+type env struct {
+	t     testing.TB
+	s     store.Store
+	l     *ledger.Ledger
+	clock *tollgate.ManualClock
+	ctx   context.Context
+}
+
+func newEnv(t testing.TB, open Opener) *env {
+	t.Helper()
+	s := open(t)
+	clock := tollgate.NewManualClock(Start)
+	e := &env{t: t, s: s, clock: clock, ctx: context.Background()}
+	e.l = e.ledger(ledger.Options{})
+	if _, err := e.l.Bootstrap(e.ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// ledger starts another ledger on the env's store and clock, stopped and
+// verified when the test ends.
+func (e *env) ledger(opt ledger.Options) *ledger.Ledger {
+	opt.Clock = e.clock
+	l := ledger.New(e.s, opt)
+	if err := l.Start(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		l.Stop()
+		r, err := l.Verify(context.Background())
+		if err != nil {
+			e.t.Errorf("verify: %v", err)
+		}
+		for _, v := range r.Violations {
+			e.t.Errorf("verify: %s", v)
+		}
+	})
+	return l
+}
+
+func (e *env) account(id, plan, tz string) tollgate.Account {
+	e.t.Helper()
+	a, err := e.l.CreateAccount(e.ctx, ledger.AccountParams{ID: id, Name: id, Plan: plan, Timezone: tz})
+	if err != nil {
+		e.t.Fatalf("create account %s: %v", id, err)
+	}
+	return a
+}
+
+// noPlan is a plan with no allowance, so tests see only their own grants.
+const noPlan = "none"
+
+func (e *env) withNoPlan() {
+	e.t.Helper()
+	err := e.s.Write(e.ctx, func(tx store.Tx) error {
+		return tx.PlanVersionInsert(e.ctx, tollgate.PlanVersion{Plan: noPlan, Version: 1, EffectiveAt: time.Unix(0, 0).UTC(),
+			Allowances: map[tollgate.Product]tollgate.Credits{}, CreatedAt: Start})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) grant(p ledger.GrantParams) tollgate.Grant {
+	e.t.Helper()
+	g, err := e.l.Grant(e.ctx, p)
+	if err != nil {
+		e.t.Fatalf("grant %+v: %v", p, err)
+	}
+	return g
+}
+
+func (e *env) hold(acct string, p tollgate.Product, c tollgate.Credits) tollgate.Hold {
+	e.t.Helper()
+	h, err := e.l.Hold(e.ctx, ledger.HoldParams{AccountID: acct, Product: p, Credits: c})
+	if err != nil {
+		e.t.Fatalf("hold %s on %s: %v", c, acct, err)
+	}
+	return h
+}
+
+func (e *env) balance(acct string) ledger.Balance {
+	e.t.Helper()
+	b, err := e.l.Balance(e.ctx, acct)
+	if err != nil {
+		e.t.Fatalf("balance %s: %v", acct, err)
+	}
+	return b
+}
+
+func (e *env) grantByID(acct, id string) tollgate.Grant {
+	e.t.Helper()
+	var out tollgate.Grant
+	err := e.s.Read(e.ctx, func(tx store.Tx) error {
+		gs, err := tx.GrantsByID(e.ctx, []string{id})
+		if err != nil {
+			return err
+		}
+		if len(gs) != 1 {
+			e.t.Fatalf("grant %s: got %d rows", id, len(gs))
+		}
+		out = gs[0]
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+func cr(n int64) tollgate.Credits { return tollgate.WholeCredits(n) }
+
+func ptr[T any](v T) *T { return &v }
+
+func wantCode(t testing.TB, err error, c tollgate.Code) {
+	t.Helper()
+	if got := tollgate.ErrorCode(err); got != c {
+		t.Fatalf("got error %v (code %s), want code %s", err, got, c)
+	}
+}
+
+type storeTx = store.Tx

@@ -1,0 +1,213 @@
+// Package tollgate holds the domain shared by every part of Tollgate: accounts,
+// grants, holds, journal entries, plans, the Credits and Money types and the
+// error codes the API speaks. It imports nothing from the rest of the module.
+package tollgate
+
+import (
+	"time"
+)
+
+// Product is something that spends credits.
+type Product string
+
+// The products that exist from the start.
+const (
+	ProductVideo     Product = "video"
+	ProductAssistant Product = "assistant"
+	ProductStitch    Product = "stitch"
+)
+
+// Products lists every known product in a stable order.
+var Products = []Product{ProductVideo, ProductAssistant, ProductStitch}
+
+// Valid reports whether p is a known product.
+func (p Product) Valid() bool {
+	for _, q := range Products {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+// AccountStatus is the state of an account.
+type AccountStatus string
+
+// Account statuses. A suspended account may not hold or spend credits.
+const (
+	AccountActive    AccountStatus = "active"
+	AccountSuspended AccountStatus = "suspended"
+)
+
+// Account is a customer of the platform: a creator or a team.
+type Account struct {
+	ID        string
+	Name      string
+	Plan      string
+	Timezone  string // IANA name, e.g. "Europe/Paris"
+	Status    AccountStatus
+	CreatedAt time.Time
+}
+
+// Location returns the account's time zone, UTC if it cannot be loaded.
+func (a Account) Location() *time.Location {
+	return LoadLocation(a.Timezone)
+}
+
+// GrantSource says where credits came from.
+type GrantSource string
+
+// Grant sources.
+const (
+	SourceAllowance GrantSource = "allowance"
+	SourcePurchase  GrantSource = "purchase"
+	SourcePromo     GrantSource = "promo"
+	SourceRefund    GrantSource = "refund"
+	SourceRoyalty   GrantSource = "royalty"
+	SourceAdmin     GrantSource = "admin"
+)
+
+// Valid reports whether s is a known source.
+func (s GrantSource) Valid() bool {
+	switch s {
+	case SourceAllowance, SourcePurchase, SourcePromo, SourceRefund, SourceRoyalty, SourceAdmin:
+		return true
+	}
+	return false
+}
+
+// Grant is a lot of credits given to an account. Remaining counts the credits
+// neither spent nor held; it never goes below zero.
+type Grant struct {
+	ID          string
+	AccountID   string
+	Source      GrantSource
+	Amount      Credits
+	Remaining   Credits
+	Products    []Product // empty: pays for every product
+	Priority    int       // lower is spent first among grants expiring together
+	EffectiveAt time.Time
+	ExpiresAt   *time.Time // nil: never expires
+	ExpiredAt   *time.Time // set once expiry moved the remainder to breakage
+	ExternalRef string     // e.g. a payment reference or "allowance:video:2026-11-21"
+	CreatedAt   time.Time
+}
+
+// Pays reports whether the grant may pay for product p.
+func (g *Grant) Pays(p Product) bool {
+	if len(g.Products) == 0 {
+		return true
+	}
+	for _, q := range g.Products {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Usable reports whether the grant is in force at t: effective and not expired.
+func (g *Grant) Usable(t time.Time) bool {
+	if g.ExpiredAt != nil || t.Before(g.EffectiveAt) {
+		return false
+	}
+	return g.ExpiresAt == nil || t.Before(*g.ExpiresAt)
+}
+
+// HoldStatus is the state of a hold.
+type HoldStatus string
+
+// Hold statuses. Only pending holds may be captured or released.
+const (
+	HoldPending  HoldStatus = "pending"
+	HoldCaptured HoldStatus = "captured"
+	HoldReleased HoldStatus = "released"
+	HoldExpired  HoldStatus = "expired"
+)
+
+// Allocation is the part of a hold drawn from one grant.
+type Allocation struct {
+	GrantID string
+	Amount  Credits
+}
+
+// Hold reserves credits for a job that has not finished.
+type Hold struct {
+	ID          string
+	AccountID   string
+	Product     Product
+	Amount      Credits // reserved
+	Captured    Credits // charged at capture; zero until then
+	Status      HoldStatus
+	Allocations []Allocation // in burn-down order
+	Metadata    map[string]string
+	QuoteID     string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	SettledAt   *time.Time
+}
+
+// Book names one side of the double-entry journal.
+type Book string
+
+// Customer books carry a grant id; system books collect the other side.
+const (
+	BookAvailable Book = "available" // a grant's spendable credits
+	BookHeld      Book = "held"      // a grant's credits reserved by holds
+	BookIssuance  Book = "issuance"  // where granted credits come from
+	BookBreakage  Book = "breakage"  // expired, never spent
+	BookRefunds   Book = "refunds"   // taken back or lost to refunds
+)
+
+// RevenueBook is the book that collects spent credits of product p.
+func RevenueBook(p Product) Book { return Book("revenue:" + string(p)) }
+
+// TxnKind says what a journal transaction did.
+type TxnKind string
+
+// Journal transaction kinds.
+const (
+	TxnGrant   TxnKind = "grant"
+	TxnHold    TxnKind = "hold"
+	TxnCapture TxnKind = "capture"
+	TxnRelease TxnKind = "release"
+	TxnExpire  TxnKind = "expire"      // a grant's remainder to breakage
+	TxnTimeout TxnKind = "hold_expire" // a hold nobody settled
+	TxnUsage   TxnKind = "usage"
+	TxnRefund  TxnKind = "refund"
+)
+
+// Entry is one line of the journal. The entries of a transaction sum to zero.
+type Entry struct {
+	ID        int64
+	TxnID     string
+	Kind      TxnKind
+	AccountID string
+	Book      Book
+	GrantID   string
+	HoldID    string
+	Amount    Credits // positive: credited to Book
+	CreatedAt time.Time
+}
+
+// PlanVersion is one version of a plan: the daily allowance per product in
+// force from EffectiveAt until the next version.
+type PlanVersion struct {
+	Plan        string
+	Version     int
+	EffectiveAt time.Time
+	Allowances  map[Product]Credits
+	CreatedAt   time.Time
+}
+
+// APIKey is a stored key. Only its hash is kept; the secret is shown once.
+type APIKey struct {
+	ID        string
+	AccountID string // empty for an admin key
+	Hash      []byte
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Admin reports whether the key acts on every account.
+func (k APIKey) Admin() bool { return k.AccountID == "" }
