@@ -477,7 +477,8 @@ func TestIdempotency(t *testing.T) {
 	old := store.Idempotency{Scope: "a", Key: "old", RequestHash: []byte{1}, Status: 200, Body: []byte(`{"x":1}`), CreatedAt: t0}
 	recent := store.Idempotency{Scope: "admin", Key: "new", RequestHash: []byte{2}, Status: 201, Body: []byte(`{}`), CreatedAt: t0.Add(time.Hour)}
 	write(t, db, func(tx store.Tx) error {
-		return tx.Apply(ctx, &store.Writes{Idempotency: []store.Idempotency{old, recent}})
+		return tx.Apply(ctx, &store.Writes{Idempotency: []store.Idempotency{old, recent,
+			{Scope: "a", Key: "empty", RequestHash: []byte{}, Status: 204, CreatedAt: t0}}})
 	})
 	read(t, db, func(tx store.Tx) error {
 		got, err := tx.IdempotencyByKey(ctx, "a", "old")
@@ -486,6 +487,9 @@ func TestIdempotency(t *testing.T) {
 		}
 		if diff := cmp.Diff(old, got); diff != "" {
 			t.Errorf("IdempotencyByKey (-want +got):\n%s", diff)
+		}
+		if got, err := tx.IdempotencyByKey(ctx, "a", "empty"); err != nil || got.Body != nil || got.RequestHash != nil {
+			t.Errorf("IdempotencyByKey empty body: got %+v, %v, want nil body and hash", got, err)
 		}
 		if _, err := tx.IdempotencyByKey(ctx, "admin", "old"); !errors.Is(err, tollgate.ErrNotFound) {
 			t.Errorf("IdempotencyByKey other scope: got %v, want not found", err)
@@ -497,8 +501,8 @@ func TestIdempotency(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n != 1 {
-			t.Errorf("IdempotencyPurge: got %d, want 1", n)
+		if n != 2 {
+			t.Errorf("IdempotencyPurge: got %d, want 2", n)
 		}
 		if _, err := tx.IdempotencyByKey(ctx, "a", "old"); !errors.Is(err, tollgate.ErrNotFound) {
 			t.Errorf("IdempotencyByKey after purge: got %v, want not found", err)

@@ -374,6 +374,13 @@ func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Ide
 	err := t.q.QueryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2`,
 		scope, key).Scan(&i.RequestHash, &i.Status, &i.Body, &i.CreatedAt)
 	i.CreatedAt = i.CreatedAt.UTC()
+	// Empty reads as nil, as on SQLite.
+	if len(i.RequestHash) == 0 {
+		i.RequestHash = nil
+	}
+	if len(i.Body) == 0 {
+		i.Body = nil
+	}
 	return i, mapErr(err)
 }
 
@@ -507,7 +514,8 @@ func checkUpdate(br pgx.BatchResults, table string, n int) error {
 	return nil
 }
 
-// nonNil returns b, empty rather than nil: nil would be NULL.
+// nonNil returns b, empty rather than nil: nil would be NULL and break NOT
+// NULL, as it does on SQLite.
 func nonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}

@@ -33,3 +33,7 @@ func TestMigrateTwice(t *testing.T) {
 		t.Fatalf("second migrate: %v", err)
 	}
 }
+
+func BenchmarkLedger(b *testing.B) {
+	storetest.Bench(b, open)
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,25 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	}
 	r, err := t.q.ExecContext(ctx, query, args...)
 	return r, mapErr(err)
+}
+
+// query runs a SELECT, prepared once when it is one of the hot statements.
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t.write { // hot statements live on the writer connection
+		if s := t.db.stmt(ctx, t.q, query); s != nil {
+			return s.QueryContext(ctx, args...)
+		}
+	}
+	return t.q.QueryContext(ctx, query, args...)
+}
+
+// inIDs is an id list bound as one JSON parameter, so the statement text
+// stays the same whatever the number of ids and is prepared once.
+const inIDs = `(SELECT value FROM json_each(?))`
+
+func idList(ids []string) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
 }
 
 // --- accounts
@@ -73,7 +93,7 @@ func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, erro
 
 func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error) {
 	// The one writer connection holds the database lock: no row lock needed.
-	rows, err := t.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	rows, err := t.query(ctx, qAccountsLock, idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("lock accounts: %w", err)
 	}
@@ -147,7 +167,7 @@ func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) erro
 }
 
 func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`)
+	rows, err := t.query(ctx, qPlanVersions)
 	if err != nil {
 		return nil, fmt.Errorf("list plan versions: %w", err)
 	}
@@ -183,9 +203,7 @@ func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 }
 
 func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants
-		WHERE account_id IN (`+placeholders(len(accountIDs))+`) AND expired_at IS NULL
-		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`, anys(accountIDs)...)
+	rows, err := t.query(ctx, qGrantsOpen, idList(accountIDs))
 	if err != nil {
 		return nil, fmt.Errorf("open grants: %w", err)
 	}
@@ -193,7 +211,7 @@ func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Gr
 }
 
 func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	rows, err := t.query(ctx, qGrantsByID, idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("grants by id: %w", err)
 	}
@@ -252,7 +270,7 @@ func scanHold(r interface{ Scan(...any) error }) (tollgate.Hold, error) {
 }
 
 func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+holdCols+` FROM holds WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, anys(ids)...)
+	rows, err := t.query(ctx, qHoldsByID, idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("holds by id: %w", err)
 	}
@@ -260,13 +278,11 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 }
 
 func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error) {
-	q := `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN (` + placeholders(len(accountIDs)) + `)`
-	args := anys(accountIDs)
+	due := int64(1<<62)
 	if !dueBy.IsZero() {
-		q += ` AND expires_at <= ?`
-		args = append(args, micros(dueBy))
+		due = micros(dueBy)
 	}
-	rows, err := t.q.QueryContext(ctx, q+` ORDER BY account_id, id`, args...)
+	rows, err := t.query(ctx, qHoldsPending, idList(accountIDs), due)
 	if err != nil {
 		return nil, fmt.Errorf("pending holds: %w", err)
 	}
@@ -349,8 +365,18 @@ func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
 func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
 	i := store.Idempotency{Scope: scope, Key: key}
 	var created int64
-	err := t.q.QueryRowContext(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`,
-		scope, key).Scan(&i.RequestHash, &i.Status, &i.Body, &created)
+	rows, err := t.query(ctx, qIdempotency, scope, key)
+	if err != nil {
+		return i, mapErr(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return i, mapErr(err)
+		}
+		return i, tollgate.ErrNotFound
+	}
+	err = rows.Scan(&i.RequestHash, &i.Status, &i.Body, &created)
 	i.CreatedAt = fromMicros(created)
 	return i, mapErr(err)
 }
@@ -406,9 +432,21 @@ const (
 	updateHold        = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
 )
 
-// hotQueries lists the statements Apply runs, prepared once per store.
+const (
+	qAccountsLock = `SELECT ` + accountCols + ` FROM accounts WHERE id IN ` + inIDs + ` ORDER BY id`
+	qGrantsOpen   = `SELECT ` + grantCols + ` FROM grants WHERE account_id IN ` + inIDs + `
+		AND expired_at IS NULL AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`
+	qGrantsByID   = `SELECT ` + grantCols + ` FROM grants WHERE id IN ` + inIDs + ` ORDER BY id`
+	qHoldsByID    = `SELECT ` + holdCols + ` FROM holds WHERE id IN ` + inIDs + ` ORDER BY id`
+	qHoldsPending = `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
+		AND expires_at <= ? ORDER BY account_id, id`
+	qPlanVersions = `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`
+	qIdempotency  = `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`
+)
+
+// hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
-	qs := []string{updateGrant, updateHold}
+	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsPending, qPlanVersions, qIdempotency}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, 12, c), insertQuery(insertHolds, 12, c),
 			insertQuery(insertEntries, 8, c), insertQuery(insertIdempotency, 6, c))

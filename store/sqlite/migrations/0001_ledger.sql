@@ -57,7 +57,7 @@ CREATE TABLE holds (
     expires_at  INTEGER NOT NULL,
     settled_at  INTEGER
 );
-CREATE INDEX holds_pending ON holds (account_id, expires_at) WHERE status = 'pending';
+CREATE INDEX holds_pending ON holds (expires_at) WHERE status = 'pending';
 
 CREATE TABLE entries (
     id         INTEGER PRIMARY KEY,

@@ -1,0 +1,74 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+// Bench measures holds per second through the ledger in-process: the group
+// committer (batched) beside one transaction per operation (naive, the
+// baseline: MaxBatch 1, which locks the account row with SELECT ... FOR UPDATE
+// on PostgreSQL and takes the database lock on SQLite). Goroutines spread
+// over 1,000 accounts, or all on one hot account.
+func Bench(b *testing.B, open Opener) {
+	for _, c := range []struct {
+		name     string
+		maxBatch int
+		accounts int
+	}{
+		{"batched", 0, 1000},
+		{"naive", 1, 1000},
+		{"batched-hot", 0, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchHolds(b, open, c.maxBatch, c.accounts)
+		})
+	}
+}
+
+func benchHolds(b *testing.B, open Opener, maxBatch, accounts int) {
+	s := open(b)
+	ctx := context.Background()
+	l := ledger.New(s, ledger.Options{MaxBatch: maxBatch})
+	if _, err := l.Bootstrap(ctx, ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer l.Stop()
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("bench-%04d", i)
+		if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: ids[i], Name: ids[i], Plan: "free"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.Grant(ctx, ledger.GrantParams{AccountID: ids[i], Credits: tollgate.WholeCredits(1_000_000_000 / int64(accounts))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(256) // 256 x GOMAXPROCS callers, as many requests in flight would be
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			_, err := l.Hold(ctx, ledger.HoldParams{AccountID: ids[int(i)%len(ids)], Product: tollgate.ProductVideo, Credits: 1})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "holds/s")
+	r, err := l.Verify(ctx)
+	if err != nil || len(r.Violations) > 0 {
+		b.Fatalf("verify: %v %v", err, r.Violations)
+	}
+}
