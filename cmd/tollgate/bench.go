@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"tollgate/ledger"
+	"tollgate/store"
+)
+
+// benchOptions are the knobs of tollgate bench.
+type benchOptions struct {
+	url      string // a running server; empty starts one
+	adminKey string
+	accounts int
+	clients  int
+	duration time.Duration
+	hotQuota int // credits on the overdraft-check account
+}
+
+func benchCmd() *cobra.Command {
+	c := &config{}
+	o := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test holds over HTTP and report throughput, latency and a verify",
+		Long: `bench starts a server on a fresh database in a temporary directory (or
+targets --url), creates --accounts accounts, and runs --clients concurrent
+HTTP clients for --duration in each phase:
+
+  healthz    GET /healthz: the server's own ceiling on this machine
+  holds      POST /v1/holds then capture or release (alternately), spread
+             over all accounts
+  hot        the same on one account
+  overdraft  one-credit holds on an account holding --hot-quota credits,
+             until refused: exactly --hot-quota must win
+
+It reports operations per second and p50/p99/p999 latency per phase, then
+runs verify on the database (when it started the server, or with
+--database-url for a running one). Traffic goes to loopback only.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			return runBench(cmd.Context(), c, o, log, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.url, "url", "", "base URL of a running server (default: start one on a temporary database)")
+	f.StringVar(&o.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key of the server at --url")
+	f.IntVar(&o.accounts, "accounts", 1000, "accounts to create")
+	f.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
+	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
+	f.IntVar(&o.hotQuota, "hot-quota", 2000, "credits on the overdraft-check account")
+	f.StringVar(&c.dbURL, "database-url", env("TOLLGATE_DATABASE_URL", ""), "database of the server under test (default: a fresh SQLite file)")
+	return cmd
+}
+
+// phaseResult is what one phase measured.
+type phaseResult struct {
+	Name     string
+	Ops      int64 // successful requests
+	Refused  int64 // 402s (overdraft phase)
+	Errors   int64
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+	P999     time.Duration
+}
+
+func (p phaseResult) rate() float64 { return float64(p.Ops) / p.Elapsed.Seconds() }
+
+func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger, out io.Writer) error {
+	if o.clients < 1 || o.accounts < 1 || o.duration <= 0 {
+		return errors.New("bench: --clients, --accounts and --duration must be positive")
+	}
+	var inst *instance
+	if o.url == "" {
+		dir, err := os.MkdirTemp("", "tollgate-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		c.dataDir, c.addr = dir, "127.0.0.1:0"
+		if c.dbURL == "" {
+			c.dbURL = "sqlite:" + filepath.Join(dir, "tollgate.db")
+		}
+		o.adminKey = "bench-admin-" + fmt.Sprint(rand.Int64())
+		c.adminKey = o.adminKey
+		inst, _, err = start(ctx, c, log)
+		if err != nil {
+			return err
+		}
+		defer inst.close(log)
+		o.url = inst.URL
+		fmt.Fprintf(out, "bench: started a server at %s on %s\n", o.url, inst.store.Kind())
+	}
+	if o.adminKey == "" {
+		return errors.New("bench: --admin-key is required with --url")
+	}
+	b := &bencher{o: o, client: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: o.clients * 2, MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: 0},
+	}}
+	fmt.Fprintf(out, "bench: creating %d accounts\n", o.accounts)
+	if err := b.setup(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "bench: %d clients, %s per phase\n", o.clients, o.duration)
+	var results []phaseResult
+	for _, ph := range []struct {
+		name string
+		fn   func(context.Context, *rand.Rand, func(time.Duration)) error
+	}{
+		{"healthz", b.healthz},
+		{"holds", b.holdSettle(false)},
+		{"hot", b.holdSettle(true)},
+	} {
+		r := b.phase(ctx, ph.name, ph.fn)
+		results = append(results, r)
+		fmt.Fprintf(out, "%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
+			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors)
+	}
+	od := b.overdraft(ctx)
+	fmt.Fprintf(out, "overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
+		od.Ops, od.Refused, od.Errors, o.hotQuota, verdict(od.Ops == int64(o.hotQuota) && od.Errors == 0))
+	h, holds, hot := results[0], results[1], results[2]
+	fmt.Fprintf(out, "summary: holds+settle %.0f ops/s = %.0f%% of healthz; hot account %.0f ops/s (%.0f holds/s)\n",
+		holds.rate(), 100*holds.rate()/h.rate(), hot.rate(), hot.rate()/2)
+
+	var failed error
+	if od.Ops != int64(o.hotQuota) || od.Errors > 0 {
+		failed = fmt.Errorf("bench: overdraft check failed: %d holds won on %d credits", od.Ops, o.hotQuota)
+	}
+	// Verify the database the server wrote.
+	var s store.Store
+	if inst != nil {
+		s = inst.store
+	} else if c.dbURL != "" {
+		var err error
+		if s, err = openStore(ctx, c, nil); err != nil {
+			return err
+		}
+		defer s.Close()
+	}
+	if s == nil {
+		fmt.Fprintln(out, "verify: skipped; pass --database-url to verify a running server's database")
+		return failed
+	}
+	r, err := ledger.New(s, ledger.Options{}).Verify(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintf(out, "VIOLATION %s\n", v)
+	}
+	fmt.Fprintf(out, "verify: %d accounts, %d grants, %d holds checked; %d violations\n", r.Accounts, r.Grants, r.Holds, len(r.Violations))
+	if len(r.Violations) > 0 {
+		return errors.Join(failed, fmt.Errorf("verify found %d violations", len(r.Violations)))
+	}
+	return failed
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "no overdraft"
+	}
+	return "FAILED"
+}
+
+type bencher struct {
+	o      *benchOptions
+	client *http.Client
+	ids    []string
+	run    string
+}
+
+func (b *bencher) do(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		buf, _ := json.Marshal(body)
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.o.url+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.o.adminKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+func (b *bencher) setup(ctx context.Context) error {
+	b.run = fmt.Sprintf("b%d", time.Now().UnixNano()%1_000_000)
+	b.ids = make([]string, b.o.accounts)
+	var wg sync.WaitGroup
+	errs := make(chan error, b.o.accounts+2)
+	sem := make(chan struct{}, 16)
+	create := func(id, credits string) {
+		defer wg.Done()
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		if st, body, err := b.do(ctx, "POST", "/v1/accounts", map[string]string{"id": id, "name": id, "plan": "free"}); err != nil || st != 201 {
+			errs <- fmt.Errorf("create account %s: %d %s %v", id, st, body, err)
+			return
+		}
+		if st, body, err := b.do(ctx, "POST", "/v1/accounts/"+id+"/grants", map[string]string{"credits": credits, "source": "admin"}); err != nil || st != 201 {
+			errs <- fmt.Errorf("grant %s: %d %s %v", id, st, body, err)
+		}
+	}
+	for i := range b.ids {
+		b.ids[i] = fmt.Sprintf("%s-%05d", b.run, i)
+		wg.Add(1)
+		go create(b.ids[i], "1000000")
+	}
+	wg.Add(2)
+	go create(b.run+"-hot", "1000000000")
+	go create(b.run+"-quota", fmt.Sprint(b.o.hotQuota))
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// phase runs fn from every client for the duration; fn reports the
+// latency of each request it makes.
+func (b *bencher) phase(ctx context.Context, name string, fn func(context.Context, *rand.Rand, func(time.Duration)) error) phaseResult {
+	ctx, cancel := context.WithTimeout(ctx, b.o.duration)
+	defer cancel()
+	var ops, errs atomic.Int64
+	lat := make([][]time.Duration, b.o.clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range b.o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
+			rec := func(d time.Duration) {
+				ops.Add(1)
+				lat[i] = append(lat[i], d)
+			}
+			for ctx.Err() == nil {
+				if err := fn(ctx, rng, rec); err != nil && ctx.Err() == nil {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	return phaseResult{Name: name, Ops: ops.Load(), Errors: errs.Load(), Elapsed: elapsed,
+		P50: pct(all, 0.50), P99: pct(all, 0.99), P999: pct(all, 0.999)}
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))].Round(10 * time.Microsecond)
+}
+
+func (b *bencher) healthz(ctx context.Context, _ *rand.Rand, rec func(time.Duration)) error {
+	t := time.Now()
+	st, _, err := b.do(ctx, "GET", "/healthz", nil)
+	if err == nil && st != 200 {
+		err = fmt.Errorf("healthz: %d", st)
+	}
+	if err == nil {
+		rec(time.Since(t))
+	}
+	return err
+}
+
+// holdSettle takes a one-credit hold and captures or releases it: two
+// requests, each timed on its own.
+func (b *bencher) holdSettle(hot bool) func(context.Context, *rand.Rand, func(time.Duration)) error {
+	var n atomic.Int64
+	return func(ctx context.Context, rng *rand.Rand, rec func(time.Duration)) error {
+		acct := b.run + "-hot"
+		if !hot {
+			acct = b.ids[rng.IntN(len(b.ids))]
+		}
+		t := time.Now()
+		st, body, err := b.do(ctx, "POST", "/v1/holds", map[string]string{"account_id": acct, "product": "video", "credits": "1"})
+		if err != nil || st != 201 {
+			return fmt.Errorf("hold: %d %s %v", st, body, err)
+		}
+		rec(time.Since(t))
+		var h struct{ ID string }
+		if err := json.Unmarshal(body, &h); err != nil {
+			return err
+		}
+		op := "capture"
+		if n.Add(1)%2 == 0 {
+			op = "release"
+		}
+		t = time.Now()
+		st, body, err = b.do(ctx, "POST", "/v1/holds/"+h.ID+"/"+op, nil)
+		if err != nil || st != 200 {
+			return fmt.Errorf("%s: %d %s %v", op, st, body, err)
+		}
+		rec(time.Since(t))
+		return nil
+	}
+}
+
+// overdraft races every client for one-credit holds on an account holding
+// hotQuota credits, until each has been refused.
+func (b *bencher) overdraft(ctx context.Context) phaseResult {
+	var won, refused, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline, cancel := context.WithTimeout(ctx, 10*b.o.duration)
+	defer cancel()
+	for range b.o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for deadline.Err() == nil {
+				st, _, err := b.do(deadline, "POST", "/v1/holds", map[string]string{"account_id": b.run + "-quota", "product": "assistant", "credits": "1"})
+				switch {
+				case err != nil:
+					errs.Add(1)
+					return
+				case st == 201:
+					won.Add(1)
+				case st == 402:
+					refused.Add(1)
+					return
+				default:
+					errs.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return phaseResult{Name: "overdraft", Ops: won.Load(), Refused: refused.Load(), Errors: errs.Load(), Elapsed: time.Since(start)}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"tollgate/httpapi"
+	"tollgate/ledger"
+	"tollgate/store"
+)
+
+func serveCmd() *cobra.Command {
+	c := &config{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API (SQLite under ./data by default; nothing to set up)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			return serve(ctx, c, log, cmd.OutOrStdout(), nil)
+		},
+	}
+	c.bind(cmd)
+	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
+	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key to accept (TOLLGATE_ADMIN_KEY; generated and printed once when unset)")
+	return cmd
+}
+
+// instance is a running Tollgate: store, ledger, sweeper and HTTP server.
+type instance struct {
+	store   store.Store
+	ledger  *ledger.Ledger
+	sweeper *ledger.Sweeper
+	http    *http.Server
+	ln      net.Listener
+	URL     string
+}
+
+// start opens everything and starts listening. adminShown is the generated
+// admin key on a new database, "" otherwise.
+func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, adminShown string, err error) {
+	s, err := openStore(ctx, c, log)
+	if err != nil {
+		return nil, "", err
+	}
+	l := ledger.New(s, ledger.Options{Logger: log})
+	if adminShown, err = l.Bootstrap(ctx, c.adminKey); err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	if err := l.Start(ctx); err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	sw := ledger.NewSweeper(l, 5*time.Second)
+	if err := sw.Start(context.WithoutCancel(ctx)); err != nil {
+		l.Stop()
+		s.Close()
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		sw.Stop()
+		l.Stop()
+		s.Close()
+		return nil, "", fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err)
+	}
+	api := httpapi.New(l, log)
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	inst = &instance{store: s, ledger: l, sweeper: sw, http: srv, ln: ln, URL: "http://" + ln.Addr().String()}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	return inst, adminShown, nil
+}
+
+// close shuts down in order: stop taking requests and wait for those in
+// flight (each waits for its commit), then the sweeper, the ledger's queue
+// and the database. An acknowledged write is always committed.
+func (inst *instance) close(log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := inst.http.Shutdown(ctx)
+	inst.sweeper.Stop()
+	inst.ledger.Stop()
+	return errors.Join(err, inst.store.Close())
+}
+
+func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Write([]byte) (int, error) }, ready chan<- *instance) error {
+	inst, shown, err := start(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
+	switch {
+	case shown != "":
+		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)
+		fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n", shown, inst.URL)
+	case c.adminKey != "":
+		fmt.Fprintf(out, "Admin key: the one in TOLLGATE_ADMIN_KEY\n")
+	default:
+		fmt.Fprintf(out, "Admin key: printed on first start; set TOLLGATE_ADMIN_KEY to add one you choose\n")
+	}
+	if ready != nil {
+		ready <- inst
+	}
+	<-ctx.Done()
+	log.Info("shutting down: finishing requests in flight")
+	if err := inst.close(log); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}

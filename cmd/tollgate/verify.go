@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"tollgate/ledger"
+)
+
+func verifyCmd() *cobra.Command {
+	c := &config{}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute every balance from the journal and check every invariant",
+		Long: `verify reads one snapshot of the database and checks that every journal
+transaction sums to zero, that every grant's remainder and held credits equal
+what the journal says, that no grant is negative or over its amount, and that
+every hold's allocations add up and it captured no more than it held. It
+names each violation and exits non-zero if there is any.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openStore(cmd.Context(), c, nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			l := ledger.New(s, ledger.Options{})
+			r, err := l.Verify(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			return printReport(cmd, r)
+		},
+	}
+	c.bind(cmd)
+	return cmd
+}
+
+func printReport(cmd *cobra.Command, r ledger.Report) error {
+	out := cmd.OutOrStdout()
+	for _, v := range r.Violations {
+		fmt.Fprintf(out, "VIOLATION %s\n", v)
+	}
+	fmt.Fprintf(out, "verify: %d accounts, %d grants, %d holds checked; %d violations\n",
+		r.Accounts, r.Grants, r.Holds, len(r.Violations))
+	if len(r.Violations) > 0 {
+		return fmt.Errorf("verify found %d violations", len(r.Violations))
+	}
+	return nil
+}

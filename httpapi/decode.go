@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"tollgate"
+)
+
+// readBody reads the request body within the size limit. Empty bodies are
+// allowed only when optional is true.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		// curl -d labels JSON bodies as a form; the body must still be JSON.
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
+			return nil, tollgate.Errorf(tollgate.CodeUnsupportedMedia, "send the body as application/json, not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tollgate.Errorf(tollgate.CodeBodyTooLarge, "the body is over %d bytes", s.MaxBody)
+		}
+		return nil, tollgate.Errorf(tollgate.CodeMalformedJSON, "could not read the body: %v", err)
+	}
+	return body, nil
+}
+
+// decode parses body strictly into v: one JSON object, no unknown fields,
+// nothing after it. An empty body decodes as {} when optional.
+func decode(body []byte, v any, optional bool) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body has data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return tollgate.Errorf(tollgate.CodeMalformedJSON, "invalid JSON at byte %d: %v", syn.Offset, syn)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the JSON body ends too soon")
+	case errors.As(err, &typ):
+		name := typ.Field
+		if name == "" {
+			return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body must be a JSON object")
+		}
+		return tollgate.FieldError(name, "must be %s, not a JSON %s", jsonKind(typ.Type.String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name)}
+	}
+	return tollgate.Errorf(tollgate.CodeMalformedJSON, "invalid JSON: %v", err)
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "*int"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "map"):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasSuffix(goType, "string"):
+		return "a string"
+	}
+	return "of another type"
+}
+
+// amount is a credits field: a decimal string ("12.5") or a bare JSON
+// number, at most 6 decimals, parsed without floats.
+// A parse error is kept, not returned, so that it can be reported with the
+// field's name.
+type amount struct {
+	set bool
+	v   tollgate.Credits
+	raw string
+	err error
+}
+
+func (a *amount) UnmarshalJSON(b []byte) error {
+	a.set, a.raw = true, string(b)
+	var c tollgate.Credits
+	if err := c.UnmarshalJSON(b); err != nil {
+		a.err = &amountErr{raw: string(b), err: err}
+		return nil
+	}
+	a.v = c
+	return nil
+}
+
+type amountErr struct {
+	raw string
+	err error
+}
+
+func (e *amountErr) Error() string {
+	switch {
+	case errors.Is(e.err, tollgate.ErrAmountPrecision):
+		return fmt.Sprintf("%s has more than 6 decimal places; credits are counted in millionths", e.raw)
+	case errors.Is(e.err, tollgate.ErrAmountRange):
+		return fmt.Sprintf("%s is out of range (at most %s)", e.raw, tollgate.MaxCredits)
+	}
+	return fmt.Sprintf("%s is not a decimal amount such as \"12.5\"", e.raw)
+}
+
+// credits checks a required positive amount field.
+func credits(name string, a amount) (tollgate.Credits, error) {
+	if !a.set {
+		return 0, tollgate.FieldError(name, "is required, e.g. \"1.5\"")
+	}
+	if a.err != nil {
+		return 0, tollgate.FieldError(name, "%v", a.err)
+	}
+	if a.v <= 0 {
+		return 0, tollgate.FieldError(name, "must be more than zero, got %s", a.raw)
+	}
+	if a.v > tollgate.MaxCredits {
+		return 0, tollgate.FieldError(name, "must be at most %s", tollgate.MaxCredits)
+	}
+	return a.v, nil
+}
+
+func parseTime(name, s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, tollgate.FieldError(name, "must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	return &t, nil
+}

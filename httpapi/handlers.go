@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Plan     string `json:"plan"`
+		Timezone string `json:"timezone"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
+	a, err := s.l.CreateAccount(r.Context(), ledger.AccountParams{ID: req.ID, Name: req.Name, Plan: req.Plan, Timezone: req.Timezone,
+		Idempotency: c.idempotency(r, http.StatusCreated, view)})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(a))
+}
+
+func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, c *call) error {
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	as, err := s.l.Accounts(r.Context(), cursor, limit+1)
+	if err != nil {
+		return err
+	}
+	out := listView[accountView]{Object: "list", Data: []accountView{}}
+	for i, a := range as {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, as[i-1].ID
+			break
+		}
+		out.Data = append(out.Data, viewAccount(a))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := c.account(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.l.Account(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewAccount(a))
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct{}
+	if err := decode(c.body, &req, true); err != nil {
+		return err
+	}
+	view := func(v any) any {
+		k := v.(ledger.NewKey)
+		return keyView{k.ID, "api_key", k.AccountID, k.Secret, k.CreatedAt}
+	}
+	k, err := s.l.CreateKey(r.Context(), r.PathValue("id"), c.idempotency(r, http.StatusCreated, view))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(k))
+}
+
+func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Credits      amount             `json:"credits"`
+		Source       string             `json:"source"`
+		Products     []tollgate.Product `json:"products"`
+		Priority     int                `json:"priority"`
+		EffectiveAt  string             `json:"effective_at"`
+		ExpiresAt    string             `json:"expires_at"`
+		ValidForDays *int               `json:"valid_for_days"`
+		ExternalRef  string             `json:"external_ref"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	p := ledger.GrantParams{AccountID: r.PathValue("id"), Source: tollgate.GrantSource(req.Source),
+		Products: req.Products, Priority: req.Priority, ExternalRef: req.ExternalRef}
+	var err error
+	if p.Credits, err = credits("credits", req.Credits); err != nil {
+		return err
+	}
+	if p.EffectiveAt, err = parseTime("effective_at", req.EffectiveAt); err != nil {
+		return err
+	}
+	if p.ExpiresAt, err = parseTime("expires_at", req.ExpiresAt); err != nil {
+		return err
+	}
+	if d := req.ValidForDays; d != nil {
+		if *d < 1 || *d > 36500 {
+			return tollgate.FieldError("valid_for_days", "must be from 1 to 36500")
+		}
+		p.ValidFor = time.Duration(*d) * 24 * time.Hour
+	}
+	view := func(v any) any { return viewGrant(v.(tollgate.Grant)) }
+	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	g, err := s.l.Grant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(g))
+}
+
+func (s *Server) getBalance(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := c.account(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.l.Balance(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewBalance(b))
+}
+
+func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := c.account(r)
+	if err != nil {
+		return err
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	var after int64
+	if cursor != "" {
+		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil || after < 0 {
+			return tollgate.FieldError("cursor", "is not a cursor this API returned")
+		}
+	}
+	es, err := s.l.Entries(r.Context(), id, after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := listView[entryView]{Object: "list", Data: []entryView{}}
+	for i, e := range es {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, strconv.FormatInt(es[i-1].ID, 10)
+			break
+		}
+		out.Data = append(out.Data, entryView{strconv.FormatInt(e.ID, 10), "entry", e.TxnID, string(e.Kind), e.AccountID,
+			string(e.Book), e.GrantID, e.HoldID, e.Amount, e.CreatedAt})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type holdRequest struct {
+	AccountID  string            `json:"account_id"`
+	Product    tollgate.Product  `json:"product"`
+	Credits    amount            `json:"credits"`
+	TTLSeconds *int64            `json:"ttl_seconds"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+// holdParams checks a hold or usage request and resolves its account.
+func holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
+	var req holdRequest
+	if err := decode(c.body, &req, false); err != nil {
+		return ledger.HoldParams{}, err
+	}
+	p := ledger.HoldParams{AccountID: req.AccountID, Product: req.Product, Metadata: req.Metadata}
+	switch {
+	case c.key.Admin() && p.AccountID == "":
+		return p, tollgate.FieldError("account_id", "is required with an admin key")
+	case !c.key.Admin() && p.AccountID != "" && p.AccountID != c.key.AccountID:
+		return p, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", p.AccountID)
+	case !c.key.Admin():
+		p.AccountID = c.key.AccountID
+	}
+	if p.Product == "" {
+		return p, tollgate.FieldError("product", "is required: video, assistant or stitch")
+	}
+	if !p.Product.Valid() {
+		return p, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
+	}
+	var err error
+	if p.Credits, err = credits("credits", req.Credits); err != nil {
+		return p, err
+	}
+	if req.TTLSeconds != nil {
+		if usage {
+			return p, tollgate.FieldError("ttl_seconds", "usage settles at once and takes no ttl_seconds")
+		}
+		if *req.TTLSeconds < 1 || *req.TTLSeconds > int64(ledger.MaxHoldTTL/time.Second) {
+			return p, tollgate.FieldError("ttl_seconds", "must be from 1 to %d", int64(ledger.MaxHoldTTL/time.Second))
+		}
+		p.TTL = time.Duration(*req.TTLSeconds) * time.Second
+	}
+	return p, nil
+}
+
+func (s *Server) createHold(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := holdParams(r, c, false)
+	if err != nil {
+		return err
+	}
+	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
+	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	h, err := s.l.Hold(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(h))
+}
+
+func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := holdParams(r, c, true)
+	if err != nil {
+		return err
+	}
+	view := func(v any) any { return viewHold(v.(tollgate.Hold), "usage") }
+	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	h, err := s.l.Usage(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(h))
+}
+
+func (s *Server) getHold(w http.ResponseWriter, r *http.Request, c *call) error {
+	h, err := s.l.HoldByID(r.Context(), r.PathValue("id"), c.key.AccountID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewHold(h, "hold"))
+}
+
+func (s *Server) captureHold(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Credits amount `json:"credits"`
+	}
+	if err := decode(c.body, &req, true); err != nil {
+		return err
+	}
+	p := ledger.CaptureParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID}
+	if req.Credits.set {
+		if req.Credits.err != nil {
+			return tollgate.FieldError("credits", "%v", req.Credits.err)
+		}
+		if req.Credits.v < 0 {
+			return tollgate.FieldError("credits", "must not be negative, got %s", req.Credits.raw)
+		}
+		p.Credits = &req.Credits.v
+	}
+	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
+	p.Idempotency = c.idempotency(r, http.StatusOK, view)
+	h, err := s.l.Capture(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view(h))
+}
+
+func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct{}
+	if err := decode(c.body, &req, true); err != nil {
+		return err
+	}
+	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
+	h, err := s.l.Release(r.Context(), ledger.ReleaseParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID,
+		Idempotency: c.idempotency(r, http.StatusOK, view)})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view(h))
+}

@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+// statusOf maps every error code to its HTTP status: the one table.
+var statusOf = map[tollgate.Code]int{
+	tollgate.CodeMalformedJSON:       http.StatusBadRequest,
+	tollgate.CodeUnknownField:        http.StatusBadRequest,
+	tollgate.CodeInvalidField:        http.StatusUnprocessableEntity,
+	tollgate.CodeBodyTooLarge:        http.StatusRequestEntityTooLarge,
+	tollgate.CodeUnsupportedMedia:    http.StatusUnsupportedMediaType,
+	tollgate.CodeUnauthorized:        http.StatusUnauthorized,
+	tollgate.CodeForbidden:           http.StatusForbidden,
+	tollgate.CodeNotFound:            http.StatusNotFound,
+	tollgate.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
+	tollgate.CodeConflict:            http.StatusConflict,
+	tollgate.CodeIdempotencyMismatch: http.StatusConflict,
+	tollgate.CodeHoldNotPending:      http.StatusConflict,
+	tollgate.CodeCaptureExceedsHold:  http.StatusUnprocessableEntity,
+	tollgate.CodeInsufficientCredits: http.StatusPaymentRequired,
+	tollgate.CodeAccountSuspended:    http.StatusForbidden,
+	tollgate.CodeUnavailable:         http.StatusServiceUnavailable,
+	tollgate.CodeInternal:            http.StatusInternalServerError,
+}
+
+var titles = map[tollgate.Code]string{
+	tollgate.CodeMalformedJSON:       "The request body is not valid JSON",
+	tollgate.CodeUnknownField:        "The request has a field this endpoint does not know",
+	tollgate.CodeInvalidField:        "A field has an invalid value",
+	tollgate.CodeBodyTooLarge:        "The request body is too large",
+	tollgate.CodeUnsupportedMedia:    "The request body must be application/json",
+	tollgate.CodeUnauthorized:        "A valid API key is required",
+	tollgate.CodeForbidden:           "This key may not do this",
+	tollgate.CodeNotFound:            "Not found",
+	tollgate.CodeMethodNotAllowed:    "Method not allowed",
+	tollgate.CodeConflict:            "Conflict",
+	tollgate.CodeIdempotencyMismatch: "Idempotency-Key reused with another request",
+	tollgate.CodeHoldNotPending:      "The hold is no longer pending",
+	tollgate.CodeCaptureExceedsHold:  "Cannot capture more than the hold reserved",
+	tollgate.CodeInsufficientCredits: "Not enough credits",
+	tollgate.CodeAccountSuspended:    "The account is suspended",
+	tollgate.CodeUnavailable:         "Service unavailable",
+	tollgate.CodeInternal:            "Internal error",
+}
+
+// Problem is an RFC 9457 problem document with Tollgate's stable code.
+type Problem struct {
+	Type     string        `json:"type"`
+	Title    string        `json:"title"`
+	Status   int           `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Code     tollgate.Code `json:"code"`
+	Field    string        `json:"field,omitempty"`
+	Instance string        `json:"instance,omitempty"`
+
+	// insufficient_credits only.
+	AccountID              string            `json:"account_id,omitempty"`
+	Product                tollgate.Product  `json:"product,omitempty"`
+	Required               *tollgate.Credits `json:"required,omitempty"`
+	Available              *tollgate.Credits `json:"available,omitempty"`
+	DailyAllowanceResetsAt *time.Time        `json:"daily_allowance_resets_at,omitempty"`
+	Offers                 *[]Offer          `json:"offers,omitempty"`
+}
+
+// Offer is a way to buy more credits, listed in a 402.
+type Offer struct {
+	PackID       string           `json:"pack_id"`
+	Credits      tollgate.Credits `json:"credits"`
+	Price        tollgate.Money   `json:"price"`
+	ValidForDays int              `json:"valid_for_days"`
+	CheckoutURL  string           `json:"checkout_url"`
+}
+
+func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
+	var e *tollgate.Error
+	if !errors.As(err, &e) {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = &tollgate.Error{Code: tollgate.CodeInternal, Message: "something went wrong on our side; retry with the same Idempotency-Key, and report it if it persists"}
+	}
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := Problem{
+		Type: "urn:tollgate:problem:" + string(e.Code), Title: titles[e.Code], Status: status,
+		Detail: e.Message, Code: e.Code, Field: e.Field, Instance: r.URL.Path,
+	}
+	if in := e.Insufficient; in != nil {
+		p.AccountID, p.Product = in.AccountID, in.Product
+		p.Required, p.Available = &in.Required, &in.Available
+		p.DailyAllowanceResetsAt = in.DailyAllowanceResetsAt
+		offers := s.offers(in)
+		p.Offers = &offers
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	body, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// offers lists what the account could buy. Packs come with purchases; until
+// an operator defines some the list is empty.
+func (s *Server) offers(*tollgate.Insufficient) []Offer {
+	if s.Offers != nil {
+		return s.Offers()
+	}
+	return []Offer{}
+}
+
+var _ = ledger.Replayed{}

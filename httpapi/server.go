@@ -1,0 +1,236 @@
+// Package httpapi serves Tollgate's JSON API under /v1: accounts, keys,
+// grants, balances, holds, usage and the journal, with RFC 9457 problems,
+// Idempotency-Key replay and the OpenAPI 3.1 document at /openapi.json.
+package httpapi
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// Server is the HTTP API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	l   *ledger.Ledger
+	log *slog.Logger
+	mux *http.ServeMux
+
+	// MaxBody caps request bodies, in bytes (default 64 KiB).
+	MaxBody int64
+	// Offers, when set, lists the packs an insufficient_credits answer offers.
+	Offers func() []Offer
+
+	keys   sync.Map // key hash -> cachedKey
+	routes []string
+}
+
+type cachedKey struct {
+	key tollgate.APIKey
+	at  time.Time
+}
+
+// keyCacheTTL bounds how long a revoked key keeps working on one instance.
+const keyCacheTTL = 30 * time.Second
+
+// New returns a Server over l.
+func New(l *ledger.Ledger, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{l: l, log: log, mux: http.NewServeMux(), MaxBody: 64 << 10}
+	s.register()
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Routes lists "METHOD /path" for every authenticated API route.
+func (s *Server) Routes() []string { return s.routes }
+
+func (s *Server) register() {
+	handle := func(pattern string, who access, h handler) {
+		s.routes = append(s.routes, pattern)
+		s.mux.Handle(pattern, s.wrap(who, h))
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapiDoc)
+	})
+	handle("POST /v1/accounts", adminOnly, s.createAccount)
+	handle("GET /v1/accounts", adminOnly, s.listAccounts)
+	handle("GET /v1/accounts/{id}", anyKey, s.getAccount)
+	handle("POST /v1/accounts/{id}/keys", adminOnly, s.createKey)
+	handle("POST /v1/accounts/{id}/grants", adminOnly, s.createGrant)
+	handle("GET /v1/accounts/{id}/balance", anyKey, s.getBalance)
+	handle("GET /v1/balance", accountOnly, s.getBalance)
+	handle("GET /v1/accounts/{id}/entries", anyKey, s.listEntries)
+	handle("POST /v1/holds", anyKey, s.createHold)
+	handle("GET /v1/holds/{id}", anyKey, s.getHold)
+	handle("POST /v1/holds/{id}/capture", anyKey, s.captureHold)
+	handle("POST /v1/holds/{id}/release", anyKey, s.releaseHold)
+	handle("POST /v1/usage", anyKey, s.createUsage)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "no such endpoint: %s %s; see /openapi.json", r.Method, r.URL.Path))
+	})
+}
+
+type access int
+
+const (
+	anyKey access = iota
+	adminOnly
+	accountOnly
+)
+
+// call is one authenticated request.
+type call struct {
+	key  tollgate.APIKey
+	body []byte
+	idem string // Idempotency-Key, if any
+}
+
+// account returns the account the call acts on: the path's {id} for an
+// admin key; for an account key, its own account (another id is not found).
+func (c *call) account(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if c.key.Admin() {
+		return id, nil
+	}
+	if id != "" && id != c.key.AccountID {
+		return "", tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", id)
+	}
+	return c.key.AccountID, nil
+}
+
+// scope separates idempotency keys of different callers.
+func (c *call) scope() string {
+	if c.key.Admin() {
+		return "admin:" + c.key.ID
+	}
+	return "account:" + c.key.AccountID
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c *call) error
+
+func (s *Server) wrap(who access, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := s.authenticate(r)
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		switch {
+		case who == adminOnly && !key.Admin():
+			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this needs an admin key; account keys act only on their own account"))
+			return
+		case who == accountOnly && key.Admin():
+			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "use an account key here, or /v1/accounts/{id}/... with an admin key"))
+			return
+		}
+		c := &call{key: key}
+		if r.Method == http.MethodPost {
+			if c.body, err = s.readBody(w, r); err != nil {
+				s.problem(w, r, err)
+				return
+			}
+			c.idem = r.Header.Get("Idempotency-Key")
+			if len(c.idem) > 255 || strings.ContainsFunc(c.idem, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+				s.problem(w, r, tollgate.Errorf(tollgate.CodeInvalidField, "Idempotency-Key must be at most 255 printable ASCII characters"))
+				return
+			}
+		}
+		if err := h(w, r, c); err != nil {
+			var rep *ledger.Replayed
+			if errors.As(err, &rep) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.WriteHeader(rep.Status)
+				w.Write(rep.Body)
+				return
+			}
+			s.problem(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeUnauthorized, "send your key as Authorization: Bearer <key>")
+	}
+	sum := sha256.Sum256([]byte(secret))
+	ck := string(sum[:])
+	if v, ok := s.keys.Load(ck); ok {
+		c := v.(cachedKey)
+		if time.Since(c.at) < keyCacheTTL {
+			return c.key, nil
+		}
+	}
+	key, err := s.l.Authenticate(r.Context(), secret)
+	if err != nil {
+		return key, err
+	}
+	s.keys.Store(ck, cachedKey{key: key, at: time.Now()})
+	return key, nil
+}
+
+// idempotency returns the ledger's replay identity for the call, or nil
+// without an Idempotency-Key. status is the answer's status when fresh.
+func (c *call) idempotency(r *http.Request, status int, view func(any) any) *ledger.Idempotency {
+	if c.idem == "" {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write(c.body)
+	return &ledger.Idempotency{
+		Scope: c.scope(), Key: c.idem, Hash: h.Sum(nil),
+		Render: func(res any) (int, []byte) {
+			b, _ := json.Marshal(view(res))
+			return status, b
+		},
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(b)
+	return err
+}
+
+// page reads ?limit= (1..100, default 20) and ?cursor=.
+func page(r *http.Request) (limit int, cursor string, err error) {
+	limit = 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return 0, "", tollgate.FieldError("limit", "must be a whole number from 1 to 100")
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("cursor"), nil
+}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+type accountView struct {
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	Name      string    `json:"name"`
+	Plan      string    `json:"plan"`
+	Timezone  string    `json:"timezone"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewAccount(a tollgate.Account) accountView {
+	return accountView{a.ID, "account", a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt}
+}
+
+type grantView struct {
+	ID          string             `json:"id"`
+	Object      string             `json:"object"`
+	AccountID   string             `json:"account_id"`
+	Source      string             `json:"source"`
+	Credits     tollgate.Credits   `json:"credits"`
+	Remaining   tollgate.Credits   `json:"remaining"`
+	Products    []tollgate.Product `json:"products"`
+	Priority    int                `json:"priority"`
+	EffectiveAt time.Time          `json:"effective_at"`
+	ExpiresAt   *time.Time         `json:"expires_at"`
+	ExternalRef string             `json:"external_ref,omitempty"`
+	CreatedAt   time.Time          `json:"created_at"`
+}
+
+func viewGrant(g tollgate.Grant) grantView {
+	ps := g.Products
+	if ps == nil {
+		ps = []tollgate.Product{}
+	}
+	return grantView{g.ID, "grant", g.AccountID, string(g.Source), g.Amount, g.Remaining, ps, g.Priority,
+		g.EffectiveAt, g.ExpiresAt, g.ExternalRef, g.CreatedAt}
+}
+
+type allocationView struct {
+	GrantID string           `json:"grant_id"`
+	Credits tollgate.Credits `json:"credits"`
+}
+
+type holdView struct {
+	ID          string            `json:"id"`
+	Object      string            `json:"object"`
+	AccountID   string            `json:"account_id"`
+	Product     tollgate.Product  `json:"product"`
+	Credits     tollgate.Credits  `json:"credits"`
+	Captured    tollgate.Credits  `json:"captured"`
+	Status      string            `json:"status"`
+	Allocations []allocationView  `json:"allocations"`
+	Metadata    map[string]string `json:"metadata"`
+	CreatedAt   time.Time         `json:"created_at"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+	SettledAt   *time.Time        `json:"settled_at"`
+}
+
+func viewHold(h tollgate.Hold, object string) holdView {
+	as := make([]allocationView, len(h.Allocations))
+	for i, a := range h.Allocations {
+		as[i] = allocationView{a.GrantID, a.Amount}
+	}
+	md := h.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	return holdView{h.ID, object, h.AccountID, h.Product, h.Amount, h.Captured, string(h.Status), as, md,
+		h.CreatedAt, h.ExpiresAt, h.SettledAt}
+}
+
+type allowanceView struct {
+	Product   tollgate.Product `json:"product"`
+	Limit     tollgate.Credits `json:"limit"`
+	Used      tollgate.Credits `json:"used"`
+	Remaining tollgate.Credits `json:"remaining"`
+	ResetsAt  time.Time        `json:"resets_at"`
+}
+
+type balanceGrantView struct {
+	ID        string             `json:"id"`
+	Source    string             `json:"source"`
+	Remaining tollgate.Credits   `json:"remaining"`
+	Products  []tollgate.Product `json:"products"`
+	ExpiresAt *time.Time         `json:"expires_at"`
+}
+
+type planChangeView struct {
+	Plan        string                                `json:"plan"`
+	Version     int                                   `json:"version"`
+	EffectiveAt time.Time                             `json:"effective_at"`
+	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances"`
+	Previous    map[tollgate.Product]tollgate.Credits `json:"previous_daily_allowances"`
+}
+
+type balanceView struct {
+	Object          string                                `json:"object"`
+	AccountID       string                                `json:"account_id"`
+	Plan            string                                `json:"plan"`
+	AsOf            time.Time                             `json:"as_of"`
+	Available       tollgate.Credits                      `json:"available"`
+	Held            tollgate.Credits                      `json:"held"`
+	ByProduct       map[tollgate.Product]tollgate.Credits `json:"by_product"`
+	DailyAllowance  *allowanceView                        `json:"daily_allowance"`
+	DailyAllowances []allowanceView                       `json:"daily_allowances"`
+	Grants          []balanceGrantView                    `json:"grants"`
+	UpcomingChanges []planChangeView                      `json:"upcoming_changes"`
+}
+
+func viewBalance(b ledger.Balance) balanceView {
+	v := balanceView{Object: "balance", AccountID: b.AccountID, Plan: b.Plan, AsOf: b.AsOf,
+		Available: b.Available, Held: b.Held, ByProduct: map[tollgate.Product]tollgate.Credits{},
+		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, UpcomingChanges: []planChangeView{}}
+	for _, p := range tollgate.Products {
+		v.ByProduct[p] = b.ByProduct[p]
+	}
+	for _, d := range b.DailyAllowances {
+		v.DailyAllowances = append(v.DailyAllowances, allowanceView{d.Product, d.Limit, d.Used, d.Remaining, d.ResetsAt})
+	}
+	if len(v.DailyAllowances) > 0 {
+		v.DailyAllowance = &v.DailyAllowances[0]
+	}
+	for _, g := range b.Grants {
+		ps := g.Products
+		if ps == nil {
+			ps = []tollgate.Product{}
+		}
+		v.Grants = append(v.Grants, balanceGrantView{g.ID, string(g.Source), g.Remaining, ps, g.ExpiresAt})
+	}
+	for _, c := range b.UpcomingChanges {
+		v.UpcomingChanges = append(v.UpcomingChanges, planChangeView{c.Plan, c.Version, c.EffectiveAt, c.Allowances, c.Previous})
+	}
+	return v
+}
+
+type entryView struct {
+	ID        string           `json:"id"`
+	Object    string           `json:"object"`
+	TxnID     string           `json:"transaction_id"`
+	Kind      string           `json:"kind"`
+	AccountID string           `json:"account_id"`
+	Book      string           `json:"book"`
+	GrantID   string           `json:"grant_id,omitempty"`
+	HoldID    string           `json:"hold_id,omitempty"`
+	Credits   tollgate.Credits `json:"credits"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+type listView[T any] struct {
+	Object     string `json:"object"`
+	Data       []T    `json:"data"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+type keyView struct {
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	AccountID string    `json:"account_id"`
+	Key       string    `json:"key"`
+	CreatedAt time.Time `json:"created_at"`
+}
