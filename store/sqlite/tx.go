@@ -278,7 +278,7 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 }
 
 func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error) {
-	due := int64(1<<62)
+	due := int64(1 << 62)
 	if !dueBy.IsZero() {
 		due = micros(dueBy)
 	}

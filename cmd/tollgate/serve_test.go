@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"tollgate/ledger"
+	"tollgate/store/postgres"
+	"tollgate/store/sqlite"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/tollgate once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tollgate-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tollgate")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	url string
+	out *bytes.Buffer
+	mu  *sync.Mutex
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startServe runs `tollgate serve` with env and waits for its URL.
+func startServe(t *testing.T, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), append([]string{"TOLLGATE_ADDR=127.0.0.1:0"}, env...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	cmd.Stderr = &lockedWriter{p.out, p.mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.url = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start: %s", p.out)
+	}
+	return p
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func call(t *testing.T, base, key, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	st, m, err := try(base, key, method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m
+}
+
+func try(base, key, method, path string, body any) (int, map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m, nil
+}
+
+// TestTwoServersSharePostgres runs two `tollgate serve` processes on one
+// PostgreSQL database: 200 one-credit holds race for 50 credits through both,
+// and exactly 50 win.
+func TestTwoServersSharePostgres(t *testing.T) {
+	base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping the two-process PostgreSQL race")
+	}
+	ctx := context.Background()
+	db, cleanup, err := postgres.OpenTestSchema(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	var schema string
+	if err := db.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	const key = "tg_test_admin_key"
+	env := []string{"TOLLGATE_DATABASE_URL=" + u.String(), "TOLLGATE_ADMIN_KEY=" + key, "TOLLGATE_DATA_DIR=" + t.TempDir()}
+	a, b := startServe(t, env...), startServe(t, env...)
+
+	if st, m := call(t, a.url, key, "POST", "/v1/accounts", map[string]string{"id": "shared", "name": "Shared", "plan": "free"}); st != 201 {
+		t.Fatalf("create account: %d %v", st, m)
+	}
+	var won, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv := []*proc{a, b}[i%2]
+			// The free plan's 30 credits of video plus a 20-credit grant.
+			st, m, err := try(srv.url, key, "POST", "/v1/holds", map[string]string{"account_id": "shared", "product": "video", "credits": "1"})
+			switch {
+			case err != nil:
+				t.Errorf("hold: %v", err)
+			case st == 201:
+				won.Add(1)
+			case st == 402:
+				refused.Add(1)
+			default:
+				t.Errorf("hold: %d %v", st, m)
+			}
+		}()
+		if i == 0 {
+			if st, m := call(t, b.url, key, "POST", "/v1/accounts/shared/grants", map[string]string{"credits": "20"}); st != 201 {
+				t.Fatalf("grant: %d %v", st, m)
+			}
+		}
+	}
+	wg.Wait()
+	if won.Load() != 50 || refused.Load() != 150 {
+		t.Fatalf("got %d holds and %d refusals, want 50 and 150", won.Load(), refused.Load())
+	}
+	for _, p := range []*proc{a, b} {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	r, err := ledger.New(db, ledger.Options{}).Verify(ctx)
+	if err != nil || len(r.Violations) > 0 {
+		t.Fatalf("verify: %v %v", err, r.Violations)
+	}
+}
+
+// TestSIGTERMKeepsAcknowledgedWrites stops a server in the middle of a stream
+// of holds: every hold it acknowledged is in the database afterwards, and
+// the database verifies.
+func TestSIGTERMKeepsAcknowledgedWrites(t *testing.T) {
+	dir := t.TempDir()
+	const key = "tg_test_admin_key"
+	p := startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY="+key, "TOLLGATE_DATABASE_URL=")
+	if st, m := call(t, p.url, key, "POST", "/v1/accounts", map[string]string{"id": "a", "name": "A", "plan": "pro"}); st != 201 {
+		t.Fatalf("create account: %d %v", st, m)
+	}
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, m, err := try(p.url, key, "POST", "/v1/holds", map[string]string{"account_id": "a", "product": "video", "credits": "0.001"})
+				if err != nil {
+					return // the server went away
+				}
+				if st == 201 {
+					mu.Lock()
+					acked = append(acked, m["id"].(string))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v after SIGTERM: %s", err, p.out)
+	}
+	close(stop)
+	wg.Wait()
+	if !strings.Contains(p.out.String(), "stopped cleanly") {
+		t.Fatalf("no clean stop in the log: %s", p.out)
+	}
+	if len(acked) == 0 {
+		t.Fatal("no hold was acknowledged before SIGTERM")
+	}
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := ledger.New(s, ledger.Options{})
+	for _, id := range acked {
+		if _, err := l.HoldByID(ctx, id, ""); err != nil {
+			t.Fatalf("acknowledged hold %s is gone: %v", id, err)
+		}
+	}
+	r, err := l.Verify(ctx)
+	if err != nil || len(r.Violations) > 0 {
+		t.Fatalf("verify: %v %v", err, r.Violations)
+	}
+	t.Logf("%d acknowledged holds all committed", len(acked))
+}
+
+// TestBench runs a short bench end to end: it must report every phase, find
+// no overdraft and verify clean.
+func TestBench(t *testing.T) {
+	var out bytes.Buffer
+	o := &benchOptions{accounts: 20, clients: 8, duration: 300 * time.Millisecond, hotQuota: 100}
+	err := runBench(context.Background(), &config{}, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, &out)
+	}
+	for _, want := range []string{"healthz", "holds", "hot", "overdraft 100 holds won", "no overdraft", "0 violations"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, &out)
+		}
+	}
+}
