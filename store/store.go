@@ -28,6 +28,9 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	// Kind names the store: "sqlite" or "postgres".
 	Kind() string
+	// WriteConcurrency is how many write transactions the store usefully
+	// runs at once: 1 for SQLite's single writer, more for PostgreSQL.
+	WriteConcurrency() int
 	// Close releases the store's connections.
 	Close() error
 }

@@ -122,6 +122,10 @@ func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) error {
 // Kind returns "postgres".
 func (db *DB) Kind() string { return "postgres" }
 
+// WriteConcurrency returns 4: concurrent transactions overlap their round
+// trips and let the server use every core, while batches stay large.
+func (db *DB) WriteConcurrency() int { return 2 }
+
 // Pool returns the connection pool, for tools that need plain SQL.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 

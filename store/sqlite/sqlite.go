@@ -79,6 +79,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Kind returns "sqlite".
 func (db *DB) Kind() string { return "sqlite" }
 
+// WriteConcurrency returns 1: SQLite has one writer.
+func (db *DB) WriteConcurrency() int { return 1 }
+
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -318,46 +320,142 @@ func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.H
 
 // --- journal
 
-const entryCols = `id, txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at`
+// linesPerRow caps the entries packed in one journal row; entry ids leave
+// room for that many per row.
+const linesPerRow = 1024
+
+func encodeLines(es []tollgate.Entry) string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(string(e.Book))
+		b.WriteByte('|')
+		b.WriteString(e.GrantID)
+		b.WriteByte('|')
+		b.WriteString(e.HoldID)
+		b.WriteByte('|')
+		b.WriteString(strconv.FormatInt(int64(e.Amount), 10))
+	}
+	return b.String()
+}
+
+// journalRow is one stored row: the entries of one transaction.
+type journalRow struct {
+	id                int64
+	txnID, kind, acct string
+	lines             string
+	created           int64
+}
+
+// each calls fn with every entry of the row, in order.
+func (r *journalRow) each(fn func(tollgate.Entry)) error {
+	if r.lines == "" {
+		return nil
+	}
+	for i, line := range strings.Split(r.lines, ";") {
+		parts := strings.Split(line, "|")
+		if len(parts) != 4 {
+			return fmt.Errorf("journal row %d: bad line %q", r.id, line)
+		}
+		n, err := strconv.ParseInt(parts[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("journal row %d: bad amount %q", r.id, parts[3])
+		}
+		fn(tollgate.Entry{ID: r.id*linesPerRow + int64(i), TxnID: r.txnID, Kind: tollgate.TxnKind(r.kind), AccountID: r.acct,
+			Book: tollgate.Book(parts[0]), GrantID: parts[1], HoldID: parts[2], Amount: tollgate.Credits(n), CreatedAt: fromMicros(r.created)})
+	}
+	return nil
+}
+
+func (t *tx) journal(ctx context.Context, query string, args []any, fn func(*journalRow) error) error {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	defer rows.Close()
+	var r journalRow
+	for rows.Next() {
+		if err := rows.Scan(&r.id, &r.txnID, &r.kind, &r.acct, &r.lines, &r.created); err != nil {
+			return fmt.Errorf("read journal: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+const journalCols = `id, txn_id, kind, account_id, lines, created_at`
 
 func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate.Entry, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
-		p.AccountID, p.After, limit(p.Limit))
-	if err != nil {
-		return nil, fmt.Errorf("list entries: %w", err)
-	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Entry, error) {
-		var e tollgate.Entry
-		var created int64
-		err := r.Scan(&e.ID, &e.TxnID, &e.Kind, &e.AccountID, &e.Book, &e.GrantID, &e.HoldID, &e.Amount, &created)
-		e.CreatedAt = fromMicros(created)
-		return e, err
-	})
+	var out []tollgate.Entry
+	n := limit(p.Limit)
+	err := t.journal(ctx, `SELECT `+journalCols+` FROM journal WHERE account_id = ? AND id >= ? ORDER BY id LIMIT ?`,
+		[]any{p.AccountID, p.After / linesPerRow, n}, func(r *journalRow) error {
+			return r.each(func(e tollgate.Entry) {
+				if e.ID > p.After && (n < 0 || len(out) < n) {
+					out = append(out, e)
+				}
+			})
+		})
+	return out, err
 }
 
 func (t *tx) EntryTotals(ctx context.Context) ([]store.EntryTotal, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT account_id, book, grant_id, sum(amount) FROM entries
-		GROUP BY account_id, book, grant_id ORDER BY account_id, book, grant_id`)
-	if err != nil {
-		return nil, fmt.Errorf("entry totals: %w", err)
-	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (store.EntryTotal, error) {
-		var e store.EntryTotal
-		err := r.Scan(&e.AccountID, &e.Book, &e.GrantID, &e.Sum)
-		return e, err
+	sums := map[store.EntryTotal]tollgate.Credits{} // keyed with Sum zero
+	err := t.journal(ctx, `SELECT `+journalCols+` FROM journal`, nil, func(r *journalRow) error {
+		return r.each(func(e tollgate.Entry) {
+			sums[store.EntryTotal{AccountID: e.AccountID, Book: e.Book, GrantID: e.GrantID}] += e.Amount
+		})
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.EntryTotal, 0, len(sums))
+	for k, v := range sums {
+		k.Sum = v
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.AccountID != b.AccountID {
+			return a.AccountID < b.AccountID
+		}
+		if a.Book != b.Book {
+			return a.Book < b.Book
+		}
+		return a.GrantID < b.GrantID
+	})
+	return out, nil
 }
 
 func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT txn_id, sum(amount) FROM entries GROUP BY txn_id HAVING sum(amount) <> 0 ORDER BY txn_id`)
-	if err != nil {
-		return nil, fmt.Errorf("unbalanced transactions: %w", err)
-	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (store.TxnSum, error) {
-		var s store.TxnSum
-		err := r.Scan(&s.TxnID, &s.Sum)
-		return s, err
+	// A transaction usually fits one row; only rows that do not balance on
+	// their own are summed across rows.
+	open := map[string]tollgate.Credits{}
+	err := t.journal(ctx, `SELECT `+journalCols+` FROM journal`, nil, func(r *journalRow) error {
+		var sum tollgate.Credits
+		if err := r.each(func(e tollgate.Entry) { sum += e.Amount }); err != nil {
+			return err
+		}
+		if sum != 0 {
+			open[r.txnID] += sum
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	var out []store.TxnSum
+	for id, s := range open {
+		if s != 0 {
+			out = append(out, store.TxnSum{TxnID: id, Sum: s})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TxnID < out[j].TxnID })
+	return out, nil
 }
 
 // --- idempotency
@@ -426,7 +524,7 @@ func insertQuery(head string, cols, rows int) string {
 const (
 	insertGrants      = `INSERT INTO grants (` + grantCols + `) VALUES `
 	insertHolds       = `INSERT INTO holds (` + holdCols + `) VALUES `
-	insertEntries     = `INSERT INTO entries (txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at) VALUES `
+	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES `
 	updateGrant       = `UPDATE grants SET remaining = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
 	updateHold        = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
@@ -449,9 +547,33 @@ func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsPending, qPlanVersions, qIdempotency}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, 12, c), insertQuery(insertHolds, 12, c),
-			insertQuery(insertEntries, 8, c), insertQuery(insertIdempotency, 6, c))
+			insertQuery(insertJournal, 5, c), insertQuery(insertIdempotency, 6, c))
 	}
 	return qs
+}
+
+// insertJournal packs consecutive entries of one transaction and account
+// into one journal row each.
+func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry) error {
+	type row struct{ from, to int }
+	var rows []row
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && j-i < linesPerRow && es[j].TxnID == es[i].TxnID && es[j].AccountID == es[i].AccountID {
+			j++
+		}
+		rows = append(rows, row{i, j})
+		i = j
+	}
+	err := t.insertRows(ctx, insertJournal, 5, len(rows), func(k int, a []any) []any {
+		r := rows[k]
+		e := &es[r.from]
+		return append(a, e.TxnID, string(e.Kind), e.AccountID, encodeLines(es[r.from:r.to]), micros(e.CreatedAt))
+	})
+	if err != nil {
+		return fmt.Errorf("insert journal: %w", err)
+	}
+	return nil
 }
 
 func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
@@ -470,11 +592,8 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}); err != nil {
 		return fmt.Errorf("insert holds: %w", err)
 	}
-	if err := t.insertRows(ctx, insertEntries, 8, len(w.Entries), func(i int, a []any) []any {
-		e := &w.Entries[i]
-		return append(a, e.TxnID, string(e.Kind), e.AccountID, string(e.Book), e.GrantID, e.HoldID, int64(e.Amount), micros(e.CreatedAt))
-	}); err != nil {
-		return fmt.Errorf("insert entries: %w", err)
+	if err := t.insertJournal(ctx, w.Entries); err != nil {
+		return err
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,

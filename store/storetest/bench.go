@@ -67,6 +67,10 @@ func benchHolds(b *testing.B, open Opener, maxBatch, accounts int) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "holds/s")
+	if st := l.Stats(); st.Batches > 0 {
+		b.ReportMetric(float64(st.Operations)/float64(st.Batches), "ops/batch")
+		b.ReportMetric(st.Busy.Seconds()/b.Elapsed().Seconds(), "committer-busy")
+	}
 	r, err := l.Verify(ctx)
 	if err != nil || len(r.Violations) > 0 {
 		b.Fatalf("verify: %v %v", err, r.Violations)

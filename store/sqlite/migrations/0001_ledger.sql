@@ -59,18 +59,19 @@ CREATE TABLE holds (
 );
 CREATE INDEX holds_pending ON holds (expires_at) WHERE status = 'pending';
 
-CREATE TABLE entries (
+-- The journal: one row per transaction (per account), its entries packed in
+-- lines as "book|grant|hold|amount" joined by ";". One row and one index
+-- entry per transaction instead of one per entry keeps the write path short.
+-- Entry ids are id * 1024 + the line's index.
+CREATE TABLE journal (
     id         INTEGER PRIMARY KEY,
     txn_id     TEXT NOT NULL,
     kind       TEXT NOT NULL,
     account_id TEXT NOT NULL,
-    book       TEXT NOT NULL,
-    grant_id   TEXT NOT NULL DEFAULT '',
-    hold_id    TEXT NOT NULL DEFAULT '',
-    amount     INTEGER NOT NULL,
+    lines      TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
-CREATE INDEX entries_account ON entries (account_id, id);
+CREATE INDEX journal_account ON journal (account_id, id);
 
 CREATE TABLE idempotency (
     scope        TEXT NOT NULL,
