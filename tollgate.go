@@ -5,6 +5,7 @@ package tollgate
 
 import (
 	"time"
+	"unicode/utf8"
 )
 
 // Product is something that spends credits.
@@ -211,3 +212,17 @@ type APIKey struct {
 
 // Admin reports whether the key acts on every account.
 func (k APIKey) Admin() bool { return k.AccountID == "" }
+
+// CleanText reports whether s is valid UTF-8 without control characters
+// (NUL included), so that every store keeps it as given.
+func CleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

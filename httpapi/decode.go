@@ -8,7 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"tollgate"
@@ -44,6 +47,9 @@ func decode(body []byte, v any, optional bool) error {
 		}
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the request body is empty; send a JSON object")
 	}
+	if err := exactKeys(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -51,6 +57,38 @@ func decode(body []byte, v any, optional bool) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body has data after the JSON object")
+	}
+	return nil
+}
+
+var fieldSets sync.Map // reflect.Type -> map[string]bool
+
+// exactKeys rejects top-level keys that match a field only when case is
+// ignored, as encoding/json would accept them: {"CREDITS": "1"} is unknown.
+func exactKeys(body []byte, v any) error {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return nil // not an object: Decode reports it
+	}
+	t := reflect.TypeOf(v).Elem()
+	names, ok := fieldSets.Load(t)
+	if !ok {
+		set := map[string]bool{}
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			set[name] = true
+		}
+		names, _ = fieldSets.LoadOrStore(t, set)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !names.(map[string]bool)[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		sort.Strings(keys)
+		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: keys[0], Message: fmt.Sprintf("unknown field %q (names are case-sensitive)", keys[0])}
 	}
 	return nil
 }
@@ -149,7 +187,7 @@ func parseTime(name, s string) (*time.Time, error) {
 		return nil, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if y := t.UTC().Year(); err != nil || y < 0 || y > 9999 { // JSON cannot write other years
 		return nil, tollgate.FieldError(name, "must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
 	}
 	t = t.UTC().Truncate(time.Microsecond)

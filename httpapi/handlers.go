@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"tollgate"
@@ -103,8 +104,8 @@ func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	if d := req.ValidForDays; d != nil {
-		if *d < 1 || *d > 36500 {
-			return tollgate.FieldError("valid_for_days", "must be from 1 to 36500")
+		if *d < 1 || *d > 36500 || (p.EffectiveAt != nil && p.EffectiveAt.AddDate(0, 0, *d).Year() > 9999) {
+			return tollgate.FieldError("valid_for_days", "must be from 1 to 36500, and end before the year 10000")
 		}
 		p.ValidFor = time.Duration(*d) * 24 * time.Hour
 	}
@@ -238,7 +239,11 @@ func (s *Server) getHold(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, viewHold(h, "hold"))
+	object := "hold"
+	if strings.HasPrefix(h.ID, "use_") {
+		object = "usage"
+	}
+	return writeJSON(w, http.StatusOK, viewHold(h, object))
 }
 
 func (s *Server) captureHold(w http.ResponseWriter, r *http.Request, c *call) error {

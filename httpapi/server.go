@@ -55,9 +55,6 @@ func New(l *ledger.Ledger, log *slog.Logger) *Server {
 	return s
 }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
 // Routes lists "METHOD /path" for every authenticated API route.
 func (s *Server) Routes() []string { return s.routes }
 
@@ -87,9 +84,28 @@ func (s *Server) register() {
 	handle("POST /v1/holds/{id}/capture", anyKey, s.captureHold)
 	handle("POST /v1/holds/{id}/release", anyKey, s.releaseHold)
 	handle("POST /v1/usage", anyKey, s.createUsage)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "no such endpoint: %s %s; see /openapi.json", r.Method, r.URL.Path))
-	})
+}
+
+// ServeHTTP serves the API; unknown paths and methods get problems too.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeMethodNotAllowed, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "no such endpoint: %s %s; see /openapi.json", r.Method, r.URL.Path))
 }
 
 type access int

@@ -36,6 +36,9 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 	if p.Name == "" || len(p.Name) > 200 {
 		return tollgate.Account{}, tollgate.FieldError("name", "is required, at most 200 characters")
 	}
+	if !tollgate.CleanText(p.Name) {
+		return tollgate.Account{}, tollgate.FieldError("name", "must be UTF-8 text without control characters")
+	}
 	if p.Plan == "" {
 		p.Plan = "free"
 	}
@@ -154,6 +157,9 @@ func newSecret() string {
 // CreateKey creates an API key for an account, or an admin key when
 // accountID is empty. It fails with not_found for an unknown account.
 func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency) (NewKey, error) {
+	if accountID != "" && !validID(accountID) {
+		return NewKey{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	}
 	now := l.clock.Now()
 	var out NewKey
 	err := l.writeIdempotent(ctx, k, now, func(tx store.Tx) (any, error) {

@@ -26,6 +26,7 @@ type batch struct {
 	holds    map[string]*holdState
 	plans    []tollgate.PlanVersion
 	idem     map[[2]string]*store.Idempotency
+	purged   bool // stale idempotency records deleted in this transaction
 	w        store.Writes
 }
 
@@ -293,6 +294,11 @@ func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*store.Idempote
 		case err == nil:
 			if b.now.Sub(r.CreatedAt) < b.l.opt.IdempotencyTTL {
 				rec = &r
+			} else if !b.purged { // forgotten: clear it so the key can be stored anew
+				if _, err := b.tx.IdempotencyPurge(ctx, b.now.Add(-b.l.opt.IdempotencyTTL+time.Microsecond)); err != nil {
+					return nil, err
+				}
+				b.purged = true
 			}
 		case tollgate.ErrorCode(err) != tollgate.CodeNotFound:
 			return nil, err
@@ -396,6 +402,25 @@ func startOfDay(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
 }
 
+// allowanceDue reports the allowance of a for p today: its limit and ref
+// when it is still to be created (zero and "" when it exists or the plan has
+// none), and when it resets (zero without an allowance).
+func (b *batch) allowanceDue(a *account, p tollgate.Product) (tollgate.Credits, string, time.Time) {
+	limit, _ := planAllowance(b.plans, a.a.Plan, p, b.now)
+	if limit <= 0 {
+		return 0, "", time.Time{}
+	}
+	loc := a.a.Location()
+	end := tollgate.NextMidnight(b.now, loc)
+	ref := allowanceRef(p, tollgate.LocalDate(b.now, loc))
+	for _, gs := range a.grants {
+		if gs.g.ExternalRef == ref {
+			return 0, "", end
+		}
+	}
+	return limit, ref, end
+}
+
 // planAllowance returns the daily allowance of plan for product p at t, and
 // the version in force.
 func planAllowance(vs []tollgate.PlanVersion, plan string, p tollgate.Product, t time.Time) (tollgate.Credits, *tollgate.PlanVersion) {
@@ -456,9 +481,11 @@ func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, erro
 	if a.a.Status != tollgate.AccountActive {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeAccountSuspended, "account %s is %s and may not spend credits", a.a.ID, a.a.Status)
 	}
-	allow := b.allowance(a, p.Product)
+	// Today's allowance counts before it exists; it is created only when the
+	// hold goes through, so a refused hold writes nothing.
+	allowLimit, allowRef, allowEnd := b.allowanceDue(a, p.Product)
 	grants := payable(a, p.Product, b.now)
-	var avail tollgate.Credits
+	avail := allowLimit
 	for _, gs := range grants {
 		avail += gs.g.Remaining
 	}
@@ -470,11 +497,14 @@ func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, erro
 				AccountID: a.a.ID, Product: p.Product, Required: p.Credits, Available: avail,
 			},
 		}
-		if allow != nil {
-			t := *allow.g.ExpiresAt
-			e.Insufficient.DailyAllowanceResetsAt = &t
+		if !allowEnd.IsZero() {
+			e.Insufficient.DailyAllowanceResetsAt = &allowEnd
 		}
 		return tollgate.Hold{}, e
+	}
+	if allowRef != "" {
+		b.allowance(a, p.Product)
+		grants = payable(a, p.Product, b.now)
 	}
 	prefix, kind := "hold", tollgate.TxnHold
 	if usage {

@@ -97,6 +97,9 @@ func validateGrant(p *GrantParams) error {
 	if p.AccountID == "" {
 		return tollgate.FieldError("account_id", "is required")
 	}
+	if !validID(p.AccountID) {
+		return tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
+	}
 	if p.Credits <= 0 {
 		return tollgate.FieldError("credits", "must be more than zero")
 	}
@@ -121,8 +124,8 @@ func validateGrant(p *GrantParams) error {
 	if p.Priority < -1000 || p.Priority > 1000 {
 		return tollgate.FieldError("priority", "must be between -1000 and 1000")
 	}
-	if len(p.ExternalRef) > 200 {
-		return tollgate.FieldError("external_ref", "must be at most 200 characters")
+	if len(p.ExternalRef) > 200 || !tollgate.CleanText(p.ExternalRef) {
+		return tollgate.FieldError("external_ref", "must be at most 200 characters of UTF-8 text without control characters")
 	}
 	return nil
 }
@@ -141,9 +144,16 @@ func validateProducts(ps []tollgate.Product) error {
 	return nil
 }
 
+// validID reports whether id could name a row: ids with bytes no store
+// keeps can name nothing, so they are not found rather than errors.
+func validID(id string) bool { return len(id) <= 200 && tollgate.CleanText(id) }
+
 func validateHold(p *HoldParams, l *Ledger, usage bool) error {
 	if p.AccountID == "" {
 		return tollgate.FieldError("account_id", "is required")
+	}
+	if !validID(p.AccountID) {
+		return tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
 	}
 	if !p.Product.Valid() {
 		return tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
@@ -166,8 +176,8 @@ func validateHold(p *HoldParams, l *Ledger, usage bool) error {
 		return tollgate.FieldError("metadata", "at most 50 keys")
 	}
 	for k, v := range p.Metadata {
-		if k == "" || len(k) > 40 || len(v) > 500 {
-			return tollgate.FieldError("metadata", "keys must be 1 to 40 characters and values at most 500")
+		if k == "" || len(k) > 40 || len(v) > 500 || !tollgate.CleanText(k) || !tollgate.CleanText(v) {
+			return tollgate.FieldError("metadata", "keys must be 1 to 40 characters and values at most 500, UTF-8 text without control characters")
 		}
 	}
 	return nil
@@ -209,6 +219,9 @@ func (l *Ledger) Capture(ctx context.Context, p CaptureParams) (tollgate.Hold, e
 	if p.HoldID == "" {
 		return tollgate.Hold{}, tollgate.FieldError("hold_id", "is required")
 	}
+	if !validID(p.HoldID) {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %q not found", p.HoldID)
+	}
 	if p.Credits != nil && *p.Credits < 0 {
 		return tollgate.Hold{}, tollgate.FieldError("credits", "must not be negative")
 	}
@@ -224,6 +237,9 @@ func (l *Ledger) Capture(ctx context.Context, p CaptureParams) (tollgate.Hold, e
 func (l *Ledger) Release(ctx context.Context, p ReleaseParams) (tollgate.Hold, error) {
 	if p.HoldID == "" {
 		return tollgate.Hold{}, tollgate.FieldError("hold_id", "is required")
+	}
+	if !validID(p.HoldID) {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %q not found", p.HoldID)
 	}
 	res, err := l.submit(ctx, &op{kind: opRelease, holdID: p.HoldID, owner: p.AccountID, idem: p.Idempotency})
 	if err != nil {

@@ -45,6 +45,9 @@ type PlanChange struct {
 // Balance returns the account's balance. It fails with not_found for an
 // unknown account.
 func (l *Ledger) Balance(ctx context.Context, accountID string) (Balance, error) {
+	if !validID(accountID) {
+		return Balance{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	}
 	now := l.clock.Now()
 	var bal Balance
 	err := l.store.Read(ctx, func(tx store.Tx) error {
@@ -188,6 +191,9 @@ func upcoming(plans []tollgate.PlanVersion, plan string, now time.Time) []PlanCh
 
 // Account returns an account. It fails with not_found.
 func (l *Ledger) Account(ctx context.Context, id string) (tollgate.Account, error) {
+	if !validID(id) {
+		return tollgate.Account{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", id)
+	}
 	var a tollgate.Account
 	err := l.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -200,6 +206,9 @@ func (l *Ledger) Account(ctx context.Context, id string) (tollgate.Account, erro
 // HoldByID returns a hold as of now: a pending hold past its expiry reads as
 // expired. When accountID is set, another account's hold is not found.
 func (l *Ledger) HoldByID(ctx context.Context, id, accountID string) (tollgate.Hold, error) {
+	if !validID(id) {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %q not found", id)
+	}
 	now := l.clock.Now()
 	var h tollgate.Hold
 	err := l.store.Read(ctx, func(tx store.Tx) error {
@@ -222,6 +231,9 @@ func (l *Ledger) HoldByID(ctx context.Context, id, accountID string) (tollgate.H
 // Entries returns up to limit journal entries of an account after the entry
 // id after, oldest first. It fails with not_found for an unknown account.
 func (l *Ledger) Entries(ctx context.Context, accountID string, after int64, limit int) ([]tollgate.Entry, error) {
+	if !validID(accountID) {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	}
 	var es []tollgate.Entry
 	err := l.store.Read(ctx, func(tx store.Tx) error {
 		if _, err := tx.AccountByID(ctx, accountID); err != nil {
