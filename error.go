@@ -26,6 +26,8 @@ const (
 	CodeHoldNotPending      Code = "hold_not_pending"     // 409
 	CodeCaptureExceedsHold  Code = "capture_exceeds_hold" // 422
 	CodeInsufficientCredits Code = "insufficient_credits" // 402
+	CodeQuoteExpired        Code = "quote_expired"        // 409
+	CodeQuoteUsed           Code = "quote_used"           // 409
 	CodeAccountSuspended    Code = "account_suspended"    // 403
 	CodeUnavailable         Code = "unavailable"          // 503
 	CodeInternal            Code = "internal"             // 500

@@ -226,3 +226,16 @@ func CleanText(s string) bool {
 	}
 	return true
 }
+
+// Quote is a priced request. Its price is locked until ExpiresAt: a hold
+// made with it reserves at most Credits, whatever the prices are by then.
+// A quote pays for one job.
+type Quote struct {
+	ID        string
+	AccountID string
+	Product   Product
+	Credits   Credits
+	Details   []byte // the answer given for the quote, as JSON
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}

@@ -165,24 +165,28 @@ type holdRequest struct {
 	AccountID  string            `json:"account_id"`
 	Product    tollgate.Product  `json:"product"`
 	Credits    amount            `json:"credits"`
+	QuoteID    string            `json:"quote_id"`
 	TTLSeconds *int64            `json:"ttl_seconds"`
 	Metadata   map[string]string `json:"metadata"`
 }
 
-// holdParams checks a hold or usage request and resolves its account.
-func holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
+// holdParams checks a hold or usage request and resolves its account; with
+// a quote_id, the quote sets the product and the credits.
+func (s *Server) holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
 	var req holdRequest
 	if err := decode(c.body, &req, false); err != nil {
 		return ledger.HoldParams{}, err
 	}
-	p := ledger.HoldParams{AccountID: req.AccountID, Product: req.Product, Metadata: req.Metadata}
-	switch {
-	case c.key.Admin() && p.AccountID == "":
-		return p, tollgate.FieldError("account_id", "is required with an admin key")
-	case !c.key.Admin() && p.AccountID != "" && p.AccountID != c.key.AccountID:
-		return p, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", p.AccountID)
-	case !c.key.Admin():
-		p.AccountID = c.key.AccountID
+	p := ledger.HoldParams{Product: req.Product, Metadata: req.Metadata}
+	var err error
+	if p.AccountID, err = c.bodyAccount(req.AccountID); err != nil {
+		return p, err
+	}
+	if req.QuoteID != "" {
+		if err := s.withQuote(r, &p, req.QuoteID, req.Credits); err != nil {
+			return p, err
+		}
+		return p, ttl(&p, req.TTLSeconds, usage)
 	}
 	if p.Product == "" {
 		return p, tollgate.FieldError("product", "is required: video, assistant or stitch")
@@ -190,24 +194,28 @@ func holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error)
 	if !p.Product.Valid() {
 		return p, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
 	}
-	var err error
 	if p.Credits, err = credits("credits", req.Credits); err != nil {
 		return p, err
 	}
-	if req.TTLSeconds != nil {
-		if usage {
-			return p, tollgate.FieldError("ttl_seconds", "usage settles at once and takes no ttl_seconds")
-		}
-		if *req.TTLSeconds < 1 || *req.TTLSeconds > int64(ledger.MaxHoldTTL/time.Second) {
-			return p, tollgate.FieldError("ttl_seconds", "must be from 1 to %d", int64(ledger.MaxHoldTTL/time.Second))
-		}
-		p.TTL = time.Duration(*req.TTLSeconds) * time.Second
+	return p, ttl(&p, req.TTLSeconds, usage)
+}
+
+func ttl(p *ledger.HoldParams, seconds *int64, usage bool) error {
+	if seconds == nil {
+		return nil
 	}
-	return p, nil
+	if usage {
+		return tollgate.FieldError("ttl_seconds", "usage settles at once and takes no ttl_seconds")
+	}
+	if *seconds < 1 || *seconds > int64(ledger.MaxHoldTTL/time.Second) {
+		return tollgate.FieldError("ttl_seconds", "must be from 1 to %d", int64(ledger.MaxHoldTTL/time.Second))
+	}
+	p.TTL = time.Duration(*seconds) * time.Second
+	return nil
 }
 
 func (s *Server) createHold(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := holdParams(r, c, false)
+	p, err := s.holdParams(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -215,13 +223,13 @@ func (s *Server) createHold(w http.ResponseWriter, r *http.Request, c *call) err
 	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
 	h, err := s.l.Hold(r.Context(), p)
 	if err != nil {
-		return err
+		return quoteUsed(err, p.QuoteID)
 	}
 	return writeJSON(w, http.StatusCreated, view(h))
 }
 
 func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := holdParams(r, c, true)
+	p, err := s.holdParams(r, c, true)
 	if err != nil {
 		return err
 	}
@@ -229,7 +237,7 @@ func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) er
 	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
 	h, err := s.l.Usage(r.Context(), p)
 	if err != nil {
-		return err
+		return quoteUsed(err, p.QuoteID)
 	}
 	return writeJSON(w, http.StatusCreated, view(h))
 }

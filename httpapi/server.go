@@ -17,6 +17,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/pricing"
 )
 
 //go:embed openapi.json
@@ -32,9 +33,12 @@ type Server struct {
 	MaxBody int64
 	// Offers, when set, lists the packs an insufficient_credits answer offers.
 	Offers func() []Offer
+	// Quotes prices requests; New sets it to the embedded catalog.
+	Quotes *pricing.Quotes
 
 	keys   sync.Map // key hash -> cachedKey
 	routes []string
+	public []string
 }
 
 type cachedKey struct {
@@ -50,7 +54,11 @@ func New(l *ledger.Ledger, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{l: l, log: log, mux: http.NewServeMux(), MaxBody: 64 << 10}
+	s := &Server{l: l, log: log, mux: http.NewServeMux(), MaxBody: 64 << 10,
+		Quotes: &pricing.Quotes{Catalog: pricing.Default(), Clock: tollgate.SystemClock{}}}
+	if l != nil {
+		s.Quotes.Store, s.Quotes.Clock = l.Store(), l.Clock()
+	}
 	s.register()
 	return s
 }
@@ -58,16 +66,23 @@ func New(l *ledger.Ledger, log *slog.Logger) *Server {
 // Routes lists "METHOD /path" for every authenticated API route.
 func (s *Server) Routes() []string { return s.routes }
 
+// PublicRoutes lists the routes that need no key.
+func (s *Server) PublicRoutes() []string { return s.public }
+
 func (s *Server) register() {
 	handle := func(pattern string, who access, h handler) {
 		s.routes = append(s.routes, pattern)
 		s.mux.Handle(pattern, s.wrap(who, h))
 	}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	public := func(pattern string, h http.HandlerFunc) {
+		s.public = append(s.public, pattern)
+		s.mux.HandleFunc(pattern, h)
+	}
+	public("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	public("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapiDoc)
 	})
@@ -84,6 +99,10 @@ func (s *Server) register() {
 	handle("POST /v1/holds/{id}/capture", anyKey, s.captureHold)
 	handle("POST /v1/holds/{id}/release", anyKey, s.releaseHold)
 	handle("POST /v1/usage", anyKey, s.createUsage)
+	handle("POST /v1/quotes", anyKey, s.createQuote)
+	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)
+	public("GET /v1/prices", s.getPrices)
+	public("GET /v1/packs", s.getPacks)
 }
 
 // ServeHTTP serves the API; unknown paths and methods get problems too.

@@ -60,6 +60,7 @@ type holdView struct {
 	Status      string            `json:"status"`
 	Allocations []allocationView  `json:"allocations"`
 	Metadata    map[string]string `json:"metadata"`
+	QuoteID     string            `json:"quote_id,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	ExpiresAt   time.Time         `json:"expires_at"`
 	SettledAt   *time.Time        `json:"settled_at"`
@@ -75,7 +76,7 @@ func viewHold(h tollgate.Hold, object string) holdView {
 		md = map[string]string{}
 	}
 	return holdView{h.ID, object, h.AccountID, h.Product, h.Amount, h.Captured, string(h.Status), as, md,
-		h.CreatedAt, h.ExpiresAt, h.SettledAt}
+		h.QuoteID, h.CreatedAt, h.ExpiresAt, h.SettledAt}
 }
 
 type allowanceView struct {

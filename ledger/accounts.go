@@ -53,8 +53,7 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 	if a.ID == "" {
 		a.ID = tollgate.NewID("acct")
 	}
-	var out tollgate.Account
-	err := l.writeIdempotent(ctx, p.Idempotency, now, func(tx store.Tx) (any, error) {
+	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		vs, err := tx.PlanVersionList(ctx)
 		if err != nil {
 			return nil, err
@@ -69,8 +68,11 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 			return nil, err
 		}
 		return a, nil
-	}, &out)
-	return out, err
+	})
+	if err != nil {
+		return tollgate.Account{}, err
+	}
+	return res.(tollgate.Account), nil
 }
 
 func planExists(vs []tollgate.PlanVersion, plan string) bool {
@@ -92,14 +94,16 @@ func planNames(vs []tollgate.PlanVersion) []string {
 	return names
 }
 
-// writeIdempotent runs fn in a write transaction, remembering its answer
-// under k; a repeat of the same request gets *Replayed. Used by calls that
-// do not go through the committer.
-func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, now time.Time, fn func(tx store.Tx) (any, error), out any) error {
+// WriteIdempotent runs fn in a write transaction of its own, remembering its
+// answer under k (when k is not nil) in the same transaction: a repeat of
+// the same request gets *Replayed, the same key with another request
+// idempotency_mismatch. For writes that do not move credits.
+func (l *Ledger) WriteIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
+	now := l.clock.Now()
 	var res any
 	err := l.store.Write(ctx, func(tx store.Tx) error {
+		b := &batch{l: l, tx: tx, now: now}
 		if k != nil {
-			b := &batch{l: l, tx: tx, now: now}
 			rec, err := b.idempotent(ctx, k)
 			if err != nil {
 				return err
@@ -113,24 +117,12 @@ func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, now time.T
 			return err
 		}
 		if k != nil {
-			b := &batch{l: l, tx: tx, now: now}
 			b.remember(k, res)
 			return tx.Apply(ctx, &b.w)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	switch o := out.(type) {
-	case *tollgate.Account:
-		*o = res.(tollgate.Account)
-	case *NewKey:
-		*o = res.(NewKey)
-	default:
-		return fmt.Errorf("ledger: unexpected result type %T", out)
-	}
-	return nil
+	return res, err
 }
 
 // NewKey is a freshly created API key. Secret is shown once and never stored.
@@ -161,8 +153,7 @@ func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency
 		return NewKey{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
 	}
 	now := l.clock.Now()
-	var out NewKey
-	err := l.writeIdempotent(ctx, k, now, func(tx store.Tx) (any, error) {
+	res, err := l.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
 		if accountID != "" {
 			if _, err := tx.AccountByID(ctx, accountID); err != nil {
 				if errors.Is(err, tollgate.ErrNotFound) {
@@ -177,8 +168,11 @@ func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency
 			return nil, err
 		}
 		return NewKey{APIKey: key, Secret: secret}, nil
-	}, &out)
-	return out, err
+	})
+	if err != nil {
+		return NewKey{}, err
+	}
+	return res.(NewKey), nil
 }
 
 // Authenticate returns the key whose secret is given. It fails with

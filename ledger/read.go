@@ -45,38 +45,52 @@ type PlanChange struct {
 // Balance returns the account's balance. It fails with not_found for an
 // unknown account.
 func (l *Ledger) Balance(ctx context.Context, accountID string) (Balance, error) {
-	if !validID(accountID) {
-		return Balance{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	snap, err := l.snapshot(ctx, accountID)
+	if err != nil {
+		return Balance{}, err
 	}
-	now := l.clock.Now()
-	var bal Balance
+	return computeBalance(snap.acct, snap.grants, snap.holds, snap.plans, snap.now), nil
+}
+
+// snapshot is an account's state read in one transaction.
+type snapshot struct {
+	acct   tollgate.Account
+	grants []tollgate.Grant
+	holds  []tollgate.Hold
+	plans  []tollgate.PlanVersion
+	now    time.Time
+}
+
+func (l *Ledger) snapshot(ctx context.Context, accountID string) (snapshot, error) {
+	if !validID(accountID) {
+		return snapshot{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	}
+	snap := snapshot{now: l.clock.Now()}
 	err := l.store.Read(ctx, func(tx store.Tx) error {
-		acct, err := tx.AccountByID(ctx, accountID)
-		if err != nil {
+		var err error
+		if snap.acct, err = tx.AccountByID(ctx, accountID); err != nil {
 			return notFound(err, "account", accountID)
 		}
-		grants, err := tx.GrantsOpen(ctx, []string{accountID})
-		if err != nil {
+		if snap.grants, err = tx.GrantsOpen(ctx, []string{accountID}); err != nil {
 			return err
 		}
-		holds, err := tx.HoldsPending(ctx, []string{accountID}, time.Time{})
-		if err != nil {
+		if snap.holds, err = tx.HoldsPending(ctx, []string{accountID}, time.Time{}); err != nil {
 			return err
 		}
-		plans, err := tx.PlanVersionList(ctx)
-		if err != nil {
+		if snap.plans, err = tx.PlanVersionList(ctx); err != nil {
 			return err
 		}
 		// Grants that pending holds drew on but are closed.
-		byID := map[string]*tollgate.Grant{}
-		for i := range grants {
-			byID[grants[i].ID] = &grants[i]
+		have := map[string]bool{}
+		for _, g := range snap.grants {
+			have[g.ID] = true
 		}
 		var missing []string
-		for _, h := range holds {
+		for _, h := range snap.holds {
 			for _, a := range h.Allocations {
-				if byID[a.GrantID] == nil {
+				if !have[a.GrantID] {
 					missing = append(missing, a.GrantID)
+					have[a.GrantID] = true
 				}
 			}
 		}
@@ -85,15 +99,73 @@ func (l *Ledger) Balance(ctx context.Context, accountID string) (Balance, error)
 			if err != nil {
 				return err
 			}
-			grants = append(grants, more...)
-			for i := range grants {
-				byID[grants[i].ID] = &grants[i]
-			}
+			snap.grants = append(snap.grants, more...)
 		}
-		bal = computeBalance(acct, grants, holds, plans, now)
 		return nil
 	})
-	return bal, err
+	return snap, err
+}
+
+// PaymentLine is where part of a charge would come from.
+type PaymentLine struct {
+	GrantID   string // "" for today's allowance before its first use
+	Source    tollgate.GrantSource
+	Credits   tollgate.Credits
+	ExpiresAt *time.Time
+}
+
+// PaymentPlan says how a charge would be paid now, without paying it.
+type PaymentPlan struct {
+	Lines          []PaymentLine
+	Covered        bool
+	Shortfall      tollgate.Credits // when not covered
+	AvailableAfter tollgate.Credits // left for the product once paid
+}
+
+// Preview tells how the account would pay credits for product now: from
+// today's allowance, then which grants, and what would be left. Nothing is
+// reserved. It fails with not_found for an unknown account.
+func (l *Ledger) Preview(ctx context.Context, accountID string, product tollgate.Product, credits tollgate.Credits) (PaymentPlan, error) {
+	snap, err := l.snapshot(ctx, accountID)
+	if err != nil {
+		return PaymentPlan{}, err
+	}
+	bal := computeBalance(snap.acct, snap.grants, snap.holds, snap.plans, snap.now)
+	var lots []tollgate.Grant
+	for _, g := range bal.Grants {
+		if g.Pays(product) {
+			lots = append(lots, g)
+		}
+	}
+	for _, d := range bal.DailyAllowances {
+		if d.Product == product && d.Used == 0 && d.Remaining == d.Limit && !hasAllowance(bal.Grants, product) {
+			t := d.ResetsAt
+			lots = append(lots, tollgate.Grant{Source: tollgate.SourceAllowance, Remaining: d.Limit, ExpiresAt: &t,
+				Products: []tollgate.Product{product}, CreatedAt: snap.now})
+		}
+	}
+	sort.SliceStable(lots, func(i, j int) bool { return burnsBefore(&lots[i], &lots[j]) })
+	plan := PaymentPlan{}
+	need := credits
+	for _, g := range lots {
+		take := min(need, g.Remaining)
+		if take > 0 {
+			plan.Lines = append(plan.Lines, PaymentLine{GrantID: g.ID, Source: g.Source, Credits: take, ExpiresAt: g.ExpiresAt})
+		}
+		need -= take
+		plan.AvailableAfter += g.Remaining - take
+	}
+	plan.Covered, plan.Shortfall = need == 0, need
+	return plan, nil
+}
+
+func hasAllowance(gs []tollgate.Grant, p tollgate.Product) bool {
+	for _, g := range gs {
+		if g.Source == tollgate.SourceAllowance && g.Pays(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func notFound(err error, what, id string) error {

@@ -81,6 +81,9 @@ type Tx interface {
 	// do not sum to zero, with their sums.
 	TxnsUnbalanced(ctx context.Context) ([]TxnSum, error)
 
+	QuoteInsert(ctx context.Context, q tollgate.Quote) error
+	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
+
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
 	// IdempotencyPurge deletes records created before t and returns how many.
 	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)

@@ -78,6 +78,7 @@ type phaseResult struct {
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	P999     time.Duration
+	FirstErr string // the first error, to say what went wrong
 }
 
 func (p phaseResult) rate() float64 { return float64(p.Ops) / p.Elapsed.Seconds() }
@@ -132,6 +133,9 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		results = append(results, r)
 		fmt.Fprintf(out, "%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
 			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors)
+		if r.FirstErr != "" {
+			fmt.Fprintf(out, "          first error: %s\n", r.FirstErr)
+		}
 	}
 	od := b.overdraft(ctx)
 	fmt.Fprintf(out, "overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
@@ -247,6 +251,8 @@ func (b *bencher) phase(ctx context.Context, name string, fn func(context.Contex
 	ctx, cancel := context.WithTimeout(ctx, b.o.duration)
 	defer cancel()
 	var ops, errs atomic.Int64
+	var firstErr sync.Once
+	var first string
 	lat := make([][]time.Duration, b.o.clients)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -262,6 +268,7 @@ func (b *bencher) phase(ctx context.Context, name string, fn func(context.Contex
 			for ctx.Err() == nil {
 				if err := fn(ctx, rng, rec); err != nil && ctx.Err() == nil {
 					errs.Add(1)
+					firstErr.Do(func() { first = err.Error() })
 				}
 			}
 		}()
@@ -271,7 +278,7 @@ func (b *bencher) phase(ctx context.Context, name string, fn func(context.Contex
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return phaseResult{Name: name, Ops: ops.Load(), Errors: errs.Load(), Elapsed: elapsed,
-		P50: pct(all, 0.50), P99: pct(all, 0.99), P999: pct(all, 0.999)}
+		P50: pct(all, 0.50), P99: pct(all, 0.99), P999: pct(all, 0.999), FirstErr: first}
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {

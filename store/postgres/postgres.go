@@ -225,7 +225,7 @@ func mapErr(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
-		return &tollgate.Error{Code: tollgate.CodeConflict, Message: pe.Message}
+		return &tollgate.Error{Code: tollgate.CodeConflict, Message: "conflicts with an existing record (" + pe.ConstraintName + ")"}
 	}
 	return err
 }

@@ -365,6 +365,28 @@ func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
 	return ss, nil
 }
 
+// --- quotes
+
+func (t *tx) QuoteInsert(ctx context.Context, q tollgate.Quote) error {
+	_, err := t.exec(ctx, `INSERT INTO quotes (id, account_id, product, credits, details, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		q.ID, q.AccountID, string(q.Product), int64(q.Credits), q.Details, q.CreatedAt, q.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("insert quote: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
+	var q tollgate.Quote
+	var product string
+	var credits int64
+	err := t.q.QueryRow(ctx, `SELECT id, account_id, product, credits, details, created_at, expires_at FROM quotes WHERE id = $1`, id).
+		Scan(&q.ID, &q.AccountID, &product, &credits, &q.Details, &q.CreatedAt, &q.ExpiresAt)
+	q.Product, q.Credits = tollgate.Product(product), tollgate.Credits(credits)
+	q.CreatedAt, q.ExpiresAt = q.CreatedAt.UTC(), q.ExpiresAt.UTC()
+	return q, mapErr(err)
+}
+
 // --- idempotency
 
 var idempotencyColumns = []string{"scope", "key", "request_hash", "status", "body", "created_at"}

@@ -216,7 +216,11 @@ func mapErr(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return &tollgate.Error{Code: tollgate.CodeConflict, Message: se.Error()}
+			what := se.Error()
+			if i := strings.Index(what, "failed: "); i >= 0 {
+				what = strings.TrimSuffix(what[i+len("failed: "):], ")")
+			}
+			return &tollgate.Error{Code: tollgate.CodeConflict, Message: "conflicts with an existing record (" + what + ")"}
 		}
 	}
 	return err

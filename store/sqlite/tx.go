@@ -458,6 +458,26 @@ func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
 	return out, nil
 }
 
+// --- quotes
+
+func (t *tx) QuoteInsert(ctx context.Context, q tollgate.Quote) error {
+	_, err := t.exec(ctx, `INSERT INTO quotes (id, account_id, product, credits, details, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`,
+		q.ID, q.AccountID, string(q.Product), int64(q.Credits), q.Details, micros(q.CreatedAt), micros(q.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert quote: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
+	var q tollgate.Quote
+	var created, expires int64
+	err := t.q.QueryRowContext(ctx, `SELECT id, account_id, product, credits, details, created_at, expires_at FROM quotes WHERE id = ?`, id).
+		Scan(&q.ID, &q.AccountID, &q.Product, &q.Credits, &q.Details, &created, &expires)
+	q.CreatedAt, q.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return q, mapErr(err)
+}
+
 // --- idempotency
 
 func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {

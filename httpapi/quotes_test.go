@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/pricing"
+)
+
+func TestPricesArePublic(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		var table struct {
+			Current []priceRuleView `json:"current"`
+			Packs   []packView      `json:"packs"`
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/prices"}, http.StatusOK, &table)
+		var std *priceRuleView
+		for i, r := range table.Current {
+			if r.ID == "video-standard-720p" {
+				std = &table.Current[i]
+			}
+		}
+		if std == nil || std.Credits != 100_000 || len(std.Money) != 1 || std.Money[0].Amount != 4 {
+			t.Fatalf("standard 720p rule %+v: want 0.1 credit = 4 cents at pack_10", std)
+		}
+		var packs listView[packView]
+		e.call(t, request{Method: "GET", Path: "/v1/packs"}, http.StatusOK, &packs)
+		if len(packs.Data) != 1 || packs.Data[0].ID != "pack_10" || packs.Data[0].Price.Amount != 400 {
+			t.Fatalf("packs %+v, want pack_10 at 400", packs.Data)
+		}
+	})
+}
+
+func TestQuoteThenHold(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "q", "free", "UTC")
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+			Body: `{"account_id":"q","product":"video","model":"sora-2","seconds":8,"size":"1280x720"}`}, http.StatusCreated, &q)
+		if q.Credits != 800_000 || q.UnitPrices == nil || q.UnitPrices.PerSecond != 100_000 || q.UnitPrices.PerMinute != 6_000_000 {
+			t.Fatalf("quote %+v: want 0.8 credits, 0.1 a second, 6 a minute", q)
+		}
+		if q.Money == nil || q.Money.Amount != 32 || q.Money.PackID != "pack_10" {
+			t.Fatalf("money %+v, want 32 cents at pack_10", q.Money)
+		}
+		if !q.Payment.Covered || len(q.Payment.From) != 1 || q.Payment.From[0].Source != "allowance" || q.Payment.AvailableAfter != 29_200_000 {
+			t.Fatalf("payment %+v, want all from today's allowance, 29.2 left", q.Payment)
+		}
+		if !q.ExpiresAt.Equal(testStart.Add(15 * time.Minute)) {
+			t.Fatalf("expires at %s, want 15 minutes on", q.ExpiresAt)
+		}
+		var again quoteView
+		e.call(t, request{Method: "GET", Path: "/v1/quotes/" + q.ID, Key: adminKey}, http.StatusOK, &again)
+		if again.ID != q.ID || again.Credits != q.Credits {
+			t.Fatalf("GET quote %+v, want %+v", again, q)
+		}
+
+		h := e.hold(t, adminKey, `{"account_id":"q","quote_id":"`+q.ID+`"}`)
+		if h.Credits != 800_000 || h.Product != tollgate.ProductVideo || h.QuoteID != q.ID {
+			t.Fatalf("hold %+v, want the quote's 0.8 credits of video", h)
+		}
+		r := e.do(t, request{Method: "POST", Path: "/v1/holds", Key: adminKey, Body: `{"account_id":"q","quote_id":"` + q.ID + `"}`})
+		problemOf(t, r, http.StatusConflict, tollgate.CodeQuoteUsed)
+		if b := e.balance(t, "q"); b.Held != 800_000 {
+			t.Fatalf("held %s, want 0.8: one hold per quote", b.Held)
+		}
+	})
+}
+
+func TestQuoteLocksThePrice(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "lock", "free", "UTC")
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+			Body: `{"account_id":"lock","product":"stitch","seconds":10}`}, http.StatusCreated, &q)
+		// The price of stitching goes up tenfold a minute later.
+		c := *e.api.Quotes.Catalog
+		c.Rules = append(append([]pricing.Rule{}, c.Rules...), pricing.Rule{ID: "stitch", Product: "stitch", Meter: pricing.MeterSeconds,
+			Per: 1, Credits: 200_000, EffectiveAt: testStart.Add(time.Minute)})
+		e.api.Quotes = &pricing.Quotes{Catalog: &c, Store: e.store, Clock: e.clock}
+		e.clock.Advance(2 * time.Minute)
+		var now quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+			Body: `{"account_id":"lock","product":"stitch","seconds":10}`}, http.StatusCreated, &now)
+		if now.Credits != tollgate.WholeCredits(2) {
+			t.Fatalf("a new quote is %s, want the new price 2", now.Credits)
+		}
+		e.grant(t, "lock", `{"credits":"5"}`)
+		var u holdView
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"lock","quote_id":"` + q.ID + `"}`}, http.StatusCreated, &u)
+		if u.Credits != 200_000 || u.Captured != 200_000 {
+			t.Fatalf("usage with the old quote charged %s, want its locked 0.2", u.Captured)
+		}
+	})
+}
+
+func TestQuoteRefusals(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "r", "free", "UTC")
+		e.createAccount(t, "other", "free", "UTC")
+		otherKey := e.createKey(t, "other")
+		newQuote := func() quoteView {
+			var q quoteView
+			e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+				Body: `{"account_id":"r","product":"video","model":"sora-2","seconds":4}`}, http.StatusCreated, &q)
+			return q
+		}
+		q := newQuote()
+		for _, tc := range []struct {
+			name, key, path, body string
+			status                int
+			code                  tollgate.Code
+			mention               string
+		}{
+			{"unknown model", adminKey, "/v1/quotes", `{"account_id":"r","product":"video","model":"sora-9","seconds":4}`, 422, tollgate.CodeInvalidField, "sora-2-pro"},
+			{"duration", adminKey, "/v1/quotes", `{"account_id":"r","product":"video","model":"sora-2","seconds":5}`, 422, tollgate.CodeInvalidField, "4, 8, 12"},
+			{"size", adminKey, "/v1/quotes", `{"account_id":"r","product":"video","model":"sora-2","seconds":4,"size":"1920x1080"}`, 422, tollgate.CodeInvalidField, "1280x720"},
+			{"no account", adminKey, "/v1/quotes", `{"product":"stitch","seconds":4}`, 422, tollgate.CodeInvalidField, "admin key"},
+			{"unknown account", adminKey, "/v1/quotes", `{"account_id":"nobody","product":"stitch","seconds":4}`, 404, tollgate.CodeNotFound, "nobody"},
+			{"more than quoted", adminKey, "/v1/holds", `{"account_id":"r","quote_id":"` + q.ID + `","credits":"0.400001"}`, 422, tollgate.CodeInvalidField, "never charged more"},
+			{"other product", adminKey, "/v1/holds", `{"account_id":"r","quote_id":"` + q.ID + `","product":"stitch"}`, 422, tollgate.CodeInvalidField, "is for video"},
+			{"unknown quote", adminKey, "/v1/holds", `{"account_id":"r","quote_id":"quote_nope"}`, 404, tollgate.CodeNotFound, "quote_nope"},
+			{"another account's quote", otherKey, "/v1/holds", `{"quote_id":"` + q.ID + `"}`, 404, tollgate.CodeNotFound, q.ID},
+			{"another account's quote read", otherKey, "/v1/quotes/" + q.ID, ``, 404, tollgate.CodeNotFound, q.ID},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.world(t)
+				method := "POST"
+				if tc.body == "" {
+					method = "GET"
+				}
+				p := problemOf(t, e.do(t, request{Method: method, Path: tc.path, Key: tc.key, Body: tc.body}), tc.status, tc.code)
+				if !strings.Contains(p.Detail, tc.mention) {
+					t.Errorf("detail %q does not mention %q", p.Detail, tc.mention)
+				}
+				e.unchanged(t, before)
+			})
+		}
+		// Fewer credits than quoted is fine.
+		h := e.hold(t, adminKey, `{"account_id":"r","quote_id":"`+q.ID+`","credits":"0.25"}`)
+		if h.Credits != 250_000 {
+			t.Fatalf("hold %s, want 0.25", h.Credits)
+		}
+		// A quote past its 15 minutes locks nothing.
+		late := newQuote()
+		e.clock.Advance(15 * time.Minute)
+		before := e.world(t)
+		r := e.do(t, request{Method: "POST", Path: "/v1/holds", Key: adminKey, Body: `{"account_id":"r","quote_id":"` + late.ID + `"}`})
+		problemOf(t, r, http.StatusConflict, tollgate.CodeQuoteExpired)
+		e.unchanged(t, before)
+	})
+}
+
+func TestQuoteShowsShortfall(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "s", "free", "UTC")
+		e.grant(t, "s", `{"credits":"1","valid_for_days":30}`)
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+			Body: `{"account_id":"s","product":"assistant","input_tokens":1000000,"output_tokens":500000}`}, http.StatusCreated, &q)
+		if q.Credits != tollgate.WholeCredits(3) || q.Payment.Covered || q.Payment.Shortfall != tollgate.WholeCredits(2) {
+			b, _ := json.Marshal(q)
+			t.Fatalf("quote %s: want 3 credits, 2 short (the allowance pays video only)", b)
+		}
+	})
+}

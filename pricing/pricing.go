@@ -1,0 +1,496 @@
+// Package pricing owns Tollgate's prices: the catalog of products, models and
+// versioned price rules, and the evaluation of a request into credits with a
+// breakdown by rule. The ledger knows nothing of prices; it is told how many
+// credits to hold.
+package pricing
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tollgate"
+)
+
+//go:embed catalog.json
+var defaultCatalog []byte
+
+// Meters a rule may count.
+const (
+	MeterSeconds      = "seconds"
+	MeterInputTokens  = "input_tokens"
+	MeterOutputTokens = "output_tokens"
+)
+
+// Limits on a request, so that every price fits an int64.
+const (
+	MaxSeconds = 3600
+	MaxTokens  = 1_000_000_000
+)
+
+// Catalog is the price list: products, the models that serve them and the
+// price rules, each rule possibly in several versions (same ID, later
+// EffectiveAt). It is immutable once loaded and safe for concurrent use.
+type Catalog struct {
+	Products []ProductInfo `json:"products"`
+	Packs    []Pack        `json:"packs"`
+	Models   []Model       `json:"models"`
+	Rules    []Rule        `json:"rules"`
+}
+
+// ProductInfo describes a product.
+type ProductInfo struct {
+	ID          tollgate.Product `json:"id"`
+	Description string           `json:"description"`
+}
+
+// Pack is credits for sale: Credits for Price, valid ValidForDays after
+// payment, paying for Products (empty: every product).
+type Pack struct {
+	ID           string             `json:"id"`
+	Credits      tollgate.Credits   `json:"credits"`
+	Price        tollgate.Money     `json:"price"`
+	ValidForDays int                `json:"valid_for_days"`
+	Products     []tollgate.Product `json:"products"`
+}
+
+// Pays reports whether the pack's credits pay for product p.
+func (p Pack) Pays(product tollgate.Product) bool {
+	return len(p.Products) == 0 || slices.Contains(p.Products, product)
+}
+
+// MoneyFor is what credits cost at this pack's rate, rounded up to the
+// currency's minor unit.
+func (p Pack) MoneyFor(credits tollgate.Credits) tollgate.Money {
+	amt, _ := mulDivCeil(int64(credits), p.Price.Amount, int64(p.Credits))
+	return tollgate.Money{Amount: amt, Currency: p.Price.Currency}
+}
+
+// BestPack returns the pack with the lowest price per credit that pays for
+// product, in the given currency ("" for any).
+func (c *Catalog) BestPack(product tollgate.Product) (Pack, bool) {
+	var best Pack
+	found := false
+	for _, p := range c.Packs {
+		if !p.Pays(product) {
+			continue
+		}
+		// a/b < c/d  <=>  a*d < c*b, in 128 bits.
+		if !found || lessRate(p, best) {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+func lessRate(x, y Pack) bool {
+	h1, l1 := bits.Mul64(uint64(x.Price.Amount), uint64(y.Credits))
+	h2, l2 := bits.Mul64(uint64(y.Price.Amount), uint64(x.Credits))
+	return h1 < h2 || (h1 == h2 && l1 < l2)
+}
+
+// Model is a generation model and what it can do.
+type Model struct {
+	ID        string           `json:"id"`
+	Product   tollgate.Product `json:"product"`
+	Tier      string           `json:"tier"`      // "standard" or "pro"
+	Durations []int            `json:"durations"` // seconds
+	Sizes     []string         `json:"sizes"`     // "WIDTHxHEIGHT"
+}
+
+// Rule prices one meter of one product: Credits per Per units of Meter, for
+// requests matching Tier and Resolution (empty matches any), from
+// EffectiveAt until a later version of the same ID takes over.
+type Rule struct {
+	ID          string           `json:"id"`
+	Product     tollgate.Product `json:"product"`
+	Meter       string           `json:"meter"`
+	Tier        string           `json:"tier,omitempty"`
+	Resolution  string           `json:"resolution,omitempty"`
+	Per         int64            `json:"per"`
+	Credits     tollgate.Credits `json:"credits"`
+	EffectiveAt time.Time        `json:"effective_at"`
+}
+
+// Default returns the catalog shipped in the binary.
+func Default() *Catalog {
+	c, err := Parse(defaultCatalog)
+	if err != nil {
+		panic("pricing: the embedded catalog is invalid: " + err.Error())
+	}
+	return c
+}
+
+// Load reads a catalog file (TOLLGATE_CATALOG), or the embedded one when
+// path is empty.
+func Load(path string) (*Catalog, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and checks a catalog: known products and meters, positive
+// rates, sizes of the form WIDTHxHEIGHT, no duplicate model or rule version.
+func Parse(b []byte) (*Catalog, error) {
+	var c Catalog
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse catalog: %w", err)
+	}
+	models := map[string]bool{}
+	for _, m := range c.Models {
+		if m.ID == "" || m.ID == "auto" || strings.HasPrefix(m.ID, "auto:") || models[m.ID] {
+			return nil, fmt.Errorf("model %q: empty, reserved or listed twice", m.ID)
+		}
+		models[m.ID] = true
+		if !m.Product.Valid() {
+			return nil, fmt.Errorf("model %s: unknown product %q", m.ID, m.Product)
+		}
+		if len(m.Durations) == 0 || len(m.Sizes) == 0 {
+			return nil, fmt.Errorf("model %s: needs durations and sizes", m.ID)
+		}
+		for _, d := range m.Durations {
+			if d < 1 || d > MaxSeconds {
+				return nil, fmt.Errorf("model %s: duration %d out of 1..%d", m.ID, d, MaxSeconds)
+			}
+		}
+		for _, s := range m.Sizes {
+			if _, err := Resolution(s); err != nil {
+				return nil, fmt.Errorf("model %s: %w", m.ID, err)
+			}
+		}
+	}
+	packs := map[string]bool{}
+	for _, p := range c.Packs {
+		if p.ID == "" || packs[p.ID] || p.Credits <= 0 || p.Credits > tollgate.MaxCredits || p.Price.Amount <= 0 ||
+			len(p.Price.Currency) != 3 || p.ValidForDays < 1 {
+			return nil, fmt.Errorf("pack %q: needs a unique id, credits, a positive price in a 3-letter currency and valid_for_days", p.ID)
+		}
+		packs[p.ID] = true
+		for _, pr := range p.Products {
+			if !pr.Valid() {
+				return nil, fmt.Errorf("pack %s: unknown product %q", p.ID, pr)
+			}
+		}
+	}
+	versions := map[string]bool{}
+	for _, r := range c.Rules {
+		if err := checkRule(r); err != nil {
+			return nil, err
+		}
+		k := r.ID + "@" + r.EffectiveAt.String()
+		if versions[k] {
+			return nil, fmt.Errorf("rule %s: two versions effective at %s", r.ID, r.EffectiveAt)
+		}
+		versions[k] = true
+	}
+	return &c, nil
+}
+
+func checkRule(r Rule) error {
+	switch {
+	case r.ID == "":
+		return fmt.Errorf("a rule has no id")
+	case !r.Product.Valid():
+		return fmt.Errorf("rule %s: unknown product %q", r.ID, r.Product)
+	case r.Meter != MeterSeconds && r.Meter != MeterInputTokens && r.Meter != MeterOutputTokens:
+		return fmt.Errorf("rule %s: unknown meter %q", r.ID, r.Meter)
+	case r.Per < 1:
+		return fmt.Errorf("rule %s: per must be at least 1", r.ID)
+	case r.Credits < 0 || r.Credits > tollgate.MaxCredits:
+		return fmt.Errorf("rule %s: credits out of range", r.ID)
+	case r.EffectiveAt.IsZero():
+		return fmt.Errorf("rule %s: effective_at is required", r.ID)
+	}
+	return nil
+}
+
+// Resolution classes a size by its shorter side: "720p" up to 720 pixels,
+// "1080p" up to 1080.
+func Resolution(size string) (string, error) {
+	w, h, ok := strings.Cut(size, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi < 1 || hi < 1 {
+		return "", fmt.Errorf("size %q is not WIDTHxHEIGHT", size)
+	}
+	switch short := min(wi, hi); {
+	case short <= 720:
+		return "720p", nil
+	case short <= 1080:
+		return "1080p", nil
+	}
+	return "", fmt.Errorf("size %q is above 1080p", size)
+}
+
+// Request is what a job asks for.
+type Request struct {
+	Product      tollgate.Product
+	Model        string // video: a model id, "auto" or "auto:cheapest"
+	Seconds      int    // video and stitch
+	Size         string // video: "1280x720"
+	InputTokens  int64  // assistant
+	OutputTokens int64  // assistant
+}
+
+// Line is the part of a price one rule contributes.
+type Line struct {
+	RuleID      string           `json:"rule_id"`
+	Meter       string           `json:"meter"`
+	Quantity    int64            `json:"quantity"`
+	Per         int64            `json:"per"`
+	UnitCredits tollgate.Credits `json:"unit_credits"` // credits per Per units
+	Credits     tollgate.Credits `json:"credits"`
+	EffectiveAt time.Time        `json:"effective_at"`
+}
+
+// Price is a priced request.
+type Price struct {
+	Product    tollgate.Product
+	Model      string // the model priced; for "auto", the one chosen
+	Resolution string
+	Seconds    int
+	Credits    tollgate.Credits
+	Lines      []Line
+}
+
+// PerSecond is the price of one second of footage, for products priced by
+// the second; zero otherwise.
+func (p Price) PerSecond() tollgate.Credits {
+	if p.Seconds == 0 {
+		return 0
+	}
+	return ceilDiv(p.Credits, int64(p.Seconds))
+}
+
+// PerMinute is the price of a minute of footage at this rate.
+func (p Price) PerMinute() tollgate.Credits {
+	if p.Seconds == 0 {
+		return 0
+	}
+	c, _ := mulDivCeil(int64(p.Credits), 60, int64(p.Seconds))
+	return tollgate.Credits(c)
+}
+
+func ceilDiv(c tollgate.Credits, n int64) tollgate.Credits {
+	return tollgate.Credits((int64(c) + n - 1) / n)
+}
+
+// mulDivCeil returns ceil(a*b/d) for non-negative a, b and positive d,
+// false if it does not fit an int64.
+func mulDivCeil(a, b, d int64) (int64, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(d) {
+		return 0, false
+	}
+	q, r := bits.Div64(hi, lo, uint64(d))
+	if r > 0 {
+		q++
+	}
+	if q > uint64(tollgate.MaxCredits) {
+		return 0, false
+	}
+	return int64(q), true
+}
+
+// RuleAt returns the version of rule id in force at t.
+func (c *Catalog) RuleAt(id string, t time.Time) (Rule, bool) {
+	var best Rule
+	found := false
+	for _, r := range c.Rules {
+		if r.ID == id && !r.EffectiveAt.After(t) && (!found || r.EffectiveAt.After(best.EffectiveAt)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// Current returns every rule in force at t, sorted by product then id.
+func (c *Catalog) Current(t time.Time) []Rule {
+	seen := map[string]bool{}
+	var out []Rule
+	for _, r := range c.Rules {
+		if seen[r.ID] {
+			continue
+		}
+		if v, ok := c.RuleAt(r.ID, t); ok {
+			seen[r.ID] = true
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Product != out[j].Product {
+			return out[i].Product < out[j].Product
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Scheduled returns the rule versions that take effect after t, soonest first.
+func (c *Catalog) Scheduled(t time.Time) []Rule {
+	var out []Rule
+	for _, r := range c.Rules {
+		if r.EffectiveAt.After(t) {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].EffectiveAt.Before(out[j].EffectiveAt) })
+	return out
+}
+
+// Model returns the model with the given id.
+func (c *Catalog) Model(id string) (Model, bool) {
+	for _, m := range c.Models {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// Price prices r at t. Bad requests get invalid_field errors that name the
+// allowed values: unknown models, unsupported durations or sizes.
+func (c *Catalog) Price(r Request, t time.Time) (Price, error) {
+	switch r.Product {
+	case tollgate.ProductVideo:
+		return c.priceVideo(r, t)
+	case tollgate.ProductStitch:
+		if r.Seconds < 1 || r.Seconds > MaxSeconds {
+			return Price{}, tollgate.FieldError("seconds", "must be from 1 to %d", MaxSeconds)
+		}
+		p := Price{Product: r.Product, Seconds: r.Seconds}
+		return c.addLines(p, t, map[string]int64{MeterSeconds: int64(r.Seconds)}, "", "")
+	case tollgate.ProductAssistant:
+		if r.InputTokens < 0 || r.OutputTokens < 0 || r.InputTokens > MaxTokens || r.OutputTokens > MaxTokens {
+			return Price{}, tollgate.FieldError("input_tokens", "token counts must be from 0 to %d", MaxTokens)
+		}
+		if r.InputTokens+r.OutputTokens == 0 {
+			return Price{}, tollgate.FieldError("input_tokens", "give input_tokens, output_tokens or both")
+		}
+		p := Price{Product: r.Product}
+		return c.addLines(p, t, map[string]int64{MeterInputTokens: r.InputTokens, MeterOutputTokens: r.OutputTokens}, "", "")
+	}
+	return Price{}, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", r.Product)
+}
+
+func (c *Catalog) priceVideo(r Request, t time.Time) (Price, error) {
+	if r.Model == "" {
+		r.Model = "auto"
+	}
+	if r.Size == "" {
+		r.Size = "1280x720"
+	}
+	res, err := Resolution(r.Size)
+	if err != nil {
+		return Price{}, tollgate.FieldError("size", "%v; e.g. 1280x720", err)
+	}
+	if r.Model == "auto" || r.Model == "auto:cheapest" { // the cheapest; a tie goes to the model listed first
+		var best *Price
+		for _, m := range c.Models {
+			if m.Product != tollgate.ProductVideo || !slices.Contains(m.Durations, r.Seconds) || !slices.Contains(m.Sizes, r.Size) {
+				continue
+			}
+			p, err := c.priceModel(m, r, res, t)
+			if err != nil {
+				continue
+			}
+			if best == nil || p.Credits < best.Credits {
+				best = &p
+			}
+		}
+		if best == nil {
+			return Price{}, tollgate.FieldError("seconds", "no model offers %d seconds at %s; offered: %s", r.Seconds, r.Size, c.offered())
+		}
+		return *best, nil
+	}
+	m, ok := c.Model(r.Model)
+	if !ok || m.Product != tollgate.ProductVideo {
+		return Price{}, tollgate.FieldError("model", "unknown model %q; known: auto, %s", r.Model, strings.Join(c.modelIDs(), ", "))
+	}
+	if !slices.Contains(m.Durations, r.Seconds) {
+		return Price{}, tollgate.FieldError("seconds", "%s makes clips of %s seconds, not %d", m.ID, joinInts(m.Durations), r.Seconds)
+	}
+	if !slices.Contains(m.Sizes, r.Size) {
+		return Price{}, tollgate.FieldError("size", "%s makes %s, not %s", m.ID, strings.Join(m.Sizes, ", "), r.Size)
+	}
+	return c.priceModel(m, r, res, t)
+}
+
+func (c *Catalog) priceModel(m Model, r Request, res string, t time.Time) (Price, error) {
+	p := Price{Product: tollgate.ProductVideo, Model: m.ID, Resolution: res, Seconds: r.Seconds}
+	return c.addLines(p, t, map[string]int64{MeterSeconds: int64(r.Seconds)}, m.Tier, res)
+}
+
+// addLines adds a line for every rule of p's product in force at t that
+// matches tier and resolution and whose meter has a quantity.
+func (c *Catalog) addLines(p Price, t time.Time, qty map[string]int64, tier, res string) (Price, error) {
+	for _, r := range c.Current(t) {
+		if r.Product != p.Product || (r.Tier != "" && r.Tier != tier) || (r.Resolution != "" && r.Resolution != res) {
+			continue
+		}
+		q, ok := qty[r.Meter]
+		if !ok || q == 0 {
+			continue
+		}
+		credits, ok := mulDivCeil(q, int64(r.Credits), r.Per)
+		if !ok {
+			return Price{}, tollgate.FieldError(r.Meter, "the price is out of range")
+		}
+		p.Lines = append(p.Lines, Line{RuleID: r.ID, Meter: r.Meter, Quantity: q, Per: r.Per, UnitCredits: r.Credits,
+			Credits: tollgate.Credits(credits), EffectiveAt: r.EffectiveAt})
+		p.Credits += tollgate.Credits(credits)
+	}
+	if len(p.Lines) == 0 {
+		return Price{}, tollgate.FieldError("product", "no price rule covers this %s request (tier %q, resolution %q)", p.Product, tier, res)
+	}
+	if p.Credits > tollgate.MaxCredits {
+		return Price{}, tollgate.FieldError("product", "the price is out of range")
+	}
+	return p, nil
+}
+
+func (c *Catalog) modelIDs() []string {
+	var ids []string
+	for _, m := range c.Models {
+		if m.Product == tollgate.ProductVideo {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}
+
+func (c *Catalog) offered() string {
+	var parts []string
+	for _, m := range c.Models {
+		if m.Product == tollgate.ProductVideo {
+			parts = append(parts, fmt.Sprintf("%s (%ss; %s)", m.ID, joinInts(m.Durations), strings.Join(m.Sizes, ", ")))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
