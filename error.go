@@ -25,6 +25,7 @@ const (
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // 409
 	CodeHoldNotPending      Code = "hold_not_pending"     // 409
 	CodeCaptureExceedsHold  Code = "capture_exceeds_hold" // 422
+	CodeNoticeRequired      Code = "notice_required"      // 422
 	CodeInsufficientCredits Code = "insufficient_credits" // 402
 	CodeQuoteExpired        Code = "quote_expired"        // 409
 	CodeQuoteUsed           Code = "quote_used"           // 409

@@ -37,13 +37,15 @@ type Server struct {
 	Quotes *pricing.Quotes
 
 	keys   sync.Map // key hash -> cachedKey
+	plans  planCache
 	routes []string
 	public []string
 }
 
 type cachedKey struct {
-	key tollgate.APIKey
-	at  time.Time
+	key  tollgate.APIKey
+	plan string // an account key's account's plan, for Tollgate-Notice
+	at   time.Time
 }
 
 // keyCacheTTL bounds how long a revoked key keeps working on one instance.
@@ -100,6 +102,8 @@ func (s *Server) register() {
 	handle("POST /v1/holds/{id}/release", anyKey, s.releaseHold)
 	handle("POST /v1/usage", anyKey, s.createUsage)
 	handle("POST /v1/quotes", anyKey, s.createQuote)
+	handle("POST /v1/plans/{plan}/versions", adminOnly, s.createPlanVersion)
+	public("GET /v1/plans", s.listPlans)
 	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)
 	public("GET /v1/prices", s.getPrices)
 	public("GET /v1/packs", s.getPacks)
@@ -167,11 +171,12 @@ type handler func(w http.ResponseWriter, r *http.Request, c *call) error
 
 func (s *Server) wrap(who access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, err := s.authenticate(r)
+		key, plan, err := s.authenticate(r)
 		if err != nil {
 			s.problem(w, r, err)
 			return
 		}
+		s.notice(w, r, plan)
 		switch {
 		case who == adminOnly && !key.Admin():
 			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this needs an admin key; account keys act only on their own account"))
@@ -206,26 +211,36 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 	})
 }
 
-func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, error) {
+// authenticate returns the caller's key and, for an account key, its
+// account's plan.
+func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) {
 	h := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || secret == "" {
-		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeUnauthorized, "send your key as Authorization: Bearer <key>")
+		return tollgate.APIKey{}, "", tollgate.Errorf(tollgate.CodeUnauthorized, "send your key as Authorization: Bearer <key>")
 	}
 	sum := sha256.Sum256([]byte(secret))
 	ck := string(sum[:])
 	if v, ok := s.keys.Load(ck); ok {
 		c := v.(cachedKey)
 		if time.Since(c.at) < keyCacheTTL {
-			return c.key, nil
+			return c.key, c.plan, nil
 		}
 	}
 	key, err := s.l.Authenticate(r.Context(), secret)
 	if err != nil {
-		return key, err
+		return key, "", err
 	}
-	s.keys.Store(ck, cachedKey{key: key, at: time.Now()})
-	return key, nil
+	plan := ""
+	if !key.Admin() {
+		a, err := s.l.Account(r.Context(), key.AccountID)
+		if err != nil {
+			return key, "", err
+		}
+		plan = a.Plan
+	}
+	s.keys.Store(ck, cachedKey{key: key, plan: plan, at: time.Now()})
+	return key, plan, nil
 }
 
 // idempotency returns the ledger's replay identity for the call, or nil

@@ -40,7 +40,9 @@ type Options struct {
 	DefaultHoldTTL time.Duration // default 1 hour
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration // default 48 hours
-	Logger         *slog.Logger
+	// PlanNotice is how far ahead a plan cut must be announced.
+	PlanNotice time.Duration // default DefaultPlanNotice (14 days)
+	Logger     *slog.Logger
 }
 
 // Limits on what callers may ask.
@@ -80,6 +82,9 @@ func New(s store.Store, opt Options) *Ledger {
 	}
 	if opt.DefaultHoldTTL <= 0 {
 		opt.DefaultHoldTTL = time.Hour
+	}
+	if opt.PlanNotice <= 0 {
+		opt.PlanNotice = DefaultPlanNotice
 	}
 	if opt.IdempotencyTTL <= 0 {
 		opt.IdempotencyTTL = 48 * time.Hour

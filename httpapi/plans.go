@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+)
+
+type planVersionView struct {
+	Plan        string                                `json:"plan"`
+	Object      string                                `json:"object"`
+	Version     int                                   `json:"version"`
+	EffectiveAt time.Time                             `json:"effective_at"`
+	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances"`
+	CreatedAt   time.Time                             `json:"created_at"`
+}
+
+func viewPlanVersion(v tollgate.PlanVersion) planVersionView {
+	a := v.Allowances
+	if a == nil {
+		a = map[tollgate.Product]tollgate.Credits{}
+	}
+	return planVersionView{v.Plan, "plan_version", v.Version, v.EffectiveAt, a, v.CreatedAt}
+}
+
+type planView struct {
+	ID        string            `json:"id"`
+	Object    string            `json:"object"`
+	Current   *planVersionView  `json:"current"`
+	Scheduled []planVersionView `json:"scheduled"`
+	Versions  []planVersionView `json:"versions"`
+}
+
+func (s *Server) createPlanVersion(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Allowances  map[tollgate.Product]amount `json:"daily_allowances"`
+		EffectiveAt string                      `json:"effective_at"`
+		Force       bool                        `json:"force"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	if req.Allowances == nil {
+		return tollgate.FieldError("daily_allowances", `is required, e.g. {"video": "30"}; {} for none`)
+	}
+	p := ledger.PlanVersionParams{Plan: r.PathValue("plan"), Allowances: map[tollgate.Product]tollgate.Credits{}, Force: req.Force}
+	for prod, a := range req.Allowances {
+		if a.err != nil {
+			return tollgate.FieldError("daily_allowances", "%s: %v", prod, a.err)
+		}
+		p.Allowances[prod] = a.v
+	}
+	var err error
+	if p.EffectiveAt, err = parseTime("effective_at", req.EffectiveAt); err != nil {
+		return err
+	}
+	view := func(v any) any { return viewPlanVersion(v.(tollgate.PlanVersion)) }
+	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	v, err := s.l.AddPlanVersion(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	s.plans.forget()
+	return writeJSON(w, http.StatusCreated, view(v))
+}
+
+// listPlans is public: every plan, the version in force and those to come.
+func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.l.Plans(r.Context())
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	now := s.l.Clock().Now()
+	byPlan := map[string]*planView{}
+	var names []string
+	for _, v := range vs {
+		p := byPlan[v.Plan]
+		if p == nil {
+			p = &planView{ID: v.Plan, Object: "plan", Scheduled: []planVersionView{}, Versions: []planVersionView{}}
+			byPlan[v.Plan] = p
+			names = append(names, v.Plan)
+		}
+		pv := viewPlanVersion(v)
+		p.Versions = append(p.Versions, pv)
+		if v.EffectiveAt.After(now) {
+			p.Scheduled = append(p.Scheduled, pv)
+		} else if p.Current == nil || v.EffectiveAt.After(p.Current.EffectiveAt) ||
+			(v.EffectiveAt.Equal(p.Current.EffectiveAt) && v.Version > p.Current.Version) {
+			cur := pv
+			p.Current = &cur
+		}
+	}
+	sort.Strings(names)
+	out := listView[planView]{Object: "list", Data: []planView{}}
+	for _, n := range names {
+		out.Data = append(out.Data, *byPlan[n])
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// planCache keeps plan versions for the Tollgate-Notice header, for a few
+// seconds: a scheduled change is announced days ahead.
+type planCache struct {
+	mu sync.Mutex
+	at time.Time
+	vs []tollgate.PlanVersion
+}
+
+const planCacheTTL = 5 * time.Second
+
+func (c *planCache) forget() {
+	c.mu.Lock()
+	c.at = time.Time{}
+	c.mu.Unlock()
+}
+
+// notice sets the Tollgate-Notice header when the calling account's plan
+// has a change scheduled.
+func (s *Server) notice(w http.ResponseWriter, r *http.Request, plan string) {
+	if plan == "" {
+		return
+	}
+	s.plans.mu.Lock()
+	if time.Since(s.plans.at) > planCacheTTL {
+		vs, err := s.l.Plans(r.Context())
+		if err == nil {
+			s.plans.vs, s.plans.at = vs, time.Now()
+		}
+	}
+	vs := s.plans.vs
+	s.plans.mu.Unlock()
+	if n := ledger.Notice(vs, plan, s.l.Clock().Now()); n != "" {
+		w.Header().Set("Tollgate-Notice", n)
+	}
+}
