@@ -239,3 +239,59 @@ type Quote struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// Pack is credits for sale: Credits for Price, valid ValidForDays after
+// payment, paying for Products (empty: every product). An inactive pack is
+// no longer sold; orders already made keep their terms.
+type Pack struct {
+	ID           string
+	Credits      Credits
+	Price        Money
+	ValidForDays int
+	Products     []Product
+	Active       bool
+	CreatedAt    time.Time
+}
+
+// Pays reports whether the pack's credits pay for product p.
+func (p Pack) Pays(product Product) bool {
+	if len(p.Products) == 0 {
+		return true
+	}
+	for _, q := range p.Products {
+		if q == product {
+			return true
+		}
+	}
+	return false
+}
+
+// OrderStatus is the state of an order.
+type OrderStatus string
+
+// Order statuses: pending until paid, completed once its credits are
+// granted, refunded when the payment was returned.
+const (
+	OrderPending   OrderStatus = "pending"
+	OrderCompleted OrderStatus = "completed"
+	OrderRefunded  OrderStatus = "refunded"
+)
+
+// Order is the purchase of one pack by one account. It copies the pack's
+// terms, so a later change to the pack does not change the order.
+type Order struct {
+	ID           string
+	AccountID    string
+	PackID       string
+	Credits      Credits
+	Price        Money
+	ValidForDays int
+	Products     []Product
+	Status       OrderStatus
+	Provider     string // "dev" or "stripe"
+	ProviderRef  string // e.g. the Stripe Checkout Session id
+	GrantID      string // the grant made when paid
+	CreatedAt    time.Time
+	CompletedAt  *time.Time
+	RefundedAt   *time.Time
+}

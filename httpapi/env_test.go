@@ -118,6 +118,9 @@ func newEnv(tb testing.TB, open opener) *env {
 		}
 	})
 	e.api = New(e.l, log)
+	if err := e.api.Payments.Seed(e.ctx); err != nil {
+		tb.Fatalf("seed packs: %v", err)
+	}
 	e.srv = httptest.NewServer(e.api)
 	tb.Cleanup(e.srv.Close)
 	return e

@@ -301,15 +301,20 @@ func TestInsufficientCredits(t *testing.T) {
 		want := Problem{Type: "urn:tollgate:problem:insufficient_credits", Title: titles[tollgate.CodeInsufficientCredits], Status: 402,
 			Detail: p.Detail, Code: tollgate.CodeInsufficientCredits, Instance: "/v1/holds",
 			AccountID: "poor", Product: "video", Required: ptr(cr("1000")), Available: ptr(cr("30")),
-			DailyAllowanceResetsAt: &reset, Offers: &[]Offer{}}
+			DailyAllowanceResetsAt: &reset, Offers: p.Offers}
 		if diff := cmp.Diff(want, p); diff != "" {
 			t.Errorf("402 (-want +got):\n%s", diff)
 		}
+		if p.Offers == nil || len(*p.Offers) != 1 {
+			t.Fatalf("got offers %v, want pack_10", p.Offers)
+		}
+		o := (*p.Offers)[0]
+		if o.PackID != "pack_10" || o.Credits != cr("10") || o.Price.Amount != 400 || o.ValidForDays != 365 ||
+			!strings.HasPrefix(o.CheckoutURL, e.srv.URL+"/checkout/start?") {
+			t.Errorf("got offer %+v, want pack_10: 10 credits for 400, 365 days, a checkout link", o)
+		}
 		var raw map[string]json.RawMessage
 		json.Unmarshal(r.Body, &raw)
-		if got := string(raw["offers"]); got != "[]" {
-			t.Errorf("got offers %s, want []", got)
-		}
 		for _, m := range []string{"required", "available", "daily_allowance_resets_at"} {
 			if _, ok := raw[m]; !ok {
 				t.Errorf("got no %s member in %s", m, r.Body)
@@ -323,16 +328,11 @@ func TestInsufficientCredits(t *testing.T) {
 			t.Errorf("got required %s available %s resets %v, want 0.000001, 0 and none", p.Required, p.Available, p.DailyAllowanceResetsAt)
 		}
 
-		// Offers come from the operator when set.
-		e.api.Offers = func() []Offer {
-			return []Offer{{PackID: "pack_10", Credits: cr("10"), Price: tollgate.Money{Amount: 400, Currency: "usd"}, ValidForDays: 365,
-				CheckoutURL: "https://pay.example/pack_10"}}
-		}
-		defer func() { e.api.Offers = nil }()
+		// The offers list what pays for the product.
 		r = e.do(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"stitch","credits":"1"}`})
 		p = problemOf(t, r, http.StatusPaymentRequired, tollgate.CodeInsufficientCredits)
-		if p.Offers == nil || len(*p.Offers) != 1 || (*p.Offers)[0].CheckoutURL != "https://pay.example/pack_10" {
-			t.Errorf("got offers %s, want pack_10", raw["offers"])
+		if p.Offers == nil || len(*p.Offers) != 1 || (*p.Offers)[0].PackID != "pack_10" {
+			t.Errorf("got offers %v, want pack_10", p.Offers)
 		}
 	})
 }

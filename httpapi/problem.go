@@ -103,7 +103,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		p.AccountID, p.Product = in.AccountID, in.Product
 		p.Required, p.Available = &in.Required, &in.Available
 		p.DailyAllowanceResetsAt = in.DailyAllowanceResetsAt
-		offers := s.offers(in)
+		offers := s.offers(r, in)
 		p.Offers = &offers
 	}
 	if status == http.StatusUnauthorized {
@@ -118,13 +118,9 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	w.Write(body)
 }
 
-// offers lists what the account could buy. Packs come with purchases; until
-// an operator defines some the list is empty.
-func (s *Server) offers(*tollgate.Insufficient) []Offer {
-	if s.Offers != nil {
-		return s.Offers()
-	}
-	return []Offer{}
+// offers lists what the account could buy.
+func (s *Server) offers(r *http.Request, in *tollgate.Insufficient) []Offer {
+	return s.offerList(r, in)
 }
 
 var _ = ledger.Replayed{}

@@ -90,8 +90,12 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	if price.Seconds > 0 {
 		v.UnitPrices = &unitPricesView{PerSecond: price.PerSecond(), PerMinute: price.PerMinute()}
 	}
-	if pack, ok := s.Quotes.Catalog.BestPack(price.Product); ok {
-		v.Money = &moneyView{Money: pack.MoneyFor(price.Credits), PackID: pack.ID}
+	packs, err := s.Payments.Packs(r.Context())
+	if err != nil {
+		return err
+	}
+	if pack, ok := pricing.BestPack(packs, price.Product); ok {
+		v.Money = &moneyView{Money: pricing.MoneyFor(pack, price.Credits), PackID: pack.ID}
 	}
 	v.Payment = paymentView{Covered: plan.Covered, From: []paymentLineView{}, Shortfall: plan.Shortfall, AvailableAfter: plan.AvailableAfter}
 	for _, l := range plan.Lines {
@@ -188,14 +192,15 @@ type packView struct {
 	Price        tollgate.Money     `json:"price"`
 	ValidForDays int                `json:"valid_for_days"`
 	Products     []tollgate.Product `json:"products"`
+	Active       bool               `json:"active"`
 }
 
-func (s *Server) ruleView(r pricing.Rule) priceRuleView {
+func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
 	v := priceRuleView{ID: r.ID, Product: r.Product, Meter: r.Meter, Tier: r.Tier, Resolution: r.Resolution, Per: r.Per,
 		Credits: r.Credits, Money: []moneyView{}, EffectiveAt: r.EffectiveAt}
-	for _, p := range s.Quotes.Catalog.Packs {
-		if p.Pays(r.Product) {
-			v.Money = append(v.Money, moneyView{Money: p.MoneyFor(r.Credits), PackID: p.ID})
+	for _, p := range packs {
+		if p.Active && p.Pays(r.Product) {
+			v.Money = append(v.Money, moneyView{Money: pricing.MoneyFor(p, r.Credits), PackID: p.ID})
 		}
 	}
 	return v
@@ -203,6 +208,11 @@ func (s *Server) ruleView(r pricing.Rule) priceRuleView {
 
 // getPrices is public: the price table in force and every scheduled change.
 func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
+	packs, err := s.Payments.Packs(r.Context())
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	now := s.Quotes.Clock.Now()
 	out := struct {
 		Object    string          `json:"object"`
@@ -211,29 +221,40 @@ func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
 		Scheduled []priceRuleView `json:"scheduled"`
 		Models    []pricing.Model `json:"models"`
 		Packs     []packView      `json:"packs"`
-	}{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: s.Quotes.Catalog.Models, Packs: s.packViews()}
+	}{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: s.Quotes.Catalog.Models, Packs: packViews(packs, true)}
 	for _, rule := range s.Quotes.Catalog.Current(now) {
-		out.Current = append(out.Current, s.ruleView(rule))
+		out.Current = append(out.Current, ruleView(rule, packs))
 	}
 	for _, rule := range s.Quotes.Catalog.Scheduled(now) {
-		out.Scheduled = append(out.Scheduled, s.ruleView(rule))
+		out.Scheduled = append(out.Scheduled, ruleView(rule, packs))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) packViews() []packView {
+func viewPack(p tollgate.Pack) packView {
+	ps := p.Products
+	if ps == nil {
+		ps = []tollgate.Product{}
+	}
+	return packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, ps, p.Active}
+}
+
+func packViews(packs []tollgate.Pack, activeOnly bool) []packView {
 	out := []packView{}
-	for _, p := range s.Quotes.Catalog.Packs {
-		ps := p.Products
-		if ps == nil {
-			ps = []tollgate.Product{}
+	for _, p := range packs {
+		if p.Active || !activeOnly {
+			out = append(out, viewPack(p))
 		}
-		out = append(out, packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, ps})
 	}
 	return out
 }
 
 // getPacks is public: the credit packs for sale.
 func (s *Server) getPacks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, listView[packView]{Object: "list", Data: s.packViews()})
+	packs, err := s.Payments.Packs(r.Context())
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listView[packView]{Object: "list", Data: packViews(packs, true)})
 }

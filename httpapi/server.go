@@ -17,6 +17,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/payment"
 	"tollgate/pricing"
 )
 
@@ -31,10 +32,14 @@ type Server struct {
 
 	// MaxBody caps request bodies, in bytes (default 64 KiB).
 	MaxBody int64
-	// Offers, when set, lists the packs an insufficient_credits answer offers.
-	Offers func() []Offer
 	// Quotes prices requests; New sets it to the embedded catalog.
 	Quotes *pricing.Quotes
+	// Payments sells packs; New sets it to the dev provider, which moves
+	// no money, and the catalog's default packs.
+	Payments *payment.Service
+	// BaseURL is where clients reach this server, for checkout links;
+	// empty uses each request's host.
+	BaseURL string
 
 	keys   sync.Map // key hash -> cachedKey
 	plans  planCache
@@ -58,8 +63,13 @@ func New(l *ledger.Ledger, log *slog.Logger) *Server {
 	}
 	s := &Server{l: l, log: log, mux: http.NewServeMux(), MaxBody: 64 << 10,
 		Quotes: &pricing.Quotes{Catalog: pricing.Default(), Clock: tollgate.SystemClock{}}}
+	s.Payments = &payment.Service{Ledger: l, Provider: payment.Dev{}, Clock: s.Quotes.Clock}
+	for _, p := range s.Quotes.Catalog.Packs {
+		s.Payments.Defaults = append(s.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
+	}
 	if l != nil {
 		s.Quotes.Store, s.Quotes.Clock = l.Store(), l.Clock()
+		s.Payments.Store, s.Payments.Clock = l.Store(), l.Clock()
 	}
 	s.register()
 	return s
@@ -103,6 +113,12 @@ func (s *Server) register() {
 	handle("POST /v1/usage", anyKey, s.createUsage)
 	handle("POST /v1/quotes", anyKey, s.createQuote)
 	handle("POST /v1/plans/{plan}/versions", adminOnly, s.createPlanVersion)
+	handle("POST /v1/packs", adminOnly, s.createPack)
+	handle("POST /v1/checkout", anyKey, s.createCheckout)
+	handle("GET /v1/orders/{id}", anyKey, s.getOrder)
+	public("GET /checkout/dev/{id}", s.devCheckout)
+	public("POST /checkout/dev/{id}", s.devCheckout)
+	public("GET /checkout/start", s.startCheckout)
 	public("GET /v1/plans", s.listPlans)
 	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)
 	public("GET /v1/prices", s.getPrices)

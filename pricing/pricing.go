@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +41,7 @@ const (
 // EffectiveAt). It is immutable once loaded and safe for concurrent use.
 type Catalog struct {
 	Products []ProductInfo `json:"products"`
-	Packs    []Pack        `json:"packs"`
+	Packs    []PackSpec    `json:"packs"`
 	Models   []Model       `json:"models"`
 	Rules    []Rule        `json:"rules"`
 }
@@ -51,9 +52,9 @@ type ProductInfo struct {
 	Description string           `json:"description"`
 }
 
-// Pack is credits for sale: Credits for Price, valid ValidForDays after
-// payment, paying for Products (empty: every product).
-type Pack struct {
+// PackSpec is a pack as the catalog file lists it: the packs a new
+// database starts with. Operators change packs through the API afterwards.
+type PackSpec struct {
 	ID           string             `json:"id"`
 	Credits      tollgate.Credits   `json:"credits"`
 	Price        tollgate.Money     `json:"price"`
@@ -61,28 +62,27 @@ type Pack struct {
 	Products     []tollgate.Product `json:"products"`
 }
 
-// Pays reports whether the pack's credits pay for product p.
-func (p Pack) Pays(product tollgate.Product) bool {
-	return len(p.Products) == 0 || slices.Contains(p.Products, product)
+// Pack returns the spec as an active pack.
+func (s PackSpec) Pack(now time.Time) tollgate.Pack {
+	return tollgate.Pack{ID: s.ID, Credits: s.Credits, Price: s.Price, ValidForDays: s.ValidForDays, Products: s.Products, Active: true, CreatedAt: now}
 }
 
-// MoneyFor is what credits cost at this pack's rate, rounded up to the
+// MoneyFor is what credits cost at pack p's rate, rounded up to the
 // currency's minor unit.
-func (p Pack) MoneyFor(credits tollgate.Credits) tollgate.Money {
+func MoneyFor(p tollgate.Pack, credits tollgate.Credits) tollgate.Money {
 	amt, _ := mulDivCeil(int64(credits), p.Price.Amount, int64(p.Credits))
 	return tollgate.Money{Amount: amt, Currency: p.Price.Currency}
 }
 
-// BestPack returns the pack with the lowest price per credit that pays for
-// product, in the given currency ("" for any).
-func (c *Catalog) BestPack(product tollgate.Product) (Pack, bool) {
-	var best Pack
+// BestPack returns the active pack with the lowest price per credit that
+// pays for product.
+func BestPack(packs []tollgate.Pack, product tollgate.Product) (tollgate.Pack, bool) {
+	var best tollgate.Pack
 	found := false
-	for _, p := range c.Packs {
-		if !p.Pays(product) {
+	for _, p := range packs {
+		if !p.Active || !p.Pays(product) {
 			continue
 		}
-		// a/b < c/d  <=>  a*d < c*b, in 128 bits.
 		if !found || lessRate(p, best) {
 			best, found = p, true
 		}
@@ -90,11 +90,40 @@ func (c *Catalog) BestPack(product tollgate.Product) (Pack, bool) {
 	return best, found
 }
 
-func lessRate(x, y Pack) bool {
+// lessRate reports whether x costs less per credit than y: a/b < c/d as
+// a*d < c*b, in 128 bits.
+func lessRate(x, y tollgate.Pack) bool {
 	h1, l1 := bits.Mul64(uint64(x.Price.Amount), uint64(y.Credits))
 	h2, l2 := bits.Mul64(uint64(y.Price.Amount), uint64(x.Credits))
 	return h1 < h2 || (h1 == h2 && l1 < l2)
 }
+
+// CheckPack checks a pack's terms.
+func CheckPack(p tollgate.Pack) error {
+	switch {
+	case !packID.MatchString(p.ID):
+		return tollgate.FieldError("id", "must be 1 to 64 lowercase letters, digits, '_' or '-'")
+	case p.Credits <= 0 || p.Credits > tollgate.MaxCredits:
+		return tollgate.FieldError("credits", "must be more than zero and at most %s", tollgate.MaxCredits)
+	case p.Price.Amount <= 0 || p.Price.Amount > 100_000_000:
+		return tollgate.FieldError("price", "amount must be from 1 to 100000000 minor units")
+	case !currency.MatchString(p.Price.Currency):
+		return tollgate.FieldError("price", "currency must be a lowercase ISO 4217 code such as usd")
+	case p.ValidForDays < 1 || p.ValidForDays > 3650:
+		return tollgate.FieldError("valid_for_days", "must be from 1 to 3650")
+	}
+	for _, pr := range p.Products {
+		if !pr.Valid() {
+			return tollgate.FieldError("products", "unknown product %q; known: video, assistant, stitch", pr)
+		}
+	}
+	return nil
+}
+
+var (
+	packID   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	currency = regexp.MustCompile(`^[a-z]{3}$`)
+)
 
 // Model is a generation model and what it can do.
 type Model struct {
@@ -179,16 +208,10 @@ func Parse(b []byte) (*Catalog, error) {
 	}
 	packs := map[string]bool{}
 	for _, p := range c.Packs {
-		if p.ID == "" || packs[p.ID] || p.Credits <= 0 || p.Credits > tollgate.MaxCredits || p.Price.Amount <= 0 ||
-			len(p.Price.Currency) != 3 || p.ValidForDays < 1 {
-			return nil, fmt.Errorf("pack %q: needs a unique id, credits, a positive price in a 3-letter currency and valid_for_days", p.ID)
+		if err := CheckPack(p.Pack(time.Time{})); err != nil || packs[p.ID] {
+			return nil, fmt.Errorf("pack %q: listed twice or invalid: %v", p.ID, err)
 		}
 		packs[p.ID] = true
-		for _, pr := range p.Products {
-			if !pr.Valid() {
-				return nil, fmt.Errorf("pack %s: unknown product %q", p.ID, pr)
-			}
-		}
 	}
 	versions := map[string]bool{}
 	for _, r := range c.Rules {

@@ -81,6 +81,26 @@ type Tx interface {
 	// do not sum to zero, with their sums.
 	TxnsUnbalanced(ctx context.Context) ([]TxnSum, error)
 
+	// GrantByRef returns the account's grant with that external reference.
+	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)
+
+	// PackPut inserts a pack or replaces the one with its id.
+	PackPut(ctx context.Context, p tollgate.Pack) error
+	PackList(ctx context.Context) ([]tollgate.Pack, error)
+
+	OrderInsert(ctx context.Context, o tollgate.Order) error
+	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
+	// OrderByProviderRef finds an order by its payment provider's reference.
+	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
+	// OrderUpdate writes an order's status, provider reference, grant and
+	// times.
+	OrderUpdate(ctx context.Context, o tollgate.Order) error
+
+	// SettingGet returns a stored setting; SettingPut stores one unless it
+	// exists, and returns the value that is stored.
+	SettingGet(ctx context.Context, key string) (string, error)
+	SettingPut(ctx context.Context, key, value string) (string, error)
+
 	QuoteInsert(ctx context.Context, q tollgate.Quote) error
 	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
 

@@ -27,10 +27,11 @@ func main() {
 
 // config is what every subcommand reads from flags or the environment.
 type config struct {
-	addr     string
-	dataDir  string
-	dbURL    string
-	adminKey string
+	addr      string
+	dataDir   string
+	dbURL     string
+	adminKey  string
+	publicURL string
 }
 
 func env(name, def string) string {

@@ -33,6 +33,7 @@ func serveCmd() *cobra.Command {
 	}
 	c.bind(cmd)
 	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
+	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key to accept (TOLLGATE_ADMIN_KEY; generated and printed once when unset)")
 	return cmd
 }
@@ -77,6 +78,14 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return nil, "", fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err)
 	}
 	api := httpapi.New(l, log)
+	api.BaseURL = c.publicURL
+	if err := api.Payments.Seed(ctx); err != nil {
+		ln.Close()
+		sw.Stop()
+		l.Stop()
+		s.Close()
+		return nil, "", fmt.Errorf("seed packs: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -112,6 +121,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		return err
 	}
 	fmt.Fprintf(out, "Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
+	fmt.Fprintf(out, "Payments: development checkout, no money moves (no payment provider configured)\n")
 	switch {
 	case shown != "":
 		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)

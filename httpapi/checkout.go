@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"tollgate"
+	"tollgate/payment"
+	"tollgate/pricing"
+)
+
+type orderView struct {
+	ID           string             `json:"id"`
+	Object       string             `json:"object"`
+	AccountID    string             `json:"account_id"`
+	PackID       string             `json:"pack_id"`
+	Credits      tollgate.Credits   `json:"credits"`
+	Price        tollgate.Money     `json:"price"`
+	ValidForDays int                `json:"valid_for_days"`
+	Products     []tollgate.Product `json:"products"`
+	Status       string             `json:"status"`
+	Provider     string             `json:"provider"`
+	GrantID      string             `json:"grant_id,omitempty"`
+	CreatedAt    time.Time          `json:"created_at"`
+	CompletedAt  *time.Time         `json:"completed_at"`
+	RefundedAt   *time.Time         `json:"refunded_at"`
+}
+
+func viewOrder(o tollgate.Order) orderView {
+	ps := o.Products
+	if ps == nil {
+		ps = []tollgate.Product{}
+	}
+	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, ps, string(o.Status), o.Provider,
+		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt}
+}
+
+type checkoutView struct {
+	Object      string    `json:"object"`
+	Order       orderView `json:"order"`
+	CheckoutURL string    `json:"checkout_url"`
+}
+
+// baseURL is where clients reach this server: BaseURL when set, else the
+// request's own host.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.BaseURL != "" {
+		return s.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) absolute(r *http.Request, u string) string {
+	if strings.HasPrefix(u, "/") {
+		return s.baseURL(r) + u
+	}
+	return u
+}
+
+func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		AccountID string `json:"account_id"`
+		PackID    string `json:"pack_id"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	acct, err := c.bodyAccount(req.AccountID)
+	if err != nil {
+		return err
+	}
+	if req.PackID == "" {
+		return tollgate.FieldError("pack_id", "is required; see GET /v1/packs")
+	}
+	view := func(v any) any {
+		st := v.(payment.Started)
+		return checkoutView{"checkout", viewOrder(st.Order), s.absolute(r, st.URL)}
+	}
+	o, u, err := s.Payments.Checkout(r.Context(), acct, req.PackID, c.idempotency(r, http.StatusCreated, view))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(payment.Started{Order: o, URL: u}))
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, c *call) error {
+	o, err := s.Payments.Order(r.Context(), r.PathValue("id"), c.key.AccountID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewOrder(o))
+}
+
+func (s *Server) createPack(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		ID           string             `json:"id"`
+		Credits      amount             `json:"credits"`
+		Price        *tollgate.Money    `json:"price"`
+		ValidForDays int                `json:"valid_for_days"`
+		Products     []tollgate.Product `json:"products"`
+		Active       *bool              `json:"active"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	p := tollgate.Pack{ID: req.ID, ValidForDays: req.ValidForDays, Products: req.Products, Active: req.Active == nil || *req.Active}
+	var err error
+	if p.Credits, err = credits("credits", req.Credits); err != nil {
+		return err
+	}
+	if req.Price == nil {
+		return tollgate.FieldError("price", `is required, e.g. {"amount": 400, "currency": "usd"}`)
+	}
+	p.Price = *req.Price
+	if err := pricing.CheckPack(p); err != nil {
+		return err
+	}
+	view := func(v any) any { return viewPack(v.(tollgate.Pack)) }
+	p, err = s.Payments.PutPack(r.Context(), p, c.idempotency(r, http.StatusCreated, view))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(p))
+}
+
+var devPage = template.Must(template.New("dev").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tollgate checkout (development)</title>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
+.warn{background:#fff3cd;border:1px solid #e0c36c;padding:.75rem 1rem;border-radius:.4rem}
+button{font-size:1rem;padding:.5rem 1.2rem}</style></head><body>
+<h1>{{if .Done}}Credits added{{else}}Confirm your purchase{{end}}</h1>
+<p class="warn"><strong>Development checkout: no money moves.</strong> This server has no payment provider
+configured, so confirming grants the credits without any charge.</p>
+<p>Order <code>{{.Order.ID}}</code> for account <code>{{.Order.AccountID}}</code>:
+pack <strong>{{.Order.PackID}}</strong>, {{.Order.Credits}} credits for {{.Price}},
+valid {{.Order.ValidForDays}} days after payment.</p>
+{{if .Done}}<p>Status: <strong>{{.Order.Status}}</strong>. The credits are in the account's balance.</p>
+{{else}}<form method="post"><button type="submit">Confirm (no charge)</button></form>{{end}}
+</body></html>`))
+
+func formatMoney(m tollgate.Money) string {
+	return fmt.Sprintf("%d.%02d %s", m.Amount/100, m.Amount%100, strings.ToUpper(m.Currency))
+}
+
+// devCheckout serves the dev provider's page: GET shows the order, POST
+// completes it. Both say that no money moves.
+func (s *Server) devCheckout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.Payments.Provider.(payment.Dev); !ok {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "the development checkout is off: a payment provider is configured"))
+		return
+	}
+	o, err := s.Payments.Order(r.Context(), r.PathValue("id"), "")
+	if err == nil && o.Provider != "dev" {
+		err = tollgate.Errorf(tollgate.CodeNotFound, "order %s is not a development order", o.ID)
+	}
+	if err == nil && r.Method == http.MethodPost {
+		o, err = s.Payments.Complete(r.Context(), o.ID, s.l.Clock().Now())
+	}
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	devPage.Execute(w, map[string]any{"Order": o, "Price": formatMoney(o.Price), "Done": o.Status == tollgate.OrderCompleted})
+}
+
+// startCheckout follows a signed offer link from a 402: it makes the order
+// and sends the buyer to the provider's checkout.
+func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
+	acct, pack, err := s.Payments.CheckOfferLink(r.URL.Query(), s.l.Clock().Now())
+	if err == nil {
+		var u string
+		_, u, err = s.Payments.Checkout(r.Context(), acct, pack, nil)
+		if err == nil {
+			http.Redirect(w, r, s.absolute(r, u), http.StatusSeeOther)
+			return
+		}
+	}
+	s.problem(w, r, err)
+}
+
+// offerList lists the packs that pay for the product the account lacked,
+// each with a signed link that starts its checkout.
+func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
+	out := []Offer{}
+	packs, err := s.Payments.Packs(r.Context())
+	if err != nil {
+		s.log.Warn("no offers in a 402: packs unavailable", "err", err)
+		return out
+	}
+	now := s.l.Clock().Now()
+	for _, p := range packs {
+		if p.Active && p.Pays(in.Product) {
+			out = append(out, Offer{PackID: p.ID, Credits: p.Credits, Price: p.Price, ValidForDays: p.ValidForDays,
+				CheckoutURL: s.Payments.OfferLink(s.baseURL(r), in.AccountID, p.ID, now)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate"
+)
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (e *env) page(t *testing.T, method, u string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if loc := res.Header.Get("Location"); loc != "" {
+		return res.StatusCode, loc
+	}
+	return res.StatusCode, string(b)
+}
+
+func TestDevCheckoutGrantsOnce(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "buyer", "free", "UTC")
+		key := e.createKey(t, "buyer")
+		var co checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: key, Body: `{"pack_id":"pack_10"}`}, http.StatusCreated, &co)
+		if co.Order.Status != "pending" || co.Order.Credits != cr("10") || co.Order.Price.Amount != 400 || co.Order.Provider != "dev" ||
+			co.CheckoutURL != e.srv.URL+"/checkout/dev/"+co.Order.ID {
+			t.Fatalf("checkout %+v", co)
+		}
+		status, body := e.page(t, "GET", co.CheckoutURL)
+		if status != 200 || !strings.Contains(body, "no money moves") || !strings.Contains(body, "4.00 USD") {
+			t.Fatalf("dev page: %d %s", status, body)
+		}
+		if b := e.balance(t, "buyer"); b.ByProduct[tollgate.ProductAssistant] != 0 {
+			t.Fatalf("credits before paying: %+v", b.ByProduct)
+		}
+		e.clock.Advance(time.Hour)
+		for range 3 { // a double click, a reload: one grant
+			if status, body = e.page(t, "POST", co.CheckoutURL); status != 200 || !strings.Contains(body, "completed") {
+				t.Fatalf("confirm: %d %s", status, body)
+			}
+		}
+		var o orderView
+		e.call(t, request{Method: "GET", Path: "/v1/orders/" + co.Order.ID, Key: key}, http.StatusOK, &o)
+		if o.Status != "completed" || o.GrantID == "" || o.CompletedAt == nil {
+			t.Fatalf("order %+v, want completed with a grant", o)
+		}
+		b := e.balance(t, "buyer")
+		if b.ByProduct[tollgate.ProductAssistant] != cr("10") {
+			t.Fatalf("assistant balance %s, want the pack's 10", b.ByProduct[tollgate.ProductAssistant])
+		}
+		var g *balanceGrantView
+		for i := range b.Grants {
+			if b.Grants[i].ID == o.GrantID {
+				g = &b.Grants[i]
+			}
+		}
+		if want := testStart.Add(time.Hour).Add(365 * 24 * time.Hour); g == nil || g.Source != "purchase" || g.ExpiresAt == nil || !g.ExpiresAt.Equal(want) {
+			t.Fatalf("grant %+v, want a purchase expiring %s (365 days after payment)", g, want)
+		}
+		// Another account sees nothing of it.
+		e.createAccount(t, "other", "free", "UTC")
+		problemOf(t, e.do(t, request{Method: "GET", Path: "/v1/orders/" + co.Order.ID, Key: e.createKey(t, "other")}), 404, tollgate.CodeNotFound)
+	})
+}
+
+func TestOfferLinksSell(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "poor", "free", "UTC")
+		r := e.do(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"poor","product":"assistant","credits":"2"}`})
+		p := problemOf(t, r, http.StatusPaymentRequired, tollgate.CodeInsufficientCredits)
+		link := (*p.Offers)[0].CheckoutURL
+
+		u, _ := url.Parse(link)
+		q := u.Query()
+		q.Set("pack", "pack_999")
+		u.RawQuery = q.Encode()
+		if status, _ := e.page(t, "GET", u.String()); status != 404 {
+			t.Fatalf("a tampered link answered %d, want 404", status)
+		}
+		status, loc := e.page(t, "GET", link)
+		if status != http.StatusSeeOther || !strings.HasPrefix(loc, e.srv.URL+"/checkout/dev/order_") {
+			t.Fatalf("link: %d %s, want a redirect to the dev checkout", status, loc)
+		}
+		if status, _ := e.page(t, "POST", loc); status != 200 {
+			t.Fatalf("confirm: %d", status)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"poor","product":"assistant","credits":"2"}`}, http.StatusCreated, nil)
+		e.clock.Advance(25 * time.Hour)
+		if status, _ := e.page(t, "GET", link); status != 404 {
+			t.Fatalf("a day-old link answered %d, want 404", status)
+		}
+	})
+}
+
+func TestPacksAdmin(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "a", "free", "UTC")
+		key := e.createKey(t, "a")
+		var pk packView
+		e.call(t, request{Method: "POST", Path: "/v1/packs", Key: adminKey,
+			Body: `{"id":"video_50","credits":"50","price":{"amount":1500,"currency":"usd"},"valid_for_days":90,"products":["video"]}`}, http.StatusCreated, &pk)
+		if !pk.Active || pk.Credits != cr("50") {
+			t.Fatalf("pack %+v", pk)
+		}
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: key, Body: `{"product":"video","model":"sora-2","seconds":4}`}, http.StatusCreated, &q)
+		if q.Money == nil || q.Money.PackID != "video_50" || q.Money.Amount != 12 {
+			t.Fatalf("money %+v, want 0.4 credits at video_50's 30 cents a credit = 12", q.Money)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/packs", Key: adminKey,
+			Body: `{"id":"video_50","credits":"50","price":{"amount":1500,"currency":"usd"},"valid_for_days":90,"active":false}`}, http.StatusCreated, nil)
+		for _, tc := range []struct {
+			name, key, path, body string
+			status                int
+			code                  tollgate.Code
+		}{
+			{"inactive pack", key, "/v1/checkout", `{"pack_id":"video_50"}`, 422, tollgate.CodeInvalidField},
+			{"unknown pack", key, "/v1/checkout", `{"pack_id":"pack_1000"}`, 404, tollgate.CodeNotFound},
+			{"no pack", key, "/v1/checkout", `{}`, 422, tollgate.CodeInvalidField},
+			{"another account", key, "/v1/checkout", `{"account_id":"b","pack_id":"pack_10"}`, 404, tollgate.CodeNotFound},
+			{"account key makes packs", key, "/v1/packs", `{"id":"x","credits":"1","price":{"amount":1,"currency":"usd"},"valid_for_days":1}`, 403, tollgate.CodeForbidden},
+			{"bad currency", adminKey, "/v1/packs", `{"id":"x","credits":"1","price":{"amount":1,"currency":"USD"},"valid_for_days":1}`, 422, tollgate.CodeInvalidField},
+			{"no price", adminKey, "/v1/packs", `{"id":"x","credits":"1","valid_for_days":1}`, 422, tollgate.CodeInvalidField},
+			{"zero days", adminKey, "/v1/packs", `{"id":"x","credits":"1","price":{"amount":1,"currency":"usd"},"valid_for_days":0}`, 422, tollgate.CodeInvalidField},
+			{"bad id", adminKey, "/v1/packs", `{"id":"X Y","credits":"1","price":{"amount":1,"currency":"usd"},"valid_for_days":1}`, 422, tollgate.CodeInvalidField},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.world(t)
+				problemOf(t, e.do(t, request{Method: "POST", Path: tc.path, Key: tc.key, Body: tc.body}), tc.status, tc.code)
+				e.unchanged(t, before)
+			})
+		}
+	})
+}

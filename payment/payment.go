@@ -1,0 +1,285 @@
+// Package payment sells credit packs: orders, checkout through a payment
+// provider (Stripe, or the dev provider that moves no money), and the grant
+// of a paid order's credits, exactly once.
+package payment
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/store"
+)
+
+// Provider takes payments. Implementations: Dev here, Stripe in stripe.go.
+type Provider interface {
+	// Name is stored on orders: "dev" or "stripe".
+	Name() string
+	// Checkout starts paying for an order and returns where to send the
+	// buyer and the provider's reference for the payment.
+	Checkout(ctx context.Context, o tollgate.Order) (checkoutURL, ref string, err error)
+}
+
+// Dev is the payment provider for development and demos: its checkout page
+// is served by Tollgate itself and says plainly that no money moves.
+type Dev struct {
+	BaseURL string // where Tollgate is reached, e.g. http://127.0.0.1:8080
+}
+
+// Name returns "dev".
+func (Dev) Name() string { return "dev" }
+
+// Checkout returns the local confirmation page of the order.
+func (d Dev) Checkout(_ context.Context, o tollgate.Order) (string, string, error) {
+	return d.BaseURL + "/checkout/dev/" + o.ID, "dev_" + o.ID, nil
+}
+
+// Service sells packs. It is safe for concurrent use.
+type Service struct {
+	Store    store.Store
+	Ledger   *ledger.Ledger
+	Provider Provider
+	Clock    tollgate.Clock
+	// Defaults are the packs a new database starts with.
+	Defaults []tollgate.Pack
+
+	mu      sync.Mutex
+	packs   []tollgate.Pack
+	packsAt time.Time
+	secret  []byte
+}
+
+const packCacheTTL = 5 * time.Second
+
+// Seed stores the default packs in a database that has never had any, and
+// the secret that signs checkout links.
+func (s *Service) Seed(ctx context.Context) error {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return s.Store.Write(ctx, func(tx store.Tx) error {
+		ps, err := tx.PackList(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			if _, err := tx.SettingGet(ctx, "packs_seeded_once"); errors.Is(err, tollgate.ErrNotFound) {
+				for _, p := range s.Defaults {
+					if err := tx.PackPut(ctx, p); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if _, err := tx.SettingPut(ctx, "packs_seeded_once", "yes"); err != nil {
+			return err
+		}
+		secret, err := tx.SettingPut(ctx, "link_secret", hex.EncodeToString(b[:]))
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.secret, _ = hex.DecodeString(secret)
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// Packs returns every pack, active or not, cached for a few seconds.
+func (s *Service) Packs(ctx context.Context) ([]tollgate.Pack, error) {
+	s.mu.Lock()
+	if time.Since(s.packsAt) < packCacheTTL {
+		ps := s.packs
+		s.mu.Unlock()
+		return ps, nil
+	}
+	s.mu.Unlock()
+	var ps []tollgate.Pack
+	err := s.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		ps, err = tx.PackList(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	s.mu.Lock()
+	s.packs, s.packsAt = ps, time.Now()
+	s.mu.Unlock()
+	return ps, nil
+}
+
+// PutPack creates or changes a pack. Orders already made keep their terms.
+func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempotency) (tollgate.Pack, error) {
+	p.CreatedAt = s.Clock.Now()
+	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+		return p, tx.PackPut(ctx, p)
+	})
+	if err != nil {
+		return tollgate.Pack{}, err
+	}
+	s.mu.Lock()
+	s.packsAt = time.Time{}
+	s.mu.Unlock()
+	return res.(tollgate.Pack), nil
+}
+
+// Checkout makes an order for one pack and starts its payment. It fails
+// with not_found for an unknown account or pack, invalid_field for an
+// inactive pack, and unavailable when the provider cannot be reached.
+func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *ledger.Idempotency) (tollgate.Order, string, error) {
+	acct, err := s.Ledger.Account(ctx, accountID)
+	if err != nil {
+		return tollgate.Order{}, "", err
+	}
+	if acct.Status != tollgate.AccountActive {
+		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeAccountSuspended, "account %s is %s and may not buy credits", acct.ID, acct.Status)
+	}
+	packs, err := s.Packs(ctx)
+	if err != nil {
+		return tollgate.Order{}, "", err
+	}
+	var pack *tollgate.Pack
+	for i := range packs {
+		if packs[i].ID == packID {
+			pack = &packs[i]
+		}
+	}
+	if pack == nil {
+		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeNotFound, "pack %q not found; see GET /v1/packs", packID)
+	}
+	if !pack.Active {
+		return tollgate.Order{}, "", tollgate.FieldError("pack_id", "pack %s is no longer sold; see GET /v1/packs", packID)
+	}
+	o := tollgate.Order{ID: tollgate.NewID("order"), AccountID: acct.ID, PackID: pack.ID, Credits: pack.Credits, Price: pack.Price,
+		ValidForDays: pack.ValidForDays, Products: pack.Products, Status: tollgate.OrderPending, Provider: s.Provider.Name(),
+		CreatedAt: s.Clock.Now()}
+	checkoutURL, ref, err := s.Provider.Checkout(ctx, o)
+	if err != nil {
+		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
+	}
+	o.ProviderRef = ref
+	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+		return Started{Order: o, URL: checkoutURL}, tx.OrderInsert(ctx, o)
+	})
+	if err != nil {
+		return tollgate.Order{}, "", err
+	}
+	st := res.(Started)
+	return st.Order, st.URL, nil
+}
+
+// Started is an order and the URL where its buyer pays.
+type Started struct {
+	Order tollgate.Order
+	URL   string
+}
+
+// Order returns an order; with accountID set, another account's order is
+// not found.
+func (s *Service) Order(ctx context.Context, id, accountID string) (tollgate.Order, error) {
+	var o tollgate.Order
+	if !tollgate.CleanText(id) || len(id) > 200 {
+		return o, tollgate.Errorf(tollgate.CodeNotFound, "order %q not found", id)
+	}
+	err := s.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		o, err = tx.OrderByID(ctx, id)
+		return err
+	})
+	if errors.Is(err, tollgate.ErrNotFound) || (err == nil && accountID != "" && o.AccountID != accountID) {
+		return tollgate.Order{}, tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", id)
+	}
+	return o, err
+}
+
+// Complete grants a paid order's credits, valid ValidForDays from paidAt,
+// exactly once: a repeat (a retried webhook, a second click) finds the
+// grant already made and changes nothing. It fails with not_found for an
+// unknown order and conflict for a refunded one.
+func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time) (tollgate.Order, error) {
+	o, err := s.Order(ctx, orderID, "")
+	if err != nil {
+		return o, err
+	}
+	switch o.Status {
+	case tollgate.OrderCompleted:
+		return o, nil
+	case tollgate.OrderRefunded:
+		return o, tollgate.Errorf(tollgate.CodeConflict, "order %s was refunded", o.ID)
+	}
+	ref := "order:" + o.ID
+	g, err := s.Ledger.Grant(ctx, ledger.GrantParams{AccountID: o.AccountID, Credits: o.Credits, Source: tollgate.SourcePurchase,
+		Products: o.Products, EffectiveAt: &paidAt, ValidFor: time.Duration(o.ValidForDays) * 24 * time.Hour, ExternalRef: ref})
+	if errors.Is(err, tollgate.ErrConflict) { // granted by an earlier attempt
+		err = s.Store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			g, err = tx.GrantByRef(ctx, o.AccountID, ref)
+			return err
+		})
+	}
+	if err != nil {
+		return o, fmt.Errorf("complete order %s: %w", o.ID, err)
+	}
+	now := s.Clock.Now()
+	err = s.Store.Write(ctx, func(tx store.Tx) error {
+		cur, err := tx.OrderByID(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != tollgate.OrderPending {
+			o = cur
+			return nil
+		}
+		o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.ID, &now
+		return tx.OrderUpdate(ctx, o)
+	})
+	return o, err
+}
+
+// OfferLink returns a signed link that starts a checkout of pack for the
+// account when opened, valid for a day: the checkout_url of a 402's offers.
+func (s *Service) OfferLink(baseURL, accountID, packID string, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10)
+	v := url.Values{"account": {accountID}, "pack": {packID}, "exp": {exp}, "sig": {s.sign(accountID, packID, exp)}}
+	return baseURL + "/checkout/start?" + v.Encode()
+}
+
+// CheckOfferLink verifies a link made by OfferLink and returns its account
+// and pack.
+func (s *Service) CheckOfferLink(q url.Values, now time.Time) (accountID, packID string, err error) {
+	accountID, packID, exp := q.Get("account"), q.Get("pack"), q.Get("exp")
+	want := s.sign(accountID, packID, exp)
+	if want == "" || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
+		return "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link is not valid; ask for a new one")
+	}
+	t, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || now.Unix() > t {
+		return "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link has expired; ask for a new one")
+	}
+	return accountID, packID, nil
+}
+
+func (s *Service) sign(parts ...string) string {
+	s.mu.Lock()
+	secret := s.secret
+	s.mu.Unlock()
+	if len(secret) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, secret)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}

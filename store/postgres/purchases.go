@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
+	return scanGrant(t.q.QueryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE account_id = $1 AND external_ref = $2`, accountID, ref))
+}
+
+const packCols = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
+
+func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
+	_, err := t.exec(ctx, `INSERT INTO packs (`+packCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+		ON CONFLICT (id) DO UPDATE SET credits = EXCLUDED.credits, price_amount = EXCLUDED.price_amount,
+		currency = EXCLUDED.currency, valid_for_days = EXCLUDED.valid_for_days, products = EXCLUDED.products, active = EXCLUDED.active`,
+		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, p.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("put pack: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
+	ps, err := query(ctx, t, func(r row) (tollgate.Pack, error) {
+		var p tollgate.Pack
+		var products string
+		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &p.CreatedAt)
+		p.Products, p.CreatedAt = store.SplitProducts(products), p.CreatedAt.UTC()
+		return p, err
+	}, `SELECT `+packCols+` FROM packs ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	return ps, nil
+}
+
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, grant_id, created_at, completed_at, refunded_at`
+
+func scanOrder(r row) (tollgate.Order, error) {
+	var o tollgate.Order
+	var products string
+	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
+		&o.Status, &o.Provider, &o.ProviderRef, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt)
+	o.Products = store.SplitProducts(products)
+	o.CreatedAt, o.CompletedAt, o.RefundedAt = o.CreatedAt.UTC(), utc(o.CompletedAt), utc(o.RefundedAt)
+	return o, mapErr(err)
+}
+
+func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
+	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
+		string(o.Status), o.Provider, o.ProviderRef, o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt)
+	if err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) OrderByID(ctx context.Context, id string) (tollgate.Order, error) {
+	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+}
+
+func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error) {
+	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = $1 AND provider_ref = $2`, provider, ref))
+}
+
+func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
+	ct, err := t.exec(ctx, `UPDATE orders SET status = $2, provider_ref = $3, grant_id = $4, completed_at = $5, refunded_at = $6 WHERE id = $1`,
+		o.ID, string(o.Status), o.ProviderRef, o.GrantID, o.CompletedAt, o.RefundedAt)
+	if err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	if ct.RowsAffected() != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) SettingGet(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.q.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	return v, mapErr(err)
+}
+
+func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) {
+	if _, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", fmt.Errorf("put setting: %w", err)
+	}
+	return t.SettingGet(ctx, key)
+}

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
+	return scanGrant(t.q.QueryRowContext(ctx, `SELECT `+grantCols+` FROM grants WHERE account_id = ? AND external_ref = ?`, accountID, ref))
+}
+
+const packCols = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
+
+func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
+	_, err := t.exec(ctx, `INSERT INTO packs (`+packCols+`) VALUES (?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET credits = excluded.credits, price_amount = excluded.price_amount,
+		currency = excluded.currency, valid_for_days = excluded.valid_for_days, products = excluded.products, active = excluded.active`,
+		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, micros(p.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put pack: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+packCols+` FROM packs ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Pack, error) {
+		var p tollgate.Pack
+		var products string
+		var created int64
+		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &created)
+		p.Products, p.CreatedAt = store.SplitProducts(products), fromMicros(created)
+		return p, err
+	})
+}
+
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, grant_id, created_at, completed_at, refunded_at`
+
+func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
+	var o tollgate.Order
+	var products string
+	var created int64
+	var completed, refunded sql.NullInt64
+	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
+		&o.Status, &o.Provider, &o.ProviderRef, &o.GrantID, &created, &completed, &refunded)
+	o.Products, o.CreatedAt = store.SplitProducts(products), fromMicros(created)
+	o.CompletedAt, o.RefundedAt = fromNullMicros(completed), fromNullMicros(refunded)
+	return o, mapErr(err)
+}
+
+func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
+	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
+		string(o.Status), o.Provider, o.ProviderRef, o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt))
+	if err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) OrderByID(ctx context.Context, id string) (tollgate.Order, error) {
+	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+}
+
+func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error) {
+	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = ? AND provider_ref = ?`, provider, ref))
+}
+
+func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
+	r, err := t.exec(ctx, `UPDATE orders SET status = ?, provider_ref = ?, grant_id = ?, completed_at = ?, refunded_at = ? WHERE id = ?`,
+		string(o.Status), o.ProviderRef, o.GrantID, nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.ID)
+	if err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) SettingGet(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	return v, mapErr(err)
+}
+
+func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) {
+	if _, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", fmt.Errorf("put setting: %w", err)
+	}
+	return t.SettingGet(ctx, key)
+}
