@@ -14,6 +14,7 @@ type Code string
 const (
 	CodeMalformedJSON       Code = "malformed_json"       // 400
 	CodeUnknownField        Code = "unknown_field"        // 400
+	CodeInvalidSignature    Code = "invalid_signature"    // 400
 	CodeInvalidField        Code = "invalid_field"        // 422
 	CodeBodyTooLarge        Code = "body_too_large"       // 413
 	CodeUnsupportedMedia    Code = "unsupported_media"    // 415

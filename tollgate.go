@@ -153,11 +153,12 @@ type Book string
 
 // Customer books carry a grant id; system books collect the other side.
 const (
-	BookAvailable Book = "available" // a grant's spendable credits
-	BookHeld      Book = "held"      // a grant's credits reserved by holds
-	BookIssuance  Book = "issuance"  // where granted credits come from
-	BookBreakage  Book = "breakage"  // expired, never spent
-	BookRefunds   Book = "refunds"   // taken back or lost to refunds
+	BookAvailable  Book = "available"   // a grant's spendable credits
+	BookHeld       Book = "held"        // a grant's credits reserved by holds
+	BookIssuance   Book = "issuance"    // where granted credits come from
+	BookBreakage   Book = "breakage"    // expired, never spent
+	BookRefunds    Book = "refunds"     // credits taken back when a payment was refunded
+	BookRefundLoss Book = "refund_loss" // credits spent before their payment was refunded
 )
 
 // RevenueBook is the book that collects spent credits of product p.
@@ -291,7 +292,10 @@ type Order struct {
 	Provider     string // "dev" or "stripe"
 	ProviderRef  string // e.g. the Stripe Checkout Session id
 	GrantID      string // the grant made when paid
-	CreatedAt    time.Time
-	CompletedAt  *time.Time
-	RefundedAt   *time.Time
+	// RefundedCredits is how many of the order's credits refunds have
+	// covered so far (taken back or recorded as lost).
+	RefundedCredits Credits
+	CreatedAt       time.Time
+	CompletedAt     *time.Time
+	RefundedAt      *time.Time
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -203,4 +205,30 @@ func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
 		}
 	}
 	return out
+}
+
+// stripeWebhook receives Stripe's events. The signature is the
+// authentication: a forged or stale one is a 400 and changes nothing.
+func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeBodyTooLarge, "the event is over 1 MiB"))
+		return
+	}
+	did, err := s.Payments.HandleStripe(r.Context(), body, r.Header.Get("Stripe-Signature"))
+	switch {
+	case errors.Is(err, payment.ErrBadSignature):
+		s.log.Warn("stripe webhook refused", "err", err)
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeInvalidSignature, "the Stripe-Signature does not verify with the configured webhook secret, or is older than %s", payment.WebhookTolerance))
+		return
+	case errors.Is(err, payment.ErrNotReady):
+		s.log.Info("stripe webhook deferred", "err", err)
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeUnavailable, "%v", err))
+		return
+	case err != nil:
+		s.problem(w, r, err)
+		return
+	}
+	s.log.Info("stripe webhook", "result", did)
+	writeJSON(w, http.StatusOK, map[string]any{"received": true, "result": did})
 }

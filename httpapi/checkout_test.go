@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v85/webhook"
+
 	"tollgate"
+	"tollgate/payment"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -145,6 +148,39 @@ func TestPacksAdmin(t *testing.T) {
 				problemOf(t, e.do(t, request{Method: "POST", Path: tc.path, Key: tc.key, Body: tc.body}), tc.status, tc.code)
 				e.unchanged(t, before)
 			})
+		}
+	})
+}
+
+func TestStripeWebhookEndpoint(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		// Without Stripe configured there is no webhook to receive.
+		r := e.do(t, request{Method: "POST", Path: "/v1/webhooks/stripe", Body: `{}`})
+		problemOf(t, r, http.StatusNotFound, tollgate.CodeNotFound)
+
+		e.api.Payments.Provider = payment.NewStripe("sk_test_x", "whsec_endpoint", "http://127.0.0.1:1", e.srv.URL)
+		e.createAccount(t, "w", "free", "UTC")
+		body := `{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1790000000,"data":{"object":{"id":"cs_1","object":"checkout.session","client_reference_id":"order_x","payment_status":"paid"}}}`
+		good := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(body), Secret: "whsec_endpoint"})
+		forged := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(body), Secret: "whsec_other"})
+		before := e.world(t)
+		for _, sig := range []string{forged.Header, "", "t=1,v1=abc"} {
+			r := e.do(t, request{Method: "POST", Path: "/v1/webhooks/stripe", Body: body, Header: map[string]string{"Stripe-Signature": sig}})
+			problemOf(t, r, http.StatusBadRequest, tollgate.CodeInvalidSignature)
+		}
+		if n := strings.Count(e.logs.String(), "stripe webhook refused"); n != 3 {
+			t.Fatalf("logged %d refusals, want 3: %s", n, e.logs)
+		}
+		e.logs.Reset() // refusals are meant to be logged as warnings
+		e.unchanged(t, before)
+		var out struct {
+			Received bool   `json:"received"`
+			Result   string `json:"result"`
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/webhooks/stripe", Body: body, Header: map[string]string{"Stripe-Signature": good.Header}}, http.StatusOK, &out)
+		if !out.Received || !strings.Contains(out.Result, "unknown order") {
+			t.Fatalf("got %+v, want an unknown order logged", out)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 var statusOf = map[tollgate.Code]int{
 	tollgate.CodeMalformedJSON:       http.StatusBadRequest,
 	tollgate.CodeUnknownField:        http.StatusBadRequest,
+	tollgate.CodeInvalidSignature:    http.StatusBadRequest,
 	tollgate.CodeInvalidField:        http.StatusUnprocessableEntity,
 	tollgate.CodeBodyTooLarge:        http.StatusRequestEntityTooLarge,
 	tollgate.CodeUnsupportedMedia:    http.StatusUnsupportedMediaType,
@@ -37,6 +38,7 @@ var statusOf = map[tollgate.Code]int{
 var titles = map[tollgate.Code]string{
 	tollgate.CodeMalformedJSON:       "The request body is not valid JSON",
 	tollgate.CodeUnknownField:        "The request has a field this endpoint does not know",
+	tollgate.CodeInvalidSignature:    "The webhook signature does not verify",
 	tollgate.CodeInvalidField:        "A field has an invalid value",
 	tollgate.CodeBodyTooLarge:        "The request body is too large",
 	tollgate.CodeUnsupportedMedia:    "The request body must be application/json",

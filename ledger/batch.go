@@ -133,8 +133,14 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	// Grants that pending holds drew on but that are no longer open (spent
-	// to zero, or expired) are needed to settle those holds.
+	// to zero, or expired) are needed to settle those holds; so are the
+	// grants being revoked.
 	var missing []string
+	for _, o := range ops {
+		if o.kind == opRevoke && b.grants[o.revoke.GrantID] == nil {
+			missing = append(missing, o.revoke.GrantID)
+		}
+	}
 	for _, hs := range b.holds {
 		if hs.h.Status != tollgate.HoldPending {
 			continue
@@ -276,6 +282,8 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.hold(a, &o.hold, o.kind == opUsage)
 	case opCapture, opRelease:
 		res, err = b.settleOp(o)
+	case opRevoke:
+		res, err = b.revokeOp(a, &o.revoke)
 	default:
 		err = fmt.Errorf("ledger: unknown operation %q", o.kind)
 	}
@@ -602,4 +610,39 @@ func (b *batch) flush() {
 			b.w.HoldUpdates = append(b.w.HoldUpdates, store.HoldUpdate{ID: id, Status: hs.h.Status, Captured: hs.h.Captured, SettledAt: hs.h.SettledAt})
 		}
 	}
+}
+
+func (b *batch) revokeOp(a *account, p *RevokeParams) (Revoked, error) {
+	gs := b.grants[p.GrantID]
+	if gs == nil || gs.g.AccountID != a.a.ID {
+		return Revoked{}, tollgate.Errorf(tollgate.CodeNotFound, "grant %s not found", p.GrantID)
+	}
+	g := &gs.g
+	var r Revoked
+	r.TakenBack = min(p.Credits, g.Remaining)
+	r.Lost = p.Credits - r.TakenBack
+	txn := tollgate.NewID("txn")
+	if r.TakenBack > 0 {
+		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookAvailable, g.ID, "", -r.TakenBack)
+		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, g.ID, "", r.TakenBack)
+		g.Remaining -= r.TakenBack
+		gs.dirty = true
+	}
+	if r.Lost > 0 {
+		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, "", "", -r.Lost)
+		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefundLoss, "", "", r.Lost)
+	}
+	if p.Close && g.ExpiredAt == nil {
+		// What is left after taking back the refund's part goes too.
+		if g.Remaining > 0 {
+			b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookAvailable, g.ID, "", -g.Remaining)
+			b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, g.ID, "", g.Remaining)
+			r.TakenBack += g.Remaining
+			g.Remaining = 0
+		}
+		t := b.now
+		g.ExpiredAt = &t
+		gs.dirty = true
+	}
+	return r, nil
 }

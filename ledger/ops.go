@@ -16,6 +16,7 @@ const (
 	opRelease opKind = "release"
 	opUsage   opKind = "usage"
 	opSweep   opKind = "sweep"
+	opRevoke  opKind = "revoke"
 )
 
 type op struct {
@@ -26,6 +27,7 @@ type op struct {
 	grant     GrantParams
 	hold      HoldParams
 	capture   *tollgate.Credits
+	revoke    RevokeParams
 	idem      *Idempotency
 
 	pendingRes any
@@ -253,4 +255,37 @@ func (l *Ledger) Release(ctx context.Context, p ReleaseParams) (tollgate.Hold, e
 func (l *Ledger) Settle(ctx context.Context, accountID string) error {
 	_, err := l.submit(ctx, &op{kind: opSweep, accountID: accountID})
 	return err
+}
+
+// RevokeParams are the arguments of Revoke.
+type RevokeParams struct {
+	AccountID string
+	GrantID   string
+	// Credits is how much the refund covers: what is unspent of it is taken
+	// back, the rest recorded as a refund loss.
+	Credits tollgate.Credits
+	// Close expires the grant too, so credits released later from holds on
+	// it do not come back (a full refund).
+	Close bool
+}
+
+// Revoked is the outcome of Revoke.
+type Revoked struct {
+	TakenBack tollgate.Credits // removed from the grant
+	Lost      tollgate.Credits // already spent or held: recorded as a refund loss
+}
+
+// Revoke takes back credits of a grant whose payment was refunded: up to
+// Credits of what remains unspent goes to the refunds book; the part of
+// Credits already spent is recorded as a refund loss. It fails with
+// not_found for an unknown grant or account.
+func (l *Ledger) Revoke(ctx context.Context, p RevokeParams) (Revoked, error) {
+	if p.Credits < 0 || p.Credits > tollgate.MaxCredits {
+		return Revoked{}, tollgate.FieldError("credits", "must be from 0 to %s", tollgate.MaxCredits)
+	}
+	res, err := l.submit(ctx, &op{kind: opRevoke, accountID: p.AccountID, revoke: p})
+	if err != nil {
+		return Revoked{}, err
+	}
+	return res.(Revoked), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"tollgate/httpapi"
 	"tollgate/ledger"
+	"tollgate/payment"
 	"tollgate/store"
 )
 
@@ -40,12 +41,13 @@ func serveCmd() *cobra.Command {
 
 // instance is a running Tollgate: store, ledger, sweeper and HTTP server.
 type instance struct {
-	store   store.Store
-	ledger  *ledger.Ledger
-	sweeper *ledger.Sweeper
-	http    *http.Server
-	ln      net.Listener
-	URL     string
+	store    store.Store
+	ledger   *ledger.Ledger
+	sweeper  *ledger.Sweeper
+	http     *http.Server
+	ln       net.Listener
+	URL      string
+	payments string // the payment provider's name
 }
 
 // start opens everything and starts listening. adminShown is the generated
@@ -79,6 +81,17 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	api := httpapi.New(l, log)
 	api.BaseURL = c.publicURL
+	if key := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"); key != "" {
+		secret := os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
+		if secret == "" {
+			ln.Close()
+			sw.Stop()
+			l.Stop()
+			s.Close()
+			return nil, "", errors.New("TOLLGATE_STRIPE_SECRET_KEY is set but TOLLGATE_STRIPE_WEBHOOK_SECRET is not: set both, or neither for the development checkout")
+		}
+		api.Payments.Provider = payment.NewStripe(key, secret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
+	}
 	if err := api.Payments.Seed(ctx); err != nil {
 		ln.Close()
 		sw.Stop()
@@ -94,7 +107,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, http: srv, ln: ln, URL: "http://" + ln.Addr().String()}
+	inst = &instance{store: s, ledger: l, sweeper: sw, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -121,7 +134,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		return err
 	}
 	fmt.Fprintf(out, "Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
-	fmt.Fprintf(out, "Payments: development checkout, no money moves (no payment provider configured)\n")
+	if inst.payments == "stripe" {
+		fmt.Fprintf(out, "Payments: Stripe Checkout; webhooks at %s/v1/webhooks/stripe\n", inst.URL)
+	} else {
+		fmt.Fprintf(out, "Payments: development checkout, no money moves (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe)\n")
+	}
 	switch {
 	case shown != "":
 		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)

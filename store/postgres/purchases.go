@@ -39,22 +39,22 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 	return ps, nil
 }
 
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, grant_id, created_at, completed_at, refunded_at`
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at`
 
 func scanOrder(r row) (tollgate.Order, error) {
 	var o tollgate.Order
 	var products string
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
-		&o.Status, &o.Provider, &o.ProviderRef, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt)
+		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt)
 	o.Products = store.SplitProducts(products)
 	o.CreatedAt, o.CompletedAt, o.RefundedAt = o.CreatedAt.UTC(), utc(o.CompletedAt), utc(o.RefundedAt)
 	return o, mapErr(err)
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
-		string(o.Status), o.Provider, o.ProviderRef, o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt)
+		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -70,8 +70,8 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 }
 
 func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
-	ct, err := t.exec(ctx, `UPDATE orders SET status = $2, provider_ref = $3, grant_id = $4, completed_at = $5, refunded_at = $6 WHERE id = $1`,
-		o.ID, string(o.Status), o.ProviderRef, o.GrantID, o.CompletedAt, o.RefundedAt)
+	ct, err := t.exec(ctx, `UPDATE orders SET status = $2, provider_ref = $3, refunded_credits = $4, grant_id = $5, completed_at = $6, refunded_at = $7 WHERE id = $1`,
+		o.ID, string(o.Status), o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CompletedAt, o.RefundedAt)
 	if err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}

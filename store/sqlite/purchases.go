@@ -41,7 +41,7 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 	})
 }
 
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, grant_id, created_at, completed_at, refunded_at`
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at`
 
 func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var o tollgate.Order
@@ -49,16 +49,16 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var created int64
 	var completed, refunded sql.NullInt64
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
-		&o.Status, &o.Provider, &o.ProviderRef, &o.GrantID, &created, &completed, &refunded)
+		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &created, &completed, &refunded)
 	o.Products, o.CreatedAt = store.SplitProducts(products), fromMicros(created)
 	o.CompletedAt, o.RefundedAt = fromNullMicros(completed), fromNullMicros(refunded)
 	return o, mapErr(err)
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
-		string(o.Status), o.Provider, o.ProviderRef, o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt))
+		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -74,8 +74,8 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 }
 
 func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `UPDATE orders SET status = ?, provider_ref = ?, grant_id = ?, completed_at = ?, refunded_at = ? WHERE id = ?`,
-		string(o.Status), o.ProviderRef, o.GrantID, nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.ID)
+	r, err := t.exec(ctx, `UPDATE orders SET status = ?, provider_ref = ?, refunded_credits = ?, grant_id = ?, completed_at = ?, refunded_at = ? WHERE id = ?`,
+		string(o.Status), o.ProviderRef, int64(o.RefundedCredits), o.GrantID, nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.ID)
 	if err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}

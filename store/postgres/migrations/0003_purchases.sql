@@ -21,6 +21,7 @@ CREATE TABLE orders (
     status         text NOT NULL,
     provider       text NOT NULL,
     provider_ref   text NOT NULL DEFAULT '',
+    refunded_credits bigint NOT NULL DEFAULT 0,
     grant_id       text NOT NULL DEFAULT '',
     created_at     timestamptz NOT NULL,
     completed_at   timestamptz,

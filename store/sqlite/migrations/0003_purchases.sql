@@ -21,6 +21,7 @@ CREATE TABLE orders (
     status         TEXT NOT NULL,
     provider       TEXT NOT NULL,
     provider_ref   TEXT NOT NULL DEFAULT '',
+    refunded_credits INTEGER NOT NULL DEFAULT 0,
     grant_id       TEXT NOT NULL DEFAULT '',
     created_at     INTEGER NOT NULL,
     completed_at   INTEGER,

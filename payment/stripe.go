@@ -1,0 +1,223 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+	"github.com/stripe/stripe-go/v85/webhook"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/store"
+)
+
+// Stripe takes payments with Stripe Checkout. It is safe for concurrent use.
+type Stripe struct {
+	client        *stripe.Client
+	webhookSecret string
+	// BaseURL is where buyers come back to after paying, e.g.
+	// https://tollgate.example.com; the order page is under it.
+	BaseURL string
+}
+
+var _ Provider = (*Stripe)(nil)
+
+// NewStripe returns a Stripe provider. apiURL, when set, points the client
+// at another server speaking Stripe's API (stripe-mock in tests).
+func NewStripe(secretKey, webhookSecret, apiURL, baseURL string) *Stripe {
+	var opts []stripe.ClientOption
+	if apiURL != "" {
+		cfg := &stripe.BackendConfig{URL: stripe.String(strings.TrimSuffix(apiURL, "/")), HTTPClient: &http.Client{Timeout: 20 * time.Second},
+			MaxNetworkRetries: stripe.Int64(2), LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError}}
+		b := stripe.GetBackendWithConfig(stripe.APIBackend, cfg)
+		opts = append(opts, stripe.WithBackends(&stripe.Backends{API: b, Connect: b, Uploads: b, MeterEvents: b}))
+	}
+	return &Stripe{client: stripe.NewClient(secretKey, opts...), webhookSecret: webhookSecret, BaseURL: baseURL}
+}
+
+// Name returns "stripe".
+func (s *Stripe) Name() string { return "stripe" }
+
+// Checkout creates a Checkout Session for the order, carrying the order id,
+// and returns its URL and id.
+func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order) (string, string, error) {
+	name := fmt.Sprintf("%s credits (%s)", o.Credits, o.PackID)
+	p := &stripe.CheckoutSessionCreateParams{
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		ClientReferenceID: stripe.String(o.ID),
+		SuccessURL:        stripe.String(s.BaseURL + "/v1/orders/" + o.ID),
+		CancelURL:         stripe.String(s.BaseURL + "/v1/packs"),
+		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{
+			Quantity: stripe.Int64(1),
+			PriceData: &stripe.CheckoutSessionCreateLineItemPriceDataParams{
+				Currency:    stripe.String(o.Price.Currency),
+				UnitAmount:  stripe.Int64(o.Price.Amount),
+				ProductData: &stripe.CheckoutSessionCreateLineItemPriceDataProductDataParams{Name: stripe.String(name)},
+			},
+		}},
+		Metadata:          map[string]string{"order_id": o.ID, "account_id": o.AccountID},
+		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: map[string]string{"order_id": o.ID}},
+	}
+	p.SetIdempotencyKey("checkout-" + o.ID)
+	sess, err := s.client.V1CheckoutSessions.Create(ctx, p)
+	if err != nil {
+		return "", "", fmt.Errorf("stripe checkout session: %w", err)
+	}
+	return sess.URL, sess.ID, nil
+}
+
+// WebhookTolerance is how old a Stripe signature may be.
+const WebhookTolerance = 5 * time.Minute
+
+// ErrBadSignature is returned for a webhook whose signature does not verify
+// or is too old. Nothing was changed.
+var ErrBadSignature = errors.New("stripe webhook: bad or stale signature")
+
+// ErrNotReady is returned for an event about an order this server cannot
+// act on yet (a refund that came before its payment): Stripe retries it.
+var ErrNotReady = errors.New("stripe webhook: the order is not ready for this event; retry later")
+
+// HandleStripe verifies and applies one Stripe webhook event. A paid
+// checkout.session.completed (or async_payment_succeeded) grants the order's
+// credits exactly once; charge.refunded takes back what is unspent. Unknown
+// orders and repeats are logged and answered without a second grant. It
+// returns what it did, for the log.
+func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature string) (string, error) {
+	st, ok := s.Provider.(*Stripe)
+	if !ok {
+		return "", tollgate.Errorf(tollgate.CodeNotFound, "Stripe is not configured on this server: set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET")
+	}
+	ev, err := webhook.ConstructEventWithOptions(payload, signature, st.webhookSecret,
+		webhook.ConstructEventOptions{Tolerance: WebhookTolerance, IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	switch ev.Type {
+	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
+		var sess stripe.CheckoutSession
+		if err := json.Unmarshal(ev.Data.Raw, &sess); err != nil {
+			return "", fmt.Errorf("stripe webhook %s: %w", ev.ID, err)
+		}
+		if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+			return fmt.Sprintf("session %s not paid yet (%s): waiting", sess.ID, sess.PaymentStatus), nil
+		}
+		orderID := sess.ClientReferenceID
+		if orderID == "" {
+			orderID = sess.Metadata["order_id"]
+		}
+		o, err := s.Order(ctx, orderID, "")
+		if errors.Is(err, tollgate.ErrNotFound) {
+			return fmt.Sprintf("session %s names unknown order %q: ignored", sess.ID, orderID), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		was := o.Status
+		o, err = s.Complete(ctx, o.ID, time.Unix(ev.Created, 0).UTC())
+		if errors.Is(err, tollgate.ErrConflict) {
+			return fmt.Sprintf("order %s was refunded before its payment event: no grant", o.ID), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if sess.PaymentIntent != nil && sess.PaymentIntent.ID != "" {
+			if err := s.setRef(ctx, o.ID, sess.PaymentIntent.ID); err != nil {
+				return "", err
+			}
+		}
+		if was == tollgate.OrderCompleted {
+			return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
+		}
+		return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
+	case "charge.refunded":
+		var ch stripe.Charge
+		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
+			return "", fmt.Errorf("stripe webhook %s: %w", ev.ID, err)
+		}
+		if ch.PaymentIntent == nil || ch.Amount <= 0 {
+			return fmt.Sprintf("charge %s has no payment intent: ignored", ch.ID), nil
+		}
+		var o tollgate.Order
+		err := s.Store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			o, err = tx.OrderByProviderRef(ctx, "stripe", ch.PaymentIntent.ID)
+			return err
+		})
+		if errors.Is(err, tollgate.ErrNotFound) && ch.Metadata["order_id"] != "" {
+			o, err = s.Order(ctx, ch.Metadata["order_id"], "")
+		}
+		if errors.Is(err, tollgate.ErrNotFound) {
+			return "", fmt.Errorf("%w: no order has payment %s yet", ErrNotReady, ch.PaymentIntent.ID)
+		}
+		if err != nil {
+			return "", err
+		}
+		r, err := s.Refund(ctx, o.ID, ch.AmountRefunded, ch.Amount)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("order %s refund: %s credits taken back, %s lost", o.ID, r.TakenBack, r.Lost), nil
+	}
+	return fmt.Sprintf("event %s (%s) not used", ev.ID, ev.Type), nil
+}
+
+func (s *Service) setRef(ctx context.Context, orderID, ref string) error {
+	return s.Store.Write(ctx, func(tx store.Tx) error {
+		o, err := tx.OrderByID(ctx, orderID)
+		if err != nil || o.ProviderRef == ref {
+			return err
+		}
+		o.ProviderRef = ref
+		return tx.OrderUpdate(ctx, o)
+	})
+}
+
+// Refund applies a refund of refunded out of total minor units (Stripe's
+// amount_refunded, which grows with each partial refund): the order's
+// credits in that proportion are taken back from its grant, as far as they
+// are unspent, the rest recorded as a refund loss. A repeat changes nothing.
+// A refund before the payment completed marks the order so it is never
+// granted.
+func (s *Service) Refund(ctx context.Context, orderID string, refunded, total int64) (ledger.Revoked, error) {
+	o, err := s.Order(ctx, orderID, "")
+	if err != nil {
+		return ledger.Revoked{}, err
+	}
+	if refunded <= 0 || total <= 0 || refunded > total {
+		return ledger.Revoked{}, fmt.Errorf("refund of order %s: %d of %d is not a refund", o.ID, refunded, total)
+	}
+	covered := tollgate.Credits((int64(o.Credits)/total)*refunded + (int64(o.Credits)%total*refunded+total-1)/total)
+	if refunded == total {
+		covered = o.Credits
+	}
+	delta := covered - o.RefundedCredits
+	if delta <= 0 {
+		return ledger.Revoked{}, nil
+	}
+	var r ledger.Revoked
+	if o.Status != tollgate.OrderPending {
+		r, err = s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: o.GrantID, Credits: delta, Close: refunded == total})
+		if err != nil {
+			return r, fmt.Errorf("refund of order %s: %w", o.ID, err)
+		}
+	}
+	now := s.Clock.Now()
+	err = s.Store.Write(ctx, func(tx store.Tx) error {
+		cur, err := tx.OrderByID(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		cur.RefundedCredits = max(cur.RefundedCredits, covered)
+		if refunded == total {
+			cur.Status, cur.RefundedAt = tollgate.OrderRefunded, &now
+		}
+		return tx.OrderUpdate(ctx, cur)
+	})
+	return r, err
+}
