@@ -184,3 +184,21 @@ func TestStripeWebhookEndpoint(t *testing.T) {
 		}
 	})
 }
+
+func TestBalanceListsExpiringSoon(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "x", "free", "UTC")
+		soon := e.grant(t, "x", `{"credits":"2","valid_for_days":30}`)
+		e.grant(t, "x", `{"credits":"3","valid_for_days":31}`)
+		e.grant(t, "x", `{"credits":"4"}`)
+		b := e.balance(t, "x")
+		if len(b.ExpiringSoon) != 1 || b.ExpiringSoon[0].ID != soon.ID {
+			t.Fatalf("expiring soon %+v, want only the 30-day grant", b.ExpiringSoon)
+		}
+		e.clock.Advance(24 * time.Hour)
+		if b := e.balance(t, "x"); len(b.ExpiringSoon) != 2 {
+			t.Fatalf("a day later: %d expiring soon, want 2", len(b.ExpiringSoon))
+		}
+	})
+}

@@ -114,13 +114,14 @@ type balanceView struct {
 	DailyAllowance  *allowanceView                        `json:"daily_allowance"`
 	DailyAllowances []allowanceView                       `json:"daily_allowances"`
 	Grants          []balanceGrantView                    `json:"grants"`
+	ExpiringSoon    []balanceGrantView                    `json:"expiring_soon"`
 	UpcomingChanges []planChangeView                      `json:"upcoming_changes"`
 }
 
 func viewBalance(b ledger.Balance) balanceView {
 	v := balanceView{Object: "balance", AccountID: b.AccountID, Plan: b.Plan, AsOf: b.AsOf,
 		Available: b.Available, Held: b.Held, ByProduct: map[tollgate.Product]tollgate.Credits{},
-		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, UpcomingChanges: []planChangeView{}}
+		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, ExpiringSoon: []balanceGrantView{}, UpcomingChanges: []planChangeView{}}
 	for _, p := range tollgate.Products {
 		v.ByProduct[p] = b.ByProduct[p]
 	}
@@ -136,6 +137,13 @@ func viewBalance(b ledger.Balance) balanceView {
 			ps = []tollgate.Product{}
 		}
 		v.Grants = append(v.Grants, balanceGrantView{g.ID, string(g.Source), g.Remaining, ps, g.ExpiresAt})
+	}
+	for _, g := range b.ExpiringSoon {
+		ps := g.Products
+		if ps == nil {
+			ps = []tollgate.Product{}
+		}
+		v.ExpiringSoon = append(v.ExpiringSoon, balanceGrantView{g.ID, string(g.Source), g.Remaining, ps, g.ExpiresAt})
 	}
 	for _, c := range b.UpcomingChanges {
 		v.UpcomingChanges = append(v.UpcomingChanges, planChangeView{c.Plan, c.Version, c.EffectiveAt, c.Allowances, c.Previous})

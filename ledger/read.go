@@ -21,8 +21,14 @@ type Balance struct {
 	ByProduct       map[tollgate.Product]tollgate.Credits
 	DailyAllowances []DailyAllowance
 	Grants          []tollgate.Grant // usable grants with credits, burn-down order
+	// ExpiringSoon are the grants of Grants that expire within
+	// ExpiringWindow, daily allowances left out.
+	ExpiringSoon    []tollgate.Grant
 	UpcomingChanges []PlanChange
 }
+
+// ExpiringWindow is how far ahead a balance warns of expiring credits.
+const ExpiringWindow = 30 * 24 * time.Hour
 
 // DailyAllowance is the state of one product's allowance today.
 type DailyAllowance struct {
@@ -212,6 +218,11 @@ func computeBalance(acct tollgate.Account, grants []tollgate.Grant, holds []toll
 		bal.Grants = append(bal.Grants, *g)
 	}
 	sort.Slice(bal.Grants, func(i, j int) bool { return burnsBefore(&bal.Grants[i], &bal.Grants[j]) })
+	for _, g := range bal.Grants {
+		if g.Source != tollgate.SourceAllowance && g.ExpiresAt != nil && g.ExpiresAt.Sub(now) <= ExpiringWindow {
+			bal.ExpiringSoon = append(bal.ExpiringSoon, g)
+		}
+	}
 	if v := planAt(plans, acct.Plan, now); v != nil {
 		for _, p := range tollgate.Products {
 			limit := v.Allowances[p]
