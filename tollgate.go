@@ -299,3 +299,18 @@ type Order struct {
 	CompletedAt     *time.Time
 	RefundedAt      *time.Time
 }
+
+// PriceRule is one version of a price rule: Credits per Per units of Meter
+// for Product, for requests matching Tier and Resolution (empty matches
+// any), from EffectiveAt until a later version of the same ID.
+type PriceRule struct {
+	ID          string
+	Product     Product
+	Meter       string
+	Tier        string
+	Resolution  string
+	Per         int64
+	Credits     Credits
+	EffectiveAt time.Time
+	CreatedAt   time.Time
+}

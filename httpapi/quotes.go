@@ -75,7 +75,7 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	if _, err := s.l.Account(r.Context(), acct); err != nil {
 		return err
 	}
-	price, now, err := s.Quotes.Price(pricing.Request{Product: req.Product, Model: req.Model, Seconds: req.Seconds,
+	price, now, err := s.Quotes.Price(r.Context(), pricing.Request{Product: req.Product, Model: req.Model, Seconds: req.Seconds,
 		Size: req.Size, InputTokens: req.InputTokens, OutputTokens: req.OutputTokens})
 	if err != nil {
 		return err
@@ -213,6 +213,11 @@ func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
+	catalog, err := s.Quotes.Prices(r.Context())
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	now := s.Quotes.Clock.Now()
 	out := struct {
 		Object    string          `json:"object"`
@@ -221,11 +226,11 @@ func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
 		Scheduled []priceRuleView `json:"scheduled"`
 		Models    []pricing.Model `json:"models"`
 		Packs     []packView      `json:"packs"`
-	}{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: s.Quotes.Catalog.Models, Packs: packViews(packs, true)}
-	for _, rule := range s.Quotes.Catalog.Current(now) {
+	}{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: catalog.Models, Packs: packViews(packs, true)}
+	for _, rule := range catalog.Current(now) {
 		out.Current = append(out.Current, ruleView(rule, packs))
 	}
-	for _, rule := range s.Quotes.Catalog.Scheduled(now) {
+	for _, rule := range catalog.Scheduled(now) {
 		out.Scheduled = append(out.Scheduled, ruleView(rule, packs))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -257,4 +262,47 @@ func (s *Server) getPacks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, listView[packView]{Object: "list", Data: packViews(packs, true)})
+}
+
+// createPriceRule adds a price rule version. A price increase must be
+// announced the notice period ahead unless forced.
+func (s *Server) createPriceRule(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		ID          string           `json:"id"`
+		Product     tollgate.Product `json:"product"`
+		Meter       string           `json:"meter"`
+		Tier        string           `json:"tier"`
+		Resolution  string           `json:"resolution"`
+		Per         int64            `json:"per"`
+		Credits     amount           `json:"credits"`
+		EffectiveAt string           `json:"effective_at"`
+		Force       bool             `json:"force"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	rule := pricing.Rule{ID: req.ID, Product: req.Product, Meter: req.Meter, Tier: req.Tier, Resolution: req.Resolution, Per: req.Per}
+	if !req.Credits.set || req.Credits.err != nil || req.Credits.v < 0 || req.Credits.v > tollgate.MaxCredits {
+		return tollgate.FieldError("credits", "is required: a decimal amount from 0 to %s", tollgate.MaxCredits)
+	}
+	rule.Credits = req.Credits.v
+	eff, err := parseTime("effective_at", req.EffectiveAt)
+	if err != nil {
+		return err
+	}
+	if eff != nil {
+		rule.EffectiveAt = *eff
+	}
+	packs, err := s.Payments.Packs(r.Context())
+	if err != nil {
+		return err
+	}
+	view := func(v any) any { return ruleView(v.(pricing.Rule), packs) }
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx store.Tx) (any, error) {
+		return s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(res))
 }

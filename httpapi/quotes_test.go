@@ -173,3 +173,53 @@ func TestQuoteShowsShortfall(t *testing.T) {
 		}
 	})
 }
+
+func TestPriceRulesChangeWithNotice(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "pr", "free", "UTC")
+		before := e.world(t)
+		r := e.do(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey,
+			Body: `{"id":"stitch","product":"stitch","meter":"seconds","per":1,"credits":"0.03"}`})
+		p := problemOf(t, r, http.StatusUnprocessableEntity, tollgate.CodeNoticeRequired)
+		if !strings.Contains(p.Detail, "14 days") {
+			t.Fatalf("detail %q: want the notice period", p.Detail)
+		}
+		e.unchanged(t, before)
+		// A cut applies at once; quotes use it.
+		e.call(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey,
+			Body: `{"id":"stitch","product":"stitch","meter":"seconds","per":1,"credits":"0.01"}`}, http.StatusCreated, nil)
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey, Body: `{"account_id":"pr","product":"stitch","seconds":10}`}, http.StatusCreated, &q)
+		if q.Credits != 100_000 {
+			t.Fatalf("quote %s, want 0.1 at the lowered price", q.Credits)
+		}
+		// An increase 14 days ahead is scheduled and public.
+		at := testStart.Add(14 * 24 * time.Hour)
+		e.call(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey,
+			Body: `{"id":"stitch","product":"stitch","meter":"seconds","per":1,"credits":"0.05","effective_at":"` + at.Format(time.RFC3339) + `"}`}, http.StatusCreated, nil)
+		var table struct {
+			Scheduled []priceRuleView `json:"scheduled"`
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/prices"}, http.StatusOK, &table)
+		if len(table.Scheduled) != 1 || table.Scheduled[0].Credits != 50_000 || !table.Scheduled[0].EffectiveAt.Equal(at) {
+			t.Fatalf("scheduled %+v, want stitch at 0.05 from %s", table.Scheduled, at)
+		}
+		e.clock.Set(at)
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey, Body: `{"account_id":"pr","product":"stitch","seconds":10}`}, http.StatusCreated, &q)
+		if q.Credits != 500_000 {
+			t.Fatalf("quote after the increase %s, want 0.5", q.Credits)
+		}
+		for _, tc := range []struct{ name, body string }{
+			{"unknown meter", `{"id":"x","product":"stitch","meter":"frames","per":1,"credits":"1"}`},
+			{"per zero", `{"id":"x","product":"stitch","meter":"seconds","per":0,"credits":"1"}`},
+			{"negative", `{"id":"x","product":"stitch","meter":"seconds","per":1,"credits":"-1"}`},
+			{"other product", `{"id":"stitch","product":"video","meter":"seconds","per":1,"credits":"0.01"}`},
+			{"past", `{"id":"x","product":"stitch","meter":"seconds","per":1,"credits":"1","effective_at":"2020-01-01T00:00:00Z"}`},
+		} {
+			before := e.world(t)
+			problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey, Body: tc.body}), 422, tollgate.CodeInvalidField)
+			e.unchanged(t, before)
+		}
+	})
+}

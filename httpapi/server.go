@@ -114,6 +114,7 @@ func (s *Server) register() {
 	handle("POST /v1/quotes", anyKey, s.createQuote)
 	handle("POST /v1/plans/{plan}/versions", adminOnly, s.createPlanVersion)
 	handle("POST /v1/packs", adminOnly, s.createPack)
+	handle("POST /v1/prices/rules", adminOnly, s.createPriceRule)
 	handle("POST /v1/checkout", anyKey, s.createCheckout)
 	handle("GET /v1/orders/{id}", anyKey, s.getOrder)
 	public("GET /checkout/dev/{id}", s.devCheckout)

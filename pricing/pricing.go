@@ -235,8 +235,8 @@ func checkRule(r Rule) error {
 		return fmt.Errorf("rule %s: unknown product %q", r.ID, r.Product)
 	case r.Meter != MeterSeconds && r.Meter != MeterInputTokens && r.Meter != MeterOutputTokens:
 		return fmt.Errorf("rule %s: unknown meter %q", r.ID, r.Meter)
-	case r.Per < 1:
-		return fmt.Errorf("rule %s: per must be at least 1", r.ID)
+	case r.Per < 1 || r.Per > 1_000_000_000:
+		return fmt.Errorf("rule %s: per must be from 1 to 1000000000", r.ID)
 	case r.Credits < 0 || r.Credits > tollgate.MaxCredits:
 		return fmt.Errorf("rule %s: credits out of range", r.ID)
 	case r.EffectiveAt.IsZero():

@@ -3,6 +3,9 @@ package pricing
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/bits"
+	"sync"
 	"time"
 
 	"tollgate"
@@ -12,20 +15,127 @@ import (
 // DefaultQuoteTTL is how long a quote locks its price.
 const DefaultQuoteTTL = 15 * time.Minute
 
-// Quotes prices requests and keeps the quotes it gives. It is safe for
+// Quotes prices requests and keeps the quotes it gives. The rules in force
+// are the catalog file's and those added through the API. It is safe for
 // concurrent use.
 type Quotes struct {
 	Catalog *Catalog
 	Store   store.Store
 	Clock   tollgate.Clock
 	TTL     time.Duration // default DefaultQuoteTTL
+	// Notice is how far ahead a price increase must be announced.
+	Notice time.Duration // default 14 days
+
+	mu       sync.Mutex
+	merged   *Catalog
+	mergedAt time.Time
+}
+
+const rulesCacheTTL = 5 * time.Second
+
+// Prices returns the catalog with the stored rules added, cached for a few
+// seconds.
+func (q *Quotes) Prices(ctx context.Context) (*Catalog, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.merged != nil && time.Since(q.mergedAt) < rulesCacheTTL {
+		return q.merged, nil
+	}
+	if q.Store == nil {
+		return q.Catalog, nil
+	}
+	var stored []tollgate.PriceRule
+	err := q.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		stored, err = tx.PriceRuleList(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("price rules: %w", err)
+	}
+	c := *q.Catalog
+	c.Rules = mergeRules(q.Catalog.Rules, stored)
+	q.merged, q.mergedAt = &c, time.Now()
+	return q.merged, nil
+}
+
+// mergeRules adds stored versions to the file's; a stored version replaces
+// a file version of the same id and instant.
+func mergeRules(file []Rule, stored []tollgate.PriceRule) []Rule {
+	out := make([]Rule, 0, len(file)+len(stored))
+	have := map[string]int{}
+	for _, r := range file {
+		have[r.ID+"@"+r.EffectiveAt.String()] = len(out)
+		out = append(out, r)
+	}
+	for _, s := range stored {
+		r := Rule{ID: s.ID, Product: s.Product, Meter: s.Meter, Tier: s.Tier, Resolution: s.Resolution, Per: s.Per, Credits: s.Credits, EffectiveAt: s.EffectiveAt}
+		if i, ok := have[r.ID+"@"+r.EffectiveAt.String()]; ok {
+			out[i] = r
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Price prices r now.
-func (q *Quotes) Price(r Request) (Price, time.Time, error) {
+func (q *Quotes) Price(ctx context.Context, r Request) (Price, time.Time, error) {
+	c, err := q.Prices(ctx)
+	if err != nil {
+		return Price{}, time.Time{}, err
+	}
 	now := q.Clock.Now()
-	p, err := q.Catalog.Price(r, now)
+	p, err := c.Price(r, now)
 	return p, now, err
+}
+
+// AddRule stores a new version of a price rule (or a new rule) inside tx.
+// A price increase over the version it follows needs EffectiveAt at least
+// the notice period ahead unless forced: notice_required otherwise.
+func (q *Quotes) AddRule(ctx context.Context, tx store.Tx, r Rule, force bool) (Rule, error) {
+	now := q.Clock.Now()
+	if r.EffectiveAt.IsZero() {
+		r.EffectiveAt = now
+	}
+	if err := checkRule(r); err != nil {
+		return r, tollgate.FieldError("rule", "%v", err)
+	}
+	if r.EffectiveAt.Before(now) {
+		return r, tollgate.FieldError("effective_at", "must not be in the past")
+	}
+	stored, err := tx.PriceRuleList(ctx)
+	if err != nil {
+		return r, err
+	}
+	c := Catalog{Rules: mergeRules(q.Catalog.Rules, stored)}
+	if prev, ok := c.RuleAt(r.ID, r.EffectiveAt); ok {
+		if prev.Product != r.Product || prev.Meter != r.Meter {
+			return r, tollgate.FieldError("id", "rule %s prices %s by %s; a new version must too", r.ID, prev.Product, prev.Meter)
+		}
+		notice := q.Notice
+		if notice <= 0 {
+			notice = 14 * 24 * time.Hour
+		}
+		// r.Credits/r.Per > prev.Credits/prev.Per, in 128 bits.
+		h1, l1 := bits.Mul64(uint64(r.Credits), uint64(prev.Per))
+		h2, l2 := bits.Mul64(uint64(prev.Credits), uint64(r.Per))
+		raised := h1 > h2 || (h1 == h2 && l1 > l2)
+		if raised && !force && r.EffectiveAt.Before(now.Add(notice)) {
+			return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
+				"this raises %s from %s to %s credits per %d %s; a price increase must be announced %d days ahead: set effective_at at or after %s, or force it",
+				r.ID, prev.Credits, r.Credits, r.Per, r.Meter, int(notice/(24*time.Hour)), now.Add(notice).Format(time.RFC3339))}
+		}
+	}
+	err = tx.PriceRuleInsert(ctx, tollgate.PriceRule{ID: r.ID, Product: r.Product, Meter: r.Meter, Tier: r.Tier, Resolution: r.Resolution,
+		Per: r.Per, Credits: r.Credits, EffectiveAt: r.EffectiveAt, CreatedAt: now})
+	if errors.Is(err, tollgate.ErrConflict) {
+		return r, tollgate.Errorf(tollgate.CodeConflict, "rule %s already has a version effective at %s", r.ID, r.EffectiveAt.Format(time.RFC3339))
+	}
+	q.mu.Lock()
+	q.merged = nil
+	q.mu.Unlock()
+	return r, err
 }
 
 // ExpiresAt is when a quote given at now stops locking its price.

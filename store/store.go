@@ -101,6 +101,11 @@ type Tx interface {
 	SettingGet(ctx context.Context, key string) (string, error)
 	SettingPut(ctx context.Context, key, value string) (string, error)
 
+	// PriceRuleInsert stores a price rule version; PriceRuleList returns
+	// every stored version. They add to the catalog file's rules.
+	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
+	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
+
 	QuoteInsert(ctx context.Context, q tollgate.Quote) error
 	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,11 +28,22 @@ func main() {
 
 // config is what every subcommand reads from flags or the environment.
 type config struct {
-	addr      string
-	dataDir   string
-	dbURL     string
-	adminKey  string
-	publicURL string
+	addr       string
+	dataDir    string
+	dbURL      string
+	adminKey   string
+	publicURL  string
+	catalog    string
+	noticeDays int
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
 }
 
 func env(name, def string) string {

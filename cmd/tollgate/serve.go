@@ -17,6 +17,7 @@ import (
 	"tollgate/httpapi"
 	"tollgate/ledger"
 	"tollgate/payment"
+	"tollgate/pricing"
 	"tollgate/store"
 )
 
@@ -34,6 +35,8 @@ func serveCmd() *cobra.Command {
 	}
 	c.bind(cmd)
 	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
+	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
+	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key to accept (TOLLGATE_ADMIN_KEY; generated and printed once when unset)")
 	return cmd
@@ -57,7 +60,13 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err != nil {
 		return nil, "", err
 	}
-	l := ledger.New(s, ledger.Options{Logger: log})
+	notice := time.Duration(c.noticeDays) * 24 * time.Hour
+	l := ledger.New(s, ledger.Options{Logger: log, PlanNotice: notice})
+	catalog, err := pricing.Load(c.catalog)
+	if err != nil {
+		s.Close()
+		return nil, "", fmt.Errorf("%w (check TOLLGATE_CATALOG)", err)
+	}
 	if adminShown, err = l.Bootstrap(ctx, c.adminKey); err != nil {
 		s.Close()
 		return nil, "", err
@@ -81,6 +90,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	api := httpapi.New(l, log)
 	api.BaseURL = c.publicURL
+	api.Quotes.Catalog, api.Quotes.Notice = catalog, notice
+	api.Payments.Defaults = nil
+	for _, p := range catalog.Packs {
+		api.Payments.Defaults = append(api.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
+	}
 	if key := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"); key != "" {
 		secret := os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
 		if secret == "" {

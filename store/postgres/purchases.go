@@ -93,3 +93,27 @@ func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) 
 	}
 	return t.SettingGet(ctx, key)
 }
+
+const priceRuleCols = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
+
+func (t *tx) PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error {
+	_, err := t.exec(ctx, `INSERT INTO price_rules (`+priceRuleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		r.ID, string(r.Product), r.Meter, r.Tier, r.Resolution, r.Per, int64(r.Credits), r.EffectiveAt, r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert price rule: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
+	rs, err := query(ctx, t, func(r row) (tollgate.PriceRule, error) {
+		var p tollgate.PriceRule
+		err := r.Scan(&p.ID, &p.Product, &p.Meter, &p.Tier, &p.Resolution, &p.Per, &p.Credits, &p.EffectiveAt, &p.CreatedAt)
+		p.EffectiveAt, p.CreatedAt = p.EffectiveAt.UTC(), p.CreatedAt.UTC()
+		return p, err
+	}, `SELECT `+priceRuleCols+` FROM price_rules ORDER BY id, effective_at`)
+	if err != nil {
+		return nil, fmt.Errorf("list price rules: %w", err)
+	}
+	return rs, nil
+}

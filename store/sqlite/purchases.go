@@ -97,3 +97,28 @@ func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) 
 	}
 	return t.SettingGet(ctx, key)
 }
+
+const priceRuleCols = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
+
+func (t *tx) PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error {
+	_, err := t.exec(ctx, `INSERT INTO price_rules (`+priceRuleCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		r.ID, string(r.Product), r.Meter, r.Tier, r.Resolution, r.Per, int64(r.Credits), micros(r.EffectiveAt), micros(r.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert price rule: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+priceRuleCols+` FROM price_rules ORDER BY id, effective_at`)
+	if err != nil {
+		return nil, fmt.Errorf("list price rules: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.PriceRule, error) {
+		var p tollgate.PriceRule
+		var eff, created int64
+		err := r.Scan(&p.ID, &p.Product, &p.Meter, &p.Tier, &p.Resolution, &p.Per, &p.Credits, &eff, &created)
+		p.EffectiveAt, p.CreatedAt = fromMicros(eff), fromMicros(created)
+		return p, err
+	})
+}
