@@ -314,3 +314,33 @@ type PriceRule struct {
 	EffectiveAt time.Time
 	CreatedAt   time.Time
 }
+
+// Event is something that happened, for outbound webhooks: kept in an
+// outbox in the same transaction as the change it reports, so none is lost.
+type Event struct {
+	ID        string
+	Type      string // "order.completed", "plan.change_scheduled", ...
+	AccountID string // "" for events about no one account
+	Payload   []byte // the JSON sent as the webhook body
+	CreatedAt time.Time
+}
+
+// Endpoint is a URL that receives events, signed with Secret per the
+// Standard Webhooks specification.
+type Endpoint struct {
+	ID        string
+	URL       string
+	Secret    string   // "whsec_" + base64
+	Types     []string // empty: every event type
+	CreatedAt time.Time
+}
+
+// Delivery is one event owed to one endpoint.
+type Delivery struct {
+	Event      Event
+	EndpointID string
+	URL        string
+	Secret     string
+	Attempts   int
+	NextAt     time.Time
+}

@@ -115,6 +115,8 @@ func (s *Server) register() {
 	handle("POST /v1/plans/{plan}/versions", adminOnly, s.createPlanVersion)
 	handle("POST /v1/packs", adminOnly, s.createPack)
 	handle("POST /v1/prices/rules", adminOnly, s.createPriceRule)
+	handle("POST /v1/webhook_endpoints", adminOnly, s.createEndpoint)
+	handle("GET /v1/webhook_endpoints", adminOnly, s.listEndpoints)
 	handle("POST /v1/checkout", anyKey, s.createCheckout)
 	handle("GET /v1/orders/{id}", anyKey, s.getOrder)
 	public("GET /checkout/dev/{id}", s.devCheckout)

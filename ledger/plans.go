@@ -81,6 +81,19 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 		if err := tx.PlanVersionInsert(ctx, v); err != nil {
 			return nil, err
 		}
+		if v.EffectiveAt.After(now) {
+			data := map[string]any{"plan": v.Plan, "version": v.Version, "effective_at": v.EffectiveAt, "daily_allowances": v.Allowances}
+			if prev := planAt(vs, p.Plan, eff); prev != nil {
+				data["previous_daily_allowances"] = prev.Allowances
+			}
+			ev, err := tollgate.NewEvent(tollgate.EventPlanChangeScheduled, "", now, data)
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.EventEnqueue(ctx, ev); err != nil {
+				return nil, err
+			}
+		}
 		return v, nil
 	})
 	if err != nil {

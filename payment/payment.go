@@ -241,7 +241,16 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 			return nil
 		}
 		o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.ID, &now
-		return tx.OrderUpdate(ctx, o)
+		if err := tx.OrderUpdate(ctx, o); err != nil {
+			return err
+		}
+		ev, err := tollgate.NewEvent(tollgate.EventOrderCompleted, o.AccountID, now, map[string]any{
+			"order_id": o.ID, "account_id": o.AccountID, "pack_id": o.PackID, "credits": o.Credits,
+			"price": o.Price, "grant_id": g.ID, "expires_at": g.ExpiresAt})
+		if err != nil {
+			return err
+		}
+		return tx.EventEnqueue(ctx, ev)
 	})
 	return o, err
 }

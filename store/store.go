@@ -106,6 +106,21 @@ type Tx interface {
 	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
 	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
 
+	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
+	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
+	// EventEnqueue stores an event and a pending delivery to every
+	// endpoint that takes its type, in the caller's transaction.
+	EventEnqueue(ctx context.Context, e tollgate.Event) error
+	// DeliveriesDue returns up to limit pending deliveries whose next
+	// attempt is at or before now, oldest first.
+	DeliveriesDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Delivery, error)
+	// DeliveryClaim moves a due delivery's next attempt to until, if no one
+	// else has since: only the claimer sends it.
+	DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error)
+	// DeliveryDone records an attempt: delivered, or failed with the time
+	// of the next attempt (zero to give up).
+	DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error
+
 	QuoteInsert(ctx context.Context, q tollgate.Quote) error
 	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tollgate/httpapi"
+	"tollgate/jobs"
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
@@ -47,6 +48,7 @@ type instance struct {
 	store    store.Store
 	ledger   *ledger.Ledger
 	sweeper  *ledger.Sweeper
+	hooks    *jobs.Webhooks
 	http     *http.Server
 	ln       net.Listener
 	URL      string
@@ -121,7 +123,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}
+	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log}
+	hooks.Start(context.WithoutCancel(ctx))
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -137,6 +141,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := inst.http.Shutdown(ctx)
+	inst.hooks.Stop()
 	inst.sweeper.Stop()
 	inst.ledger.Stop()
 	return errors.Join(err, inst.store.Close())

@@ -1,0 +1,24 @@
+package tollgate
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types sent to webhook endpoints.
+const (
+	EventOrderCompleted      = "order.completed"
+	EventPlanChangeScheduled = "plan.change_scheduled"
+)
+
+// EventTypes lists the event types an endpoint may subscribe to.
+var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled}
+
+// NewEvent builds an outbox event whose body is {"type", "timestamp", "data"}.
+func NewEvent(typ, accountID string, at time.Time, data any) (Event, error) {
+	body, err := json.Marshal(map[string]any{"type": typ, "timestamp": at.UTC().Format(time.RFC3339Nano), "data": data})
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{ID: NewID("evt"), Type: typ, AccountID: accountID, Payload: body, CreatedAt: at}, nil
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/jobs"
+)
+
+// receiver is a webhook endpoint that checks Standard Webhooks signatures
+// itself, from the specification, and fails on demand.
+type receiver struct {
+	mu     sync.Mutex
+	secret string
+	fail   int // answer 500 this many more times
+	got    []map[string]any
+	bad    []string
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	id, ts, sig := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature")
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(rc.secret, "whsec_"))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + ts + "." + string(body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	if _, err := strconv.ParseInt(ts, 10, 64); err != nil || sig != want || id == "" {
+		rc.bad = append(rc.bad, sig)
+		w.WriteHeader(400)
+		return
+	}
+	if rc.fail > 0 {
+		rc.fail--
+		w.WriteHeader(500)
+		return
+	}
+	var ev map[string]any
+	json.Unmarshal(body, &ev)
+	ev["webhook-id"] = id
+	rc.got = append(rc.got, ev)
+}
+
+func TestWebhooksDeliverSignedWithRetries(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		rc := &receiver{fail: 4} // each event fails twice
+		srv := httptest.NewServer(rc)
+		defer srv.Close()
+		var ep endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"` + srv.URL + `"}`}, http.StatusCreated, &ep)
+		if !strings.HasPrefix(ep.Secret, "whsec_") {
+			t.Fatalf("endpoint %+v: want a whsec_ secret", ep)
+		}
+		rc.secret = ep.Secret
+		var list listView[endpointView]
+		e.call(t, request{Method: "GET", Path: "/v1/webhook_endpoints", Key: adminKey}, http.StatusOK, &list)
+		if len(list.Data) != 1 || list.Data[0].Secret != "" {
+			t.Fatalf("list %+v: want the endpoint without its secret", list.Data)
+		}
+
+		// A purchase and a scheduled plan change each make an event.
+		e.createAccount(t, "h", "free", "UTC")
+		var co checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: adminKey, Body: `{"account_id":"h","pack_id":"pack_10"}`}, http.StatusCreated, &co)
+		if status, _ := e.page(t, "POST", co.CheckoutURL); status != 200 {
+			t.Fatal("confirm failed")
+		}
+		later := testStart.Add(20 * 24 * time.Hour).Format(time.RFC3339)
+		e.call(t, request{Method: "POST", Path: "/v1/plans/free/versions", Key: adminKey, Body: `{"daily_allowances":{"video":"10"},"effective_at":"` + later + `"}`}, http.StatusCreated, nil)
+
+		// The worker that sends them may be another process: build one on
+		// the same database, as after a restart.
+		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if n, err := w.RunOnce(e.ctx); err != nil || n != 0 {
+			t.Fatalf("first round: %d sent, %v; want 0 (the endpoint fails)", n, err)
+		}
+		if n, _ := w.RunOnce(e.ctx); n != 0 {
+			t.Fatalf("a retry before its backoff was sent")
+		}
+		e.clock.Advance(5 * time.Second) // the first backoff
+		if n, _ := w.RunOnce(e.ctx); n != 0 {
+			t.Fatalf("second round: %d sent, want 0 (the endpoint fails again)", n)
+		}
+		e.clock.Advance(30 * time.Second)
+		if n, err := w.RunOnce(e.ctx); err != nil || n != 2 {
+			t.Fatalf("third round: %d sent, %v; want both events", n, err)
+		}
+		if n, _ := w.RunOnce(e.ctx); n != 0 {
+			t.Fatalf("a delivered event was sent again")
+		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if len(rc.bad) != 0 || len(rc.got) != 2 {
+			t.Fatalf("received %d good and %d badly signed, want 2 and 0", len(rc.got), len(rc.bad))
+		}
+		types := map[string]map[string]any{}
+		for _, ev := range rc.got {
+			types[ev["type"].(string)] = ev["data"].(map[string]any)
+		}
+		if d := types[tollgate.EventOrderCompleted]; d == nil || d["order_id"] != co.Order.ID || d["credits"] != "10" {
+			t.Fatalf("order.completed %v", d)
+		}
+		if d := types[tollgate.EventPlanChangeScheduled]; d == nil || d["plan"] != "free" || d["version"] != float64(2) {
+			t.Fatalf("plan.change_scheduled %v", d)
+		}
+	})
+}
+
+func TestWebhookEndpointBadInput(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "a", "free", "UTC")
+		key := e.createKey(t, "a")
+		for _, tc := range []struct {
+			name, key, body string
+			status          int
+			code            tollgate.Code
+		}{
+			{"account key", key, `{"url":"https://example.test/hook"}`, 403, tollgate.CodeForbidden},
+			{"no url", adminKey, `{}`, 422, tollgate.CodeInvalidField},
+			{"relative url", adminKey, `{"url":"/hook"}`, 422, tollgate.CodeInvalidField},
+			{"ftp", adminKey, `{"url":"ftp://example.test/"}`, 422, tollgate.CodeInvalidField},
+			{"unknown event", adminKey, `{"url":"https://example.test/hook","events":["credits.stolen"]}`, 422, tollgate.CodeInvalidField},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.world(t)
+				problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: tc.key, Body: tc.body}), tc.status, tc.code)
+				e.unchanged(t, before)
+			})
+		}
+	})
+}

@@ -1,0 +1,194 @@
+// Package jobs holds Tollgate's background services. Webhooks delivers the
+// outbox's events to the registered endpoints, signed per the Standard
+// Webhooks specification, retrying with backoff; several instances may run
+// it against one database, each delivery being claimed by one of them.
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/store"
+)
+
+// Backoff is the wait before each retry; after the last, a delivery fails.
+var Backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour, 24 * time.Hour}
+
+// claimLease is how long a claimed delivery waits before another instance
+// may take it over (if the claimer died mid-send).
+const claimLease = 2 * time.Minute
+
+// Webhooks delivers events. Start and Stop are safe to call twice.
+type Webhooks struct {
+	Store    store.Store
+	Clock    tollgate.Clock
+	Client   *http.Client // default: 10 s timeout
+	Log      *slog.Logger
+	Interval time.Duration // default 1 s
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start delivers in the background until Stop.
+func (w *Webhooks) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return nil
+	}
+	ctx, w.cancel = context.WithCancel(ctx)
+	w.done = make(chan struct{})
+	interval := w.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				w.log().Warn("webhook deliveries: will retry", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops delivering and waits for the round under way.
+func (w *Webhooks) Stop() {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+func (w *Webhooks) log() *slog.Logger {
+	if w.Log != nil {
+		return w.Log
+	}
+	return slog.Default()
+}
+
+// RunOnce sends every delivery due now and returns how many succeeded.
+func (w *Webhooks) RunOnce(ctx context.Context) (int, error) {
+	now := w.Clock.Now()
+	var due []tollgate.Delivery
+	err := w.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		due, err = tx.DeliveriesDue(ctx, now, 100)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, d := range due {
+		var mine bool
+		err := w.Store.Write(ctx, func(tx store.Tx) error {
+			var err error
+			mine, err = tx.DeliveryClaim(ctx, d, now.Add(claimLease))
+			return err
+		})
+		if err != nil {
+			return sent, err
+		}
+		if !mine {
+			continue
+		}
+		sendErr := w.send(ctx, d)
+		next := time.Time{}
+		if sendErr != nil && d.Attempts < len(Backoff) {
+			next = w.Clock.Now().Add(Backoff[d.Attempts])
+		}
+		msg := ""
+		if sendErr != nil {
+			msg = sendErr.Error()
+			w.log().Info("webhook not delivered", "event", d.Event.ID, "type", d.Event.Type, "url", d.URL, "attempt", d.Attempts+1, "err", sendErr, "retry_at", next)
+		} else {
+			sent++
+		}
+		err = w.Store.Write(ctx, func(tx store.Tx) error {
+			return tx.DeliveryDone(ctx, d, sendErr == nil, next, msg)
+		})
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+func (w *Webhooks) send(ctx context.Context, d tollgate.Delivery) error {
+	ts := w.Clock.Now().Unix()
+	sig, err := Sign(d.Secret, d.Event.ID, ts, d.Event.Payload)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Event.Payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Tollgate-Webhooks/1")
+	req.Header.Set("webhook-id", d.Event.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", sig)
+	client := w.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("endpoint answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// NewSecret returns a signing secret in the Standard Webhooks form.
+func NewSecret() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// Sign returns the webhook-signature header for a message: "v1," and the
+// base64 HMAC-SHA256 of "id.timestamp.body" keyed with the secret's bytes.
+func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret is not whsec_<base64>: %w", err)
+	}
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s.%d.", id, timestamp)
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}

@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"tollgate"
+)
+
+func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (id, url, secret, types, created_at) VALUES ($1,$2,$3,$4,$5)`,
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert endpoint: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
+	es, err := query(ctx, t, func(r row) (tollgate.Endpoint, error) {
+		var e tollgate.Endpoint
+		var types string
+		err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &e.CreatedAt)
+		if types != "" {
+			e.Types = strings.Split(types, ",")
+		}
+		e.CreatedAt = e.CreatedAt.UTC()
+		return e, err
+	}, `SELECT id, url, secret, types, created_at FROM webhook_endpoints ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", err)
+	}
+	return es, nil
+}
+
+func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
+	if _, err := t.exec(ctx, `INSERT INTO events (id, type, account_id, payload, created_at) VALUES ($1,$2,$3,$4,$5)`,
+		e.ID, e.Type, e.AccountID, e.Payload, e.CreatedAt); err != nil {
+		return fmt.Errorf("enqueue event: %w", err)
+	}
+	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
+		SELECT $1, id, 'pending', $2, $2 FROM webhook_endpoints
+		WHERE types = '' OR $3 = ANY(string_to_array(types, ','))`, e.ID, e.CreatedAt, e.Type)
+	if err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgate.Delivery, error) {
+	ds, err := query(ctx, t, func(r row) (tollgate.Delivery, error) {
+		var d tollgate.Delivery
+		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &d.Event.CreatedAt, &d.EndpointID, &d.URL, &d.Secret, &d.Attempts, &d.NextAt)
+		d.Event.CreatedAt, d.NextAt = d.Event.CreatedAt.UTC(), d.NextAt.UTC()
+		return d, err
+	}, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret, d.attempts, d.next_at
+		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.status = 'pending' AND d.next_at <= $1 ORDER BY d.next_at, e.id LIMIT $2`, now, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+func (t *tx) DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error) {
+	ct, err := t.exec(ctx, `UPDATE deliveries SET next_at = $1 WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending' AND next_at = $4`,
+		until, d.Event.ID, d.EndpointID, d.NextAt)
+	if err != nil {
+		return false, fmt.Errorf("claim delivery: %w", err)
+	}
+	return ct.RowsAffected() == 1, nil
+}
+
+func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error {
+	status := "pending"
+	switch {
+	case delivered:
+		status, lastErr = "delivered", ""
+	case next.IsZero():
+		status = "failed"
+	}
+	_, err := t.exec(ctx, `UPDATE deliveries SET status = $1, attempts = attempts + 1, next_at = $2, last_error = $3, updated_at = now()
+		WHERE event_id = $4 AND endpoint_id = $5`, status, next, lastErr, d.Event.ID, d.EndpointID)
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	return nil
+}

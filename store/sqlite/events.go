@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"tollgate"
+)
+
+func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (id, url, secret, types, created_at) VALUES (?,?,?,?,?)`,
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert endpoint: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, url, secret, types, created_at FROM webhook_endpoints ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) {
+		var e tollgate.Endpoint
+		var types string
+		var created int64
+		err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &created)
+		if types != "" {
+			e.Types = strings.Split(types, ",")
+		}
+		e.CreatedAt = fromMicros(created)
+		return e, err
+	})
+}
+
+func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
+	if _, err := t.exec(ctx, `INSERT INTO events (id, type, account_id, payload, created_at) VALUES (?,?,?,?,?)`,
+		e.ID, e.Type, e.AccountID, e.Payload, micros(e.CreatedAt)); err != nil {
+		return fmt.Errorf("enqueue event: %w", err)
+	}
+	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
+		SELECT ?, id, 'pending', ?, ? FROM webhook_endpoints
+		WHERE types = '' OR (',' || types || ',') LIKE ('%,' || ? || ',%')`,
+		e.ID, micros(e.CreatedAt), micros(e.CreatedAt), e.Type)
+	if err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgate.Delivery, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret, d.attempts, d.next_at
+		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.status = 'pending' AND d.next_at <= ? ORDER BY d.next_at, e.id LIMIT ?`, micros(now), limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Delivery, error) {
+		var d tollgate.Delivery
+		var created, next int64
+		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &created, &d.EndpointID, &d.URL, &d.Secret, &d.Attempts, &next)
+		d.Event.CreatedAt, d.NextAt = fromMicros(created), fromMicros(next)
+		return d, err
+	})
+}
+
+func (t *tx) DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE deliveries SET next_at = ? WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' AND next_at = ?`,
+		micros(until), d.Event.ID, d.EndpointID, micros(d.NextAt))
+	if err != nil {
+		return false, fmt.Errorf("claim delivery: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
+
+func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error {
+	status, nextAt := "pending", micros(next)
+	switch {
+	case delivered:
+		status, lastErr = "delivered", ""
+	case next.IsZero():
+		status = "failed"
+	}
+	_, err := t.exec(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_at = ?, last_error = ?, updated_at = ?
+		WHERE event_id = ? AND endpoint_id = ?`, status, nextAt, lastErr, time.Now().UnixMicro(), d.Event.ID, d.EndpointID)
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	return nil
+}
