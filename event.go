@@ -9,10 +9,12 @@ import (
 const (
 	EventOrderCompleted      = "order.completed"
 	EventPlanChangeScheduled = "plan.change_scheduled"
+	EventCreditsLow          = "credits.low"
+	EventCreditsExpiring     = "credits.expiring"
 )
 
 // EventTypes lists the event types an endpoint may subscribe to.
-var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled}
+var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventCreditsLow, EventCreditsExpiring}
 
 // NewEvent builds an outbox event whose body is {"type", "timestamp", "data"}.
 func NewEvent(typ, accountID string, at time.Time, data any) (Event, error) {

@@ -48,6 +48,9 @@ type Account struct {
 	Timezone  string // IANA name, e.g. "Europe/Paris"
 	Status    AccountStatus
 	CreatedAt time.Time
+	// LowBalance: when the credits the account can spend (today's allowance
+	// left out) fall below it, a credits.low event fires. Zero: never.
+	LowBalance Credits
 }
 
 // Location returns the account's time zone, UTC if it cannot be loaded.

@@ -12,21 +12,57 @@ import (
 
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req struct {
-		ID       string `json:"id"`
-		Name     string `json:"name"`
-		Plan     string `json:"plan"`
-		Timezone string `json:"timezone"`
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		Plan       string `json:"plan"`
+		Timezone   string `json:"timezone"`
+		LowBalance amount `json:"low_balance_threshold"`
 	}
 	if err := decode(c.body, &req, false); err != nil {
 		return err
 	}
+	if req.LowBalance.err != nil {
+		return tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
+	}
 	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
 	a, err := s.l.CreateAccount(r.Context(), ledger.AccountParams{ID: req.ID, Name: req.Name, Plan: req.Plan, Timezone: req.Timezone,
-		Idempotency: c.idempotency(r, http.StatusCreated, view)})
+		LowBalance: req.LowBalance.v, Idempotency: c.idempotency(r, http.StatusCreated, view)})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, view(a))
+}
+
+func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Name       *string `json:"name"`
+		Plan       *string `json:"plan"`
+		Timezone   *string `json:"timezone"`
+		Status     *string `json:"status"`
+		LowBalance amount  `json:"low_balance_threshold"`
+	}
+	if err := decode(c.body, &req, false); err != nil {
+		return err
+	}
+	ch := ledger.AccountChanges{Name: req.Name, Plan: req.Plan, Timezone: req.Timezone}
+	if req.Status != nil {
+		st := tollgate.AccountStatus(*req.Status)
+		ch.Status = &st
+	}
+	if req.LowBalance.set {
+		if req.LowBalance.err != nil {
+			return tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
+		}
+		ch.LowBalance = &req.LowBalance.v
+	}
+	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
+	ch.Idempotency = c.idempotency(r, http.StatusOK, view)
+	a, err := s.l.UpdateAccount(r.Context(), r.PathValue("id"), ch)
+	if err != nil {
+		return err
+	}
+	s.keys.Clear() // the plan of cached keys may have changed
+	return writeJSON(w, http.StatusOK, view(a))
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -101,6 +101,7 @@ func (s *Server) register() {
 	handle("POST /v1/accounts", adminOnly, s.createAccount)
 	handle("GET /v1/accounts", adminOnly, s.listAccounts)
 	handle("GET /v1/accounts/{id}", anyKey, s.getAccount)
+	handle("POST /v1/accounts/{id}", adminOnly, s.updateAccount)
 	handle("POST /v1/accounts/{id}/keys", adminOnly, s.createKey)
 	handle("POST /v1/accounts/{id}/grants", adminOnly, s.createGrant)
 	handle("GET /v1/accounts/{id}/balance", anyKey, s.getBalance)

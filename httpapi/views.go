@@ -8,17 +8,18 @@ import (
 )
 
 type accountView struct {
-	ID        string    `json:"id"`
-	Object    string    `json:"object"`
-	Name      string    `json:"name"`
-	Plan      string    `json:"plan"`
-	Timezone  string    `json:"timezone"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
+	ID         string           `json:"id"`
+	Object     string           `json:"object"`
+	Name       string           `json:"name"`
+	Plan       string           `json:"plan"`
+	Timezone   string           `json:"timezone"`
+	Status     string           `json:"status"`
+	LowBalance tollgate.Credits `json:"low_balance_threshold"`
+	CreatedAt  time.Time        `json:"created_at"`
 }
 
 func viewAccount(a tollgate.Account) accountView {
-	return accountView{a.ID, "account", a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt}
+	return accountView{a.ID, "account", a.Name, a.Plan, a.Timezone, string(a.Status), a.LowBalance, a.CreatedAt}
 }
 
 type grantView struct {

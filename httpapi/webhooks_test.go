@@ -144,3 +144,47 @@ func TestWebhookEndpointBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestWebhooksCreditsLowAndExpiring(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		rc := &receiver{}
+		srv := httptest.NewServer(rc)
+		defer srv.Close()
+		var ep endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey,
+			Body: `{"url":"` + srv.URL + `","events":["credits.low","credits.expiring"]}`}, http.StatusCreated, &ep)
+		rc.secret = ep.Secret
+		e.call(t, request{Method: "POST", Path: "/v1/accounts", Key: adminKey,
+			Body: `{"id":"low","name":"Low","plan":"free","low_balance_threshold":"5"}`}, http.StatusCreated, nil)
+		e.grant(t, "low", `{"credits":"8"}`)
+		e.grant(t, "low", `{"credits":"1","valid_for_days":5,"products":["assistant"]}`)
+		// 30 from today's allowance plus 3 of the 8: 5 + 1 left, above 5.
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"low","product":"video","credits":"33"}`}, http.StatusCreated, nil)
+		// Crossing below 5 fires once; staying below does not fire again.
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"low","product":"video","credits":"2"}`}, http.StatusCreated, nil)
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"low","product":"video","credits":"1"}`}, http.StatusCreated, nil)
+		if _, err := e.l.Sweep(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.l.Sweep(e.ctx); err != nil { // a second sweep sends no second notice
+			t.Fatal(err)
+		}
+		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if n, err := w.RunOnce(e.ctx); err != nil || n != 2 {
+			t.Fatalf("delivered %d, %v; want credits.low and credits.expiring", n, err)
+		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		byType := map[string]map[string]any{}
+		for _, ev := range rc.got {
+			byType[ev["type"].(string)] = ev["data"].(map[string]any)
+		}
+		if d := byType[tollgate.EventCreditsLow]; d == nil || d["available"] != "4" || d["threshold"] != "5" {
+			t.Fatalf("credits.low %v, want 4 available under 5", d)
+		}
+		if d := byType[tollgate.EventCreditsExpiring]; d == nil || d["remaining"] != "1" {
+			t.Fatalf("credits.expiring %v, want the 5-day grant's 1 credit", d)
+		}
+	})
+}

@@ -21,6 +21,7 @@ type AccountParams struct {
 	Name        string
 	Plan        string // default "free"
 	Timezone    string // IANA; default "UTC"
+	LowBalance  tollgate.Credits
 	Idempotency *Idempotency
 }
 
@@ -49,7 +50,10 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 		return tollgate.Account{}, tollgate.FieldError("timezone", "unknown time zone %q; use an IANA name such as Europe/Paris", p.Timezone)
 	}
 	now := l.clock.Now()
-	a := tollgate.Account{ID: p.ID, Name: p.Name, Plan: p.Plan, Timezone: p.Timezone, Status: tollgate.AccountActive, CreatedAt: now}
+	if p.LowBalance < 0 || p.LowBalance > tollgate.MaxCredits {
+		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
+	}
+	a := tollgate.Account{ID: p.ID, Name: p.Name, Plan: p.Plan, Timezone: p.Timezone, Status: tollgate.AccountActive, CreatedAt: now, LowBalance: p.LowBalance}
 	if a.ID == "" {
 		a.ID = tollgate.NewID("acct")
 	}
@@ -68,6 +72,77 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 			return nil, err
 		}
 		return a, nil
+	})
+	if err != nil {
+		return tollgate.Account{}, err
+	}
+	return res.(tollgate.Account), nil
+}
+
+// AccountChanges are the fields UpdateAccount changes; nil leaves one as is.
+type AccountChanges struct {
+	Name        *string
+	Plan        *string
+	Timezone    *string
+	Status      *tollgate.AccountStatus
+	LowBalance  *tollgate.Credits
+	Idempotency *Idempotency
+}
+
+// UpdateAccount changes an account: its name, plan (the new plan's
+// allowance applies from the next use), time zone, status (a suspended
+// account may not hold or spend) or low-balance threshold. It fails with
+// not_found or invalid_field.
+func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges) (tollgate.Account, error) {
+	if !validID(id) {
+		return tollgate.Account{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", id)
+	}
+	if c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 200 || !tollgate.CleanText(*c.Name)) {
+		return tollgate.Account{}, tollgate.FieldError("name", "must be 1 to 200 characters of text without control characters")
+	}
+	if c.Timezone != nil {
+		if _, err := time.LoadLocation(*c.Timezone); err != nil || *c.Timezone == "" || strings.EqualFold(*c.Timezone, "local") {
+			return tollgate.Account{}, tollgate.FieldError("timezone", "unknown time zone %q; use an IANA name such as Europe/Paris", *c.Timezone)
+		}
+	}
+	if c.Status != nil && *c.Status != tollgate.AccountActive && *c.Status != tollgate.AccountSuspended {
+		return tollgate.Account{}, tollgate.FieldError("status", "must be active or suspended")
+	}
+	if c.LowBalance != nil && (*c.LowBalance < 0 || *c.LowBalance > tollgate.MaxCredits) {
+		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
+	}
+	res, err := l.WriteIdempotent(ctx, c.Idempotency, func(tx store.Tx) (any, error) {
+		as, err := tx.AccountsLock(ctx, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		if len(as) == 0 {
+			return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", id)
+		}
+		a := as[0]
+		if c.Plan != nil {
+			vs, err := tx.PlanVersionList(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if !planExists(vs, *c.Plan) {
+				return nil, tollgate.FieldError("plan", "unknown plan %q; known: %s", *c.Plan, strings.Join(planNames(vs), ", "))
+			}
+			a.Plan = *c.Plan
+		}
+		if c.Name != nil {
+			a.Name = strings.TrimSpace(*c.Name)
+		}
+		if c.Timezone != nil {
+			a.Timezone = *c.Timezone
+		}
+		if c.Status != nil {
+			a.Status = *c.Status
+		}
+		if c.LowBalance != nil {
+			a.LowBalance = *c.LowBalance
+		}
+		return a, tx.AccountUpdate(ctx, a)
 	})
 	if err != nil {
 		return tollgate.Account{}, err

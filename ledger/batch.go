@@ -26,7 +26,8 @@ type batch struct {
 	holds    map[string]*holdState
 	plans    []tollgate.PlanVersion
 	idem     map[[2]string]*store.Idempotency
-	purged   bool // stale idempotency records deleted in this transaction
+	purged   bool                        // stale idempotency records deleted in this transaction
+	before   map[string]tollgate.Credits // spendable at load, for credits.low
 	w        store.Writes
 }
 
@@ -167,7 +168,46 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	b.expire()
+	b.before = map[string]tollgate.Credits{}
+	for id, a := range b.accounts {
+		if a.a.LowBalance > 0 {
+			b.before[id] = spendable(a, b.now)
+		}
+	}
 	return nil
+}
+
+// spendable is what an account can spend now from its grants, today's
+// allowance left out: what credits.low watches.
+func spendable(a *account, now time.Time) tollgate.Credits {
+	var sum tollgate.Credits
+	for _, gs := range a.grants {
+		if gs.g.Source != tollgate.SourceAllowance && gs.g.Remaining > 0 && gs.g.Usable(now) {
+			sum += gs.g.Remaining
+		}
+	}
+	return sum
+}
+
+// lowBalanceEvents fires credits.low for each account whose spendable
+// credits went from at or above its threshold to below it in this batch.
+func (b *batch) lowBalanceEvents() {
+	ids := make([]string, 0, len(b.before))
+	for id := range b.before {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		a := b.accounts[id]
+		after := spendable(a, b.now)
+		if b.before[id] >= a.a.LowBalance && after < a.a.LowBalance {
+			ev, err := tollgate.NewEvent(tollgate.EventCreditsLow, id, b.now, map[string]any{
+				"account_id": id, "available": after, "threshold": a.a.LowBalance})
+			if err == nil {
+				b.w.Events = append(b.w.Events, ev)
+			}
+		}
+	}
 }
 
 func (b *batch) addGrant(g tollgate.Grant, isNew bool) *grantState {
@@ -580,6 +620,7 @@ func (b *batch) settleOp(o *op) (tollgate.Hold, error) {
 // flush turns the batch's changes into rows: new grants and holds are
 // inserted with their final state, changed ones updated once each.
 func (b *batch) flush() {
+	b.lowBalanceEvents()
 	gids := make([]string, 0, len(b.grants))
 	for id, gs := range b.grants {
 		if gs.isNew || gs.dirty {

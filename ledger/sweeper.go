@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"tollgate"
 	"tollgate/store"
 )
 
@@ -117,6 +118,9 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			break
 		}
 	}
+	if err := l.noticeExpiring(ctx); err != nil {
+		return n, fmt.Errorf("sweep: %w", err)
+	}
 	cutoff := l.clock.Now().Add(-l.opt.IdempotencyTTL)
 	err := l.store.Write(ctx, func(tx store.Tx) error {
 		_, err := tx.IdempotencyPurge(ctx, cutoff)
@@ -126,4 +130,36 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("sweep: %w", err)
 	}
 	return n, nil
+}
+
+// ExpiringNotice is how long before a grant expires its credits.expiring
+// event is sent.
+const ExpiringNotice = 7 * 24 * time.Hour
+
+// noticeExpiring enqueues one credits.expiring event for each grant with
+// credits left that expires within ExpiringNotice.
+func (l *Ledger) noticeExpiring(ctx context.Context) error {
+	now := l.clock.Now()
+	var gs []tollgate.Grant
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		gs, err = tx.GrantsExpiringUnnoticed(ctx, now, now.Add(ExpiringNotice), 500)
+		return err
+	})
+	if err != nil || len(gs) == 0 {
+		return err
+	}
+	for _, g := range gs {
+		ev, err := tollgate.NewEvent(tollgate.EventCreditsExpiring, g.AccountID, now, map[string]any{
+			"account_id": g.AccountID, "grant_id": g.ID, "source": g.Source, "remaining": g.Remaining, "expires_at": g.ExpiresAt})
+		if err != nil {
+			return err
+		}
+		ev.ID = store.ExpiringEventID(g.ID)
+		err = l.store.Write(ctx, func(tx store.Tx) error { return tx.EventEnqueue(ctx, ev) })
+		if err != nil && !errors.Is(err, tollgate.ErrConflict) { // conflict: another instance sent it
+			return err
+		}
+	}
+	return nil
 }

@@ -106,6 +106,11 @@ type Tx interface {
 	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
 	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
 
+	// GrantsExpiringUnnoticed returns up to limit grants, daily allowances
+	// left out, with credits left that expire after from and at or before
+	// to, and for which no event with id ExpiringEventID(grant) exists.
+	GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, limit int) ([]tollgate.Grant, error)
+
 	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
 	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
 	// EventEnqueue stores an event and a pending delivery to every
@@ -210,16 +215,22 @@ type Writes struct {
 	GrantUpdates []GrantUpdate
 	HoldUpdates  []HoldUpdate
 	Idempotency  []Idempotency
+	Events       []tollgate.Event // enqueued with EventEnqueue
 }
 
 // Empty reports whether w writes nothing.
 func (w *Writes) Empty() bool {
 	return len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
-		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.Idempotency) == 0
+		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0
 }
 
 // Reset empties w, keeping its capacity.
 func (w *Writes) Reset() {
 	w.Grants, w.Holds, w.Entries = w.Grants[:0], w.Holds[:0], w.Entries[:0]
 	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
+	w.Events = w.Events[:0]
 }
+
+// ExpiringEventID is the id of a grant's credits.expiring event: one per
+// grant, so a notice is sent once.
+func ExpiringEventID(grantID string) string { return "evt_expiring_" + grantID }

@@ -88,3 +88,14 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 	}
 	return nil
 }
+
+func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
+	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants g
+		WHERE expired_at IS NULL AND expires_at > $1 AND expires_at <= $2 AND remaining > 0 AND source <> 'allowance'
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
+		ORDER BY expires_at, id LIMIT $3`, from, to, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("expiring grants: %w", err)
+	}
+	return gs, nil
+}

@@ -53,18 +53,18 @@ func query[T any](ctx context.Context, t *tx, scan func(row) (T, error), sql str
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance`
 
 func scanAccount(r row) (tollgate.Account, error) {
 	var a tollgate.Account
-	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt)
+	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance)
 	a.CreatedAt = a.CreatedAt.UTC()
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance))
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -72,8 +72,8 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4 WHERE id = $5`,
-		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID)
+	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4, low_balance = $6 WHERE id = $5`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID, int64(a.LowBalance))
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -487,6 +487,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		r[0], r[1], r[2], r[3], r[4], r[5] = k.Scope, k.Key, nonNil(k.RequestHash), int32(k.Status), nonNil(k.Body), k.CreatedAt
 	}); err != nil {
 		return fmt.Errorf("insert idempotency: %w", err)
+	}
+	for _, e := range w.Events {
+		if err := t.EventEnqueue(ctx, e); err != nil {
+			return err
+		}
 	}
 	return nil
 }

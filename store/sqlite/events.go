@@ -92,3 +92,14 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 	}
 	return nil
 }
+
+func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants g
+		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
+		ORDER BY expires_at, id LIMIT ?`, micros(from), micros(to), limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("expiring grants: %w", err)
+	}
+	return collect(rows, scanGrant)
+}

@@ -58,19 +58,19 @@ func idList(ids []string) string {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance`
 
 func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) {
 	var a tollgate.Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created)
+	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance)
 	a.CreatedAt = fromMicros(created)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance))
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -78,8 +78,8 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ? WHERE id = ?`,
-		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID)
+	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ? WHERE id = ?`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -640,6 +640,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		return append(a, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(r.CreatedAt))
 	}); err != nil {
 		return fmt.Errorf("insert idempotency: %w", err)
+	}
+	for _, e := range w.Events {
+		if err := t.EventEnqueue(ctx, e); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,3 @@
+-- credits.low fires when an account's spendable credits fall below this;
+-- zero turns it off.
+ALTER TABLE accounts ADD COLUMN low_balance bigint NOT NULL DEFAULT 0;
