@@ -32,11 +32,7 @@ type orderView struct {
 }
 
 func viewOrder(o tollgate.Order) orderView {
-	ps := o.Products
-	if ps == nil {
-		ps = []tollgate.Product{}
-	}
-	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, ps, string(o.Status), o.Provider,
+	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, productList(o.Products), string(o.Status), o.Provider,
 		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt}
 }
 

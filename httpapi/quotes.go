@@ -237,11 +237,7 @@ func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
 }
 
 func viewPack(p tollgate.Pack) packView {
-	ps := p.Products
-	if ps == nil {
-		ps = []tollgate.Product{}
-	}
-	return packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, ps, p.Active}
+	return packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, productList(p.Products), p.Active}
 }
 
 func packViews(packs []tollgate.Pack, activeOnly bool) []packView {

@@ -37,12 +37,20 @@ type grantView struct {
 	CreatedAt   time.Time          `json:"created_at"`
 }
 
-func viewGrant(g tollgate.Grant) grantView {
-	ps := g.Products
+// productList renders "every product" as [], never null.
+func productList(ps []tollgate.Product) []tollgate.Product {
 	if ps == nil {
-		ps = []tollgate.Product{}
+		return []tollgate.Product{}
 	}
-	return grantView{g.ID, "grant", g.AccountID, string(g.Source), g.Amount, g.Remaining, ps, g.Priority,
+	return ps
+}
+
+func viewBalanceGrant(g tollgate.Grant) balanceGrantView {
+	return balanceGrantView{g.ID, string(g.Source), g.Remaining, productList(g.Products), g.ExpiresAt}
+}
+
+func viewGrant(g tollgate.Grant) grantView {
+	return grantView{g.ID, "grant", g.AccountID, string(g.Source), g.Amount, g.Remaining, productList(g.Products), g.Priority,
 		g.EffectiveAt, g.ExpiresAt, g.ExternalRef, g.CreatedAt}
 }
 
@@ -133,18 +141,10 @@ func viewBalance(b ledger.Balance) balanceView {
 		v.DailyAllowance = &v.DailyAllowances[0]
 	}
 	for _, g := range b.Grants {
-		ps := g.Products
-		if ps == nil {
-			ps = []tollgate.Product{}
-		}
-		v.Grants = append(v.Grants, balanceGrantView{g.ID, string(g.Source), g.Remaining, ps, g.ExpiresAt})
+		v.Grants = append(v.Grants, viewBalanceGrant(g))
 	}
 	for _, g := range b.ExpiringSoon {
-		ps := g.Products
-		if ps == nil {
-			ps = []tollgate.Product{}
-		}
-		v.ExpiringSoon = append(v.ExpiringSoon, balanceGrantView{g.ID, string(g.Source), g.Remaining, ps, g.ExpiresAt})
+		v.ExpiringSoon = append(v.ExpiringSoon, viewBalanceGrant(g))
 	}
 	for _, c := range b.UpcomingChanges {
 		v.UpcomingChanges = append(v.UpcomingChanges, planChangeView{c.Plan, c.Version, c.EffectiveAt, c.Allowances, c.Previous})
