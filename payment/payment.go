@@ -231,19 +231,21 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 		return o, fmt.Errorf("complete order %s: %w", o.ID, err)
 	}
 	now := s.Clock.Now()
+	moved := false // this call moved the order to completed
 	err = s.Store.Write(ctx, func(tx store.Tx) error {
 		cur, err := tx.OrderByID(ctx, o.ID)
 		if err != nil {
 			return err
 		}
+		o = cur
 		if cur.Status != tollgate.OrderPending {
-			o = cur
 			return nil
 		}
 		o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.ID, &now
 		if err := tx.OrderUpdate(ctx, o); err != nil {
 			return err
 		}
+		moved = true
 		ev, err := tollgate.NewEvent(tollgate.EventOrderCompleted, o.AccountID, now, map[string]any{
 			"order_id": o.ID, "account_id": o.AccountID, "pack_id": o.PackID, "credits": o.Credits,
 			"price": o.Price, "grant_id": g.ID, "expires_at": g.ExpiresAt})
@@ -252,6 +254,10 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 		}
 		return tx.EventEnqueue(ctx, ev)
 	})
+	if err == nil && moved && o.RefundedCredits > 0 {
+		// A partial refund came before the payment event: take its part back.
+		_, err = s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: g.ID, Credits: o.RefundedCredits})
+	}
 	return o, err
 }
 

@@ -307,3 +307,30 @@ func grantByID(f *fixture, id string) (tollgate.Grant, error) {
 	})
 	return g, err
 }
+
+func TestPartialRefundBeforePayment(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		// This charge names its order, so the refund applies at once.
+		refund := map[string]any{"id": "ch_3", "object": "charge", "payment_intent": "pi_3", "amount": 400, "amount_refunded": 100,
+			"refunded": false, "metadata": map[string]string{"order_id": o.ID}}
+		rb, rs := event(t, "evt_r3", "charge.refunded", refund, start, whsec, now)
+		if _, err := f.svc.HandleStripe(f.ctx, rb, rs); err != nil {
+			t.Fatal(err)
+		}
+		body, sig := event(t, "evt_p3", "checkout.session.completed", paidSession(o, "pi_3"), start, whsec, now)
+		for range 2 {
+			if _, err := f.svc.HandleStripe(f.ctx, body, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.available(t); got != tollgate.Credits(7_500_000) {
+			t.Fatalf("after a 25%% refund that came first: %s credits, want 7.5", got)
+		}
+	})
+}
