@@ -101,7 +101,7 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	for _, l := range plan.Lines {
 		v.Payment.From = append(v.Payment.From, paymentLineView{l.GrantID, string(l.Source), l.Credits, l.ExpiresAt})
 	}
-	details, err := json.Marshal(v)
+	details, err := marshal(v)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
@@ -276,14 +277,14 @@ func (c *call) idempotency(r *http.Request, status int, view func(any) any) *led
 	return &ledger.Idempotency{
 		Scope: c.scope(), Key: c.idem, Hash: h.Sum(nil),
 		Render: func(res any) (int, []byte) {
-			b, _ := json.Marshal(view(res))
+			b, _ := marshal(view(res))
 			return status, b
 		},
 	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return err
 	}
@@ -304,4 +305,16 @@ func page(r *http.Request) (limit int, cursor string, err error) {
 		limit = n
 	}
 	return limit, r.URL.Query().Get("cursor"), nil
+}
+
+// marshal encodes v as JSON without escaping <, > and & (URLs stay
+// readable) and without the encoder's trailing newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
