@@ -334,3 +334,32 @@ func TestPartialRefundBeforePayment(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentPartialRefunds(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.svc.Provider = Dev{}
+		o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Complete(f.ctx, o.ID, start); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 20)
+		for i := range 20 {
+			go func() {
+				_, err := f.svc.Refund(f.ctx, o.ID, int64(100*(1+i%2)), 400) // a quarter, or half
+				errs <- err
+			}()
+		}
+		for range 20 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(5) {
+			t.Fatalf("after refunds of a quarter and a half, many times over: %s credits, want 5", got)
+		}
+	})
+}

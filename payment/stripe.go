@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/http"
 	"strings"
 	"time"
@@ -182,42 +183,76 @@ func (s *Service) setRef(ctx context.Context, orderID, ref string) error {
 // amount_refunded, which grows with each partial refund): the order's
 // credits in that proportion are taken back from its grant, as far as they
 // are unspent, the rest recorded as a refund loss. A repeat changes nothing.
-// A refund before the payment completed marks the order so it is never
-// granted.
+// A refund before the payment completed is remembered on the order and
+// taken back when the payment completes (a full one means no grant).
 func (s *Service) Refund(ctx context.Context, orderID string, refunded, total int64) (ledger.Revoked, error) {
-	o, err := s.Order(ctx, orderID, "")
-	if err != nil {
-		return ledger.Revoked{}, err
-	}
 	if refunded <= 0 || total <= 0 || refunded > total {
-		return ledger.Revoked{}, fmt.Errorf("refund of order %s: %d of %d is not a refund", o.ID, refunded, total)
+		return ledger.Revoked{}, fmt.Errorf("refund of order %s: %d of %d is not a refund", orderID, refunded, total)
 	}
-	covered := tollgate.Credits((int64(o.Credits)/total)*refunded + (int64(o.Credits)%total*refunded+total-1)/total)
-	if refunded == total {
-		covered = o.Credits
-	}
-	delta := covered - o.RefundedCredits
-	if delta <= 0 {
-		return ledger.Revoked{}, nil
-	}
-	var r ledger.Revoked
-	if o.Status != tollgate.OrderPending {
-		r, err = s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: o.GrantID, Credits: delta, Close: refunded == total})
+	for attempt := 0; ; attempt++ {
+		o, err := s.Order(ctx, orderID, "")
+		if err != nil {
+			return ledger.Revoked{}, err
+		}
+		covered := o.Credits
+		if refunded < total {
+			q, _ := mulDivCeil(int64(o.Credits), refunded, total)
+			covered = tollgate.Credits(q)
+		}
+		delta := covered - o.RefundedCredits
+		full := refunded == total
+		if delta <= 0 && (!full || o.Status == tollgate.OrderRefunded) {
+			return ledger.Revoked{}, nil // a repeat, or an older event
+		}
+		// Claim this part first: a concurrent refund of the same order then
+		// sees it and claims only what is left.
+		var claimed bool
+		now := s.Clock.Now()
+		err = s.Store.Write(ctx, func(tx store.Tx) error {
+			ok, err := tx.OrderRefundClaim(ctx, o.ID, o.RefundedCredits, max(covered, o.RefundedCredits))
+			if err != nil || !ok {
+				return err
+			}
+			claimed = true
+			if full {
+				cur, err := tx.OrderByID(ctx, o.ID)
+				if err != nil {
+					return err
+				}
+				cur.Status, cur.RefundedAt = tollgate.OrderRefunded, &now
+				return tx.OrderUpdate(ctx, cur)
+			}
+			return nil
+		})
+		if err != nil {
+			return ledger.Revoked{}, err
+		}
+		if !claimed {
+			if attempt > 10 {
+				return ledger.Revoked{}, fmt.Errorf("refund of order %s: too many concurrent refunds; retry", o.ID)
+			}
+			continue
+		}
+		if o.Status == tollgate.OrderPending || o.GrantID == "" {
+			return ledger.Revoked{}, nil // taken back when the payment completes
+		}
+		r, err := s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: o.GrantID, Credits: max(delta, 0), Close: full})
 		if err != nil {
 			return r, fmt.Errorf("refund of order %s: %w", o.ID, err)
 		}
+		return r, nil
 	}
-	now := s.Clock.Now()
-	err = s.Store.Write(ctx, func(tx store.Tx) error {
-		cur, err := tx.OrderByID(ctx, o.ID)
-		if err != nil {
-			return err
-		}
-		cur.RefundedCredits = max(cur.RefundedCredits, covered)
-		if refunded == total {
-			cur.Status, cur.RefundedAt = tollgate.OrderRefunded, &now
-		}
-		return tx.OrderUpdate(ctx, cur)
-	})
-	return r, err
+}
+
+// mulDivCeil returns ceil(a*b/d) for non-negative a, b and positive d.
+func mulDivCeil(a, b, d int64) (int64, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(d) {
+		return 0, false
+	}
+	q, r := bits.Div64(hi, lo, uint64(d))
+	if r > 0 {
+		q++
+	}
+	return int64(q), true
 }

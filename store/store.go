@@ -96,6 +96,11 @@ type Tx interface {
 	// times.
 	OrderUpdate(ctx context.Context, o tollgate.Order) error
 
+	// OrderRefundClaim moves an order's refunded credits from old to new if
+	// they are still old, and reports whether it did: concurrent refunds of
+	// one order each claim their own part.
+	OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error)
+
 	// SettingGet returns a stored setting; SettingPut stores one unless it
 	// exists, and returns the value that is stored.
 	SettingGet(ctx context.Context, key string) (string, error)

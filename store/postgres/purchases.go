@@ -117,3 +117,11 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 	}
 	return rs, nil
 }
+
+func (t *tx) OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error) {
+	ct, err := t.exec(ctx, `UPDATE orders SET refunded_credits = $1 WHERE id = $2 AND refunded_credits = $3`, int64(new), id, int64(old))
+	if err != nil {
+		return false, fmt.Errorf("claim refund: %w", err)
+	}
+	return ct.RowsAffected() == 1, nil
+}

@@ -122,3 +122,12 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 		return p, err
 	})
 }
+
+func (t *tx) OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE orders SET refunded_credits = ? WHERE id = ? AND refunded_credits = ?`, int64(new), id, int64(old))
+	if err != nil {
+		return false, fmt.Errorf("claim refund: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
