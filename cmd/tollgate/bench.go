@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type benchOptions struct {
 	clients  int
 	duration time.Duration
 	hotQuota int // credits on the overdraft-check account
+	profile  string
 }
 
 func benchCmd() *cobra.Command {
@@ -65,6 +67,7 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
 	f.IntVar(&o.hotQuota, "hot-quota", 2000, "credits on the overdraft-check account")
+	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.StringVar(&c.dbURL, "database-url", env("TOLLGATE_DATABASE_URL", ""), "database of the server under test (default: a fresh SQLite file)")
 	return cmd
 }
@@ -86,6 +89,17 @@ func (p phaseResult) rate() float64 { return float64(p.Ops) / p.Elapsed.Seconds(
 func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger, out io.Writer) error {
 	if o.clients < 1 || o.accounts < 1 || o.duration <= 0 {
 		return errors.New("bench: --clients, --accounts and --duration must be positive")
+	}
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var inst *instance
 	if o.url == "" {
