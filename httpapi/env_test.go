@@ -103,7 +103,8 @@ func newEnv(tb testing.TB, open opener) *env {
 	e := &env{ctx: context.Background(), clock: tollgate.NewManualClock(testStart), logs: &logBuffer{}}
 	e.store = open(tb)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e.l = ledger.New(e.store, ledger.Options{Clock: e.clock, Logger: log})
+	// SQLite runs as tollgate serve runs it: the committer caches state.
+	e.l = ledger.New(e.store, ledger.Options{Clock: e.clock, Logger: log, CacheState: e.store.Kind() == "sqlite"})
 	if _, err := e.l.Bootstrap(e.ctx, adminKey); err != nil {
 		tb.Fatalf("bootstrap: %v", err)
 	}

@@ -365,14 +365,13 @@ func TestInsufficientChangesNothing(t *testing.T) {
 func TestAccountSuspended(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, e *env) {
-		a := e.createAccount(t, "sus", "free", "UTC")
+		e.createAccount(t, "sus", "free", "UTC")
 		e.grant(t, "sus", `{"credits":"10"}`)
-		err := e.store.Write(e.ctx, func(tx store.Tx) error {
-			acct := tollgate.Account{ID: a.ID, Name: a.Name, Plan: a.Plan, Timezone: a.Timezone, Status: tollgate.AccountSuspended, CreatedAt: a.CreatedAt}
-			return tx.AccountUpdate(e.ctx, acct)
-		})
-		if err != nil {
-			t.Fatal(err)
+		e.hold(t, adminKey, `{"account_id":"sus","product":"video","credits":"1"}`) // the committer now knows the account
+		var a accountView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/sus", Key: adminKey, Body: `{"status":"suspended"}`}, http.StatusOK, &a)
+		if a.Status != "suspended" {
+			t.Fatalf("account %+v, want suspended", a)
 		}
 		for _, path := range []string{"/v1/holds", "/v1/usage"} {
 			before := e.world(t)

@@ -147,6 +147,11 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 	if err != nil {
 		return tollgate.Account{}, err
 	}
+	if l.cache != nil { // the committer must read the account afresh
+		if _, err := l.submit(ctx, &op{kind: opEvict, accountID: id}); err != nil {
+			return tollgate.Account{}, err
+		}
+	}
 	return res.(tollgate.Account), nil
 }
 

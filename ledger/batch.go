@@ -29,6 +29,12 @@ type batch struct {
 	purged   bool                        // stale idempotency records deleted in this transaction
 	before   map[string]tollgate.Credits // spendable at load, for credits.low
 	w        store.Writes
+
+	// With a state cache: the accounts read from the database in this
+	// batch, and those of their pending holds the batch does not use, for
+	// the cache to keep.
+	fresh        map[string]bool
+	freshPending []tollgate.Hold
 }
 
 type account struct {
@@ -58,16 +64,28 @@ func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
 // load locks every account the batch touches, in id order, and reads their
 // open grants, their overdue holds and the holds being settled.
 func (b *batch) load(ctx context.Context, ops []*op) error {
-	var holdIDs []string
-	for _, o := range ops {
-		if o.holdID != "" {
-			holdIDs = append(holdIDs, o.holdID)
-		}
-	}
+	c := b.l.cache
+	var holdIDs, dbHoldIDs []string
 	holdAccount := map[string]string{}
-	if len(holdIDs) > 0 {
+	for _, o := range ops {
+		if o.kind == opEvict && c != nil {
+			c.evict(o.accountID)
+		}
+		if o.holdID == "" {
+			continue
+		}
+		holdIDs = append(holdIDs, o.holdID)
+		if c != nil {
+			if a, ok := c.holds[o.holdID]; ok {
+				holdAccount[o.holdID] = a
+				continue
+			}
+		}
+		dbHoldIDs = append(dbHoldIDs, o.holdID)
+	}
+	if len(dbHoldIDs) > 0 {
 		// A hold's account never changes, so reading it before the lock is safe.
-		hs, err := b.tx.HoldsByID(ctx, holdIDs)
+		hs, err := b.tx.HoldsByID(ctx, dbHoldIDs)
 		if err != nil {
 			return err
 		}
@@ -96,40 +114,93 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	accts, err := b.tx.AccountsLock(ctx, ids)
-	if err != nil {
-		return err
+	var fresh []string
+	targets := map[string]bool{}
+	for _, id := range holdIDs {
+		targets[id] = true
 	}
-	ids = ids[:0]
-	for _, a := range accts {
-		b.accounts[a.ID] = &account{a: a}
-		ids = append(ids, a.ID)
+	for _, id := range ids {
+		ca := (*cachedAccount)(nil)
+		if c != nil {
+			ca = c.accounts[id]
+		}
+		if ca == nil {
+			fresh = append(fresh, id)
+			continue
+		}
+		b.accounts[id] = &account{a: ca.a}
+		for _, g := range ca.grants {
+			b.addGrant(g, false)
+		}
+		for _, h := range ca.overdue(b.now) {
+			b.holds[h.ID] = &holdState{h: h}
+		}
 	}
-	if len(ids) == 0 {
-		return nil
+	if c != nil {
+		for id := range targets {
+			if a, ok := c.holds[id]; ok {
+				if h, ok := c.accounts[a].pending[id]; ok {
+					b.holds[id] = &holdState{h: h}
+				}
+			}
+		}
 	}
-	grants, err := b.tx.GrantsOpen(ctx, ids)
-	if err != nil {
-		return err
+	if len(fresh) > 0 {
+		accts, err := b.tx.AccountsLock(ctx, fresh)
+		if err != nil {
+			return err
+		}
+		fresh = fresh[:0]
+		for _, a := range accts {
+			b.accounts[a.ID] = &account{a: a}
+			fresh = append(fresh, a.ID)
+		}
 	}
-	for _, g := range grants {
-		b.addGrant(g, false)
+	if len(fresh) > 0 {
+		grants, err := b.tx.GrantsOpen(ctx, fresh)
+		if err != nil {
+			return err
+		}
+		for _, g := range grants {
+			b.addGrant(g, false)
+		}
+		// With a cache, every pending hold of the account is read once for
+		// the cache to keep; the batch takes the overdue ones and those it
+		// settles. Without, only the overdue ones are read.
+		dueBy := b.now
+		if c != nil {
+			dueBy = time.Time{}
+			b.fresh = map[string]bool{}
+			for _, id := range fresh {
+				b.fresh[id] = true
+			}
+		}
+		pending, err := b.tx.HoldsPending(ctx, fresh, dueBy)
+		if err != nil {
+			return err
+		}
+		for _, h := range pending {
+			if c == nil || !h.ExpiresAt.After(b.now) || targets[h.ID] {
+				b.holds[h.ID] = &holdState{h: h}
+			} else {
+				b.freshPending = append(b.freshPending, h)
+			}
+		}
 	}
-	if len(holdIDs) > 0 {
-		hs, err := b.tx.HoldsByID(ctx, holdIDs) // again, now that they are locked
+	// The holds being settled, read again now that their accounts are
+	// locked (or known from the cache).
+	var need []string
+	for _, id := range holdIDs {
+		if b.holds[id] == nil {
+			need = append(need, id)
+		}
+	}
+	if len(need) > 0 {
+		hs, err := b.tx.HoldsByID(ctx, need)
 		if err != nil {
 			return err
 		}
 		for _, h := range hs {
-			b.holds[h.ID] = &holdState{h: h}
-		}
-	}
-	overdue, err := b.tx.HoldsPending(ctx, ids, b.now)
-	if err != nil {
-		return err
-	}
-	for _, h := range overdue {
-		if _, ok := b.holds[h.ID]; !ok {
 			b.holds[h.ID] = &holdState{h: h}
 		}
 	}
@@ -163,6 +234,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	if needPlans {
+		var err error
 		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
 			return err
 		}
@@ -297,7 +369,7 @@ func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kin
 
 // do applies one operation and returns its result or its error.
 func (b *batch) do(ctx context.Context, o *op) (any, error) {
-	if o.kind == opSweep {
+	if o.kind == opSweep || o.kind == opEvict {
 		return nil, nil // load and expire did the work
 	}
 	a := b.accounts[o.accountID]

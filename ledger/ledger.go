@@ -36,6 +36,11 @@ type Options struct {
 	// round trips and uses more cores with several. Accounts are locked in id
 	// order, so committers never deadlock; on a shared account they queue.
 	Committers int // default: the store's WriteConcurrency
+	// CacheState keeps recently used accounts' grants and pending holds in
+	// memory between batches, so a batch need not read them. Only for a
+	// ledger that is its database's one writer (SQLite with its file locked
+	// by this process); it needs Committers to be 1 and is off otherwise.
+	CacheState bool
 	// DefaultHoldTTL is how long a hold lasts when the caller gives no TTL.
 	DefaultHoldTTL time.Duration // default 1 hour
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
@@ -60,6 +65,8 @@ type Ledger struct {
 	log   *slog.Logger
 
 	batches, applied, retried, busy atomic.Int64
+
+	cache *stateCache // nil unless Options.CacheState
 
 	ops      chan *op
 	mu       sync.RWMutex // guards stopped against sends on ops
@@ -92,11 +99,15 @@ func New(s store.Store, opt Options) *Ledger {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Ledger{
+	l := &Ledger{
 		store: s, clock: opt.Clock, opt: opt, log: opt.Logger,
 		ops:  make(chan *op, 8192),
 		done: make(chan struct{}),
 	}
+	if opt.CacheState && opt.Committers == 1 {
+		l.cache = newStateCache(200_000)
+	}
+	return l
 }
 
 // Store returns the ledger's store.
@@ -204,8 +215,15 @@ func (l *Ledger) run(batch []*op) {
 	l.batches.Add(1)
 	l.applied.Add(int64(len(batch)))
 	t := time.Now()
-	err := l.apply(batch)
+	b, err := l.apply(batch)
 	l.busy.Add(int64(time.Since(t)))
+	if l.cache != nil {
+		if err == nil {
+			l.cache.store(b)
+		} else { // what was committed is unknown: read afresh
+			l.cache = newStateCache(l.cache.max)
+		}
+	}
 	if err != nil && len(batch) > 1 {
 		l.retried.Add(1)
 		for _, o := range batch {
@@ -226,17 +244,18 @@ func (l *Ledger) run(batch []*op) {
 	}
 }
 
-func (l *Ledger) apply(batch []*op) error {
+func (l *Ledger) apply(ops []*op) (*batch, error) {
 	ctx := context.Background()
-	return l.store.Write(ctx, func(tx store.Tx) error {
-		for _, o := range batch {
+	var b *batch
+	err := l.store.Write(ctx, func(tx store.Tx) error {
+		for _, o := range ops {
 			o.pendingRes, o.pendingErr = nil, nil
 		}
-		b := newBatch(l, tx, l.clock.Now())
-		if err := b.load(ctx, batch); err != nil {
+		b = newBatch(l, tx, l.clock.Now())
+		if err := b.load(ctx, ops); err != nil {
 			return err
 		}
-		for _, o := range batch {
+		for _, o := range ops {
 			if o.pendingErr != nil { // failed while loading, e.g. unknown hold
 				continue
 			}
@@ -248,6 +267,7 @@ func (l *Ledger) apply(batch []*op) error {
 		}
 		return tx.Apply(ctx, &b.w)
 	})
+	return b, err
 }
 
 // Stats counts the committer's work since the ledger started.

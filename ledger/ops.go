@@ -17,6 +17,7 @@ const (
 	opUsage   opKind = "usage"
 	opSweep   opKind = "sweep"
 	opRevoke  opKind = "revoke"
+	opEvict   opKind = "evict" // forget a cached account: it was changed outside the committer
 )
 
 type op struct {

@@ -20,6 +20,7 @@ import (
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/store"
+	"tollgate/store/sqlite"
 )
 
 func serveCmd() *cobra.Command {
@@ -63,7 +64,17 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return nil, "", err
 	}
 	notice := time.Duration(c.noticeDays) * 24 * time.Hour
-	l := ledger.New(s, ledger.Options{Logger: log, PlanNotice: notice})
+	opt := ledger.Options{Logger: log, PlanNotice: notice}
+	if db, ok := s.(*sqlite.DB); ok {
+		// One process owns a SQLite file, so its committer may keep
+		// accounts' state in memory between batches.
+		if err := db.LockExclusive(); err != nil {
+			s.Close()
+			return nil, "", err
+		}
+		opt.CacheState = true
+	}
+	l := ledger.New(s, opt)
 	catalog, err := pricing.Load(c.catalog)
 	if err != nil {
 		s.Close()

@@ -287,3 +287,16 @@ func TestBench(t *testing.T) {
 		}
 	}
 }
+
+// TestOneServerPerSQLiteFile: the committer keeps state in memory, so a
+// second process on the same SQLite file is refused with a clear message.
+func TestOneServerPerSQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY=k", "TOLLGATE_DATABASE_URL=")
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY=k", "TOLLGATE_DATABASE_URL=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another process is serving") {
+		t.Fatalf("a second serve on one SQLite file: %v\n%s", err, out)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -39,6 +40,7 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared on w
+	lock  *os.File             // held by LockExclusive
 }
 
 var _ store.Store = (*DB)(nil)
@@ -92,8 +94,14 @@ func (db *DB) Close() error {
 		s.Close()
 	}
 	db.stmts = map[string]*sql.Stmt{}
+	lock := db.lock
+	db.lock = nil
 	db.mu.Unlock()
-	return errors.Join(db.w.Close(), db.r.Close())
+	err := errors.Join(db.w.Close(), db.r.Close())
+	if lock != nil {
+		lock.Close() // releases the flock
+	}
+	return err
 }
 
 // Migrate applies the embedded migrations not yet applied, in name order.
@@ -251,4 +259,23 @@ func placeholders(n int) string {
 		return "NULL"
 	}
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// LockExclusive takes an exclusive lock on the database for this process
+// (a lock file beside it, released by Close), so that a ledger that keeps
+// state in memory can be sure no other process writes. It fails if another
+// process holds it.
+func (db *DB) LockExclusive() error {
+	f, err := os.OpenFile(db.path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", db.path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("another process is serving %s (%w): stop it, or use another TOLLGATE_DATA_DIR", db.path, err)
+	}
+	db.mu.Lock()
+	db.lock = f
+	db.mu.Unlock()
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/sqlite"
 	"tollgate/store/storetest"
@@ -25,6 +26,12 @@ func open(tb testing.TB) store.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// TestConformanceCached runs the suite with the committer's state cache on,
+// as tollgate serve runs SQLite.
+func TestConformanceCached(t *testing.T) {
+	storetest.RunWith(t, open, ledger.Options{CacheState: true})
 }
 
 func TestMigrateTwice(t *testing.T) {

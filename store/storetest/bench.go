@@ -25,6 +25,8 @@ func Bench(b *testing.B, open Opener) {
 		{"batched", ledger.Options{}, 1000},
 		{"naive", ledger.Options{MaxBatch: 1, Committers: 16}, 1000},
 		{"batched-hot", ledger.Options{}, 1},
+		{"batched-cached", ledger.Options{CacheState: true}, 1000},
+		{"batched-cached-hot", ledger.Options{CacheState: true}, 1},
 		{"naive-hot", ledger.Options{MaxBatch: 1, Committers: 16}, 1},
 	} {
 		b.Run(c.name, func(b *testing.B) {

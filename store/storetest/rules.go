@@ -341,10 +341,10 @@ func testInsufficient(t *testing.T, open Opener) {
 
 func testSuspendedAccount(t *testing.T, open Opener) {
 	e := newEnv(t, open)
-	a := e.account("a", "free", "UTC")
+	e.account("a", "free", "UTC")
 	h := e.hold("a", tollgate.ProductVideo, cr(1))
-	a.Status = tollgate.AccountSuspended
-	if err := e.s.Write(e.ctx, func(tx storeTx) error { return tx.AccountUpdate(e.ctx, a) }); err != nil {
+	suspended := tollgate.AccountSuspended
+	if _, err := e.l.UpdateAccount(e.ctx, "a", ledger.AccountChanges{Status: &suspended}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.l.Hold(e.ctx, ledger.HoldParams{AccountID: "a", Product: tollgate.ProductVideo, Credits: cr(1)})
