@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -147,4 +148,23 @@ func (c *Credits) UnmarshalJSON(b []byte) error {
 type Money struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
+}
+
+// MulDivCeil returns ceil(a*b/d) for non-negative a and b and positive d,
+// computed in 128 bits; ok is false when the result does not fit an int64.
+// Prices and proportions of credits and money use it so nothing is lost to
+// rounding or overflow.
+func MulDivCeil(a, b, d int64) (q int64, ok bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(d) {
+		return 0, false
+	}
+	uq, r := bits.Div64(hi, lo, uint64(d))
+	if r > 0 {
+		uq++
+	}
+	if uq > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(uq), true
 }

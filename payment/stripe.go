@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/http"
 	"strings"
 	"time"
@@ -196,7 +195,7 @@ func (s *Service) Refund(ctx context.Context, orderID string, refunded, total in
 		}
 		covered := o.Credits
 		if refunded < total {
-			q, _ := mulDivCeil(int64(o.Credits), refunded, total)
+			q, _ := tollgate.MulDivCeil(int64(o.Credits), refunded, total)
 			covered = tollgate.Credits(q)
 		}
 		delta := covered - o.RefundedCredits
@@ -242,17 +241,4 @@ func (s *Service) Refund(ctx context.Context, orderID string, refunded, total in
 		}
 		return r, nil
 	}
-}
-
-// mulDivCeil returns ceil(a*b/d) for non-negative a, b and positive d.
-func mulDivCeil(a, b, d int64) (int64, bool) {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(d) {
-		return 0, false
-	}
-	q, r := bits.Div64(hi, lo, uint64(d))
-	if r > 0 {
-		q++
-	}
-	return int64(q), true
 }

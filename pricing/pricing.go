@@ -70,7 +70,7 @@ func (s PackSpec) Pack(now time.Time) tollgate.Pack {
 // MoneyFor is what credits cost at pack p's rate, rounded up to the
 // currency's minor unit.
 func MoneyFor(p tollgate.Pack, credits tollgate.Credits) tollgate.Money {
-	amt, _ := mulDivCeil(int64(credits), p.Price.Amount, int64(p.Credits))
+	amt, _ := tollgate.MulDivCeil(int64(credits), p.Price.Amount, int64(p.Credits))
 	return tollgate.Money{Amount: amt, Currency: p.Price.Currency}
 }
 
@@ -90,11 +90,16 @@ func BestPack(packs []tollgate.Pack, product tollgate.Product) (tollgate.Pack, b
 	return best, found
 }
 
-// lessRate reports whether x costs less per credit than y: a/b < c/d as
-// a*d < c*b, in 128 bits.
+// lessRate reports whether x costs less per credit than y.
 func lessRate(x, y tollgate.Pack) bool {
-	h1, l1 := bits.Mul64(uint64(x.Price.Amount), uint64(y.Credits))
-	h2, l2 := bits.Mul64(uint64(y.Price.Amount), uint64(x.Credits))
+	return rateLess(x.Price.Amount, int64(x.Credits), y.Price.Amount, int64(y.Credits))
+}
+
+// rateLess reports whether a/b < c/d for non-negative values and positive
+// b and d, compared as a*d < c*b in 128 bits.
+func rateLess(a, b, c, d int64) bool {
+	h1, l1 := bits.Mul64(uint64(a), uint64(d))
+	h2, l2 := bits.Mul64(uint64(c), uint64(b))
 	return h1 < h2 || (h1 == h2 && l1 < l2)
 }
 
@@ -308,29 +313,12 @@ func (p Price) PerMinute() tollgate.Credits {
 	if p.Seconds == 0 {
 		return 0
 	}
-	c, _ := mulDivCeil(int64(p.Credits), 60, int64(p.Seconds))
+	c, _ := tollgate.MulDivCeil(int64(p.Credits), 60, int64(p.Seconds))
 	return tollgate.Credits(c)
 }
 
 func ceilDiv(c tollgate.Credits, n int64) tollgate.Credits {
 	return tollgate.Credits((int64(c) + n - 1) / n)
-}
-
-// mulDivCeil returns ceil(a*b/d) for non-negative a, b and positive d,
-// false if it does not fit an int64.
-func mulDivCeil(a, b, d int64) (int64, bool) {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(d) {
-		return 0, false
-	}
-	q, r := bits.Div64(hi, lo, uint64(d))
-	if r > 0 {
-		q++
-	}
-	if q > uint64(tollgate.MaxCredits) {
-		return 0, false
-	}
-	return int64(q), true
 }
 
 // RuleAt returns the version of rule id in force at t.
@@ -473,8 +461,8 @@ func (c *Catalog) addLines(p Price, t time.Time, qty map[string]int64, tier, res
 		if !ok || q == 0 {
 			continue
 		}
-		credits, ok := mulDivCeil(q, int64(r.Credits), r.Per)
-		if !ok {
+		credits, ok := tollgate.MulDivCeil(q, int64(r.Credits), r.Per)
+		if !ok || credits > int64(tollgate.MaxCredits) {
 			return Price{}, tollgate.FieldError(r.Meter, "the price is out of range")
 		}
 		p.Lines = append(p.Lines, Line{RuleID: r.ID, Meter: r.Meter, Quantity: q, Per: r.Per, UnitCredits: r.Credits,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"sync"
 	"time"
 
@@ -117,10 +116,7 @@ func (q *Quotes) AddRule(ctx context.Context, tx store.Tx, r Rule, force bool) (
 		if notice <= 0 {
 			notice = 14 * 24 * time.Hour
 		}
-		// r.Credits/r.Per > prev.Credits/prev.Per, in 128 bits.
-		h1, l1 := bits.Mul64(uint64(r.Credits), uint64(prev.Per))
-		h2, l2 := bits.Mul64(uint64(prev.Credits), uint64(r.Per))
-		raised := h1 > h2 || (h1 == h2 && l1 > l2)
+		raised := rateLess(int64(prev.Credits), prev.Per, int64(r.Credits), r.Per)
 		if raised && !force && r.EffectiveAt.Before(now.Add(notice)) {
 			return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
 				"this raises %s from %s to %s credits per %d %s; a price increase must be announced %d days ahead: set effective_at at or after %s, or force it",
