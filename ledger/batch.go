@@ -480,37 +480,22 @@ func (b *batch) grant(a *account, p *GrantParams) (tollgate.Grant, error) {
 }
 
 // issue records a new grant and its issuance in the journal.
-func (b *batch) issue(g *tollgate.Grant) *grantState {
-	gs := b.addGrant(*g, true)
+func (b *batch) issue(g *tollgate.Grant) {
+	b.addGrant(*g, true)
 	txn := tollgate.NewID("txn")
 	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookIssuance, g.ID, "", -g.Amount)
 	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookAvailable, g.ID, "", g.Amount)
-	return gs
 }
 
-// allowance returns today's allowance grant of a for p, creating it on the
-// first use of the account's local day. It returns nil when the plan gives
-// no allowance for p.
-func (b *batch) allowance(a *account, p tollgate.Product) *grantState {
-	limit, _ := planAllowance(b.plans, a.a.Plan, p, b.now)
-	if limit <= 0 {
-		return nil
-	}
-	loc := a.a.Location()
-	ref := allowanceRef(p, tollgate.LocalDate(b.now, loc))
-	for _, gs := range a.grants {
-		if gs.g.ExternalRef == ref {
-			return gs
-		}
-	}
-	end := tollgate.NextMidnight(b.now, loc)
-	start := startOfDay(b.now, loc)
+// issueAllowance creates today's allowance of a for p, as allowanceDue
+// described it, on the first use of the account's local day.
+func (b *batch) issueAllowance(a *account, p tollgate.Product, limit tollgate.Credits, ref string, end time.Time) {
 	g := tollgate.Grant{
 		ID: tollgate.NewID("grant"), AccountID: a.a.ID, Source: tollgate.SourceAllowance,
 		Amount: limit, Remaining: limit, Products: []tollgate.Product{p},
-		EffectiveAt: start, ExpiresAt: &end, ExternalRef: ref, CreatedAt: b.now,
+		EffectiveAt: startOfDay(b.now, a.a.Location()), ExpiresAt: &end, ExternalRef: ref, CreatedAt: b.now,
 	}
-	return b.issue(&g)
+	b.issue(&g)
 }
 
 func allowanceRef(p tollgate.Product, date string) string {
@@ -623,7 +608,7 @@ func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, erro
 		return tollgate.Hold{}, e
 	}
 	if allowRef != "" {
-		b.allowance(a, p.Product)
+		b.issueAllowance(a, p.Product, allowLimit, allowRef, allowEnd)
 		grants = payable(a, p.Product, b.now)
 	}
 	prefix, kind := "hold", tollgate.TxnHold
@@ -731,9 +716,11 @@ func (b *batch) revokeOp(a *account, p *RevokeParams) (Revoked, error) {
 		return Revoked{}, tollgate.Errorf(tollgate.CodeNotFound, "grant %s not found", p.GrantID)
 	}
 	g := &gs.g
-	var r Revoked
-	r.TakenBack = min(p.Credits, g.Remaining)
-	r.Lost = p.Credits - r.TakenBack
+	take := min(p.Credits, g.Remaining)
+	r := Revoked{TakenBack: take, Lost: p.Credits - take}
+	if p.Close { // what is left after the refund's part goes too
+		r.TakenBack = g.Remaining
+	}
 	txn := tollgate.NewID("txn")
 	if r.TakenBack > 0 {
 		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookAvailable, g.ID, "", -r.TakenBack)
@@ -746,13 +733,6 @@ func (b *batch) revokeOp(a *account, p *RevokeParams) (Revoked, error) {
 		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefundLoss, "", "", r.Lost)
 	}
 	if p.Close && g.ExpiredAt == nil {
-		// What is left after taking back the refund's part goes too.
-		if g.Remaining > 0 {
-			b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookAvailable, g.ID, "", -g.Remaining)
-			b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, g.ID, "", g.Remaining)
-			r.TakenBack += g.Remaining
-			g.Remaining = 0
-		}
 		t := b.now
 		g.ExpiredAt = &t
 		gs.dirty = true
