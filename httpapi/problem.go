@@ -104,7 +104,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		p.AccountID, p.Product = in.AccountID, in.Product
 		p.Required, p.Available = &in.Required, &in.Available
 		p.DailyAllowanceResetsAt = in.DailyAllowanceResetsAt
-		offers := s.offers(r, in)
+		offers := s.offerList(r, in)
 		p.Offers = &offers
 	}
 	if status == http.StatusUnauthorized {
@@ -117,11 +117,6 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	w.Write(body)
-}
-
-// offers lists what the account could buy.
-func (s *Server) offers(r *http.Request, in *tollgate.Insufficient) []Offer {
-	return s.offerList(r, in)
 }
 
 var _ = ledger.Replayed{}

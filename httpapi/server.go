@@ -129,19 +129,20 @@ func (s *Server) register() {
 	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)
 	public("GET /v1/prices", s.getPrices)
 	public("GET /v1/packs", s.getPacks)
+	s.mux.HandleFunc("/", s.noRoute)
 }
 
-// ServeHTTP serves the API; unknown paths and methods get problems too.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
-	}
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// noRoute answers what no route matched: 405 with Allow when the path
+// exists for other methods, else 404. Matched requests never come here.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
 			allow = append(allow, m)
 		}
 	}

@@ -66,22 +66,20 @@ const packCacheTTL = 5 * time.Second
 func (s *Service) Seed(ctx context.Context) error {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
+	first := hex.EncodeToString(b[:8])
 	return s.Store.Write(ctx, func(tx store.Tx) error {
-		ps, err := tx.PackList(ctx)
+		// The defaults go in once, on the first start; packs the operator
+		// changes or retires afterwards stay as they are.
+		seeded, err := tx.SettingPut(ctx, "packs_seeded", first)
 		if err != nil {
 			return err
 		}
-		if len(ps) == 0 {
-			if _, err := tx.SettingGet(ctx, "packs_seeded_once"); errors.Is(err, tollgate.ErrNotFound) {
-				for _, p := range s.Defaults {
-					if err := tx.PackPut(ctx, p); err != nil {
-						return err
-					}
+		if seeded == first {
+			for _, p := range s.Defaults {
+				if err := tx.PackPut(ctx, p); err != nil {
+					return err
 				}
 			}
-		}
-		if _, err := tx.SettingPut(ctx, "packs_seeded_once", "yes"); err != nil {
-			return err
 		}
 		secret, err := tx.SettingPut(ctx, "link_secret", hex.EncodeToString(b[:]))
 		if err != nil {
