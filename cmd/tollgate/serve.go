@@ -59,48 +59,51 @@ type instance struct {
 // start opens everything and starts listening. adminShown is the generated
 // admin key on a new database, "" otherwise.
 func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, adminShown string, err error) {
+	// Check the configuration before opening anything.
+	catalog, err := pricing.Load(c.catalog)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (check TOLLGATE_CATALOG)", err)
+	}
+	stripeKey, stripeSecret := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"), os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
+	if (stripeKey == "") != (stripeSecret == "") {
+		return nil, "", errors.New("set both TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe, or neither for the development checkout")
+	}
+
+	var undo []func() // what to close, in reverse, if starting fails
+	fail := func(err error) (*instance, string, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return nil, "", err
+	}
 	s, err := openStore(ctx, c, log)
 	if err != nil {
 		return nil, "", err
 	}
+	undo = append(undo, func() { s.Close() })
 	notice := time.Duration(c.noticeDays) * 24 * time.Hour
 	opt := ledger.Options{Logger: log, PlanNotice: notice}
 	if db, ok := s.(*sqlite.DB); ok {
 		// One process owns a SQLite file, so its committer may keep
 		// accounts' state in memory between batches.
 		if err := db.LockExclusive(); err != nil {
-			s.Close()
-			return nil, "", err
+			return fail(err)
 		}
 		opt.CacheState = true
 	}
 	l := ledger.New(s, opt)
-	catalog, err := pricing.Load(c.catalog)
-	if err != nil {
-		s.Close()
-		return nil, "", fmt.Errorf("%w (check TOLLGATE_CATALOG)", err)
-	}
 	if adminShown, err = l.Bootstrap(ctx, c.adminKey); err != nil {
-		s.Close()
-		return nil, "", err
+		return fail(err)
 	}
 	if err := l.Start(ctx); err != nil {
-		s.Close()
-		return nil, "", err
+		return fail(err)
 	}
+	undo = append(undo, l.Stop)
 	sw := ledger.NewSweeper(l, 5*time.Second)
 	if err := sw.Start(context.WithoutCancel(ctx)); err != nil {
-		l.Stop()
-		s.Close()
-		return nil, "", err
+		return fail(err)
 	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		sw.Stop()
-		l.Stop()
-		s.Close()
-		return nil, "", fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err)
-	}
+	undo = append(undo, sw.Stop)
 	api := httpapi.New(l, log)
 	api.BaseURL = c.publicURL
 	api.Quotes.Catalog, api.Quotes.Notice = catalog, notice
@@ -108,23 +111,15 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	for _, p := range catalog.Packs {
 		api.Payments.Defaults = append(api.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
 	}
-	if key := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"); key != "" {
-		secret := os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
-		if secret == "" {
-			ln.Close()
-			sw.Stop()
-			l.Stop()
-			s.Close()
-			return nil, "", errors.New("TOLLGATE_STRIPE_SECRET_KEY is set but TOLLGATE_STRIPE_WEBHOOK_SECRET is not: set both, or neither for the development checkout")
-		}
-		api.Payments.Provider = payment.NewStripe(key, secret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
+	if stripeKey != "" {
+		api.Payments.Provider = payment.NewStripe(stripeKey, stripeSecret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
 	}
 	if err := api.Payments.Seed(ctx); err != nil {
-		ln.Close()
-		sw.Stop()
-		l.Stop()
-		s.Close()
-		return nil, "", fmt.Errorf("seed packs: %w", err)
+		return fail(fmt.Errorf("seed packs: %w", err))
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err))
 	}
 	srv := &http.Server{
 		Handler:           api,
