@@ -201,5 +201,3 @@ func wantCode(t testing.TB, err error, c tollgate.Code) {
 		t.Fatalf("got error %v (code %s), want code %s", err, got, c)
 	}
 }
-
-type storeTx = store.Tx
