@@ -32,6 +32,7 @@ const (
 	CodeQuoteUsed           Code = "quote_used"           // 409
 	CodeAccountSuspended    Code = "account_suspended"    // 403
 	CodeUnavailable         Code = "unavailable"          // 503
+	CodeOutcomeUnknown      Code = "outcome_unknown"      // 503
 	CodeInternal            Code = "internal"             // 500
 )
 
@@ -85,6 +86,7 @@ var (
 	ErrHoldNotPending      = &Error{Code: CodeHoldNotPending}
 	ErrIdempotencyMismatch = &Error{Code: CodeIdempotencyMismatch}
 	ErrUnavailable         = &Error{Code: CodeUnavailable}
+	ErrOutcomeUnknown      = &Error{Code: CodeOutcomeUnknown}
 )
 
 // ErrorCode returns the code of err, CodeInternal if it carries none, and

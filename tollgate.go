@@ -95,6 +95,11 @@ type Grant struct {
 	ExpiredAt   *time.Time // set once expiry moved the remainder to breakage
 	ExternalRef string     // e.g. a payment reference or "allowance:video:2026-11-21"
 	CreatedAt   time.Time
+	// RefundOwed counts credits a refund of the grant's payment claimed
+	// while pending holds held them: as the holds return credits, these go
+	// to the refunds book instead of back to the grant. While it is not
+	// zero, Remaining is zero.
+	RefundOwed Credits
 }
 
 // Pays reports whether the grant may pay for product p.

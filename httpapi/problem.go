@@ -7,6 +7,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/store"
 )
 
 // statusOf maps every error code to its HTTP status: the one table.
@@ -31,6 +32,7 @@ var statusOf = map[tollgate.Code]int{
 	tollgate.CodeQuoteUsed:           http.StatusConflict,
 	tollgate.CodeAccountSuspended:    http.StatusForbidden,
 	tollgate.CodeUnavailable:         http.StatusServiceUnavailable,
+	tollgate.CodeOutcomeUnknown:      http.StatusServiceUnavailable,
 	tollgate.CodeInternal:            http.StatusInternalServerError,
 }
 
@@ -55,6 +57,7 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeQuoteUsed:           "The quote has paid for a job already",
 	tollgate.CodeAccountSuspended:    "The account is suspended",
 	tollgate.CodeUnavailable:         "Service unavailable",
+	tollgate.CodeOutcomeUnknown:      "Whether the request took effect is not known",
 	tollgate.CodeInternal:            "Internal error",
 }
 
@@ -88,7 +91,16 @@ type Offer struct {
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	var e *tollgate.Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, store.ErrCommitUnknown):
+		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
+			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")
+	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &tollgate.Error{Code: tollgate.CodeInternal, Message: "something went wrong on our side; retry with the same Idempotency-Key, and report it if it persists"}
 	}
@@ -110,8 +122,11 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
 	}
-	if status == http.StatusServiceUnavailable {
+	switch e.Code {
+	case tollgate.CodeUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case tollgate.CodeOutcomeUnknown:
+		w.Header().Set("Retry-After", "2")
 	}
 	body, _ := marshal(p)
 	w.Header().Set("Content-Type", "application/problem+json")

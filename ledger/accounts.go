@@ -179,6 +179,15 @@ func planNames(vs []tollgate.PlanVersion) []string {
 // the same request gets *Replayed, the same key with another request
 // idempotency_mismatch. For writes that do not move credits.
 func (l *Ledger) WriteIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
+	res, err := l.writeIdempotent(ctx, k, fn)
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) { // the key was stored meanwhile: now it replays
+		res, err = l.writeIdempotent(ctx, k, fn)
+	}
+	return res, err
+}
+
+func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
 	now := l.clock.Now()
 	var res any
 	err := l.store.Write(ctx, func(tx store.Tx) error {

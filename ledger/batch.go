@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -35,6 +36,15 @@ type batch struct {
 	// the cache to keep.
 	fresh        map[string]bool
 	freshPending []tollgate.Hold
+
+	quotesUsed map[string]bool // quotes that have paid for a hold, known to this batch
+
+	// cur is the operation being applied; owner and idemOwner map the
+	// rows it makes (grants and holds by id, idempotency records by key)
+	// back to it, so that a row refused at Apply names its operation.
+	cur       *op
+	owner     map[string]*op
+	idemOwner map[store.IdempotencyKey]*op
 }
 
 type account struct {
@@ -55,10 +65,33 @@ type holdState struct {
 func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
 	return &batch{
 		l: l, tx: tx, now: now,
-		accounts: map[string]*account{},
-		grants:   map[string]*grantState{},
-		holds:    map[string]*holdState{},
+		accounts:   map[string]*account{},
+		grants:     map[string]*grantState{},
+		holds:      map[string]*holdState{},
+		quotesUsed: map[string]bool{},
+		owner:      map[string]*op{},
+		idemOwner:  map[store.IdempotencyKey]*op{},
 	}
+}
+
+// owners returns the operations that made the rows c names.
+func (b *batch) owners(c *store.ConflictError) []*op {
+	var out []*op
+	add := func(o *op) {
+		if o != nil && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	for _, id := range c.Grants {
+		add(b.owner[id])
+	}
+	for _, id := range c.Holds {
+		add(b.owner[id])
+	}
+	for _, k := range c.Idempotency {
+		add(b.idemOwner[k])
+	}
+	return out
 }
 
 // load locks every account the batch touches, in id order, and reads their
@@ -239,6 +272,24 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			return err
 		}
 	}
+	// Quotes already used: a second hold on one would break the database's
+	// unique index and fail the whole batch. Read now that the accounts
+	// are locked, so a hold another instance made with it is seen.
+	var quotes []string
+	for _, o := range ops {
+		if (o.kind == opHold || o.kind == opUsage) && o.hold.QuoteID != "" {
+			quotes = append(quotes, o.hold.QuoteID)
+		}
+	}
+	if len(quotes) > 0 {
+		hs, err := b.tx.HoldsByQuote(ctx, quotes)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			b.quotesUsed[h.QuoteID] = true
+		}
+	}
 	b.expire()
 	b.before = map[string]tollgate.Credits{}
 	for id, a := range b.accounts {
@@ -284,6 +335,9 @@ func (b *batch) lowBalanceEvents() {
 
 func (b *batch) addGrant(g tollgate.Grant, isNew bool) *grantState {
 	gs := &grantState{g: g, isNew: isNew}
+	if isNew {
+		b.owner[g.ID] = b.cur
+	}
 	b.grants[g.ID] = gs
 	if a := b.accounts[g.AccountID]; a != nil {
 		a.grants = append(a.grants, gs)
@@ -389,9 +443,9 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 	var err error
 	switch o.kind {
 	case opGrant:
-		res, err = b.grant(a, &o.grant)
+		res, err = b.grant(ctx, a, &o.grant)
 	case opHold, opUsage:
-		res, err = b.hold(a, &o.hold, o.kind == opUsage)
+		res, err = b.hold(ctx, a, &o.hold, o.kind == opUsage)
 	case opCapture, opRelease:
 		res, err = b.settleOp(o)
 	case opRevoke:
@@ -444,10 +498,13 @@ func (b *batch) remember(k *Idempotency, res any) {
 		b.idem = map[[2]string]*store.Idempotency{}
 	}
 	b.idem[[2]string{k.Scope, k.Key}] = &rec
+	if b.idemOwner != nil {
+		b.idemOwner[store.IdempotencyKey{Scope: k.Scope, Key: k.Key}] = b.cur
+	}
 	b.w.Idempotency = append(b.w.Idempotency, rec)
 }
 
-func (b *batch) grant(a *account, p *GrantParams) (tollgate.Grant, error) {
+func (b *batch) grant(ctx context.Context, a *account, p *GrantParams) (tollgate.Grant, error) {
 	eff := b.now
 	if p.EffectiveAt != nil {
 		eff = *p.EffectiveAt
@@ -464,10 +521,12 @@ func (b *batch) grant(a *account, p *GrantParams) (tollgate.Grant, error) {
 		return tollgate.Grant{}, tollgate.FieldError("expires_at", "must be after effective_at")
 	}
 	if p.ExternalRef != "" {
-		for _, gs := range a.grants {
-			if gs.g.ExternalRef == p.ExternalRef {
-				return tollgate.Grant{}, tollgate.Errorf(tollgate.CodeConflict, "a grant with external_ref %q exists", p.ExternalRef)
-			}
+		exists, err := b.refExists(ctx, a, p.ExternalRef)
+		if err != nil {
+			return tollgate.Grant{}, err
+		}
+		if exists {
+			return tollgate.Grant{}, tollgate.Errorf(tollgate.CodeConflict, "a grant with external_ref %q exists", p.ExternalRef)
 		}
 	}
 	g := tollgate.Grant{
@@ -510,20 +569,39 @@ func startOfDay(t time.Time, loc *time.Location) time.Time {
 // allowanceDue reports the allowance of a for p today: its limit and ref
 // when it is still to be created (zero and "" when it exists or the plan has
 // none), and when it resets (zero without an allowance).
-func (b *batch) allowanceDue(a *account, p tollgate.Product) (tollgate.Credits, string, time.Time) {
+func (b *batch) allowanceDue(ctx context.Context, a *account, p tollgate.Product) (tollgate.Credits, string, time.Time, error) {
 	limit, _ := planAllowance(b.plans, a.a.Plan, p, b.now)
 	if limit <= 0 {
-		return 0, "", time.Time{}
+		return 0, "", time.Time{}, nil
 	}
 	loc := a.a.Location()
 	end := tollgate.NextMidnight(b.now, loc)
 	ref := allowanceRef(p, tollgate.LocalDate(b.now, loc))
+	exists, err := b.refExists(ctx, a, ref)
+	if err != nil || exists {
+		return 0, "", end, err
+	}
+	return limit, ref, end, nil
+}
+
+// refExists reports whether the account has a grant with external
+// reference ref: among those the batch knows, or else in the database (a
+// closed grant the batch did not load; inserting another would break the
+// unique index and fail the batch).
+func (b *batch) refExists(ctx context.Context, a *account, ref string) (bool, error) {
 	for _, gs := range a.grants {
 		if gs.g.ExternalRef == ref {
-			return 0, "", end
+			return true, nil
 		}
 	}
-	return limit, ref, end
+	_, err := b.tx.GrantByRef(ctx, a.a.ID, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, tollgate.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // planAllowance returns the daily allowance of plan for product p at t, and
@@ -582,13 +660,21 @@ func burnsBefore(x, y *tollgate.Grant) bool {
 	return x.ID < y.ID
 }
 
-func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, error) {
+func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool) (tollgate.Hold, error) {
 	if a.a.Status != tollgate.AccountActive {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeAccountSuspended, "account %s is %s and may not spend credits", a.a.ID, a.a.Status)
 	}
+	if p.QuoteID != "" {
+		if b.quotesUsed[p.QuoteID] {
+			return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeQuoteUsed, "quote %s has paid for a job already; ask for a new quote", p.QuoteID)
+		}
+	}
 	// Today's allowance counts before it exists; it is created only when the
 	// hold goes through, so a refused hold writes nothing.
-	allowLimit, allowRef, allowEnd := b.allowanceDue(a, p.Product)
+	allowLimit, allowRef, allowEnd, err := b.allowanceDue(ctx, a, p.Product)
+	if err != nil {
+		return tollgate.Hold{}, err
+	}
 	grants := payable(a, p.Product, b.now)
 	avail := allowLimit
 	for _, gs := range grants {
@@ -644,6 +730,10 @@ func (b *batch) hold(a *account, p *HoldParams, usage bool) (tollgate.Hold, erro
 		h.SettledAt = &t
 	}
 	b.holds[h.ID] = &holdState{h: h, isNew: true}
+	b.owner[h.ID] = b.cur
+	if p.QuoteID != "" {
+		b.quotesUsed[p.QuoteID] = true
+	}
 	return h, nil
 }
 

@@ -13,10 +13,12 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +66,8 @@ type Ledger struct {
 	opt   Options
 	log   *slog.Logger
 
-	batches, applied, retried, busy atomic.Int64
+	batches, applied, retried, unknown, busy atomic.Int64
+	lastBatch                                atomic.Int64
 
 	cache *stateCache // nil unless Options.CacheState
 
@@ -208,30 +211,113 @@ func (l *Ledger) commitLoop() {
 	}
 }
 
-// run applies a batch in one transaction. If the transaction itself fails
-// (a constraint, a lost connection), each operation is retried alone so only
-// the guilty one fails.
-func (l *Ledger) run(batch []*op) {
+// Limits of the committer's retries when the database fails.
+const (
+	maxAttempts = 6                      // transactions tried for one batch before it is answered 503
+	lookupFor   = 4 * time.Second        // how long a commit whose answer was lost is looked up
+	retryPause  = 100 * time.Millisecond // first pause before trying again; doubles each time
+)
+
+// run applies a batch in one transaction and answers its operations. Every
+// operation answered took effect exactly once; one answered 503 took effect
+// at most once. When the transaction fails:
+//
+//   - the answer to COMMIT was lost: the batch id is looked up on a fresh
+//     connection first. Committed, the operations are answered with their
+//     results; not committed, the batch is applied again; still not known,
+//     each is answered outcome_unknown.
+//   - a row met a unique key another transaction took meanwhile: the
+//     operations that made those rows are taken out, the rest applied
+//     again, and those operations then run alone, where they see what the
+//     other transaction wrote.
+//   - the connection was lost before COMMIT: nothing was committed; the
+//     batch is applied again on a fresh connection, a few times, before
+//     its operations are answered unavailable.
+//   - a statement failed: nothing was committed; each operation is tried
+//     alone, so only the guilty one fails.
+func (l *Ledger) run(ops []*op) {
 	l.batches.Add(1)
-	l.applied.Add(int64(len(batch)))
-	t := time.Now()
-	b, err := l.apply(batch)
-	l.busy.Add(int64(time.Since(t)))
-	if l.cache != nil {
-		if err == nil {
-			l.cache.store(b)
-		} else { // what was committed is unknown: read afresh
-			l.cache = newStateCache(l.cache.max)
-		}
-	}
-	if err != nil && len(batch) > 1 {
-		l.retried.Add(1)
-		for _, o := range batch {
+	var alone []*op // run after the batch, each in a transaction of its own
+	defer func() {
+		for _, o := range alone {
 			l.run([]*op{o})
 		}
-		return
+	}()
+	pause := retryPause
+	for attempt := 1; ; attempt++ {
+		l.applied.Add(int64(len(ops)))
+		t := time.Now()
+		b, err := l.apply(ops)
+		l.busy.Add(int64(time.Since(t)))
+		if err == nil {
+			if l.cache != nil {
+				l.cache.store(b)
+			}
+			l.answer(ops, nil)
+			return
+		}
+		if l.cache != nil { // what was committed is not known here: read afresh
+			l.cache = newStateCache(l.cache.max)
+		}
+		var conflict *store.ConflictError
+		switch {
+		case errors.Is(err, store.ErrCommitUnknown):
+			l.unknown.Add(1)
+			state := store.BatchNotCommitted // a batch that wrote nothing has nothing to look up
+			if b.w.Batch != 0 {
+				state = l.lookup(b.w.Batch)
+			}
+			switch state {
+			case store.BatchCommitted:
+				l.answer(ops, nil)
+				return
+			case store.BatchNotCommitted:
+				l.log.Warn("ledger: a commit's answer was lost and the batch had not committed: applying it again", "batch", b.w.Batch, "ops", len(ops), "err", err)
+			default:
+				l.log.Error("ledger: a commit's answer was lost and its outcome is still unknown", "batch", b.w.Batch, "ops", len(ops), "err", err)
+				l.answer(ops, tollgate.Errorf(tollgate.CodeOutcomeUnknown,
+					"the database connection dropped while this request was being committed, and whether it took effect is not known yet; "+
+						"retry with the same Idempotency-Key (a request that took effect is answered as it was), or check before retrying without one"))
+				return
+			}
+		case errors.As(err, &conflict):
+			guilty := b.owners(conflict)
+			if len(guilty) == 0 && !conflict.Batch {
+				l.log.Error("ledger: a conflict no operation owns", "err", err)
+				l.answer(ops, err)
+				return
+			}
+			ops = without(ops, guilty)
+			alone = append(alone, guilty...)
+			if len(ops) == 0 {
+				return
+			}
+		case errors.Is(err, store.ErrUnavailable):
+			l.log.Warn("ledger: the database is unavailable; trying again", "attempt", attempt, "err", err)
+		default:
+			if len(ops) > 1 {
+				l.retried.Add(1)
+				alone = append(alone, ops...)
+				return
+			}
+			l.answer(ops, err)
+			return
+		}
+		if attempt >= maxAttempts {
+			l.answer(ops, tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable (%v); nothing was changed: retry shortly", err))
+			return
+		}
+		if !errors.As(err, &conflict) {
+			l.retried.Add(1)
+			time.Sleep(pause)
+			pause *= 2
+		}
 	}
-	for _, o := range batch {
+}
+
+// answer gives every operation its result, or err for all when not nil.
+func (l *Ledger) answer(ops []*op, err error) {
+	for _, o := range ops {
 		if err != nil {
 			o.res, o.err = nil, err
 			if tollgate.ErrorCode(err) == tollgate.CodeInternal {
@@ -242,6 +328,56 @@ func (l *Ledger) run(batch []*op) {
 		}
 		close(o.done)
 	}
+}
+
+// lookup asks the store, for up to lookupFor, whether batch id committed.
+// It returns BatchInProgress when it could not tell.
+func (l *Ledger) lookup(id int64) store.BatchState {
+	deadline := time.Now().Add(lookupFor)
+	pause := retryPause
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Until(deadline)+time.Second)
+		st, err := l.store.BatchStatus(ctx, id)
+		cancel()
+		if err == nil && st != store.BatchInProgress {
+			return st
+		}
+		if err != nil {
+			l.log.Warn("ledger: looking up a batch whose commit answer was lost", "batch", id, "err", err)
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return store.BatchInProgress
+		}
+		time.Sleep(pause)
+		pause *= 2
+	}
+}
+
+// batchID returns a new batch id: the wall clock's time (not the ledger's
+// clock, which tests stop) and random bits, increasing within the process.
+func (l *Ledger) batchID() int64 {
+	var r [1]byte
+	_, _ = rand.Read(r[:])
+	id := store.BatchID(time.Now(), r[0])
+	for {
+		last := l.lastBatch.Load()
+		if id <= last {
+			id = last + 1
+		}
+		if l.lastBatch.CompareAndSwap(last, id) {
+			return id
+		}
+	}
+}
+
+func without(ops, drop []*op) []*op {
+	out := ops[:0:0]
+	for _, o := range ops {
+		if !slices.Contains(drop, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (l *Ledger) apply(ops []*op) (*batch, error) {
@@ -259,12 +395,15 @@ func (l *Ledger) apply(ops []*op) (*batch, error) {
 			if o.pendingErr != nil { // failed while loading, e.g. unknown hold
 				continue
 			}
+			b.cur = o
 			o.pendingRes, o.pendingErr = b.do(ctx, o)
 		}
+		b.cur = nil
 		b.flush()
 		if b.w.Empty() {
 			return nil
 		}
+		b.w.Batch = l.batchID()
 		return tx.Apply(ctx, &b.w)
 	})
 	return b, err
@@ -272,15 +411,17 @@ func (l *Ledger) apply(ops []*op) (*batch, error) {
 
 // Stats counts the committer's work since the ledger started.
 type Stats struct {
-	Batches    int64         // transactions run by the committer
+	Batches    int64         // batches run by the committer
 	Operations int64         // operations applied, retries included
-	Retried    int64         // batches whose transaction failed and were retried op by op
+	Retried    int64         // batches whose transaction failed and were applied again, whole or op by op
+	Unknown    int64         // commits whose answer was lost, looked up
 	Busy       time.Duration // time spent in transactions, summed over committers
 }
 
 // Stats returns the committer's counters. It is safe for concurrent use.
 func (l *Ledger) Stats() Stats {
-	return Stats{Batches: l.batches.Load(), Operations: l.applied.Load(), Retried: l.retried.Load(), Busy: time.Duration(l.busy.Load())}
+	return Stats{Batches: l.batches.Load(), Operations: l.applied.Load(), Retried: l.retried.Load(), Unknown: l.unknown.Load(),
+		Busy: time.Duration(l.busy.Load())}
 }
 
 // Replayed is returned, as an error, by a call whose Idempotency-Key was seen

@@ -123,7 +123,11 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 	}
 	cutoff := l.clock.Now().Add(-l.opt.IdempotencyTTL)
 	err := l.store.Write(ctx, func(tx store.Tx) error {
-		_, err := tx.IdempotencyPurge(ctx, cutoff)
+		if _, err := tx.IdempotencyPurge(ctx, cutoff); err != nil {
+			return err
+		}
+		// Batch ids carry the wall clock's time, not the ledger's.
+		_, err := tx.BatchPurge(ctx, time.Now().Add(-l.opt.IdempotencyTTL))
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,9 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"tollgate"
@@ -31,8 +34,79 @@ type Store interface {
 	// WriteConcurrency is how many write transactions the store usefully
 	// runs at once: 1 for SQLite's single writer, more for PostgreSQL.
 	WriteConcurrency() int
+	// BatchStatus tells whether the transaction that wrote batch id (see
+	// Writes.Batch) committed, looking on a fresh connection. It is the
+	// first thing to call after Write fails with ErrCommitUnknown. It
+	// returns BatchInProgress while the database still runs that
+	// transaction, and an error when it cannot tell.
+	BatchStatus(ctx context.Context, id int64) (BatchState, error)
 	// Close releases the store's connections.
 	Close() error
+}
+
+// ErrCommitUnknown is wrapped by Write when COMMIT was sent but its answer
+// was lost (the connection dropped): the transaction may or may not have
+// taken effect. Never redo its work before BatchStatus says it did not.
+var ErrCommitUnknown = errors.New("the outcome of the commit is unknown")
+
+// ErrUnavailable is wrapped by Write and Read when the database could not be
+// reached, dropped the connection or ran out of room before the commit:
+// nothing was committed and the call may be retried. The store drops its
+// idle connections, so a retry uses a fresh one.
+var ErrUnavailable = errors.New("the database is unavailable")
+
+// BatchState is what BatchStatus found.
+type BatchState int
+
+// Batch states.
+const (
+	BatchNotCommitted BatchState = iota // it rolled back, or never reached the database
+	BatchCommitted
+	BatchInProgress // the database is still running it: ask again
+)
+
+func (s BatchState) String() string {
+	switch s {
+	case BatchCommitted:
+		return "committed"
+	case BatchInProgress:
+		return "in progress"
+	}
+	return "not committed"
+}
+
+// ConflictError is returned by Apply when rows could not be inserted
+// because another transaction wrote rows with the same unique key since the
+// caller looked: the transaction must roll back. It names the rows, so the
+// caller can drop the operations that made them and apply the rest.
+type ConflictError struct {
+	Batch       bool             // the batch id was taken: apply again with another
+	Grants      []string         // ids of grants whose (account, external_ref) was taken
+	Holds       []string         // ids of holds whose quote had paid for another hold
+	Idempotency []IdempotencyKey // records whose key was taken
+}
+
+// IdempotencyKey names an idempotency record.
+type IdempotencyKey struct{ Scope, Key string }
+
+// Is makes a ConflictError match tollgate.ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == tollgate.ErrConflict }
+
+func (e *ConflictError) Error() string {
+	var parts []string
+	if e.Batch {
+		parts = append(parts, "the batch id")
+	}
+	if len(e.Grants) > 0 {
+		parts = append(parts, fmt.Sprintf("grants %v", e.Grants))
+	}
+	if len(e.Holds) > 0 {
+		parts = append(parts, fmt.Sprintf("holds %v", e.Holds))
+	}
+	if len(e.Idempotency) > 0 {
+		parts = append(parts, fmt.Sprintf("idempotency keys %v", e.Idempotency))
+	}
+	return "apply: taken meanwhile by another transaction: " + strings.Join(parts, ", ")
 }
 
 // Tx is one transaction. Methods that write fail inside Read.
@@ -73,6 +147,8 @@ type Tx interface {
 	// expires_at is at or before now.
 	HoldsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
 	HoldList(ctx context.Context, p HoldListParams) ([]tollgate.Hold, error)
+	// HoldsByQuote returns the holds made with any of the quotes.
+	HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error)
 
 	EntryList(ctx context.Context, p EntryListParams) ([]tollgate.Entry, error)
 	// EntryTotals sums the journal by account, book and grant.
@@ -137,10 +213,14 @@ type Tx interface {
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
 	// IdempotencyPurge deletes records created before t and returns how many.
 	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)
+	// BatchPurge deletes the ids of batches written before t and returns
+	// how many.
+	BatchPurge(ctx context.Context, before time.Time) (int64, error)
 
 	// Apply writes a batch of inserts and updates built by the ledger, in
-	// bulk. Rows are written in the order: grants, holds, entries, updates,
-	// idempotency records.
+	// bulk, and the batch id when w.Batch is set. It fails with
+	// *ConflictError when a grant, a hold or an idempotency record it
+	// inserts meets one with the same unique key, or the batch id is taken.
 	Apply(ctx context.Context, w *Writes) error
 }
 
@@ -196,11 +276,12 @@ type Idempotency struct {
 	CreatedAt   time.Time
 }
 
-// GrantUpdate sets a grant's remainder and, once, its expiry.
+// GrantUpdate sets a grant's remainder and refund owed and, once, its expiry.
 type GrantUpdate struct {
-	ID        string
-	Remaining tollgate.Credits
-	ExpiredAt *time.Time
+	ID         string
+	Remaining  tollgate.Credits
+	RefundOwed tollgate.Credits
+	ExpiredAt  *time.Time
 }
 
 // HoldUpdate settles a hold.
@@ -214,6 +295,10 @@ type HoldUpdate struct {
 // Writes is a batch of rows for Apply. The ledger coalesces updates so that
 // each grant and hold appears at most once.
 type Writes struct {
+	// Batch, when not zero, is written to the batches table, so that
+	// BatchStatus can tell whether this transaction committed. BatchID
+	// makes one.
+	Batch        int64
 	Grants       []tollgate.Grant
 	Holds        []tollgate.Hold
 	Entries      []tollgate.Entry
@@ -225,12 +310,13 @@ type Writes struct {
 
 // Empty reports whether w writes nothing.
 func (w *Writes) Empty() bool {
-	return len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
+	return w.Batch == 0 && len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
 		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0
 }
 
 // Reset empties w, keeping its capacity.
 func (w *Writes) Reset() {
+	w.Batch = 0
 	w.Grants, w.Holds, w.Entries = w.Grants[:0], w.Holds[:0], w.Entries[:0]
 	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
 	w.Events = w.Events[:0]
@@ -239,3 +325,14 @@ func (w *Writes) Reset() {
 // ExpiringEventID is the id of a grant's credits.expiring event: one per
 // grant, so a notice is sent once.
 func ExpiringEventID(grantID string) string { return "evt_expiring_" + grantID }
+
+// BatchID returns a new batch id for a batch made at t: its time in
+// microseconds, shifted left 8 bits, with 8 random bits below, so that ids
+// sort by time and BatchPurge can delete by id. Two batches may draw the
+// same id; Apply then fails with a ConflictError naming the batch.
+func BatchID(t time.Time, random uint8) int64 {
+	return t.UnixMicro()<<8 | int64(random)
+}
+
+// BatchIDBefore returns the smallest batch id of a batch made at t.
+func BatchIDBefore(t time.Time) int64 { return t.UnixMicro() << 8 }

@@ -5,7 +5,9 @@ import (
 	"os"
 	"testing"
 
+	"tollgate/ledger"
 	"tollgate/store"
+	"tollgate/store/fault"
 	"tollgate/store/postgres"
 	"tollgate/store/storetest"
 )
@@ -31,4 +33,22 @@ func TestConformance(t *testing.T) {
 
 func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, open)
+}
+
+func faulty(tb testing.TB, plan *fault.Plan) (store.Store, func()) {
+	tb.Helper()
+	url := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if url == "" {
+		tb.Skip("TOLLGATE_TEST_DATABASE_URL not set: e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	db, proxy := fault.OpenPostgres(tb, url, plan)
+	return db, proxy.CutAll
+}
+
+// TestFaults runs the fault suite through a proxy that loses COMMIT
+// answers, fails COMMITs and cuts every connection every 150ms, with three
+// ledgers on one database as three instances would run.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	storetest.RunFaults(t, faulty, ledger.Options{})
 }

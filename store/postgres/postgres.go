@@ -21,7 +21,9 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +41,9 @@ var migrations embed.FS
 // DB is a PostgreSQL store. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+
+	mu   sync.Mutex
+	xids map[int64]int64 // batch id -> transaction id, for commits whose answer was lost
 }
 
 var _ store.Store = (*DB)(nil)
@@ -70,7 +75,7 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: pool, xids: map[int64]int64{}}, nil
 }
 
 // OpenTestSchema opens the database at url in a new schema with a random
@@ -186,31 +191,136 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Write runs fn in a READ COMMITTED transaction and commits it if fn returns
 // nil. A statement that fails aborts the transaction: fn must return its
-// error rather than go on.
+// error rather than go on. When the connection is lost before COMMIT, the
+// error wraps store.ErrUnavailable; when the answer to COMMIT is lost, it
+// wraps store.ErrCommitUnknown. Either way the pool's idle connections are
+// dropped, since the server may have gone with them.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return fmt.Errorf("begin: %w", mapErr(err))
+		return db.unavailable("begin", err)
 	}
 	defer pgTx.Rollback(ctx) // no-op after Commit
-	if err := fn(&tx{q: pgTx, write: true}); err != nil {
+	t := &tx{q: pgTx, write: true}
+	if err := fn(t); err != nil {
+		if pgTx.Conn().IsClosed() {
+			return db.unavailable("write", err)
+		}
 		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", mapErr(err))
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && !pgTx.Conn().IsClosed() {
+			// The server answered: it did not commit.
+			return fmt.Errorf("commit: %w", mapErr(err))
+		}
+		db.pool.Reset()
+		if t.batch != 0 && t.xid != 0 {
+			db.mu.Lock()
+			if len(db.xids) > 4096 { // bounded: lookups follow at once
+				clear(db.xids)
+			}
+			db.xids[t.batch] = t.xid
+			db.mu.Unlock()
+		}
+		return fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, err)
 	}
 	return nil
 }
 
+// unavailable wraps an error that did not come from a statement the server
+// refused (it could not be reached, or the connection dropped) with
+// store.ErrUnavailable, and drops the pool's idle connections.
+func (db *DB) unavailable(what string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && !lostClass(pe.Code) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, mapErr(err))
+	}
+	db.pool.Reset()
+	return fmt.Errorf("%s: %w: %w", what, store.ErrUnavailable, err)
+}
+
+// lostClass reports whether a SQLSTATE means the connection or the server
+// went away: connection exceptions, the server shutting down or a backend
+// terminated, too many connections.
+func lostClass(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") || code == "53300"
+}
+
 // Read runs fn in a REPEATABLE READ READ ONLY transaction: every query of fn
-// sees the same snapshot.
+// sees the same snapshot. A read that loses its connection is tried once
+// more on a fresh one.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		lost, err := db.read(ctx, fn)
+		if !lost {
+			return err
+		}
+		if attempt > 0 {
+			return db.unavailable("read", err)
+		}
+		db.pool.Reset()
+	}
+}
+
+func (db *DB) read(ctx context.Context, fn func(store.Tx) error) (lost bool, err error) {
 	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("begin read: %w", mapErr(err))
+		var pe *pgconn.PgError
+		lost := !(errors.As(err, &pe) && !lostClass(pe.Code)) && ctx.Err() == nil
+		return lost, fmt.Errorf("begin read: %w", mapErr(err))
 	}
 	defer pgTx.Rollback(ctx)
-	return fn(&tx{q: pgTx})
+	err = fn(&tx{q: pgTx})
+	return err != nil && pgTx.Conn().IsClosed() && ctx.Err() == nil, err
+}
+
+// BatchStatus looks for the batch on a new connection of its own (the
+// pool's may be dead). Absent, it asks the server about the transaction
+// that wrote it: still in progress, or aborted.
+func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, error) {
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig)
+	if err != nil {
+		return store.BatchNotCommitted, fmt.Errorf("batch status: %w: %w", store.ErrUnavailable, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var found bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = $1)`, id).Scan(&found); err != nil {
+		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", err)
+	}
+	db.mu.Lock()
+	xid, known := db.xids[id]
+	if found {
+		delete(db.xids, id)
+	}
+	db.mu.Unlock()
+	if found {
+		return store.BatchCommitted, nil
+	}
+	if !known {
+		return store.BatchNotCommitted, fmt.Errorf("batch status: batch %d is not in the database and its transaction id is not known", id)
+	}
+	var status *string
+	if err := conn.QueryRow(ctx, `SELECT pg_xact_status($1::text::xid8)`, strconv.FormatInt(xid, 10)).Scan(&status); err != nil {
+		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", err)
+	}
+	switch {
+	case status == nil:
+		return store.BatchNotCommitted, fmt.Errorf("batch status: the server no longer knows transaction %d", xid)
+	case *status == "in progress":
+		return store.BatchInProgress, nil
+	case *status == "committed": // committed, its row since purged
+		db.forget(id)
+		return store.BatchCommitted, nil
+	}
+	db.forget(id)
+	return store.BatchNotCommitted, nil
+}
+
+func (db *DB) forget(batch int64) {
+	db.mu.Lock()
+	delete(db.xids, batch)
+	db.mu.Unlock()
 }
 
 // uniqueViolation is the SQLSTATE of a duplicate key.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -319,6 +320,19 @@ func TestApply(t *testing.T) {
 			t.Errorf("Apply %s: got %v, want %v", c.name, err, c.want)
 		}
 	}
+	// A taken key is named, so the ledger can drop the operation that made it.
+	var conflict *store.ConflictError
+	err := db.Write(ctx, func(tx store.Tx) error {
+		g := grant("g9", "a", 1)
+		g.ExternalRef = "pay_1"
+		return tx.Apply(ctx, &store.Writes{Grants: []tollgate.Grant{grant("g8", "a", 1), g},
+			Idempotency: []store.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0},
+				{Scope: "a", Key: "k2", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0}}})
+	})
+	if !errors.As(err, &conflict) || !slices.Equal(conflict.Grants, []string{"g9"}) ||
+		!slices.Equal(conflict.Idempotency, []store.IdempotencyKey{{Scope: "a", Key: "k"}}) {
+		t.Errorf("Apply with taken keys: got %v, want a conflict naming grant g9 and key a/k", err)
+	}
 	// A failed Apply wrote nothing.
 	read(t, db, func(tx store.Tx) error {
 		gs, err := tx.GrantsByID(ctx, []string{"g1"})
@@ -331,7 +345,7 @@ func TestApply(t *testing.T) {
 		return nil
 	})
 	// A remainder below zero breaks a CHECK and fails the transaction.
-	err := db.Write(ctx, func(tx store.Tx) error {
+	err = db.Write(ctx, func(tx store.Tx) error {
 		return tx.Apply(ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: "g1", Remaining: -1}}})
 	})
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,9 @@ import (
 type tx struct {
 	q     pgx.Tx
 	write bool
+	// batch and xid are the batch id Apply wrote and the transaction's
+	// id, for BatchStatus after a lost COMMIT answer.
+	batch, xid int64
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -170,16 +174,13 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at`
-
-var grantColumns = []string{"id", "account_id", "source", "amount", "remaining", "products", "priority",
-	"effective_at", "expires_at", "expired_at", "external_ref", "created_at"}
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed`
 
 func scanGrant(r row) (tollgate.Grant, error) {
 	var g tollgate.Grant
 	var products string
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt)
+		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt, &g.RefundOwed)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = g.EffectiveAt.UTC(), g.CreatedAt.UTC()
 	g.ExpiresAt, g.ExpiredAt = utc(g.ExpiresAt), utc(g.ExpiredAt)
@@ -270,6 +271,17 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 	hs, err := query(ctx, t, scanHold, `SELECT `+holdCols+` FROM holds WHERE id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("holds by id: %w", err)
+	}
+	return hs, nil
+}
+
+func (t *tx) HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error) {
+	if len(quoteIDs) == 0 {
+		return nil, nil
+	}
+	hs, err := query(ctx, t, scanHold, `SELECT `+holdCols+` FROM holds WHERE quote_id = ANY($1) AND quote_id <> '' ORDER BY id`, quoteIDs)
+	if err != nil {
+		return nil, fmt.Errorf("holds by quote: %w", err)
 	}
 	return hs, nil
 }
@@ -389,8 +401,6 @@ func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 
 // --- idempotency
 
-var idempotencyColumns = []string{"scope", "key", "request_hash", "status", "body", "created_at"}
-
 func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
 	i := store.Idempotency{Scope: scope, Key: key}
 	err := t.q.QueryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2`,
@@ -410,6 +420,14 @@ func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, err
 	ct, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, before)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency: %w", err)
+	}
+	return ct.RowsAffected(), nil
+}
+
+func (t *tx) BatchPurge(ctx context.Context, before time.Time) (int64, error) {
+	ct, err := t.exec(ctx, `DELETE FROM batches WHERE id < $1`, store.BatchIDBefore(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge batches: %w", err)
 	}
 	return ct.RowsAffected(), nil
 }
@@ -442,30 +460,59 @@ func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, f
 	return mapErr(err)
 }
 
-const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, expired_at = coalesce(u.expired_at, g.expired_at)
-	FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, remaining, expired_at)
+const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at)
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, remaining, refund_owed, expired_at)
 	WHERE g.id = u.id`
 
 const holdUpdateSQL = `UPDATE holds h SET status = u.status, captured = u.captured, settled_at = u.settled_at
 	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) AS u(id, status, captured, settled_at)
 	WHERE h.id = u.id`
 
-// Apply inserts with one COPY per table and updates each table with one
-// statement, the two updates sent together in one round trip. An update of a
-// missing row, or two updates of one row, fail with tollgate.ErrNotFound.
+// Rows that may meet a unique key another transaction took are inserted
+// with ON CONFLICT DO NOTHING RETURNING, so Apply learns which were skipped
+// without aborting the transaction.
+const (
+	batchInsertSQL = `INSERT INTO batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING pg_current_xact_id()::text`
+	grantInsertSQL = `INSERT INTO grants (` + grantCols + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
+		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[])
+	ON CONFLICT DO NOTHING RETURNING id`
+	holdInsertSQL = `INSERT INTO holds (` + holdCols + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+	ON CONFLICT DO NOTHING RETURNING id`
+	idempotencyInsertSQL = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::bytea[], $6::timestamptz[])
+	ON CONFLICT DO NOTHING RETURNING scope, key`
+)
+
+// Apply writes holds without a quote and journal entries with COPY, then
+// sends everything else in one round trip: the batch id, the grants, the
+// holds with a quote (whose unique keys another transaction may have taken
+// meanwhile), the updates (one statement per table) and the idempotency
+// records. An update of a missing row, or two updates of one row, fail with
+// tollgate.ErrNotFound; rows skipped for a taken key, with a
+// *store.ConflictError.
 func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	if !t.write {
 		return errReadOnly
 	}
-	if err := t.copyFrom(ctx, "grants", grantColumns, len(w.Grants), func(i int, r []any) {
-		g := &w.Grants[i]
-		r[0], r[1], r[2], r[3], r[4], r[5] = g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products)
-		r[6], r[7], r[8], r[9], r[10], r[11] = int32(g.Priority), g.EffectiveAt, tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, g.CreatedAt
-	}); err != nil {
-		return fmt.Errorf("insert grants: %w", err)
+	var quoted []int
+	plain := 0
+	for i := range w.Holds {
+		if w.Holds[i].QuoteID != "" {
+			quoted = append(quoted, i)
+		} else {
+			plain++
+		}
 	}
-	if err := t.copyFrom(ctx, "holds", holdColumns, len(w.Holds), func(i int, r []any) {
-		h := &w.Holds[i]
+	next := -1
+	if err := t.copyFrom(ctx, "holds", holdColumns, plain, func(_ int, r []any) {
+		next++
+		for w.Holds[next].QuoteID != "" {
+			next++
+		}
+		h := &w.Holds[next]
 		r[0], r[1], r[2], r[3], r[4], r[5] = h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status)
 		r[6], r[7], r[8] = store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID
 		r[9], r[10], r[11] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt)
@@ -479,14 +526,40 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}); err != nil {
 		return fmt.Errorf("insert entries: %w", err)
 	}
-	if err := t.applyUpdates(ctx, w.GrantUpdates, w.HoldUpdates); err != nil {
-		return err
+	var b pgx.Batch
+	if w.Batch != 0 {
+		b.Queue(batchInsertSQL, w.Batch)
 	}
-	if err := t.copyFrom(ctx, "idempotency", idempotencyColumns, len(w.Idempotency), func(i int, r []any) {
-		k := &w.Idempotency[i]
-		r[0], r[1], r[2], r[3], r[4], r[5] = k.Scope, k.Key, nonNil(k.RequestHash), int32(k.Status), nonNil(k.Body), k.CreatedAt
-	}); err != nil {
-		return fmt.Errorf("insert idempotency: %w", err)
+	if n := len(w.Grants); n > 0 {
+		c := newColumns(13, n)
+		for _, g := range w.Grants {
+			c.add(g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
+				int32(g.Priority), tsz(&g.EffectiveAt), tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, tsz(&g.CreatedAt), int64(g.RefundOwed))
+		}
+		b.Queue(grantInsertSQL, c.args()...)
+	}
+	if n := len(quoted); n > 0 {
+		c := newColumns(12, n)
+		for _, i := range quoted {
+			h := &w.Holds[i]
+			c.add(h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
+				store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
+				tsz(&h.CreatedAt), tsz(&h.ExpiresAt), tsz(h.SettledAt))
+		}
+		b.Queue(holdInsertSQL, c.args()...)
+	}
+	queueUpdates(&b, w.GrantUpdates, w.HoldUpdates)
+	if n := len(w.Idempotency); n > 0 {
+		c := newColumns(6, n)
+		for _, k := range w.Idempotency {
+			c.add(k.Scope, k.Key, nonNil(k.RequestHash), int32(k.Status), nonNil(k.Body), tsz(&k.CreatedAt))
+		}
+		b.Queue(idempotencyInsertSQL, c.args()...)
+	}
+	if b.Len() > 0 {
+		if err := t.sendApply(ctx, &b, w, quoted); err != nil {
+			return err
+		}
 	}
 	for _, e := range w.Events {
 		if err := t.EventEnqueue(ctx, e); err != nil {
@@ -496,14 +569,168 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	return nil
 }
 
-func (t *tx) applyUpdates(ctx context.Context, gus []store.GrantUpdate, hus []store.HoldUpdate) error {
-	var b pgx.Batch
-	if len(gus) > 0 {
-		ids, remaining, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
-		for i, u := range gus {
-			ids[i], remaining[i], expired[i] = u.ID, int64(u.Remaining), tsz(u.ExpiredAt)
+// sendApply sends what Apply queued and reads the answers in order.
+func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quoted []int) error {
+	br := t.q.SendBatch(ctx, b)
+	var conflict store.ConflictError
+	err := func() error {
+		if w.Batch != 0 {
+			xids, err := returned(br, scanString)
+			if err != nil {
+				return fmt.Errorf("insert batch: %w", err)
+			}
+			if len(xids) == 0 {
+				conflict.Batch = true
+			} else {
+				t.batch = w.Batch
+				t.xid, _ = strconv.ParseInt(xids[0], 10, 64)
+			}
 		}
-		b.Queue(grantUpdateSQL, ids, remaining, expired)
+		if len(w.Grants) > 0 {
+			ids, err := returned(br, scanString)
+			if err != nil {
+				return fmt.Errorf("insert grants: %w", err)
+			}
+			conflict.Grants = missing(ids, len(w.Grants), func(i int) string { return w.Grants[i].ID })
+		}
+		if len(quoted) > 0 {
+			ids, err := returned(br, scanString)
+			if err != nil {
+				return fmt.Errorf("insert holds: %w", err)
+			}
+			conflict.Holds = missing(ids, len(quoted), func(i int) string { return w.Holds[quoted[i]].ID })
+		}
+		if err := checkUpdate(br, "grants", len(w.GrantUpdates)); err != nil {
+			return err
+		}
+		if err := checkUpdate(br, "holds", len(w.HoldUpdates)); err != nil {
+			return err
+		}
+		if len(w.Idempotency) > 0 {
+			keys, err := returned(br, func(r row) (store.IdempotencyKey, error) {
+				var k store.IdempotencyKey
+				return k, r.Scan(&k.Scope, &k.Key)
+			})
+			if err != nil {
+				return fmt.Errorf("insert idempotency: %w", err)
+			}
+			got := map[store.IdempotencyKey]bool{}
+			for _, k := range keys {
+				got[k] = true
+			}
+			for _, r := range w.Idempotency {
+				if k := (store.IdempotencyKey{Scope: r.Scope, Key: r.Key}); !got[k] {
+					conflict.Idempotency = append(conflict.Idempotency, k)
+				}
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("apply: %w", mapErr(cerr))
+	}
+	if err != nil {
+		return err
+	}
+	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
+		return &conflict
+	}
+	return nil
+}
+
+// returned reads the rows a queued statement returned.
+func returned[T any](br pgx.BatchResults, scan func(row) (T, error)) ([]T, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// missing returns the ids, of the n that id gives, not in got.
+func missing(got []string, n int, id func(i int) string) []string {
+	if len(got) == n {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, g := range got {
+		have[g] = true
+	}
+	var out []string
+	for i := range n {
+		if !have[id(i)] {
+			out = append(out, id(i))
+		}
+	}
+	return out
+}
+
+// columns gathers rows as one slice per column, for unnest.
+type columns struct{ cols [][]any }
+
+func newColumns(n, rows int) *columns {
+	c := &columns{cols: make([][]any, n)}
+	for i := range c.cols {
+		c.cols[i] = make([]any, 0, rows)
+	}
+	return c
+}
+
+func (c *columns) add(vals ...any) {
+	for i, v := range vals {
+		c.cols[i] = append(c.cols[i], v)
+	}
+}
+
+// args returns each column as a typed slice pgx encodes as an array.
+func (c *columns) args() []any {
+	out := make([]any, len(c.cols))
+	for i, col := range c.cols {
+		out[i] = typed(col)
+	}
+	return out
+}
+
+func typed(col []any) any {
+	switch col[0].(type) {
+	case string:
+		return convert[string](col)
+	case int64:
+		return convert[int64](col)
+	case int32:
+		return convert[int32](col)
+	case []byte:
+		return convert[[]byte](col)
+	case pgtype.Timestamptz:
+		return convert[pgtype.Timestamptz](col)
+	}
+	panic(fmt.Sprintf("postgres: no array type for %T", col[0]))
+}
+
+func convert[T any](col []any) []T {
+	out := make([]T, len(col))
+	for i, v := range col {
+		out[i] = v.(T)
+	}
+	return out
+}
+
+func queueUpdates(b *pgx.Batch, gus []store.GrantUpdate, hus []store.HoldUpdate) {
+	if len(gus) > 0 {
+		ids, remaining, owed, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
+		for i, u := range gus {
+			ids[i], remaining[i], owed[i], expired[i] = u.ID, int64(u.Remaining), int64(u.RefundOwed), tsz(u.ExpiredAt)
+		}
+		b.Queue(grantUpdateSQL, ids, remaining, owed, expired)
 	}
 	if len(hus) > 0 {
 		ids, status, captured, settled := make([]string, len(hus)), make([]string, len(hus)), make([]int64, len(hus)), make([]pgtype.Timestamptz, len(hus))
@@ -512,18 +739,6 @@ func (t *tx) applyUpdates(ctx context.Context, gus []store.GrantUpdate, hus []st
 		}
 		b.Queue(holdUpdateSQL, ids, status, captured, settled)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	br := t.q.SendBatch(ctx, &b)
-	err := checkUpdate(br, "grants", len(gus))
-	if err == nil {
-		err = checkUpdate(br, "holds", len(hus))
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("update: %w", mapErr(cerr))
-	}
-	return err
 }
 
 // checkUpdate reads the result of an update of n rows of table, if queued.

@@ -45,9 +45,25 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
+// Options tune Open. The zero value is the default.
+type Options struct {
+	// Driver is the database/sql driver name, default "sqlite" (modernc's).
+	// A driver registered under another name that wraps it can inject
+	// faults, as the fault tests do.
+	Driver string
+}
+
 // Open opens (creating if needed) the SQLite database at path. It does not
 // migrate; call Migrate.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenOptions(ctx, path, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
+	if opt.Driver == "" {
+		opt.Driver = "sqlite"
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -55,14 +71,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(10000)"
 	u := "file:" + url.PathEscape(path) + "?"
-	w, err := sql.Open("sqlite", u+pragmas+"&_txlock=immediate")
+	w, err := sql.Open(opt.Driver, u+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", u+pragmas+"&_txlock=deferred&_pragma=query_only(1)")
+	r, err := sql.Open(opt.Driver, u+pragmas+"&_txlock=deferred&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -156,6 +172,9 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // Write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer).
+// When COMMIT fails, the transaction is rolled back if it is still open and
+// the error wraps store.ErrCommitUnknown: BatchStatus then tells, on a
+// reader connection, whether it had taken effect.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -167,9 +186,27 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", mapErr(err))
+		// A COMMIT that failed may leave the transaction open on the one
+		// writer connection; end it so that the next one can begin. Its
+		// error ("no transaction is active") is expected.
+		db.w.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, mapErr(err))
 	}
 	return nil
+}
+
+// BatchStatus looks the batch up on a reader connection. The writer is in
+// this process and Write ends a transaction whose COMMIT failed, so the
+// answer is never BatchInProgress.
+func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM batches WHERE id = ?`, id).Scan(&n); err != nil {
+		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", mapErr(err))
+	}
+	if n > 0 {
+		return store.BatchCommitted, nil
+	}
+	return store.BatchNotCommitted, nil
 }
 
 // Read runs fn in a read transaction on the reader pool.
@@ -229,6 +266,11 @@ func mapErr(err error) error {
 				what = strings.TrimSuffix(what[i+len("failed: "):], ")")
 			}
 			return &tollgate.Error{Code: tollgate.CodeConflict, Message: "conflicts with an existing record (" + what + ")"}
+		}
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
 	return err

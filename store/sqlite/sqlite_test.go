@@ -7,6 +7,7 @@ import (
 
 	"tollgate/ledger"
 	"tollgate/store"
+	"tollgate/store/fault"
 	"tollgate/store/sqlite"
 	"tollgate/store/storetest"
 )
@@ -43,4 +44,18 @@ func TestMigrateTwice(t *testing.T) {
 
 func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, open)
+}
+
+func faulty(tb testing.TB, plan *fault.Plan) (store.Store, func()) {
+	return fault.OpenSQLite(tb, plan), nil
+}
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	storetest.RunFaults(t, faulty, ledger.Options{})
+}
+
+func TestFaultsCached(t *testing.T) {
+	t.Parallel()
+	storetest.RunFaults(t, faulty, ledger.Options{CacheState: true})
 }

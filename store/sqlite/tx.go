@@ -189,7 +189,7 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at`
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed`
 
 func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var g tollgate.Grant
@@ -197,7 +197,7 @@ func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var eff, created int64
 	var expires, expired sql.NullInt64
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&eff, &expires, &expired, &g.ExternalRef, &created)
+		&eff, &expires, &expired, &g.ExternalRef, &created, &g.RefundOwed)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = fromMicros(eff), fromMicros(created)
 	g.ExpiresAt, g.ExpiredAt = fromNullMicros(expires), fromNullMicros(expired)
@@ -275,6 +275,14 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 	rows, err := t.query(ctx, qHoldsByID, idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("holds by id: %w", err)
+	}
+	return collect(rows, scanHold)
+}
+
+func (t *tx) HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error) {
+	rows, err := t.query(ctx, qHoldsByQuote, idList(quoteIDs))
+	if err != nil {
+		return nil, fmt.Errorf("holds by quote: %w", err)
 	}
 	return collect(rows, scanHold)
 }
@@ -507,14 +515,26 @@ func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, err
 	return r.RowsAffected()
 }
 
+func (t *tx) BatchPurge(ctx context.Context, before time.Time) (int64, error) {
+	r, err := t.exec(ctx, `DELETE FROM batches WHERE id < ?`, store.BatchIDBefore(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge batches: %w", err)
+	}
+	return r.RowsAffected()
+}
+
 // --- bulk writes
 
 // chunks are the row counts of the multi-row INSERTs Apply prepares: any
 // count is written with at most one statement per size.
 var chunks = []int{256, 64, 16, 4, 1}
 
-func (t *tx) insertRows(ctx context.Context, head string, cols, n int, args func(i int, dst []any) []any) error {
+// insertRows inserts n rows with multi-row INSERTs made of head, the rows'
+// placeholders and tail, and returns how many rows were inserted (fewer
+// than n when tail is an ON CONFLICT DO NOTHING that skipped some).
+func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, args func(i int, dst []any) []any) (int64, error) {
 	buf := make([]any, 0, cols*chunks[0])
+	var inserted int64
 	for i := 0; i < n; {
 		size := 1
 		for _, c := range chunks {
@@ -523,31 +543,38 @@ func (t *tx) insertRows(ctx context.Context, head string, cols, n int, args func
 				break
 			}
 		}
-		q := insertQuery(head, cols, size)
+		q := insertQuery(head, tail, cols, size)
 		buf = buf[:0]
 		for j := i; j < i+size; j++ {
 			buf = args(j, buf)
 		}
-		if _, err := t.exec(ctx, q, buf...); err != nil {
-			return err
+		r, err := t.exec(ctx, q, buf...)
+		if err != nil {
+			return inserted, err
 		}
+		k, _ := r.RowsAffected()
+		inserted += k
 		i += size
 	}
-	return nil
+	return inserted, nil
 }
 
-func insertQuery(head string, cols, rows int) string {
+func insertQuery(head, tail string, cols, rows int) string {
 	row := "(" + placeholders(cols) + ")"
-	return head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+	return head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",") + tail
 }
 
 const (
 	insertGrants      = `INSERT INTO grants (` + grantCols + `) VALUES `
 	insertHolds       = `INSERT INTO holds (` + holdCols + `) VALUES `
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at) VALUES `
-	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES `
-	updateGrant       = `UPDATE grants SET remaining = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
-	updateHold        = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
+	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
+	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
+	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
+	// Rows that may meet a unique key someone else took are skipped, not
+	// refused, so that Apply can say which ones.
+	skipTaken  = ` ON CONFLICT DO NOTHING`
+	updateHold = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
 )
 
 const (
@@ -556,6 +583,7 @@ const (
 		AND expired_at IS NULL AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`
 	qGrantsByID   = `SELECT ` + grantCols + ` FROM grants WHERE id IN ` + inIDs + ` ORDER BY id`
 	qHoldsByID    = `SELECT ` + holdCols + ` FROM holds WHERE id IN ` + inIDs + ` ORDER BY id`
+	qHoldsByQuote = `SELECT ` + holdCols + ` FROM holds WHERE quote_id IN ` + inIDs + ` AND quote_id <> '' ORDER BY id`
 	qHoldsPending = `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
 		AND expires_at <= ? ORDER BY account_id, id`
 	qPlanVersions = `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`
@@ -564,10 +592,11 @@ const (
 
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
-	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsPending, qPlanVersions, qIdempotency}
+	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending,
+		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
-		qs = append(qs, insertQuery(insertGrants, 12, c), insertQuery(insertHolds, 12, c),
-			insertQuery(insertJournal, 5, c), insertQuery(insertIdempotency, 6, c))
+		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, skipTaken, 12, c),
+			insertQuery(insertJournal, "", 5, c))
 	}
 	return qs
 }
@@ -585,7 +614,7 @@ func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry) error {
 		rows = append(rows, row{i, j})
 		i = j
 	}
-	err := t.insertRows(ctx, insertJournal, 5, len(rows), func(k int, a []any) []any {
+	_, err := t.insertRows(ctx, insertJournal, "", 5, len(rows), func(k int, a []any) []any {
 		r := rows[k]
 		e := &es[r.from]
 		return append(a, e.TxnID, string(e.Kind), e.AccountID, encodeLines(es[r.from:r.to]), micros(e.CreatedAt))
@@ -597,27 +626,70 @@ func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry) error {
 }
 
 func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
-	if err := t.insertRows(ctx, insertGrants, 12, len(w.Grants), func(i int, a []any) []any {
+	var conflict store.ConflictError
+	if w.Batch != 0 {
+		r, err := t.exec(ctx, insertBatch, w.Batch)
+		if err != nil {
+			return fmt.Errorf("insert batch: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			conflict.Batch = true
+		}
+	}
+	n, err := t.insertRows(ctx, insertGrants, skipTaken, 13, len(w.Grants), func(i int, a []any) []any {
 		g := &w.Grants[i]
 		return append(a, g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
-			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt))
-	}); err != nil {
+			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt), int64(g.RefundOwed))
+	})
+	if err != nil {
 		return fmt.Errorf("insert grants: %w", err)
 	}
-	if err := t.insertRows(ctx, insertHolds, 12, len(w.Holds), func(i int, a []any) []any {
+	if n != int64(len(w.Grants)) {
+		ids := make([]string, len(w.Grants))
+		for i := range w.Grants {
+			ids[i] = w.Grants[i].ID
+		}
+		if conflict.Grants, err = t.absent(ctx, "grants", ids); err != nil {
+			return err
+		}
+	}
+	n, err = t.insertRows(ctx, insertHolds, skipTaken, 12, len(w.Holds), func(i int, a []any) []any {
 		h := &w.Holds[i]
 		return append(a, h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
 			store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
 			micros(h.CreatedAt), micros(h.ExpiresAt), nullMicros(h.SettledAt))
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("insert holds: %w", err)
+	}
+	if n != int64(len(w.Holds)) {
+		ids := make([]string, len(w.Holds))
+		for i := range w.Holds {
+			ids[i] = w.Holds[i].ID
+		}
+		if conflict.Holds, err = t.absent(ctx, "holds", ids); err != nil {
+			return err
+		}
+	}
+	for i := range w.Idempotency {
+		r := &w.Idempotency[i]
+		res, err := t.exec(ctx, insertIdempotency, r.Scope, r.Key, nonNil(r.RequestHash), r.Status, nonNil(r.Body), micros(r.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("insert idempotency: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			conflict.Idempotency = append(conflict.Idempotency, store.IdempotencyKey{Scope: r.Scope, Key: r.Key})
+		}
+	}
+	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
+		return &conflict
 	}
 	if err := t.insertJournal(ctx, w.Entries); err != nil {
 		return err
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,
-			int64(u.Remaining), nullMicros(u.ExpiredAt), u.ID)
+			int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.ID)
 		if err != nil {
 			return fmt.Errorf("update grant %s: %w", u.ID, err)
 		}
@@ -635,16 +707,43 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return fmt.Errorf("update hold %s: %w", u.ID, tollgate.ErrNotFound)
 		}
 	}
-	if err := t.insertRows(ctx, insertIdempotency, 6, len(w.Idempotency), func(i int, a []any) []any {
-		r := &w.Idempotency[i]
-		return append(a, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(r.CreatedAt))
-	}); err != nil {
-		return fmt.Errorf("insert idempotency: %w", err)
-	}
 	for _, e := range w.Events {
 		if err := t.EventEnqueue(ctx, e); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// absent returns the ids, of those given, that table has no row for: the
+// rows an INSERT ... ON CONFLICT DO NOTHING skipped.
+func (t *tx) absent(ctx context.Context, table string, ids []string) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id FROM `+table+` WHERE id IN `+inIDs, idList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("find skipped %s: %w", table, err)
+	}
+	found, err := collect(rows, scanString)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, id := range found {
+		have[id] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// nonNil returns b, empty rather than nil: nil would be NULL and break NOT
+// NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

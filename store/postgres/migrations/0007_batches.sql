@@ -1,0 +1,11 @@
+-- Every ledger batch writes its id here in its own transaction, so that when
+-- the answer to its COMMIT is lost the ledger can tell whether it took
+-- effect. Ids start with the batch's time in microseconds (id >> 8), so old
+-- ones are purged by id.
+CREATE TABLE batches (
+    id bigint PRIMARY KEY
+);
+
+-- Credits a refund has claimed that pending holds still hold: they go to the
+-- refunds book, not back to the grant, when the holds return them.
+ALTER TABLE grants ADD COLUMN refund_owed bigint NOT NULL DEFAULT 0 CHECK (refund_owed >= 0);
