@@ -67,6 +67,7 @@ type Ledger struct {
 	log   *slog.Logger
 
 	batches, applied, retried, unknown, busy atomic.Int64
+	conflicts                                atomic.Int64
 	lastBatch                                atomic.Int64
 
 	cache *stateCache // nil unless Options.CacheState
@@ -287,6 +288,7 @@ func (l *Ledger) run(ops []*op) {
 				l.answer(ops, err)
 				return
 			}
+			l.conflicts.Add(int64(len(guilty)))
 			ops = without(ops, guilty)
 			alone = append(alone, guilty...)
 			if len(ops) == 0 {
@@ -415,12 +417,13 @@ type Stats struct {
 	Operations int64         // operations applied, retries included
 	Retried    int64         // batches whose transaction failed and were applied again, whole or op by op
 	Unknown    int64         // commits whose answer was lost, looked up
+	Conflicts  int64         // operations taken out of a batch because a row of theirs met a key taken meanwhile
 	Busy       time.Duration // time spent in transactions, summed over committers
 }
 
 // Stats returns the committer's counters. It is safe for concurrent use.
 func (l *Ledger) Stats() Stats {
-	return Stats{Batches: l.batches.Load(), Operations: l.applied.Load(), Retried: l.retried.Load(), Unknown: l.unknown.Load(),
+	return Stats{Batches: l.batches.Load(), Operations: l.applied.Load(), Retried: l.retried.Load(), Unknown: l.unknown.Load(), Conflicts: l.conflicts.Load(),
 		Busy: time.Duration(l.busy.Load())}
 }
 

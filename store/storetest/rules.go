@@ -410,9 +410,10 @@ func testFailingOpRejectedAlone(t *testing.T, open Opener) {
 	e.withNoPlan()
 	e.account("a", noPlan, "UTC")
 	e.grant(ledger.GrantParams{AccountID: "a", Credits: cr(1), ExternalRef: "order-1"})
-	// Exhaust that grant so the ledger does not see the ref in memory: the
-	// store's unique index rejects the duplicate and fails the whole
-	// transaction; the ledger must retry the others alone.
+	// Exhaust that grant so the ledger does not see the ref among the open
+	// grants: it must look in the database, refuse the duplicate alone and
+	// commit the others in the same batch, never breaking the unique index
+	// (which would fail the whole batch).
 	h := e.hold("a", tollgate.ProductVideo, cr(1))
 	if _, err := e.l.Capture(e.ctx, ledger.CaptureParams{HoldID: h.ID}); err != nil {
 		t.Fatal(err)
@@ -443,6 +444,9 @@ func testFailingOpRejectedAlone(t *testing.T, open Opener) {
 	}
 	if b := e.balance("a"); b.Available != cr(40) {
 		t.Fatalf("available %s, want 40", b.Available)
+	}
+	if st := l.Stats(); st.Retried != 0 {
+		t.Errorf("%d batches were applied again; want none: the duplicate is refused alone", st.Retried)
 	}
 }
 

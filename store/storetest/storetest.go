@@ -55,6 +55,8 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"Entries", testEntries, false},
 		{"RaceExactlyFifty", testRaceExactlyFifty, false},
 		{"RaceManyLedgers", testRaceManyLedgers, true},
+		{"QuoteRaceManyLedgers", testQuoteRaceManyLedgers, true},
+		{"IdempotencyRaceManyLedgers", testIdempotencyRaceManyLedgers, true},
 		{"Property", testProperty, false},
 	}
 	for _, tc := range tests {
