@@ -214,6 +214,22 @@ func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx
 	return res, err
 }
 
+// CheckIdempotent looks k up in tx, for a write in several transactions
+// that must know before its first whether the request was answered: it
+// returns *Replayed for a repeat of the same request, idempotency_mismatch
+// for the key used with another, and nil for a new key.
+func (l *Ledger) CheckIdempotent(ctx context.Context, tx store.Tx, k *Idempotency) error {
+	b := &batch{l: l, tx: tx, now: l.clock.Now()}
+	rec, err := b.idempotent(ctx, k)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		return &Replayed{Status: rec.Status, Body: rec.Body}
+	}
+	return nil
+}
+
 // NewKey is a freshly created API key. Secret is shown once and never stored.
 type NewKey struct {
 	tollgate.APIKey

@@ -38,6 +38,10 @@ type batch struct {
 	freshPending []tollgate.Hold
 
 	quotesUsed map[string]bool // quotes that have paid for a hold, known to this batch
+	orders     map[string]*orderState
+	// allPending: accounts whose every pending hold is in holds, as a
+	// refund needs to know what is held on each grant.
+	allPending map[string]bool
 
 	// cur is the operation being applied; owner and idemOwner map the
 	// rows it makes (grants and holds by id, idempotency records by key)
@@ -62,6 +66,16 @@ type holdState struct {
 	isNew, dirty bool
 }
 
+// orderState is an order read under its account's lock: the state it was
+// in (for the conditional update) and the state the batch leaves it in.
+type orderState struct {
+	o            tollgate.Order
+	fromStatus   tollgate.OrderStatus
+	fromRefunded tollgate.Credits
+	paymentRef   string // to record, when not ""
+	dirty        bool
+}
+
 func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
 	return &batch{
 		l: l, tx: tx, now: now,
@@ -69,6 +83,8 @@ func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
 		grants:     map[string]*grantState{},
 		holds:      map[string]*holdState{},
 		quotesUsed: map[string]bool{},
+		orders:     map[string]*orderState{},
+		allPending: map[string]bool{},
 		owner:      map[string]*op{},
 		idemOwner:  map[store.IdempotencyKey]*op{},
 	}
@@ -116,6 +132,24 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 		dbHoldIDs = append(dbHoldIDs, o.holdID)
 	}
+	// An order's account never changes either: read the orders now for
+	// their accounts, and again once those are locked.
+	orderAccount := map[string]string{}
+	for _, o := range ops {
+		if o.orderID == "" {
+			continue
+		}
+		if _, ok := orderAccount[o.orderID]; ok {
+			continue
+		}
+		ord, err := b.tx.OrderByID(ctx, o.orderID)
+		switch {
+		case err == nil:
+			orderAccount[o.orderID] = ord.AccountID
+		case !errors.Is(err, tollgate.ErrNotFound):
+			return err
+		}
+	}
 	if len(dbHoldIDs) > 0 {
 		// A hold's account never changes, so reading it before the lock is safe.
 		hs, err := b.tx.HoldsByID(ctx, dbHoldIDs)
@@ -133,6 +167,14 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			a, ok := holdAccount[o.holdID]
 			if !ok || (o.owner != "" && o.owner != a) {
 				o.pendingErr = tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
+				continue
+			}
+			o.accountID = a
+		}
+		if o.orderID != "" {
+			a, ok := orderAccount[o.orderID]
+			if !ok {
+				o.pendingErr = tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", o.orderID)
 				continue
 			}
 			o.accountID = a
@@ -238,14 +280,8 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	// Grants that pending holds drew on but that are no longer open (spent
-	// to zero, or expired) are needed to settle those holds; so are the
-	// grants being revoked.
+	// to zero, or expired) are needed to settle those holds.
 	var missing []string
-	for _, o := range ops {
-		if o.kind == opRevoke && b.grants[o.revoke.GrantID] == nil {
-			missing = append(missing, o.revoke.GrantID)
-		}
-	}
 	for _, hs := range b.holds {
 		if hs.h.Status != tollgate.HoldPending {
 			continue
@@ -265,6 +301,44 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		for _, g := range gs {
 			b.addGrant(g, false)
 		}
+	}
+	// The orders, read again now that their accounts are locked: every
+	// change to an order goes through a batch holding that lock.
+	for id := range orderAccount {
+		if b.accounts[orderAccount[id]] == nil {
+			continue
+		}
+		ord, err := b.tx.OrderByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		b.orders[id] = &orderState{o: ord, fromStatus: ord.Status, fromRefunded: ord.RefundedCredits}
+		if ord.GrantID != "" && b.grants[ord.GrantID] == nil {
+			gs, err := b.tx.GrantsByID(ctx, []string{ord.GrantID})
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				b.addGrant(g, false)
+			}
+		}
+	}
+	// A refund needs every pending hold of its account, to know what is
+	// held on the grant; so does returning credits to a grant a refund is
+	// owed from.
+	wantAll := map[string]bool{}
+	for _, o := range ops {
+		if o.orderID != "" && b.accounts[o.accountID] != nil {
+			wantAll[o.accountID] = true
+		}
+	}
+	for _, gs := range b.grants {
+		if gs.g.RefundOwed > 0 && b.accounts[gs.g.AccountID] != nil {
+			wantAll[gs.g.AccountID] = true
+		}
+	}
+	if err := b.loadPending(ctx, wantAll); err != nil {
+		return err
 	}
 	if needPlans {
 		var err error
@@ -298,6 +372,58 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	return nil
+}
+
+// loadPending adds every pending hold of the accounts to the batch.
+func (b *batch) loadPending(ctx context.Context, accounts map[string]bool) error {
+	var ids []string
+	c := b.l.cache
+	for id := range accounts {
+		if b.allPending[id] {
+			continue
+		}
+		b.allPending[id] = true
+		if c != nil && c.accounts[id] != nil && !b.fresh[id] {
+			for _, h := range c.accounts[id].pending {
+				if b.holds[h.ID] == nil {
+					b.holds[h.ID] = &holdState{h: h}
+				}
+			}
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	hs, err := b.tx.HoldsPending(ctx, ids, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if b.holds[h.ID] == nil {
+			b.holds[h.ID] = &holdState{h: h}
+		}
+	}
+	return nil
+}
+
+// heldOn is what pending holds hold on grant g. The batch must know every
+// pending hold of g's account (loadPending).
+func (b *batch) heldOn(g string) tollgate.Credits {
+	var sum tollgate.Credits
+	for _, hs := range b.holds {
+		if hs.h.Status != tollgate.HoldPending {
+			continue
+		}
+		for _, a := range hs.h.Allocations {
+			if a.GrantID == g {
+				sum += a.Amount
+			}
+		}
+	}
+	return sum
 }
 
 // spendable is what an account can spend now from its grants, today's
@@ -392,7 +518,10 @@ func (b *batch) entry(txn string, kind tollgate.TxnKind, acct string, book tollg
 
 // settle charges captured credits of a pending hold to revenue, in the order
 // its allocations were drawn, and returns the rest to the grants (breakage
-// for a grant no longer usable). It records the hold as settled.
+// for a grant no longer usable). What a refund is owed from a grant is
+// taken from what returns to it first; what it is owed beyond what is
+// still held after this hold was spent, and becomes a refund loss. It
+// records the hold as settled.
 func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kind tollgate.TxnKind) {
 	h := &hs.h
 	left := captured
@@ -403,6 +532,21 @@ func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kin
 		b.entry(txn, kind, h.AccountID, tollgate.BookHeld, a.GrantID, h.ID, -a.Amount)
 		if take > 0 {
 			b.entry(txn, kind, h.AccountID, tollgate.RevenueBook(h.Product), a.GrantID, h.ID, take)
+		}
+		if gs := b.grants[a.GrantID]; gs != nil && gs.g.RefundOwed > 0 {
+			g := &gs.g
+			stillHeld := b.heldOn(g.ID) - a.Amount // this hold is still pending here
+			if r := min(g.RefundOwed, back); r > 0 {
+				b.entry(txn, kind, h.AccountID, tollgate.BookRefunds, g.ID, h.ID, r)
+				g.RefundOwed -= r
+				back -= r
+			}
+			if lost := g.RefundOwed - max(stillHeld, 0); lost > 0 {
+				b.entry(txn, kind, h.AccountID, tollgate.BookRefunds, g.ID, h.ID, -lost)
+				b.entry(txn, kind, h.AccountID, tollgate.BookRefundLoss, g.ID, h.ID, lost)
+				g.RefundOwed -= lost
+			}
+			gs.dirty = true
 		}
 		if back > 0 {
 			gs := b.grants[a.GrantID]
@@ -448,8 +592,10 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.hold(ctx, a, &o.hold, o.kind == opUsage)
 	case opCapture, opRelease:
 		res, err = b.settleOp(o)
-	case opRevoke:
-		res, err = b.revokeOp(a, &o.revoke)
+	case opCompleteOrder:
+		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
+	case opRefundOrder:
+		res, err = b.refundOrder(a, o.orderID, &o.refund)
 	default:
 		err = fmt.Errorf("ledger: unknown operation %q", o.kind)
 	}
@@ -780,7 +926,7 @@ func (b *batch) flush() {
 		if gs.isNew {
 			b.w.Grants = append(b.w.Grants, gs.g)
 		} else {
-			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, ExpiredAt: gs.g.ExpiredAt})
+			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt})
 		}
 	}
 	hids := make([]string, 0, len(b.holds))
@@ -798,34 +944,18 @@ func (b *batch) flush() {
 			b.w.HoldUpdates = append(b.w.HoldUpdates, store.HoldUpdate{ID: id, Status: hs.h.Status, Captured: hs.h.Captured, SettledAt: hs.h.SettledAt})
 		}
 	}
-}
-
-func (b *batch) revokeOp(a *account, p *RevokeParams) (Revoked, error) {
-	gs := b.grants[p.GrantID]
-	if gs == nil || gs.g.AccountID != a.a.ID {
-		return Revoked{}, tollgate.Errorf(tollgate.CodeNotFound, "grant %s not found", p.GrantID)
+	oids := make([]string, 0, len(b.orders))
+	for id, os := range b.orders {
+		if os.dirty {
+			oids = append(oids, id)
+		}
 	}
-	g := &gs.g
-	take := min(p.Credits, g.Remaining)
-	r := Revoked{TakenBack: take, Lost: p.Credits - take}
-	if p.Close { // what is left after the refund's part goes too
-		r.TakenBack = g.Remaining
+	sort.Strings(oids)
+	for _, id := range oids {
+		os := b.orders[id]
+		o := &os.o
+		b.w.OrderUpdates = append(b.w.OrderUpdates, store.OrderUpdate{ID: id, FromStatus: os.fromStatus, FromRefunded: os.fromRefunded,
+			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, ProviderRef: os.paymentRef,
+			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
 	}
-	txn := tollgate.NewID("txn")
-	if r.TakenBack > 0 {
-		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookAvailable, g.ID, "", -r.TakenBack)
-		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, g.ID, "", r.TakenBack)
-		g.Remaining -= r.TakenBack
-		gs.dirty = true
-	}
-	if r.Lost > 0 {
-		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefunds, "", "", -r.Lost)
-		b.entry(txn, tollgate.TxnRefund, a.a.ID, tollgate.BookRefundLoss, "", "", r.Lost)
-	}
-	if p.Close && g.ExpiredAt == nil {
-		t := b.now
-		g.ExpiredAt = &t
-		gs.dirty = true
-	}
-	return r, nil
 }

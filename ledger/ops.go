@@ -16,8 +16,10 @@ const (
 	opRelease opKind = "release"
 	opUsage   opKind = "usage"
 	opSweep   opKind = "sweep"
-	opRevoke  opKind = "revoke"
-	opEvict   opKind = "evict" // forget a cached account: it was changed outside the committer
+	// Orders: the order's row changes with its credits, in one transaction.
+	opCompleteOrder opKind = "complete_order"
+	opRefundOrder   opKind = "refund_order"
+	opEvict         opKind = "evict" // forget a cached account: it was changed outside the committer
 )
 
 type op struct {
@@ -28,7 +30,9 @@ type op struct {
 	grant     GrantParams
 	hold      HoldParams
 	capture   *tollgate.Credits
-	revoke    RevokeParams
+	orderID   string // order operations; the account is the order's, resolved at load
+	complete  CompleteOrderParams
+	refund    RefundOrderParams
 	idem      *Idempotency
 
 	pendingRes any
@@ -258,35 +262,84 @@ func (l *Ledger) Settle(ctx context.Context, accountID string) error {
 	return err
 }
 
-// RevokeParams are the arguments of Revoke.
-type RevokeParams struct {
-	AccountID string
-	GrantID   string
-	// Credits is how much the refund covers: what is unspent of it is taken
-	// back, the rest recorded as a refund loss.
-	Credits tollgate.Credits
-	// Close expires the grant too, so credits released later from holds on
-	// it do not come back (a full refund).
-	Close bool
+// CompleteOrderParams are the arguments of CompleteOrder.
+type CompleteOrderParams struct {
+	OrderID string
+	// PaidAt starts the credits' validity: they expire the order's
+	// ValidForDays after it.
+	PaidAt time.Time
+	// PaymentRef, when set, is recorded as the order's provider reference
+	// (a Stripe PaymentIntent id), by which later refunds find it.
+	PaymentRef string
 }
 
-// Revoked is the outcome of Revoke.
-type Revoked struct {
-	TakenBack tollgate.Credits // removed from the grant
-	Lost      tollgate.Credits // already spent or held: recorded as a refund loss
+// RefundOrderParams are the arguments of RefundOrder.
+type RefundOrderParams struct {
+	OrderID string
+	// Refunded of Total, in the payment's minor units: how much of the
+	// payment has been refunded so far, all refunds together (Stripe's
+	// amount_refunded of amount). It only grows; an older figure is a repeat.
+	Refunded, Total int64
 }
 
-// Revoke takes back credits of a grant whose payment was refunded: up to
-// Credits of what remains unspent goes to the refunds book; the part of
-// Credits already spent is recorded as a refund loss. It fails with
-// not_found for an unknown grant or account.
-func (l *Ledger) Revoke(ctx context.Context, p RevokeParams) (Revoked, error) {
-	if p.Credits < 0 || p.Credits > tollgate.MaxCredits {
-		return Revoked{}, tollgate.FieldError("credits", "must be from 0 to %s", tollgate.MaxCredits)
+// OrderResult is the outcome of CompleteOrder and RefundOrder.
+type OrderResult struct {
+	Order tollgate.Order
+	// Changed is false when the call changed nothing: a repeat.
+	Changed bool
+	// Grant is the order's grant, once made.
+	Grant *tollgate.Grant
+	// Refund is what a refund took back of the order's credits: by this
+	// call, or by CompleteOrder for refunds that came before the payment.
+	Refund Refunded
+}
+
+// Refunded is what a refund did to the credits it covered.
+type Refunded struct {
+	TakenBack tollgate.Credits // unspent: taken from the grant at once
+	Owed      tollgate.Credits // held by pending holds: taken as they return
+	Lost      tollgate.Credits // already spent (or expired): recorded as a refund loss
+}
+
+// CompleteOrder grants a paid order's credits and marks the order
+// completed, in one transaction with the order.completed event, exactly
+// once: a repeat (a retried webhook, a second click) changes nothing but
+// the payment reference. A refund that came before the payment is taken
+// back from the new grant in the same transaction. It fails with not_found
+// for an unknown order and conflict for a refunded one.
+func (l *Ledger) CompleteOrder(ctx context.Context, p CompleteOrderParams) (OrderResult, error) {
+	if !validID(p.OrderID) || p.OrderID == "" {
+		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %q not found", p.OrderID)
 	}
-	res, err := l.submit(ctx, &op{kind: opRevoke, accountID: p.AccountID, revoke: p})
+	if len(p.PaymentRef) > 200 || !tollgate.CleanText(p.PaymentRef) {
+		return OrderResult{}, tollgate.FieldError("payment_ref", "must be at most 200 characters of text")
+	}
+	res, err := l.submit(ctx, &op{kind: opCompleteOrder, orderID: p.OrderID, complete: p})
 	if err != nil {
-		return Revoked{}, err
+		return OrderResult{}, err
 	}
-	return res.(Revoked), nil
+	return res.(OrderResult), nil
+}
+
+// RefundOrder records a refund of an order's payment and takes back, in
+// the same transaction, the credits it covers (that share of the order's
+// credits, rounded up) beyond what earlier refunds covered: what is
+// available at once, what pending holds hold as they return it, and
+// records the rest, already spent, as a refund loss. A full refund closes
+// the grant. A refund before the payment is recorded on the order and
+// applied when it completes. A repeat, or an older figure, changes nothing.
+// It fails with not_found for an unknown order and invalid_field for
+// figures that are not a refund.
+func (l *Ledger) RefundOrder(ctx context.Context, p RefundOrderParams) (OrderResult, error) {
+	if !validID(p.OrderID) || p.OrderID == "" {
+		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %q not found", p.OrderID)
+	}
+	if p.Refunded <= 0 || p.Total <= 0 || p.Refunded > p.Total {
+		return OrderResult{}, tollgate.FieldError("amount_refunded", "%d of %d is not a refund", p.Refunded, p.Total)
+	}
+	res, err := l.submit(ctx, &op{kind: opRefundOrder, orderID: p.OrderID, refund: p})
+	if err != nil {
+		return OrderResult{}, err
+	}
+	return res.(OrderResult), nil
 }

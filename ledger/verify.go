@@ -21,7 +21,10 @@ type Report struct {
 // between zero and its amount, and its issuance equals its amount; each
 // grant's held entries equal what pending holds draw on it; each hold's
 // allocations sum to its amount and it captured no more than it held; an
-// expired grant keeps nothing.
+// expired grant keeps nothing; a grant a refund is owed from keeps nothing
+// available and is owed no more than pending holds hold on it; and each
+// order's refunded credits are all accounted for on its grant (taken back,
+// owed or lost), so refunded credits can never be spent again.
 func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 	var r Report
 	err := l.store.Read(ctx, func(tx store.Tx) error {
@@ -113,6 +116,55 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		for _, g := range grants {
 			if got := sum[key{g.ID, tollgate.BookHeld}]; got != held[g.ID] {
 				r.add("grant %s: pending holds draw %s but the journal holds %s", g.ID, held[g.ID], got)
+			}
+			if g.RefundOwed < 0 || g.RefundOwed > held[g.ID] {
+				r.add("grant %s: a refund is owed %s of it but pending holds hold %s", g.ID, g.RefundOwed, held[g.ID])
+			}
+			if g.RefundOwed > 0 && g.Remaining != 0 {
+				r.add("grant %s: a refund is owed %s of it yet %s is available to spend", g.ID, g.RefundOwed, g.Remaining)
+			}
+		}
+		// Refunds: on an order's grant, the refunds book holds what was
+		// taken back less what was lost, and refund_loss what was lost.
+		// Losses recorded before they named their grant are summed per
+		// account and must make up exactly what those accounts' orders
+		// leave unaccounted.
+		untagged := map[string]tollgate.Credits{}
+		for _, t := range totals {
+			if t.Book == tollgate.BookRefundLoss && t.GrantID == "" {
+				untagged[t.AccountID] += t.Sum
+			}
+		}
+		orders, err := tx.OrderList(ctx, store.OrderListParams{})
+		if err != nil {
+			return err
+		}
+		gap := map[string]tollgate.Credits{}
+		for _, o := range orders {
+			if o.GrantID == "" {
+				continue
+			}
+			g, ok := known[o.GrantID]
+			if !ok {
+				r.add("order %s names grant %s, which does not exist", o.ID, o.GrantID)
+				continue
+			}
+			accounted := sum[key{g.ID, tollgate.BookRefunds}] + 2*sum[key{g.ID, tollgate.BookRefundLoss}] + g.RefundOwed
+			switch d := o.RefundedCredits - accounted; {
+			case d < 0:
+				r.add("order %s: refunds covered %s of its credits but its grant %s accounts for %s", o.ID, o.RefundedCredits, g.ID, accounted)
+			case d > 0:
+				gap[o.AccountID] += d
+			}
+		}
+		for acct := range untagged {
+			if _, ok := gap[acct]; !ok {
+				gap[acct] = 0
+			}
+		}
+		for acct, d := range gap {
+			if d != untagged[acct] {
+				r.add("account %s: its orders' refunds cover %s more than their grants account for", acct, d-untagged[acct])
 			}
 		}
 		accts, err := tx.AccountList(ctx, store.AccountListParams{})

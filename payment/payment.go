@@ -161,19 +161,69 @@ func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *led
 	o := tollgate.Order{ID: tollgate.NewID("order"), AccountID: acct.ID, PackID: pack.ID, Credits: pack.Credits, Price: pack.Price,
 		ValidForDays: pack.ValidForDays, Products: pack.Products, Status: tollgate.OrderPending, Provider: s.Provider.Name(),
 		CreatedAt: s.Clock.Now()}
+	if k != nil {
+		// A retry with the same key, after a failure anywhere below, finds
+		// the same order and the provider's same checkout.
+		o.ID = orderIDFor(k)
+	}
+	// The order goes in first, so that a payment made at the provider can
+	// never name an order that does not exist.
+	if err := s.insertOrder(ctx, &o, k); err != nil {
+		return tollgate.Order{}, "", err
+	}
 	checkoutURL, ref, err := s.Provider.Checkout(ctx, o)
 	if err != nil {
 		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
 	}
-	o.ProviderRef = ref
 	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
-		return Started{Order: o, URL: checkoutURL}, tx.OrderInsert(ctx, o)
+		if _, err := tx.OrderSetRef(ctx, o.ID, ref); err != nil {
+			return nil, err
+		}
+		cur, err := tx.OrderByID(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		return Started{Order: cur, URL: checkoutURL}, nil
 	})
 	if err != nil {
 		return tollgate.Order{}, "", err
 	}
 	st := res.(Started)
 	return st.Order, st.URL, nil
+}
+
+// orderIDFor is the id of the order a checkout with Idempotency-Key k makes.
+func orderIDFor(k *ledger.Idempotency) string {
+	h := sha256.Sum256([]byte(k.Scope + "\x00" + k.Key))
+	return "order_k" + hex.EncodeToString(h[:13])
+}
+
+// insertOrder stores a new pending order. With an Idempotency-Key, a
+// request already answered is replayed, and an order left by an earlier
+// attempt of the same request is taken up (o is set to it).
+func (s *Service) insertOrder(ctx context.Context, o *tollgate.Order, k *ledger.Idempotency) error {
+	_, err := s.Ledger.WriteIdempotent(ctx, nil, func(tx store.Tx) (any, error) {
+		if k != nil {
+			if err := s.Ledger.CheckIdempotent(ctx, tx, k); err != nil {
+				return nil, err
+			}
+		}
+		err := tx.OrderInsert(ctx, *o)
+		if !errors.Is(err, tollgate.ErrConflict) || k == nil {
+			return nil, err
+		}
+		prev, err := tx.OrderByID(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		if prev.AccountID != o.AccountID || prev.PackID != o.PackID {
+			return nil, tollgate.Errorf(tollgate.CodeIdempotencyMismatch,
+				"Idempotency-Key %q was used with another request; use a new key for a new request", k.Key)
+		}
+		*o = prev
+		return nil, nil
+	})
+	return err
 }
 
 // Started is an order and the URL where its buyer pays.
@@ -201,62 +251,16 @@ func (s *Service) Order(ctx context.Context, id, accountID string) (tollgate.Ord
 }
 
 // Complete grants a paid order's credits, valid ValidForDays from paidAt,
-// exactly once: a repeat (a retried webhook, a second click) finds the
-// grant already made and changes nothing. It fails with not_found for an
-// unknown order and conflict for a refunded one.
+// and marks the order completed, in one transaction, exactly once: a
+// repeat (a retried webhook, a second click) finds the order completed and
+// changes nothing. It fails with not_found for an unknown order and
+// conflict for a refunded one.
 func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time) (tollgate.Order, error) {
-	o, err := s.Order(ctx, orderID, "")
+	res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: orderID, PaidAt: paidAt})
 	if err != nil {
-		return o, err
+		return res.Order, fmt.Errorf("complete order %s: %w", orderID, err)
 	}
-	switch o.Status {
-	case tollgate.OrderCompleted:
-		return o, nil
-	case tollgate.OrderRefunded:
-		return o, tollgate.Errorf(tollgate.CodeConflict, "order %s was refunded", o.ID)
-	}
-	ref := "order:" + o.ID
-	g, err := s.Ledger.Grant(ctx, ledger.GrantParams{AccountID: o.AccountID, Credits: o.Credits, Source: tollgate.SourcePurchase,
-		Products: o.Products, EffectiveAt: &paidAt, ValidFor: time.Duration(o.ValidForDays) * 24 * time.Hour, ExternalRef: ref})
-	if errors.Is(err, tollgate.ErrConflict) { // granted by an earlier attempt
-		err = s.Store.Read(ctx, func(tx store.Tx) error {
-			var err error
-			g, err = tx.GrantByRef(ctx, o.AccountID, ref)
-			return err
-		})
-	}
-	if err != nil {
-		return o, fmt.Errorf("complete order %s: %w", o.ID, err)
-	}
-	now := s.Clock.Now()
-	moved := false // this call moved the order to completed
-	err = s.Store.Write(ctx, func(tx store.Tx) error {
-		cur, err := tx.OrderByID(ctx, o.ID)
-		if err != nil {
-			return err
-		}
-		o = cur
-		if cur.Status != tollgate.OrderPending {
-			return nil
-		}
-		o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.ID, &now
-		if err := tx.OrderUpdate(ctx, o); err != nil {
-			return err
-		}
-		moved = true
-		ev, err := tollgate.NewEvent(tollgate.EventOrderCompleted, o.AccountID, now, map[string]any{
-			"order_id": o.ID, "account_id": o.AccountID, "pack_id": o.PackID, "credits": o.Credits,
-			"price": o.Price, "grant_id": g.ID, "expires_at": g.ExpiresAt})
-		if err != nil {
-			return err
-		}
-		return tx.EventEnqueue(ctx, ev)
-	})
-	if err == nil && moved && o.RefundedCredits > 0 {
-		// A partial refund came before the payment event: take its part back.
-		_, err = s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: g.ID, Credits: o.RefundedCredits})
-	}
-	return o, err
+	return res.Order, nil
 }
 
 // OfferLink returns a signed link that starts a checkout of pack for the

@@ -118,20 +118,18 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if err != nil {
 			return "", err
 		}
-		was := o.Status
-		o, err = s.Complete(ctx, o.ID, time.Unix(ev.Created, 0).UTC())
+		var ref string
+		if sess.PaymentIntent != nil {
+			ref = sess.PaymentIntent.ID
+		}
+		res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: time.Unix(ev.Created, 0).UTC(), PaymentRef: ref})
 		if errors.Is(err, tollgate.ErrConflict) {
 			return fmt.Sprintf("order %s was refunded before its payment event: no grant", o.ID), nil
 		}
 		if err != nil {
 			return "", err
 		}
-		if sess.PaymentIntent != nil && sess.PaymentIntent.ID != "" {
-			if err := s.setRef(ctx, o.ID, sess.PaymentIntent.ID); err != nil {
-				return "", err
-			}
-		}
-		if was == tollgate.OrderCompleted {
+		if res.Order.Status == tollgate.OrderCompleted && (!res.Changed || o.Status == tollgate.OrderCompleted) {
 			return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
 		}
 		return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
@@ -162,83 +160,23 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("order %s refund: %s credits taken back, %s lost", o.ID, r.TakenBack, r.Lost), nil
+		return fmt.Sprintf("order %s refund: %s credits taken back, %s owed by pending holds, %s lost", o.ID, r.TakenBack, r.Owed, r.Lost), nil
 	}
 	return fmt.Sprintf("event %s (%s) not used", ev.ID, ev.Type), nil
 }
 
-func (s *Service) setRef(ctx context.Context, orderID, ref string) error {
-	return s.Store.Write(ctx, func(tx store.Tx) error {
-		o, err := tx.OrderByID(ctx, orderID)
-		if err != nil || o.ProviderRef == ref {
-			return err
-		}
-		o.ProviderRef = ref
-		return tx.OrderUpdate(ctx, o)
-	})
-}
-
 // Refund applies a refund of refunded out of total minor units (Stripe's
-// amount_refunded, which grows with each partial refund): the order's
-// credits in that proportion are taken back from its grant, as far as they
-// are unspent, the rest recorded as a refund loss. A repeat changes nothing.
-// A refund before the payment completed is remembered on the order and
-// taken back when the payment completes (a full one means no grant).
-func (s *Service) Refund(ctx context.Context, orderID string, refunded, total int64) (ledger.Revoked, error) {
-	if refunded <= 0 || total <= 0 || refunded > total {
-		return ledger.Revoked{}, fmt.Errorf("refund of order %s: %d of %d is not a refund", orderID, refunded, total)
+// amount_refunded, which grows with each partial refund) in one
+// transaction: the order records it, and the order's credits in that
+// proportion are taken back from its grant (available at once, held as the
+// holds return them, the rest recorded as a refund loss). A repeat changes
+// nothing. A refund before the payment completed is remembered on the
+// order and taken back when the payment completes (a full one means no
+// grant).
+func (s *Service) Refund(ctx context.Context, orderID string, refunded, total int64) (ledger.Refunded, error) {
+	res, err := s.Ledger.RefundOrder(ctx, ledger.RefundOrderParams{OrderID: orderID, Refunded: refunded, Total: total})
+	if err != nil {
+		return ledger.Refunded{}, fmt.Errorf("refund of order %s: %w", orderID, err)
 	}
-	for attempt := 0; ; attempt++ {
-		o, err := s.Order(ctx, orderID, "")
-		if err != nil {
-			return ledger.Revoked{}, err
-		}
-		covered := o.Credits
-		if refunded < total {
-			q, _ := tollgate.MulDivCeil(int64(o.Credits), refunded, total)
-			covered = tollgate.Credits(q)
-		}
-		delta := covered - o.RefundedCredits
-		full := refunded == total
-		if delta <= 0 && (!full || o.Status == tollgate.OrderRefunded) {
-			return ledger.Revoked{}, nil // a repeat, or an older event
-		}
-		// Claim this part first: a concurrent refund of the same order then
-		// sees it and claims only what is left.
-		var claimed bool
-		now := s.Clock.Now()
-		err = s.Store.Write(ctx, func(tx store.Tx) error {
-			ok, err := tx.OrderRefundClaim(ctx, o.ID, o.RefundedCredits, max(covered, o.RefundedCredits))
-			if err != nil || !ok {
-				return err
-			}
-			claimed = true
-			if full {
-				cur, err := tx.OrderByID(ctx, o.ID)
-				if err != nil {
-					return err
-				}
-				cur.Status, cur.RefundedAt = tollgate.OrderRefunded, &now
-				return tx.OrderUpdate(ctx, cur)
-			}
-			return nil
-		})
-		if err != nil {
-			return ledger.Revoked{}, err
-		}
-		if !claimed {
-			if attempt > 10 {
-				return ledger.Revoked{}, fmt.Errorf("refund of order %s: too many concurrent refunds; retry", o.ID)
-			}
-			continue
-		}
-		if o.Status == tollgate.OrderPending || o.GrantID == "" {
-			return ledger.Revoked{}, nil // taken back when the payment completes
-		}
-		r, err := s.Ledger.Revoke(ctx, ledger.RevokeParams{AccountID: o.AccountID, GrantID: o.GrantID, Credits: max(delta, 0), Close: full})
-		if err != nil {
-			return r, fmt.Errorf("refund of order %s: %w", o.ID, err)
-		}
-		return r, nil
-	}
+	return res.Refund, nil
 }

@@ -164,18 +164,18 @@ type Tx interface {
 	PackPut(ctx context.Context, p tollgate.Pack) error
 	PackList(ctx context.Context) ([]tollgate.Pack, error)
 
+	// OrderInsert stores a new order. An order with the same id (or
+	// provider reference) fails it with tollgate.ErrConflict, and the
+	// transaction can go on.
 	OrderInsert(ctx context.Context, o tollgate.Order) error
 	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
 	// OrderByProviderRef finds an order by its payment provider's reference.
 	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
-	// OrderUpdate writes an order's status, provider reference, grant and
-	// times.
-	OrderUpdate(ctx context.Context, o tollgate.Order) error
-
-	// OrderRefundClaim moves an order's refunded credits from old to new if
-	// they are still old, and reports whether it did: concurrent refunds of
-	// one order each claim their own part.
-	OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error)
+	// OrderList pages through orders by id; AccountID empty lists all.
+	OrderList(ctx context.Context, p OrderListParams) ([]tollgate.Order, error)
+	// OrderSetRef records the provider's reference of an order that has
+	// none yet, and reports whether it did.
+	OrderSetRef(ctx context.Context, id, ref string) (bool, error)
 
 	// SettingGet returns a stored setting; SettingPut stores one unless it
 	// exists, and returns the value that is stored.
@@ -245,6 +245,13 @@ type HoldListParams struct {
 	Limit     int // 0: no limit
 }
 
+// OrderListParams pages through orders by id.
+type OrderListParams struct {
+	AccountID string
+	After     string
+	Limit     int // 0: no limit
+}
+
 // EntryListParams pages through an account's journal by entry id.
 type EntryListParams struct {
 	AccountID string
@@ -292,6 +299,22 @@ type HoldUpdate struct {
 	SettledAt *time.Time
 }
 
+// OrderUpdate moves an order on: it applies only if the order's status and
+// refunded credits are still FromStatus and FromRefunded (the ledger read
+// them under its account lock), and fails with tollgate.ErrNotFound if not.
+// ProviderRef, when set, replaces the order's.
+type OrderUpdate struct {
+	ID              string
+	FromStatus      tollgate.OrderStatus
+	FromRefunded    tollgate.Credits
+	Status          tollgate.OrderStatus
+	GrantID         string
+	RefundedCredits tollgate.Credits
+	ProviderRef     string
+	CompletedAt     *time.Time
+	RefundedAt      *time.Time
+}
+
 // Writes is a batch of rows for Apply. The ledger coalesces updates so that
 // each grant and hold appears at most once.
 type Writes struct {
@@ -304,6 +327,7 @@ type Writes struct {
 	Entries      []tollgate.Entry
 	GrantUpdates []GrantUpdate
 	HoldUpdates  []HoldUpdate
+	OrderUpdates []OrderUpdate
 	Idempotency  []Idempotency
 	Events       []tollgate.Event // enqueued with EventEnqueue
 }
@@ -311,7 +335,7 @@ type Writes struct {
 // Empty reports whether w writes nothing.
 func (w *Writes) Empty() bool {
 	return w.Batch == 0 && len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
-		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0
+		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.OrderUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0
 }
 
 // Reset empties w, keeping its capacity.
@@ -319,6 +343,7 @@ func (w *Writes) Reset() {
 	w.Batch = 0
 	w.Grants, w.Holds, w.Entries = w.Grants[:0], w.Holds[:0], w.Entries[:0]
 	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
+	w.OrderUpdates = w.OrderUpdates[:0]
 	w.Events = w.Events[:0]
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"tollgate"
 	"tollgate/store"
@@ -52,11 +53,14 @@ func scanOrder(r row) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
+	}
+	if n := rowsAffected(r); n != 1 {
+		return tollgate.Errorf(tollgate.CodeConflict, "order %s exists", o.ID)
 	}
 	return nil
 }
@@ -69,14 +73,40 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = $1 AND provider_ref = $2`, provider, ref))
 }
 
-func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
-	ct, err := t.exec(ctx, `UPDATE orders SET status = $2, provider_ref = $3, refunded_credits = $4, grant_id = $5, completed_at = $6, refunded_at = $7 WHERE id = $1`,
-		o.ID, string(o.Status), o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CompletedAt, o.RefundedAt)
+func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate.Order, error) {
+	q := `SELECT ` + orderCols + ` FROM orders WHERE id > $1`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		q += ` AND account_id = $2`
+		args = append(args, p.AccountID)
+	}
+	args = append(args, limit(p.Limit))
+	orders, err := query(ctx, t, scanOrder, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
 	if err != nil {
-		return fmt.Errorf("update order: %w", err)
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return orders, nil
+}
+
+func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
+	ct, err := t.exec(ctx, `UPDATE orders SET provider_ref = $1 WHERE id = $2 AND provider_ref = ''`, ref, id)
+	if err != nil {
+		return false, fmt.Errorf("set order ref: %w", err)
+	}
+	return ct.RowsAffected() == 1, nil
+}
+
+func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
+	ct, err := t.exec(ctx, `UPDATE orders SET status = $1, grant_id = $2, refunded_credits = $3, completed_at = $4, refunded_at = $5,
+		provider_ref = CASE WHEN $6 <> '' THEN $6 ELSE provider_ref END
+		WHERE id = $7 AND status = $8 AND refunded_credits = $9`,
+		string(u.Status), u.GrantID, int64(u.RefundedCredits), u.CompletedAt, u.RefundedAt,
+		u.ProviderRef, u.ID, string(u.FromStatus), int64(u.FromRefunded))
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}
 	if ct.RowsAffected() != 1 {
-		return tollgate.ErrNotFound
+		return fmt.Errorf("update order %s: not %s with %s refunded: %w", u.ID, u.FromStatus, u.FromRefunded, tollgate.ErrNotFound)
 	}
 	return nil
 }
@@ -118,10 +148,4 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 	return rs, nil
 }
 
-func (t *tx) OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error) {
-	ct, err := t.exec(ctx, `UPDATE orders SET refunded_credits = $1 WHERE id = $2 AND refunded_credits = $3`, int64(new), id, int64(old))
-	if err != nil {
-		return false, fmt.Errorf("claim refund: %w", err)
-	}
-	return ct.RowsAffected() == 1, nil
-}
+func rowsAffected(ct pgconn.CommandTag) int64 { return ct.RowsAffected() }

@@ -56,11 +56,14 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	_, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
+	}
+	if n := rowsAffected(r); n != 1 {
+		return tollgate.Errorf(tollgate.CodeConflict, "order %s exists", o.ID)
 	}
 	return nil
 }
@@ -73,14 +76,40 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = ? AND provider_ref = ?`, provider, ref))
 }
 
-func (t *tx) OrderUpdate(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `UPDATE orders SET status = ?, provider_ref = ?, refunded_credits = ?, grant_id = ?, completed_at = ?, refunded_at = ? WHERE id = ?`,
-		string(o.Status), o.ProviderRef, int64(o.RefundedCredits), o.GrantID, nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.ID)
+func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate.Order, error) {
+	q := `SELECT ` + orderCols + ` FROM orders WHERE id > ?`
+	args := []any{p.After}
+	if p.AccountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, p.AccountID)
+	}
+	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
 	if err != nil {
-		return fmt.Errorf("update order: %w", err)
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return collect(rows, scanOrder)
+}
+
+func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE orders SET provider_ref = ? WHERE id = ? AND provider_ref = ''`, ref, id)
+	if err != nil {
+		return false, fmt.Errorf("set order ref: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
+
+func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
+	r, err := t.exec(ctx, `UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
+		provider_ref = CASE WHEN ? <> '' THEN ? ELSE provider_ref END
+		WHERE id = ? AND status = ? AND refunded_credits = ?`,
+		string(u.Status), u.GrantID, int64(u.RefundedCredits), nullMicros(u.CompletedAt), nullMicros(u.RefundedAt),
+		u.ProviderRef, u.ProviderRef, u.ID, string(u.FromStatus), int64(u.FromRefunded))
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}
 	if n, _ := r.RowsAffected(); n != 1 {
-		return tollgate.ErrNotFound
+		return fmt.Errorf("update order %s: not %s with %s refunded: %w", u.ID, u.FromStatus, u.FromRefunded, tollgate.ErrNotFound)
 	}
 	return nil
 }
@@ -123,11 +152,7 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 	})
 }
 
-func (t *tx) OrderRefundClaim(ctx context.Context, id string, old, new tollgate.Credits) (bool, error) {
-	r, err := t.exec(ctx, `UPDATE orders SET refunded_credits = ? WHERE id = ? AND refunded_credits = ?`, int64(new), id, int64(old))
-	if err != nil {
-		return false, fmt.Errorf("claim refund: %w", err)
-	}
+func rowsAffected(r sql.Result) int64 {
 	n, _ := r.RowsAffected()
-	return n == 1, nil
+	return n
 }

@@ -707,6 +707,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return fmt.Errorf("update hold %s: %w", u.ID, tollgate.ErrNotFound)
 		}
 	}
+	for _, u := range w.OrderUpdates {
+		if err := t.orderUpdate(ctx, u); err != nil {
+			return err
+		}
+	}
 	for _, e := range w.Events {
 		if err := t.EventEnqueue(ctx, e); err != nil {
 			return err

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/store"
 )
 
 func testBurnDownOrder(t *testing.T, open Opener) {
@@ -517,5 +519,71 @@ func testEntries(t *testing.T, open Opener) {
 	page2, _ := e.l.Entries(e.ctx, "a", page1[1].ID, 100)
 	if len(page1) != 2 || len(page2) != len(es)-2 || page2[0].ID != es[2].ID {
 		t.Fatalf("pages of %d and %d, want 2 and %d", len(page1), len(page2), len(es)-2)
+	}
+}
+
+// testVerifyRefunds refunds half of an order while most of its credits are
+// held, then corrupts what the refund owes behind the ledger's back:
+// verify must name it, since refunded credits could then be spent again.
+func testVerifyRefunds(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	e.account("buyer", noPlan, "UTC")
+	o := tollgate.Order{ID: "order_v", AccountID: "buyer", PackID: "pack_10", Credits: cr(10), Price: tollgate.Money{Amount: 400, Currency: "usd"},
+		ValidForDays: 365, Status: tollgate.OrderPending, Provider: "dev", CreatedAt: Start}
+	if err := e.s.Write(e.ctx, func(tx store.Tx) error { return tx.OrderInsert(e.ctx, o) }); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.l.CompleteOrder(e.ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: Start})
+	if err != nil || !done.Changed || done.Grant == nil {
+		t.Fatalf("complete: %+v, %v", done, err)
+	}
+	again, err := e.l.CompleteOrder(e.ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: Start})
+	if err != nil || again.Changed {
+		t.Fatalf("complete again: got %+v, %v; want no change", again, err)
+	}
+	e.hold("buyer", tollgate.ProductVideo, cr(8))
+	r, err := e.l.RefundOrder(e.ctx, ledger.RefundOrderParams{OrderID: o.ID, Refunded: 200, Total: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ledger.Refunded{TakenBack: cr(2), Owed: cr(3)}); r.Refund != want {
+		t.Fatalf("refund: got %+v, want %+v", r.Refund, want)
+	}
+	rep, err := e.l.Verify(e.ctx)
+	if err != nil || len(rep.Violations) > 0 {
+		t.Fatalf("verify before corruption: %v %v", err, rep.Violations)
+	}
+	g := done.Grant.ID
+	// The refund forgets what it is owed: the held 3 would come back.
+	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(1)}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.l.Verify(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "account buyer: its orders' refunds cover 2 more than their grants account for"
+	if !slices.Contains(rep.Violations, want) {
+		t.Fatalf("verify: got %q, want it to include %q", rep.Violations, want)
+	}
+	// Owed more than is held.
+	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(9)}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = e.l.Verify(e.ctx)
+	want = "grant " + g + ": a refund is owed 9 of it but pending holds hold 8"
+	if !slices.Contains(rep.Violations, want) {
+		t.Fatalf("verify: got %q, want it to include %q", rep.Violations, want)
+	}
+	// Put it right, so the cleanup's verify passes.
+	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(3)}}})
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

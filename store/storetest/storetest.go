@@ -58,6 +58,7 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"QuoteRaceManyLedgers", testQuoteRaceManyLedgers, true},
 		{"IdempotencyRaceManyLedgers", testIdempotencyRaceManyLedgers, true},
 		{"Property", testProperty, false},
+		{"VerifyRefunds", testVerifyRefunds, true},
 	}
 	for _, tc := range tests {
 		if tc.many && opt.CacheState {

@@ -1,0 +1,335 @@
+package payment
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/store"
+	"tollgate/store/fault"
+)
+
+// eachFaultyStore runs fn on SQLite through a driver that fails commits
+// as plan says, and on PostgreSQL through a proxy that does, when
+// TOLLGATE_TEST_DATABASE_URL is set.
+func eachFaultyStore(t *testing.T, fn func(t *testing.T, f *fixture, plan *fault.Plan)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		plan := &fault.Plan{}
+		fn(t, newFixture(t, fault.OpenSQLite(t, plan)), plan)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+		if url == "" {
+			t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping PostgreSQL")
+		}
+		plan := &fault.Plan{}
+		db, _ := fault.OpenPostgres(t, url, plan)
+		fn(t, newFixture(t, db), plan)
+	})
+}
+
+func (f *fixture) deliver(t *testing.T, id, typ string, object any) error {
+	t.Helper()
+	body, sig := event(t, id, typ, object, start, whsec, time.Now())
+	_, err := f.svc.HandleStripe(f.ctx, body, sig)
+	return err
+}
+
+func refundOf(o tollgate.Order, pi string, refunded int64) map[string]any {
+	return map[string]any{"id": "ch_" + o.ID, "object": "charge", "payment_intent": pi, "amount": 400, "amount_refunded": refunded,
+		"refunded": refunded == 400, "metadata": map[string]string{"order_id": o.ID}}
+}
+
+// TestRefundFollowsHeldCredits buys 10 credits, holds 8 and has half the
+// payment refunded: the 2 available are taken back at once and 3 of the
+// held are owed, none lost. What the hold then does decides the rest.
+func TestRefundFollowsHeldCredits(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		settle    func(f *fixture, h tollgate.Hold) error
+		available tollgate.Credits // afterwards
+		lost      tollgate.Credits
+	}{
+		{"released", func(f *fixture, h tollgate.Hold) error {
+			_, err := f.l.Release(f.ctx, ledger.ReleaseParams{HoldID: h.ID})
+			return err
+		}, tollgate.WholeCredits(5), 0},
+		{"timed out", func(f *fixture, h tollgate.Hold) error {
+			f.clock.Advance(2 * time.Hour)
+			_, err := f.l.Sweep(f.ctx)
+			return err
+		}, tollgate.WholeCredits(5), 0},
+		{"captured in full", func(f *fixture, h tollgate.Hold) error {
+			_, err := f.l.Capture(f.ctx, ledger.CaptureParams{HoldID: h.ID})
+			return err
+		}, 0, tollgate.WholeCredits(3)},
+		{"captured 6 of 8", func(f *fixture, h tollgate.Hold) error {
+			_, err := f.l.Capture(f.ctx, ledger.CaptureParams{HoldID: h.ID, Credits: ptr(tollgate.WholeCredits(6))})
+			return err
+		}, 0, tollgate.WholeCredits(1)},
+		{"captured 2 of 8", func(f *fixture, h tollgate.Hold) error {
+			_, err := f.l.Capture(f.ctx, ledger.CaptureParams{HoldID: h.ID, Credits: ptr(tollgate.WholeCredits(2))})
+			return err
+		}, tollgate.WholeCredits(3), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, f *fixture) {
+				f.svc.Provider = Dev{}
+				o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.svc.Complete(f.ctx, o.ID, start); err != nil {
+					t.Fatal(err)
+				}
+				h, err := f.l.Hold(f.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductAssistant, Credits: tollgate.WholeCredits(8)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := f.svc.Refund(f.ctx, o.ID, 200, 400)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := (ledger.Refunded{TakenBack: tollgate.WholeCredits(2), Owed: tollgate.WholeCredits(3)}); r != want {
+					t.Fatalf("refund of half: got %+v, want %+v", r, want)
+				}
+				if got := f.available(t); got != 0 {
+					t.Fatalf("after the refund, before the hold settles: %s available, want 0", got)
+				}
+				if err := c.settle(f, h); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.available(t); got != c.available {
+					t.Fatalf("after the hold settled: %s available, want %s", got, c.available)
+				}
+				if got := f.books(t)[tollgate.BookRefundLoss]; got != c.lost {
+					t.Fatalf("refund loss %s, want %s", got, c.lost)
+				}
+			})
+		})
+	}
+}
+
+// TestFullRefundWithHeldCredits: a full refund while 8 of 10 are held
+// takes the 2 and is owed the 8; released, they all go to the refund.
+func TestFullRefundWithHeldCredits(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.svc.Provider = Dev{}
+		o, _, _ := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if _, err := f.svc.Complete(f.ctx, o.ID, start); err != nil {
+			t.Fatal(err)
+		}
+		h, err := f.l.Hold(f.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductAssistant, Credits: tollgate.WholeCredits(8)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.svc.Refund(f.ctx, o.ID, 400, 400)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (ledger.Refunded{TakenBack: tollgate.WholeCredits(2), Owed: tollgate.WholeCredits(8)}); r != want {
+			t.Fatalf("full refund: got %+v, want %+v", r, want)
+		}
+		if _, err := f.l.Release(f.ctx, ledger.ReleaseParams{HoldID: h.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.available(t); got != 0 {
+			t.Fatalf("after release: %s available, want 0", got)
+		}
+		_, err = f.l.Hold(f.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductAssistant, Credits: 1})
+		if tollgate.ErrorCode(err) != tollgate.CodeInsufficientCredits {
+			t.Fatalf("spending refunded credits: got %v, want insufficient_credits", err)
+		}
+		if got := f.books(t)[tollgate.BookRefunds]; got != tollgate.WholeCredits(10) {
+			t.Fatalf("refunds book %s, want 10", got)
+		}
+	})
+}
+
+// books sums the buyer's journal by book.
+func (f *fixture) books(t *testing.T) map[tollgate.Book]tollgate.Credits {
+	t.Helper()
+	es, err := f.l.Entries(f.ctx, "buyer", 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[tollgate.Book]tollgate.Credits{}
+	for _, e := range es {
+		sums[e.Book] += e.Amount
+	}
+	return sums
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestPaymentAndRefundTogether delivers, for 12 orders, the payment and its
+// full refund at the same time, each three times: whichever is applied
+// first, no order leaves a credit behind.
+func TestPaymentAndRefundTogether(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		var orders []tollgate.Order
+		for range 12 {
+			o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			orders = append(orders, o)
+		}
+		var wg sync.WaitGroup
+		for i, o := range orders {
+			pi := fmt.Sprintf("pi_t%d", i)
+			for n := range 3 {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					if err := f.deliver(t, fmt.Sprintf("evt_p%d_%d", i, n), "checkout.session.completed", paidSession(o, pi)); err != nil {
+						t.Error(err)
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					if err := f.deliver(t, fmt.Sprintf("evt_r%d_%d", i, n), "charge.refunded", refundOf(o, pi, 400)); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if got := f.available(t); got != 0 {
+			t.Fatalf("after 12 payments refunded in full: %s credits available, want 0", got)
+		}
+		for _, o := range orders {
+			got, _ := f.svc.Order(f.ctx, o.ID, "")
+			if got.Status != tollgate.OrderRefunded {
+				t.Errorf("order %s is %s, want refunded", o.ID, got.Status)
+			}
+		}
+	})
+}
+
+// TestPaymentFaults injects a failure at each step of a purchase and its
+// refund (before and after the Stripe call, before a COMMIT and after it
+// with its answer lost, a webhook delivered again) and checks that
+// replaying ends with the right credits.
+func TestPaymentFaults(t *testing.T) {
+	t.Parallel()
+	eachFaultyStore(t, func(t *testing.T, f *fixture, plan *fault.Plan) {
+		key := func(k string) *ledger.Idempotency {
+			return &ledger.Idempotency{Scope: "buyer", Key: k, Hash: []byte("pack_10")}
+		}
+		// Before the Stripe call: the order's commit fails. Nothing was
+		// charged; the retry with the same key makes the one order.
+		plan.Next(fault.FailBefore)
+		if _, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", key("c1")); err == nil {
+			t.Fatal("checkout whose order failed to commit: got no error")
+		}
+		o1, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", key("c1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// After the Stripe call: the session exists, the answer is lost.
+		// Its payment still finds the order; the retry gets the same one.
+		plan.Next(fault.Pass, fault.LoseAnswer)
+		if _, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", key("c2")); err == nil {
+			t.Fatal("checkout whose last commit lost its answer: got no error")
+		}
+		plan.Next(fault.Pass, fault.FailBefore)
+		if _, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", key("c3")); err == nil {
+			t.Fatal("checkout whose last commit failed: got no error")
+		}
+		o3 := tollgate.Order{ID: orderIDFor(key("c3")), ProviderRef: "cs_test_" + orderIDFor(key("c3"))}
+		if err := f.deliver(t, "evt_c3", "checkout.session.completed", paidSession(o3, "pi_c3")); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"c2", "c3"} {
+			o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", key(k))
+			if err != nil && !isReplay(err) {
+				t.Fatalf("checkout retried with key %s: %v", k, err)
+			}
+			if err == nil && o.ID != orderIDFor(key(k)) {
+				t.Fatalf("checkout retried with key %s made order %s, want %s", k, o.ID, orderIDFor(key(k)))
+			}
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(10) {
+			t.Fatalf("after the payment of the checkout that failed after Stripe: %s, want 10", got)
+		}
+		orders := f.orders(t)
+		if len(orders) != 3 {
+			t.Fatalf("%d orders, want 3 (one per key)", len(orders))
+		}
+		// The payment's commit: its answer lost, then failing, then
+		// delivered again. Granted once.
+		for i, a := range []fault.Action{fault.LoseAnswer, fault.FailBefore, fault.Pass} {
+			plan.Next(a)
+			if err := f.deliver(t, fmt.Sprintf("evt_o1_%d", i), "checkout.session.completed", paidSession(o1, "pi_o1")); err != nil {
+				t.Fatalf("payment delivered with %v: %v", a, err)
+			}
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(20) {
+			t.Fatalf("after the second payment: %s, want 20", got)
+		}
+		// A refund of half of o1: answer lost, failing, delivered again.
+		for i, a := range []fault.Action{fault.LoseAnswer, fault.FailBefore, fault.Pass} {
+			plan.Next(a)
+			if err := f.deliver(t, fmt.Sprintf("evt_o1r_%d", i), "charge.refunded", refundOf(o1, "pi_o1", 200)); err != nil {
+				t.Fatalf("refund delivered with %v: %v", a, err)
+			}
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(15) {
+			t.Fatalf("after half of one refunded: %s, want 15", got)
+		}
+		// Payment and full refund of the third order together, while a
+		// tenth of commits lose their answer and a tenth fail.
+		o2 := tollgate.Order{ID: orderIDFor(key("c2")), ProviderRef: "cs_test_" + orderIDFor(key("c2"))}
+		plan.Rates(100, 100)
+		var wg sync.WaitGroup
+		for n := range 4 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for f.deliver(t, fmt.Sprintf("evt_o2_%d", n), "checkout.session.completed", paidSession(o2, "pi_o2")) != nil {
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for f.deliver(t, fmt.Sprintf("evt_o2r_%d", n), "charge.refunded", refundOf(o2, "pi_o2", 400)) != nil {
+				}
+			}()
+		}
+		wg.Wait()
+		plan.Clear()
+		if got := f.available(t); got != tollgate.WholeCredits(15) {
+			t.Fatalf("after a payment and its full refund together: %s, want 15", got)
+		}
+		t.Logf("commits: %d, answers lost: %d, failed: %d; ledger %+v", plan.Commits.Load(), plan.Lost.Load(), plan.Failed.Load(), f.l.Stats())
+	})
+}
+
+func isReplay(err error) bool {
+	_, ok := err.(*ledger.Replayed)
+	return ok
+}
+
+func (f *fixture) orders(t *testing.T) []tollgate.Order {
+	t.Helper()
+	var os []tollgate.Order
+	err := f.s.Read(f.ctx, func(tx store.Tx) (err error) {
+		os, err = tx.OrderList(f.ctx, store.OrderListParams{AccountID: "buyer"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os
+}
