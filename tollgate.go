@@ -69,12 +69,13 @@ const (
 	SourceRefund    GrantSource = "refund"
 	SourceRoyalty   GrantSource = "royalty"
 	SourceAdmin     GrantSource = "admin"
+	SourceTransfer  GrantSource = "transfer" // moved from another account
 )
 
 // Valid reports whether s is a known source.
 func (s GrantSource) Valid() bool {
 	switch s {
-	case SourceAllowance, SourcePurchase, SourcePromo, SourceRefund, SourceRoyalty, SourceAdmin:
+	case SourceAllowance, SourcePurchase, SourcePromo, SourceRefund, SourceRoyalty, SourceAdmin, SourceTransfer:
 		return true
 	}
 	return false
@@ -167,6 +168,11 @@ const (
 	BookBreakage   Book = "breakage"    // expired, never spent
 	BookRefunds    Book = "refunds"     // credits taken back when a payment was refunded
 	BookRefundLoss Book = "refund_loss" // credits spent before their payment was refunded
+	// A transfer between accounts: what leaves a grant of one goes to
+	// transfer_out, what a grant of the other receives comes from
+	// transfer_in; the two sum to zero.
+	BookTransferOut Book = "transfer_out"
+	BookTransferIn  Book = "transfer_in"
 )
 
 // RevenueBook is the book that collects spent credits of product p.
@@ -177,14 +183,15 @@ type TxnKind string
 
 // Journal transaction kinds.
 const (
-	TxnGrant   TxnKind = "grant"
-	TxnHold    TxnKind = "hold"
-	TxnCapture TxnKind = "capture"
-	TxnRelease TxnKind = "release"
-	TxnExpire  TxnKind = "expire"      // a grant's remainder to breakage
-	TxnTimeout TxnKind = "hold_expire" // a hold nobody settled
-	TxnUsage   TxnKind = "usage"
-	TxnRefund  TxnKind = "refund"
+	TxnGrant    TxnKind = "grant"
+	TxnHold     TxnKind = "hold"
+	TxnCapture  TxnKind = "capture"
+	TxnRelease  TxnKind = "release"
+	TxnExpire   TxnKind = "expire"      // a grant's remainder to breakage
+	TxnTimeout  TxnKind = "hold_expire" // a hold nobody settled
+	TxnUsage    TxnKind = "usage"
+	TxnRefund   TxnKind = "refund"
+	TxnTransfer TxnKind = "transfer"
 )
 
 // Entry is one line of the journal. The entries of a transaction sum to zero.

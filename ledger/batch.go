@@ -183,6 +183,9 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			needPlans = true
 		}
 		ids = append(ids, o.accountID)
+		if o.to != "" {
+			ids = append(ids, o.to)
+		}
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -596,6 +599,8 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
 	case opRefundOrder:
 		res, err = b.refundOrder(a, o.orderID, &o.refund)
+	case opTransfer:
+		res, err = b.transfer(a, &o.transfer)
 	default:
 		err = fmt.Errorf("ledger: unknown operation %q", o.kind)
 	}
@@ -958,4 +963,60 @@ func (b *batch) flush() {
 			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, ProviderRef: os.paymentRef,
 			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
 	}
+}
+
+// transfer moves credits from a's grants to new grants of p.To.
+func (b *batch) transfer(a *account, p *TransferParams) (Transfer, error) {
+	to := b.accounts[p.To]
+	if to == nil {
+		return Transfer{}, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", p.To)
+	}
+	if a.a.Status != tollgate.AccountActive {
+		return Transfer{}, tollgate.Errorf(tollgate.CodeAccountSuspended, "account %s is %s and may not move credits", a.a.ID, a.a.Status)
+	}
+	var from []*grantState
+	var avail tollgate.Credits
+	for _, gs := range a.grants {
+		g := &gs.g
+		if g.Remaining > 0 && g.Source != tollgate.SourceAllowance && g.Usable(b.now) && (p.Product == "" || g.Pays(p.Product)) {
+			from = append(from, gs)
+			avail += g.Remaining
+		}
+	}
+	if avail < p.Credits {
+		what := "credits"
+		if p.Product != "" {
+			what = "credits for " + string(p.Product)
+		}
+		return Transfer{}, &tollgate.Error{
+			Code:         tollgate.CodeInsufficientCredits,
+			Message:      fmt.Sprintf("moving %s %s needs that many transferable credits (today's allowance is not) and account %s has %s", p.Credits, what, a.a.ID, avail),
+			Insufficient: &tollgate.Insufficient{AccountID: a.a.ID, Product: p.Product, Required: p.Credits, Available: avail},
+		}
+	}
+	sort.Slice(from, func(i, j int) bool { return burnsBefore(&from[i].g, &from[j].g) })
+	t := Transfer{TxnID: tollgate.NewID("txn"), From: a.a.ID, To: to.a.ID, Credits: p.Credits, CreatedAt: b.now}
+	need := p.Credits
+	for _, gs := range from {
+		if need == 0 {
+			break
+		}
+		src := &gs.g
+		take := min(need, src.Remaining)
+		need -= take
+		src.Remaining -= take
+		gs.dirty = true
+		b.entry(t.TxnID, tollgate.TxnTransfer, a.a.ID, tollgate.BookAvailable, src.ID, "", -take)
+		b.entry(t.TxnID, tollgate.TxnTransfer, a.a.ID, tollgate.BookTransferOut, src.ID, "", take)
+		g := tollgate.Grant{
+			ID: tollgate.NewID("grant"), AccountID: to.a.ID, Source: p.Source, Amount: take, Remaining: take,
+			Products: src.Products, EffectiveAt: b.now, ExpiresAt: src.ExpiresAt, CreatedAt: b.now,
+		}
+		b.addGrant(g, true)
+		b.entry(t.TxnID, tollgate.TxnTransfer, to.a.ID, tollgate.BookTransferIn, g.ID, "", -take)
+		b.entry(t.TxnID, tollgate.TxnTransfer, to.a.ID, tollgate.BookAvailable, g.ID, "", take)
+		t.Drawn = append(t.Drawn, tollgate.Allocation{GrantID: src.ID, Amount: take})
+		t.Grants = append(t.Grants, g)
+	}
+	return t, nil
 }

@@ -19,6 +19,7 @@ const (
 	// Orders: the order's row changes with its credits, in one transaction.
 	opCompleteOrder opKind = "complete_order"
 	opRefundOrder   opKind = "refund_order"
+	opTransfer      opKind = "transfer"
 	opEvict         opKind = "evict" // forget a cached account: it was changed outside the committer
 )
 
@@ -33,6 +34,8 @@ type op struct {
 	orderID   string // order operations; the account is the order's, resolved at load
 	complete  CompleteOrderParams
 	refund    RefundOrderParams
+	transfer  TransferParams
+	to        string // a transfer's destination account, locked with accountID
 	idem      *Idempotency
 
 	pendingRes any
@@ -116,7 +119,7 @@ func validateGrant(p *GrantParams) error {
 	if p.Source == "" {
 		p.Source = tollgate.SourceAdmin
 	}
-	if !p.Source.Valid() || p.Source == tollgate.SourceAllowance {
+	if !p.Source.Valid() || p.Source == tollgate.SourceAllowance || p.Source == tollgate.SourceTransfer {
 		return tollgate.FieldError("source", "must be one of purchase, promo, refund, royalty, admin")
 	}
 	if err := validateProducts(p.Products); err != nil {
@@ -342,4 +345,69 @@ func (l *Ledger) RefundOrder(ctx context.Context, p RefundOrderParams) (OrderRes
 		return OrderResult{}, err
 	}
 	return res.(OrderResult), nil
+}
+
+// TransferParams are the arguments of Transfer.
+type TransferParams struct {
+	From, To string
+	Credits  tollgate.Credits
+	// Product, when set, moves only credits that may pay for it.
+	Product tollgate.Product
+	// Source is the source of the grants made for To: transfer (the
+	// default) or royalty.
+	Source      tollgate.GrantSource
+	Idempotency *Idempotency
+}
+
+// Transfer is the outcome of Ledger.Transfer.
+type Transfer struct {
+	TxnID    string
+	From, To string
+	Credits  tollgate.Credits
+	// Drawn are the parts taken from From's grants, in burn-down order.
+	Drawn []tollgate.Allocation
+	// Grants are those made for To: one per grant drawn, keeping its
+	// expiry and products, so a transfer never lengthens credits' life or
+	// widens what they pay for.
+	Grants    []tollgate.Grant
+	CreatedAt time.Time
+}
+
+// Transfer moves credits from one account to another in one transaction,
+// locking both accounts in id order (so transfers in opposite directions
+// never deadlock, on one instance or many). It draws on From's grants in
+// burn-down order, today's allowance left out (an allowance is not
+// transferable), and gives To one grant per grant drawn. It fails with
+// invalid_field for bad arguments, not_found for an unknown account,
+// account_suspended when From may not spend, and insufficient_credits.
+func (l *Ledger) Transfer(ctx context.Context, p TransferParams) (Transfer, error) {
+	switch {
+	case p.From == "":
+		return Transfer{}, tollgate.FieldError("from", "is required")
+	case p.To == "":
+		return Transfer{}, tollgate.FieldError("to", "is required")
+	case !validID(p.From):
+		return Transfer{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.From)
+	case !validID(p.To):
+		return Transfer{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.To)
+	case p.From == p.To:
+		return Transfer{}, tollgate.FieldError("to", "must be another account than from")
+	case p.Credits <= 0:
+		return Transfer{}, tollgate.FieldError("credits", "must be more than zero")
+	case p.Credits > tollgate.MaxCredits:
+		return Transfer{}, tollgate.FieldError("credits", "must be at most %s", tollgate.MaxCredits)
+	case p.Product != "" && !p.Product.Valid():
+		return Transfer{}, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
+	}
+	if p.Source == "" {
+		p.Source = tollgate.SourceTransfer
+	}
+	if p.Source != tollgate.SourceTransfer && p.Source != tollgate.SourceRoyalty {
+		return Transfer{}, tollgate.FieldError("source", "must be transfer or royalty")
+	}
+	res, err := l.submit(ctx, &op{kind: opTransfer, accountID: p.From, to: p.To, transfer: p, idem: p.Idempotency})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return res.(Transfer), nil
 }

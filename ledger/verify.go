@@ -69,7 +69,8 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 			if got := sum[key{g.ID, tollgate.BookAvailable}]; got != g.Remaining {
 				r.add("grant %s: remaining is %s but the journal says %s", g.ID, g.Remaining, got)
 			}
-			if got := -sum[key{g.ID, tollgate.BookIssuance}]; got != g.Amount {
+			// A grant is issued, or received from another account.
+			if got := -sum[key{g.ID, tollgate.BookIssuance}] - sum[key{g.ID, tollgate.BookTransferIn}]; got != g.Amount {
 				r.add("grant %s: amount is %s but the journal issued %s", g.ID, g.Amount, got)
 			}
 			if g.ExpiredAt != nil && g.Remaining != 0 {

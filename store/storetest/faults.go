@@ -53,6 +53,7 @@ func faultEnv(t *testing.T, open Faulty, opt ledger.Options) (*env, *fault.Plan,
 func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 	e, plan, _ := faultEnv(t, open, opt)
 	e.account("steps", noPlan, "UTC")
+	e.account("steps-to", noPlan, "UTC")
 	for _, a := range []fault.Action{fault.LoseAnswer, fault.FailBefore} {
 		plan.Next(a)
 		g := e.grant(ledger.GrantParams{AccountID: "steps", Credits: cr(10)})
@@ -81,6 +82,10 @@ func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 		if _, err := e.l.Usage(e.ctx, ledger.HoldParams{AccountID: "steps", Product: tollgate.ProductVideo, Credits: cr(1), Idempotency: k}); !isReplay(err) {
 			t.Fatalf("repeat of a usage with a key after %v: got %v, want a replay", a, err)
 		}
+		plan.Next(a)
+		if _, err := e.l.Transfer(e.ctx, ledger.TransferParams{From: "steps", To: "steps-to", Credits: cr(1)}); err != nil {
+			t.Fatalf("transfer after %v: %v", a, err)
+		}
 		var holds []tollgate.Hold
 		e.read(func(tx store.Tx) (err error) {
 			holds, err = tx.HoldList(e.ctx, store.HoldListParams{AccountID: "steps"})
@@ -103,9 +108,12 @@ func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 			t.Errorf("after %v: the grant answered as %s is not in the database", a, g.ID)
 		}
 	}
-	// Each round: +10, -3 captured, -1 -1 used: 5 left; two rounds: 10.
-	if b := e.balance("steps"); b.Available != cr(10) || b.Held != 0 {
-		t.Errorf("balance: got %s available, %s held; want 10 and 0", b.Available, b.Held)
+	// Each round: +10, -3 captured, -1 -1 used, -1 moved: 4 left; two rounds: 8.
+	if b := e.balance("steps"); b.Available != cr(8) || b.Held != 0 {
+		t.Errorf("balance: got %s available, %s held; want 8 and 0", b.Available, b.Held)
+	}
+	if b := e.balance("steps-to"); b.Available != cr(2) {
+		t.Errorf("destination of the transfers: got %s available, want 2", b.Available)
 	}
 	if plan.Lost.Load() == 0 || plan.Failed.Load() == 0 {
 		t.Fatalf("injected %d lost answers and %d failures, want some of each", plan.Lost.Load(), plan.Failed.Load())

@@ -59,6 +59,8 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"IdempotencyRaceManyLedgers", testIdempotencyRaceManyLedgers, true},
 		{"Property", testProperty, false},
 		{"VerifyRefunds", testVerifyRefunds, true},
+		{"TransferRules", testTransferRules, false},
+		{"TransferRaceManyLedgers", testTransferRaceManyLedgers, true},
 	}
 	for _, tc := range tests {
 		if tc.many && opt.CacheState {
