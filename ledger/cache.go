@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"container/heap"
 	"time"
 
 	"tollgate"
@@ -24,8 +25,31 @@ type cachedAccount struct {
 	a       tollgate.Account
 	grants  []tollgate.Grant // open: not expired, credits left or an allowance
 	pending map[string]tollgate.Hold
-	// soonest is no later than the earliest expiry among pending.
-	soonest time.Time
+	// due orders pending holds by expiry, so a batch finds the overdue ones
+	// without walking them all. Holds settled since they were pushed stay
+	// in it until popped, or until it is rebuilt when it grows to twice
+	// the pending holds.
+	due expiries
+}
+
+// expiry is a pending hold's expiry, in cachedAccount.due.
+type expiry struct {
+	at time.Time
+	id string
+}
+
+// expiries is a min-heap of expiries (container/heap).
+type expiries []expiry
+
+func (e expiries) Len() int           { return len(e) }
+func (e expiries) Less(i, j int) bool { return e[i].at.Before(e[j].at) }
+func (e expiries) Swap(i, j int)      { e[i], e[j] = e[j], e[i] }
+func (e *expiries) Push(x any)        { *e = append(*e, x.(expiry)) }
+func (e *expiries) Pop() any {
+	old := *e
+	x := old[len(old)-1]
+	*e = old[:len(old)-1]
+	return x
 }
 
 func newStateCache(max int) *stateCache {
@@ -43,18 +67,38 @@ func (c *stateCache) evict(id string) {
 	delete(c.accounts, id)
 }
 
-// overdue returns the account's pending holds that expire at or before now.
+// overdue returns the account's pending holds that expire at or before now,
+// and forgets their expiries: the batch settles them.
 func (ca *cachedAccount) overdue(now time.Time) []tollgate.Hold {
-	if ca.soonest.IsZero() || ca.soonest.After(now) {
-		return nil
-	}
 	var out []tollgate.Hold
-	for _, h := range ca.pending {
-		if !h.ExpiresAt.After(now) {
+	for len(ca.due) > 0 && !ca.due[0].at.After(now) {
+		e := heap.Pop(&ca.due).(expiry)
+		if h, ok := ca.pending[e.id]; ok {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// add records a pending hold.
+func (ca *cachedAccount) add(h tollgate.Hold) {
+	if _, ok := ca.pending[h.ID]; !ok {
+		heap.Push(&ca.due, expiry{at: h.ExpiresAt, id: h.ID})
+	}
+	ca.pending[h.ID] = h
+}
+
+// remove forgets a hold that is no longer pending; its expiry is dropped
+// when popped, or when due is rebuilt.
+func (ca *cachedAccount) remove(id string) {
+	delete(ca.pending, id)
+	if len(ca.due) > 2*len(ca.pending)+64 {
+		ca.due = ca.due[:0]
+		for _, h := range ca.pending {
+			ca.due = append(ca.due, expiry{at: h.ExpiresAt, id: h.ID})
+		}
+		heap.Init(&ca.due)
+	}
 }
 
 // store records the committed state of a batch's accounts: their account
@@ -86,14 +130,11 @@ func (c *stateCache) store(b *batch) {
 			return
 		}
 		if h.Status == tollgate.HoldPending {
-			ca.pending[h.ID] = h
+			ca.add(h)
 			c.holds[h.ID] = h.AccountID
-			if ca.soonest.IsZero() || h.ExpiresAt.Before(ca.soonest) {
-				ca.soonest = h.ExpiresAt
-			}
 			return
 		}
-		delete(ca.pending, h.ID)
+		ca.remove(h.ID)
 		delete(c.holds, h.ID)
 	}
 	for _, h := range b.freshPending {
