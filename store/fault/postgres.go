@@ -28,7 +28,19 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]net.Conn // client -> server
+	down  bool
 	wg    sync.WaitGroup
+}
+
+// Down makes the server unreachable (every connection dropped, new ones
+// refused) when down is true, and reachable again when it is false.
+func (p *Proxy) Down(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+	if down {
+		p.CutAll()
+	}
 }
 
 // NewProxy listens on a loopback port and forwards to target (host:port).
@@ -69,6 +81,13 @@ func (p *Proxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
 		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {

@@ -35,14 +35,14 @@ func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, open)
 }
 
-func faulty(tb testing.TB, plan *fault.Plan) (store.Store, func()) {
+func faulty(tb testing.TB, plan *fault.Plan) (store.Store, storetest.Control) {
 	tb.Helper()
 	url := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
 	if url == "" {
 		tb.Skip("TOLLGATE_TEST_DATABASE_URL not set: e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	}
 	db, proxy := fault.OpenPostgres(tb, url, plan)
-	return db, proxy.CutAll
+	return db, storetest.Control{Cut: proxy.CutAll, Down: proxy.Down}
 }
 
 // TestFaults runs the fault suite through a proxy that loses COMMIT

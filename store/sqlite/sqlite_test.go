@@ -46,8 +46,8 @@ func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, open)
 }
 
-func faulty(tb testing.TB, plan *fault.Plan) (store.Store, func()) {
-	return fault.OpenSQLite(tb, plan), nil
+func faulty(tb testing.TB, plan *fault.Plan) (store.Store, storetest.Control) {
+	return fault.OpenSQLite(tb, plan), storetest.Control{}
 }
 
 func TestFaults(t *testing.T) {

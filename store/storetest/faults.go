@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -13,10 +14,16 @@ import (
 	"tollgate/store/fault"
 )
 
-// Faulty opens a fresh, migrated store whose commits follow plan. Cut, when
-// not nil, drops every connection the store has open, as a network cut or a
-// server restart would.
-type Faulty func(tb testing.TB, plan *fault.Plan) (s store.Store, cut func())
+// Faulty opens a fresh, migrated store whose commits follow plan, and what
+// else it can do to it.
+type Faulty func(tb testing.TB, plan *fault.Plan) (store.Store, Control)
+
+// Control breaks a store's connections; a function is nil where the store
+// has no such thing (SQLite runs in the process).
+type Control struct {
+	Cut  func()          // drop every connection, as a network cut or a server restart would
+	Down func(down bool) // make the database unreachable until called with false
+}
 
 // RunFaults checks invariant 10 of DESIGN.md under injected failures: an
 // operation answered took effect exactly once, one answered 503 at most
@@ -32,19 +39,49 @@ func RunFaults(t *testing.T, open Faulty, opt ledger.Options) {
 		t.Parallel()
 		testFaultUnderLoad(t, open, opt)
 	})
+	t.Run("DatabaseDown", func(t *testing.T) {
+		t.Parallel()
+		testFaultDatabaseDown(t, open, opt)
+	})
 }
 
-func faultEnv(t *testing.T, open Faulty, opt ledger.Options) (*env, *fault.Plan, func()) {
+func faultEnv(t *testing.T, open Faulty, opt ledger.Options) (*env, *fault.Plan, Control) {
 	plan := &fault.Plan{}
-	var cut func()
+	var ctl Control
 	e := newEnv(t, func(tb testing.TB) store.Store {
 		s, c := open(tb, plan)
-		cut = c
+		ctl = c
 		envOptions.Store(s, opt)
 		return s
 	})
 	e.withNoPlan()
-	return e, plan, cut
+	return e, plan, ctl
+}
+
+// testFaultDatabaseDown: while the database cannot be reached, a write is
+// tried on fresh connections a few times, then answered unavailable having
+// changed nothing, and a read fails with store.ErrUnavailable; once the
+// database is back, both work again at once.
+func testFaultDatabaseDown(t *testing.T, open Faulty, opt ledger.Options) {
+	e, _, ctl := faultEnv(t, open, opt)
+	if ctl.Down == nil {
+		t.Skip("this store cannot be made unreachable")
+	}
+	e.account("down", noPlan, "UTC")
+	e.grant(ledger.GrantParams{AccountID: "down", Credits: cr(5)})
+	ctl.Down(true)
+	began := time.Now()
+	_, err := e.l.Hold(e.ctx, ledger.HoldParams{AccountID: "down", Product: tollgate.ProductVideo, Credits: cr(1)})
+	wantCode(t, err, tollgate.CodeUnavailable)
+	t.Logf("a hold with the database down was answered %q after %v", err, time.Since(began).Round(time.Millisecond))
+	if _, err := e.l.Balance(e.ctx, "down"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("balance with the database down: got %v, want store.ErrUnavailable", err)
+	}
+	ctl.Down(false)
+	if b := e.balance("down"); b.Available != cr(5) || b.Held != 0 {
+		t.Fatalf("after the database came back: %s available, %s held; want 5 and 0", b.Available, b.Held)
+	}
+	e.hold("down", tollgate.ProductVideo, cr(1))
 }
 
 // testFaultEachStep runs each kind of write once with its commit's answer
@@ -142,7 +179,8 @@ func testFaultUnderLoad(t *testing.T, open Faulty, opt ledger.Options) {
 	if opt.MaxBatch == 0 {
 		opt.MaxBatch = 4 // more commits, so more of them fail
 	}
-	e, plan, cut := faultEnv(t, open, opt)
+	e, plan, ctl := faultEnv(t, open, opt)
+	cut := ctl.Cut
 	const accounts, workers, perWorker = 8, 32, 60
 	for i := range accounts {
 		id := fmt.Sprintf("load-%d", i)
