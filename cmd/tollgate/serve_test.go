@@ -21,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"tollgate"
 	"tollgate/ledger"
+	"tollgate/store"
 	"tollgate/store/postgres"
 	"tollgate/store/sqlite"
 )
@@ -299,4 +301,135 @@ func TestOneServerPerSQLiteFile(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "another process is serving") {
 		t.Fatalf("a second serve on one SQLite file: %v\n%s", err, out)
 	}
+}
+
+// TestKill9ThenReplay kills a server with SIGKILL in the middle of a stream
+// of usages sent with Idempotency-Keys, starts it again on the same data,
+// and sends every request again with its key: each took effect exactly
+// once, those answered before are answered the same, and the database
+// verifies.
+func TestKill9ThenReplay(t *testing.T) {
+	dir := t.TempDir()
+	const key = "tg_test_admin_key_for_the_kill_test"
+	env := []string{"TOLLGATE_DATA_DIR=" + dir, "TOLLGATE_ADMIN_KEY=" + key, "TOLLGATE_DATABASE_URL="}
+	p := startServe(t, env...)
+	if st, m := call(t, p.url, key, "POST", "/v1/accounts", map[string]string{"id": "a", "name": "A", "plan": "free"}); st != 201 {
+		t.Fatalf("create account: %d %v", st, m)
+	}
+	if st, m := call(t, p.url, key, "POST", "/v1/accounts/a/grants", map[string]any{"credits": "1000000", "source": "admin"}); st != 201 {
+		t.Fatalf("grant: %d %v", st, m)
+	}
+	type request struct {
+		key  string
+		body map[string]any
+		id   string // the answer before the kill, "" if none
+	}
+	var mu sync.Mutex
+	var sent []*request
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := n.Add(1)
+				r := &request{key: fmt.Sprintf("use-%d-%d", w, i), body: map[string]any{"account_id": "a", "product": "assistant",
+					"credits": fmt.Sprintf("0.%03d", 1+i%999), "metadata": map[string]string{"req": fmt.Sprint(i)}}}
+				mu.Lock()
+				sent = append(sent, r)
+				mu.Unlock()
+				st, m, err := tryKey(p.url, key, r.key, "POST", "/v1/usage", r.body)
+				if err != nil {
+					return // killed
+				}
+				if st == 201 {
+					mu.Lock()
+					r.id = m["id"].(string)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	wg.Wait()
+
+	p = startServe(t, env...)
+	answered := 0
+	ids := map[string]string{} // req -> usage id
+	for _, r := range sent {
+		st, m, err := tryKey(p.url, key, r.key, "POST", "/v1/usage", r.body)
+		if err != nil || st != 201 {
+			t.Fatalf("request %s sent again: %d %v %v", r.key, st, m, err)
+		}
+		id := m["id"].(string)
+		if r.id != "" {
+			answered++
+			if id != r.id {
+				t.Fatalf("request %s was answered %s before the kill and %s after", r.key, r.id, id)
+			}
+		}
+		ids[r.body["metadata"].(map[string]string)["req"]] = id
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var holds []tollgate.Hold
+	err = s.Read(ctx, func(tx store.Tx) (err error) {
+		holds, err = tx.HoldList(ctx, store.HoldListParams{AccountID: "a"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, h := range holds {
+		seen[h.Metadata["req"]]++
+		if ids[h.Metadata["req"]] != h.ID {
+			t.Errorf("usage %s of request %s is not the one answered (%s)", h.ID, h.Metadata["req"], ids[h.Metadata["req"]])
+		}
+	}
+	for req := range ids {
+		if seen[req] != 1 {
+			t.Errorf("request %s took effect %d times", req, seen[req])
+		}
+	}
+	r, err := ledger.New(s, ledger.Options{}).Verify(ctx)
+	if err != nil || len(r.Violations) > 0 {
+		t.Fatalf("verify: %v %v", err, r.Violations)
+	}
+	if answered == 0 || answered == len(sent) {
+		t.Fatalf("%d of %d requests answered before the kill; want some but not all", answered, len(sent))
+	}
+	t.Logf("%d requests sent, %d answered before SIGKILL; all %d took effect once after replay", len(sent), answered, len(ids))
+}
+
+func tryKey(base, key, idem, method, path string, body any) (int, map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idem)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, m, nil
 }
