@@ -290,7 +290,16 @@ func (l *Ledger) run(ops []*op) {
 			}
 			l.conflicts.Add(int64(len(guilty)))
 			ops = without(ops, guilty)
-			alone = append(alone, guilty...)
+			for _, o := range guilty {
+				// Alone, an operation sees the other's row and fails or
+				// replays in memory; one that still meets a taken key
+				// after a few tries is answered with the conflict.
+				if o.conflicts++; o.conflicts > 3 {
+					l.answer([]*op{o}, err)
+				} else {
+					alone = append(alone, o)
+				}
+			}
 			if len(ops) == 0 {
 				return
 			}

@@ -38,6 +38,8 @@ type op struct {
 	to        string // a transfer's destination account, locked with accountID
 	idem      *Idempotency
 
+	conflicts int // times taken out of a batch for a key taken meanwhile
+
 	pendingRes any
 	pendingErr error
 	res        any

@@ -41,6 +41,7 @@ type DB struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared on w
 	lock  *os.File             // held by LockExclusive
+	marks map[int64]int64      // batch id -> journal row carrying it, for commits that failed
 }
 
 var _ store.Store = (*DB)(nil)
@@ -91,7 +92,7 @@ func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{path: path, w: w, r: r, stmts: map[string]*sql.Stmt{}}, nil
+	return &DB{path: path, w: w, r: r, stmts: map[string]*sql.Stmt{}, marks: map[int64]int64{}}, nil
 }
 
 // Kind returns "sqlite".
@@ -190,6 +191,14 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 		// writer connection; end it so that the next one can begin. Its
 		// error ("no transaction is active") is expected.
 		db.w.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		if t.batch != 0 && t.mark != 0 {
+			db.mu.Lock()
+			if len(db.marks) > 4096 { // bounded: lookups follow at once
+				clear(db.marks)
+			}
+			db.marks[t.batch] = t.mark
+			db.mu.Unlock()
+		}
 		return fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, mapErr(err))
 	}
 	return nil
@@ -199,10 +208,18 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 // this process and Write ends a transaction whose COMMIT failed, so the
 // answer is never BatchInProgress.
 func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, error) {
+	db.mu.Lock()
+	mark := db.marks[id]
+	db.mu.Unlock()
 	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM batches WHERE id = ?`, id).Scan(&n); err != nil {
+	err := db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM batches WHERE id = ?) + (SELECT count(*) FROM journal WHERE id = ? AND batch = ?)`,
+		id, mark, id).Scan(&n)
+	if err != nil {
 		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", mapErr(err))
 	}
+	db.mu.Lock()
+	delete(db.marks, id)
+	db.mu.Unlock()
 	if n > 0 {
 		return store.BatchCommitted, nil
 	}

@@ -19,6 +19,10 @@ type tx struct {
 	db    *DB
 	q     *sql.Tx
 	write bool
+	// batch is the batch id Apply wrote and mark the journal row that
+	// carries it (zero: the batches table does), for BatchStatus after a
+	// COMMIT that failed.
+	batch, mark int64
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -531,10 +535,10 @@ var chunks = []int{256, 64, 16, 4, 1}
 
 // insertRows inserts n rows with multi-row INSERTs made of head, the rows'
 // placeholders and tail, and returns how many rows were inserted (fewer
-// than n when tail is an ON CONFLICT DO NOTHING that skipped some).
-func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, args func(i int, dst []any) []any) (int64, error) {
+// than n when tail is an ON CONFLICT DO NOTHING that skipped some) and the
+// rowid of the last.
+func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, args func(i int, dst []any) []any) (inserted, last int64, err error) {
 	buf := make([]any, 0, cols*chunks[0])
-	var inserted int64
 	for i := 0; i < n; {
 		size := 1
 		for _, c := range chunks {
@@ -550,13 +554,14 @@ func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, arg
 		}
 		r, err := t.exec(ctx, q, buf...)
 		if err != nil {
-			return inserted, err
+			return inserted, last, err
 		}
 		k, _ := r.RowsAffected()
 		inserted += k
+		last, _ = r.LastInsertId()
 		i += size
 	}
-	return inserted, nil
+	return inserted, last, nil
 }
 
 func insertQuery(head, tail string, cols, rows int) string {
@@ -567,7 +572,7 @@ func insertQuery(head, tail string, cols, rows int) string {
 const (
 	insertGrants      = `INSERT INTO grants (` + grantCols + `) VALUES `
 	insertHolds       = `INSERT INTO holds (` + holdCols + `) VALUES `
-	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at) VALUES `
+	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
 	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
@@ -595,15 +600,16 @@ func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
-		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, skipTaken, 12, c),
-			insertQuery(insertJournal, "", 5, c))
+		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, "", 12, c),
+			insertQuery(insertJournal, "", 6, c))
 	}
 	return qs
 }
 
 // insertJournal packs consecutive entries of one transaction and account
-// into one journal row each.
-func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry) error {
+// into one journal row each; the last row carries batch (when not zero). It
+// returns that row's id.
+func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry, batch int64) (int64, error) {
 	type row struct{ from, to int }
 	var rows []row
 	for i := 0; i < len(es); {
@@ -614,20 +620,26 @@ func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry) error {
 		rows = append(rows, row{i, j})
 		i = j
 	}
-	_, err := t.insertRows(ctx, insertJournal, "", 5, len(rows), func(k int, a []any) []any {
+	_, last, err := t.insertRows(ctx, insertJournal, "", 6, len(rows), func(k int, a []any) []any {
 		r := rows[k]
 		e := &es[r.from]
-		return append(a, e.TxnID, string(e.Kind), e.AccountID, encodeLines(es[r.from:r.to]), micros(e.CreatedAt))
+		var b any
+		if k == len(rows)-1 && batch != 0 {
+			b = batch
+		}
+		return append(a, e.TxnID, string(e.Kind), e.AccountID, encodeLines(es[r.from:r.to]), micros(e.CreatedAt), b)
 	})
 	if err != nil {
-		return fmt.Errorf("insert journal: %w", err)
+		return 0, fmt.Errorf("insert journal: %w", err)
 	}
-	return nil
+	return last, nil
 }
 
 func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	var conflict store.ConflictError
-	if w.Batch != 0 {
+	// The batch id goes on the batch's last journal row, a page written
+	// anyway; only a batch without journal entries writes a row of its own.
+	if w.Batch != 0 && len(w.Entries) == 0 {
 		r, err := t.exec(ctx, insertBatch, w.Batch)
 		if err != nil {
 			return fmt.Errorf("insert batch: %w", err)
@@ -636,7 +648,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			conflict.Batch = true
 		}
 	}
-	n, err := t.insertRows(ctx, insertGrants, skipTaken, 13, len(w.Grants), func(i int, a []any) []any {
+	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 13, len(w.Grants), func(i int, a []any) []any {
 		g := &w.Grants[i]
 		return append(a, g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
 			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt), int64(g.RefundOwed))
@@ -653,7 +665,10 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return err
 		}
 	}
-	n, err = t.insertRows(ctx, insertHolds, skipTaken, 12, len(w.Holds), func(i int, a []any) []any {
+	// Holds are checked by the ledger under the database lock (one writer:
+	// nobody else can take a quote meanwhile), so they are inserted plainly;
+	// ON CONFLICT would cost a lookup per row.
+	n, _, err = t.insertRows(ctx, insertHolds, "", 12, len(w.Holds), func(i int, a []any) []any {
 		h := &w.Holds[i]
 		return append(a, h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
 			store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
@@ -684,8 +699,12 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
 		return &conflict
 	}
-	if err := t.insertJournal(ctx, w.Entries); err != nil {
+	mark, err := t.insertJournal(ctx, w.Entries, w.Batch)
+	if err != nil {
 		return err
+	}
+	if w.Batch != 0 {
+		t.batch, t.mark = w.Batch, mark
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,

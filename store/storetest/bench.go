@@ -30,12 +30,19 @@ func Bench(b *testing.B, open Opener) {
 		{"naive-hot", ledger.Options{MaxBatch: 1, Committers: 16}, 1},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			benchHolds(b, open, c.opt, c.accounts)
+			benchHolds(b, open, c.opt, c.accounts, 0)
 		})
 	}
+	// One hold in 16 reuses a quote that has paid for a job already: it is
+	// refused alone, and the others go on at the spread case's rate.
+	b.Run("batched-used-quote", func(b *testing.B) {
+		benchHolds(b, open, ledger.Options{}, 1000, 16)
+	})
 }
 
-func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts int) {
+// benchHolds takes one-credit holds on the accounts; with usedQuote n, one
+// hold in n names a quote already used, and must be refused alone.
+func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts, usedQuote int) {
 	s := open(b)
 	ctx := context.Background()
 	l := ledger.New(s, opt)
@@ -56,14 +63,27 @@ func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts int) {
 			b.Fatal(err)
 		}
 	}
+	if usedQuote > 0 {
+		if _, err := l.Hold(ctx, ledger.HoldParams{AccountID: ids[0], Product: tollgate.ProductVideo, Credits: 1, QuoteID: "quote_used"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	setup := l.Stats()
-	var next atomic.Int64
+	var next, refused atomic.Int64
 	b.SetParallelism(256) // 256 x GOMAXPROCS callers, as many requests in flight would be
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
-			_, err := l.Hold(ctx, ledger.HoldParams{AccountID: ids[int(i)%len(ids)], Product: tollgate.ProductVideo, Credits: 1})
+			p := ledger.HoldParams{AccountID: ids[int(i)%len(ids)], Product: tollgate.ProductVideo, Credits: 1}
+			if usedQuote > 0 && i%int64(usedQuote) == 0 {
+				p.AccountID, p.QuoteID = ids[0], "quote_used"
+			}
+			_, err := l.Hold(ctx, p)
+			if p.QuoteID != "" && tollgate.ErrorCode(err) == tollgate.CodeQuoteUsed {
+				refused.Add(1)
+				continue
+			}
 			if err != nil {
 				b.Error(err)
 				return
@@ -71,7 +91,13 @@ func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts int) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "holds/s")
+	b.ReportMetric(float64(int64(b.N)-refused.Load())/b.Elapsed().Seconds(), "holds/s")
+	if usedQuote > 0 {
+		b.ReportMetric(float64(refused.Load()), "refused")
+		if st := l.Stats(); st.Retried > setup.Retried {
+			b.Errorf("%d batches applied again for a used quote; want none", st.Retried-setup.Retried)
+		}
+	}
 	if st := l.Stats(); st.Batches > setup.Batches {
 		b.ReportMetric(float64(st.Operations-setup.Operations)/float64(st.Batches-setup.Batches), "ops/batch")
 		b.ReportMetric((st.Busy-setup.Busy).Seconds()/b.Elapsed().Seconds(), "committer-busy")
