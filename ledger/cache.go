@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"container/heap"
 	"time"
 
 	"tollgate"
@@ -25,31 +24,10 @@ type cachedAccount struct {
 	a       tollgate.Account
 	grants  []tollgate.Grant // open: not expired, credits left or an allowance
 	pending map[string]tollgate.Hold
-	// due orders pending holds by expiry, so a batch finds the overdue ones
-	// without walking them all. Holds settled since they were pushed stay
-	// in it until popped, or until it is rebuilt when it grows to twice
-	// the pending holds.
-	due expiries
-}
-
-// expiry is a pending hold's expiry, in cachedAccount.due.
-type expiry struct {
-	at time.Time
-	id string
-}
-
-// expiries is a min-heap of expiries (container/heap).
-type expiries []expiry
-
-func (e expiries) Len() int           { return len(e) }
-func (e expiries) Less(i, j int) bool { return e[i].at.Before(e[j].at) }
-func (e expiries) Swap(i, j int)      { e[i], e[j] = e[j], e[i] }
-func (e *expiries) Push(x any)        { *e = append(*e, x.(expiry)) }
-func (e *expiries) Pop() any {
-	old := *e
-	x := old[len(old)-1]
-	*e = old[:len(old)-1]
-	return x
+	// soonest is no later than the earliest expiry among pending: until
+	// it passes, no hold is overdue. A hold settled early leaves it too
+	// early; the next look at the holds sets it exactly again.
+	soonest time.Time
 }
 
 func newStateCache(max int) *stateCache {
@@ -67,37 +45,33 @@ func (c *stateCache) evict(id string) {
 	delete(c.accounts, id)
 }
 
-// overdue returns the account's pending holds that expire at or before now,
-// and forgets their expiries: the batch settles them.
+// overdue returns the account's pending holds that expire at or before now.
+// Only when soonest has passed does it look at them, and then it moves
+// soonest to the earliest expiry of the others, so that holds settled
+// before their expiry cost one look, not one per batch.
 func (ca *cachedAccount) overdue(now time.Time) []tollgate.Hold {
+	if ca.soonest.IsZero() || ca.soonest.After(now) {
+		return nil
+	}
 	var out []tollgate.Hold
-	for len(ca.due) > 0 && !ca.due[0].at.After(now) {
-		e := heap.Pop(&ca.due).(expiry)
-		if h, ok := ca.pending[e.id]; ok {
-			out = append(out, h)
+	var next time.Time
+	for _, h := range ca.pending {
+		switch {
+		case !h.ExpiresAt.After(now):
+			out = append(out, h) // settled by this batch
+		case next.IsZero() || h.ExpiresAt.Before(next):
+			next = h.ExpiresAt
 		}
 	}
+	ca.soonest = next
 	return out
 }
 
 // add records a pending hold.
 func (ca *cachedAccount) add(h tollgate.Hold) {
-	if _, ok := ca.pending[h.ID]; !ok {
-		heap.Push(&ca.due, expiry{at: h.ExpiresAt, id: h.ID})
-	}
 	ca.pending[h.ID] = h
-}
-
-// remove forgets a hold that is no longer pending; its expiry is dropped
-// when popped, or when due is rebuilt.
-func (ca *cachedAccount) remove(id string) {
-	delete(ca.pending, id)
-	if len(ca.due) > 2*len(ca.pending)+64 {
-		ca.due = ca.due[:0]
-		for _, h := range ca.pending {
-			ca.due = append(ca.due, expiry{at: h.ExpiresAt, id: h.ID})
-		}
-		heap.Init(&ca.due)
+	if ca.soonest.IsZero() || h.ExpiresAt.Before(ca.soonest) {
+		ca.soonest = h.ExpiresAt
 	}
 }
 
@@ -134,7 +108,7 @@ func (c *stateCache) store(b *batch) {
 			c.holds[h.ID] = h.AccountID
 			return
 		}
-		ca.remove(h.ID)
+		delete(ca.pending, h.ID)
 		delete(c.holds, h.ID)
 	}
 	for _, h := range b.freshPending {
