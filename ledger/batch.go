@@ -464,7 +464,7 @@ func (b *batch) lowBalanceEvents() {
 
 func (b *batch) addGrant(g tollgate.Grant, isNew bool) *grantState {
 	gs := &grantState{g: g, isNew: isNew}
-	if isNew {
+	if isNew && g.ExternalRef != "" { // only a reference can meet a taken key
 		b.owner[g.ID] = b.cur
 	}
 	b.grants[g.ID] = gs
@@ -881,8 +881,8 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 		h.SettledAt = &t
 	}
 	b.holds[h.ID] = &holdState{h: h, isNew: true}
-	b.owner[h.ID] = b.cur
-	if p.QuoteID != "" {
+	if p.QuoteID != "" { // only a quote can meet a taken key
+		b.owner[h.ID] = b.cur
 		b.quotesUsed[p.QuoteID] = true
 	}
 	return h, nil
