@@ -249,7 +249,10 @@ func (e *env) createKey(tb testing.TB, id string) string {
 	tb.Helper()
 	var k keyView
 	e.call(tb, request{Method: "POST", Path: "/v1/accounts/" + id + "/keys", Key: adminKey}, http.StatusCreated, &k)
-	return k.Key
+	if k.Key == nil {
+		tb.Fatal("a new key came without its secret")
+	}
+	return *k.Key
 }
 
 func (e *env) grant(tb testing.TB, id, body string) grantView {

@@ -102,15 +102,17 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decode(c.body, &req, true); err != nil {
 		return err
 	}
-	view := func(v any) any {
+	// The secret is shown in this answer only: the answer remembered for
+	// a repeated Idempotency-Key leaves it out, so it is never stored.
+	remembered := func(v any) any {
 		k := v.(ledger.NewKey)
-		return keyView{k.ID, "api_key", k.AccountID, k.Secret, k.CreatedAt}
+		return keyView{k.ID, "api_key", k.AccountID, nil, k.CreatedAt}
 	}
-	k, err := s.l.CreateKey(r.Context(), r.PathValue("id"), c.idempotency(r, http.StatusCreated, view))
+	k, err := s.l.CreateKey(r.Context(), r.PathValue("id"), c.idempotency(r, http.StatusCreated, remembered))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, view(k))
+	return writeJSON(w, http.StatusCreated, keyView{k.ID, "api_key", k.AccountID, &k.Secret, k.CreatedAt})
 }
 
 func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, c *call) error {

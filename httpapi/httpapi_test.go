@@ -93,10 +93,10 @@ func testHappyPath(t *testing.T, e *env) {
 	// An account key, used.
 	var key keyView
 	e.call(t, request{Method: "POST", Path: "/v1/accounts/alice/keys", Key: adminKey}, http.StatusCreated, &key)
-	if !strings.HasPrefix(key.Key, "tg_") || !strings.HasPrefix(key.ID, "key_") || key.Object != "api_key" || key.AccountID != "alice" || !key.CreatedAt.Equal(testStart) {
+	if key.Key == nil || !strings.HasPrefix(*key.Key, "tg_") || !strings.HasPrefix(key.ID, "key_") || key.Object != "api_key" || key.AccountID != "alice" || !key.CreatedAt.Equal(testStart) {
 		t.Errorf("got key %+v, want a tg_ key of alice", key)
 	}
-	aliceKey := key.Key
+	aliceKey := *key.Key
 	e.call(t, request{Method: "GET", Path: "/v1/accounts/alice", Key: aliceKey}, http.StatusOK, &got)
 	if diff := cmp.Diff(alice, got); diff != "" {
 		t.Errorf("get account with its own key (-want +got):\n%s", diff)
@@ -399,7 +399,6 @@ func TestIdempotency(t *testing.T) {
 		}{
 			{"create account", "/v1/accounts", adminKey, `{"id":"idem","name":"Idem"}`, `{"id":"idem","name":"Other"}`, 201},
 			{"create account, generated id", "/v1/accounts", adminKey, `{"name":"Gen"}`, `{"name":"Gen2"}`, 201},
-			{"create key", "/v1/accounts/alice/keys", adminKey, ``, `{}`, 201},
 			{"grant", "/v1/accounts/alice/grants", adminKey, `{"credits":"5"}`, `{"credits":"6"}`, 201},
 			{"hold", "/v1/holds", aliceKey, `{"product":"video","credits":"3"}`, `{"product":"video","credits":"4"}`, 201},
 			{"hold by admin", "/v1/holds", adminKey, `{"account_id":"alice","product":"video","credits":"3"}`, `{"account_id":"alice","product":"video","credits":"3.0"}`, 201},
@@ -478,6 +477,34 @@ func TestIdempotency(t *testing.T) {
 			e.unchanged(t, before)
 		})
 
+		t.Run("a key's secret is shown once, never stored", func(t *testing.T) {
+			idem := map[string]string{"Idempotency-Key": "new-key"}
+			var first, again struct {
+				ID  string  `json:"id"`
+				Key *string `json:"key"`
+			}
+			e.call(t, request{Method: "POST", Path: "/v1/accounts/alice/keys", Key: adminKey, Header: idem}, http.StatusCreated, &first)
+			r := e.call(t, request{Method: "POST", Path: "/v1/accounts/alice/keys", Key: adminKey, Header: idem}, http.StatusCreated, &again)
+			if first.Key == nil || !strings.HasPrefix(*first.Key, "tg_") {
+				t.Fatalf("first answer: got key %v, want the secret", first.Key)
+			}
+			if again.ID != first.ID || again.Key != nil || r.Header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("replay: got id %s key %v, want %s and null, replayed", again.ID, again.Key, first.ID)
+			}
+			admin, err := e.l.Authenticate(e.ctx, adminKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := storedAnswer(e, "admin:"+admin.ID, "new-key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(rec), *first.Key) {
+				t.Fatalf("the remembered answer holds the secret: %s", rec)
+			}
+			e.call(t, request{Method: "GET", Path: "/v1/balance", Key: *first.Key}, http.StatusOK, nil)
+		})
+
 		t.Run("keys are scoped to the caller", func(t *testing.T) {
 			idem := map[string]string{"Idempotency-Key": "scoped"}
 			body := `{"account_id":"alice","product":"video","credits":"1"}`
@@ -525,4 +552,15 @@ func testForgetKey(t *testing.T, e *env, sweep bool) {
 	if again.Header.Get("Idempotent-Replayed") != "" || string(again.Body) == string(first.Body) {
 		t.Errorf("got a replay after 49 hours: %s", again.Body)
 	}
+}
+
+// storedAnswer returns the answer remembered for an Idempotency-Key.
+func storedAnswer(e *env, scope, key string) ([]byte, error) {
+	var body []byte
+	err := e.l.Store().Read(e.ctx, func(tx store.Tx) error {
+		rec, err := tx.IdempotencyByKey(e.ctx, scope, key)
+		body = rec.Body
+		return err
+	})
+	return body, err
 }

@@ -176,6 +176,6 @@ type keyView struct {
 	ID        string    `json:"id"`
 	Object    string    `json:"object"`
 	AccountID string    `json:"account_id"`
-	Key       string    `json:"key"`
+	Key       *string   `json:"key"` // null when replayed: never stored
 	CreatedAt time.Time `json:"created_at"`
 }
