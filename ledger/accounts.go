@@ -281,16 +281,22 @@ func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency
 }
 
 // Authenticate returns the key whose secret is given. It fails with
-// unauthorized for an unknown or revoked key.
+// unauthorized for an unknown or revoked key, and for an admin key stored in
+// the database while Options.AdminKeys are set.
 func (l *Ledger) Authenticate(ctx context.Context, secret string) (tollgate.APIKey, error) {
+	if l.adminKeys != nil {
+		if k, ok := l.adminKeys[string(HashKey(secret))]; ok {
+			return k, nil
+		}
+	}
 	var k tollgate.APIKey
 	err := l.store.Read(ctx, func(tx store.Tx) error {
 		var err error
 		k, err = tx.APIKeyByHash(ctx, HashKey(secret))
 		return err
 	})
-	if errors.Is(err, tollgate.ErrNotFound) || (err == nil && k.RevokedAt != nil) {
-		return k, tollgate.Errorf(tollgate.CodeUnauthorized, "unknown or revoked API key")
+	if errors.Is(err, tollgate.ErrNotFound) || (err == nil && (k.RevokedAt != nil || (k.Admin() && l.adminKeys != nil))) {
+		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeUnauthorized, "unknown or revoked API key")
 	}
 	return k, err
 }
@@ -303,7 +309,9 @@ var DefaultPlans = []tollgate.PlanVersion{
 
 // Bootstrap seeds a new database with the default plans and, when it has no
 // admin key, creates one from adminSecret (or a random one, returned so the
-// caller can show it once). It returns "" when an admin key existed.
+// caller can show it once). It returns "" when an admin key existed. With
+// Options.AdminKeys set it stores no admin key, and logs that those stored
+// are disabled.
 func (l *Ledger) Bootstrap(ctx context.Context, adminSecret string) (string, error) {
 	now := l.clock.Now()
 	shown := ""
@@ -319,6 +327,13 @@ func (l *Ledger) Bootstrap(ctx context.Context, adminSecret string) (string, err
 					return err
 				}
 			}
+		}
+		if l.adminKeys != nil {
+			stored, err := tx.APIKeyAdminExists(ctx)
+			if err == nil && stored {
+				l.log.Warn("admin keys stored in the database are disabled: TOLLGATE_ADMIN_KEY is set, and only its keys are accepted")
+			}
+			return err
 		}
 		if adminSecret != "" {
 			if _, err := tx.APIKeyByHash(ctx, HashKey(adminSecret)); err == nil {

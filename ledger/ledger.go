@@ -14,6 +14,7 @@ package ledger
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,11 @@ type Options struct {
 	IdempotencyTTL time.Duration // default 48 hours
 	// PlanNotice is how far ahead a plan cut must be announced.
 	PlanNotice time.Duration // default DefaultPlanNotice (14 days)
-	Logger     *slog.Logger
+	// AdminKeys, when set, are the only admin keys (TOLLGATE_ADMIN_KEY,
+	// several while one is being rotated): they are not stored, and admin
+	// keys stored in the database are refused.
+	AdminKeys []string
+	Logger    *slog.Logger
 }
 
 // Limits on what callers may ask.
@@ -71,6 +76,8 @@ type Ledger struct {
 	lastBatch                                atomic.Int64
 
 	cache *stateCache // nil unless Options.CacheState
+
+	adminKeys map[string]tollgate.APIKey // by hash, from Options.AdminKeys
 
 	ops      chan *op
 	mu       sync.RWMutex // guards stopped against sends on ops
@@ -110,6 +117,15 @@ func New(s store.Store, opt Options) *Ledger {
 	}
 	if opt.CacheState && opt.Committers == 1 {
 		l.cache = newStateCache(200_000)
+	}
+	if len(opt.AdminKeys) > 0 {
+		l.adminKeys = map[string]tollgate.APIKey{}
+		for _, secret := range opt.AdminKeys {
+			h := HashKey(secret)
+			// The id is the hash's start, so it stays the same across
+			// restarts: idempotency records are scoped by it.
+			l.adminKeys[string(h)] = tollgate.APIKey{ID: "key_env_" + hex.EncodeToString(h[:8]), Hash: h}
+		}
 	}
 	return l
 }

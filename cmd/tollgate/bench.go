@@ -112,7 +112,7 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		if c.dbURL == "" {
 			c.dbURL = "sqlite:" + filepath.Join(dir, "tollgate.db")
 		}
-		o.adminKey = "bench-admin-" + fmt.Sprint(rand.Int64())
+		o.adminKey = fmt.Sprintf("bench-admin-%020d-%020d", rand.Int64(), rand.Int64())
 		c.adminKey = o.adminKey
 		inst, _, err = start(ctx, c, log)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,8 +41,29 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
 	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
-	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key to accept (TOLLGATE_ADMIN_KEY; generated and printed once when unset)")
+	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
 	return cmd
+}
+
+// MinAdminKey is the shortest admin key serve accepts.
+const MinAdminKey = 32
+
+// adminKeys splits TOLLGATE_ADMIN_KEY ("new,old" while rotating) and
+// checks each key's length.
+func adminKeys(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var keys []string
+	for i, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		if len(k) < MinAdminKey {
+			return nil, fmt.Errorf("TOLLGATE_ADMIN_KEY: key %d of %d has %d characters; admin keys need at least %d (make one with: openssl rand -hex 24)",
+				i+1, len(strings.Split(v, ",")), len(k), MinAdminKey)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // instance is a running Tollgate: store, ledger, sweeper and HTTP server.
@@ -64,6 +86,10 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (check TOLLGATE_CATALOG)", err)
 	}
+	admin, err := adminKeys(c.adminKey)
+	if err != nil {
+		return nil, "", err
+	}
 	stripeKey, stripeSecret := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"), os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
 	if (stripeKey == "") != (stripeSecret == "") {
 		return nil, "", errors.New("set both TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe, or neither for the development checkout")
@@ -82,7 +108,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	undo = append(undo, func() { s.Close() })
 	notice := time.Duration(c.noticeDays) * 24 * time.Hour
-	opt := ledger.Options{Logger: log, PlanNotice: notice}
+	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: admin}
 	if db, ok := s.(*sqlite.DB); ok {
 		// One process owns a SQLite file, so its committer may keep
 		// accounts' state in memory between batches.
@@ -92,7 +118,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		opt.CacheState = true
 	}
 	l := ledger.New(s, opt)
-	if adminShown, err = l.Bootstrap(ctx, c.adminKey); err != nil {
+	if adminShown, err = l.Bootstrap(ctx, ""); err != nil {
 		return fail(err)
 	}
 	if err := l.Start(ctx); err != nil {
@@ -169,7 +195,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)
 		fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n", shown, inst.URL)
 	case c.adminKey != "":
-		fmt.Fprintf(out, "Admin key: the one in TOLLGATE_ADMIN_KEY\n")
+		fmt.Fprintf(out, "Admin key: only those in TOLLGATE_ADMIN_KEY (stored admin keys are disabled)\n")
 	default:
 		fmt.Fprintf(out, "Admin key: printed on first start; set TOLLGATE_ADMIN_KEY to add one you choose\n")
 	}

@@ -56,10 +56,18 @@ func binary(t *testing.T) string {
 }
 
 type proc struct {
-	cmd *exec.Cmd
-	url string
-	out *bytes.Buffer
-	mu  *sync.Mutex
+	cmd    *exec.Cmd
+	url    string
+	out    *bytes.Buffer // stderr: the log
+	stdout *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+// log returns what the server logged so far.
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
 }
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
@@ -73,7 +81,7 @@ func startServe(t *testing.T, env ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p := &proc{cmd: cmd, out: &bytes.Buffer{}, stdout: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	cmd.Stderr = &lockedWriter{p.out, p.mu}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -83,6 +91,9 @@ func startServe(t *testing.T, env ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.stdout.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -209,7 +220,7 @@ func TestTwoServersSharePostgres(t *testing.T) {
 // the database verifies.
 func TestSIGTERMKeepsAcknowledgedWrites(t *testing.T) {
 	dir := t.TempDir()
-	const key = "tg_test_admin_key"
+	const key = "tg_test_admin_key_of_32_characters"
 	p := startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY="+key, "TOLLGATE_DATABASE_URL=")
 	if st, m := call(t, p.url, key, "POST", "/v1/accounts", map[string]string{"id": "a", "name": "A", "plan": "pro"}); st != 201 {
 		t.Fatalf("create account: %d %v", st, m)
@@ -294,9 +305,9 @@ func TestBench(t *testing.T) {
 // second process on the same SQLite file is refused with a clear message.
 func TestOneServerPerSQLiteFile(t *testing.T) {
 	dir := t.TempDir()
-	startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY=k", "TOLLGATE_DATABASE_URL=")
+	startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY="+testAdminKey, "TOLLGATE_DATABASE_URL=")
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY=k", "TOLLGATE_DATABASE_URL=")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY="+testAdminKey, "TOLLGATE_DATABASE_URL=")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "another process is serving") {
 		t.Fatalf("a second serve on one SQLite file: %v\n%s", err, out)
@@ -432,4 +443,69 @@ func tryKey(base, key, idem, method, path string, body any) (int, map[string]any
 		return 0, nil, err
 	}
 	return resp.StatusCode, m, nil
+}
+
+// testAdminKey is an admin key long enough for serve.
+const testAdminKey = "tg_admin_key_for_tests_0123456789abcdef"
+
+// TestAdminKeyRotation: TOLLGATE_ADMIN_KEY holds the only admin keys. A key
+// generated on first start stops working once it is set; an old key stops
+// working once it leaves the variable; "new,old" accepts both while
+// rotating; a key under 32 characters is refused at start.
+func TestAdminKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"TOLLGATE_DATA_DIR=" + dir, "TOLLGATE_DATABASE_URL="}
+	stop := func(p *proc) {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	status := func(p *proc, key string) int {
+		st, _, err := try(p.url, key, "GET", "/v1/accounts", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// First start: a key is generated and printed.
+	p := startServe(t, append(env, "TOLLGATE_ADMIN_KEY=")...)
+	var generated string
+	for range 50 {
+		p.mu.Lock()
+		m := regexp.MustCompile(`Admin key \(shown once, stored hashed\): (\S+)`).FindStringSubmatch(p.stdout.String())
+		p.mu.Unlock()
+		if m != nil {
+			generated = m[1]
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if generated == "" || status(p, generated) != 200 {
+		t.Fatalf("first start: generated key %q does not work", generated)
+	}
+	stop(p)
+	oldKey, newKey := "old-admin-key-0123456789abcdefghijkl", "new-admin-key-0123456789abcdefghijkl"
+	p = startServe(t, append(env, "TOLLGATE_ADMIN_KEY="+oldKey)...)
+	if status(p, oldKey) != 200 || status(p, generated) != 401 {
+		t.Fatalf("with TOLLGATE_ADMIN_KEY set: its key %d, the stored one %d; want 200 and 401", status(p, oldKey), status(p, generated))
+	}
+	if !strings.Contains(p.log(), "stored in the database are disabled") {
+		t.Errorf("the log does not say stored admin keys are disabled:\n%s", p.log())
+	}
+	stop(p)
+	p = startServe(t, append(env, "TOLLGATE_ADMIN_KEY="+newKey+","+oldKey)...)
+	if status(p, oldKey) != 200 || status(p, newKey) != 200 {
+		t.Fatalf("rotating: old %d, new %d; want both 200", status(p, oldKey), status(p, newKey))
+	}
+	stop(p)
+	p = startServe(t, append(env, "TOLLGATE_ADMIN_KEY="+newKey)...)
+	if status(p, oldKey) != 401 || status(p, newKey) != 200 {
+		t.Fatalf("after rotating: old %d, new %d; want 401 and 200", status(p, oldKey), status(p, newKey))
+	}
+	stop(p)
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), append(env, "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_ADMIN_KEY=k")...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "at least 32") {
+		t.Fatalf("a one-character admin key: %v\n%s", err, out)
+	}
 }
