@@ -168,7 +168,7 @@ func TestTwoServersSharePostgres(t *testing.T) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	const key = "tg_test_admin_key"
+	const key = testAdminKey
 	env := []string{"TOLLGATE_DATABASE_URL=" + u.String(), "TOLLGATE_ADMIN_KEY=" + key, "TOLLGATE_DATA_DIR=" + t.TempDir()}
 	a, b := startServe(t, env...), startServe(t, env...)
 
