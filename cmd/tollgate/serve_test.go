@@ -312,6 +312,26 @@ func TestOneServerPerSQLiteFile(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "another process is serving") {
 		t.Fatalf("a second serve on one SQLite file: %v\n%s", err, out)
 	}
+	// The same file by another name: a symbolic link, a hard link.
+	other := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "tollgate.db"), filepath.Join(other, "sym.db")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "tollgate.db"), filepath.Join(other, "hard.db")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sym.db", "hard.db"} {
+		// A second server that starts would run until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binary(t), "serve")
+		cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+other, "TOLLGATE_ADMIN_KEY="+testAdminKey,
+			"TOLLGATE_DATABASE_URL=sqlite:"+filepath.Join(other, name))
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "another process is serving") {
+			t.Fatalf("a second serve on the same SQLite file through %s: %v\n%s", name, err, out)
+		}
+	}
 }
 
 // TestKill9ThenReplay kills a server with SIGKILL in the middle of a stream

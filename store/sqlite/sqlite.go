@@ -320,12 +320,14 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// LockExclusive takes an exclusive lock on the database for this process
-// (a lock file beside it, released by Close), so that a ledger that keeps
-// state in memory can be sure no other process writes. It fails if another
-// process holds it.
+// LockExclusive takes an exclusive lock on the database for this process,
+// so that a ledger that keeps state in memory can be sure no other process
+// writes. The lock (flock, independent of SQLite's own fcntl locks) is on
+// the database file itself, so a second process reaching the same file by
+// another path, a symbolic or a hard link, is refused too. Close releases
+// it. It fails if another process holds it.
 func (db *DB) LockExclusive() error {
-	f, err := os.OpenFile(db.path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.Open(db.path)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", db.path, err)
 	}
