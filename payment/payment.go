@@ -64,9 +64,10 @@ const packCacheTTL = 5 * time.Second
 // Seed stores the default packs in a database that has never had any, and
 // the secret that signs checkout links.
 func (s *Service) Seed(ctx context.Context) error {
-	var b [32]byte
+	var b, mark [32]byte
 	_, _ = rand.Read(b[:])
-	first := hex.EncodeToString(b[:8])
+	_, _ = rand.Read(mark[:8]) // not the secret's bits: settings may be read by more than the secret's users
+	first := hex.EncodeToString(mark[:8])
 	return s.Store.Write(ctx, func(tx store.Tx) error {
 		// The defaults go in once, on the first start; packs the operator
 		// changes or retires afterwards stay as they are.
