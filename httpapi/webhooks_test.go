@@ -186,5 +186,38 @@ func TestWebhooksCreditsLowAndExpiring(t *testing.T) {
 		if d := byType[tollgate.EventCreditsExpiring]; d == nil || d["remaining"] != "1" {
 			t.Fatalf("credits.expiring %v, want the 5-day grant's 1 credit", d)
 		}
+		rc.mu.Unlock()
+		// Cycling across the threshold sends at most one an hour.
+		cross := func() {
+			e.grant(t, "low", `{"credits":"2"}`)
+			e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"low","product":"video","credits":"2"}`}, http.StatusCreated, nil)
+		}
+		lows := func() int {
+			if _, err := w.RunOnce(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			n := 0
+			for _, ev := range rc.got {
+				if ev["type"] == tollgate.EventCreditsLow {
+					n++
+				}
+			}
+			return n
+		}
+		for range 5 {
+			cross()
+		}
+		if n := lows(); n != 1 {
+			t.Fatalf("crossing the threshold 5 more times within the hour: %d credits.low in all, want 1", n)
+		}
+		e.clock.Advance(61 * time.Minute)
+		cross()
+		cross()
+		if n := lows(); n != 2 {
+			t.Fatalf("crossing it twice an hour later: %d credits.low in all, want 2", n)
+		}
+		rc.mu.Lock()
 	})
 }

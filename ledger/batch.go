@@ -441,9 +441,15 @@ func spendable(a *account, now time.Time) tollgate.Credits {
 	return sum
 }
 
+// LowBalanceEvery is how often at most credits.low is sent for one account:
+// an account spending around its threshold would otherwise send one at each
+// crossing.
+const LowBalanceEvery = time.Hour
+
 // lowBalanceEvents fires credits.low for each account whose spendable
-// credits went from at or above its threshold to below it in this batch.
-func (b *batch) lowBalanceEvents() {
+// credits went from at or above its threshold to below it in this batch,
+// unless it fired for that account within LowBalanceEvery.
+func (b *batch) lowBalanceEvents(ctx context.Context) error {
 	ids := make([]string, 0, len(b.before))
 	for id := range b.before {
 		ids = append(ids, id)
@@ -452,14 +458,23 @@ func (b *batch) lowBalanceEvents() {
 	for _, id := range ids {
 		a := b.accounts[id]
 		after := spendable(a, b.now)
-		if b.before[id] >= a.a.LowBalance && after < a.a.LowBalance {
-			ev, err := tollgate.NewEvent(tollgate.EventCreditsLow, id, b.now, map[string]any{
-				"account_id": id, "available": after, "threshold": a.a.LowBalance})
-			if err == nil {
-				b.w.Events = append(b.w.Events, ev)
-			}
+		if b.before[id] < a.a.LowBalance || after >= a.a.LowBalance {
+			continue
+		}
+		last, ok, err := b.tx.EventLastAt(ctx, id, tollgate.EventCreditsLow)
+		if err != nil {
+			return err
+		}
+		if ok && b.now.Sub(last) < LowBalanceEvery {
+			continue
+		}
+		ev, err := tollgate.NewEvent(tollgate.EventCreditsLow, id, b.now, map[string]any{
+			"account_id": id, "available": after, "threshold": a.a.LowBalance})
+		if err == nil {
+			b.w.Events = append(b.w.Events, ev)
 		}
 	}
+	return nil
 }
 
 func (b *batch) addGrant(g tollgate.Grant, isNew bool) *grantState {
@@ -917,8 +932,10 @@ func (b *batch) settleOp(o *op) (tollgate.Hold, error) {
 
 // flush turns the batch's changes into rows: new grants and holds are
 // inserted with their final state, changed ones updated once each.
-func (b *batch) flush() {
-	b.lowBalanceEvents()
+func (b *batch) flush(ctx context.Context) error {
+	if err := b.lowBalanceEvents(ctx); err != nil {
+		return err
+	}
 	gids := make([]string, 0, len(b.grants))
 	for id, gs := range b.grants {
 		if gs.isNew || gs.dirty {
@@ -963,6 +980,7 @@ func (b *batch) flush() {
 			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, ProviderRef: os.paymentRef,
 			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
 	}
+	return nil
 }
 
 // transfer moves credits from a's grants to new grants of p.To.

@@ -426,7 +426,9 @@ func (l *Ledger) apply(ops []*op) (*batch, error) {
 			o.pendingRes, o.pendingErr = b.do(ctx, o)
 		}
 		b.cur = nil
-		b.flush()
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
 		if b.w.Empty() {
 			return nil
 		}

@@ -192,6 +192,10 @@ type Tx interface {
 	// to, and for which no event with id ExpiringEventID(grant) exists.
 	GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, limit int) ([]tollgate.Grant, error)
 
+	// EventLastAt returns when the account's last event of type typ was
+	// made, and false if it has none.
+	EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error)
+
 	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
 	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
 	// EventEnqueue stores an event and a pending delivery to every

@@ -99,3 +99,15 @@ func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n 
 	}
 	return gs, nil
 }
+
+func (t *tx) EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error) {
+	var at *time.Time
+	err := t.q.QueryRow(ctx, `SELECT max(created_at) FROM events WHERE account_id = $1 AND type = $2`, accountID, typ).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last event: %w", mapErr(err))
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return at.UTC(), true, nil
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -102,4 +103,16 @@ func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n 
 		return nil, fmt.Errorf("expiring grants: %w", err)
 	}
 	return collect(rows, scanGrant)
+}
+
+func (t *tx) EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := t.q.QueryRowContext(ctx, `SELECT max(created_at) FROM events WHERE account_id = ? AND type = ?`, accountID, typ).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last event: %w", mapErr(err))
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(at.Int64), true, nil
 }
