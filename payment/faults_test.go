@@ -3,6 +3,7 @@ package payment
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -332,4 +333,46 @@ func (f *fixture) orders(t *testing.T) []tollgate.Order {
 		t.Fatal(err)
 	}
 	return os
+}
+
+// TestPaymentDeliveredManyTimesAtOnce: of eight deliveries of one payment at
+// once, one grants and says so; the others say it was a replay. Delivered
+// again after a full refund, it says the order was paid and then refunded.
+func TestPaymentDeliveredManyTimesAtOnce(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, sig := event(t, "evt_many", "checkout.session.completed", paidSession(o, "pi_many"), start, whsec, time.Now())
+		did := make([]string, 8)
+		var wg sync.WaitGroup
+		for i := range did {
+			wg.Go(func() {
+				var err error
+				if did[i], err = f.svc.HandleStripe(f.ctx, body, sig); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		granted := 0
+		for _, d := range did {
+			if strings.Contains(d, "credits granted") {
+				granted++
+			} else if !strings.Contains(d, "replay ignored") {
+				t.Errorf("delivery said %q", d)
+			}
+		}
+		if granted != 1 || f.available(t) != tollgate.WholeCredits(10) {
+			t.Fatalf("%d deliveries said they granted, %s credits available; want 1 and 10", granted, f.available(t))
+		}
+		if err := f.deliver(t, "evt_many_r", "charge.refunded", refundOf(o, "pi_many", 400)); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := f.svc.HandleStripe(f.ctx, body, sig); err != nil || !strings.Contains(d, "paid and then refunded") {
+			t.Fatalf("payment delivered after its refund: %q, %v", d, err)
+		}
+	})
 }

@@ -124,6 +124,9 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		}
 		res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: time.Unix(ev.Created, 0).UTC(), PaymentRef: ref})
 		if errors.Is(err, tollgate.ErrConflict) {
+			if o.GrantID != "" {
+				return fmt.Sprintf("order %s was paid and then refunded: replay ignored", o.ID), nil
+			}
 			return fmt.Sprintf("order %s was refunded before its payment event: no grant", o.ID), nil
 		}
 		if err != nil {
