@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"slices"
 	"time"
 
@@ -45,6 +47,12 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2000 {
 		return tollgate.FieldError("url", "must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return tollgate.FieldError("url", "must not carry a user name or password; the payload is signed instead")
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !s.AllowPrivateWebhooks && jobs.PrivateAddress(ip) {
+		return tollgate.FieldError("url", "%v", jobs.ErrPrivateAddress)
 	}
 	for _, t := range req.Events {
 		if !slices.Contains(tollgate.EventTypes, t) {

@@ -41,6 +41,10 @@ type Server struct {
 	// BaseURL is where clients reach this server, for checkout links;
 	// empty uses each request's host.
 	BaseURL string
+	// AllowPrivateWebhooks lets webhook endpoints be loopback, private or
+	// link-local addresses (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE); refused
+	// otherwise, here for addresses and at delivery for names.
+	AllowPrivateWebhooks bool
 
 	keys   sync.Map // key hash -> cachedKey
 	plans  planCache

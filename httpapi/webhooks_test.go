@@ -84,7 +84,7 @@ func TestWebhooksDeliverSignedWithRetries(t *testing.T) {
 
 		// The worker that sends them may be another process: build one on
 		// the same database, as after a restart.
-		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if n, err := w.RunOnce(e.ctx); err != nil || n != 0 {
 			t.Fatalf("first round: %d sent, %v; want 0 (the endpoint fails)", n, err)
 		}
@@ -170,7 +170,7 @@ func TestWebhooksCreditsLowAndExpiring(t *testing.T) {
 		if _, err := e.l.Sweep(e.ctx); err != nil { // a second sweep sends no second notice
 			t.Fatal(err)
 		}
-		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if n, err := w.RunOnce(e.ctx); err != nil || n != 2 {
 			t.Fatalf("delivered %d, %v; want credits.low and credits.expiring", n, err)
 		}
@@ -220,4 +220,17 @@ func TestWebhooksCreditsLowAndExpiring(t *testing.T) {
 		}
 		rc.mu.Lock()
 	})
+}
+
+// TestWebhookEndpointPrivateAddress: an endpoint at a loopback, private or
+// link-local address is refused unless private addresses are allowed.
+func TestWebhookEndpointPrivateAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, openSQLite)
+	e.api.AllowPrivateWebhooks = false
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://[::1]/x", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x", "http://user:pw@example.com/x"} {
+		r := e.do(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"` + u + `"}`})
+		problemOf(t, r, http.StatusUnprocessableEntity, tollgate.CodeInvalidField)
+	}
+	e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"https://hooks.example.com/tollgate"}`}, http.StatusCreated, nil)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,13 +33,27 @@ var Backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute
 // may take it over (if the claimer died mid-send).
 const claimLease = 2 * time.Minute
 
-// Webhooks delivers events. Start and Stop are safe to call twice.
+// Webhooks delivers events. Endpoints are served concurrently and apart: a
+// slow or dead one holds up only its own deliveries. Start and Stop are safe
+// to call twice.
 type Webhooks struct {
-	Store    store.Store
-	Clock    tollgate.Clock
-	Client   *http.Client // default: 10 s timeout
-	Log      *slog.Logger
-	Interval time.Duration // default 1 s
+	Store  store.Store
+	Clock  tollgate.Clock
+	Client *http.Client // default: NewClient(AllowPrivate)
+	// AllowPrivate lets endpoints reach loopback, private and link-local
+	// addresses; off, they are refused when the connection is made.
+	AllowPrivate bool
+	// Concurrency is how many endpoints are sent to at once (default 32).
+	Concurrency int
+	Log         *slog.Logger
+	Interval    time.Duration // default 1 s
+
+	clientOnce sync.Once
+	client     *http.Client
+	semOnce    sync.Once
+	sem        chan struct{}   // endpoints being sent to, up to Concurrency
+	busy       map[string]bool // endpoints with a send under way; guarded by mu
+	sending    sync.WaitGroup  // sends started by the background loop
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -62,10 +77,15 @@ func (w *Webhooks) Start(ctx context.Context) error {
 		defer close(w.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		defer w.sending.Wait()
 		for {
-			if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				w.log().Warn("webhook deliveries: will retry", "err", err)
-			}
+			w.sending.Add(1)
+			go func() {
+				defer w.sending.Done()
+				if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+					w.log().Warn("webhook deliveries: will retry", "err", err)
+				}
+			}()
 			select {
 			case <-ctx.Done():
 				return
@@ -76,7 +96,7 @@ func (w *Webhooks) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops delivering and waits for the round under way.
+// Stop stops delivering and waits for the sends under way.
 func (w *Webhooks) Stop() {
 	w.mu.Lock()
 	cancel, done := w.cancel, w.done
@@ -94,24 +114,84 @@ func (w *Webhooks) log() *slog.Logger {
 	return slog.Default()
 }
 
-// RunOnce sends every delivery due now and returns how many succeeded.
+// RunOnce sends every delivery due now and returns how many succeeded,
+// once every endpoint is done. Each endpoint's deliveries go in order, one
+// at a time; endpoints go at once, up to Concurrency. Each delivery is
+// claimed just before it is sent, so the lease that keeps other instances
+// off it runs from then.
+//
+// An endpoint still sending from an earlier round (in the background, rounds
+// overlap) is left out: a slow endpoint never holds up the others.
 func (w *Webhooks) RunOnce(ctx context.Context) (int, error) {
 	now := w.Clock.Now()
 	var due []tollgate.Delivery
 	err := w.Store.Read(ctx, func(tx store.Tx) error {
 		var err error
-		due, err = tx.DeliveriesDue(ctx, now, 100)
+		due, err = tx.DeliveriesDue(ctx, now, 500)
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	sent := 0
+	var order []string
+	byEndpoint := map[string][]tollgate.Delivery{}
+	w.mu.Lock()
+	if w.busy == nil {
+		w.busy = map[string]bool{}
+	}
 	for _, d := range due {
+		if w.busy[d.EndpointID] {
+			continue
+		}
+		if _, ok := byEndpoint[d.EndpointID]; !ok {
+			order = append(order, d.EndpointID)
+		}
+		byEndpoint[d.EndpointID] = append(byEndpoint[d.EndpointID], d)
+	}
+	for _, id := range order {
+		w.busy[id] = true
+	}
+	w.mu.Unlock()
+	w.semOnce.Do(func() {
+		n := w.Concurrency
+		if n <= 0 {
+			n = 32
+		}
+		w.sem = make(chan struct{}, n)
+	})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent := 0
+	var errs []error
+	for _, id := range order {
+		wg.Go(func() {
+			w.sem <- struct{}{}
+			defer func() { <-w.sem }()
+			k, err := w.endpoint(ctx, byEndpoint[id])
+			w.mu.Lock()
+			delete(w.busy, id)
+			w.mu.Unlock()
+			mu.Lock()
+			sent += k
+			if err != nil {
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return sent, errors.Join(errs...)
+}
+
+// endpoint sends one endpoint's due deliveries in order; each that fails
+// waits for its own next attempt.
+func (w *Webhooks) endpoint(ctx context.Context, ds []tollgate.Delivery) (int, error) {
+	sent := 0
+	for _, d := range ds {
 		var mine bool
 		err := w.Store.Write(ctx, func(tx store.Tx) error {
 			var err error
-			mine, err = tx.DeliveryClaim(ctx, d, now.Add(claimLease))
+			mine, err = tx.DeliveryClaim(ctx, d, w.Clock.Now().Add(claimLease))
 			return err
 		})
 		if err != nil {
@@ -159,7 +239,8 @@ func (w *Webhooks) send(ctx context.Context, d tollgate.Delivery) error {
 	req.Header.Set("webhook-signature", sig)
 	client := w.Client
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		w.clientOnce.Do(func() { w.client = NewClient(w.AllowPrivate) })
+		client = w.client
 	}
 	resp, err := client.Do(req)
 	if err != nil {

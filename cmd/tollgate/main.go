@@ -35,6 +35,8 @@ type config struct {
 	publicURL  string
 	catalog    string
 	noticeDays int
+	// allowPrivateWebhooks lets webhook endpoints reach private addresses.
+	allowPrivateWebhooks bool
 }
 
 func envInt(name string, def int) int {

@@ -40,6 +40,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
 	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
 	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
+	cmd.Flags().BoolVar(&c.allowPrivateWebhooks, "webhooks-allow-private", env("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1", "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
 	return cmd
@@ -132,6 +133,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	undo = append(undo, sw.Stop)
 	api := httpapi.New(l, log)
 	api.BaseURL = c.publicURL
+	api.AllowPrivateWebhooks = c.allowPrivateWebhooks
 	api.Quotes.Catalog, api.Quotes.Notice = catalog, notice
 	api.Payments.Defaults = nil
 	for _, p := range catalog.Packs {
@@ -155,7 +157,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
-	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log}
+	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
 	hooks.Start(context.WithoutCancel(ctx))
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}
 	go func() {
