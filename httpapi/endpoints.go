@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	"tollgate"
