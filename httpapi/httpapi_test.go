@@ -438,6 +438,37 @@ func TestIdempotency(t *testing.T) {
 			})
 		}
 
+		t.Run("one account, one checkout, one key for many retries at once", func(t *testing.T) {
+			for _, c := range []struct{ path, body string }{
+				{"/v1/accounts", `{"id":"racing","name":"Racing"}`},
+				{"/v1/checkout", `{"account_id":"alice","pack_id":"pack_10"}`},
+				{"/v1/accounts/alice/grants", `{"credits":"1"}`},
+			} {
+				idem := map[string]string{"Idempotency-Key": "race " + c.path}
+				const n = 32
+				var wg sync.WaitGroup
+				rs := make([]response, n)
+				for i := range n {
+					wg.Go(func() {
+						rs[i] = e.do(t, request{Method: "POST", Path: c.path, Key: adminKey, Body: c.body, Header: idem})
+					})
+				}
+				wg.Wait()
+				replays := 0
+				for i, r := range rs {
+					if r.Status != http.StatusCreated || string(r.Body) != string(rs[0].Body) {
+						t.Errorf("%s answer %d: got %d %s, want 201 %s", c.path, i, r.Status, r.Body, rs[0].Body)
+					}
+					if r.Header.Get("Idempotent-Replayed") == "true" {
+						replays++
+					}
+				}
+				if replays != n-1 {
+					t.Errorf("%s: got %d replays, want %d", c.path, replays, n-1)
+				}
+			}
+		})
+
 		t.Run("one hold for many retries at once", func(t *testing.T) {
 			before := e.world(t)
 			idem := map[string]string{"Idempotency-Key": "concurrent"}

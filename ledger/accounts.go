@@ -193,6 +193,11 @@ func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx
 	err := l.store.Write(ctx, func(tx store.Tx) error {
 		b := &batch{l: l, tx: tx, now: now}
 		if k != nil {
+			// Requests with this key wait here for each other: the
+			// second sees the first's answer and replays it.
+			if err := tx.IdempotencyLock(ctx, k.Scope, k.Key); err != nil {
+				return err
+			}
 			rec, err := b.idempotent(ctx, k)
 			if err != nil {
 				return err
@@ -219,6 +224,9 @@ func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx
 // returns *Replayed for a repeat of the same request, idempotency_mismatch
 // for the key used with another, and nil for a new key.
 func (l *Ledger) CheckIdempotent(ctx context.Context, tx store.Tx, k *Idempotency) error {
+	if err := tx.IdempotencyLock(ctx, k.Scope, k.Key); err != nil {
+		return err
+	}
 	b := &batch{l: l, tx: tx, now: l.clock.Now()}
 	rec, err := b.idempotent(ctx, k)
 	if err != nil {

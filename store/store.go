@@ -215,6 +215,11 @@ type Tx interface {
 	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
 
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
+	// IdempotencyLock makes other transactions that lock the same key wait
+	// until this one ends, so that concurrent requests with one key see
+	// each other's answer rather than race to write it. SQLite's one
+	// writer already serialises them.
+	IdempotencyLock(ctx context.Context, scope, key string) error
 	// IdempotencyPurge deletes records created before t and returns how many.
 	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)
 	// BatchPurge deletes the ids of batches written before t and returns

@@ -416,6 +416,18 @@ func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Ide
 	return i, mapErr(err)
 }
 
+// idempotencyLockKey is the first key of the advisory locks on idempotency
+// keys; the second is a hash of the scope and key.
+const idempotencyLockKey = 0x69646d70 // "idmp"
+
+func (t *tx) IdempotencyLock(ctx context.Context, scope, key string) error {
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))`, int32(idempotencyLockKey), scope, key)
+	if err != nil {
+		return fmt.Errorf("lock idempotency key: %w", err)
+	}
+	return nil
+}
+
 func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
 	ct, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, before)
 	if err != nil {

@@ -511,6 +511,13 @@ func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Ide
 	return i, mapErr(err)
 }
 
+func (t *tx) IdempotencyLock(context.Context, string, string) error {
+	if !t.write {
+		return errReadOnly
+	}
+	return nil // the one writer connection holds the database lock
+}
+
 func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
 	r, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, micros(before))
 	if err != nil {
