@@ -221,9 +221,13 @@ type PlanVersion struct {
 type APIKey struct {
 	ID        string
 	AccountID string // empty for an admin key
+	Name      string // given by its creator, to tell keys apart
+	Prefix    string // the secret's first characters, to recognise it
 	Hash      []byte
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	// LastUsedAt is when the key was last accepted, to the minute or so.
+	LastUsedAt *time.Time
 }
 
 // Admin reports whether the key acts on every account.

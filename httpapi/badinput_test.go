@@ -266,7 +266,12 @@ func badInputCases() []badCase {
 		add(badCase{name: "account/" + a.name, method: "POST", path: "/v1/accounts", key: "admin", body: a.body, status: a.status, code: a.code})
 	}
 	add(badCase{name: "key/unknown account", method: "POST", path: "/v1/accounts/nobody/keys", key: "admin", status: 404, code: tollgate.CodeNotFound})
-	add(badCase{name: "key/body with a field", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"ci"}`, status: 400, code: tollgate.CodeUnknownField})
+	add(badCase{name: "key/body with an unknown field", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"scopes":"all"}`, status: 400, code: tollgate.CodeUnknownField})
+	add(badCase{name: "key/name too long", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"` + strings.Repeat("n", 101) + `"}`, status: 422, code: tollgate.CodeInvalidField})
+	add(badCase{name: "key/name with a control character", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"a\u0007b"}`, status: 422, code: tollgate.CodeInvalidField})
+	add(badCase{name: "key/revoke an unknown key", method: "POST", path: "/v1/accounts/alice/keys/key_nope/revoke", key: "admin", status: 404, code: tollgate.CodeNotFound})
+	add(badCase{name: "key/revoke by an account key", method: "POST", path: "/v1/accounts/alice/keys/key_nope/revoke", key: "alice", status: 403, code: tollgate.CodeForbidden})
+	add(badCase{name: "key/list an unknown account's", method: "GET", path: "/v1/accounts/nobody/keys", key: "admin", status: 404, code: tollgate.CodeNotFound})
 
 	// Settling holds.
 	add(badCase{name: "capture/more than held", method: "POST", path: "/v1/holds/{held}/capture", key: "alice", body: `{"credits":"10.000001"}`, status: 422, code: tollgate.CodeCaptureExceedsHold})

@@ -98,21 +98,53 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct{}
+	var req struct {
+		Name string `json:"name"`
+	}
 	if err := decode(c.body, &req, true); err != nil {
 		return err
 	}
 	// The secret is shown in this answer only: the answer remembered for
 	// a repeated Idempotency-Key leaves it out, so it is never stored.
-	remembered := func(v any) any {
-		k := v.(ledger.NewKey)
-		return keyView{k.ID, "api_key", k.AccountID, nil, k.CreatedAt}
-	}
-	k, err := s.l.CreateKey(r.Context(), r.PathValue("id"), c.idempotency(r, http.StatusCreated, remembered))
+	remembered := func(v any) any { return viewKey(v.(ledger.NewKey).APIKey, nil) }
+	k, err := s.l.CreateKey(r.Context(), ledger.KeyParams{AccountID: r.PathValue("id"), Name: req.Name,
+		Idempotency: c.idempotency(r, http.StatusCreated, remembered)})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, keyView{k.ID, "api_key", k.AccountID, &k.Secret, k.CreatedAt})
+	return writeJSON(w, http.StatusCreated, viewKey(k.APIKey, &k.Secret))
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c *call) error {
+	ks, err := s.l.Keys(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := listView[keyView]{Object: "list", Data: []keyView{}}
+	for _, k := range ks {
+		out.Data = append(out.Data, viewKey(k, nil))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct{}
+	if err := decode(c.body, &req, true); err != nil {
+		return err
+	}
+	view := func(v any) any { return viewKey(v.(tollgate.APIKey), nil) }
+	k, err := s.l.RevokeKey(r.Context(), r.PathValue("id"), r.PathValue("key_id"), c.idempotency(r, http.StatusOK, view))
+	if err != nil {
+		return err
+	}
+	// This instance refuses it at once; others when their cache expires.
+	s.keys.Range(func(h, v any) bool {
+		if v.(cachedKey).key.ID == k.ID {
+			s.keys.Delete(h)
+		}
+		return true
+	})
+	return writeJSON(w, http.StatusOK, view(k))
 }
 
 func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -337,6 +337,7 @@ func TestResponseSchemasMatchViews(t *testing.T) {
 		{"Account", accountView{}},
 		{"AccountList", listView[accountView]{}},
 		{"APIKey", keyView{}},
+		{"APIKeyList", listView[keyView]{}},
 		{"Grant", grantView{}},
 		{"Balance", balanceView{}},
 		{"DailyAllowance", allowanceView{}},
@@ -418,6 +419,7 @@ func TestRequestSchemasMatchHandlers(t *testing.T) {
 	}{
 		{"CreateAccountRequest", structs["createAccount"]},
 		{"CreateKeyRequest", structs["createKey"]},
+		{"RevokeKeyRequest", structs["revokeKey"]},
 		{"CreateGrantRequest", structs["createGrant"]},
 		{"CaptureRequest", structs["captureHold"]},
 		{"ReleaseRequest", structs["releaseHold"]},

@@ -41,6 +41,9 @@ type Server struct {
 	// BaseURL is where clients reach this server, for checkout links;
 	// empty uses each request's host.
 	BaseURL string
+	// KeyCacheTTL is how long a checked key is trusted without looking
+	// again (default DefaultKeyCacheTTL).
+	KeyCacheTTL time.Duration
 	// AllowPrivateWebhooks lets webhook endpoints be loopback, private or
 	// link-local addresses (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE); refused
 	// otherwise, here for addresses and at delivery for names.
@@ -58,8 +61,13 @@ type cachedKey struct {
 	at   time.Time
 }
 
-// keyCacheTTL bounds how long a revoked key keeps working on one instance.
-const keyCacheTTL = 30 * time.Second
+// DefaultKeyCacheTTL is how long an instance trusts a key it has checked:
+// the bound on how long a key revoked through another instance keeps
+// working here. The instance that revokes a key refuses it at once.
+const DefaultKeyCacheTTL = 10 * time.Second
+
+// keyTouchEvery is how stale a key's last-used time may get.
+const keyTouchEvery = time.Minute
 
 // New returns a Server over l.
 func New(l *ledger.Ledger, log *slog.Logger) *Server {
@@ -108,6 +116,8 @@ func (s *Server) register() {
 	handle("GET /v1/accounts/{id}", anyKey, s.getAccount)
 	handle("POST /v1/accounts/{id}", adminOnly, s.updateAccount)
 	handle("POST /v1/accounts/{id}/keys", adminOnly, s.createKey)
+	handle("GET /v1/accounts/{id}/keys", adminOnly, s.listKeys)
+	handle("POST /v1/accounts/{id}/keys/{key_id}/revoke", adminOnly, s.revokeKey)
 	handle("POST /v1/accounts/{id}/grants", adminOnly, s.createGrant)
 	handle("GET /v1/accounts/{id}/balance", anyKey, s.getBalance)
 	handle("GET /v1/balance", accountOnly, s.getBalance)
@@ -242,21 +252,32 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 // account's plan.
 func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) {
 	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || secret == "" {
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" { // the scheme is case-insensitive (RFC 9110)
 		return tollgate.APIKey{}, "", tollgate.Errorf(tollgate.CodeUnauthorized, "send your key as Authorization: Bearer <key>")
 	}
 	sum := sha256.Sum256([]byte(secret))
 	ck := string(sum[:])
+	ttl := s.KeyCacheTTL
+	if ttl <= 0 {
+		ttl = DefaultKeyCacheTTL
+	}
 	if v, ok := s.keys.Load(ck); ok {
 		c := v.(cachedKey)
-		if time.Since(c.at) < keyCacheTTL {
+		if time.Since(c.at) < ttl {
 			return c.key, c.plan, nil
 		}
 	}
 	key, err := s.l.Authenticate(r.Context(), secret)
 	if err != nil {
+		s.keys.Delete(ck)
 		return key, "", err
+	}
+	if key.Hash != nil && (key.LastUsedAt == nil || s.l.Clock().Now().Sub(*key.LastUsedAt) > keyTouchEvery) &&
+		!strings.HasPrefix(key.ID, "key_env_") {
+		if err := s.l.TouchKey(r.Context(), key.ID); err != nil {
+			s.log.Warn("could not record a key's use", "key", key.ID, "err", err)
+		}
 	}
 	plan := ""
 	if !key.Admin() {

@@ -173,9 +173,17 @@ type listView[T any] struct {
 }
 
 type keyView struct {
-	ID        string    `json:"id"`
-	Object    string    `json:"object"`
-	AccountID string    `json:"account_id"`
-	Key       *string   `json:"key"` // null when replayed: never stored
-	CreatedAt time.Time `json:"created_at"`
+	ID         string     `json:"id"`
+	Object     string     `json:"object"`
+	AccountID  string     `json:"account_id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Key        *string    `json:"key"` // the secret: when created only, never stored
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+func viewKey(k tollgate.APIKey, secret *string) keyView {
+	return keyView{k.ID, "api_key", k.AccountID, k.Name, k.Prefix, secret, k.CreatedAt, k.LastUsedAt, k.RevokedAt}
 }

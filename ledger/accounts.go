@@ -259,24 +259,34 @@ func newSecret() string {
 	return KeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
+// KeyParams are the arguments of CreateKey.
+type KeyParams struct {
+	AccountID   string // "" for an admin key
+	Name        string // optional, at most 100 characters
+	Idempotency *Idempotency
+}
+
 // CreateKey creates an API key for an account, or an admin key when
-// accountID is empty. It fails with not_found for an unknown account.
-func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency) (NewKey, error) {
-	if accountID != "" && !validID(accountID) {
-		return NewKey{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+// AccountID is empty. Its secret is returned once and only its hash is
+// stored. It fails with not_found for an unknown account and invalid_field
+// for a bad name.
+func (l *Ledger) CreateKey(ctx context.Context, p KeyParams) (NewKey, error) {
+	if p.AccountID != "" && !validID(p.AccountID) {
+		return NewKey{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
+	}
+	if len(p.Name) > 100 || !tollgate.CleanText(p.Name) {
+		return NewKey{}, tollgate.FieldError("name", "must be at most 100 characters of text without control characters")
 	}
 	now := l.clock.Now()
-	res, err := l.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
-		if accountID != "" {
-			if _, err := tx.AccountByID(ctx, accountID); err != nil {
-				if errors.Is(err, tollgate.ErrNotFound) {
-					return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", accountID)
-				}
-				return nil, err
+	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
+		if p.AccountID != "" {
+			if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
+				return nil, notFound(err, "account", p.AccountID)
 			}
 		}
 		secret := newSecret()
-		key := tollgate.APIKey{ID: tollgate.NewID("key"), AccountID: accountID, Hash: HashKey(secret), CreatedAt: now}
+		key := tollgate.APIKey{ID: tollgate.NewID("key"), AccountID: p.AccountID, Name: p.Name, Prefix: secret[:KeyPrefixLen],
+			Hash: HashKey(secret), CreatedAt: now}
 		if err := tx.APIKeyInsert(ctx, key); err != nil {
 			return nil, err
 		}
@@ -286,6 +296,54 @@ func (l *Ledger) CreateKey(ctx context.Context, accountID string, k *Idempotency
 		return NewKey{}, err
 	}
 	return res.(NewKey), nil
+}
+
+// KeyPrefixLen is how many of a secret's first characters are kept, to
+// recognise a key in a list: "tg_" and 7 more, 35 of its 240 random bits.
+const KeyPrefixLen = 10
+
+// Keys lists an account's keys, revoked ones too, by id. It fails with
+// not_found for an unknown account.
+func (l *Ledger) Keys(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
+	if !validID(accountID) {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+	}
+	var ks []tollgate.APIKey
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		if _, err := tx.AccountByID(ctx, accountID); err != nil {
+			return notFound(err, "account", accountID)
+		}
+		var err error
+		ks, err = tx.APIKeyList(ctx, accountID)
+		return err
+	})
+	return ks, err
+}
+
+// RevokeKey revokes one of an account's keys: from then on it is refused
+// (by every instance within their key cache's lifetime). Revoking a revoked
+// key changes nothing. It fails with not_found for an unknown key.
+func (l *Ledger) RevokeKey(ctx context.Context, accountID, keyID string, k *Idempotency) (tollgate.APIKey, error) {
+	if !validID(accountID) || !validID(keyID) {
+		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeNotFound, "key %q not found", keyID)
+	}
+	now := l.clock.Now()
+	res, err := l.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+		key, err := tx.APIKeyRevoke(ctx, accountID, keyID, now)
+		if err != nil {
+			return nil, notFound(err, "key", keyID)
+		}
+		return key, nil
+	})
+	if err != nil {
+		return tollgate.APIKey{}, err
+	}
+	return res.(tollgate.APIKey), nil
+}
+
+// TouchKey records that a stored key was just used.
+func (l *Ledger) TouchKey(ctx context.Context, id string) error {
+	return l.store.Write(ctx, func(tx store.Tx) error { return tx.APIKeyTouch(ctx, id, l.clock.Now()) })
 }
 
 // Authenticate returns the key whose secret is given. It fails with

@@ -124,6 +124,15 @@ type Tx interface {
 	APIKeyInsert(ctx context.Context, k tollgate.APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error)
 	APIKeyAdminExists(ctx context.Context) (bool, error)
+	// APIKeyList returns the keys of an account ("" for admin keys),
+	// revoked ones too, by id.
+	APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error)
+	// APIKeyRevoke marks the account's key revoked at t if it is not
+	// already, and returns the key; tollgate.ErrNotFound if it has none
+	// with that id.
+	APIKeyRevoke(ctx context.Context, accountID, id string, t time.Time) (tollgate.APIKey, error)
+	// APIKeyTouch records that the key was used at t.
+	APIKeyTouch(ctx context.Context, id string, t time.Time) error
 
 	PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error
 	PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error)

@@ -120,9 +120,18 @@ func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]toll
 
 // --- keys
 
+const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at`
+
+func scanKey(r row) (tollgate.APIKey, error) {
+	var k tollgate.APIKey
+	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt)
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt = k.CreatedAt.UTC(), utc(k.RevokedAt), utc(k.LastUsedAt)
+	return k, mapErr(err)
+}
+
 func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, hash, created_at) VALUES ($1, $2, $3, $4)`,
-		k.ID, k.AccountID, k.Hash, k.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, k.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert key: %w", err)
 	}
@@ -130,17 +139,36 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	var k tollgate.APIKey
-	err := t.q.QueryRow(ctx, `SELECT id, account_id, hash, created_at, revoked_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.AccountID, &k.Hash, &k.CreatedAt, &k.RevokedAt)
-	k.CreatedAt, k.RevokedAt = k.CreatedAt.UTC(), utc(k.RevokedAt)
-	return k, mapErr(err)
+	return scanKey(t.q.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 	var ok bool
 	err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE account_id = '' AND revoked_at IS NULL)`).Scan(&ok)
 	return ok, mapErr(err)
+}
+
+func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
+	ks, err := query(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE account_id = $1 ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return ks, nil
+}
+
+func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Time) (tollgate.APIKey, error) {
+	if _, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL`,
+		at, id, accountID); err != nil {
+		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
+	}
+	return scanKey(t.q.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
+}
+
+func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
+	if _, err := t.exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, at, id); err != nil {
+		return fmt.Errorf("touch key: %w", err)
+	}
+	return nil
 }
 
 // --- plans

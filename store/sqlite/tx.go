@@ -136,9 +136,20 @@ func limit(n int) int {
 
 // --- keys
 
+const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at`
+
+func scanKey(r interface{ Scan(...any) error }) (tollgate.APIKey, error) {
+	var k tollgate.APIKey
+	var created int64
+	var revoked, used sql.NullInt64
+	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &created, &revoked, &used)
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt = fromMicros(created), fromNullMicros(revoked), fromNullMicros(used)
+	return k, mapErr(err)
+}
+
 func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, hash, created_at) VALUES (?,?,?,?)`,
-		k.ID, k.AccountID, k.Hash, micros(k.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at) VALUES (?,?,?,?,?,?)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, micros(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("insert key: %w", err)
 	}
@@ -146,19 +157,36 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	var k tollgate.APIKey
-	var created int64
-	var revoked sql.NullInt64
-	err := t.q.QueryRowContext(ctx, `SELECT id, account_id, hash, created_at, revoked_at FROM api_keys WHERE hash = ?`, hash).
-		Scan(&k.ID, &k.AccountID, &k.Hash, &created, &revoked)
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromNullMicros(revoked)
-	return k, mapErr(err)
+	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = ?`, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 	var n int
 	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE account_id = '' AND revoked_at IS NULL`).Scan(&n)
 	return n > 0, mapErr(err)
+}
+
+func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id = ? ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return collect(rows, scanKey)
+}
+
+func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Time) (tollgate.APIKey, error) {
+	if _, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+		micros(at), id, accountID); err != nil {
+		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
+	}
+	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+}
+
+func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
+	if _, err := t.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, micros(at), id); err != nil {
+		return fmt.Errorf("touch key: %w", err)
+	}
+	return nil
 }
 
 // --- plans

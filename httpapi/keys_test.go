@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKeysListAndRevoke: keys are listed by name and prefix without their
+// secrets; a revoked key is refused at once by the instance that revoked
+// it, and by another instance within that instance's key cache lifetime.
+func TestKeysListAndRevoke(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "kim", "free", "UTC")
+		var made keyView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/kim/keys", Key: adminKey, Body: `{"name":"ci runner"}`}, http.StatusCreated, &made)
+		if made.Key == nil || made.Name != "ci runner" || !strings.HasPrefix(*made.Key, made.Prefix) || len(made.Prefix) != 10 {
+			t.Fatalf("made %+v: want the secret, the name and a 10-character prefix of it", made)
+		}
+		secret := *made.Key
+		e.createKey(t, "kim")
+		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: secret}, http.StatusOK, nil)
+
+		var list listView[keyView]
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/kim/keys", Key: adminKey}, http.StatusOK, &list)
+		if len(list.Data) != 2 {
+			t.Fatalf("got %d keys, want 2", len(list.Data))
+		}
+		for _, k := range list.Data {
+			if k.Key != nil || k.RevokedAt != nil {
+				t.Fatalf("listed %+v: want no secret, not revoked", k)
+			}
+		}
+		if k := list.Data[0]; k.ID != made.ID || k.LastUsedAt == nil {
+			t.Fatalf("first key listed %+v: want %s with a last use", k, made.ID)
+		}
+
+		// Another instance on the same database, trusting keys 300 ms.
+		other := New(e.l, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		other.KeyCacheTTL = 300 * time.Millisecond
+		osrv := httptest.NewServer(other)
+		defer osrv.Close()
+		use := func(base string) int {
+			req, _ := http.NewRequest("GET", base+"/v1/balance", nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if st := use(osrv.URL); st != http.StatusOK {
+			t.Fatalf("the other instance: got %d before revocation, want 200", st)
+		}
+		var revoked keyView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/kim/keys/" + made.ID + "/revoke", Key: adminKey}, http.StatusOK, &revoked)
+		if revoked.RevokedAt == nil || revoked.Key != nil {
+			t.Fatalf("revoked %+v: want revoked_at and no secret", revoked)
+		}
+		if st := use(e.srv.URL); st != http.StatusUnauthorized {
+			t.Fatalf("the revoking instance: got %d right after, want 401", st)
+		}
+		began := time.Now()
+		for use(osrv.URL) != http.StatusUnauthorized {
+			if time.Since(began) > 2*time.Second {
+				t.Fatal("the other instance still accepts the revoked key after 2 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if took := time.Since(began); took > time.Second {
+			t.Fatalf("the other instance refused the key after %v, want within its 300 ms cache", took)
+		}
+		// Revoking again changes nothing.
+		var again keyView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/kim/keys/" + made.ID + "/revoke", Key: adminKey}, http.StatusOK, &again)
+		if !again.RevokedAt.Equal(*revoked.RevokedAt) {
+			t.Fatalf("revoked again: revoked_at %v, want %v", again.RevokedAt, revoked.RevokedAt)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/other/keys/" + made.ID + "/revoke", Key: adminKey}, http.StatusNotFound, nil)
+	})
+}
