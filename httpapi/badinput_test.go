@@ -182,7 +182,7 @@ func badInputCases() []badCase {
 		add(badCase{name: ep + "/another account's id", method: "POST", path: path, key: "alice", body: `{"account_id":"bob","product":"video","credits":"1"}`, status: 404, code: tollgate.CodeNotFound})
 		add(badCase{name: ep + "/account id with NUL", method: "POST", path: path, key: "admin", body: `{"account_id":"alice\u0000","product":"video","credits":"1"}`, status: 404, code: tollgate.CodeNotFound})
 		for _, md := range []string{`{"k":1}`, `{"k":{"a":"b"}}`, `{"":"v"}`, `{"` + strings.Repeat("k", 41) + `":"v"}`,
-			`{"k":"` + strings.Repeat("v", 501) + `"}`, manyKeys(51), `"k=v"`, `["k"]`} {
+			`{"k":"` + strings.Repeat("v", 501) + `"}`, manyKeys(17), bigMetadata(), `"k=v"`, `["k"]`} {
 			add(badCase{name: ep + "/metadata " + md[:min(len(md), 12)], method: "POST", path: path, key: "alice", body: `{"product":"video","credits":"1","metadata":` + md + `}`, status: 422, code: tollgate.CodeInvalidField})
 		}
 		add(badCase{name: ep + "/insufficient credits", method: "POST", path: path, key: "alice", body: `{"product":"assistant","credits":"100.000001"}`, status: 402, code: tollgate.CodeInsufficientCredits})
@@ -366,5 +366,19 @@ func manyKeys(n int) string {
 		fmt.Fprintf(&b, `"k%d":"v"`, i)
 	}
 	b.WriteByte('}')
+	return b.String()
+}
+
+// bigMetadata is 9 keys of 500-byte values: within the count, over 4 KiB.
+func bigMetadata() string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 9 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":"%s"`, i, strings.Repeat("v", 500))
+	}
+	b.WriteString("}")
 	return b.String()
 }

@@ -57,6 +57,13 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
+// Limits on metadata: one level of string keys and string values, bounded
+// so that an account cannot grow the database at will through it.
+const (
+	MaxMetadataKeys  = 16
+	MaxMetadataBytes = 4096 // keys and values together
+)
+
 // Limits on what callers may ask.
 const (
 	MinHoldTTL = time.Second

@@ -184,13 +184,18 @@ func validateHold(p *HoldParams, l *Ledger, usage bool) error {
 			return tollgate.FieldError("ttl_seconds", "must be between 1 and %d", int(MaxHoldTTL/time.Second))
 		}
 	}
-	if len(p.Metadata) > 50 {
-		return tollgate.FieldError("metadata", "at most 50 keys")
+	if len(p.Metadata) > MaxMetadataKeys {
+		return tollgate.FieldError("metadata", "at most %d keys", MaxMetadataKeys)
 	}
+	size := 0
 	for k, v := range p.Metadata {
 		if k == "" || len(k) > 40 || len(v) > 500 || !tollgate.CleanText(k) || !tollgate.CleanText(v) {
 			return tollgate.FieldError("metadata", "keys must be 1 to 40 characters and values at most 500, UTF-8 text without control characters")
 		}
+		size += len(k) + len(v)
+	}
+	if size > MaxMetadataBytes {
+		return tollgate.FieldError("metadata", "keys and values may hold at most %d bytes in all; this has %d", MaxMetadataBytes, size)
 	}
 	return nil
 }
