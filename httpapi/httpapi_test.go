@@ -153,7 +153,7 @@ func testHappyPath(t *testing.T, e *env) {
 	allowanceGrant := h.Allocations[0].GrantID
 	wantHold := holdView{ID: h.ID, Object: "hold", AccountID: "alice", Product: "video", Credits: cr("40"), Status: "pending",
 		Allocations: []allocationView{{allowanceGrant, cr("30")}, {purchase.ID, cr("10")}},
-		Metadata:    map[string]string{"job": "j1"}, CreatedAt: testStart, ExpiresAt: testStart.Add(time.Hour)}
+		Metadata:    map[string]string{"job": "j1"}, CreatedAt: testStart, ExpiresAt: ptr(testStart.Add(time.Hour))}
 	if diff := cmp.Diff(wantHold, h); diff != "" {
 		t.Errorf("hold (-want +got):\n%s", diff)
 	}
@@ -209,7 +209,7 @@ func testHappyPath(t *testing.T, e *env) {
 	e.call(t, request{Method: "POST", Path: "/v1/usage", Key: aliceKey, Body: `{"product":"assistant","credits":"2.5"}`}, http.StatusCreated, &use)
 	wantUse := holdView{ID: use.ID, Object: "usage", AccountID: "alice", Product: "assistant", Credits: cr("2.5"), Captured: cr("2.5"),
 		Status: "captured", Allocations: []allocationView{{purchase.ID, cr("2.5")}}, Metadata: map[string]string{},
-		CreatedAt: testStart, ExpiresAt: testStart, SettledAt: &testStart}
+		CreatedAt: testStart, ExpiresAt: nil, SettledAt: &testStart}
 	if diff := cmp.Diff(wantUse, use); diff != "" {
 		t.Errorf("usage (-want +got):\n%s", diff)
 	}

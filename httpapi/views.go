@@ -71,7 +71,7 @@ type holdView struct {
 	Metadata    map[string]string `json:"metadata"`
 	QuoteID     string            `json:"quote_id,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
+	ExpiresAt   *time.Time        `json:"expires_at"` // null for a usage
 	SettledAt   *time.Time        `json:"settled_at"`
 }
 
@@ -84,8 +84,12 @@ func viewHold(h tollgate.Hold, object string) holdView {
 	if md == nil {
 		md = map[string]string{}
 	}
+	var exp *time.Time
+	if object != "usage" { // a usage is settled when made: nothing expires
+		exp = &h.ExpiresAt
+	}
 	return holdView{h.ID, object, h.AccountID, h.Product, h.Amount, h.Captured, string(h.Status), as, md,
-		h.QuoteID, h.CreatedAt, h.ExpiresAt, h.SettledAt}
+		h.QuoteID, h.CreatedAt, exp, h.SettledAt}
 }
 
 type allowanceView struct {
