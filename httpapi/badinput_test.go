@@ -266,6 +266,16 @@ func badInputCases() []badCase {
 		add(badCase{name: "account/" + a.name, method: "POST", path: "/v1/accounts", key: "admin", body: a.body, status: a.status, code: a.code})
 	}
 	add(badCase{name: "key/unknown account", method: "POST", path: "/v1/accounts/nobody/keys", key: "admin", status: 404, code: tollgate.CodeNotFound})
+	// Strictness on purpose: compressed bodies, bad UTF-8, members twice,
+	// names spelled with escapes, amounts not written as JSON numbers are.
+	gz := map[string]string{"Content-Encoding": "gzip"}
+	add(badCase{name: "hold/gzip", method: "POST", path: "/v1/holds", key: "alice", body: `{"product":"video","credits":"1"}`, header: gz, status: 415, code: tollgate.CodeUnsupportedMedia})
+	add(badCase{name: "hold/invalid UTF-8", method: "POST", path: "/v1/holds", key: "alice", body: "{\"product\":\"video\",\"credits\":\"1\",\"metadata\":{\"k\":\"\xff\"}}", status: 400, code: tollgate.CodeMalformedJSON})
+	add(badCase{name: "hold/a member twice", method: "POST", path: "/v1/holds", key: "alice", body: `{"product":"video","credits":"1","credits":"1000"}`, status: 400, code: tollgate.CodeMalformedJSON})
+	add(badCase{name: "hold/an escaped name", method: "POST", path: "/v1/holds", key: "alice", body: `{"product":"video","\u0043redits":"1"}`, status: 400, code: tollgate.CodeUnknownField})
+	for _, a := range []string{`"+1"`, `".5"`, `"007"`} {
+		add(badCase{name: "hold/credits " + a, method: "POST", path: "/v1/holds", key: "alice", body: `{"product":"video","credits":` + a + `}`, status: 422, code: tollgate.CodeInvalidField})
+	}
 	add(badCase{name: "key/body with an unknown field", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"scopes":"all"}`, status: 400, code: tollgate.CodeUnknownField})
 	add(badCase{name: "key/name too long", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"` + strings.Repeat("n", 101) + `"}`, status: 422, code: tollgate.CodeInvalidField})
 	add(badCase{name: "key/name with a control character", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"a\u0007b"}`, status: 422, code: tollgate.CodeInvalidField})

@@ -9,10 +9,12 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"tollgate"
 )
@@ -20,6 +22,9 @@ import (
 // readBody reads the request body within the size limit. Empty bodies are
 // allowed only when optional is true.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, tollgate.Errorf(tollgate.CodeUnsupportedMedia, "Content-Encoding %q is not supported: send the body uncompressed", ce)
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		// curl -d labels JSON bodies as a form; the body must still be JSON.
@@ -38,8 +43,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-// decode parses body strictly into v: one JSON object, no unknown fields,
-// nothing after it. An empty body decodes as {} when optional.
+// decode parses body strictly into v: one JSON object of valid UTF-8, no
+// unknown fields (names match exactly, escapes and case included), no member
+// twice in any object, nothing after it. An empty body decodes as {} when
+// optional.
 func decode(body []byte, v any, optional bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
@@ -47,10 +54,19 @@ func decode(body []byte, v any, optional bool) error {
 		}
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the request body is empty; send a JSON object")
 	}
+	// encoding/json replaces invalid UTF-8 silently, and keeps the last of
+	// two members with one name: refuse both rather than guess.
+	if !utf8.Valid(body) {
+		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body is not valid UTF-8")
+	}
+	if err := noDuplicates(body); err != nil {
+		return err
+	}
 	// encoding/json folds case (and a few non-ASCII letters) when it matches
-	// member names; a body with none of those letters cannot be mismatched,
-	// which spares the common request a second parse.
-	if bytes.ContainsFunc(body, func(r rune) bool { return (r >= 'A' && r <= 'Z') || r >= 0x80 }) {
+	// member names, after unescaping them; a body with none of those letters
+	// and no escape cannot be mismatched, which spares the common request
+	// a parse.
+	if bytes.ContainsFunc(body, func(r rune) bool { return (r >= 'A' && r <= 'Z') || r >= 0x80 || r == '\\' }) {
 		if err := exactKeys(body, v); err != nil {
 			return err
 		}
@@ -64,6 +80,56 @@ func decode(body []byte, v any, optional bool) error {
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body has data after the JSON object")
 	}
 	return nil
+}
+
+// noDuplicates refuses a body in which some object has a member twice.
+// Malformed JSON passes: Decode reports it.
+func noDuplicates(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type object struct {
+		seen   map[string]bool
+		expect bool // the next token is a member name
+	}
+	var stack []*object
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		inObject := top != nil && top.seen != nil
+		if inObject && top.expect {
+			if name, ok := tok.(string); ok {
+				if top.seen[name] {
+					return &tollgate.Error{Code: tollgate.CodeMalformedJSON, Field: name, Message: fmt.Sprintf("member %q appears twice; send it once", name)}
+				}
+				top.seen[name] = true
+				top.expect = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if inObject {
+				top.expect = true // after this value, a name (or the end)
+			}
+			stack = append(stack, &object{seen: map[string]bool{}, expect: true})
+		case json.Delim('['):
+			if inObject {
+				top.expect = true
+			}
+			stack = append(stack, &object{}) // an array: no names
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if inObject {
+				top.expect = true
+			}
+		}
+	}
 }
 
 var fieldSets sync.Map // reflect.Type -> map[string]bool
@@ -146,6 +212,12 @@ type amount struct {
 
 func (a *amount) UnmarshalJSON(b []byte) error {
 	a.set, a.raw = true, string(b)
+	// As a string, an amount is written as JSON writes a number: no sign
+	// but a minus, no leading zero, no bare point ("+1", "007", ".5").
+	if len(b) > 0 && b[0] == '"' && !canonicalAmount.Match(b) {
+		a.err = &amountErr{raw: string(b), err: tollgate.ErrAmountSyntax}
+		return nil
+	}
 	var c tollgate.Credits
 	if err := c.UnmarshalJSON(b); err != nil {
 		a.err = &amountErr{raw: string(b), err: err}
@@ -154,6 +226,8 @@ func (a *amount) UnmarshalJSON(b []byte) error {
 	a.v = c
 	return nil
 }
+
+var canonicalAmount = regexp.MustCompile(`^"-?(0|[1-9][0-9]*)(\.[0-9]+)?"$`)
 
 type amountErr struct {
 	raw string
@@ -167,7 +241,7 @@ func (e *amountErr) Error() string {
 	case errors.Is(e.err, tollgate.ErrAmountRange):
 		return fmt.Sprintf("%s is out of range (at most %s)", e.raw, tollgate.MaxCredits)
 	}
-	return fmt.Sprintf("%s is not a decimal amount such as \"12.5\"", e.raw)
+	return fmt.Sprintf("%s is not a decimal amount such as \"12.5\" (digits, no sign but a minus, no leading zero, no bare point)", e.raw)
 }
 
 // credits checks a required positive amount field.
