@@ -19,12 +19,12 @@ func TestDecodeStrict(t *testing.T) {
 		body string
 		code tollgate.Code
 	}{
-		{`{"\u0063redits":"1"}`, ""},                         // an escape spelling the exact name is that name
+		{`{"\u0063redits":"1"}`, ""},                        // an escape spelling the exact name is that name
 		{`{"\u0043redits":"1"}`, tollgate.CodeUnknownField}, // "Credits": case folded by encoding/json
 		{`{"credits":"1","credits":"2"}`, tollgate.CodeMalformedJSON},
 		{`{"metadata":{"a":"1","a":"2"}}`, tollgate.CodeMalformedJSON},
 		{`{"list":[{"a":1},"a"],"metadata":{"a":"x"}}`, tollgate.CodeInvalidField}, // an object in a list of strings
-		{`{"list":["a","a"]}`, ""}, // an array may repeat values
+		{`{"list":["a","a"]}`, ""},                                                 // an array may repeat values
 		{"{\"metadata\":{\"a\":\"\xff\"}}", tollgate.CodeMalformedJSON},
 		{`{"credits":"+1"}`, ""}, {`{"credits":".5"}`, ""}, {`{"credits":"007"}`, ""}, // refused by credits(), below
 		{`{"credits":"0.5"}`, ""}, {`{"credits":-1}`, ""},
