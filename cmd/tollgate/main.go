@@ -37,6 +37,7 @@ type config struct {
 	noticeDays int
 	// allowPrivateWebhooks lets webhook endpoints reach private addresses.
 	allowPrivateWebhooks bool
+	maxConns             int // open connections at most; 0: the default
 }
 
 func envInt(name string, def int) int {

@@ -40,6 +40,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
 	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
 	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
+	cmd.Flags().IntVar(&c.maxConns, "max-conns", envInt("TOLLGATE_MAX_CONNS", 0), "open connections at most; idle ones are closed first to make room (TOLLGATE_MAX_CONNS; default 4096, or half the open-files limit if lower)")
 	cmd.Flags().BoolVar(&c.allowPrivateWebhooks, "webhooks-allow-private", env("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1", "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
@@ -149,14 +150,25 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err))
 	}
+	files := raiseFileLimit()
+	maxConns := c.maxConns
+	if maxConns <= 0 {
+		maxConns = 4096
+		if files > 0 && files/2 < uint64(maxConns) {
+			maxConns = int(files / 2) // leave room for the database and the files
+		}
+	}
+	limit := newConnLimit(maxConns, log)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    32 << 10,
+		ConnState:         limit.track,
 	}
+	log.Info("connections", "max", maxConns, "open_files_limit", files, "idle_timeout", srv.IdleTimeout)
 	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
 	hooks.Start(context.WithoutCancel(ctx))
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -527,5 +529,55 @@ func TestAdminKeyRotation(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "at least 32") {
 		t.Fatalf("a one-character admin key: %v\n%s", err, out)
+	}
+}
+
+// TestIdleConnectionsCannotLockOut: 40 clients hold idle keep-alive
+// connections to a server allowing 20; a new client is still served (the
+// oldest idle ones are closed to make room).
+func TestIdleConnectionsCannotLockOut(t *testing.T) {
+	dir := t.TempDir()
+	p := startServe(t, "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_ADMIN_KEY="+testAdminKey, "TOLLGATE_DATABASE_URL=", "TOLLGATE_MAX_CONNS=20")
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	host := strings.TrimPrefix(p.url, "http://")
+	for range 40 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		buf := make([]byte, 512)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("an idle client's first request: %v", err)
+		}
+		idle = append(idle, c) // kept open, idle
+	}
+	// The server made room by closing the oldest idle connections.
+	closed := 0
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); errors.Is(err, io.EOF) {
+			closed++
+		}
+	}
+	if closed < 20 {
+		t.Fatalf("%d of 40 idle connections were closed, want at least 20 (the server keeps 20 at most)", closed)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := range 5 {
+		res, err := client.Get(p.url + "/healthz")
+		if err != nil {
+			t.Fatalf("a new client behind 40 idle ones (request %d): %v", i, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("a new client: got %d", res.StatusCode)
+		}
 	}
 }
