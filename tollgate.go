@@ -352,6 +352,12 @@ type Endpoint struct {
 	Secret    string   // "whsec_" + base64
 	Types     []string // empty: every event type
 	CreatedAt time.Time
+	// Disabled endpoints are sent nothing and queue nothing.
+	Disabled bool
+	// OldSecret, after a rotation, signs beside Secret until OldSecretUntil,
+	// so a receiver can switch secrets without missing an event.
+	OldSecret      string
+	OldSecretUntil *time.Time
 }
 
 // Delivery is one event owed to one endpoint.
@@ -360,6 +366,7 @@ type Delivery struct {
 	EndpointID string
 	URL        string
 	Secret     string
+	OldSecret  string // also signs, while the endpoint's rotation overlaps
 	Attempts   int
 	NextAt     time.Time
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,7 +39,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(id + "." + ts + "." + string(body)))
 	want := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
-	if _, err := strconv.ParseInt(ts, 10, 64); err != nil || sig != want || id == "" {
+	// Several signatures, space-separated, while a secret rotates: one
+	// that matches is enough, as the specification says.
+	if _, err := strconv.ParseInt(ts, 10, 64); err != nil || !slices.Contains(strings.Fields(sig), want) || id == "" {
 		rc.bad = append(rc.bad, sig)
 		w.WriteHeader(400)
 		return
@@ -233,4 +236,86 @@ func TestWebhookEndpointPrivateAddress(t *testing.T) {
 		problemOf(t, r, http.StatusUnprocessableEntity, tollgate.CodeInvalidField)
 	}
 	e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"https://hooks.example.com/tollgate"}`}, http.StatusCreated, nil)
+}
+
+// TestWebhookEndpointManagement: an endpoint is disabled (sent nothing,
+// queues nothing) and enabled, what it missed is sent again, its secret is
+// rotated with both secrets signing during the overlap, and it is deleted.
+func TestWebhookEndpointManagement(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		rc := &receiver{}
+		srv := httptest.NewServer(rc)
+		defer srv.Close()
+		var ep endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"` + srv.URL + `","events":["credits.low"]}`}, http.StatusCreated, &ep)
+		rc.secret = ep.Secret
+		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		e.call(t, request{Method: "POST", Path: "/v1/accounts", Key: adminKey,
+			Body: `{"id":"m","name":"M","plan":"free","low_balance_threshold":"5"}`}, http.StatusCreated, nil)
+		low := func() { // crosses the threshold: one credits.low (an hour apart)
+			e.clock.Advance(61 * time.Minute)
+			e.grant(t, "m", `{"credits":"6"}`)
+			e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"m","product":"assistant","credits":"2"}`}, http.StatusCreated, nil)
+			e.call(t, request{Method: "POST", Path: "/v1/usage", Key: adminKey, Body: `{"account_id":"m","product":"assistant","credits":"4"}`}, http.StatusCreated, nil)
+		}
+		got := func() int {
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			return len(rc.got)
+		}
+		var upd endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID, Key: adminKey, Body: `{"disabled":true}`}, http.StatusOK, &upd)
+		if !upd.Disabled || upd.Secret != "" {
+			t.Fatalf("disabled: %+v", upd)
+		}
+		before := e.clock.Now()
+		low()
+		if n, err := w.RunOnce(e.ctx); err != nil || n != 0 || got() != 0 {
+			t.Fatalf("while disabled: %d sent, %d received, %v; want none", n, got(), err)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID, Key: adminKey, Body: `{"disabled":false}`}, http.StatusOK, nil)
+		var rs resendView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID + "/resend", Key: adminKey,
+			Body: `{"since":"` + before.Format(time.RFC3339Nano) + `"}`}, http.StatusOK, &rs)
+		if rs.Queued != 1 {
+			t.Fatalf("resend since the pause: queued %d, want the 1 event missed", rs.Queued)
+		}
+		if n, _ := w.RunOnce(e.ctx); n != 1 || got() != 1 {
+			t.Fatalf("after resending: %d sent, %d received; want 1", n, got())
+		}
+		// Rotation: both secrets sign for the overlap (2 hours here), then
+		// the new one alone. The receiver stays on the old secret.
+		var rot endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID + "/rotate_secret", Key: adminKey, Body: `{"overlap_seconds":7200}`}, http.StatusOK, &rot)
+		if rot.Secret == "" || rot.Secret == ep.Secret || rot.OldSecretUntil == nil {
+			t.Fatalf("rotated: %+v; want a new secret and the old one's end", rot)
+		}
+		low() // 61 minutes on: within the overlap
+		if n, _ := w.RunOnce(e.ctx); n != 1 {
+			t.Fatalf("within the overlap, a receiver on the old secret verified %d of 1 deliveries", n)
+		}
+		low() // 122 minutes on: past it
+		if n, _ := w.RunOnce(e.ctx); n != 0 {
+			t.Fatalf("after the overlap, the old secret still verified %d deliveries", n)
+		}
+		rc.mu.Lock()
+		rc.secret = rot.Secret // the receiver switches
+		evID := rc.got[0]["webhook-id"].(string)
+		rc.mu.Unlock()
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID + "/resend", Key: adminKey, Body: `{"event_id":"` + evID + `"}`}, http.StatusOK, nil)
+		e.clock.Advance(10 * time.Minute) // past the failed delivery's backoff
+		if n, _ := w.RunOnce(e.ctx); n != 2 {
+			t.Fatalf("with the new secret: %d sent, want the event sent again and the one refused before", n)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID + "/resend", Key: adminKey, Body: `{"event_id":"evt_nope"}`}, http.StatusNotFound, nil)
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID + "/resend", Key: adminKey, Body: `{}`}, http.StatusUnprocessableEntity, nil)
+		e.call(t, request{Method: "DELETE", Path: "/v1/webhook_endpoints/" + ep.ID, Key: adminKey}, http.StatusOK, nil)
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints/" + ep.ID, Key: adminKey, Body: `{"disabled":true}`}, http.StatusNotFound, nil)
+		var list listView[endpointView]
+		e.call(t, request{Method: "GET", Path: "/v1/webhook_endpoints", Key: adminKey}, http.StatusOK, &list)
+		if len(list.Data) != 0 {
+			t.Fatalf("after delete: %d endpoints listed", len(list.Data))
+		}
+	})
 }

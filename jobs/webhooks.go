@@ -228,6 +228,15 @@ func (w *Webhooks) send(ctx context.Context, d tollgate.Delivery) error {
 	if err != nil {
 		return err
 	}
+	if d.OldSecret != "" {
+		// While a rotation overlaps, both secrets sign: the specification
+		// lets a header carry several signatures, space-separated.
+		old, err := Sign(d.OldSecret, d.Event.ID, ts, d.Event.Payload)
+		if err != nil {
+			return err
+		}
+		sig += " " + old
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Event.Payload))
 	if err != nil {
 		return err

@@ -207,11 +207,22 @@ type Tx interface {
 
 	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
 	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
+	EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error)
+	// EndpointUpdate writes an endpoint's event types, disabled flag and
+	// secrets.
+	EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error
+	// EndpointDelete deletes an endpoint and the deliveries owed to it.
+	EndpointDelete(ctx context.Context, id string) error
+	// DeliveriesResend queues again, due at now with no attempt counted,
+	// the endpoint's delivery of one event (eventID set) or of every event
+	// of its types made at or after since, and returns how many.
+	DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error)
 	// EventEnqueue stores an event and a pending delivery to every
 	// endpoint that takes its type, in the caller's transaction.
 	EventEnqueue(ctx context.Context, e tollgate.Event) error
-	// DeliveriesDue returns up to limit pending deliveries whose next
-	// attempt is at or before now, oldest first.
+	// DeliveriesDue returns up to limit pending deliveries to enabled
+	// endpoints whose next attempt is at or before now, oldest first, with
+	// the endpoint's old secret while its rotation overlaps.
 	DeliveriesDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Delivery, error)
 	// DeliveryClaim moves a due delivery's next attempt to until, if no one
 	// else has since: only the claimer sends it.

@@ -18,21 +18,71 @@ func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
 	return nil
 }
 
+const endpointCols = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
+
+func scanEndpoint(r row) (tollgate.Endpoint, error) {
+	var e tollgate.Endpoint
+	var types string
+	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &e.CreatedAt, &e.Disabled, &e.OldSecret, &e.OldSecretUntil)
+	if types != "" {
+		e.Types = strings.Split(types, ",")
+	}
+	e.CreatedAt, e.OldSecretUntil = e.CreatedAt.UTC(), utc(e.OldSecretUntil)
+	return e, mapErr(err)
+}
+
 func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
-	es, err := query(ctx, t, func(r row) (tollgate.Endpoint, error) {
-		var e tollgate.Endpoint
-		var types string
-		err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &e.CreatedAt)
-		if types != "" {
-			e.Types = strings.Split(types, ",")
-		}
-		e.CreatedAt = e.CreatedAt.UTC()
-		return e, err
-	}, `SELECT id, url, secret, types, created_at FROM webhook_endpoints ORDER BY id`)
+	es, err := query(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
 	return es, nil
+}
+
+func (t *tx) EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error) {
+	return scanEndpoint(t.q.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
+}
+
+func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
+	ct, err := t.exec(ctx, `UPDATE webhook_endpoints SET types = $1, disabled = $2, secret = $3, old_secret = $4, old_secret_until = $5 WHERE id = $6`,
+		strings.Join(e.Types, ","), e.Disabled, e.Secret, e.OldSecret, e.OldSecretUntil, e.ID)
+	if err != nil {
+		return fmt.Errorf("update endpoint: %w", err)
+	}
+	if ct.RowsAffected() != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) EndpointDelete(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE endpoint_id = $1`, id); err != nil {
+		return fmt.Errorf("delete endpoint: %w", err)
+	}
+	ct, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete endpoint: %w", err)
+	}
+	if ct.RowsAffected() != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error) {
+	cond, arg := "e.created_at >= $3", any(since)
+	if eventID != "" {
+		cond, arg = "e.id = $3", eventID
+	}
+	ct, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
+		SELECT e.id, w.id, 'pending', $1, $1 FROM events e JOIN webhook_endpoints w ON w.id = $2
+		WHERE `+cond+` AND (w.types = '' OR e.type = ANY(string_to_array(w.types, ',')))
+		ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0, next_at = excluded.next_at,
+		last_error = '', updated_at = excluded.updated_at`, now, endpointID, arg)
+	if err != nil {
+		return 0, fmt.Errorf("resend deliveries: %w", err)
+	}
+	return ct.RowsAffected(), nil
 }
 
 func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
@@ -42,7 +92,7 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT $1, id, 'pending', $2, $2 FROM webhook_endpoints
-		WHERE types = '' OR $3 = ANY(string_to_array(types, ','))`, e.ID, e.CreatedAt, e.Type)
+		WHERE NOT disabled AND (types = '' OR $3 = ANY(string_to_array(types, ',')))`, e.ID, e.CreatedAt, e.Type)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
@@ -52,12 +102,13 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgate.Delivery, error) {
 	ds, err := query(ctx, t, func(r row) (tollgate.Delivery, error) {
 		var d tollgate.Delivery
-		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &d.Event.CreatedAt, &d.EndpointID, &d.URL, &d.Secret, &d.Attempts, &d.NextAt)
+		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &d.Event.CreatedAt, &d.EndpointID, &d.URL, &d.Secret, &d.OldSecret, &d.Attempts, &d.NextAt)
 		d.Event.CreatedAt, d.NextAt = d.Event.CreatedAt.UTC(), d.NextAt.UTC()
 		return d, err
-	}, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret, d.attempts, d.next_at
+	}, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
+		CASE WHEN w.old_secret_until > $1 THEN w.old_secret ELSE '' END, d.attempts, d.next_at
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-		WHERE d.status = 'pending' AND d.next_at <= $1 ORDER BY d.next_at, e.id LIMIT $2`, now, limit(n))
+		WHERE d.status = 'pending' AND d.next_at <= $1 AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT $2`, now, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}

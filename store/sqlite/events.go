@@ -19,22 +19,76 @@ func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
 	return nil
 }
 
+const endpointCols = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
+
+func scanEndpoint(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) {
+	var e tollgate.Endpoint
+	var types string
+	var created int64
+	var until sql.NullInt64
+	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &created, &e.Disabled, &e.OldSecret, &until)
+	if types != "" {
+		e.Types = strings.Split(types, ",")
+	}
+	e.CreatedAt, e.OldSecretUntil = fromMicros(created), fromNullMicros(until)
+	return e, mapErr(err)
+}
+
 func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT id, url, secret, types, created_at FROM webhook_endpoints ORDER BY id`)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) {
-		var e tollgate.Endpoint
-		var types string
-		var created int64
-		err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &created)
-		if types != "" {
-			e.Types = strings.Split(types, ",")
-		}
-		e.CreatedAt = fromMicros(created)
-		return e, err
-	})
+	return collect(rows, scanEndpoint)
+}
+
+func (t *tx) EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error) {
+	return scanEndpoint(t.q.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ?`, id))
+}
+
+func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
+	r, err := t.exec(ctx, `UPDATE webhook_endpoints SET types = ?, disabled = ?, secret = ?, old_secret = ?, old_secret_until = ? WHERE id = ?`,
+		strings.Join(e.Types, ","), e.Disabled, e.Secret, e.OldSecret, nullMicros(e.OldSecretUntil), e.ID)
+	if err != nil {
+		return fmt.Errorf("update endpoint: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) EndpointDelete(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE endpoint_id = ?`, id); err != nil {
+		return fmt.Errorf("delete endpoint: %w", err)
+	}
+	r, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete endpoint: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n != 1 {
+		return tollgate.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error) {
+	q := `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
+		SELECT e.id, w.id, 'pending', ?, ? FROM events e JOIN webhook_endpoints w ON w.id = ?
+		WHERE ` + "%s" + ` AND (w.types = '' OR (',' || w.types || ',') LIKE ('%%,' || e.type || ',%%'))
+		ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0, next_at = excluded.next_at,
+		last_error = '', updated_at = excluded.updated_at`
+	var r sql.Result
+	var err error
+	if eventID != "" {
+		r, err = t.exec(ctx, fmt.Sprintf(q, "e.id = ?"), micros(now), micros(now), endpointID, eventID)
+	} else {
+		r, err = t.exec(ctx, fmt.Sprintf(q, "e.created_at >= ?"), micros(now), micros(now), endpointID, micros(since))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resend deliveries: %w", err)
+	}
+	return r.RowsAffected()
 }
 
 func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
@@ -44,7 +98,7 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT ?, id, 'pending', ?, ? FROM webhook_endpoints
-		WHERE types = '' OR (',' || types || ',') LIKE ('%,' || ? || ',%')`,
+		WHERE NOT disabled AND (types = '' OR (',' || types || ',') LIKE ('%,' || ? || ',%'))`,
 		e.ID, micros(e.CreatedAt), micros(e.CreatedAt), e.Type)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
@@ -53,16 +107,17 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 }
 
 func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgate.Delivery, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret, d.attempts, d.next_at
+	rows, err := t.q.QueryContext(ctx, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
+		CASE WHEN w.old_secret_until > ? THEN w.old_secret ELSE '' END, d.attempts, d.next_at
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-		WHERE d.status = 'pending' AND d.next_at <= ? ORDER BY d.next_at, e.id LIMIT ?`, micros(now), limit(n))
+		WHERE d.status = 'pending' AND d.next_at <= ? AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT ?`, micros(now), micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
 	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.Delivery, error) {
 		var d tollgate.Delivery
 		var created, next int64
-		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &created, &d.EndpointID, &d.URL, &d.Secret, &d.Attempts, &next)
+		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &created, &d.EndpointID, &d.URL, &d.Secret, &d.OldSecret, &d.Attempts, &next)
 		d.Event.CreatedAt, d.NextAt = fromMicros(created), fromMicros(next)
 		return d, err
 	})
