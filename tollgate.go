@@ -309,7 +309,11 @@ type Order struct {
 	Products     []Product
 	Status       OrderStatus
 	Provider     string // "dev" or "stripe"
-	ProviderRef  string // e.g. the Stripe Checkout Session id
+	ProviderRef  string // the checkout: e.g. the Stripe Checkout Session id
+	PaymentRef   string // the payment, once made: e.g. the Stripe PaymentIntent id
+	// PaymentProblem says why a payment naming this order was not
+	// accepted (another session, amount or currency); empty if none was.
+	PaymentProblem string
 	GrantID      string // the grant made when paid
 	// RefundedCredits is how many of the order's credits refunds have
 	// covered so far (taken back or recorded as lost).

@@ -29,11 +29,13 @@ type orderView struct {
 	CreatedAt    time.Time          `json:"created_at"`
 	CompletedAt  *time.Time         `json:"completed_at"`
 	RefundedAt   *time.Time         `json:"refunded_at"`
+	// PaymentProblem says why a payment naming the order was refused.
+	PaymentProblem string `json:"payment_problem,omitempty"`
 }
 
 func viewOrder(o tollgate.Order) orderView {
 	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, productList(o.Products), string(o.Status), o.Provider,
-		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt}
+		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentProblem}
 }
 
 type checkoutView struct {

@@ -341,6 +341,7 @@ func TestResponseSchemasMatchViews(t *testing.T) {
 		{"WebhookEndpoint", endpointView{}},
 		{"Resend", resendView{}},
 		{"Deleted", deletedView{}},
+		{"Order", orderView{}},
 		{"Grant", grantView{}},
 		{"Balance", balanceView{}},
 		{"DailyAllowance", allowanceView{}},

@@ -977,7 +977,7 @@ func (b *batch) flush(ctx context.Context) error {
 		os := b.orders[id]
 		o := &os.o
 		b.w.OrderUpdates = append(b.w.OrderUpdates, store.OrderUpdate{ID: id, FromStatus: os.fromStatus, FromRefunded: os.fromRefunded,
-			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, ProviderRef: os.paymentRef,
+			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, PaymentRef: os.paymentRef,
 			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
 	}
 	return nil

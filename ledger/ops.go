@@ -278,7 +278,7 @@ type CompleteOrderParams struct {
 	// PaidAt starts the credits' validity: they expire the order's
 	// ValidForDays after it.
 	PaidAt time.Time
-	// PaymentRef, when set, is recorded as the order's provider reference
+	// PaymentRef, when set, is recorded as the order's payment reference
 	// (a Stripe PaymentIntent id), by which later refunds find it.
 	PaymentRef string
 }

@@ -16,7 +16,7 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 	}
 	o := &os.o
 	ref := p.PaymentRef
-	if ref != "" && ref != o.ProviderRef {
+	if ref != "" && ref != o.PaymentRef {
 		taken, err := b.tx.OrderByProviderRef(ctx, o.Provider, ref)
 		switch {
 		case err == nil && taken.ID != o.ID:
@@ -40,7 +40,7 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 			res.Grant = &g
 		}
 		if ref != "" {
-			os.paymentRef, o.ProviderRef, os.dirty = ref, ref, true
+			os.paymentRef, o.PaymentRef, os.dirty = ref, ref, true
 			res.Order, res.Changed = *o, true
 		}
 		return res, nil
@@ -52,7 +52,7 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 	t := b.now
 	o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.g.ID, &t
 	if ref != "" {
-		os.paymentRef, o.ProviderRef = ref, ref
+		os.paymentRef, o.PaymentRef = ref, ref
 	}
 	os.dirty = true
 	res := OrderResult{Order: *o, Changed: true}

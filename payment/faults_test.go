@@ -376,3 +376,64 @@ func TestPaymentDeliveredManyTimesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPaymentMatchedToOrder: a signed payment that names an order but is
+// not its session, or pays another amount or currency, grants nothing and
+// shows on the order; the order's own session then pays it; Adaptive
+// Pricing's conversion is checked against the order's currency.
+func TestPaymentMatchedToOrder(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := paidSession(o, "pi_other")
+		other["id"] = "cs_other_session" // a payment link's session naming our order
+		cheap := paidSession(o, "pi_cheap")
+		cheap["amount_subtotal"], cheap["amount_total"], cheap["currency"] = 1, 1, "jpy"
+		for i, sess := range []map[string]any{other, cheap} {
+			if err := f.deliver(t, fmt.Sprintf("evt_bad_%d", i), "checkout.session.completed", sess); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.available(t); got != 0 {
+				t.Fatalf("after a payment that is not the order's (%v): %s credits, want 0", sess["id"], got)
+			}
+		}
+		got, _ := f.svc.Order(f.ctx, o.ID, "")
+		if got.Status != tollgate.OrderPending || !strings.Contains(got.PaymentProblem, "it paid 1 jpy") {
+			t.Fatalf("order %s after bad payments: status %s, problem %q", o.ID, got.Status, got.PaymentProblem)
+		}
+		// The buyer paid in euros; the session converted from the order's dollars.
+		eur := paidSession(o, "pi_eur")
+		eur["currency"], eur["amount_subtotal"] = "eur", 372
+		eur["currency_conversion"] = map[string]any{"amount_subtotal": 400, "amount_total": 400, "fx_rate": "0.93", "source_currency": "usd"}
+		if err := f.deliver(t, "evt_eur", "checkout.session.completed", eur); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(10) {
+			t.Fatalf("after the order's session paid in euros: %s credits, want 10", got)
+		}
+		// An order whose session reference was lost is paid by a session
+		// carrying its id in the metadata Tollgate sets, and no other.
+		lost := tollgate.Order{ID: tollgate.NewID("order"), AccountID: "buyer", PackID: "pack_10", Credits: tollgate.WholeCredits(10),
+			Price: tollgate.Money{Amount: 400, Currency: "usd"}, ValidForDays: 365, Status: tollgate.OrderPending, Provider: "stripe", CreatedAt: start}
+		if err := f.s.Write(f.ctx, func(tx store.Tx) error { return tx.OrderInsert(f.ctx, lost) }); err != nil {
+			t.Fatal(err)
+		}
+		noMeta := paidSession(tollgate.Order{ID: lost.ID, ProviderRef: "cs_lost"}, "pi_lost")
+		delete(noMeta, "metadata")
+		if err := f.deliver(t, "evt_lost_1", "checkout.session.completed", noMeta); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(10) {
+			t.Fatalf("a session without the order's metadata paid it: %s credits", got)
+		}
+		if err := f.deliver(t, "evt_lost_2", "checkout.session.completed", paidSession(tollgate.Order{ID: lost.ID, ProviderRef: "cs_lost"}, "pi_lost")); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(20) {
+			t.Fatalf("after the lost order's session paid: %s credits, want 20", got)
+		}
+	})
+}

@@ -126,9 +126,16 @@ func event(t *testing.T, id, typ string, object any, created time.Time, secret s
 	return body, sp.Header
 }
 
+// paidSession is the paid Checkout Session of order o, at the pack's
+// price (400 usd when o carries no price).
 func paidSession(o tollgate.Order, pi string) map[string]any {
+	price := o.Price
+	if price.Amount == 0 {
+		price = tollgate.Money{Amount: 400, Currency: "usd"}
+	}
 	return map[string]any{"id": o.ProviderRef, "object": "checkout.session", "client_reference_id": o.ID,
-		"payment_status": "paid", "status": "complete", "payment_intent": pi, "metadata": map[string]string{"order_id": o.ID}}
+		"payment_status": "paid", "status": "complete", "payment_intent": pi, "metadata": map[string]string{"order_id": o.ID},
+		"amount_subtotal": price.Amount, "amount_total": price.Amount, "currency": price.Currency}
 }
 
 func (f *fixture) available(t *testing.T) tollgate.Credits {

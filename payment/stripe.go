@@ -118,6 +118,17 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if err != nil {
 			return "", err
 		}
+		if problem := sessionMismatch(&sess, o); problem != "" {
+			// Someone paid, but not for this order (another session naming
+			// it, as a payment link lets a buyer do, or another amount):
+			// nothing is granted, the order says why, and Stripe is told
+			// the event was received so it does not retry it.
+			err := s.Store.Write(ctx, func(tx store.Tx) error { return tx.OrderSetProblem(ctx, o.ID, problem) })
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("session %s does not pay order %s (%s): nothing granted; refund it in Stripe", sess.ID, o.ID, problem), nil
+		}
 		var ref string
 		if sess.PaymentIntent != nil {
 			ref = sess.PaymentIntent.ID
@@ -182,4 +193,28 @@ func (s *Service) Refund(ctx context.Context, orderID string, refunded, total in
 		return ledger.Refunded{}, fmt.Errorf("refund of order %s: %w", orderID, err)
 	}
 	return res.Refund, nil
+}
+
+// sessionMismatch says why a paid Checkout Session does not pay for order
+// o, or "" when it does: it must be the session made for the order (or,
+// when the order lost that reference, carry the order's id in the metadata
+// Tollgate set), and its subtotal must be the order's price in the order's
+// currency, directly or, with Adaptive Pricing, through its currency
+// conversion.
+func sessionMismatch(sess *stripe.CheckoutSession, o tollgate.Order) string {
+	switch {
+	case o.Provider != "stripe":
+		return fmt.Sprintf("the order was sold through %q, not Stripe", o.Provider)
+	case o.ProviderRef != "" && sess.ID != o.ProviderRef:
+		return fmt.Sprintf("session %s is not the order's session %s", sess.ID, o.ProviderRef)
+	case o.ProviderRef == "" && sess.Metadata["order_id"] != o.ID:
+		return fmt.Sprintf("session %s does not carry the order's id in its metadata", sess.ID)
+	}
+	if strings.EqualFold(string(sess.Currency), o.Price.Currency) && sess.AmountSubtotal == o.Price.Amount {
+		return ""
+	}
+	if cc := sess.CurrencyConversion; cc != nil && strings.EqualFold(string(cc.SourceCurrency), o.Price.Currency) && cc.AmountSubtotal == o.Price.Amount {
+		return ""
+	}
+	return fmt.Sprintf("it paid %d %s before discounts and taxes, the order costs %d %s", sess.AmountSubtotal, sess.Currency, o.Price.Amount, o.Price.Currency)
 }

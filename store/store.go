@@ -178,13 +178,16 @@ type Tx interface {
 	// transaction can go on.
 	OrderInsert(ctx context.Context, o tollgate.Order) error
 	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
-	// OrderByProviderRef finds an order by its payment provider's reference.
+	// OrderByProviderRef finds an order by a payment provider's reference:
+	// its checkout's or its payment's.
 	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
 	// OrderList pages through orders by id; AccountID empty lists all.
 	OrderList(ctx context.Context, p OrderListParams) ([]tollgate.Order, error)
 	// OrderSetRef records the provider's reference of an order that has
 	// none yet, and reports whether it did.
 	OrderSetRef(ctx context.Context, id, ref string) (bool, error)
+	// OrderSetProblem records why a payment naming the order was refused.
+	OrderSetProblem(ctx context.Context, id, problem string) error
 
 	// SettingGet returns a stored setting; SettingPut stores one unless it
 	// exists, and returns the value that is stored.
@@ -331,7 +334,7 @@ type HoldUpdate struct {
 // OrderUpdate moves an order on: it applies only if the order's status and
 // refunded credits are still FromStatus and FromRefunded (the ledger read
 // them under its account lock), and fails with tollgate.ErrNotFound if not.
-// ProviderRef, when set, replaces the order's.
+// PaymentRef, when set, replaces the order's.
 type OrderUpdate struct {
 	ID              string
 	FromStatus      tollgate.OrderStatus
@@ -339,7 +342,7 @@ type OrderUpdate struct {
 	Status          tollgate.OrderStatus
 	GrantID         string
 	RefundedCredits tollgate.Credits
-	ProviderRef     string
+	PaymentRef      string
 	CompletedAt     *time.Time
 	RefundedAt      *time.Time
 }
