@@ -314,7 +314,7 @@ type Order struct {
 	// PaymentProblem says why a payment naming this order was not
 	// accepted (another session, amount or currency); empty if none was.
 	PaymentProblem string
-	GrantID      string // the grant made when paid
+	GrantID        string // the grant made when paid
 	// RefundedCredits is how many of the order's credits refunds have
 	// covered so far (taken back or recorded as lost).
 	RefundedCredits Credits
