@@ -1,9 +1,11 @@
 package payment
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -434,6 +436,55 @@ func TestPaymentMatchedToOrder(t *testing.T) {
 		}
 		if got := f.available(t); got != tollgate.WholeCredits(20) {
 			t.Fatalf("after the lost order's session paid: %s credits, want 20", got)
+		}
+	})
+}
+
+// TestStripeEventsEdgeCases: a signature from the future is refused like a
+// stale one; an event whose object does not parse, or refunds more than
+// its charge, is the sender's error (4xx), not the server's; a refund of a
+// payment no order has is retried for an hour, then accepted as unmatched.
+// A checkout replayed with its Idempotency-Key does not ask Stripe again.
+func TestStripeEventsEdgeCases(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		now := time.Now()
+		body, sig := event(t, "evt_future", "checkout.session.completed", map[string]any{"id": "cs_x"}, start, whsec, now.Add(10*time.Minute))
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("signed 10 minutes ahead: got %v, want ErrBadSignature", err)
+		}
+		body, sig = event(t, "evt_bad", "checkout.session.completed", map[string]any{"id": "cs_x", "client_reference_id": 5}, start, whsec, now)
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); tollgate.ErrorCode(err) != tollgate.CodeMalformedJSON {
+			t.Fatalf("client_reference_id 5: got %v, want malformed_json", err)
+		}
+		over := map[string]any{"id": "ch_o", "object": "charge", "payment_intent": "pi_o", "amount": 400, "amount_refunded": 500}
+		body, sig = event(t, "evt_over", "charge.refunded", over, start, whsec, now)
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+			t.Fatalf("a refund above its charge: got %v, want invalid_field", err)
+		}
+		ghost := map[string]any{"id": "ch_g", "object": "charge", "payment_intent": "pi_ghost", "amount": 400, "amount_refunded": 400}
+		body, sig = event(t, "evt_ghost_new", "charge.refunded", ghost, now.Add(-time.Minute), whsec, now)
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); !errors.Is(err, ErrNotReady) {
+			t.Fatalf("a refund of an unknown payment, a minute old: got %v, want ErrNotReady", err)
+		}
+		body, sig = event(t, "evt_ghost_old", "charge.refunded", ghost, now.Add(-2*time.Hour), whsec, now)
+		if did, err := f.svc.HandleStripe(f.ctx, body, sig); err != nil || !strings.Contains(did, "UNMATCHED") {
+			t.Fatalf("a refund of an unknown payment, two hours old: %q, %v; want accepted as unmatched", did, err)
+		}
+
+		var calls atomic.Int64
+		f.svc.Provider = NewStripe("sk_test_x", whsec, fakeStripeCounting(t, nil, &calls), "https://tollgate.test")
+		k := &ledger.Idempotency{Scope: "buyer", Key: "once", Hash: []byte("pack_10")}
+		if _, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", k); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", k); !isReplay(err) {
+				t.Fatalf("checkout replayed with its key: got %v, want a replay", err)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("Stripe was asked for %d sessions, want 1", calls.Load())
 		}
 	})
 }

@@ -68,7 +68,15 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 // fakeStripe speaks the part of Stripe's API Checkout uses: it creates
 // sessions and answers errors when told to.
 func fakeStripe(t *testing.T, fail *atomic.Bool) string {
+	return fakeStripeCounting(t, fail, nil)
+}
+
+// fakeStripeCounting is fakeStripe counting the sessions asked for.
+func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls != nil {
+			calls.Add(1)
+		}
 		if r.Method != "POST" || r.URL.Path != "/v1/checkout/sessions" {
 			http.Error(w, `{"error":{"type":"invalid_request_error","message":"unknown path"}}`, 404)
 			return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,8 +34,8 @@ var _ Provider = (*Stripe)(nil)
 func NewStripe(secretKey, webhookSecret, apiURL, baseURL string) *Stripe {
 	var opts []stripe.ClientOption
 	if apiURL != "" {
-		cfg := &stripe.BackendConfig{URL: stripe.String(strings.TrimSuffix(apiURL, "/")), HTTPClient: &http.Client{Timeout: 20 * time.Second},
-			MaxNetworkRetries: stripe.Int64(2), LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError}}
+		cfg := &stripe.BackendConfig{URL: stripe.String(strings.TrimSuffix(apiURL, "/")), HTTPClient: &http.Client{Timeout: 10 * time.Second},
+			MaxNetworkRetries: stripe.Int64(1), LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError}}
 		b := stripe.GetBackendWithConfig(stripe.APIBackend, cfg)
 		opts = append(opts, stripe.WithBackends(&stripe.Backends{API: b, Connect: b, Uploads: b, MeterEvents: b}))
 	}
@@ -65,6 +66,10 @@ func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order) (string, string
 		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: map[string]string{"order_id": o.ID}},
 	}
 	p.SetIdempotencyKey("checkout-" + o.ID)
+	// Bounded well below the server's write timeout: the buyer gets a 503
+	// with Retry-After, and the same order and session on retry.
+	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+	defer cancel()
 	sess, err := s.client.V1CheckoutSessions.Create(ctx, p)
 	if err != nil {
 		return "", "", fmt.Errorf("stripe checkout session: %w", err)
@@ -72,12 +77,39 @@ func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order) (string, string
 	return sess.URL, sess.ID, nil
 }
 
+// StripeCallTimeout bounds one call to Stripe's API, retries included.
+const StripeCallTimeout = 25 * time.Second
+
 // WebhookTolerance is how old a Stripe signature may be.
 const WebhookTolerance = 5 * time.Minute
 
 // ErrBadSignature is returned for a webhook whose signature does not verify
 // or is too old. Nothing was changed.
 var ErrBadSignature = errors.New("stripe webhook: bad or stale signature")
+
+// UnmatchedAfter is how long after its creation an event about a payment no
+// order has is answered 503 (Stripe retries); after that it is accepted as
+// unmatched, so that Stripe does not retry for days and disable the
+// endpoint.
+const UnmatchedAfter = time.Hour
+
+// signedAt returns the time in a Stripe-Signature header ("t=...").
+func signedAt(header string) time.Time {
+	for _, part := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(part, "t="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return time.Unix(n, 0)
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// malformed is the error of an event whose object does not parse: the
+// sender's fault (a 400), not the server's.
+func malformed(id string, err error) error {
+	return tollgate.Errorf(tollgate.CodeMalformedJSON, "event %s: its object does not parse: %v", id, err)
+}
 
 // ErrNotReady is returned for an event about an order this server cannot
 // act on yet (a refund that came before its payment): Stripe retries it.
@@ -98,11 +130,16 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
+	// The library refuses signatures too old; one from the future is as
+	// suspect (a clock far off, or a replay prepared ahead).
+	if ts := signedAt(signature); ts.After(time.Now().Add(WebhookTolerance)) {
+		return "", fmt.Errorf("%w: signed at %s, in the future", ErrBadSignature, ts.Format(time.RFC3339))
+	}
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
 		var sess stripe.CheckoutSession
 		if err := json.Unmarshal(ev.Data.Raw, &sess); err != nil {
-			return "", fmt.Errorf("stripe webhook %s: %w", ev.ID, err)
+			return "", malformed(ev.ID, err)
 		}
 		if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
 			return fmt.Sprintf("session %s not paid yet (%s): waiting", sess.ID, sess.PaymentStatus), nil
@@ -150,7 +187,10 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 	case "charge.refunded":
 		var ch stripe.Charge
 		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
-			return "", fmt.Errorf("stripe webhook %s: %w", ev.ID, err)
+			return "", malformed(ev.ID, err)
+		}
+		if ch.AmountRefunded < 0 || ch.AmountRefunded > ch.Amount {
+			return "", tollgate.FieldError("amount_refunded", "event %s: charge %s refunds %d of %d", ev.ID, ch.ID, ch.AmountRefunded, ch.Amount)
 		}
 		if ch.PaymentIntent == nil || ch.Amount <= 0 {
 			return fmt.Sprintf("charge %s has no payment intent: ignored", ch.ID), nil
@@ -165,7 +205,14 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 			o, err = s.Order(ctx, ch.Metadata["order_id"], "")
 		}
 		if errors.Is(err, tollgate.ErrNotFound) {
-			return "", fmt.Errorf("%w: no order has payment %s yet", ErrNotReady, ch.PaymentIntent.ID)
+			// Its payment may be on its way: Stripe retries. After an
+			// hour it never will be (a charge Tollgate did not sell):
+			// received, nothing to do, and the log says so.
+			if time.Since(time.Unix(ev.Created, 0)) < UnmatchedAfter {
+				return "", fmt.Errorf("%w: no order has payment %s yet", ErrNotReady, ch.PaymentIntent.ID)
+			}
+			return fmt.Sprintf("UNMATCHED: charge %s (payment %s) refunded %d %s, but no order has that payment; nothing to take back",
+				ch.ID, ch.PaymentIntent.ID, ch.AmountRefunded, ch.Currency), nil
 		}
 		if err != nil {
 			return "", err
