@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 

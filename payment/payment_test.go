@@ -251,9 +251,10 @@ func TestStripeOutOfOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		// A partial refund arrives before the payment: Stripe is asked to retry.
+		// A partial refund arrives before the payment (made just now, as
+		// Stripe's events are): Stripe is asked to retry.
 		refund := map[string]any{"id": "ch_2", "object": "charge", "payment_intent": "pi_2", "amount": 400, "amount_refunded": 100, "refunded": false}
-		rb, rs := event(t, "evt_r", "charge.refunded", refund, start, whsec, now)
+		rb, rs := event(t, "evt_r", "charge.refunded", refund, now, whsec, now)
 		if _, err := f.svc.HandleStripe(f.ctx, rb, rs); !errors.Is(err, ErrNotReady) {
 			t.Fatalf("refund first: got %v, want ErrNotReady", err)
 		}
