@@ -78,6 +78,9 @@ type Problem struct {
 	Available              *tollgate.Credits `json:"available,omitempty"`
 	DailyAllowanceResetsAt *time.Time        `json:"daily_allowance_resets_at,omitempty"`
 	Offers                 *[]Offer          `json:"offers,omitempty"`
+	// PurchasesUnavailable, in a 402 from a server that sells nothing,
+	// says so: the offers are empty because buying is not available.
+	PurchasesUnavailable string `json:"purchases_unavailable,omitempty"`
 }
 
 // Offer is a way to buy more credits, listed in a 402.
@@ -118,6 +121,9 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		p.DailyAllowanceResetsAt = in.DailyAllowanceResetsAt
 		offers := s.offerList(r, in)
 		p.Offers = &offers
+		if s.Payments.Provider == nil {
+			p.PurchasesUnavailable = "this server sells no credits (no payment provider, not in demo mode): ask its operator"
+		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)

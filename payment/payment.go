@@ -44,10 +44,18 @@ func (d Dev) Checkout(_ context.Context, o tollgate.Order) (string, string, erro
 	return d.BaseURL + "/checkout/dev/" + o.ID, "dev_" + o.ID, nil
 }
 
+// ErrPurchasesUnavailable is returned by Checkout on a server that has no
+// payment provider and is not in demo mode: nobody can buy, and nobody can
+// mint credits through the development checkout.
+var ErrPurchasesUnavailable = tollgate.Errorf(tollgate.CodeForbidden,
+	"buying credits is not available on this server: it has no payment provider (TOLLGATE_STRIPE_SECRET_KEY) and is not in demo mode")
+
 // Service sells packs. It is safe for concurrent use.
 type Service struct {
-	Store    store.Store
-	Ledger   *ledger.Ledger
+	Store  store.Store
+	Ledger *ledger.Ledger
+	// Provider takes payments; nil when the server sells nothing (no
+	// payment provider, not in demo mode).
 	Provider Provider
 	Clock    tollgate.Clock
 	// Defaults are the packs a new database starts with.
@@ -134,8 +142,12 @@ func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempo
 
 // Checkout makes an order for one pack and starts its payment. It fails
 // with not_found for an unknown account or pack, invalid_field for an
-// inactive pack, and unavailable when the provider cannot be reached.
+// inactive pack, unavailable when the provider cannot be reached, and
+// ErrPurchasesUnavailable without a provider.
 func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *ledger.Idempotency) (tollgate.Order, string, error) {
+	if s.Provider == nil {
+		return tollgate.Order{}, "", ErrPurchasesUnavailable
+	}
 	acct, err := s.Ledger.Account(ctx, accountID)
 	if err != nil {
 		return tollgate.Order{}, "", err

@@ -122,7 +122,7 @@ var ErrNotReady = errors.New("stripe webhook: the order is not ready for this ev
 // returns what it did, for the log.
 func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature string) (string, error) {
 	st, ok := s.Provider.(*Stripe)
-	if !ok {
+	if !ok || st == nil {
 		return "", tollgate.Errorf(tollgate.CodeNotFound, "Stripe is not configured on this server: set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET")
 	}
 	ev, err := webhook.ConstructEventWithOptions(payload, signature, st.webhookSecret,

@@ -37,7 +37,8 @@ type config struct {
 	noticeDays int
 	// allowPrivateWebhooks lets webhook endpoints reach private addresses.
 	allowPrivateWebhooks bool
-	maxConns             int // open connections at most; 0: the default
+	maxConns             int  // open connections at most; 0: the default
+	demo                 bool // demo mode asked for (TOLLGATE_DEMO, --demo)
 }
 
 func envInt(name string, def int) int {

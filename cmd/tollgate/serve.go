@@ -40,6 +40,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
 	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
 	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
+	cmd.Flags().BoolVar(&c.demo, "demo", env("TOLLGATE_DEMO", "") == "1", "demo mode: the development checkout grants credits without payment; on by itself when listening on loopback without Stripe (TOLLGATE_DEMO=1)")
 	cmd.Flags().IntVar(&c.maxConns, "max-conns", envInt("TOLLGATE_MAX_CONNS", 0), "open connections at most; idle ones are closed first to make room (TOLLGATE_MAX_CONNS; default 4096, or half the open-files limit if lower)")
 	cmd.Flags().BoolVar(&c.allowPrivateWebhooks, "webhooks-allow-private", env("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1", "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
@@ -96,6 +97,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if (stripeKey == "") != (stripeSecret == "") {
 		return nil, "", errors.New("set both TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe, or neither for the development checkout")
 	}
+	if stripeKey != "" && c.demo {
+		return nil, "", errors.New("demo mode (TOLLGATE_DEMO, --demo) cannot be on with Stripe configured: its development checkout grants credits without payment")
+	}
 
 	var undo []func() // what to close, in reverse, if starting fails
 	fail := func(err error) (*instance, string, error) {
@@ -140,8 +144,15 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	for _, p := range catalog.Packs {
 		api.Payments.Defaults = append(api.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
 	}
-	if stripeKey != "" {
+	switch {
+	case stripeKey != "":
 		api.Payments.Provider = payment.NewStripe(stripeKey, stripeSecret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
+	case c.demo || loopback(c.addr):
+		// Demo mode: the development checkout, which moves no money. On
+		// by itself only where nobody else can reach the server.
+		api.Payments.Provider = payment.Dev{}
+	default:
+		api.Payments.Provider = nil // nothing is sold: nobody mints credits
 	}
 	if err := api.Payments.Seed(ctx); err != nil {
 		return fail(fmt.Errorf("seed packs: %w", err))
@@ -171,7 +182,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	log.Info("connections", "max", maxConns, "open_files_limit", files, "idle_timeout", srv.IdleTimeout)
 	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
 	hooks.Start(context.WithoutCancel(ctx))
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: api.Payments.Provider.Name()}
+	payments := "none"
+	if api.Payments.Provider != nil {
+		payments = api.Payments.Provider.Name()
+	}
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: payments}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -199,10 +214,14 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		return err
 	}
 	fmt.Fprintf(out, "Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
-	if inst.payments == "stripe" {
+	switch inst.payments {
+	case "stripe":
 		fmt.Fprintf(out, "Payments: Stripe Checkout; webhooks at %s/v1/webhooks/stripe\n", inst.URL)
-	} else {
-		fmt.Fprintf(out, "Payments: development checkout, no money moves (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe)\n")
+	case "dev":
+		fmt.Fprintf(out, "DEMO MODE: the development checkout grants credits without payment. Never expose this server; set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET to sell for real\n")
+		log.Warn("demo mode: the development checkout grants credits without payment")
+	default:
+		fmt.Fprintf(out, "Payments: none; credits are not sold here (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET, or TOLLGATE_DEMO=1 for a demo)\n")
 	}
 	switch {
 	case shown != "":
@@ -223,4 +242,17 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -581,3 +581,39 @@ func TestIdleConnectionsCannotLockOut(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoModeOnlyWhereSafe: a server reachable from elsewhere with no
+// payment provider sells nothing (a 402 says so, checkout is a 403), so no
+// key can mint credits through the development checkout; TOLLGATE_DEMO=1
+// turns the demo on there; with Stripe configured it is refused.
+func TestDemoModeOnlyWhereSafe(t *testing.T) {
+	for _, demo := range []bool{false, true} {
+		env := []string{"TOLLGATE_DATA_DIR=" + t.TempDir(), "TOLLGATE_ADMIN_KEY=" + testAdminKey, "TOLLGATE_DATABASE_URL=", "TOLLGATE_ADDR=0.0.0.0:0"}
+		if demo {
+			env = append(env, "TOLLGATE_DEMO=1")
+		}
+		p := startServe(t, env...)
+		call(t, p.url, testAdminKey, "POST", "/v1/accounts", map[string]string{"id": "d", "name": "D", "plan": "free"})
+		st, m := call(t, p.url, testAdminKey, "POST", "/v1/holds", map[string]string{"account_id": "d", "product": "assistant", "credits": "1"})
+		offers, _ := m["offers"].([]any)
+		st2, _ := call(t, p.url, testAdminKey, "POST", "/v1/checkout", map[string]string{"account_id": "d", "pack_id": "pack_10"})
+		p.mu.Lock()
+		out := p.stdout.String()
+		p.mu.Unlock()
+		if !demo {
+			if st != 402 || len(offers) != 0 || m["purchases_unavailable"] == nil || st2 != 403 || !strings.Contains(out, "Payments: none") {
+				t.Fatalf("not loopback, no demo: 402 %d with %d offers (%v), checkout %d; stdout %s", st, len(offers), m["purchases_unavailable"], st2, out)
+			}
+		} else if st != 402 || len(offers) == 0 || st2 != 201 || !strings.Contains(out, "DEMO MODE") {
+			t.Fatalf("TOLLGATE_DEMO=1: 402 %d with %d offers, checkout %d; stdout %s", st, len(offers), st2, out)
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+t.TempDir(), "TOLLGATE_ADMIN_KEY="+testAdminKey,
+		"TOLLGATE_DATABASE_URL=", "TOLLGATE_DEMO=1", "TOLLGATE_STRIPE_SECRET_KEY=sk_test_x", "TOLLGATE_STRIPE_WEBHOOK_SECRET=whsec_x")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "cannot be on with Stripe") {
+		t.Fatalf("demo mode with Stripe: %v\n%s", err, out)
+	}
+}
