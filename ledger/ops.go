@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"tollgate"
@@ -139,8 +140,17 @@ func validateGrant(p *GrantParams) error {
 	if len(p.ExternalRef) > 200 || !tollgate.CleanText(p.ExternalRef) {
 		return tollgate.FieldError("external_ref", "must be at most 200 characters of UTF-8 text without control characters")
 	}
+	for _, reserved := range reservedRefs {
+		if strings.HasPrefix(p.ExternalRef, reserved) {
+			return tollgate.FieldError("external_ref", "references starting with %q are Tollgate's own (daily allowances, orders); choose another", reserved)
+		}
+	}
 	return nil
 }
+
+// reservedRefs start the external references Tollgate gives its own grants:
+// a grant given with one could stand in for a day's allowance or an order.
+var reservedRefs = []string{"allowance:", "order:"}
 
 func validateProducts(ps []tollgate.Product) error {
 	seen := map[tollgate.Product]bool{}

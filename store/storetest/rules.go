@@ -587,3 +587,19 @@ func testVerifyRefunds(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 }
+
+// testReservedRefs: a grant given with one of Tollgate's own references
+// (a day's allowance, an order) is refused, so it cannot stand in for them.
+func testReservedRefs(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.account("r", "free", "UTC")
+	for _, ref := range []string{"allowance:video:2026-11-21", "order:order_x"} {
+		_, err := e.l.Grant(e.ctx, ledger.GrantParams{AccountID: "r", Credits: cr(1), ExternalRef: ref})
+		wantCode(t, err, tollgate.CodeInvalidField)
+	}
+	// Today's allowance is still made, in full, on first use.
+	e.hold("r", tollgate.ProductVideo, cr(30))
+	if b := e.balance("r"); b.Available != 0 || b.Held != cr(30) {
+		t.Fatalf("available %s, held %s; want 0 and the allowance's 30", b.Available, b.Held)
+	}
+}

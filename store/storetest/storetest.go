@@ -60,6 +60,7 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"Property", testProperty, false},
 		{"VerifyRefunds", testVerifyRefunds, true},
 		{"TransferRules", testTransferRules, false},
+		{"ReservedRefs", testReservedRefs, false},
 		{"TransferRaceManyLedgers", testTransferRaceManyLedgers, true},
 	}
 	for _, tc := range tests {
