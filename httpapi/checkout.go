@@ -171,19 +171,48 @@ func (s *Server) devCheckout(w http.ResponseWriter, r *http.Request) {
 	devPage.Execute(w, map[string]any{"Order": o, "Price": formatMoney(o.Price), "Done": o.Status == tollgate.OrderCompleted})
 }
 
-// startCheckout follows a signed offer link from a 402: it makes the order
-// and sends the buyer to the provider's checkout.
+var offerPage = template.Must(template.New("offer").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Buy credits</title>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
+button{font-size:1rem;padding:.5rem 1.2rem}</style></head><body>
+<h1>Buy credits</h1>
+<p>For account <code>{{.Account}}</code>: pack <strong>{{.Pack.ID}}</strong>, {{.Pack.Credits}} credits for {{.Price}},
+valid {{.Pack.ValidForDays}} days after payment.</p>
+<form method="post"><button type="submit">Continue to payment</button></form>
+</body></html>`))
+
+// startCheckout follows a signed offer link from a 402. A GET only shows
+// the offer (link previewers and mail scanners follow links): its button,
+// a POST, makes the order (or takes up the account's open order for the
+// pack) and sends the buyer to the provider's checkout.
 func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
-	acct, pack, err := s.Payments.CheckOfferLink(r.URL.Query(), s.l.Clock().Now())
-	if err == nil {
-		var u string
-		_, u, err = s.Payments.Checkout(r.Context(), acct, pack, nil)
-		if err == nil {
-			http.Redirect(w, r, s.absolute(r, u), http.StatusSeeOther)
+	acct, packID, err := s.Payments.CheckOfferLink(r.URL.Query(), s.l.Clock().Now())
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if r.Method != http.MethodPost {
+		packs, err := s.Payments.Packs(r.Context())
+		if err != nil {
+			s.problem(w, r, err)
 			return
 		}
+		for _, p := range packs {
+			if p.ID == packID && p.Active {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				offerPage.Execute(w, map[string]any{"Account": acct, "Pack": p, "Price": formatMoney(p.Price)})
+				return
+			}
+		}
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "pack %q is not sold any more; see GET /v1/packs", packID))
+		return
 	}
-	s.problem(w, r, err)
+	_, u, err := s.Payments.CheckoutOpen(r.Context(), acct, packID)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	http.Redirect(w, r, s.absolute(r, u), http.StatusSeeOther)
 }
 
 // offerList lists the packs that pay for the product the account lacked,

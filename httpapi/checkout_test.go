@@ -95,9 +95,22 @@ func TestOfferLinksSell(t *testing.T) {
 		if status, _ := e.page(t, "GET", u.String()); status != 404 {
 			t.Fatalf("a tampered link answered %d, want 404", status)
 		}
-		status, loc := e.page(t, "GET", link)
+		// Following the link (a previewer, a mail scanner) makes nothing:
+		// it shows the offer. Only its button, a POST, makes an order, and
+		// pressing it again takes up the same one.
+		before := e.world(t)
+		for range 3 {
+			if status, body := e.page(t, "GET", link); status != 200 || !strings.Contains(body, `method="post"`) {
+				t.Fatalf("link: %d %s, want the offer's page", status, body)
+			}
+		}
+		e.unchanged(t, before)
+		status, loc := e.page(t, "POST", link)
 		if status != http.StatusSeeOther || !strings.HasPrefix(loc, e.srv.URL+"/checkout/dev/order_") {
-			t.Fatalf("link: %d %s, want a redirect to the dev checkout", status, loc)
+			t.Fatalf("link's button: %d %s, want a redirect to the dev checkout", status, loc)
+		}
+		if status, again := e.page(t, "POST", link); status != http.StatusSeeOther || again != loc {
+			t.Fatalf("the button again: %d %s, want the same order's checkout %s", status, again, loc)
 		}
 		if status, _ := e.page(t, "POST", loc); status != 200 {
 			t.Fatalf("confirm: %d", status)

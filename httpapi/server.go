@@ -142,6 +142,7 @@ func (s *Server) register() {
 	public("GET /checkout/dev/{id}", s.devCheckout)
 	public("POST /checkout/dev/{id}", s.devCheckout)
 	public("GET /checkout/start", s.startCheckout)
+	public("POST /checkout/start", s.startCheckout)
 	public("POST /v1/webhooks/stripe", s.stripeWebhook)
 	public("GET /v1/plans", s.listPlans)
 	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)

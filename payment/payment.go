@@ -205,6 +205,42 @@ func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *led
 	return st.Order, st.URL, nil
 }
 
+// OpenOrderFor is how long an open order is offered again rather than a new
+// one made: under the 24 hours Stripe keeps an idempotency key, so asking
+// Stripe again for its session gives the same session.
+const OpenOrderFor = 23 * time.Hour
+
+// CheckoutOpen starts paying for a pack from an offer link: an order of the
+// account for that pack made within OpenOrderFor and still pending is taken
+// up (its checkout again), so following links many times makes one order.
+// Otherwise it is Checkout without an Idempotency-Key.
+func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (tollgate.Order, string, error) {
+	if s.Provider == nil {
+		return tollgate.Order{}, "", ErrPurchasesUnavailable
+	}
+	var orders []tollgate.Order
+	err := s.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		orders, err = tx.OrderList(ctx, store.OrderListParams{AccountID: accountID})
+		return err
+	})
+	if err != nil {
+		return tollgate.Order{}, "", err
+	}
+	now := s.Clock.Now()
+	for i := len(orders) - 1; i >= 0; i-- {
+		o := orders[i]
+		if o.PackID == packID && o.Status == tollgate.OrderPending && o.Provider == s.Provider.Name() && now.Sub(o.CreatedAt) < OpenOrderFor {
+			u, _, err := s.Provider.Checkout(ctx, o)
+			if err != nil {
+				return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
+			}
+			return o, u, nil
+		}
+	}
+	return s.Checkout(ctx, accountID, packID, nil)
+}
+
 // orderIDFor is the id of the order a checkout with Idempotency-Key k makes.
 func orderIDFor(k *ledger.Idempotency) string {
 	h := sha256.Sum256([]byte(k.Scope + "\x00" + k.Key))
