@@ -171,6 +171,42 @@ func (s *Server) devCheckout(w http.ResponseWriter, r *http.Request) {
 	devPage.Execute(w, map[string]any{"Order": o, "Price": formatMoney(o.Price), "Done": o.Status == tollgate.OrderCompleted})
 }
 
+var returnPage = template.Must(template.New("return").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}</style></head><body>
+<h1>{{.Title}}</h1>
+<p>Order <code>{{.Order.ID}}</code>: pack <strong>{{.Order.PackID}}</strong>, {{.Order.Credits}} credits for {{.Price}}.</p>
+<p>{{.Says}}</p>
+</body></html>`))
+
+// returnPage is where a buyer lands back from the payment provider: a
+// signed link, so it needs no key, showing the order's state.
+func (s *Server) returnPage(cancelled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !s.Payments.CheckReturn(id, r.URL.Query().Get("sig")) {
+			s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "this page's link is not valid"))
+			return
+		}
+		o, err := s.Payments.Order(r.Context(), id, "")
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		title, says := "Payment received", "Your credits are being added; this page shows them once the payment is confirmed. Reload it in a moment."
+		switch {
+		case o.Status == tollgate.OrderCompleted:
+			title, says = "Credits added", "The payment is confirmed and the credits are in the account's balance."
+		case o.Status == tollgate.OrderRefunded:
+			title, says = "Refunded", "This order's payment was refunded."
+		case cancelled:
+			title, says = "No payment taken", "The checkout was left before paying; nothing was charged. The offer's link can be used again."
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		returnPage.Execute(w, map[string]any{"Title": title, "Says": says, "Order": o, "Price": formatMoney(o.Price)})
+	}
+}
+
 var offerPage = template.Must(template.New("offer").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Buy credits</title>
 <style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}

@@ -215,3 +215,30 @@ func TestBalanceListsExpiringSoon(t *testing.T) {
 		}
 	})
 }
+
+// TestReturnPages: the pages a buyer lands on from the payment provider
+// need no key, show the order's state, and refuse a link not signed.
+func TestReturnPages(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "back", "free", "UTC")
+		var co checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: adminKey, Body: `{"account_id":"back","pack_id":"pack_10"}`}, http.StatusCreated, &co)
+		ret := e.api.Payments.ReturnOf(co.Order.ID)
+		if status, body := e.page(t, "GET", e.srv.URL+ret.Done); status != 200 || !strings.Contains(body, "Payment received") {
+			t.Fatalf("done, before confirmation: %d %s", status, body)
+		}
+		if status, body := e.page(t, "GET", e.srv.URL+ret.Cancelled); status != 200 || !strings.Contains(body, "nothing was charged") {
+			t.Fatalf("cancelled: %d %s", status, body)
+		}
+		if status, _ := e.page(t, "POST", co.CheckoutURL); status != 200 {
+			t.Fatal("confirm failed")
+		}
+		if status, body := e.page(t, "GET", e.srv.URL+ret.Done); status != 200 || !strings.Contains(body, "Credits added") {
+			t.Fatalf("done, after confirmation: %d %s", status, body)
+		}
+		if status, _ := e.page(t, "GET", e.srv.URL+"/checkout/done/"+co.Order.ID+"?sig=forged"); status != 404 {
+			t.Fatalf("a forged link answered %d, want 404", status)
+		}
+	})
+}

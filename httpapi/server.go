@@ -143,6 +143,8 @@ func (s *Server) register() {
 	public("POST /checkout/dev/{id}", s.devCheckout)
 	public("GET /checkout/start", s.startCheckout)
 	public("POST /checkout/start", s.startCheckout)
+	public("GET /checkout/done/{id}", s.returnPage(false))
+	public("GET /checkout/cancelled/{id}", s.returnPage(true))
 	public("POST /v1/webhooks/stripe", s.stripeWebhook)
 	public("GET /v1/plans", s.listPlans)
 	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)

@@ -26,8 +26,9 @@ type Provider interface {
 	// Name is stored on orders: "dev" or "stripe".
 	Name() string
 	// Checkout starts paying for an order and returns where to send the
-	// buyer and the provider's reference for the payment.
-	Checkout(ctx context.Context, o tollgate.Order) (checkoutURL, ref string, err error)
+	// buyer and the provider's reference for the payment. back holds the
+	// paths (under the server's public URL) the buyer returns to.
+	Checkout(ctx context.Context, o tollgate.Order, back Return) (checkoutURL, ref string, err error)
 }
 
 // Dev is the payment provider for development and demos: its checkout page
@@ -39,8 +40,14 @@ type Dev struct {
 // Name returns "dev".
 func (Dev) Name() string { return "dev" }
 
+// Return is where a buyer comes back to from the provider's checkout: paths
+// of signed pages that show the order's state without a key.
+type Return struct {
+	Done, Cancelled string
+}
+
 // Checkout returns the local confirmation page of the order.
-func (d Dev) Checkout(_ context.Context, o tollgate.Order) (string, string, error) {
+func (d Dev) Checkout(_ context.Context, o tollgate.Order, _ Return) (string, string, error) {
 	return d.BaseURL + "/checkout/dev/" + o.ID, "dev_" + o.ID, nil
 }
 
@@ -184,7 +191,7 @@ func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *led
 	if err := s.insertOrder(ctx, &o, k); err != nil {
 		return tollgate.Order{}, "", err
 	}
-	checkoutURL, ref, err := s.Provider.Checkout(ctx, o)
+	checkoutURL, ref, err := s.Provider.Checkout(ctx, o, s.ReturnOf(o.ID))
 	if err != nil {
 		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
 	}
@@ -231,7 +238,7 @@ func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (t
 	for i := len(orders) - 1; i >= 0; i-- {
 		o := orders[i]
 		if o.PackID == packID && o.Status == tollgate.OrderPending && o.Provider == s.Provider.Name() && now.Sub(o.CreatedAt) < OpenOrderFor {
-			u, _, err := s.Provider.Checkout(ctx, o)
+			u, _, err := s.Provider.Checkout(ctx, o, s.ReturnOf(o.ID))
 			if err != nil {
 				return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
 			}
@@ -310,6 +317,18 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 		return res.Order, fmt.Errorf("complete order %s: %w", orderID, err)
 	}
 	return res.Order, nil
+}
+
+// ReturnOf returns the signed paths a buyer of order id comes back to.
+func (s *Service) ReturnOf(id string) Return {
+	q := "?sig=" + s.sign("return", id)
+	return Return{Done: "/checkout/done/" + id + q, Cancelled: "/checkout/cancelled/" + id + q}
+}
+
+// CheckReturn verifies the signature of a page ReturnOf made for order id.
+func (s *Service) CheckReturn(id, sig string) bool {
+	want := s.sign("return", id)
+	return want != "" && hmac.Equal([]byte(want), []byte(sig))
 }
 
 // OfferLink returns a signed link that starts a checkout of pack for the

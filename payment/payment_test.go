@@ -88,6 +88,15 @@ func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) st
 			return
 		}
 		r.ParseForm()
+		// As Stripe: return URLs must be absolute.
+		for _, f := range []string{"success_url", "cancel_url"} {
+			if u := r.PostForm.Get(f); !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(400)
+				fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","param":%q,"message":"Not a valid URL"}}`, f)
+				return
+			}
+		}
 		ref := r.PostForm.Get("client_reference_id")
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":"cs_test_%s","object":"checkout.session","url":"https://checkout.stripe.test/c/pay/cs_test_%s","client_reference_id":%q,"mode":"payment","payment_status":"unpaid"}`, ref, ref, ref)
@@ -303,7 +312,8 @@ func TestStripeMockSession(t *testing.T) {
 	}
 	p := NewStripe("sk_test_123", whsec, url, "https://tollgate.test")
 	u, ref, err := p.Checkout(context.Background(), tollgate.Order{ID: "order_mock", AccountID: "a", PackID: "pack_10",
-		Credits: tollgate.WholeCredits(10), Price: tollgate.Money{Amount: 400, Currency: "usd"}, ValidForDays: 365})
+		Credits: tollgate.WholeCredits(10), Price: tollgate.Money{Amount: 400, Currency: "usd"}, ValidForDays: 365},
+		Return{Done: "/checkout/done/order_mock?sig=x", Cancelled: "/checkout/cancelled/order_mock?sig=x"})
 	if err != nil {
 		t.Fatalf("stripe-mock refused the session: %v", err)
 	}

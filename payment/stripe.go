@@ -22,8 +22,8 @@ import (
 type Stripe struct {
 	client        *stripe.Client
 	webhookSecret string
-	// BaseURL is where buyers come back to after paying, e.g.
-	// https://tollgate.example.com; the order page is under it.
+	// BaseURL is the server's public URL, absolute (Stripe refuses
+	// relative return URLs), e.g. https://tollgate.example.com.
 	BaseURL string
 }
 
@@ -47,13 +47,13 @@ func (s *Stripe) Name() string { return "stripe" }
 
 // Checkout creates a Checkout Session for the order, carrying the order id,
 // and returns its URL and id.
-func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order) (string, string, error) {
+func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order, back Return) (string, string, error) {
 	name := fmt.Sprintf("%s credits (%s)", o.Credits, o.PackID)
 	p := &stripe.CheckoutSessionCreateParams{
 		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
 		ClientReferenceID: stripe.String(o.ID),
-		SuccessURL:        stripe.String(s.BaseURL + "/v1/orders/" + o.ID),
-		CancelURL:         stripe.String(s.BaseURL + "/v1/packs"),
+		SuccessURL:        stripe.String(strings.TrimSuffix(s.BaseURL, "/") + back.Done),
+		CancelURL:         stripe.String(strings.TrimSuffix(s.BaseURL, "/") + back.Cancelled),
 		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{
 			Quantity: stripe.Int64(1),
 			PriceData: &stripe.CheckoutSessionCreateLineItemPriceDataParams{

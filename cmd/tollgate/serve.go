@@ -100,6 +100,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if stripeKey != "" && c.demo {
 		return nil, "", errors.New("demo mode (TOLLGATE_DEMO, --demo) cannot be on with Stripe configured: its development checkout grants credits without payment")
 	}
+	if stripeKey != "" && !strings.HasPrefix(c.publicURL, "https://") && !strings.HasPrefix(c.publicURL, "http://") {
+		return nil, "", errors.New("with Stripe, set TOLLGATE_PUBLIC_URL to the absolute URL buyers reach this server at (e.g. https://tollgate.example.com): Stripe sends them back there after paying")
+	}
 
 	var undo []func() // what to close, in reverse, if starting fails
 	fail := func(err error) (*instance, string, error) {

@@ -616,4 +616,11 @@ func TestDemoModeOnlyWhereSafe(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "cannot be on with Stripe") {
 		t.Fatalf("demo mode with Stripe: %v\n%s", err, out)
 	}
+	// Stripe sends buyers back to absolute URLs: it needs the public URL.
+	cmd = exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+t.TempDir(), "TOLLGATE_ADMIN_KEY="+testAdminKey,
+		"TOLLGATE_DATABASE_URL=", "TOLLGATE_PUBLIC_URL=", "TOLLGATE_STRIPE_SECRET_KEY=sk_test_x", "TOLLGATE_STRIPE_WEBHOOK_SECRET=whsec_x")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "TOLLGATE_PUBLIC_URL") {
+		t.Fatalf("Stripe without a public URL: %v\n%s", err, out)
+	}
 }
