@@ -39,10 +39,20 @@ func (t *tx) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 
 // query runs sql and scans every row with scan.
 func query[T any](ctx context.Context, t *tx, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
-	rows, err := t.q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, mapErr(err)
+	return scanAll(scan)(t.q.Query(ctx, sql, args...))
+}
+
+// scanAll returns a function that scans every row of a result with scan.
+func scanAll[T any](scan func(row) (T, error)) func(pgx.Rows, error) ([]T, error) {
+	return func(rows pgx.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		return collectRows(rows, scan)
 	}
+}
+
+func collectRows[T any](rows pgx.Rows, scan func(row) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -685,20 +695,7 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quote
 
 // returned reads the rows a queued statement returned.
 func returned[T any](br pgx.BatchResults, scan func(row) (T, error)) ([]T, error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, mapErr(rows.Err())
+	return scanAll(scan)(br.Query())
 }
 
 // missing returns the ids, of the n that id gives, not in got.
