@@ -231,6 +231,59 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) er
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// listHolds lists an account's holds and usages, newest last, filtered by
+// status, product and creation time, a page at a time.
+func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := c.account(r)
+	if err != nil {
+		return err
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := ledger.HoldListParams{AccountID: id, Status: tollgate.HoldStatus(q.Get("status")), Product: tollgate.Product(q.Get("product")),
+		After: cursor, Limit: limit + 1}
+	switch p.Status {
+	case "", tollgate.HoldPending, tollgate.HoldCaptured, tollgate.HoldReleased, tollgate.HoldExpired:
+	default:
+		return tollgate.FieldError("status", "must be pending, captured, released or expired")
+	}
+	if p.Product != "" && !p.Product.Valid() {
+		return tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
+	}
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_after", &p.CreatedFrom}, {"created_before", &p.CreatedTo}} {
+		t, err := parseTime(b.name, q.Get(b.name))
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			*b.t = *t
+		}
+	}
+	hs, err := s.l.Holds(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := listView[holdView]{Object: "list", Data: []holdView{}}
+	for i, h := range hs {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, hs[i-1].ID
+			break
+		}
+		object := "hold"
+		if strings.HasPrefix(h.ID, "use_") {
+			object = "usage"
+		}
+		out.Data = append(out.Data, viewHold(h, object))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
 type holdRequest struct {
 	AccountID  string            `json:"account_id"`
 	Product    tollgate.Product  `json:"product"`

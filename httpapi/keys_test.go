@@ -85,3 +85,52 @@ func TestKeysListAndRevoke(t *testing.T) {
 		e.call(t, request{Method: "POST", Path: "/v1/accounts/other/keys/" + made.ID + "/revoke", Key: adminKey}, http.StatusNotFound, nil)
 	})
 }
+
+// TestListHolds: an account's holds, filtered by status (an overdue pending
+// hold is expired, as every read sees it), product and time, a page at a
+// time; another account's key sees none of them.
+func TestListHolds(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "lh", "free", "UTC")
+		key := e.createKey(t, "lh")
+		e.grant(t, "lh", `{"credits":"100"}`)
+		var short holdView
+		e.call(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"video","credits":"1","ttl_seconds":60}`}, http.StatusCreated, &short)
+		for range 3 {
+			e.call(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"video","credits":"1"}`}, http.StatusCreated, nil)
+		}
+		mid := e.clock.Now()
+		e.clock.Advance(2 * time.Minute) // the short hold is now overdue
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: key, Body: `{"product":"assistant","credits":"1"}`}, http.StatusCreated, nil)
+		list := func(q string) listView[holdView] {
+			var l listView[holdView]
+			e.call(t, request{Method: "GET", Path: "/v1/accounts/lh/holds" + q, Key: key}, http.StatusOK, &l)
+			return l
+		}
+		if l := list(""); len(l.Data) != 5 || l.HasMore {
+			t.Fatalf("all: %d, has_more %v; want 5", len(l.Data), l.HasMore)
+		}
+		if l := list("?status=pending"); len(l.Data) != 3 {
+			t.Fatalf("pending: %d, want 3 (the overdue one is expired)", len(l.Data))
+		}
+		if l := list("?status=expired"); len(l.Data) != 1 || l.Data[0].ID != short.ID || l.Data[0].Status != "expired" {
+			t.Fatalf("expired: %+v, want the short hold", l.Data)
+		}
+		if l := list("?product=assistant"); len(l.Data) != 1 || l.Data[0].Object != "usage" {
+			t.Fatalf("assistant: %+v, want the usage", l.Data)
+		}
+		if l := list("?created_after=" + mid.Add(time.Second).Format(time.RFC3339)); len(l.Data) != 1 {
+			t.Fatalf("after the middle: %d, want 1", len(l.Data))
+		}
+		first := list("?limit=2")
+		second := list("?limit=2&cursor=" + first.NextCursor)
+		third := list("?limit=2&cursor=" + second.NextCursor)
+		if !first.HasMore || !second.HasMore || third.HasMore || len(third.Data) != 1 || first.Data[1].ID >= second.Data[0].ID {
+			t.Fatalf("pages: %d %v, %d %v, %d %v", len(first.Data), first.HasMore, len(second.Data), second.HasMore, len(third.Data), third.HasMore)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/lh/holds?status=done", Key: key}, http.StatusUnprocessableEntity, nil)
+		e.createAccount(t, "other", "free", "UTC")
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/lh/holds", Key: e.createKey(t, "other")}, http.StatusNotFound, nil)
+	})
+}

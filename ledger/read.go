@@ -311,6 +311,42 @@ func (l *Ledger) HoldByID(ctx context.Context, id, accountID string) (tollgate.H
 	return h, err
 }
 
+// HoldListParams filter Holds: by status (a pending hold past its expiry
+// counts as expired), product and creation time, after the hold id After.
+type HoldListParams struct {
+	AccountID              string
+	Status                 tollgate.HoldStatus
+	Product                tollgate.Product
+	CreatedFrom, CreatedTo time.Time
+	After                  string
+	Limit                  int
+}
+
+// Holds lists an account's holds and usages by id. It fails with not_found
+// for an unknown account.
+func (l *Ledger) Holds(ctx context.Context, p HoldListParams) ([]tollgate.Hold, error) {
+	if !validID(p.AccountID) {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
+	}
+	now := l.clock.Now()
+	var hs []tollgate.Hold
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
+			return notFound(err, "account", p.AccountID)
+		}
+		var err error
+		hs, err = tx.HoldList(ctx, store.HoldListParams{AccountID: p.AccountID, Status: p.Status, Now: now, Product: p.Product,
+			CreatedFrom: p.CreatedFrom, CreatedTo: p.CreatedTo, After: p.After, Limit: p.Limit})
+		return err
+	})
+	for i := range hs {
+		if hs[i].Status == tollgate.HoldPending && !now.Before(hs[i].ExpiresAt) {
+			hs[i].Status = tollgate.HoldExpired // as reads see it, before the sweeper
+		}
+	}
+	return hs, err
+}
+
 // Entries returns up to limit journal entries of an account after the entry
 // id after, oldest first. It fails with not_found for an unknown account.
 func (l *Ledger) Entries(ctx context.Context, accountID string, after int64, limit int) ([]tollgate.Entry, error) {

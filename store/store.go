@@ -273,8 +273,16 @@ type GrantListParams struct {
 type HoldListParams struct {
 	AccountID string
 	Status    tollgate.HoldStatus // empty: any
-	After     string
-	Limit     int // 0: no limit
+	// Now, when set, counts a pending hold past its expiry as expired, as
+	// reads do before the sweeper has moved it: for Status pending and
+	// expired.
+	Now     time.Time
+	Product tollgate.Product // empty: any
+	// CreatedFrom and CreatedTo bound when holds were made: [from, to);
+	// zero is unbounded.
+	CreatedFrom, CreatedTo time.Time
+	After                  string
+	Limit                  int // 0: no limit
 }
 
 // OrderListParams pages through orders by id.

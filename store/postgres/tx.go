@@ -357,9 +357,28 @@ func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.H
 		args = append(args, p.AccountID)
 		q += fmt.Sprintf(` AND account_id = $%d`, len(args))
 	}
-	if p.Status != "" {
+	switch {
+	case p.Status == tollgate.HoldPending && !p.Now.IsZero():
+		args = append(args, p.Now)
+		q += fmt.Sprintf(` AND status = 'pending' AND expires_at > $%d`, len(args))
+	case p.Status == tollgate.HoldExpired && !p.Now.IsZero():
+		args = append(args, p.Now)
+		q += fmt.Sprintf(` AND (status = 'expired' OR (status = 'pending' AND expires_at <= $%d))`, len(args))
+	case p.Status != "":
 		args = append(args, string(p.Status))
 		q += fmt.Sprintf(` AND status = $%d`, len(args))
+	}
+	if p.Product != "" {
+		args = append(args, string(p.Product))
+		q += fmt.Sprintf(` AND product = $%d`, len(args))
+	}
+	if !p.CreatedFrom.IsZero() {
+		args = append(args, p.CreatedFrom)
+		q += fmt.Sprintf(` AND created_at >= $%d`, len(args))
+	}
+	if !p.CreatedTo.IsZero() {
+		args = append(args, p.CreatedTo)
+		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
 	}
 	args = append(args, limit(p.Limit))
 	hs, err := query(ctx, t, scanHold, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)

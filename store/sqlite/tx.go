@@ -347,9 +347,28 @@ func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.H
 		q += ` AND account_id = ?`
 		args = append(args, p.AccountID)
 	}
-	if p.Status != "" {
+	switch {
+	case p.Status == tollgate.HoldPending && !p.Now.IsZero():
+		q += ` AND status = 'pending' AND expires_at > ?`
+		args = append(args, micros(p.Now))
+	case p.Status == tollgate.HoldExpired && !p.Now.IsZero():
+		q += ` AND (status = 'expired' OR (status = 'pending' AND expires_at <= ?))`
+		args = append(args, micros(p.Now))
+	case p.Status != "":
 		q += ` AND status = ?`
 		args = append(args, string(p.Status))
+	}
+	if p.Product != "" {
+		q += ` AND product = ?`
+		args = append(args, string(p.Product))
+	}
+	if !p.CreatedFrom.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, micros(p.CreatedFrom))
+	}
+	if !p.CreatedTo.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, micros(p.CreatedTo))
 	}
 	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
 	if err != nil {
