@@ -90,6 +90,48 @@ func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request, c *call)
 	return writeJSON(w, http.StatusCreated, view(payment.Started{Order: o, URL: u}))
 }
 
+// listOrders lists orders a page at a time: an account's (the path's, or
+// the caller's), or with an admin key every account's, optionally one's
+// (?account_id=), in one status (?status=) or any.
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	acct := q.Get("account_id")
+	if r.PathValue("id") != "" {
+		var err error
+		if acct, err = c.account(r); err != nil {
+			return err
+		}
+	} else if !c.key.Admin() {
+		acct = c.key.AccountID
+	}
+	if acct != "" && (len(acct) > 200 || !tollgate.CleanText(acct)) {
+		return tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", acct)
+	}
+	status := tollgate.OrderStatus(q.Get("status"))
+	switch status {
+	case "", tollgate.OrderPending, tollgate.OrderCompleted, tollgate.OrderRefunded:
+	default:
+		return tollgate.FieldError("status", "must be pending, completed or refunded")
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	os, err := s.Payments.Orders(r.Context(), acct, status, cursor, limit+1)
+	if err != nil {
+		return err
+	}
+	out := listView[orderView]{Object: "list", Data: []orderView{}}
+	for i, o := range os {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, os[i-1].ID
+			break
+		}
+		out.Data = append(out.Data, viewOrder(o))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, c *call) error {
 	o, err := s.Payments.Order(r.Context(), r.PathValue("id"), c.key.AccountID)
 	if err != nil {

@@ -134,3 +134,43 @@ func TestListHolds(t *testing.T) {
 		e.call(t, request{Method: "GET", Path: "/v1/accounts/lh/holds", Key: e.createKey(t, "other")}, http.StatusNotFound, nil)
 	})
 }
+
+// TestListOrders: the operator lists every order, or one account's, by
+// status; an account's key lists its own orders only.
+func TestListOrders(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "o1", "free", "UTC")
+		e.createAccount(t, "o2", "free", "UTC")
+		k1 := e.createKey(t, "o1")
+		var paid checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: k1, Body: `{"pack_id":"pack_10"}`}, http.StatusCreated, &paid)
+		if status, _ := e.page(t, "POST", paid.CheckoutURL); status != 200 {
+			t.Fatal("confirm failed")
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: k1, Body: `{"pack_id":"pack_10"}`}, http.StatusCreated, nil)
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: adminKey, Body: `{"account_id":"o2","pack_id":"pack_10"}`}, http.StatusCreated, nil)
+		list := func(key, path string) listView[orderView] {
+			var l listView[orderView]
+			e.call(t, request{Method: "GET", Path: path, Key: key}, http.StatusOK, &l)
+			return l
+		}
+		if l := list(adminKey, "/v1/orders"); len(l.Data) != 3 {
+			t.Fatalf("all orders: %d, want 3", len(l.Data))
+		}
+		if l := list(adminKey, "/v1/orders?account_id=o1&status=pending"); len(l.Data) != 1 || l.Data[0].AccountID != "o1" {
+			t.Fatalf("o1's pending: %+v", l.Data)
+		}
+		if l := list(k1, "/v1/orders"); len(l.Data) != 2 {
+			t.Fatalf("o1's own, by its key: %d, want 2", len(l.Data))
+		}
+		if l := list(k1, "/v1/accounts/o1/orders?status=completed"); len(l.Data) != 1 || l.Data[0].ID != paid.Order.ID {
+			t.Fatalf("o1's completed: %+v", l.Data)
+		}
+		if l := list(adminKey, "/v1/orders?limit=2"); !l.HasMore || len(list(adminKey, "/v1/orders?limit=2&cursor="+l.NextCursor).Data) != 1 {
+			t.Fatalf("pages of 2: %+v", l)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/o2/orders", Key: k1}, http.StatusNotFound, nil)
+		e.call(t, request{Method: "GET", Path: "/v1/orders?status=paid", Key: adminKey}, http.StatusUnprocessableEntity, nil)
+	})
+}

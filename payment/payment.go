@@ -331,6 +331,26 @@ func (s *Service) CheckReturn(id, sig string) bool {
 	return want != "" && hmac.Equal([]byte(want), []byte(sig))
 }
 
+// Orders lists orders by id, of one account (accountID set) or all, in one
+// status or any, a page at a time (limit; after the order id after).
+func (s *Service) Orders(ctx context.Context, accountID string, status tollgate.OrderStatus, after string, limit int) ([]tollgate.Order, error) {
+	var os []tollgate.Order
+	err := s.Store.Read(ctx, func(tx store.Tx) error {
+		if accountID != "" {
+			if _, err := tx.AccountByID(ctx, accountID); err != nil {
+				if errors.Is(err, tollgate.ErrNotFound) {
+					return tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", accountID)
+				}
+				return err
+			}
+		}
+		var err error
+		os, err = tx.OrderList(ctx, store.OrderListParams{AccountID: accountID, Status: status, After: after, Limit: limit})
+		return err
+	})
+	return os, err
+}
+
 // OfferLink returns a signed link that starts a checkout of pack for the
 // account when opened, valid for a day: the checkout_url of a 402's offers.
 func (s *Service) OfferLink(baseURL, accountID, packID string, now time.Time) string {

@@ -288,6 +288,7 @@ type HoldListParams struct {
 // OrderListParams pages through orders by id.
 type OrderListParams struct {
 	AccountID string
+	Status    tollgate.OrderStatus // empty: any
 	After     string
 	Limit     int // 0: no limit
 }

@@ -77,8 +77,12 @@ func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate
 	q := `SELECT ` + orderCols + ` FROM orders WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {
-		q += ` AND account_id = $2`
 		args = append(args, p.AccountID)
+		q += fmt.Sprintf(` AND account_id = $%d`, len(args))
+	}
+	if p.Status != "" {
+		args = append(args, string(p.Status))
+		q += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
 	args = append(args, limit(p.Limit))
 	orders, err := query(ctx, t, scanOrder, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)

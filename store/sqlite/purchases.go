@@ -83,6 +83,10 @@ func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate
 		q += ` AND account_id = ?`
 		args = append(args, p.AccountID)
 	}
+	if p.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(p.Status))
+	}
 	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
