@@ -383,4 +383,3 @@ func cr(s string) tollgate.Credits {
 	return c
 }
 
-func ptr[T any](v T) *T { return &v }

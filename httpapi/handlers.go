@@ -231,6 +231,48 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) er
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// listGrants lists an account's grants, by source and open or closed, a
+// page at a time.
+func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := c.account(r)
+	if err != nil {
+		return err
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := ledger.GrantListParams{AccountID: id, Source: tollgate.GrantSource(q.Get("source")), After: cursor, Limit: limit + 1}
+	if p.Source != "" && !p.Source.Valid() {
+		return tollgate.FieldError("source", "must be one of allowance, purchase, promo, refund, royalty, admin, transfer")
+	}
+	switch q.Get("status") {
+	case "":
+	case "open":
+		p.Open = ptr(true)
+	case "closed":
+		p.Open = ptr(false)
+	default:
+		return tollgate.FieldError("status", "must be open (usable now) or closed (expired, or closed by a refund)")
+	}
+	gs, err := s.l.Grants(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := listView[grantView]{Object: "list", Data: []grantView{}}
+	for i, g := range gs {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, gs[i-1].ID
+			break
+		}
+		out.Data = append(out.Data, viewGrant(g))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // listHolds lists an account's holds and usages, newest last, filtered by
 // status, product and creation time, a page at a time.
 func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c *call) error {

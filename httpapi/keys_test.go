@@ -174,3 +174,35 @@ func TestListOrders(t *testing.T) {
 		e.call(t, request{Method: "GET", Path: "/v1/orders?status=paid", Key: adminKey}, http.StatusUnprocessableEntity, nil)
 	})
 }
+
+// TestListGrants: an account's grants by source, open or closed (expiry
+// applied as of now, before the sweeper), a page at a time.
+func TestListGrants(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "lg", "free", "UTC")
+		key := e.createKey(t, "lg")
+		e.grant(t, "lg", `{"credits":"5","source":"promo","valid_for_days":1}`)
+		e.grant(t, "lg", `{"credits":"7"}`)
+		e.call(t, request{Method: "POST", Path: "/v1/usage", Key: key, Body: `{"product":"video","credits":"1"}`}, http.StatusCreated, nil) // makes today's allowance
+		e.clock.Advance(36 * time.Hour)                                                                                                     // the promo and the allowance expire
+		list := func(q string) listView[grantView] {
+			var l listView[grantView]
+			e.call(t, request{Method: "GET", Path: "/v1/accounts/lg/grants" + q, Key: key}, http.StatusOK, &l)
+			return l
+		}
+		if l := list(""); len(l.Data) != 3 {
+			t.Fatalf("all: %d, want 3", len(l.Data))
+		}
+		if l := list("?status=open"); len(l.Data) != 1 || l.Data[0].Remaining != cr("7") {
+			t.Fatalf("open: %+v, want the 7", l.Data)
+		}
+		if l := list("?status=closed&source=promo"); len(l.Data) != 1 || l.Data[0].Remaining != cr("0") {
+			t.Fatalf("closed promos: %+v, want the expired promo with nothing left", l.Data)
+		}
+		if l := list("?limit=2"); !l.HasMore || len(list("?limit=2&cursor="+l.NextCursor).Data) != 1 {
+			t.Fatalf("pages of 2: %+v", l)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/lg/grants?status=spent", Key: key}, http.StatusUnprocessableEntity, nil)
+	})
+}

@@ -123,6 +123,7 @@ func (s *Server) register() {
 	handle("GET /v1/balance", accountOnly, s.getBalance)
 	handle("GET /v1/accounts/{id}/entries", anyKey, s.listEntries)
 	handle("GET /v1/accounts/{id}/holds", anyKey, s.listHolds)
+	handle("GET /v1/accounts/{id}/grants", anyKey, s.listGrants)
 	handle("POST /v1/holds", anyKey, s.createHold)
 	handle("GET /v1/holds/{id}", anyKey, s.getHold)
 	handle("POST /v1/holds/{id}/capture", anyKey, s.captureHold)

@@ -311,6 +311,41 @@ func (l *Ledger) HoldByID(ctx context.Context, id, accountID string) (tollgate.H
 	return h, err
 }
 
+// GrantListParams filter Grants: by source, and open (usable now) or
+// closed (expired or closed by a refund), after the grant id After.
+type GrantListParams struct {
+	AccountID string
+	Source    tollgate.GrantSource
+	Open      *bool
+	After     string
+	Limit     int
+}
+
+// Grants lists an account's grants by id, with expiry applied as of now: a
+// grant past its expiry keeps nothing, even before the sweeper moves it.
+// It fails with not_found for an unknown account.
+func (l *Ledger) Grants(ctx context.Context, p GrantListParams) ([]tollgate.Grant, error) {
+	if !validID(p.AccountID) {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
+	}
+	now := l.clock.Now()
+	var gs []tollgate.Grant
+	err := l.store.Read(ctx, func(tx store.Tx) error {
+		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
+			return notFound(err, "account", p.AccountID)
+		}
+		var err error
+		gs, err = tx.GrantList(ctx, store.GrantListParams{AccountID: p.AccountID, Source: p.Source, Open: p.Open, Now: now, After: p.After, Limit: p.Limit})
+		return err
+	})
+	for i := range gs {
+		if g := &gs[i]; g.ExpiredAt == nil && g.ExpiresAt != nil && !now.Before(*g.ExpiresAt) {
+			g.Remaining = 0 // as every read sees it
+		}
+	}
+	return gs, err
+}
+
 // HoldListParams filter Holds: by status (a pending hold past its expiry
 // counts as expired), product and creation time, after the hold id After.
 type HoldListParams struct {

@@ -265,8 +265,13 @@ type AccountListParams struct {
 // GrantListParams pages through an account's grants by id.
 type GrantListParams struct {
 	AccountID string
-	After     string
-	Limit     int // 0: no limit
+	Source    tollgate.GrantSource // empty: any
+	// Open, when not nil, keeps the grants usable at Now (true: not
+	// expired by then, nor closed) or the others (false).
+	Open  *bool
+	Now   time.Time
+	After string
+	Limit int // 0: no limit
 }
 
 // HoldListParams pages through holds by id; AccountID empty lists all.

@@ -253,8 +253,20 @@ func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate
 	q := `SELECT ` + grantCols + ` FROM grants WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {
-		q += ` AND account_id = $2`
 		args = append(args, p.AccountID)
+		q += fmt.Sprintf(` AND account_id = $%d`, len(args))
+	}
+	if p.Source != "" {
+		args = append(args, string(p.Source))
+		q += fmt.Sprintf(` AND source = $%d`, len(args))
+	}
+	if p.Open != nil {
+		args = append(args, p.Now)
+		open := fmt.Sprintf(`(expired_at IS NULL AND (expires_at IS NULL OR expires_at > $%d))`, len(args))
+		if !*p.Open {
+			open = `NOT ` + open
+		}
+		q += ` AND ` + open
 	}
 	args = append(args, limit(p.Limit))
 	gs, err := query(ctx, t, scanGrant, q+fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)

@@ -259,6 +259,18 @@ func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate
 		q += ` AND account_id = ?`
 		args = append(args, p.AccountID)
 	}
+	if p.Source != "" {
+		q += ` AND source = ?`
+		args = append(args, string(p.Source))
+	}
+	if p.Open != nil {
+		open := `(expired_at IS NULL AND (expires_at IS NULL OR expires_at > ?))`
+		if !*p.Open {
+			open = `NOT ` + open
+		}
+		q += ` AND ` + open
+		args = append(args, micros(p.Now))
+	}
 	rows, err := t.q.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(p.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
