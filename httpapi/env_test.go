@@ -382,4 +382,3 @@ func cr(s string) tollgate.Credits {
 	}
 	return c
 }
-
