@@ -155,12 +155,21 @@ type Money struct {
 // Prices and proportions of credits and money use it so nothing is lost to
 // rounding or overflow.
 func MulDivCeil(a, b, d int64) (q int64, ok bool) {
+	return mulDiv(a, b, d, true)
+}
+
+// MulDivFloor is MulDivCeil rounded down.
+func MulDivFloor(a, b, d int64) (q int64, ok bool) {
+	return mulDiv(a, b, d, false)
+}
+
+func mulDiv(a, b, d int64, up bool) (int64, bool) {
 	hi, lo := bits.Mul64(uint64(a), uint64(b))
 	if hi >= uint64(d) {
 		return 0, false
 	}
 	uq, r := bits.Div64(hi, lo, uint64(d))
-	if r > 0 {
+	if r > 0 && up {
 		uq++
 	}
 	if uq > math.MaxInt64 {

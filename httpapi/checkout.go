@@ -12,6 +12,7 @@ import (
 	"tollgate"
 	"tollgate/payment"
 	"tollgate/pricing"
+	"tollgate/store"
 )
 
 type orderView struct {
@@ -88,6 +89,52 @@ func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, view(payment.Started{Order: o, URL: u}))
+}
+
+type refundView struct {
+	Object   string         `json:"object"`
+	Order    orderView      `json:"order"`
+	Amount   tollgate.Money `json:"amount"`
+	RefundID string         `json:"refund_id,omitempty"`
+	// Applied: the credits were taken back already (a development
+	// order); otherwise they follow the provider's refund event.
+	Applied bool `json:"applied"`
+}
+
+// refundOrder refunds an order's payment, all that is left or part: through
+// Stripe, whose event then takes the credits back exactly once; a
+// development order at once.
+func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Amount *int64 `json:"amount"`
+	}
+	if err := decode(c.body, &req, true); err != nil {
+		return err
+	}
+	view := func(v any) any {
+		rs := v.(payment.RefundStarted)
+		return refundView{"refund", viewOrder(rs.Order), tollgate.Money{Amount: rs.Amount, Currency: rs.Order.Price.Currency}, rs.RefundID, rs.Applied}
+	}
+	k := c.idempotency(r, http.StatusOK, view)
+	if k != nil {
+		// A repeat is answered as the first was, without asking Stripe
+		// (which would refund once anyway: its key derives from this one).
+		if _, err := s.l.WriteIdempotent(r.Context(), nil, func(tx store.Tx) (any, error) {
+			return nil, s.l.CheckIdempotent(r.Context(), tx, k)
+		}); err != nil {
+			return err
+		}
+	}
+	rs, err := s.Payments.RefundPayment(r.Context(), r.PathValue("id"), req.Amount, k)
+	if err != nil {
+		return err
+	}
+	if k != nil {
+		if _, err := s.l.WriteIdempotent(r.Context(), k, func(store.Tx) (any, error) { return rs, nil }); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, view(rs))
 }
 
 // listOrders lists orders a page at a time: an account's (the path's, or

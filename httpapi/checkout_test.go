@@ -242,3 +242,35 @@ func TestReturnPages(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundOrderEndpoint: the operator refunds a development order through
+// the API: at once, replayed for its Idempotency-Key, refused twice.
+func TestRefundOrderEndpoint(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "rf", "free", "UTC")
+		key := e.createKey(t, "rf")
+		var co checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: key, Body: `{"pack_id":"pack_10"}`}, http.StatusCreated, &co)
+		if status, _ := e.page(t, "POST", co.CheckoutURL); status != 200 {
+			t.Fatal("confirm failed")
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/orders/" + co.Order.ID + "/refund", Key: key}, http.StatusForbidden, nil)
+		idem := map[string]string{"Idempotency-Key": "refund-rf"}
+		var rv refundView
+		e.call(t, request{Method: "POST", Path: "/v1/orders/" + co.Order.ID + "/refund", Key: adminKey, Header: idem}, http.StatusOK, &rv)
+		if !rv.Applied || rv.Amount.Amount != 400 || rv.Order.Status != "refunded" {
+			t.Fatalf("refund: %+v", rv)
+		}
+		r := e.call(t, request{Method: "POST", Path: "/v1/orders/" + co.Order.ID + "/refund", Key: adminKey, Header: idem}, http.StatusOK, nil)
+		if r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatal("the refund repeated with its key was not a replay")
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/orders/" + co.Order.ID + "/refund", Key: adminKey}, http.StatusConflict, nil)
+		var b balanceView
+		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: key}, http.StatusOK, &b)
+		if b.ByProduct["assistant"] != cr("0") {
+			t.Fatalf("after the refund: %v", b.ByProduct)
+		}
+	})
+}

@@ -142,6 +142,7 @@ func (s *Server) register() {
 	handle("POST /v1/checkout", anyKey, s.createCheckout)
 	handle("GET /v1/orders/{id}", anyKey, s.getOrder)
 	handle("GET /v1/orders", anyKey, s.listOrders)
+	handle("POST /v1/orders/{id}/refund", adminOnly, s.refundOrder)
 	handle("GET /v1/accounts/{id}/orders", anyKey, s.listOrders)
 	public("GET /checkout/dev/{id}", s.devCheckout)
 	public("POST /checkout/dev/{id}", s.devCheckout)

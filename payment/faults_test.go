@@ -488,3 +488,71 @@ func TestStripeEventsEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundFromTollgate: the operator refunds part of a Stripe order: Stripe
+// is asked once (a retry with the same key is the same refund), and the
+// credits follow its charge.refunded event, once; a development order is
+// refunded at once; nothing above what is left can be refunded.
+func TestRefundFromTollgate(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.deliver(t, "evt_rt_paid", "checkout.session.completed", paidSession(o, "pi_rt_"+o.ID)); err != nil {
+			t.Fatal(err)
+		}
+		k := &ledger.Idempotency{Scope: "admin", Key: "refund-1", Hash: []byte("200")}
+		var started RefundStarted
+		for range 2 {
+			if started, err = f.svc.RefundPayment(f.ctx, o.ID, ptr(int64(200)), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refundsMu.Lock()
+		var asked []fakeRefund
+		for _, r := range refunds {
+			if r.paymentIntent == "pi_rt_"+o.ID {
+				asked = append(asked, r)
+			}
+		}
+		refundsMu.Unlock()
+		if len(asked) != 2 || asked[0].key != asked[1].key || asked[0].amount != "200" || started.Applied {
+			t.Fatalf("Stripe was asked %+v; want the same refund of 200 twice (one idempotency key), not applied yet", asked)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(10) {
+			t.Fatalf("before Stripe's event: %s credits, want 10", got)
+		}
+		for i := range 2 {
+			if err := f.deliver(t, fmt.Sprintf("evt_rt_r%d", i), "charge.refunded", refundOf(o, "pi_rt_"+o.ID, 200)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(5) {
+			t.Fatalf("after the refund's event, twice: %s credits, want 5", got)
+		}
+		if _, err := f.svc.RefundPayment(f.ctx, o.ID, ptr(int64(201)), nil); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+			t.Fatalf("refunding 201 of the 200 left: got %v, want invalid_field", err)
+		}
+		// A development order: refunded at once, in full.
+		f.svc.Provider = Dev{}
+		d, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Complete(f.ctx, d.ID, start); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := f.svc.RefundPayment(f.ctx, d.ID, nil, nil)
+		if err != nil || !rs.Applied || rs.Amount != 400 || rs.Order.Status != tollgate.OrderRefunded {
+			t.Fatalf("refunding a development order: %+v, %v", rs, err)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(5) {
+			t.Fatalf("after the development order's refund: %s credits, want 5", got)
+		}
+		if _, err := f.svc.RefundPayment(f.ctx, d.ID, nil, nil); tollgate.ErrorCode(err) != tollgate.CodeConflict {
+			t.Fatalf("refunding a refunded order: got %v, want conflict", err)
+		}
+	})
+}

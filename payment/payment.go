@@ -319,6 +319,69 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 	return res.Order, nil
 }
 
+// Refunder is a Provider that refunds payments (Stripe). The dev provider
+// moves no money, so its orders are refunded at once in the ledger.
+type Refunder interface {
+	Refund(ctx context.Context, o tollgate.Order, amount int64, idempotencyKey string) (refundID string, err error)
+}
+
+// RefundStarted is what RefundPayment did.
+type RefundStarted struct {
+	Order    tollgate.Order
+	Amount   int64  // minor units of the order's currency
+	RefundID string // the provider's, "" for the dev provider
+	// Applied is true when the credits were taken back at once (the dev
+	// provider); with Stripe they follow its charge.refunded event.
+	Applied bool
+}
+
+// RefundPayment refunds amount (minor units; nil: all that is left) of a
+// completed order's payment. Through Stripe it asks for the refund, under
+// a key derived from k (or a new one without k), and the ledger follows
+// Stripe's charge.refunded event exactly once; for a dev order it records
+// the refund at once. It fails with not_found, conflict for an order not
+// paid or fully refunded, and invalid_field for an amount above what is
+// left.
+func (s *Service) RefundPayment(ctx context.Context, orderID string, amount *int64, k *ledger.Idempotency) (RefundStarted, error) {
+	o, err := s.Order(ctx, orderID, "")
+	if err != nil {
+		return RefundStarted{}, err
+	}
+	if o.Status != tollgate.OrderCompleted {
+		return RefundStarted{}, tollgate.Errorf(tollgate.CodeConflict, "order %s is %s; only a paid order can be refunded", o.ID, o.Status)
+	}
+	// What was refunded so far, in money: the credits' share, rounded down
+	// (a refund covers its credits rounded up).
+	done, _ := tollgate.MulDivFloor(int64(o.RefundedCredits), o.Price.Amount, int64(o.Credits))
+	left := o.Price.Amount - done
+	a := left
+	if amount != nil {
+		a = *amount
+	}
+	if a <= 0 || a > left {
+		return RefundStarted{}, tollgate.FieldError("amount", "must be from 1 to %d (what is left of %d %s paid)", left, o.Price.Amount, o.Price.Currency)
+	}
+	if rf, ok := s.Provider.(Refunder); ok && o.Provider != "dev" {
+		key := "refund-" + o.ID + "-" + tollgate.NewID("r")
+		if k != nil {
+			key = "refund-" + o.ID + "-" + orderIDFor(k)
+		}
+		id, err := rf.Refund(ctx, o, a, key)
+		if err != nil {
+			return RefundStarted{}, err
+		}
+		return RefundStarted{Order: o, Amount: a, RefundID: id}, nil
+	}
+	if o.Provider != "dev" {
+		return RefundStarted{}, tollgate.Errorf(tollgate.CodeConflict, "order %s was paid through %s, which this server is not configured for", o.ID, o.Provider)
+	}
+	res, err := s.Ledger.RefundOrder(ctx, ledger.RefundOrderParams{OrderID: o.ID, Refunded: done + a, Total: o.Price.Amount})
+	if err != nil {
+		return RefundStarted{}, err
+	}
+	return RefundStarted{Order: res.Order, Amount: a, Applied: true}, nil
+}
+
 // ReturnOf returns the signed paths a buyer of order id comes back to.
 func (s *Service) ReturnOf(id string) Return {
 	q := "?sig=" + s.sign("return", id)

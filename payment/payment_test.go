@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,11 +72,29 @@ func fakeStripe(t *testing.T, fail *atomic.Bool) string {
 	return fakeStripeCounting(t, fail, nil)
 }
 
+// fakeRefund is a refund the fake Stripe was asked for.
+type fakeRefund struct{ paymentIntent, amount, key string }
+
+var (
+	refundsMu sync.Mutex
+	refunds   []fakeRefund
+)
+
 // fakeStripeCounting is fakeStripe counting the sessions asked for.
 func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls != nil {
 			calls.Add(1)
+		}
+		if r.Method == "POST" && r.URL.Path == "/v1/refunds" {
+			r.ParseForm()
+			refundsMu.Lock()
+			refunds = append(refunds, fakeRefund{r.PostForm.Get("payment_intent"), r.PostForm.Get("amount"), r.Header.Get("Idempotency-Key")})
+			refundsMu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":"re_%s","object":"refund","amount":%s,"payment_intent":%q,"status":"succeeded"}`,
+				r.Header.Get("Idempotency-Key"), r.PostForm.Get("amount"), r.PostForm.Get("payment_intent"))
+			return
 		}
 		if r.Method != "POST" || r.URL.Path != "/v1/checkout/sessions" {
 			http.Error(w, `{"error":{"type":"invalid_request_error","message":"unknown path"}}`, 404)

@@ -77,6 +77,29 @@ func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order, back Return) (s
 	return sess.URL, sess.ID, nil
 }
 
+// Refund asks Stripe to refund amount (minor units) of the order's payment,
+// under idempotencyKey so that a retry refunds once, and returns the
+// refund's id. The credits follow when Stripe's charge.refunded arrives.
+func (s *Stripe) Refund(ctx context.Context, o tollgate.Order, amount int64, idempotencyKey string) (string, error) {
+	if o.PaymentRef == "" {
+		return "", tollgate.Errorf(tollgate.CodeConflict, "order %s has no Stripe payment to refund yet", o.ID)
+	}
+	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(o.PaymentRef), Amount: stripe.Int64(amount),
+		Metadata: map[string]string{"order_id": o.ID}}
+	p.SetIdempotencyKey(idempotencyKey)
+	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+	defer cancel()
+	r, err := s.client.V1Refunds.Create(ctx, p)
+	if err != nil {
+		var se *stripe.Error
+		if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 {
+			return "", tollgate.FieldError("amount", "Stripe refused the refund: %s", se.Msg)
+		}
+		return "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not be asked for the refund (%v); nothing was refunded, retry with the same Idempotency-Key", err)
+	}
+	return r.ID, nil
+}
+
 // StripeCallTimeout bounds one call to Stripe's API, retries included.
 const StripeCallTimeout = 25 * time.Second
 
