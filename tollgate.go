@@ -4,6 +4,8 @@
 package tollgate
 
 import (
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -193,6 +195,40 @@ const (
 	TxnRefund   TxnKind = "refund"
 	TxnTransfer TxnKind = "transfer"
 )
+
+var txnKinds = []TxnKind{TxnGrant, TxnHold, TxnCapture, TxnRelease, TxnExpire, TxnTimeout, TxnUsage, TxnRefund, TxnTransfer}
+
+// Valid reports whether k is a known transaction kind.
+func (k TxnKind) Valid() bool { return slices.Contains(txnKinds, k) }
+
+// TxnKinds lists the transaction kinds, comma-separated.
+func TxnKinds() string {
+	var s []string
+	for _, k := range txnKinds {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}
+
+var books = []Book{BookAvailable, BookHeld, BookIssuance, BookBreakage, BookRefunds, BookRefundLoss, BookTransferOut, BookTransferIn}
+
+// Valid reports whether b is a known book: a fixed one, or a product's
+// revenue book.
+func (b Book) Valid() bool {
+	if p, ok := strings.CutPrefix(string(b), "revenue:"); ok {
+		return Product(p).Valid()
+	}
+	return slices.Contains(books, b)
+}
+
+// Books lists the fixed books, comma-separated.
+func Books() string {
+	var s []string
+	for _, b := range books {
+		s = append(s, string(b))
+	}
+	return strings.Join(s, ", ")
+}
 
 // Entry is one line of the journal. The entries of a transaction sum to zero.
 type Entry struct {

@@ -215,7 +215,28 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) er
 			return tollgate.FieldError("cursor", "is not a cursor this API returned")
 		}
 	}
-	es, err := s.l.Entries(r.Context(), id, after, limit+1)
+	q := r.URL.Query()
+	p := ledger.EntryListParams{AccountID: id, Kind: tollgate.TxnKind(q.Get("kind")), Book: tollgate.Book(q.Get("book")),
+		GrantID: q.Get("grant_id"), HoldID: q.Get("hold_id"), TxnID: q.Get("transaction_id"), After: after, Limit: limit + 1}
+	if p.Kind != "" && !p.Kind.Valid() {
+		return tollgate.FieldError("kind", "unknown kind %q; known: %s", p.Kind, tollgate.TxnKinds())
+	}
+	if p.Book != "" && !p.Book.Valid() {
+		return tollgate.FieldError("book", "unknown book %q; known: %s, or revenue:<product>", p.Book, tollgate.Books())
+	}
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_after", &p.CreatedFrom}, {"created_before", &p.CreatedTo}} {
+		t, err := parseTime(b.name, q.Get(b.name))
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			*b.t = *t
+		}
+	}
+	es, err := s.l.Entries(r.Context(), p)
 	if err != nil {
 		return err
 	}

@@ -206,3 +206,79 @@ func TestListGrants(t *testing.T) {
 		e.call(t, request{Method: "GET", Path: "/v1/accounts/lg/grants?status=spent", Key: key}, http.StatusUnprocessableEntity, nil)
 	})
 }
+
+// TestListEntries: an account's journal filtered by kind, book, grant,
+// hold, transaction and time, a page at a time; a filter that matches only
+// entries far down a long journal still fills its page.
+func TestListEntries(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "le", "free", "UTC")
+		key := e.createKey(t, "le")
+		var g grantView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/le/grants", Key: adminKey, Body: `{"credits":"1000"}`}, http.StatusCreated, &g)
+		for range 300 { // more journal rows than one read takes
+			e.call(t, request{Method: "POST", Path: "/v1/usage", Key: key, Body: `{"product":"assistant","credits":"1"}`}, http.StatusCreated, nil)
+		}
+		mid := e.clock.Now()
+		e.clock.Advance(time.Minute)
+		var h holdView
+		e.call(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"assistant","credits":"5"}`}, http.StatusCreated, &h)
+		e.call(t, request{Method: "POST", Path: "/v1/holds/" + h.ID + "/capture", Key: key, Body: `{"credits":"2"}`}, http.StatusOK, nil)
+		list := func(q string) listView[entryView] {
+			var l listView[entryView]
+			e.call(t, request{Method: "GET", Path: "/v1/accounts/le/entries" + q, Key: key}, http.StatusOK, &l)
+			return l
+		}
+		byHold := list("?hold_id=" + h.ID + "&limit=100")
+		if len(byHold.Data) == 0 || byHold.HasMore {
+			t.Fatalf("by hold: %d entries, has_more %v", len(byHold.Data), byHold.HasMore)
+		}
+		kinds := map[string]bool{}
+		for _, x := range byHold.Data {
+			if x.HoldID != h.ID {
+				t.Fatalf("by hold: entry of hold %q", x.HoldID)
+			}
+			kinds[x.Kind] = true
+		}
+		if !kinds["hold"] || !kinds["capture"] || len(kinds) != 2 {
+			t.Fatalf("by hold: kinds %v, want hold and capture", kinds)
+		}
+		capture := list("?kind=capture&book=revenue:assistant")
+		if len(capture.Data) != 1 || capture.Data[0].Credits != cr("2") {
+			t.Fatalf("captured revenue: %+v, want one entry of 2", capture.Data)
+		}
+		txn := list("?transaction_id=" + capture.Data[0].TxnID + "&limit=100")
+		sum := cr("0")
+		for _, x := range txn.Data {
+			sum += x.Credits
+		}
+		if len(txn.Data) < 2 || sum != 0 {
+			t.Fatalf("one transaction: %d entries summing to %s; want a balanced transaction", len(txn.Data), sum)
+		}
+		if l := list("?kind=grant"); len(l.Data) != 2 || l.Data[0].GrantID != g.ID && l.Data[1].GrantID != g.ID {
+			t.Fatalf("grant entries: %+v", l.Data)
+		}
+		usages := 0
+		for c := ""; ; {
+			l := list("?kind=usage&book=revenue:assistant&created_before=" + mid.Add(time.Second).Format(time.RFC3339Nano) + "&limit=100" + c)
+			usages += len(l.Data)
+			if !l.HasMore {
+				break
+			}
+			c = "&cursor=" + l.NextCursor
+		}
+		if usages != 300 {
+			t.Fatalf("usage revenue before the middle: %d entries, want 300", usages)
+		}
+		if l := list("?created_after=" + mid.Add(time.Second).Format(time.RFC3339Nano) + "&book=held"); len(l.Data) != 2 ||
+			l.Data[0].Credits != cr("5") || l.Data[1].Credits != cr("-5") {
+			t.Fatalf("held after the middle: %+v, want the hold's 5 in and out", l.Data)
+		}
+		if l := list("?grant_id=nope"); len(l.Data) != 0 {
+			t.Fatalf("unknown grant: %d entries", len(l.Data))
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/le/entries?kind=spend", Key: key}, http.StatusUnprocessableEntity, nil)
+		e.call(t, request{Method: "GET", Path: "/v1/accounts/le/entries?book=revenue:music", Key: key}, http.StatusUnprocessableEntity, nil)
+	})
+}

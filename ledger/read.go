@@ -382,19 +382,23 @@ func (l *Ledger) Holds(ctx context.Context, p HoldListParams) ([]tollgate.Hold, 
 	return hs, err
 }
 
-// Entries returns up to limit journal entries of an account after the entry
-// id after, oldest first. It fails with not_found for an unknown account.
-func (l *Ledger) Entries(ctx context.Context, accountID string, after int64, limit int) ([]tollgate.Entry, error) {
-	if !validID(accountID) {
-		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
+// EntryListParams filters and pages an account's journal.
+type EntryListParams = store.EntryListParams
+
+// Entries returns up to p.Limit journal entries of p.AccountID after the
+// entry id p.After that pass p's filters, oldest first. It fails with
+// not_found for an unknown account.
+func (l *Ledger) Entries(ctx context.Context, p EntryListParams) ([]tollgate.Entry, error) {
+	if !validID(p.AccountID) {
+		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
 	}
 	var es []tollgate.Entry
 	err := l.store.Read(ctx, func(tx store.Tx) error {
-		if _, err := tx.AccountByID(ctx, accountID); err != nil {
-			return notFound(err, "account", accountID)
+		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
+			return notFound(err, "account", p.AccountID)
 		}
 		var err error
-		es, err = tx.EntryList(ctx, store.EntryListParams{AccountID: accountID, After: after, Limit: limit})
+		es, err = tx.EntryList(ctx, p)
 		return err
 	})
 	return es, err

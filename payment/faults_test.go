@@ -162,7 +162,7 @@ func TestFullRefundWithHeldCredits(t *testing.T) {
 // books sums the buyer's journal by book.
 func (f *fixture) books(t *testing.T) map[tollgate.Book]tollgate.Credits {
 	t.Helper()
-	es, err := f.l.Entries(f.ctx, "buyer", 0, 10000)
+	es, err := f.l.Entries(f.ctx, ledger.EntryListParams{AccountID: "buyer", Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}

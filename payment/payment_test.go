@@ -259,7 +259,7 @@ func TestStripeCheckoutAndWebhooks(t *testing.T) {
 		if ref.Status != tollgate.OrderRefunded || ref.RefundedCredits != tollgate.WholeCredits(10) {
 			t.Fatalf("order %+v, want refunded", ref)
 		}
-		es, _ := f.l.Entries(f.ctx, "buyer", 0, 1000)
+		es, _ := f.l.Entries(f.ctx, ledger.EntryListParams{AccountID: "buyer", Limit: 1000})
 		sums := map[tollgate.Book]tollgate.Credits{}
 		for _, e := range es {
 			sums[e.Book] += e.Amount

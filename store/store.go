@@ -298,11 +298,30 @@ type OrderListParams struct {
 	Limit     int // 0: no limit
 }
 
-// EntryListParams pages through an account's journal by entry id.
+// EntryListParams pages through an account's journal by entry id. The
+// filters left empty match every entry.
 type EntryListParams struct {
 	AccountID string
-	After     int64
-	Limit     int
+	Kind      tollgate.TxnKind
+	Book      tollgate.Book
+	GrantID   string
+	HoldID    string
+	TxnID     string
+	// CreatedFrom and CreatedTo bound when entries were written:
+	// [from, to); zero is unbounded.
+	CreatedFrom, CreatedTo time.Time
+	After                  int64
+	Limit                  int
+}
+
+// Match reports whether e passes p's filters (the account and the page
+// aside).
+func (p *EntryListParams) Match(e *tollgate.Entry) bool {
+	return (p.Kind == "" || e.Kind == p.Kind) && (p.Book == "" || e.Book == p.Book) &&
+		(p.GrantID == "" || e.GrantID == p.GrantID) && (p.HoldID == "" || e.HoldID == p.HoldID) &&
+		(p.TxnID == "" || e.TxnID == p.TxnID) &&
+		(p.CreatedFrom.IsZero() || !e.CreatedAt.Before(p.CreatedFrom)) &&
+		(p.CreatedTo.IsZero() || e.CreatedAt.Before(p.CreatedTo))
 }
 
 // EntryTotal is the sum of the journal for one account, book and grant.

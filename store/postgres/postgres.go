@@ -364,3 +364,11 @@ func limit(n int) any {
 	}
 	return int64(n)
 }
+
+// optTime is t as a query argument, NULL when zero.
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}

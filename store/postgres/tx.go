@@ -412,8 +412,13 @@ func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate
 		err := r.Scan(&e.ID, &e.TxnID, &e.Kind, &e.AccountID, &e.Book, &e.GrantID, &e.HoldID, &e.Amount, &e.CreatedAt)
 		e.CreatedAt = e.CreatedAt.UTC()
 		return e, err
-	}, `SELECT `+entryCols+` FROM entries WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.AccountID, p.After, limit(p.Limit))
+	}, `SELECT `+entryCols+` FROM entries WHERE account_id = $1 AND id > $2
+		AND ($4 = '' OR kind = $4) AND ($5 = '' OR book = $5) AND ($6 = '' OR grant_id = $6)
+		AND ($7 = '' OR hold_id = $7) AND ($8 = '' OR txn_id = $8)
+		AND ($9::timestamptz IS NULL OR created_at >= $9) AND ($10::timestamptz IS NULL OR created_at < $10)
+		ORDER BY id LIMIT $3`,
+		p.AccountID, p.After, limit(p.Limit), string(p.Kind), string(p.Book), p.GrantID, p.HoldID, p.TxnID,
+		optTime(p.CreatedFrom), optTime(p.CreatedTo))
 	if err != nil {
 		return nil, fmt.Errorf("list entries: %w", err)
 	}

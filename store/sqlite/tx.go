@@ -463,15 +463,45 @@ const journalCols = `id, txn_id, kind, account_id, lines, created_at`
 func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate.Entry, error) {
 	var out []tollgate.Entry
 	n := limit(p.Limit)
-	err := t.journal(ctx, `SELECT `+journalCols+` FROM journal WHERE account_id = ? AND id >= ? ORDER BY id LIMIT ?`,
-		[]any{p.AccountID, p.After / linesPerRow, n}, func(r *journalRow) error {
-			return r.each(func(e tollgate.Entry) {
-				if e.ID > p.After && (n < 0 || len(out) < n) {
-					out = append(out, e)
-				}
+	// A row packs one transaction's entries: its kind, id and time filter
+	// in SQL, the book, grant and hold here, reading on a chunk of rows at
+	// a time until the page is full.
+	where, args := `account_id = ?`, []any{p.AccountID}
+	if p.Kind != "" {
+		where, args = where+` AND kind = ?`, append(args, string(p.Kind))
+	}
+	if p.TxnID != "" {
+		where, args = where+` AND txn_id = ?`, append(args, p.TxnID)
+	}
+	if !p.CreatedFrom.IsZero() {
+		where, args = where+` AND created_at >= ?`, append(args, micros(p.CreatedFrom))
+	}
+	if !p.CreatedTo.IsZero() {
+		where, args = where+` AND created_at < ?`, append(args, micros(p.CreatedTo))
+	}
+	const chunk = 256
+	from := p.After / linesPerRow
+	first := true
+	for {
+		rows := 0
+		err := t.journal(ctx, `SELECT `+journalCols+` FROM journal WHERE `+where+` AND id `+map[bool]string{true: ">=", false: ">"}[first]+` ? ORDER BY id LIMIT ?`,
+			append(append([]any{}, args...), from, chunk), func(r *journalRow) error {
+				rows++
+				from = r.id
+				return r.each(func(e tollgate.Entry) {
+					if e.ID > p.After && (n < 0 || len(out) < n) && p.Match(&e) {
+						out = append(out, e)
+					}
+				})
 			})
-		})
-	return out, err
+		if err != nil {
+			return nil, err
+		}
+		first = false
+		if rows < chunk || (n >= 0 && len(out) >= n) {
+			return out, nil
+		}
+	}
 }
 
 func (t *tx) EntryTotals(ctx context.Context) ([]store.EntryTotal, error) {

@@ -227,7 +227,7 @@ func testTransferRules(t *testing.T, open Opener) {
 	// One journal transaction, over both accounts, summing to zero.
 	var sum tollgate.Credits
 	for _, acct := range []string{"from", "to"} {
-		es, err := e.l.Entries(e.ctx, acct, 0, 1000)
+		es, err := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: acct, After: 0, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

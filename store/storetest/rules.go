@@ -110,7 +110,7 @@ func testDailyAllowance(t *testing.T, open Opener) {
 	if _, err := e.l.Sweep(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	es, err := e.l.Entries(e.ctx, "a", 0, 1000)
+	es, err := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: "a", After: 0, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func testReleaseAfterGrantExpired(t *testing.T, open Opener) {
 	if got.Remaining != 0 || got.ExpiredAt == nil {
 		t.Fatalf("expired grant %+v: want remaining 0 and expired_at set", got)
 	}
-	es, _ := e.l.Entries(e.ctx, "a", 0, 100)
+	es, _ := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: "a", After: 0, Limit: 100})
 	var breakage tollgate.Credits
 	for _, en := range es {
 		if en.Book == tollgate.BookBreakage {
@@ -494,7 +494,7 @@ func testEntries(t *testing.T, open Opener) {
 	if _, err := e.l.Capture(e.ctx, ledger.CaptureParams{HoldID: h.ID}); err != nil {
 		t.Fatal(err)
 	}
-	es, err := e.l.Entries(e.ctx, "a", 0, 100)
+	es, err := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: "a", After: 0, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,8 +515,8 @@ func testEntries(t *testing.T, open Opener) {
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Fatalf("journal kinds (-want +got):\n%s", diff)
 	}
-	page1, _ := e.l.Entries(e.ctx, "a", 0, 2)
-	page2, _ := e.l.Entries(e.ctx, "a", page1[1].ID, 100)
+	page1, _ := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: "a", After: 0, Limit: 2})
+	page2, _ := e.l.Entries(e.ctx, ledger.EntryListParams{AccountID: "a", After: page1[1].ID, Limit: 100})
 	if len(page1) != 2 || len(page2) != len(es)-2 || page2[0].ID != es[2].ID {
 		t.Fatalf("pages of %d and %d, want 2 and %d", len(page1), len(page2), len(es)-2)
 	}
