@@ -12,28 +12,30 @@ type Code string
 
 // Error codes. httpapi maps each to one HTTP status in one table.
 const (
-	CodeMalformedJSON       Code = "malformed_json"       // 400
-	CodeUnknownField        Code = "unknown_field"        // 400
-	CodeInvalidSignature    Code = "invalid_signature"    // 400
-	CodeInvalidField        Code = "invalid_field"        // 422
-	CodeBodyTooLarge        Code = "body_too_large"       // 413
-	CodeUnsupportedMedia    Code = "unsupported_media"    // 415
-	CodeUnauthorized        Code = "unauthorized"         // 401
-	CodeForbidden           Code = "forbidden"            // 403
-	CodeNotFound            Code = "not_found"            // 404
-	CodeMethodNotAllowed    Code = "method_not_allowed"   // 405
-	CodeConflict            Code = "conflict"             // 409
-	CodeIdempotencyMismatch Code = "idempotency_mismatch" // 409
-	CodeHoldNotPending      Code = "hold_not_pending"     // 409
-	CodeCaptureExceedsHold  Code = "capture_exceeds_hold" // 422
-	CodeNoticeRequired      Code = "notice_required"      // 422
-	CodeInsufficientCredits Code = "insufficient_credits" // 402
-	CodeQuoteExpired        Code = "quote_expired"        // 409
-	CodeQuoteUsed           Code = "quote_used"           // 409
-	CodeAccountSuspended    Code = "account_suspended"    // 403
-	CodeUnavailable         Code = "unavailable"          // 503
-	CodeOutcomeUnknown      Code = "outcome_unknown"      // 503
-	CodeInternal            Code = "internal"             // 500
+	CodeMalformedJSON       Code = "malformed_json"         // 400
+	CodeUnknownField        Code = "unknown_field"          // 400
+	CodeInvalidSignature    Code = "invalid_signature"      // 400
+	CodeInvalidField        Code = "invalid_field"          // 422
+	CodeBodyTooLarge        Code = "body_too_large"         // 413
+	CodeUnsupportedMedia    Code = "unsupported_media"      // 415
+	CodeUnauthorized        Code = "unauthorized"           // 401
+	CodeForbidden           Code = "forbidden"              // 403
+	CodeNotFound            Code = "not_found"              // 404
+	CodeMethodNotAllowed    Code = "method_not_allowed"     // 405
+	CodeConflict            Code = "conflict"               // 409
+	CodeIdempotencyMismatch Code = "idempotency_mismatch"   // 409
+	CodeHoldNotPending      Code = "hold_not_pending"       // 409
+	CodeCaptureExceedsHold  Code = "capture_exceeds_hold"   // 422
+	CodeNoticeRequired      Code = "notice_required"        // 422
+	CodeInsufficientCredits Code = "insufficient_credits"   // 402
+	CodeQuoteExpired        Code = "quote_expired"          // 409
+	CodeQuoteUsed           Code = "quote_used"             // 409
+	CodeAccountSuspended    Code = "account_suspended"      // 403
+	CodeTooManyPendingHolds Code = "too_many_pending_holds" // 409
+	CodeRateLimited         Code = "rate_limited"           // 429
+	CodeUnavailable         Code = "unavailable"            // 503
+	CodeOutcomeUnknown      Code = "outcome_unknown"        // 503
+	CodeInternal            Code = "internal"               // 500
 )
 
 // Error is an error with a stable code and a message fit for the client.
@@ -44,6 +46,8 @@ type Error struct {
 	Field   string
 	// Insufficient carries the figures of an insufficient_credits error.
 	Insufficient *Insufficient
+	// RetryAfter, when set, is how long to wait before trying again.
+	RetryAfter time.Duration
 }
 
 // Insufficient says why a hold or a usage could not be paid.

@@ -154,6 +154,7 @@ type Hold struct {
 	Allocations []Allocation // in burn-down order
 	Metadata    map[string]string
 	QuoteID     string
+	KeyID       string // the account key that made it; "" for an admin key
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	SettledAt   *time.Time
@@ -250,8 +251,67 @@ type PlanVersion struct {
 	Version     int
 	EffectiveAt time.Time
 	Allowances  map[Product]Credits
-	CreatedAt   time.Time
+	// Limits bound each key of an account on this plan; zero fields take
+	// the defaults.
+	Limits    Limits
+	CreatedAt time.Time
 }
+
+// Limits bound what keys may do. On a plan they apply to every account key
+// of its accounts; on a key they can only lower its plan's. Zero is the
+// default (of the plan: DefaultLimits; of a key: its plan's).
+type Limits struct {
+	// RequestsPerSecond a key may send to one instance, on average; a
+	// burst of as many is allowed.
+	RequestsPerSecond int
+	// ConcurrentRequests a key may have in flight on one instance.
+	ConcurrentRequests int
+	// MaxPendingHolds an account (on a plan) or a key may have pending at
+	// once, across every instance.
+	MaxPendingHolds int
+}
+
+// DefaultLimits apply where neither the plan nor the key sets a limit.
+var DefaultLimits = Limits{RequestsPerSecond: 100, ConcurrentRequests: 32, MaxPendingHolds: 1000}
+
+// MaxLimits are the highest limits a plan or a key may set.
+var MaxLimits = Limits{RequestsPerSecond: 100_000, ConcurrentRequests: 10_000, MaxPendingHolds: 1_000_000}
+
+// Or returns l with each zero field taken from d.
+func (l Limits) Or(d Limits) Limits {
+	if l.RequestsPerSecond == 0 {
+		l.RequestsPerSecond = d.RequestsPerSecond
+	}
+	if l.ConcurrentRequests == 0 {
+		l.ConcurrentRequests = d.ConcurrentRequests
+	}
+	if l.MaxPendingHolds == 0 {
+		l.MaxPendingHolds = d.MaxPendingHolds
+	}
+	return l
+}
+
+// Min returns the lower of l and o in each field, a zero field of o
+// leaving l's.
+func (l Limits) Min(o Limits) Limits {
+	low := func(a, b int) int {
+		if b > 0 && b < a {
+			return b
+		}
+		return a
+	}
+	return Limits{low(l.RequestsPerSecond, o.RequestsPerSecond), low(l.ConcurrentRequests, o.ConcurrentRequests),
+		low(l.MaxPendingHolds, o.MaxPendingHolds)}
+}
+
+// Scope is what a key may do.
+type Scope string
+
+// Scopes.
+const (
+	ScopeRead  Scope = "read"  // GET requests
+	ScopeWrite Scope = "write" // everything else
+)
 
 // APIKey is a stored key. Only its hash is kept; the secret is shown once.
 type APIKey struct {
@@ -264,10 +324,24 @@ type APIKey struct {
 	RevokedAt *time.Time
 	// LastUsedAt is when the key was last accepted, to the minute or so.
 	LastUsedAt *time.Time
+	// Scopes the key has; empty is every scope.
+	Scopes []Scope
+	// Products the key may hold, use and quote for; empty is every product.
+	Products []Product
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt *time.Time
+	// Limits lower its plan's for this key; zero fields keep the plan's.
+	Limits Limits
 }
 
 // Admin reports whether the key acts on every account.
 func (k APIKey) Admin() bool { return k.AccountID == "" }
+
+// Can reports whether the key has scope s.
+func (k APIKey) Can(s Scope) bool { return len(k.Scopes) == 0 || slices.Contains(k.Scopes, s) }
+
+// MayUse reports whether the key may spend on product p.
+func (k APIKey) MayUse(p Product) bool { return len(k.Products) == 0 || slices.Contains(k.Products, p) }
 
 // CleanText reports whether s is valid UTF-8 without control characters
 // (NUL included), so that every store keeps it as given.

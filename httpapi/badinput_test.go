@@ -276,7 +276,14 @@ func badInputCases() []badCase {
 	for _, a := range []string{`"+1"`, `".5"`, `"007"`} {
 		add(badCase{name: "hold/credits " + a, method: "POST", path: "/v1/holds", key: "alice", body: `{"product":"video","credits":` + a + `}`, status: 422, code: tollgate.CodeInvalidField})
 	}
-	add(badCase{name: "key/body with an unknown field", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"scopes":"all"}`, status: 400, code: tollgate.CodeUnknownField})
+	add(badCase{name: "key/body with an unknown field", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"scope":"all"}`, status: 400, code: tollgate.CodeUnknownField})
+	for _, b := range []string{`{"scopes":"all"}`, `{"scopes":["admin"]}`, `{"scopes":[]}`, `{"scopes":["read","read"]}`,
+		`{"products":["music"]}`, `{"products":[]}`, `{"expires_at":"2000-01-01T00:00:00Z"}`, `{"expires_at":"tomorrow"}`,
+		`{"limits":{"requests_per_second":0}}`, `{"limits":{"max_pending_holds":-1}}`, `{"limits":{"concurrent_requests":10001}}`} {
+		add(badCase{name: "key/" + b, method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: b, status: 422, code: tollgate.CodeInvalidField})
+	}
+	add(badCase{name: "key/an unknown limit", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"limits":{"rps":1}}`, status: 400, code: tollgate.CodeUnknownField})
+	add(badCase{name: "plan/a limit of zero", method: "POST", path: "/v1/plans/free/versions", key: "admin", body: `{"daily_allowances":{"video":"30"},"limits":{"requests_per_second":0}}`, status: 422, code: tollgate.CodeInvalidField})
 	add(badCase{name: "key/name too long", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"` + strings.Repeat("n", 101) + `"}`, status: 422, code: tollgate.CodeInvalidField})
 	add(badCase{name: "key/name with a control character", method: "POST", path: "/v1/accounts/alice/keys", key: "admin", body: `{"name":"a\u0007b"}`, status: 422, code: tollgate.CodeInvalidField})
 	add(badCase{name: "key/revoke an unknown key", method: "POST", path: "/v1/accounts/alice/keys/key_nope/revoke", key: "admin", status: 404, code: tollgate.CodeNotFound})

@@ -99,16 +99,28 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req struct {
-		Name string `json:"name"`
+		Name      string             `json:"name"`
+		Scopes    []tollgate.Scope   `json:"scopes"`
+		Products  []tollgate.Product `json:"products"`
+		ExpiresAt string             `json:"expires_at"`
+		Limits    *limitsRequest     `json:"limits"`
 	}
 	if err := decode(c.body, &req, true); err != nil {
 		return err
 	}
+	p := ledger.KeyParams{AccountID: r.PathValue("id"), Name: req.Name, Scopes: req.Scopes, Products: req.Products}
+	var err error
+	if p.ExpiresAt, err = parseTime("expires_at", req.ExpiresAt); err != nil {
+		return err
+	}
+	if req.Limits != nil {
+		p.Limits = req.Limits.limits()
+	}
 	// The secret is shown in this answer only: the answer remembered for
 	// a repeated Idempotency-Key leaves it out, so it is never stored.
 	remembered := func(v any) any { return viewKey(v.(ledger.NewKey).APIKey, nil) }
-	k, err := s.l.CreateKey(r.Context(), ledger.KeyParams{AccountID: r.PathValue("id"), Name: req.Name,
-		Idempotency: c.idempotency(r, http.StatusCreated, remembered)})
+	p.Idempotency = c.idempotency(r, http.StatusCreated, remembered)
+	k, err := s.l.CreateKey(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -359,6 +371,36 @@ type holdRequest struct {
 // holdParams checks a hold or usage request and resolves its account; with
 // a quote_id, the quote sets the product and the credits.
 func (s *Server) holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
+	p, err := s.holdRequest(r, c, usage)
+	if err != nil {
+		return p, err
+	}
+	if err := c.mayUse(p.Product); err != nil {
+		return p, err
+	}
+	if !c.key.Admin() {
+		p.KeyID, p.KeyMaxPending = c.key.ID, c.key.Limits.MaxPendingHolds
+	}
+	return p, nil
+}
+
+// mayUse refuses a product the caller's key is not for.
+func (c *call) mayUse(p tollgate.Product) error {
+	if !c.key.MayUse(p) {
+		return tollgate.Errorf(tollgate.CodeForbidden, "this key may not spend on %s; it is for %s", p, productNames(c.key.Products))
+	}
+	return nil
+}
+
+func productNames(ps []tollgate.Product) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, string(p))
+	}
+	return strings.Join(s, ", ")
+}
+
+func (s *Server) holdRequest(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
 	var req holdRequest
 	if err := decode(c.body, &req, false); err != nil {
 		return ledger.HoldParams{}, err
@@ -447,7 +489,7 @@ func (s *Server) captureHold(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := decode(c.body, &req, true); err != nil {
 		return err
 	}
-	p := ledger.CaptureParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID}
+	p := ledger.CaptureParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID, Products: c.key.Products}
 	if req.Credits.set {
 		if req.Credits.err != nil {
 			return tollgate.FieldError("credits", "%v", req.Credits.err)
@@ -472,7 +514,7 @@ func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
-	h, err := s.l.Release(r.Context(), ledger.ReleaseParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID,
+	h, err := s.l.Release(r.Context(), ledger.ReleaseParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID, Products: c.key.Products,
 		Idempotency: c.idempotency(r, http.StatusOK, view)})
 	if err != nil {
 		return err

@@ -213,7 +213,10 @@ func TestListGrants(t *testing.T) {
 func TestListEntries(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, e *env) {
-		e.createAccount(t, "le", "free", "UTC")
+		// 300 requests at once: more than the default rate allows a key.
+		e.call(t, request{Method: "POST", Path: "/v1/plans/bulk/versions", Key: adminKey,
+			Body: `{"daily_allowances":{},"limits":{"requests_per_second":100000}}`}, http.StatusCreated, nil)
+		e.createAccount(t, "le", "bulk", "UTC")
 		key := e.createKey(t, "le")
 		var g grantView
 		e.call(t, request{Method: "POST", Path: "/v1/accounts/le/grants", Key: adminKey, Body: `{"credits":"1000"}`}, http.StatusCreated, &g)

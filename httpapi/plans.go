@@ -16,7 +16,15 @@ type planVersionView struct {
 	Version     int                                   `json:"version"`
 	EffectiveAt time.Time                             `json:"effective_at"`
 	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances"`
+	Limits      planLimitsView                        `json:"limits"`
 	CreatedAt   time.Time                             `json:"created_at"`
+}
+
+// planLimitsView shows a plan's limits in force: its own, or the defaults.
+type planLimitsView struct {
+	RequestsPerSecond  int `json:"requests_per_second"`
+	ConcurrentRequests int `json:"concurrent_requests"`
+	MaxPendingHolds    int `json:"max_pending_holds"`
 }
 
 func viewPlanVersion(v tollgate.PlanVersion) planVersionView {
@@ -24,7 +32,9 @@ func viewPlanVersion(v tollgate.PlanVersion) planVersionView {
 	if a == nil {
 		a = map[tollgate.Product]tollgate.Credits{}
 	}
-	return planVersionView{v.Plan, "plan_version", v.Version, v.EffectiveAt, a, v.CreatedAt}
+	l := v.Limits.Or(tollgate.DefaultLimits)
+	return planVersionView{v.Plan, "plan_version", v.Version, v.EffectiveAt, a,
+		planLimitsView{l.RequestsPerSecond, l.ConcurrentRequests, l.MaxPendingHolds}, v.CreatedAt}
 }
 
 type planView struct {
@@ -40,6 +50,7 @@ func (s *Server) createPlanVersion(w http.ResponseWriter, r *http.Request, c *ca
 		Allowances  map[tollgate.Product]amount `json:"daily_allowances"`
 		EffectiveAt string                      `json:"effective_at"`
 		Force       bool                        `json:"force"`
+		Limits      *limitsRequest              `json:"limits"`
 	}
 	if err := decode(c.body, &req, false); err != nil {
 		return err
@@ -53,6 +64,10 @@ func (s *Server) createPlanVersion(w http.ResponseWriter, r *http.Request, c *ca
 			return tollgate.FieldError("daily_allowances", "%s: %v", prod, a.err)
 		}
 		p.Allowances[prod] = a.v
+	}
+	if req.Limits != nil {
+		l := req.Limits.limits()
+		p.Limits = &l
 	}
 	var err error
 	if p.EffectiveAt, err = parseTime("effective_at", req.EffectiveAt); err != nil {
@@ -125,16 +140,7 @@ func (s *Server) notice(w http.ResponseWriter, r *http.Request, plan string) {
 	if plan == "" {
 		return
 	}
-	s.plans.mu.Lock()
-	if time.Since(s.plans.at) > planCacheTTL {
-		vs, err := s.l.Plans(r.Context())
-		if err == nil {
-			s.plans.vs, s.plans.at = vs, time.Now()
-		}
-	}
-	vs := s.plans.vs
-	s.plans.mu.Unlock()
-	if n := ledger.Notice(vs, plan, s.l.Clock().Now()); n != "" {
+	if n := ledger.Notice(s.planVersions(r.Context()), plan, s.l.Clock().Now()); n != "" {
 		w.Header().Set("Tollgate-Notice", n)
 	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"tollgate"
@@ -31,6 +32,8 @@ var statusOf = map[tollgate.Code]int{
 	tollgate.CodeQuoteExpired:        http.StatusConflict,
 	tollgate.CodeQuoteUsed:           http.StatusConflict,
 	tollgate.CodeAccountSuspended:    http.StatusForbidden,
+	tollgate.CodeTooManyPendingHolds: http.StatusConflict,
+	tollgate.CodeRateLimited:         http.StatusTooManyRequests,
 	tollgate.CodeUnavailable:         http.StatusServiceUnavailable,
 	tollgate.CodeOutcomeUnknown:      http.StatusServiceUnavailable,
 	tollgate.CodeInternal:            http.StatusInternalServerError,
@@ -56,6 +59,8 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeQuoteExpired:        "The quote has expired",
 	tollgate.CodeQuoteUsed:           "The quote has paid for a job already",
 	tollgate.CodeAccountSuspended:    "The account is suspended",
+	tollgate.CodeTooManyPendingHolds: "Too many pending holds",
+	tollgate.CodeRateLimited:         "Too many requests",
 	tollgate.CodeUnavailable:         "Service unavailable",
 	tollgate.CodeOutcomeUnknown:      "Whether the request took effect is not known",
 	tollgate.CodeInternal:            "Internal error",
@@ -133,6 +138,12 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	case tollgate.CodeOutcomeUnknown:
 		w.Header().Set("Retry-After", "2")
+	}
+	if e.RetryAfter > 0 {
+		// Retry-After is whole seconds, rounded up; retry-after-ms (read by
+		// the OpenAI SDKs) is exact to the millisecond.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+		w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
 	body, _ := marshal(p)
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -77,6 +77,9 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	price, now, err := s.Quotes.Price(r.Context(), pricing.Request{Product: req.Product, Model: req.Model, Seconds: req.Seconds,
 		Size: req.Size, InputTokens: req.InputTokens, OutputTokens: req.OutputTokens})
+	if err == nil {
+		err = c.mayUse(price.Product)
+	}
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ type Server struct {
 
 	keys   sync.Map // key hash -> cachedKey
 	plans  planCache
+	limits limiter
 	routes []string
 	public []string
 }
@@ -233,6 +234,19 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 		case who == accountOnly && key.Admin():
 			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "use an account key here, or /v1/accounts/{id}/... with an admin key"))
 			return
+		case reads(r) && !key.Can(tollgate.ScopeRead):
+			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key has no read scope; it may only write"))
+			return
+		case !reads(r) && !key.Can(tollgate.ScopeWrite):
+			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key is read-only: it may send GET requests only"))
+			return
+		}
+		if !key.Admin() {
+			if err := s.limits.acquire(key.ID, s.keyLimits(r.Context(), key, plan), time.Now()); err != nil {
+				s.problem(w, r, err)
+				return
+			}
+			defer s.limits.release(key.ID)
 		}
 		c := &call{key: key}
 		if r.Method == http.MethodPost {
@@ -260,6 +274,10 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 	})
 }
 
+// reads reports whether r only reads: what a key with the read scope alone
+// may send.
+func reads(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }
+
 // authenticate returns the caller's key and, for an account key, its
 // account's plan.
 func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) {
@@ -277,6 +295,9 @@ func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) 
 	if v, ok := s.keys.Load(ck); ok {
 		c := v.(cachedKey)
 		if time.Since(c.at) < ttl {
+			if c.key.ExpiresAt != nil && !s.l.Clock().Now().Before(*c.key.ExpiresAt) {
+				return tollgate.APIKey{}, "", ledger.KeyExpired(c.key)
+			}
 			return c.key, c.plan, nil
 		}
 	}

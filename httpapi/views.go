@@ -177,17 +177,65 @@ type listView[T any] struct {
 }
 
 type keyView struct {
-	ID         string     `json:"id"`
-	Object     string     `json:"object"`
-	AccountID  string     `json:"account_id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	Key        *string    `json:"key"` // the secret: when created only, never stored
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
+	ID         string             `json:"id"`
+	Object     string             `json:"object"`
+	AccountID  string             `json:"account_id"`
+	Name       string             `json:"name"`
+	Prefix     string             `json:"prefix"`
+	Key        *string            `json:"key"` // the secret: when created only, never stored
+	Scopes     []tollgate.Scope   `json:"scopes"`
+	Products   []tollgate.Product `json:"products"` // null: every product
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Limits     limitsView         `json:"limits"`
+	CreatedAt  time.Time          `json:"created_at"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
 }
 
 func viewKey(k tollgate.APIKey, secret *string) keyView {
-	return keyView{k.ID, "api_key", k.AccountID, k.Name, k.Prefix, secret, k.CreatedAt, k.LastUsedAt, k.RevokedAt}
+	scopes := k.Scopes
+	if len(scopes) == 0 {
+		scopes = []tollgate.Scope{tollgate.ScopeRead, tollgate.ScopeWrite}
+	}
+	return keyView{k.ID, "api_key", k.AccountID, k.Name, k.Prefix, secret, scopes, k.Products, k.ExpiresAt,
+		viewLimits(k.Limits), k.CreatedAt, k.LastUsedAt, k.RevokedAt}
+}
+
+// limitsView shows limits as set: null where the plan's (for a key) or
+// the default (for a plan) applies.
+type limitsView struct {
+	RequestsPerSecond  *int `json:"requests_per_second"`
+	ConcurrentRequests *int `json:"concurrent_requests"`
+	MaxPendingHolds    *int `json:"max_pending_holds"`
+}
+
+func viewLimits(l tollgate.Limits) limitsView {
+	set := func(n int) *int {
+		if n == 0 {
+			return nil
+		}
+		return &n
+	}
+	return limitsView{set(l.RequestsPerSecond), set(l.ConcurrentRequests), set(l.MaxPendingHolds)}
+}
+
+// limitsRequest sets limits; a member left out or null keeps the default.
+type limitsRequest struct {
+	RequestsPerSecond  *int `json:"requests_per_second"`
+	ConcurrentRequests *int `json:"concurrent_requests"`
+	MaxPendingHolds    *int `json:"max_pending_holds"`
+}
+
+func (r *limitsRequest) limits() tollgate.Limits {
+	get := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		if *p <= 0 {
+			return -1 // refused by the ledger: 0 is not a limit
+		}
+		return *p
+	}
+	return tollgate.Limits{RequestsPerSecond: get(r.RequestsPerSecond), ConcurrentRequests: get(r.ConcurrentRequests),
+		MaxPendingHolds: get(r.MaxPendingHolds)}
 }

@@ -261,9 +261,61 @@ func newSecret() string {
 
 // KeyParams are the arguments of CreateKey.
 type KeyParams struct {
-	AccountID   string // "" for an admin key
-	Name        string // optional, at most 100 characters
+	AccountID string // "" for an admin key
+	Name      string // optional, at most 100 characters
+	// Scopes, Products, ExpiresAt and Limits restrict an account key (see
+	// tollgate.APIKey); an admin key takes none of them.
+	Scopes      []tollgate.Scope
+	Products    []tollgate.Product
+	ExpiresAt   *time.Time
+	Limits      tollgate.Limits
 	Idempotency *Idempotency
+}
+
+func validateKey(p *KeyParams, now time.Time) error {
+	if len(p.Name) > 100 || !tollgate.CleanText(p.Name) {
+		return tollgate.FieldError("name", "must be at most 100 characters of text without control characters")
+	}
+	if p.AccountID == "" && (p.Scopes != nil || p.Products != nil || p.ExpiresAt != nil || p.Limits != (tollgate.Limits{})) {
+		return tollgate.FieldError("scopes", "an admin key cannot be restricted")
+	}
+	if p.Scopes != nil && len(p.Scopes) == 0 {
+		return tollgate.FieldError("scopes", `must name at least one scope: "read", "write"`)
+	}
+	seen := map[tollgate.Scope]bool{}
+	for _, sc := range p.Scopes {
+		if sc != tollgate.ScopeRead && sc != tollgate.ScopeWrite {
+			return tollgate.FieldError("scopes", `unknown scope %q; known: "read" (GET requests), "write" (the others)`, sc)
+		}
+		if seen[sc] {
+			return tollgate.FieldError("scopes", "scope %q listed twice", sc)
+		}
+		seen[sc] = true
+	}
+	if p.Products != nil && len(p.Products) == 0 {
+		return tollgate.FieldError("products", "must name at least one product, or be left out for every product")
+	}
+	if err := validateProducts(p.Products); err != nil {
+		return err
+	}
+	if p.ExpiresAt != nil && !p.ExpiresAt.After(now) {
+		return tollgate.FieldError("expires_at", "must be in the future")
+	}
+	return validateLimits("limits", p.Limits)
+}
+
+func validateLimits(field string, l tollgate.Limits) error {
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{{"requests_per_second", l.RequestsPerSecond, tollgate.MaxLimits.RequestsPerSecond},
+		{"concurrent_requests", l.ConcurrentRequests, tollgate.MaxLimits.ConcurrentRequests},
+		{"max_pending_holds", l.MaxPendingHolds, tollgate.MaxLimits.MaxPendingHolds}} {
+		if f.v < 0 || f.v > f.max {
+			return tollgate.FieldError(field+"."+f.name, "must be from 1 to %d, or null for the default", f.max)
+		}
+	}
+	return nil
 }
 
 // CreateKey creates an API key for an account, or an admin key when
@@ -274,10 +326,10 @@ func (l *Ledger) CreateKey(ctx context.Context, p KeyParams) (NewKey, error) {
 	if p.AccountID != "" && !validID(p.AccountID) {
 		return NewKey{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
 	}
-	if len(p.Name) > 100 || !tollgate.CleanText(p.Name) {
-		return NewKey{}, tollgate.FieldError("name", "must be at most 100 characters of text without control characters")
-	}
 	now := l.clock.Now()
+	if err := validateKey(&p, now); err != nil {
+		return NewKey{}, err
+	}
 	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		if p.AccountID != "" {
 			if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
@@ -286,7 +338,7 @@ func (l *Ledger) CreateKey(ctx context.Context, p KeyParams) (NewKey, error) {
 		}
 		secret := newSecret()
 		key := tollgate.APIKey{ID: tollgate.NewID("key"), AccountID: p.AccountID, Name: p.Name, Prefix: secret[:KeyPrefixLen],
-			Hash: HashKey(secret), CreatedAt: now}
+			Hash: HashKey(secret), CreatedAt: now, Scopes: p.Scopes, Products: p.Products, ExpiresAt: p.ExpiresAt, Limits: p.Limits}
 		if err := tx.APIKeyInsert(ctx, key); err != nil {
 			return nil, err
 		}
@@ -364,6 +416,9 @@ func (l *Ledger) Authenticate(ctx context.Context, secret string) (tollgate.APIK
 	if errors.Is(err, tollgate.ErrNotFound) || (err == nil && (k.RevokedAt != nil || (k.Admin() && l.adminKeys != nil))) {
 		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeUnauthorized, "unknown or revoked API key")
 	}
+	if err == nil && k.ExpiresAt != nil && !l.clock.Now().Before(*k.ExpiresAt) {
+		return tollgate.APIKey{}, KeyExpired(k)
+	}
 	return k, err
 }
 
@@ -420,4 +475,9 @@ func (l *Ledger) Bootstrap(ctx context.Context, adminSecret string) (string, err
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}
 	return shown, nil
+}
+
+// KeyExpired is the error for a key past its expiry.
+func KeyExpired(k tollgate.APIKey) error {
+	return tollgate.Errorf(tollgate.CodeUnauthorized, "this API key expired at %s; ask for a new one", k.ExpiresAt.Format(time.RFC3339))
 }

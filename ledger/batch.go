@@ -43,6 +43,11 @@ type batch struct {
 	// refund needs to know what is held on each grant.
 	allPending map[string]bool
 
+	// pending counts the pending holds of the accounts that make holds in
+	// this batch, in total ("" key) and by the key that made them, as the
+	// batch changes them; an account absent is not counted.
+	pending map[string]map[string]int
+
 	// cur is the operation being applied; owner and idemOwner map the
 	// rows it makes (grants and holds by id, idempotency records by key)
 	// back to it, so that a row refused at Apply names its operation.
@@ -367,6 +372,9 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			b.quotesUsed[h.QuoteID] = true
 		}
 	}
+	if err := b.countPending(ctx, ops); err != nil {
+		return err
+	}
 	b.expire()
 	b.before = map[string]tollgate.Credits{}
 	for id, a := range b.accounts {
@@ -408,6 +416,92 @@ func (b *batch) loadPending(ctx context.Context, accounts map[string]bool) error
 		if b.holds[h.ID] == nil {
 			b.holds[h.ID] = &holdState{h: h}
 		}
+	}
+	return nil
+}
+
+// countPending counts the pending holds, as stored, of the accounts that
+// make holds in this batch: from the cache where it knows every one, else
+// from the database.
+func (b *batch) countPending(ctx context.Context, ops []*op) error {
+	var ids []string
+	for _, o := range ops {
+		if o.kind == opHold && b.accounts[o.accountID] != nil && b.pending[o.accountID] == nil {
+			if b.pending == nil {
+				b.pending = map[string]map[string]int{}
+			}
+			b.pending[o.accountID] = map[string]int{}
+			ids = append(ids, o.accountID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	count := func(h *tollgate.Hold) {
+		if n := b.pending[h.AccountID]; n != nil {
+			n[""]++
+			if h.KeyID != "" {
+				n[h.KeyID]++
+			}
+		}
+	}
+	if c := b.l.cache; c != nil {
+		// Every pending hold of a cached account is in the cache; every one
+		// of an account read now is in the batch or kept for the cache.
+		for _, id := range ids {
+			if !b.fresh[id] {
+				for _, h := range c.accounts[id].pending {
+					count(&h)
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, hs := range b.holds {
+			if b.fresh[hs.h.AccountID] && hs.h.Status == tollgate.HoldPending && !hs.isNew {
+				seen[hs.h.ID] = true
+				count(&hs.h)
+			}
+		}
+		for i := range b.freshPending {
+			if h := &b.freshPending[i]; !seen[h.ID] {
+				count(h)
+			}
+		}
+		return nil
+	}
+	slices.Sort(ids)
+	cs, err := b.tx.HoldsPendingCount(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		n := b.pending[c.AccountID]
+		n[""] += c.N
+		if c.KeyID != "" {
+			n[c.KeyID] += c.N
+		}
+	}
+	return nil
+}
+
+// pendingCap refuses a hold that would take the account or the key over
+// its cap on pending holds.
+func (b *batch) pendingCap(a *account, p *HoldParams) error {
+	n := b.pending[a.a.ID]
+	if n == nil {
+		return nil
+	}
+	limit := tollgate.DefaultLimits.MaxPendingHolds
+	if v := planAt(b.plans, a.a.Plan, b.now); v != nil {
+		limit = v.Limits.Or(tollgate.DefaultLimits).MaxPendingHolds
+	}
+	if n[""] >= limit {
+		return tollgate.Errorf(tollgate.CodeTooManyPendingHolds,
+			"account %s has %d pending holds, its plan's limit; capture or release some first, or move it to a plan with a higher limit", a.a.ID, n[""])
+	}
+	if p.KeyID != "" && p.KeyMaxPending > 0 && n[p.KeyID] >= p.KeyMaxPending {
+		return tollgate.Errorf(tollgate.CodeTooManyPendingHolds,
+			"key %s has %d pending holds, its limit; capture or release some first", p.KeyID, n[p.KeyID])
 	}
 	return nil
 }
@@ -581,6 +675,12 @@ func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kin
 	t := b.now
 	h.SettledAt = &t
 	hs.dirty = true
+	if n := b.pending[h.AccountID]; n != nil {
+		n[""]--
+		if h.KeyID != "" {
+			n[h.KeyID]--
+		}
+	}
 }
 
 // do applies one operation and returns its result or its error.
@@ -835,6 +935,11 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 			return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeQuoteUsed, "quote %s has paid for a job already; ask for a new quote", p.QuoteID)
 		}
 	}
+	if !usage {
+		if err := b.pendingCap(a, p); err != nil {
+			return tollgate.Hold{}, err
+		}
+	}
 	// Today's allowance counts before it exists; it is created only when the
 	// hold goes through, so a refused hold writes nothing.
 	allowLimit, allowRef, allowEnd, err := b.allowanceDue(ctx, a, p.Product)
@@ -869,7 +974,7 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 	}
 	h := tollgate.Hold{
 		ID: tollgate.NewID(prefix), AccountID: a.a.ID, Product: p.Product, Amount: p.Credits,
-		Status: tollgate.HoldPending, Metadata: p.Metadata, QuoteID: p.QuoteID,
+		Status: tollgate.HoldPending, Metadata: p.Metadata, QuoteID: p.QuoteID, KeyID: p.KeyID,
 		CreatedAt: b.now, ExpiresAt: b.now.Add(p.TTL),
 	}
 	txn := tollgate.NewID("txn")
@@ -896,6 +1001,12 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 		h.SettledAt = &t
 	}
 	b.holds[h.ID] = &holdState{h: h, isNew: true}
+	if n := b.pending[a.a.ID]; n != nil && !usage {
+		n[""]++
+		if p.KeyID != "" {
+			n[p.KeyID]++
+		}
+	}
 	if p.QuoteID != "" { // only a quote can meet a taken key
 		b.owner[h.ID] = b.cur
 		b.quotesUsed[p.QuoteID] = true
@@ -909,6 +1020,9 @@ func (b *batch) settleOp(o *op) (tollgate.Hold, error) {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
 	}
 	h := &hs.h
+	if len(o.products) > 0 && !slices.Contains(o.products, h.Product) {
+		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeForbidden, "hold %s is for %s, which this key may not spend on", h.ID, h.Product)
+	}
 	if h.Status != tollgate.HoldPending {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeHoldNotPending, "hold %s is %s; only a pending hold can be settled", h.ID, h.Status)
 	}

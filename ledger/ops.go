@@ -28,7 +28,8 @@ type op struct {
 	kind      opKind
 	accountID string // the account acted on; for capture/release, resolved at load
 	holdID    string
-	owner     string // capture/release by an account key: the hold must be its own
+	owner     string             // capture/release by an account key: the hold must be its own
+	products  []tollgate.Product // capture/release by a key limited to products: the hold must be for one
 	grant     GrantParams
 	hold      HoldParams
 	capture   *tollgate.Credits
@@ -64,13 +65,18 @@ type GrantParams struct {
 
 // HoldParams are the arguments of Hold and Usage.
 type HoldParams struct {
-	AccountID   string
-	Product     tollgate.Product
-	Credits     tollgate.Credits
-	TTL         time.Duration // Hold only; default Options.DefaultHoldTTL
-	Metadata    map[string]string
-	QuoteID     string
-	Idempotency *Idempotency
+	AccountID string
+	Product   tollgate.Product
+	Credits   tollgate.Credits
+	TTL       time.Duration // Hold only; default Options.DefaultHoldTTL
+	Metadata  map[string]string
+	QuoteID   string
+	// KeyID is the account key asking, "" for an admin key; the hold
+	// counts towards that key's pending holds. KeyMaxPending, when more
+	// than zero, caps them (a key's own limit; the plan caps the account's).
+	KeyID         string
+	KeyMaxPending int
+	Idempotency   *Idempotency
 }
 
 // CaptureParams are the arguments of Capture.
@@ -81,14 +87,18 @@ type CaptureParams struct {
 	Credits *tollgate.Credits
 	// AccountID, when set, restricts the call to that account's holds
 	// (an account key); another account's hold is not found.
-	AccountID   string
+	AccountID string
+	// Products, when set, restricts the call to holds for those products
+	// (a key limited to them); another product's hold is forbidden.
+	Products    []tollgate.Product
 	Idempotency *Idempotency
 }
 
 // ReleaseParams are the arguments of Release.
 type ReleaseParams struct {
 	HoldID      string
-	AccountID   string // as in CaptureParams
+	AccountID   string             // as in CaptureParams
+	Products    []tollgate.Product // as in CaptureParams
 	Idempotency *Idempotency
 }
 
@@ -252,7 +262,7 @@ func (l *Ledger) Capture(ctx context.Context, p CaptureParams) (tollgate.Hold, e
 	if p.Credits != nil && *p.Credits < 0 {
 		return tollgate.Hold{}, tollgate.FieldError("credits", "must not be negative")
 	}
-	res, err := l.submit(ctx, &op{kind: opCapture, holdID: p.HoldID, owner: p.AccountID, capture: p.Credits, idem: p.Idempotency})
+	res, err := l.submit(ctx, &op{kind: opCapture, holdID: p.HoldID, owner: p.AccountID, products: p.Products, capture: p.Credits, idem: p.Idempotency})
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
@@ -268,7 +278,7 @@ func (l *Ledger) Release(ctx context.Context, p ReleaseParams) (tollgate.Hold, e
 	if !validID(p.HoldID) {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %q not found", p.HoldID)
 	}
-	res, err := l.submit(ctx, &op{kind: opRelease, holdID: p.HoldID, owner: p.AccountID, idem: p.Idempotency})
+	res, err := l.submit(ctx, &op{kind: opRelease, holdID: p.HoldID, owner: p.AccountID, products: p.Products, idem: p.Idempotency})
 	if err != nil {
 		return tollgate.Hold{}, err
 	}

@@ -22,7 +22,10 @@ type PlanVersionParams struct {
 	EffectiveAt *time.Time                            // default now
 	// Force applies a cut with less than the notice period. Accounts still
 	// see it in their balance and in the Tollgate-Notice header until then.
-	Force       bool
+	Force bool
+	// Limits for the plan's keys; nil keeps those of the plan's latest
+	// version (the defaults for a new plan).
+	Limits      *tollgate.Limits
 	Idempotency *Idempotency
 }
 
@@ -43,6 +46,11 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 		}
 		if c < 0 || c > tollgate.MaxCredits {
 			return tollgate.PlanVersion{}, tollgate.FieldError("daily_allowances", "%s: must be from 0 to %s", prod, tollgate.MaxCredits)
+		}
+	}
+	if p.Limits != nil {
+		if err := validateLimits("limits", *p.Limits); err != nil {
+			return tollgate.PlanVersion{}, err
 		}
 	}
 	now := l.clock.Now()
@@ -67,7 +75,11 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 		for _, o := range vs {
 			if o.Plan == p.Plan && o.Version >= v.Version {
 				v.Version = o.Version + 1
+				v.Limits = o.Limits
 			}
+		}
+		if p.Limits != nil {
+			v.Limits = *p.Limits
 		}
 		if prev := planAt(vs, p.Plan, eff); prev != nil {
 			if cuts := cutsOf(prev.Allowances, v.Allowances); len(cuts) > 0 && !p.Force {
@@ -140,4 +152,9 @@ func days(d time.Duration) string {
 		return fmt.Sprintf("%d days", d/(24*time.Hour))
 	}
 	return d.String()
+}
+
+// PlanAt returns the version of plan in force at t, or nil.
+func PlanAt(vs []tollgate.PlanVersion, plan string, t time.Time) *tollgate.PlanVersion {
+	return planAt(vs, plan, t)
 }

@@ -102,3 +102,45 @@ func DecodeAllowances(s string) (map[tollgate.Product]tollgate.Credits, error) {
 	}
 	return m, nil
 }
+
+// EncodeLimits encodes limits as stored: "rps,concurrent,pending", or ""
+// when every limit is the default.
+func EncodeLimits(l tollgate.Limits) string {
+	if l == (tollgate.Limits{}) {
+		return ""
+	}
+	return fmt.Sprintf("%d,%d,%d", l.RequestsPerSecond, l.ConcurrentRequests, l.MaxPendingHolds)
+}
+
+// DecodeLimits decodes EncodeLimits.
+func DecodeLimits(s string) (tollgate.Limits, error) {
+	var l tollgate.Limits
+	if s == "" {
+		return l, nil
+	}
+	if _, err := fmt.Sscanf(s, "%d,%d,%d", &l.RequestsPerSecond, &l.ConcurrentRequests, &l.MaxPendingHolds); err != nil {
+		return l, fmt.Errorf("decode limits %q: %w", s, err)
+	}
+	return l, nil
+}
+
+// JoinScopes encodes a key's scopes as "read,write", "" for every scope.
+func JoinScopes(ss []tollgate.Scope) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ",")
+}
+
+// SplitScopes decodes JoinScopes.
+func SplitScopes(s string) []tollgate.Scope {
+	if s == "" {
+		return nil
+	}
+	var out []tollgate.Scope
+	for _, p := range strings.Split(s, ",") {
+		out = append(out, tollgate.Scope(p))
+	}
+	return out
+}

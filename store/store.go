@@ -152,6 +152,9 @@ type Tx interface {
 	// HoldsPending returns the pending holds of the accounts, those expiring
 	// at or before dueBy only when dueBy is non-zero.
 	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
+	// HoldsPendingCount counts the pending holds of the accounts (in id
+	// order) by the key that made them.
+	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
 	// HoldsDue returns up to limit account ids with a pending hold whose
 	// expires_at is at or before now.
 	HoldsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
@@ -296,6 +299,13 @@ type OrderListParams struct {
 	Status    tollgate.OrderStatus // empty: any
 	After     string
 	Limit     int // 0: no limit
+}
+
+// PendingCount is how many pending holds one key of an account made; KeyID
+// "" counts those made with an admin key.
+type PendingCount struct {
+	AccountID, KeyID string
+	N                int
 }
 
 // EntryListParams pages through an account's journal by entry id. The

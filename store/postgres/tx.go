@@ -130,18 +130,27 @@ func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]toll
 
 // --- keys
 
-const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at`
+const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
 
 func scanKey(r row) (tollgate.APIKey, error) {
 	var k tollgate.APIKey
-	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt)
-	k.CreatedAt, k.RevokedAt, k.LastUsedAt = k.CreatedAt.UTC(), utc(k.RevokedAt), utc(k.LastUsedAt)
-	return k, mapErr(err)
+	var scopes, products, limits string
+	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt,
+		&scopes, &products, &k.ExpiresAt, &limits)
+	if err != nil {
+		return k, mapErr(err)
+	}
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt, k.ExpiresAt = k.CreatedAt.UTC(), utc(k.RevokedAt), utc(k.LastUsedAt), utc(k.ExpiresAt)
+	k.Scopes, k.Products = store.SplitScopes(scopes), store.SplitProducts(products)
+	k.Limits, err = store.DecodeLimits(limits)
+	return k, err
 }
 
 func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, k.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at, scopes, products, expires_at, limits)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, k.CreatedAt, store.JoinScopes(k.Scopes), store.JoinProducts(k.Products),
+		tsz(k.ExpiresAt), store.EncodeLimits(k.Limits))
 	if err != nil {
 		return fmt.Errorf("insert key: %w", err)
 	}
@@ -184,8 +193,8 @@ func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
 // --- plans
 
 func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error {
-	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		v.Plan, v.Version, v.EffectiveAt, store.EncodeAllowances(v.Allowances), v.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at, limits) VALUES ($1, $2, $3, $4, $5, $6)`,
+		v.Plan, v.Version, v.EffectiveAt, store.EncodeAllowances(v.Allowances), v.CreatedAt, store.EncodeLimits(v.Limits))
 	if err != nil {
 		return fmt.Errorf("insert plan version: %w", err)
 	}
@@ -195,15 +204,18 @@ func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) erro
 func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
 	vs, err := query(ctx, t, func(r row) (tollgate.PlanVersion, error) {
 		var v tollgate.PlanVersion
-		var allow string
-		if err := r.Scan(&v.Plan, &v.Version, &v.EffectiveAt, &allow, &v.CreatedAt); err != nil {
+		var allow, limits string
+		if err := r.Scan(&v.Plan, &v.Version, &v.EffectiveAt, &allow, &v.CreatedAt, &limits); err != nil {
 			return v, err
 		}
 		v.EffectiveAt, v.CreatedAt = v.EffectiveAt.UTC(), v.CreatedAt.UTC()
 		var err error
-		v.Allowances, err = store.DecodeAllowances(allow)
+		if v.Allowances, err = store.DecodeAllowances(allow); err != nil {
+			return v, err
+		}
+		v.Limits, err = store.DecodeLimits(limits)
 		return v, err
-	}, `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`)
+	}, `SELECT plan, version, effective_at, allowances, created_at, limits FROM plan_versions ORDER BY plan, version`)
 	if err != nil {
 		return nil, fmt.Errorf("list plan versions: %w", err)
 	}
@@ -293,16 +305,16 @@ func scanString(r row) (string, error) {
 
 // --- holds
 
-const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at`
+const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
 
 var holdColumns = []string{"id", "account_id", "product", "amount", "captured", "status", "allocations", "metadata",
-	"quote_id", "created_at", "expires_at", "settled_at"}
+	"quote_id", "created_at", "expires_at", "settled_at", "key_id"}
 
 func scanHold(r row) (tollgate.Hold, error) {
 	var h tollgate.Hold
 	var alloc, meta string
 	if err := r.Scan(&h.ID, &h.AccountID, &h.Product, &h.Amount, &h.Captured, &h.Status, &alloc, &meta,
-		&h.QuoteID, &h.CreatedAt, &h.ExpiresAt, &h.SettledAt); err != nil {
+		&h.QuoteID, &h.CreatedAt, &h.ExpiresAt, &h.SettledAt, &h.KeyID); err != nil {
 		return h, mapErr(err)
 	}
 	h.CreatedAt, h.ExpiresAt, h.SettledAt = h.CreatedAt.UTC(), h.ExpiresAt.UTC(), utc(h.SettledAt)
@@ -565,7 +577,7 @@ const (
 	ON CONFLICT DO NOTHING RETURNING id`
 	holdInsertSQL = `INSERT INTO holds (` + holdCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
 	ON CONFLICT DO NOTHING RETURNING id`
 	idempotencyInsertSQL = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::bytea[], $6::timestamptz[])
@@ -601,7 +613,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		h := &w.Holds[next]
 		r[0], r[1], r[2], r[3], r[4], r[5] = h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status)
 		r[6], r[7], r[8] = store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID
-		r[9], r[10], r[11] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt)
+		r[9], r[10], r[11], r[12] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt), h.KeyID
 	}); err != nil {
 		return fmt.Errorf("insert holds: %w", err)
 	}
@@ -625,12 +637,12 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(grantInsertSQL, c.args()...)
 	}
 	if n := len(quoted); n > 0 {
-		c := newColumns(12, n)
+		c := newColumns(13, n)
 		for _, i := range quoted {
 			h := &w.Holds[i]
 			c.add(h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
 				store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
-				tsz(&h.CreatedAt), tsz(&h.ExpiresAt), tsz(h.SettledAt))
+				tsz(&h.CreatedAt), tsz(&h.ExpiresAt), tsz(h.SettledAt), h.KeyID)
 		}
 		b.Queue(holdInsertSQL, c.args()...)
 	}
@@ -841,4 +853,17 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]store.PendingCount, error) {
+	cs, err := query(ctx, t, func(r row) (store.PendingCount, error) {
+		var c store.PendingCount
+		err := r.Scan(&c.AccountID, &c.KeyID, &c.N)
+		return c, err
+	}, `SELECT account_id, key_id, count(*) FROM holds WHERE status = 'pending' AND account_id = ANY($1)
+		GROUP BY account_id, key_id ORDER BY account_id, key_id`, accountIDs)
+	if err != nil {
+		return nil, fmt.Errorf("count pending holds: %w", err)
+	}
+	return cs, nil
 }

@@ -136,20 +136,28 @@ func limit(n int) int {
 
 // --- keys
 
-const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at`
+const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
 
 func scanKey(r interface{ Scan(...any) error }) (tollgate.APIKey, error) {
 	var k tollgate.APIKey
 	var created int64
-	var revoked, used sql.NullInt64
-	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &created, &revoked, &used)
-	k.CreatedAt, k.RevokedAt, k.LastUsedAt = fromMicros(created), fromNullMicros(revoked), fromNullMicros(used)
-	return k, mapErr(err)
+	var revoked, used, expires sql.NullInt64
+	var scopes, products, limits string
+	err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &created, &revoked, &used, &scopes, &products, &expires, &limits)
+	if err != nil {
+		return k, mapErr(err)
+	}
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt, k.ExpiresAt = fromMicros(created), fromNullMicros(revoked), fromNullMicros(used), fromNullMicros(expires)
+	k.Scopes, k.Products = store.SplitScopes(scopes), store.SplitProducts(products)
+	k.Limits, err = store.DecodeLimits(limits)
+	return k, err
 }
 
 func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at) VALUES (?,?,?,?,?,?)`,
-		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, micros(k.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, hash, created_at, scopes, products, expires_at, limits)
+		VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.Hash, micros(k.CreatedAt), store.JoinScopes(k.Scopes), store.JoinProducts(k.Products),
+		nullMicros(k.ExpiresAt), store.EncodeLimits(k.Limits))
 	if err != nil {
 		return fmt.Errorf("insert key: %w", err)
 	}
@@ -192,8 +200,8 @@ func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
 // --- plans
 
 func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error {
-	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at) VALUES (?,?,?,?,?)`,
-		v.Plan, v.Version, micros(v.EffectiveAt), store.EncodeAllowances(v.Allowances), micros(v.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO plan_versions (plan, version, effective_at, allowances, created_at, limits) VALUES (?,?,?,?,?,?)`,
+		v.Plan, v.Version, micros(v.EffectiveAt), store.EncodeAllowances(v.Allowances), micros(v.CreatedAt), store.EncodeLimits(v.Limits))
 	if err != nil {
 		return fmt.Errorf("insert plan version: %w", err)
 	}
@@ -208,13 +216,16 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 	return collect(rows, func(r interface{ Scan(...any) error }) (tollgate.PlanVersion, error) {
 		var v tollgate.PlanVersion
 		var eff, created int64
-		var allow string
-		if err := r.Scan(&v.Plan, &v.Version, &eff, &allow, &created); err != nil {
+		var allow, limits string
+		if err := r.Scan(&v.Plan, &v.Version, &eff, &allow, &created, &limits); err != nil {
 			return v, err
 		}
 		v.EffectiveAt, v.CreatedAt = fromMicros(eff), fromMicros(created)
 		var err error
-		v.Allowances, err = store.DecodeAllowances(allow)
+		if v.Allowances, err = store.DecodeAllowances(allow); err != nil {
+			return v, err
+		}
+		v.Limits, err = store.DecodeLimits(limits)
 		return v, err
 	})
 }
@@ -295,7 +306,7 @@ func scanString(r interface{ Scan(...any) error }) (string, error) {
 
 // --- holds
 
-const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at`
+const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
 
 func scanHold(r interface{ Scan(...any) error }) (tollgate.Hold, error) {
 	var h tollgate.Hold
@@ -303,7 +314,7 @@ func scanHold(r interface{ Scan(...any) error }) (tollgate.Hold, error) {
 	var created, expires int64
 	var settled sql.NullInt64
 	if err := r.Scan(&h.ID, &h.AccountID, &h.Product, &h.Amount, &h.Captured, &h.Status, &alloc, &meta,
-		&h.QuoteID, &created, &expires, &settled); err != nil {
+		&h.QuoteID, &created, &expires, &settled, &h.KeyID); err != nil {
 		return h, mapErr(err)
 	}
 	h.CreatedAt, h.ExpiresAt, h.SettledAt = fromMicros(created), fromMicros(expires), fromNullMicros(settled)
@@ -687,16 +698,18 @@ const (
 	qHoldsByQuote = `SELECT ` + holdCols + ` FROM holds WHERE quote_id IN ` + inIDs + ` AND quote_id <> '' ORDER BY id`
 	qHoldsPending = `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
 		AND expires_at <= ? ORDER BY account_id, id`
-	qPlanVersions = `SELECT plan, version, effective_at, allowances, created_at FROM plan_versions ORDER BY plan, version`
+	qHoldsPendingCount = `SELECT account_id, key_id, count(*) FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
+		GROUP BY account_id, key_id ORDER BY account_id, key_id`
+	qPlanVersions = `SELECT plan, version, effective_at, allowances, created_at, limits FROM plan_versions ORDER BY plan, version`
 	qIdempotency  = `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`
 )
 
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
-	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending,
+	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
-		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, "", 12, c),
+		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, "", 13, c),
 			insertQuery(insertJournal, "", 6, c))
 	}
 	return qs
@@ -764,11 +777,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	// Holds are checked by the ledger under the database lock (one writer:
 	// nobody else can take a quote meanwhile), so they are inserted plainly;
 	// ON CONFLICT would cost a lookup per row.
-	n, _, err = t.insertRows(ctx, insertHolds, "", 12, len(w.Holds), func(i int, a []any) []any {
+	n, _, err = t.insertRows(ctx, insertHolds, "", 13, len(w.Holds), func(i int, a []any) []any {
 		h := &w.Holds[i]
 		return append(a, h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
 			store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
-			micros(h.CreatedAt), micros(h.ExpiresAt), nullMicros(h.SettledAt))
+			micros(h.CreatedAt), micros(h.ExpiresAt), nullMicros(h.SettledAt), h.KeyID)
 	})
 	if err != nil {
 		return fmt.Errorf("insert holds: %w", err)
@@ -866,4 +879,16 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]store.PendingCount, error) {
+	rows, err := t.query(ctx, qHoldsPendingCount, idList(accountIDs))
+	if err != nil {
+		return nil, fmt.Errorf("count pending holds: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (store.PendingCount, error) {
+		var c store.PendingCount
+		err := r.Scan(&c.AccountID, &c.KeyID, &c.N)
+		return c, err
+	})
 }

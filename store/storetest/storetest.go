@@ -62,6 +62,7 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"TransferRules", testTransferRules, false},
 		{"ReservedRefs", testReservedRefs, false},
 		{"TransferRaceManyLedgers", testTransferRaceManyLedgers, true},
+		{"PendingHoldCap", testPendingHoldCap, false},
 	}
 	for _, tc := range tests {
 		if tc.many && opt.CacheState {
