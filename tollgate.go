@@ -53,6 +53,9 @@ type Account struct {
 	// LowBalance: when the credits the account can spend (today's allowance
 	// left out) fall below it, a credits.low event fires. Zero: never.
 	LowBalance Credits
+	// PendingHolds counts the account's pending holds, kept by the ledger
+	// in the transaction that makes or settles each one.
+	PendingHolds int
 }
 
 // Location returns the account's time zone, UTC if it cannot be loaded.
@@ -483,4 +486,20 @@ type Delivery struct {
 	OldSecret  string // also signs, while the endpoint's rotation overlaps
 	Attempts   int
 	NextAt     time.Time
+}
+
+// AuditEntry records one admin or owner action: who did what to which
+// object, when, in which request. The audit log is append-only.
+type AuditEntry struct {
+	ID        string
+	CreatedAt time.Time
+	// ActorKey is the key that acted ("" for Tollgate itself or a payment
+	// provider), ActorKind its kind: admin, account, provider or system.
+	ActorKey  string
+	ActorKind string
+	AccountID string // the account acted on, if any
+	Action    string // such as grant.create, key.revoke, plan_version.create
+	Target    string // the id of the object acted on
+	RequestID string // the Request-Id of the API request, if any
+	Detail    string // a JSON object: what changed
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/store"
@@ -129,10 +130,21 @@ func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	if k != nil {
-		if _, err := s.l.WriteIdempotent(r.Context(), k, func(store.Tx) (any, error) { return rs, nil }); err != nil {
-			return err
+	// The answer is remembered with the audit entry of a refund the
+	// provider now makes (the credits follow its event, recorded then as
+	// order.refund); a development order's refund was recorded as made.
+	if _, err := s.l.WriteIdempotent(r.Context(), k, func(tx store.Tx) (any, error) {
+		if rs.Applied {
+			return rs, nil
 		}
+		return rs, s.l.Audit(r.Context(), tx, "order.refund_requested", rs.Order.AccountID, rs.Order.ID,
+			map[string]any{"amount": rs.Amount, "currency": rs.Order.Price.Currency, "refund_id": rs.RefundID})
+	}); err != nil {
+		var rep *ledger.Replayed
+		if !errors.As(err, &rep) {
+			s.log.Error("a refund was asked of the provider but could not be recorded", "order", rs.Order.ID, "refund", rs.RefundID, "err", err)
+		}
+		return err
 	}
 	return writeJSON(w, http.StatusOK, view(rs))
 }
@@ -370,7 +382,8 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, tollgate.Errorf(tollgate.CodeBodyTooLarge, "the event is over 1 MiB"))
 		return
 	}
-	did, err := s.Payments.HandleStripe(r.Context(), body, r.Header.Get("Stripe-Signature"))
+	ctx := ledger.WithActor(r.Context(), ledger.Actor{KeyID: "stripe", Kind: ledger.ActorProvider, RequestID: ledger.ActorOf(r.Context()).RequestID})
+	did, err := s.Payments.HandleStripe(ctx, body, r.Header.Get("Stripe-Signature"))
 	switch {
 	case errors.Is(err, payment.ErrBadSignature):
 		s.log.Warn("stripe webhook refused", "err", err)

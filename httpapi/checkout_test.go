@@ -267,6 +267,12 @@ func TestRefundOrderEndpoint(t *testing.T) {
 			t.Fatal("the refund repeated with its key was not a replay")
 		}
 		e.call(t, request{Method: "POST", Path: "/v1/orders/" + co.Order.ID + "/refund", Key: adminKey}, http.StatusConflict, nil)
+		var audit listView[auditView]
+		e.call(t, request{Method: "GET", Path: "/v1/audit?action=order.refund", Key: adminKey}, http.StatusOK, &audit)
+		if len(audit.Data) != 1 || audit.Data[0].Target != co.Order.ID || audit.Data[0].ActorKind != "admin" ||
+			!strings.Contains(string(audit.Data[0].Detail), `"refunded":400`) {
+			t.Fatalf("the refund's audit entries: %+v", audit.Data)
+		}
 		var b balanceView
 		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: key}, http.StatusOK, &b)
 		if b.ByProduct["assistant"] != cr("0") {

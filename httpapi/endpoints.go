@@ -84,7 +84,10 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		if req.Disabled != nil {
 			e.Disabled = *req.Disabled
 		}
-		return e, tx.EndpointUpdate(r.Context(), e)
+		if err := tx.EndpointUpdate(r.Context(), e); err != nil {
+			return nil, err
+		}
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.update", "", e.ID, map[string]any{"events": e.Types, "disabled": e.Disabled})
 	})
 	if err != nil {
 		return err
@@ -106,7 +109,10 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		if err != nil {
 			return nil, err
 		}
-		return e.ID, tx.EndpointDelete(r.Context(), e.ID)
+		if err := tx.EndpointDelete(r.Context(), e.ID); err != nil {
+			return nil, err
+		}
+		return e.ID, s.l.Audit(r.Context(), tx, "webhook_endpoint.delete", "", e.ID, map[string]any{"url": e.URL})
 	})
 	if err != nil {
 		return err
@@ -148,7 +154,10 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 			e.OldSecret, e.OldSecretUntil = e.Secret, &until
 		}
 		e.Secret = jobs.NewSecret()
-		return e, tx.EndpointUpdate(r.Context(), e)
+		if err := tx.EndpointUpdate(r.Context(), e); err != nil {
+			return nil, err
+		}
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.rotate_secret", "", e.ID, map[string]any{"old_secret_until": e.OldSecretUntil})
 	})
 	if err != nil {
 		return err
@@ -196,7 +205,8 @@ func (s *Server) resendEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		if n == 0 && req.EventID != "" {
 			return nil, tollgate.Errorf(tollgate.CodeNotFound, "event %q not found for this endpoint", req.EventID)
 		}
-		return resendView{"resend", e.ID, n}, nil
+		return resendView{"resend", e.ID, n}, s.l.Audit(r.Context(), tx, "webhook_endpoint.resend", "", e.ID,
+			map[string]any{"event_id": req.EventID, "since": since, "queued": n})
 	})
 	if err != nil {
 		return err
@@ -230,7 +240,10 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: req.Events, CreatedAt: s.l.Clock().Now()}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), true) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx store.Tx) (any, error) {
-		return e, tx.EndpointInsert(r.Context(), e)
+		if err := tx.EndpointInsert(r.Context(), e); err != nil {
+			return nil, err
+		}
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.create", "", e.ID, map[string]any{"url": e.URL, "events": e.Types})
 	})
 	if err != nil {
 		return err

@@ -298,7 +298,11 @@ func (s *Server) createPriceRule(w http.ResponseWriter, r *http.Request, c *call
 	}
 	view := func(v any) any { return ruleView(v.(pricing.Rule), packs) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx store.Tx) (any, error) {
-		return s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
+		added, err := s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
+		if err != nil {
+			return nil, err
+		}
+		return added, s.l.Audit(r.Context(), tx, "price_rule.create", "", added.ID, map[string]any{"rule": added, "force": req.Force})
 	})
 	if err != nil {
 		return err

@@ -393,6 +393,9 @@ func checkAgainstDoc(tb testing.TB, r response) {
 		tb.Errorf("%s %d: content type %q is not documented", r.Pattern, r.Status, ct)
 		return
 	}
+	if !strings.HasSuffix(ct, "json") { // pages and CSV: the content type is the contract
+		return
+	}
 	for _, e := range validate(doc, media["schema"], r.Body) {
 		tb.Errorf("%s %d: body %s does not match the document: %s", r.Pattern, r.Status, r.Body, e)
 	}

@@ -145,6 +145,7 @@ func (s *Server) register() {
 	handle("GET /v1/orders", anyKey, s.listOrders)
 	handle("POST /v1/orders/{id}/refund", adminOnly, s.refundOrder)
 	handle("GET /v1/accounts/{id}/orders", anyKey, s.listOrders)
+	handle("GET /v1/audit", adminOnly, s.listAudit)
 	public("GET /checkout/dev/{id}", s.devCheckout)
 	public("POST /checkout/dev/{id}", s.devCheckout)
 	public("GET /checkout/start", s.startCheckout)
@@ -159,8 +160,13 @@ func (s *Server) register() {
 	s.mux.HandleFunc("/", s.noRoute)
 }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the API. Every answer carries a Request-Id, which the
+// audit log records with what the request did.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := tollgate.NewID("req")
+	w.Header().Set("Request-Id", id)
+	s.mux.ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
+}
 
 // noRoute answers what no route matched: 405 with Allow when the path
 // exists for other methods, else 404. Matched requests never come here.
@@ -248,6 +254,11 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 			}
 			defer s.limits.release(key.ID)
 		}
+		kind := ledger.ActorAccount
+		if key.Admin() {
+			kind = ledger.ActorAdmin
+		}
+		r = r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{KeyID: key.ID, Kind: kind, RequestID: ledger.ActorOf(r.Context()).RequestID}))
 		c := &call{key: key}
 		if r.Method == http.MethodPost {
 			if c.body, err = s.readBody(w, r); err != nil {

@@ -71,7 +71,8 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 			}
 			return nil, err
 		}
-		return a, nil
+		return a, l.Audit(ctx, tx, "account.create", a.ID, a.ID, map[string]any{"name": a.Name, "plan": a.Plan,
+			"timezone": a.Timezone, "low_balance_threshold": a.LowBalance})
 	})
 	if err != nil {
 		return tollgate.Account{}, err
@@ -119,7 +120,7 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 		if len(as) == 0 {
 			return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", id)
 		}
-		a := as[0]
+		a, was := as[0], as[0]
 		if c.Plan != nil {
 			vs, err := tx.PlanVersionList(ctx)
 			if err != nil {
@@ -142,7 +143,20 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 		if c.LowBalance != nil {
 			a.LowBalance = *c.LowBalance
 		}
-		return a, tx.AccountUpdate(ctx, a)
+		if err := tx.AccountUpdate(ctx, a); err != nil {
+			return nil, err
+		}
+		changed := map[string]any{}
+		for _, f := range []struct {
+			name     string
+			from, to any
+		}{{"name", was.Name, a.Name}, {"plan", was.Plan, a.Plan}, {"timezone", was.Timezone, a.Timezone},
+			{"status", was.Status, a.Status}, {"low_balance_threshold", was.LowBalance, a.LowBalance}} {
+			if f.from != f.to {
+				changed[f.name] = map[string]any{"from": f.from, "to": f.to}
+			}
+		}
+		return a, l.Audit(ctx, tx, "account.update", a.ID, a.ID, changed)
 	})
 	if err != nil {
 		return tollgate.Account{}, err
@@ -342,7 +356,9 @@ func (l *Ledger) CreateKey(ctx context.Context, p KeyParams) (NewKey, error) {
 		if err := tx.APIKeyInsert(ctx, key); err != nil {
 			return nil, err
 		}
-		return NewKey{APIKey: key, Secret: secret}, nil
+		return NewKey{APIKey: key, Secret: secret}, l.Audit(ctx, tx, "key.create", key.AccountID, key.ID, map[string]any{
+			"name": key.Name, "prefix": key.Prefix, "scopes": key.Scopes, "products": key.Products, "expires_at": key.ExpiresAt,
+			"limits": key.Limits})
 	})
 	if err != nil {
 		return NewKey{}, err
@@ -385,7 +401,7 @@ func (l *Ledger) RevokeKey(ctx context.Context, accountID, keyID string, k *Idem
 		if err != nil {
 			return nil, notFound(err, "key", keyID)
 		}
-		return key, nil
+		return key, l.Audit(ctx, tx, "key.revoke", accountID, keyID, map[string]any{"name": key.Name, "prefix": key.Prefix})
 	})
 	if err != nil {
 		return tollgate.APIKey{}, err

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,10 +44,12 @@ type batch struct {
 	// refund needs to know what is held on each grant.
 	allPending map[string]bool
 
-	// pending counts the pending holds of the accounts that make holds in
-	// this batch, in total ("" key) and by the key that made them, as the
-	// batch changes them; an account absent is not counted.
-	pending map[string]map[string]int
+	// pendingDelta is how the batch changed each account's count of
+	// pending holds; keyPending counts the pending holds of the keys with a
+	// cap of their own that make holds in this batch, as the batch changes
+	// them (account id, key id).
+	pendingDelta map[string]int
+	keyPending   map[[2]string]int
 
 	// cur is the operation being applied; owner and idemOwner map the
 	// rows it makes (grants and holds by id, idempotency records by key)
@@ -420,42 +423,46 @@ func (b *batch) loadPending(ctx context.Context, accounts map[string]bool) error
 	return nil
 }
 
-// countPending counts the pending holds, as stored, of the accounts that
-// make holds in this batch: from the cache where it knows every one, else
-// from the database.
+// countPending counts, as stored, the pending holds of the keys with a
+// cap of their own that make holds in this batch: from the cache where it
+// knows every one, else from the database. An account's count is on its
+// row.
 func (b *batch) countPending(ctx context.Context, ops []*op) error {
 	var ids []string
 	for _, o := range ops {
-		if o.kind == opHold && b.accounts[o.accountID] != nil && b.pending[o.accountID] == nil {
-			if b.pending == nil {
-				b.pending = map[string]map[string]int{}
+		if o.kind == opHold && o.hold.KeyMaxPending > 0 && b.accounts[o.accountID] != nil {
+			if b.keyPending == nil {
+				b.keyPending = map[[2]string]int{}
 			}
-			b.pending[o.accountID] = map[string]int{}
-			ids = append(ids, o.accountID)
+			k := [2]string{o.accountID, o.hold.KeyID}
+			if _, ok := b.keyPending[k]; !ok {
+				b.keyPending[k] = 0
+				ids = append(ids, o.accountID)
+			}
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	count := func(h *tollgate.Hold) {
-		if n := b.pending[h.AccountID]; n != nil {
-			n[""]++
-			if h.KeyID != "" {
-				n[h.KeyID]++
-			}
+		k := [2]string{h.AccountID, h.KeyID}
+		if _, ok := b.keyPending[k]; ok {
+			b.keyPending[k]++
 		}
 	}
 	if c := b.l.cache; c != nil {
 		// Every pending hold of a cached account is in the cache; every one
 		// of an account read now is in the batch or kept for the cache.
+		seen := map[string]bool{}
 		for _, id := range ids {
-			if !b.fresh[id] {
+			if !b.fresh[id] && !seen[id] {
 				for _, h := range c.accounts[id].pending {
 					count(&h)
 				}
 			}
+			seen[id] = true
 		}
-		seen := map[string]bool{}
+		seen = map[string]bool{}
 		for _, hs := range b.holds {
 			if b.fresh[hs.h.AccountID] && hs.h.Status == tollgate.HoldPending && !hs.isNew {
 				seen[hs.h.ID] = true
@@ -463,45 +470,55 @@ func (b *batch) countPending(ctx context.Context, ops []*op) error {
 			}
 		}
 		for i := range b.freshPending {
-			if h := &b.freshPending[i]; !seen[h.ID] {
+			if h := &b.freshPending[i]; b.fresh[h.AccountID] && !seen[h.ID] {
 				count(h)
 			}
 		}
 		return nil
 	}
 	slices.Sort(ids)
-	cs, err := b.tx.HoldsPendingCount(ctx, ids)
+	cs, err := b.tx.HoldsPendingCount(ctx, slices.Compact(ids))
 	if err != nil {
 		return err
 	}
 	for _, c := range cs {
-		n := b.pending[c.AccountID]
-		n[""] += c.N
-		if c.KeyID != "" {
-			n[c.KeyID] += c.N
+		k := [2]string{c.AccountID, c.KeyID}
+		if _, ok := b.keyPending[k]; ok {
+			b.keyPending[k] += c.N
 		}
 	}
 	return nil
 }
 
+// pendingChanged records that a pending hold of account acct, made by key,
+// was made (+1) or settled (-1).
+func (b *batch) pendingChanged(acct, key string, by int) {
+	if b.pendingDelta == nil {
+		b.pendingDelta = map[string]int{}
+	}
+	b.pendingDelta[acct] += by
+	k := [2]string{acct, key}
+	if _, ok := b.keyPending[k]; ok {
+		b.keyPending[k] += by
+	}
+}
+
 // pendingCap refuses a hold that would take the account or the key over
 // its cap on pending holds.
 func (b *batch) pendingCap(a *account, p *HoldParams) error {
-	n := b.pending[a.a.ID]
-	if n == nil {
-		return nil
-	}
 	limit := tollgate.DefaultLimits.MaxPendingHolds
 	if v := planAt(b.plans, a.a.Plan, b.now); v != nil {
 		limit = v.Limits.Or(tollgate.DefaultLimits).MaxPendingHolds
 	}
-	if n[""] >= limit {
+	if n := a.a.PendingHolds + b.pendingDelta[a.a.ID]; n >= limit {
 		return tollgate.Errorf(tollgate.CodeTooManyPendingHolds,
-			"account %s has %d pending holds, its plan's limit; capture or release some first, or move it to a plan with a higher limit", a.a.ID, n[""])
+			"account %s has %d pending holds, its plan's limit; capture or release some first, or move it to a plan with a higher limit", a.a.ID, n)
 	}
-	if p.KeyID != "" && p.KeyMaxPending > 0 && n[p.KeyID] >= p.KeyMaxPending {
-		return tollgate.Errorf(tollgate.CodeTooManyPendingHolds,
-			"key %s has %d pending holds, its limit; capture or release some first", p.KeyID, n[p.KeyID])
+	if p.KeyMaxPending > 0 {
+		if n := b.keyPending[[2]string{a.a.ID, p.KeyID}]; n >= p.KeyMaxPending {
+			return tollgate.Errorf(tollgate.CodeTooManyPendingHolds,
+				"key %s has %d pending holds, its limit; capture or release some first", p.KeyID, n)
+		}
 	}
 	return nil
 }
@@ -675,12 +692,7 @@ func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kin
 	t := b.now
 	h.SettledAt = &t
 	hs.dirty = true
-	if n := b.pending[h.AccountID]; n != nil {
-		n[""]--
-		if h.KeyID != "" {
-			n[h.KeyID]--
-		}
-	}
+	b.pendingChanged(h.AccountID, h.KeyID, -1)
 }
 
 // do applies one operation and returns its result or its error.
@@ -705,7 +717,16 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 	var err error
 	switch o.kind {
 	case opGrant:
-		res, err = b.grant(ctx, a, &o.grant)
+		var g tollgate.Grant
+		if g, err = b.grant(ctx, a, &o.grant); err == nil && o.audit != nil {
+			e := *o.audit
+			e.Target, e.CreatedAt = g.ID, b.now
+			d, _ := json.Marshal(map[string]any{"credits": g.Amount, "source": g.Source, "products": g.Products,
+				"expires_at": g.ExpiresAt, "external_ref": g.ExternalRef, "priority": g.Priority})
+			e.Detail = string(d)
+			b.w.Audit = append(b.w.Audit, e)
+		}
+		res = g
 	case opHold, opUsage:
 		res, err = b.hold(ctx, a, &o.hold, o.kind == opUsage)
 	case opCapture, opRelease:
@@ -713,7 +734,16 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 	case opCompleteOrder:
 		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
 	case opRefundOrder:
-		res, err = b.refundOrder(a, o.orderID, &o.refund)
+		var r OrderResult
+		if r, err = b.refundOrder(a, o.orderID, &o.refund); err == nil && r.Changed && o.audit != nil {
+			e := *o.audit
+			e.AccountID, e.CreatedAt = a.a.ID, b.now
+			d, _ := json.Marshal(map[string]any{"refunded": o.refund.Refunded, "of": o.refund.Total, "currency": r.Order.Price.Currency,
+				"refunded_credits": r.Order.RefundedCredits, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
+			e.Detail = string(d)
+			b.w.Audit = append(b.w.Audit, e)
+		}
+		res = r
 	case opTransfer:
 		res, err = b.transfer(a, &o.transfer)
 	default:
@@ -1001,11 +1031,8 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 		h.SettledAt = &t
 	}
 	b.holds[h.ID] = &holdState{h: h, isNew: true}
-	if n := b.pending[a.a.ID]; n != nil && !usage {
-		n[""]++
-		if p.KeyID != "" {
-			n[p.KeyID]++
-		}
+	if !usage {
+		b.pendingChanged(a.a.ID, p.KeyID, 1)
 	}
 	if p.QuoteID != "" { // only a quote can meet a taken key
 		b.owner[h.ID] = b.cur
@@ -1093,6 +1120,21 @@ func (b *batch) flush(ctx context.Context) error {
 		b.w.OrderUpdates = append(b.w.OrderUpdates, store.OrderUpdate{ID: id, FromStatus: os.fromStatus, FromRefunded: os.fromRefunded,
 			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, PaymentRef: os.paymentRef,
 			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
+	}
+	aids := make([]string, 0, len(b.pendingDelta))
+	for id, d := range b.pendingDelta {
+		if d != 0 {
+			aids = append(aids, id)
+		}
+	}
+	sort.Strings(aids)
+	for _, id := range aids {
+		a := b.accounts[id]
+		if a == nil {
+			return fmt.Errorf("ledger: holds of account %s changed without its lock", id)
+		}
+		a.a.PendingHolds += b.pendingDelta[id]
+		b.w.AccountPending = append(b.w.AccountPending, store.AccountPending{ID: id, N: a.a.PendingHolds})
 	}
 	return nil
 }

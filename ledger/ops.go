@@ -39,6 +39,7 @@ type op struct {
 	transfer  TransferParams
 	to        string // a transfer's destination account, locked with accountID
 	idem      *Idempotency
+	audit     *tollgate.AuditEntry // recorded with the operation's outcome, if any
 
 	conflicts int // times taken out of a batch for a key taken meanwhile
 
@@ -109,7 +110,8 @@ func (l *Ledger) Grant(ctx context.Context, p GrantParams) (tollgate.Grant, erro
 	if err := validateGrant(&p); err != nil {
 		return tollgate.Grant{}, err
 	}
-	res, err := l.submit(ctx, &op{kind: opGrant, accountID: p.AccountID, grant: p, idem: p.Idempotency})
+	audit := l.auditEntry(ctx, "grant.create", p.AccountID, "", nil)
+	res, err := l.submit(ctx, &op{kind: opGrant, accountID: p.AccountID, grant: p, idem: p.Idempotency, audit: &audit})
 	if err != nil {
 		return tollgate.Grant{}, err
 	}
@@ -367,7 +369,8 @@ func (l *Ledger) RefundOrder(ctx context.Context, p RefundOrderParams) (OrderRes
 	if p.Refunded <= 0 || p.Total <= 0 || p.Refunded > p.Total {
 		return OrderResult{}, tollgate.FieldError("amount_refunded", "%d of %d is not a refund", p.Refunded, p.Total)
 	}
-	res, err := l.submit(ctx, &op{kind: opRefundOrder, orderID: p.OrderID, refund: p})
+	audit := l.auditEntry(ctx, "order.refund", "", p.OrderID, nil)
+	res, err := l.submit(ctx, &op{kind: opRefundOrder, orderID: p.OrderID, refund: p, audit: &audit})
 	if err != nil {
 		return OrderResult{}, err
 	}

@@ -93,6 +93,17 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 		if err := tx.PlanVersionInsert(ctx, v); err != nil {
 			return nil, err
 		}
+		detail := map[string]any{"plan": v.Plan, "version": v.Version, "effective_at": v.EffectiveAt,
+			"daily_allowances": v.Allowances, "limits": v.Limits}
+		if prev := planAt(vs, p.Plan, eff); prev != nil {
+			if cuts := cutsOf(prev.Allowances, v.Allowances); len(cuts) > 0 {
+				detail["cuts"] = cuts
+				detail["forced"] = p.Force && eff.Before(now.Add(l.opt.PlanNotice))
+			}
+		}
+		if err := l.Audit(ctx, tx, "plan_version.create", "", v.Plan, detail); err != nil {
+			return nil, err
+		}
 		if v.EffectiveAt.After(now) {
 			data := map[string]any{"plan": v.Plan, "version": v.Version, "effective_at": v.EffectiveAt, "daily_allowances": v.Allowances}
 			if prev := planAt(vs, p.Plan, eff); prev != nil {

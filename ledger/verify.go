@@ -90,7 +90,11 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		}
 		r.Holds = len(holds)
 		held := map[string]tollgate.Credits{}
+		pending := map[string]int{}
 		for _, h := range holds {
+			if h.Status == tollgate.HoldPending {
+				pending[h.AccountID]++
+			}
 			var alloc tollgate.Credits
 			for _, a := range h.Allocations {
 				if _, ok := known[a.GrantID]; !ok {
@@ -173,6 +177,11 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 			return err
 		}
 		r.Accounts = len(accts)
+		for _, a := range accts {
+			if a.PendingHolds != pending[a.ID] {
+				r.add("account %s counts %d pending holds but has %d", a.ID, a.PendingHolds, pending[a.ID])
+			}
+		}
 		return nil
 	})
 	sort.Strings(r.Violations)

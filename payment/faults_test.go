@@ -532,6 +532,10 @@ func TestRefundFromTollgate(t *testing.T) {
 		if got := f.available(t); got != tollgate.WholeCredits(5) {
 			t.Fatalf("after the refund's event, twice: %s credits, want 5", got)
 		}
+		if es, err := f.l.AuditLog(f.ctx, store.AuditListParams{Action: "order.refund"}); err != nil || len(es) != 1 ||
+			es[0].Target != o.ID || es[0].AccountID != "buyer" || !strings.Contains(es[0].Detail, `"taken_back":"5"`) {
+			t.Fatalf("the refund's audit entries: %+v %v; want one, for the event applied once", es, err)
+		}
 		if _, err := f.svc.RefundPayment(f.ctx, o.ID, ptr(int64(201)), nil); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
 			t.Fatalf("refunding 201 of the 200 left: got %v, want invalid_field", err)
 		}

@@ -136,7 +136,11 @@ func (s *Service) Packs(ctx context.Context) ([]tollgate.Pack, error) {
 func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempotency) (tollgate.Pack, error) {
 	p.CreatedAt = s.Clock.Now()
 	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
-		return p, tx.PackPut(ctx, p)
+		if err := tx.PackPut(ctx, p); err != nil {
+			return nil, err
+		}
+		return p, s.Ledger.Audit(ctx, tx, "pack.put", "", p.ID, map[string]any{"credits": p.Credits, "price": p.Price,
+			"valid_for_days": p.ValidForDays, "products": p.Products, "active": p.Active})
 	})
 	if err != nil {
 		return tollgate.Pack{}, err

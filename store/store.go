@@ -155,6 +155,12 @@ type Tx interface {
 	// HoldsPendingCount counts the pending holds of the accounts (in id
 	// order) by the key that made them.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
+
+	// AuditAppend adds entries to the audit log, which nothing changes or
+	// deletes.
+	AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error
+	// AuditList pages through the audit log by id.
+	AuditList(ctx context.Context, p AuditListParams) ([]tollgate.AuditEntry, error)
 	// HoldsDue returns up to limit account ids with a pending hold whose
 	// expires_at is at or before now.
 	HoldsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
@@ -301,6 +307,16 @@ type OrderListParams struct {
 	Limit     int // 0: no limit
 }
 
+// AuditListParams filters and pages the audit log; empty filters match
+// every entry.
+type AuditListParams struct {
+	AccountID, ActorKey, Action string
+	// CreatedFrom and CreatedTo bound when entries were made: [from, to).
+	CreatedFrom, CreatedTo time.Time
+	After                  string
+	Limit                  int // 0: no limit
+}
+
 // PendingCount is how many pending holds one key of an account made; KeyID
 // "" counts those made with an admin key.
 type PendingCount struct {
@@ -405,12 +421,22 @@ type Writes struct {
 	OrderUpdates []OrderUpdate
 	Idempotency  []Idempotency
 	Events       []tollgate.Event // enqueued with EventEnqueue
+	Audit        []tollgate.AuditEntry
+	// AccountPending sets accounts' counts of pending holds.
+	AccountPending []AccountPending
+}
+
+// AccountPending is an account's new count of pending holds.
+type AccountPending struct {
+	ID string
+	N  int
 }
 
 // Empty reports whether w writes nothing.
 func (w *Writes) Empty() bool {
 	return w.Batch == 0 && len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
-		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.OrderUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0
+		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.OrderUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0 &&
+		len(w.Audit) == 0 && len(w.AccountPending) == 0
 }
 
 // Reset empties w, keeping its capacity.
@@ -420,6 +446,8 @@ func (w *Writes) Reset() {
 	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
 	w.OrderUpdates = w.OrderUpdates[:0]
 	w.Events = w.Events[:0]
+	w.Audit = w.Audit[:0]
+	w.AccountPending = w.AccountPending[:0]
 }
 
 // ExpiringEventID is the id of a grant's credits.expiring event: one per

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -614,4 +615,24 @@ func migrationCount(t *testing.T) int {
 		t.Fatalf("embedded migrations: %v (%d)", err, len(names))
 	}
 	return len(names)
+}
+
+// TestAuditAppendOnly: the database itself refuses to change, delete or
+// truncate audit entries.
+func TestAuditAppendOnly(t *testing.T) {
+	db := openTest(t)
+	e := tollgate.AuditEntry{ID: "aud_1", CreatedAt: t0, ActorKind: "admin", Action: "grant.create", Detail: "{}"}
+	write(t, db, func(tx store.Tx) error { return tx.AuditAppend(t.Context(), []tollgate.AuditEntry{e}) })
+	for _, q := range []string{`UPDATE audit_log SET action = 'x'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
+		if _, err := db.pool.Exec(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want it refused", q, err)
+		}
+	}
+	read(t, db, func(tx store.Tx) error {
+		es, err := tx.AuditList(t.Context(), store.AuditListParams{})
+		if err != nil || len(es) != 1 || es[0] != e {
+			t.Errorf("after the attempts: %+v %v, want the entry as written", es, err)
+		}
+		return nil
+	})
 }

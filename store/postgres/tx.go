@@ -67,18 +67,18 @@ func collectRows[T any](rows pgx.Rows, scan func(row) (T, error)) ([]T, error) {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds`
 
 func scanAccount(r row) (tollgate.Account, error) {
 	var a tollgate.Account
-	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance)
+	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance, &a.PendingHolds)
 	a.CreatedAt = a.CreatedAt.UTC()
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance))
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance), a.PendingHolds)
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -562,6 +562,9 @@ const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed
 	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, remaining, refund_owed, expired_at)
 	WHERE g.id = u.id`
 
+const accountPendingSQL = `UPDATE accounts a SET pending_holds = u.n
+	FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE a.id = u.id`
+
 const holdUpdateSQL = `UPDATE holds h SET status = u.status, captured = u.captured, settled_at = u.settled_at
 	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) AS u(id, status, captured, settled_at)
 	WHERE h.id = u.id`
@@ -647,6 +650,13 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(holdInsertSQL, c.args()...)
 	}
 	queueUpdates(&b, w.GrantUpdates, w.HoldUpdates)
+	if n := len(w.AccountPending); n > 0 {
+		ids, counts := make([]string, n), make([]int32, n)
+		for i, a := range w.AccountPending {
+			ids[i], counts[i] = a.ID, int32(a.N)
+		}
+		b.Queue(accountPendingSQL, ids, counts)
+	}
 	if n := len(w.Idempotency); n > 0 {
 		c := newColumns(6, n)
 		for _, k := range w.Idempotency {
@@ -666,6 +676,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}
 	for _, e := range w.Events {
 		if err := t.EventEnqueue(ctx, e); err != nil {
+			return err
+		}
+	}
+	if len(w.Audit) > 0 {
+		if err := t.AuditAppend(ctx, w.Audit); err != nil {
 			return err
 		}
 	}
@@ -707,6 +722,9 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quote
 			return err
 		}
 		if err := checkUpdate(br, "holds", len(w.HoldUpdates)); err != nil {
+			return err
+		}
+		if err := checkUpdate(br, "accounts", len(w.AccountPending)); err != nil {
 			return err
 		}
 		if len(w.Idempotency) > 0 {

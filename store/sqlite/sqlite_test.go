@@ -2,9 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
@@ -58,4 +62,39 @@ func TestFaults(t *testing.T) {
 func TestFaultsCached(t *testing.T) {
 	t.Parallel()
 	storetest.RunFaults(t, faulty, ledger.Options{CacheState: true})
+}
+
+// TestAuditAppendOnly: the database itself refuses to change or delete
+// audit entries, also through another connection.
+func TestAuditAppendOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := tollgate.AuditEntry{ID: "aud_1", CreatedAt: time.Unix(1, 0).UTC(), ActorKind: "admin", Action: "grant.create", Detail: "{}"}
+	if err := db.Write(t.Context(), func(tx store.Tx) error { return tx.AuditAppend(t.Context(), []tollgate.AuditEntry{e}) }); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{`UPDATE audit_log SET action = 'x'`, `DELETE FROM audit_log`} {
+		if _, err := raw.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want it refused", q, err)
+		}
+	}
+	db.Read(t.Context(), func(tx store.Tx) error {
+		es, err := tx.AuditList(t.Context(), store.AuditListParams{})
+		if err != nil || len(es) != 1 || es[0] != e {
+			t.Errorf("after the attempts: %+v %v, want the entry as written", es, err)
+		}
+		return nil
+	})
 }

@@ -62,19 +62,19 @@ func idList(ids []string) string {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds`
 
 func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) {
 	var a tollgate.Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance)
+	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance, &a.PendingHolds)
 	a.CreatedAt = fromMicros(created)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance))
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?,?)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance), a.PendingHolds)
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -685,8 +685,9 @@ const (
 	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
-	skipTaken  = ` ON CONFLICT DO NOTHING`
-	updateHold = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
+	skipTaken            = ` ON CONFLICT DO NOTHING`
+	updateHold           = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
+	updateAccountPending = `UPDATE accounts SET pending_holds = ? WHERE id = ?`
 )
 
 const (
@@ -706,7 +707,7 @@ const (
 
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
-	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
+	qs := []string{updateGrant, updateHold, updateAccountPending, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, "", 13, c),
@@ -843,6 +844,20 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	for _, e := range w.Events {
 		if err := t.EventEnqueue(ctx, e); err != nil {
 			return err
+		}
+	}
+	if len(w.Audit) > 0 {
+		if err := t.AuditAppend(ctx, w.Audit); err != nil {
+			return err
+		}
+	}
+	for _, a := range w.AccountPending {
+		r, err := t.exec(ctx, updateAccountPending, a.N, a.ID)
+		if err != nil {
+			return fmt.Errorf("update account: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("update account %s: %w", a.ID, tollgate.ErrNotFound)
 		}
 	}
 	return nil

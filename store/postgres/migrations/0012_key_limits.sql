@@ -2,10 +2,13 @@
 -- expire, and can lower their plan's limits ("rps,concurrent,pending");
 -- plans set limits for their accounts' keys. "" is every scope, every
 -- product and the defaults. A hold remembers the key that made it, so a
--- key's pending holds can be counted.
+-- key's pending holds can be counted. An account counts its pending holds.
 ALTER TABLE api_keys ADD COLUMN scopes text NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN products text NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN expires_at timestamptz;
 ALTER TABLE api_keys ADD COLUMN limits text NOT NULL DEFAULT '';
 ALTER TABLE plan_versions ADD COLUMN limits text NOT NULL DEFAULT '';
 ALTER TABLE holds ADD COLUMN key_id text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN pending_holds integer NOT NULL DEFAULT 0;
+UPDATE accounts SET pending_holds = (SELECT count(*) FROM holds
+    WHERE holds.account_id = accounts.id AND holds.status = 'pending');
