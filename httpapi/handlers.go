@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -448,12 +451,51 @@ func (s *Server) createHold(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	p.Idempotency = c.idempotency(r, http.StatusCreated, withoutMetadata(view))
 	h, err := s.l.Hold(r.Context(), p)
 	if err != nil {
-		return quoteUsed(err, p.QuoteID)
+		return s.withMetadata(r, quoteUsed(err, p.QuoteID))
 	}
 	return writeJSON(w, http.StatusCreated, view(h))
+}
+
+// withoutMetadata renders a hold's answer to remember for its
+// Idempotency-Key without the hold's metadata, which the hold keeps: a
+// hold's metadata is stored once. withMetadata puts it back in a replay.
+func withoutMetadata(view func(any) any) func(any) any {
+	return func(v any) any {
+		h := v.(tollgate.Hold)
+		h.Metadata = nil
+		return view(h)
+	}
+}
+
+// withMetadata returns err, or for a replayed hold or usage, the replay
+// with the hold's metadata, read from the hold (it never changes).
+func (s *Server) withMetadata(r *http.Request, err error) error {
+	var rep *ledger.Replayed
+	if !errors.As(err, &rep) || rep.Status != http.StatusCreated {
+		return err
+	}
+	var head struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(rep.Body, &head) != nil {
+		return err
+	}
+	h, herr := s.l.HoldByID(r.Context(), head.ID, "")
+	if herr != nil {
+		return herr
+	}
+	if len(h.Metadata) == 0 {
+		return err
+	}
+	// The remembered answer is the first answer with "metadata":{} (no
+	// member before it can hold that text): the replay keeps its bytes
+	// but for the metadata.
+	md, _ := marshal(h.Metadata)
+	out := bytes.Replace(rep.Body, []byte(`"metadata":{}`), append([]byte(`"metadata":`), md...), 1)
+	return &ledger.Replayed{Status: rep.Status, Body: out}
 }
 
 func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -462,10 +504,10 @@ func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "usage") }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	p.Idempotency = c.idempotency(r, http.StatusCreated, withoutMetadata(view))
 	h, err := s.l.Usage(r.Context(), p)
 	if err != nil {
-		return quoteUsed(err, p.QuoteID)
+		return s.withMetadata(r, quoteUsed(err, p.QuoteID))
 	}
 	return writeJSON(w, http.StatusCreated, view(h))
 }

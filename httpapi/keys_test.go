@@ -285,3 +285,38 @@ func TestListEntries(t *testing.T) {
 		e.call(t, request{Method: "GET", Path: "/v1/accounts/le/entries?book=revenue:music", Key: key}, http.StatusUnprocessableEntity, nil)
 	})
 }
+
+// TestMetadataStoredOnce: a hold's metadata is kept on the hold only; the
+// answer remembered for its Idempotency-Key leaves it out, and the replay
+// puts it back, byte for byte the first answer.
+func TestMetadataStoredOnce(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "md", "free", "UTC")
+		key := e.createKey(t, "md")
+		e.grant(t, "md", `{"credits":"10"}`)
+		for _, path := range []string{"/v1/holds", "/v1/usage"} {
+			idem := map[string]string{"Idempotency-Key": "md-" + path}
+			req := request{Method: "POST", Path: path, Key: key, Header: idem,
+				Body: `{"product":"video","credits":"1","metadata":{"job":"render-4471-unique","scene":"b"}}`}
+			first := e.call(t, req, http.StatusCreated, nil)
+			stored, err := storedAnswer(e, "account:md", "md-"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(stored), "render-4471-unique") {
+				t.Fatalf("%s: the remembered answer holds the metadata: %s", path, stored)
+			}
+			again := e.call(t, req, http.StatusCreated, nil)
+			if again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(first.Body) {
+				t.Fatalf("%s: replay %s\nwant       %s", path, again.Body, first.Body)
+			}
+		}
+		plain := request{Method: "POST", Path: "/v1/holds", Key: key, Header: map[string]string{"Idempotency-Key": "md-none"},
+			Body: `{"product":"video","credits":"1"}`}
+		first := e.call(t, plain, http.StatusCreated, nil)
+		if again := e.call(t, plain, http.StatusCreated, nil); string(again.Body) != string(first.Body) {
+			t.Fatalf("without metadata: replay %s, want %s", again.Body, first.Body)
+		}
+	})
+}

@@ -32,7 +32,10 @@ type benchOptions struct {
 	clients  int
 	duration time.Duration
 	hotQuota int // credits on the overdraft-check account
-	profile  string
+	// noisyHolds pending holds on one account, read by noisyReaders more
+	// clients during the noisy phase; zero skips it.
+	noisyHolds, noisyReaders int
+	profile                  string
 }
 
 func benchCmd() *cobra.Command {
@@ -49,6 +52,10 @@ HTTP clients for --duration in each phase:
   holds      POST /v1/holds then capture or release (alternately), spread
              over all accounts
   hot        the same on one account
+  noisy      the holds phase again, while one account holding
+             --noisy-holds pending holds has its balance read by
+             --noisy-readers more clients (with the admin key, which no
+             rate limit slows): what one account costs the others
   overdraft  one-credit holds on an account holding --hot-quota credits,
              until refused: exactly --hot-quota must win
 
@@ -67,6 +74,8 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
 	f.IntVar(&o.hotQuota, "hot-quota", 2000, "credits on the overdraft-check account")
+	f.IntVar(&o.noisyHolds, "noisy-holds", 1000, "pending holds of the noisy account (0 skips the noisy phase)")
+	f.IntVar(&o.noisyReaders, "noisy-readers", 16, "clients reading the noisy account's balance")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.StringVar(&c.dbURL, "database-url", env("TOLLGATE_DATABASE_URL", ""), "database of the server under test (default: a fresh SQLite file)")
 	return cmd
@@ -150,6 +159,19 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		if r.FirstErr != "" {
 			fmt.Fprintf(out, "          first error: %s\n", r.FirstErr)
 		}
+	}
+	if o.noisyHolds > 0 {
+		fmt.Fprintf(out, "bench: making %d pending holds on one account\n", o.noisyHolds)
+		if err := b.fillNoisy(ctx); err != nil {
+			return err
+		}
+		r, reads := b.noisy(ctx)
+		fmt.Fprintf(out, "%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors); %d balance reads of the noisy account (%.0f/s)\n",
+			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors, reads, float64(reads)/r.Elapsed.Seconds())
+		if r.FirstErr != "" {
+			fmt.Fprintf(out, "          first error: %s\n", r.FirstErr)
+		}
+		fmt.Fprintf(out, "noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[1].rate())
 	}
 	od := b.overdraft(ctx)
 	fmt.Fprintf(out, "overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
@@ -265,7 +287,8 @@ func (b *bencher) setup(ctx context.Context) error {
 		wg.Add(1)
 		go create(b.ids[i], "1000000")
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go create(b.run+"-noisy", "1000000000")
 	go create(b.run+"-hot", "1000000000")
 	go create(b.run+"-quota", fmt.Sprint(b.o.hotQuota))
 	wg.Wait()
@@ -359,6 +382,54 @@ func (b *bencher) holdSettle(hot bool) func(context.Context, *rand.Rand, func(ti
 		rec(time.Since(t))
 		return nil
 	}
+}
+
+// fillNoisy makes --noisy-holds pending holds, of an hour, on the noisy
+// account.
+func (b *bencher) fillNoisy(ctx context.Context) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range b.o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.o.noisyHolds) && ctx.Err() == nil {
+				st, body, err := b.do(ctx, "POST", "/v1/holds", map[string]any{"account_id": b.run + "-noisy", "product": "video",
+					"credits": "1", "ttl_seconds": 3600, "metadata": map[string]string{"job": "noisy"}})
+				if err != nil || st != 201 {
+					once.Do(func() { first = fmt.Errorf("noisy hold: %d %s %v", st, body, err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// noisy runs the holds phase while more clients read the noisy account's
+// balance, and returns the phase and how many reads they made.
+func (b *bencher) noisy(ctx context.Context) (phaseResult, int64) {
+	rctx, stop := context.WithCancel(ctx)
+	var reads atomic.Int64
+	var wg sync.WaitGroup
+	for range b.o.noisyReaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rctx.Err() == nil {
+				if st, _, err := b.do(rctx, "GET", "/v1/accounts/"+b.run+"-noisy/balance", nil); err == nil && st == 200 {
+					reads.Add(1)
+				}
+			}
+		}()
+	}
+	r := b.phase(ctx, "noisy", b.holdSettle(false))
+	stop()
+	wg.Wait()
+	return r, reads.Load()
 }
 
 // overdraft races every client for one-credit holds on an account holding

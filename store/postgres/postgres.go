@@ -41,6 +41,10 @@ var migrations embed.FS
 // DB is a PostgreSQL store. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+	// reads holds a slot per read transaction in flight: readers may take
+	// every connection but WriteReserve, so that reads, however many,
+	// never keep the committers waiting for a connection.
+	reads chan struct{}
 
 	mu   sync.Mutex
 	xids map[int64]int64 // batch id -> transaction id, for commits whose answer was lost
@@ -52,13 +56,27 @@ var _ store.Store = (*DB)(nil)
 // key=value connection string as pgx accepts them. A search_path parameter
 // in url (postgres://host/db?search_path=name) selects the schema of every
 // connection. Open does not migrate; call Migrate.
+//
+// The pool has DefaultMaxConns connections unless url sets pool_max_conns;
+// WriteReserve of them are kept for writes.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	return openConfig(ctx, cfg)
 }
+
+// DefaultMaxConns is the pool's size when the URL does not set it.
+const DefaultMaxConns = 16
+
+// WriteReserve is how many of the pool's connections reads may not take:
+// the ledger's committers (WriteConcurrency), and two for the other
+// writes (the sweeper, webhook deliveries, keys and the like).
+const WriteReserve = 2 + 2
 
 func openConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 	// A generic plan compares each row with every element of an id = ANY($1)
@@ -75,7 +93,11 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
-	return &DB{pool: pool, xids: map[int64]int64{}}, nil
+	if cfg.MaxConns <= WriteReserve {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: pool_max_conns is %d; it must be more than %d, the connections kept for writes", cfg.MaxConns, WriteReserve)
+	}
+	return &DB{pool: pool, xids: map[int64]int64{}, reads: make(chan struct{}, cfg.MaxConns-WriteReserve)}, nil
 }
 
 // OpenTestSchema opens the database at url in a new schema with a random
@@ -86,6 +108,9 @@ func OpenTestSchema(ctx context.Context, url string) (*DB, func(), error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open test schema: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	var b [8]byte
 	rand.Read(b[:])
@@ -127,7 +152,7 @@ func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) error {
 // Kind returns "postgres".
 func (db *DB) Kind() string { return "postgres" }
 
-// WriteConcurrency returns 4: concurrent transactions overlap their round
+// WriteConcurrency returns 2: concurrent transactions overlap their round
 // trips and let the server use every core, while batches stay large.
 func (db *DB) WriteConcurrency() int { return 2 }
 
@@ -251,6 +276,12 @@ func lostClass(code string) bool {
 // sees the same snapshot. A read that loses its connection is tried once
 // more on a fresh one.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	select {
+	case db.reads <- struct{}{}:
+		defer func() { <-db.reads }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	for attempt := 0; ; attempt++ {
 		lost, err := db.read(ctx, fn)
 		if !lost {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -635,4 +636,43 @@ func TestAuditAppendOnly(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestReadsLeaveRoomForWrites: with every read slot taken by a read that
+// does not end, a write still gets a connection and commits.
+func TestReadsLeaveRoomForWrites(t *testing.T) {
+	db := openTest(t)
+	slots := cap(db.reads)
+	if slots != DefaultMaxConns-WriteReserve {
+		t.Fatalf("%d read slots, want %d", slots, DefaultMaxConns-WriteReserve)
+	}
+	release := make(chan struct{})
+	in := make(chan struct{}, slots+8)
+	var wg sync.WaitGroup
+	for range slots + 8 { // more readers than slots: the rest wait for one
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.Read(context.Background(), func(store.Tx) error {
+				in <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+	}
+	for range slots {
+		<-in
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i := range WriteReserve {
+		if err := db.Write(ctx, func(tx store.Tx) error { return tx.AccountInsert(ctx, account(fmt.Sprint("w", i))) }); err != nil {
+			t.Fatalf("write %d with every read slot taken: %v", i, err)
+		}
+	}
+	if n := len(in); n != 0 {
+		t.Fatalf("%d readers beyond the slots got in", n)
+	}
+	close(release)
+	wg.Wait()
 }
