@@ -152,6 +152,9 @@ type Tx interface {
 	// HoldsPending returns the pending holds of the accounts, those expiring
 	// at or before dueBy only when dueBy is non-zero.
 	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
+	// HoldsPendingTotal sums what the account's pending holds expiring
+	// after t hold.
+	HoldsPendingTotal(ctx context.Context, accountID string, t time.Time) (tollgate.Credits, error)
 	// HoldsPendingCount counts the pending holds of the accounts (in id
 	// order) by the key that made them.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)

@@ -885,3 +885,13 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	}
 	return cs, nil
 }
+
+func (t *tx) HoldsPendingTotal(ctx context.Context, accountID string, after time.Time) (tollgate.Credits, error) {
+	var sum int64
+	// sum(bigint) is numeric; the cast fails loudly on overflow.
+	if err := t.q.QueryRow(ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM holds WHERE account_id = $1 AND status = 'pending' AND expires_at > $2`,
+		accountID, after).Scan(&sum); err != nil {
+		return 0, fmt.Errorf("sum pending holds: %w", mapErr(err))
+	}
+	return tollgate.Credits(sum), nil
+}

@@ -907,3 +907,12 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 		return c, err
 	})
 }
+
+func (t *tx) HoldsPendingTotal(ctx context.Context, accountID string, after time.Time) (tollgate.Credits, error) {
+	var sum tollgate.Credits
+	if err := t.q.QueryRowContext(ctx, `SELECT coalesce(sum(amount), 0) FROM holds WHERE account_id = ? AND status = 'pending' AND expires_at > ?`,
+		accountID, micros(after)).Scan(&sum); err != nil {
+		return 0, fmt.Errorf("sum pending holds: %w", err)
+	}
+	return sum, nil
+}
