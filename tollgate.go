@@ -106,6 +106,10 @@ type Grant struct {
 	// to the refunds book instead of back to the grant. While it is not
 	// zero, Remaining is zero.
 	RefundOwed Credits
+	// Frozen: a dispute of the grant's payment is open. A frozen grant pays
+	// for nothing until the dispute closes; what pending holds return to
+	// it stays frozen.
+	Frozen bool
 }
 
 // Pays reports whether the grant may pay for product p.
@@ -122,6 +126,10 @@ func (g *Grant) Pays(p Product) bool {
 }
 
 // Usable reports whether the grant is in force at t: effective and not expired.
+// Spendable reports whether the grant may pay at t: usable and not frozen.
+func (g *Grant) Spendable(t time.Time) bool { return !g.Frozen && g.Usable(t) }
+
+// Usable reports whether the grant is in force at t: effective, not expired.
 func (g *Grant) Usable(t time.Time) bool {
 	if g.ExpiredAt != nil || t.Before(g.EffectiveAt) {
 		return false
@@ -434,7 +442,21 @@ type Order struct {
 	CreatedAt       time.Time
 	CompletedAt     *time.Time
 	RefundedAt      *time.Time
+	// DisputeID is the payment's dispute, if any (a Stripe dispute id),
+	// DisputeStatus where it stands: open, won or lost.
+	DisputeID     string
+	DisputeStatus DisputeStatus
 }
+
+// DisputeStatus is where a dispute of an order's payment stands.
+type DisputeStatus string
+
+// Dispute states.
+const (
+	DisputeOpen DisputeStatus = "open" // the order's credits are frozen
+	DisputeWon  DisputeStatus = "won"  // the credits are free again
+	DisputeLost DisputeStatus = "lost" // the credits were taken back as by a refund
+)
 
 // PriceRule is one version of a price rule: Credits per Per units of Meter
 // for Product, for requests matching Tier and Resolution (empty matches

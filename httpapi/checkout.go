@@ -32,12 +32,23 @@ type orderView struct {
 	CompletedAt  *time.Time         `json:"completed_at"`
 	RefundedAt   *time.Time         `json:"refunded_at"`
 	// PaymentProblem says why a payment naming the order was refused.
-	PaymentProblem string `json:"payment_problem,omitempty"`
+	PaymentProblem string       `json:"payment_problem,omitempty"`
+	Dispute        *disputeView `json:"dispute"`
+}
+
+// disputeView is a dispute of an order's payment.
+type disputeView struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
 }
 
 func viewOrder(o tollgate.Order) orderView {
+	var d *disputeView
+	if o.DisputeID != "" {
+		d = &disputeView{o.DisputeID, string(o.DisputeStatus)}
+	}
 	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, productList(o.Products), string(o.Status), o.Provider,
-		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentProblem}
+		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentProblem, d}
 }
 
 type checkoutView struct {

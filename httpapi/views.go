@@ -123,6 +123,7 @@ type balanceView struct {
 	AsOf            time.Time                             `json:"as_of"`
 	Available       tollgate.Credits                      `json:"available"`
 	Held            tollgate.Credits                      `json:"held"`
+	Frozen          tollgate.Credits                      `json:"frozen"`
 	ByProduct       map[tollgate.Product]tollgate.Credits `json:"by_product"`
 	DailyAllowance  *allowanceView                        `json:"daily_allowance"`
 	DailyAllowances []allowanceView                       `json:"daily_allowances"`
@@ -133,7 +134,7 @@ type balanceView struct {
 
 func viewBalance(b ledger.Balance) balanceView {
 	v := balanceView{Object: "balance", AccountID: b.AccountID, Plan: b.Plan, AsOf: b.AsOf,
-		Available: b.Available, Held: b.Held, ByProduct: map[tollgate.Product]tollgate.Credits{},
+		Available: b.Available, Held: b.Held, Frozen: b.Frozen, ByProduct: map[tollgate.Product]tollgate.Credits{},
 		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, ExpiringSoon: []balanceGrantView{}, UpcomingChanges: []planChangeView{}}
 	for _, p := range tollgate.Products {
 		v.ByProduct[p] = b.ByProduct[p]

@@ -545,7 +545,7 @@ func (b *batch) heldOn(g string) tollgate.Credits {
 func spendable(a *account, now time.Time) tollgate.Credits {
 	var sum tollgate.Credits
 	for _, gs := range a.grants {
-		if gs.g.Source != tollgate.SourceAllowance && gs.g.Remaining > 0 && gs.g.Usable(now) {
+		if gs.g.Source != tollgate.SourceAllowance && gs.g.Remaining > 0 && gs.g.Spendable(now) {
 			sum += gs.g.Remaining
 		}
 	}
@@ -733,6 +733,17 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.settleOp(o)
 	case opCompleteOrder:
 		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
+	case opDisputeOrder:
+		var r OrderResult
+		if r, err = b.disputeOrder(a, o.orderID, &o.dispute); err == nil && r.Changed && o.audit != nil {
+			e := *o.audit
+			e.AccountID, e.CreatedAt = a.a.ID, b.now
+			d, _ := json.Marshal(map[string]any{"dispute_id": o.dispute.DisputeID, "status": o.dispute.Status, "amount": o.dispute.Amount,
+				"currency": r.Order.Price.Currency, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
+			e.Detail = string(d)
+			b.w.Audit = append(b.w.Audit, e)
+		}
+		res = r
 	case opRefundOrder:
 		var r OrderResult
 		if r, err = b.refundOrder(a, o.orderID, &o.refund); err == nil && r.Changed && o.audit != nil {
@@ -931,7 +942,7 @@ func planAt(vs []tollgate.PlanVersion, plan string, t time.Time) *tollgate.PlanV
 func payable(a *account, p tollgate.Product, now time.Time) []*grantState {
 	var out []*grantState
 	for _, gs := range a.grants {
-		if gs.g.Remaining > 0 && gs.g.Pays(p) && gs.g.Usable(now) {
+		if gs.g.Remaining > 0 && gs.g.Pays(p) && gs.g.Spendable(now) {
 			out = append(out, gs)
 		}
 	}
@@ -1089,7 +1100,7 @@ func (b *batch) flush(ctx context.Context) error {
 		if gs.isNew {
 			b.w.Grants = append(b.w.Grants, gs.g)
 		} else {
-			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt})
+			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt, Frozen: gs.g.Frozen})
 		}
 	}
 	hids := make([]string, 0, len(b.holds))
@@ -1119,7 +1130,7 @@ func (b *batch) flush(ctx context.Context) error {
 		o := &os.o
 		b.w.OrderUpdates = append(b.w.OrderUpdates, store.OrderUpdate{ID: id, FromStatus: os.fromStatus, FromRefunded: os.fromRefunded,
 			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, PaymentRef: os.paymentRef,
-			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt})
+			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt, DisputeID: o.DisputeID, DisputeStatus: o.DisputeStatus})
 	}
 	aids := make([]string, 0, len(b.pendingDelta))
 	for id, d := range b.pendingDelta {
@@ -1152,7 +1163,7 @@ func (b *batch) transfer(a *account, p *TransferParams) (Transfer, error) {
 	var avail tollgate.Credits
 	for _, gs := range a.grants {
 		g := &gs.g
-		if g.Remaining > 0 && g.Source != tollgate.SourceAllowance && g.Usable(b.now) && (p.Product == "" || g.Pays(p.Product)) {
+		if g.Remaining > 0 && g.Source != tollgate.SourceAllowance && g.Spendable(b.now) && (p.Product == "" || g.Pays(p.Product)) {
 			from = append(from, gs)
 			avail += g.Remaining
 		}

@@ -20,6 +20,7 @@ const (
 	// Orders: the order's row changes with its credits, in one transaction.
 	opCompleteOrder opKind = "complete_order"
 	opRefundOrder   opKind = "refund_order"
+	opDisputeOrder  opKind = "dispute_order"
 	opTransfer      opKind = "transfer"
 	opEvict         opKind = "evict" // forget a cached account: it was changed outside the committer
 )
@@ -36,6 +37,7 @@ type op struct {
 	orderID   string // order operations; the account is the order's, resolved at load
 	complete  CompleteOrderParams
 	refund    RefundOrderParams
+	dispute   DisputeParams
 	transfer  TransferParams
 	to        string // a transfer's destination account, locked with accountID
 	idem      *Idempotency
@@ -371,6 +373,43 @@ func (l *Ledger) RefundOrder(ctx context.Context, p RefundOrderParams) (OrderRes
 	}
 	audit := l.auditEntry(ctx, "order.refund", "", p.OrderID, nil)
 	res, err := l.submit(ctx, &op{kind: opRefundOrder, orderID: p.OrderID, refund: p, audit: &audit})
+	if err != nil {
+		return OrderResult{}, err
+	}
+	return res.(OrderResult), nil
+}
+
+// DisputeParams are the arguments of DisputeOrder.
+type DisputeParams struct {
+	OrderID   string
+	DisputeID string
+	Status    tollgate.DisputeStatus
+	// Amount disputed, in the payment's minor units: what a lost dispute
+	// takes back, as a refund of that much would.
+	Amount int64
+}
+
+// DisputeOrder records where a dispute of an order's payment stands, with
+// what it does to the order's credits, in one transaction: open freezes
+// the order's grant (it pays for nothing; holds already made run on), won
+// frees it, lost takes back the amount disputed as a refund would and
+// frees what is left. A dispute that closed stays closed: a late or
+// repeated event changes nothing. It fails with not_found for an unknown
+// order and invalid_field for figures that are not a dispute.
+func (l *Ledger) DisputeOrder(ctx context.Context, p DisputeParams) (OrderResult, error) {
+	if !validID(p.OrderID) || p.OrderID == "" {
+		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %q not found", p.OrderID)
+	}
+	switch {
+	case p.DisputeID == "" || len(p.DisputeID) > 200 || !tollgate.CleanText(p.DisputeID):
+		return OrderResult{}, tollgate.FieldError("dispute_id", "is required, at most 200 characters")
+	case p.Status != tollgate.DisputeOpen && p.Status != tollgate.DisputeWon && p.Status != tollgate.DisputeLost:
+		return OrderResult{}, tollgate.FieldError("status", "must be open, won or lost")
+	case p.Amount < 0 || (p.Status == tollgate.DisputeLost && p.Amount == 0):
+		return OrderResult{}, tollgate.FieldError("amount", "%d is not an amount disputed", p.Amount)
+	}
+	audit := l.auditEntry(ctx, "order.dispute", "", p.OrderID, nil)
+	res, err := l.submit(ctx, &op{kind: opDisputeOrder, orderID: p.OrderID, dispute: p, audit: &audit})
 	if err != nil {
 		return OrderResult{}, err
 	}

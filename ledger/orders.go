@@ -49,6 +49,9 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 	if err != nil {
 		return OrderResult{}, err
 	}
+	if o.DisputeStatus == tollgate.DisputeOpen { // disputed before the payment's event came
+		g.g.Frozen, g.dirty = true, true
+	}
 	t := b.now
 	o.Status, o.GrantID, o.CompletedAt = tollgate.OrderCompleted, g.g.ID, &t
 	if ref != "" {
@@ -192,4 +195,52 @@ func (b *batch) refundGrant(gs *grantState, credits tollgate.Credits, full bool)
 	}
 	gs.dirty = true
 	return r
+}
+
+// disputeOrder moves a dispute of an order's payment on; see DisputeOrder.
+func (b *batch) disputeOrder(a *account, id string, p *DisputeParams) (OrderResult, error) {
+	os := b.orders[id]
+	if os == nil {
+		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", id)
+	}
+	o := &os.o
+	res := OrderResult{Order: *o}
+	closed := o.DisputeStatus == tollgate.DisputeWon || o.DisputeStatus == tollgate.DisputeLost
+	switch {
+	case o.DisputeID == p.DisputeID && (o.DisputeStatus == p.Status || closed):
+		return res, nil // a repeat, or a late event of a closed dispute
+	}
+	var gs *grantState
+	if o.GrantID != "" {
+		if gs = b.grants[o.GrantID]; gs == nil {
+			g, err := b.grantRow(o.GrantID)
+			if err != nil {
+				return OrderResult{}, err
+			}
+			gs = g
+		}
+		if gs.g.AccountID != a.a.ID {
+			return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "grant %s not found", o.GrantID)
+		}
+	}
+	if p.Status == tollgate.DisputeLost {
+		// Taken back as a refund of the amount disputed, beyond what
+		// refunds took already (before the payment completed: when it does).
+		done, _ := tollgate.MulDivFloor(int64(o.RefundedCredits), o.Price.Amount, int64(o.Credits))
+		r, err := b.refundOrder(a, id, &RefundOrderParams{OrderID: id, Refunded: min(o.Price.Amount, done+p.Amount), Total: o.Price.Amount})
+		if err != nil {
+			return OrderResult{}, err
+		}
+		res = r
+	}
+	o.DisputeID, o.DisputeStatus = p.DisputeID, p.Status
+	if gs != nil {
+		gs.g.Frozen = p.Status == tollgate.DisputeOpen
+		gs.dirty = true
+		g := gs.g
+		res.Grant = &g
+	}
+	os.dirty = true
+	res.Order, res.Changed = *o, true
+	return res, nil
 }

@@ -18,6 +18,7 @@ type Balance struct {
 	AsOf            time.Time
 	Available       tollgate.Credits // spendable now, today's allowances included
 	Held            tollgate.Credits // reserved by pending holds
+	Frozen          tollgate.Credits // on grants whose payment is disputed: spendable again if the dispute is won
 	ByProduct       map[tollgate.Product]tollgate.Credits
 	DailyAllowances []DailyAllowance
 	Grants          []tollgate.Grant // usable grants with credits, burn-down order
@@ -208,7 +209,10 @@ func computeBalance(acct tollgate.Account, grants []tollgate.Grant, held tollgat
 	today := tollgate.LocalDate(now, loc)
 	for i := range grants {
 		g := &grants[i]
-		if !g.Usable(now) || g.Remaining <= 0 {
+		if g.Frozen && g.Usable(now) {
+			bal.Frozen += g.Remaining
+		}
+		if !g.Spendable(now) || g.Remaining <= 0 {
 			continue
 		}
 		if g.Source == tollgate.SourceAllowance && g.ExternalRef != allowanceRef(g.Products[0], today) {

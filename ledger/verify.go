@@ -145,6 +145,17 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 			return err
 		}
 		gap := map[string]tollgate.Credits{}
+		frozenBy := map[string]bool{} // grants an open dispute freezes
+		for _, o := range orders {
+			if o.DisputeStatus == tollgate.DisputeOpen && o.GrantID != "" {
+				frozenBy[o.GrantID] = true
+			}
+		}
+		for _, g := range grants {
+			if g.Frozen != frozenBy[g.ID] {
+				r.add("grant %s: frozen is %v, but its order's dispute says %v", g.ID, g.Frozen, frozenBy[g.ID])
+			}
+		}
 		for _, o := range orders {
 			if o.GrantID == "" {
 				continue

@@ -245,6 +245,58 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 			return "", err
 		}
 		return fmt.Sprintf("order %s refund: %s credits taken back, %s owed by pending holds, %s lost", o.ID, r.TakenBack, r.Owed, r.Lost), nil
+	case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed":
+		var d stripe.Dispute
+		if err := json.Unmarshal(ev.Data.Raw, &d); err != nil {
+			return "", malformed(ev.ID, err)
+		}
+		if d.Amount < 0 {
+			return "", tollgate.FieldError("amount", "event %s: dispute %s of %d", ev.ID, d.ID, d.Amount)
+		}
+		status := tollgate.DisputeOpen
+		switch d.Status {
+		case stripe.DisputeStatusWon, stripe.DisputeStatusWarningClosed:
+			status = tollgate.DisputeWon
+		case stripe.DisputeStatusLost:
+			status = tollgate.DisputeLost
+		}
+		if ev.Type == "charge.dispute.closed" && status == tollgate.DisputeOpen {
+			return "", tollgate.FieldError("status", "event %s: dispute %s closed with status %q", ev.ID, d.ID, d.Status)
+		}
+		if d.PaymentIntent == nil || d.PaymentIntent.ID == "" {
+			return fmt.Sprintf("dispute %s names no payment intent: ignored", d.ID), nil
+		}
+		var o tollgate.Order
+		err := s.Store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			o, err = tx.OrderByProviderRef(ctx, "stripe", d.PaymentIntent.ID)
+			return err
+		})
+		if errors.Is(err, tollgate.ErrNotFound) {
+			if time.Since(time.Unix(ev.Created, 0)) < UnmatchedAfter {
+				return "", fmt.Errorf("%w: no order has payment %s yet", ErrNotReady, d.PaymentIntent.ID)
+			}
+			return fmt.Sprintf("UNMATCHED: dispute %s (payment %s, %s) of %d %s, but no order has that payment; nothing frozen",
+				d.ID, d.PaymentIntent.ID, d.Status, d.Amount, d.Currency), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		res, err := s.Ledger.DisputeOrder(ctx, ledger.DisputeParams{OrderID: o.ID, DisputeID: d.ID, Status: status, Amount: d.Amount})
+		if err != nil {
+			return "", err
+		}
+		if !res.Changed {
+			return fmt.Sprintf("order %s dispute %s is %s: event %s changes nothing", o.ID, d.ID, res.Order.DisputeStatus, ev.ID), nil
+		}
+		switch status {
+		case tollgate.DisputeOpen:
+			return fmt.Sprintf("order %s disputed (%s): its credits are frozen", o.ID, d.ID), nil
+		case tollgate.DisputeWon:
+			return fmt.Sprintf("order %s dispute %s won: its credits are free again", o.ID, d.ID), nil
+		}
+		return fmt.Sprintf("order %s dispute %s lost: %s credits taken back, %s owed by pending holds, %s lost",
+			o.ID, d.ID, res.Refund.TakenBack, res.Refund.Owed, res.Refund.Lost), nil
 	}
 	return fmt.Sprintf("event %s (%s) not used", ev.ID, ev.Type), nil
 }

@@ -383,6 +383,7 @@ type GrantUpdate struct {
 	Remaining  tollgate.Credits
 	RefundOwed tollgate.Credits
 	ExpiredAt  *time.Time
+	Frozen     bool
 }
 
 // HoldUpdate settles a hold.
@@ -407,6 +408,8 @@ type OrderUpdate struct {
 	PaymentRef      string
 	CompletedAt     *time.Time
 	RefundedAt      *time.Time
+	DisputeID       string
+	DisputeStatus   tollgate.DisputeStatus
 }
 
 // Writes is a batch of rows for Apply. The ledger coalesces updates so that

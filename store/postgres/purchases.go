@@ -40,22 +40,24 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 	return ps, nil
 }
 
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem`
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 
 func scanOrder(r row) (tollgate.Order, error) {
 	var o tollgate.Order
 	var products string
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
-		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt, &o.PaymentRef, &o.PaymentProblem)
+		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt, &o.PaymentRef, &o.PaymentProblem,
+		&o.DisputeID, &o.DisputeStatus)
 	o.Products = store.SplitProducts(products)
 	o.CreatedAt, o.CompletedAt, o.RefundedAt = o.CreatedAt.UTC(), utc(o.CompletedAt), utc(o.RefundedAt)
 	return o, mapErr(err)
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
-		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentRef, o.PaymentProblem)
+		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentRef, o.PaymentProblem,
+		o.DisputeID, string(o.DisputeStatus))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -102,10 +104,10 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
 	ct, err := t.exec(ctx, `UPDATE orders SET status = $1, grant_id = $2, refunded_credits = $3, completed_at = $4, refunded_at = $5,
-		payment_ref = CASE WHEN $6 <> '' THEN $6 ELSE payment_ref END
+		payment_ref = CASE WHEN $6 <> '' THEN $6 ELSE payment_ref END, dispute_id = $10, dispute_status = $11
 		WHERE id = $7 AND status = $8 AND refunded_credits = $9`,
 		string(u.Status), u.GrantID, int64(u.RefundedCredits), u.CompletedAt, u.RefundedAt,
-		u.PaymentRef, u.ID, string(u.FromStatus), int64(u.FromRefunded))
+		u.PaymentRef, u.ID, string(u.FromStatus), int64(u.FromRefunded), u.DisputeID, string(u.DisputeStatus))
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}

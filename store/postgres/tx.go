@@ -224,13 +224,13 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed`
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
 
 func scanGrant(r row) (tollgate.Grant, error) {
 	var g tollgate.Grant
 	var products string
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt, &g.RefundOwed)
+		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt, &g.RefundOwed, &g.Frozen)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = g.EffectiveAt.UTC(), g.CreatedAt.UTC()
 	g.ExpiresAt, g.ExpiredAt = utc(g.ExpiresAt), utc(g.ExpiredAt)
@@ -558,8 +558,9 @@ func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, f
 	return mapErr(err)
 }
 
-const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at)
-	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(id, remaining, refund_owed, expired_at)
+const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at),
+	frozen = u.frozen
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[]) AS u(id, remaining, refund_owed, expired_at, frozen)
 	WHERE g.id = u.id`
 
 const accountPendingSQL = `UPDATE accounts a SET pending_holds = u.n
@@ -576,7 +577,7 @@ const (
 	batchInsertSQL = `INSERT INTO batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING pg_current_xact_id()::text`
 	grantInsertSQL = `INSERT INTO grants (` + grantCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
-		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[])
+		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[], $14::boolean[])
 	ON CONFLICT DO NOTHING RETURNING id`
 	holdInsertSQL = `INSERT INTO holds (` + holdCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
@@ -632,10 +633,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(batchInsertSQL, w.Batch)
 	}
 	if n := len(w.Grants); n > 0 {
-		c := newColumns(13, n)
+		c := newColumns(14, n)
 		for _, g := range w.Grants {
 			c.add(g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
-				int32(g.Priority), tsz(&g.EffectiveAt), tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, tsz(&g.CreatedAt), int64(g.RefundOwed))
+				int32(g.Priority), tsz(&g.EffectiveAt), tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, tsz(&g.CreatedAt), int64(g.RefundOwed),
+				g.Frozen)
 		}
 		b.Queue(grantInsertSQL, c.args()...)
 	}
@@ -820,6 +822,8 @@ func typed(col []any) any {
 		return convert[[]byte](col)
 	case pgtype.Timestamptz:
 		return convert[pgtype.Timestamptz](col)
+	case bool:
+		return convert[bool](col)
 	}
 	panic(fmt.Sprintf("postgres: no array type for %T", col[0]))
 }
@@ -835,10 +839,11 @@ func convert[T any](col []any) []T {
 func queueUpdates(b *pgx.Batch, gus []store.GrantUpdate, hus []store.HoldUpdate) {
 	if len(gus) > 0 {
 		ids, remaining, owed, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
+		frozen := make([]bool, len(gus))
 		for i, u := range gus {
-			ids[i], remaining[i], owed[i], expired[i] = u.ID, int64(u.Remaining), int64(u.RefundOwed), tsz(u.ExpiredAt)
+			ids[i], remaining[i], owed[i], expired[i], frozen[i] = u.ID, int64(u.Remaining), int64(u.RefundOwed), tsz(u.ExpiredAt), u.Frozen
 		}
-		b.Queue(grantUpdateSQL, ids, remaining, owed, expired)
+		b.Queue(grantUpdateSQL, ids, remaining, owed, expired, frozen)
 	}
 	if len(hus) > 0 {
 		ids, status, captured, settled := make([]string, len(hus)), make([]string, len(hus)), make([]int64, len(hus)), make([]pgtype.Timestamptz, len(hus))

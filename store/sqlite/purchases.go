@@ -41,7 +41,7 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 	})
 }
 
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem`
+const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 
 func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var o tollgate.Order
@@ -49,16 +49,18 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var created int64
 	var completed, refunded sql.NullInt64
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
-		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &created, &completed, &refunded, &o.PaymentRef, &o.PaymentProblem)
+		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &created, &completed, &refunded, &o.PaymentRef, &o.PaymentProblem,
+		&o.DisputeID, &o.DisputeStatus)
 	o.Products, o.CreatedAt = store.SplitProducts(products), fromMicros(created)
 	o.CompletedAt, o.RefundedAt = fromNullMicros(completed), fromNullMicros(refunded)
 	return o, mapErr(err)
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
-		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.PaymentRef, o.PaymentProblem)
+		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.PaymentRef, o.PaymentProblem,
+		o.DisputeID, string(o.DisputeStatus))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -105,10 +107,10 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
 	r, err := t.exec(ctx, `UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
-		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END
+		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
 		WHERE id = ? AND status = ? AND refunded_credits = ?`,
 		string(u.Status), u.GrantID, int64(u.RefundedCredits), nullMicros(u.CompletedAt), nullMicros(u.RefundedAt),
-		u.PaymentRef, u.PaymentRef, u.ID, string(u.FromStatus), int64(u.FromRefunded))
+		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus), u.ID, string(u.FromStatus), int64(u.FromRefunded))
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}

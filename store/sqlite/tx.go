@@ -232,7 +232,7 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed`
+const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
 
 func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var g tollgate.Grant
@@ -240,7 +240,7 @@ func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var eff, created int64
 	var expires, expired sql.NullInt64
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&eff, &expires, &expired, &g.ExternalRef, &created, &g.RefundOwed)
+		&eff, &expires, &expired, &g.ExternalRef, &created, &g.RefundOwed, &g.Frozen)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = fromMicros(eff), fromMicros(created)
 	g.ExpiresAt, g.ExpiredAt = fromNullMicros(expires), fromNullMicros(expired)
@@ -682,7 +682,7 @@ const (
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
-	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at) WHERE id = ?`
+	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
 	skipTaken            = ` ON CONFLICT DO NOTHING`
@@ -710,7 +710,7 @@ func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, updateAccountPending, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
-		qs = append(qs, insertQuery(insertGrants, skipTaken, 13, c), insertQuery(insertHolds, "", 13, c),
+		qs = append(qs, insertQuery(insertGrants, skipTaken, 14, c), insertQuery(insertHolds, "", 13, c),
 			insertQuery(insertJournal, "", 6, c))
 	}
 	return qs
@@ -758,10 +758,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			conflict.Batch = true
 		}
 	}
-	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 13, len(w.Grants), func(i int, a []any) []any {
+	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 14, len(w.Grants), func(i int, a []any) []any {
 		g := &w.Grants[i]
 		return append(a, g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
-			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt), int64(g.RefundOwed))
+			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt), int64(g.RefundOwed),
+			g.Frozen)
 	})
 	if err != nil {
 		return fmt.Errorf("insert grants: %w", err)
@@ -818,7 +819,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,
-			int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.ID)
+			int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.Frozen, u.ID)
 		if err != nil {
 			return fmt.Errorf("update grant %s: %w", u.ID, err)
 		}
