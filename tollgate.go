@@ -56,6 +56,16 @@ type Account struct {
 	// PendingHolds counts the account's pending holds, kept by the ledger
 	// in the transaction that makes or settles each one.
 	PendingHolds int
+	// TimezoneFrom, when its time zone last changed, is when the local day
+	// then in progress ended (in the zone it had): that day kept its
+	// allowance and its end; days in the new zone start from it.
+	TimezoneFrom *time.Time
+	// PlanBefore, until PlanFrom (the end of the local day in progress
+	// when the plan last changed), was the account's plan: until then the
+	// daily allowance is the greater of the two plans' (an upgrade applies
+	// at once, a downgrade from the next day).
+	PlanBefore string
+	PlanFrom   *time.Time
 }
 
 // Location returns the account's time zone, UTC if it cannot be loaded.

@@ -112,6 +112,7 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 	if c.LowBalance != nil && (*c.LowBalance < 0 || *c.LowBalance > tollgate.MaxCredits) {
 		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
 	}
+	now := l.clock.Now()
 	res, err := l.WriteIdempotent(ctx, c.Idempotency, func(tx store.Tx) (any, error) {
 		as, err := tx.AccountsLock(ctx, []string{id})
 		if err != nil {
@@ -129,13 +130,31 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 			if !planExists(vs, *c.Plan) {
 				return nil, tollgate.FieldError("plan", "unknown plan %q; known: %s", *c.Plan, strings.Join(planNames(vs), ", "))
 			}
+			if *c.Plan != a.Plan {
+				// An upgrade applies at once; a downgrade from the end
+				// of the local day in progress.
+				open, err := tx.GrantsOpen(ctx, []string{a.ID})
+				if err != nil {
+					return nil, err
+				}
+				end := dayEnd(&was, open, now)
+				a.PlanBefore, a.PlanFrom = a.Plan, &end
+			}
 			a.Plan = *c.Plan
 		}
 		if c.Name != nil {
 			a.Name = strings.TrimSpace(*c.Name)
 		}
-		if c.Timezone != nil {
-			a.Timezone = *c.Timezone
+		if c.Timezone != nil && *c.Timezone != a.Timezone {
+			// The local day in progress keeps its allowance and its end:
+			// the end of the allowance in force, or of the day as the old
+			// zone counts it.
+			open, err := tx.GrantsOpen(ctx, []string{a.ID})
+			if err != nil {
+				return nil, err
+			}
+			end := dayEnd(&a, open, now)
+			a.Timezone, a.TimezoneFrom = *c.Timezone, &end
 		}
 		if c.Status != nil {
 			a.Status = *c.Status

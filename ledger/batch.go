@@ -855,13 +855,27 @@ func (b *batch) issue(g *tollgate.Grant) {
 
 // issueAllowance creates today's allowance of a for p, as allowanceDue
 // described it, on the first use of the account's local day.
-func (b *batch) issueAllowance(a *account, p tollgate.Product, limit tollgate.Credits, ref string, end time.Time) {
+func (b *batch) issueAllowance(a *account, p tollgate.Product, due allowance) {
+	end := due.end
 	g := tollgate.Grant{
 		ID: tollgate.NewID("grant"), AccountID: a.a.ID, Source: tollgate.SourceAllowance,
-		Amount: limit, Remaining: limit, Products: []tollgate.Product{p},
-		EffectiveAt: startOfDay(b.now, a.a.Location()), ExpiresAt: &end, ExternalRef: ref, CreatedAt: b.now,
+		Amount: due.limit, Remaining: due.limit, Products: []tollgate.Product{p},
+		EffectiveAt: due.start, ExpiresAt: &end, ExternalRef: due.ref, CreatedAt: b.now,
 	}
 	b.issue(&g)
+}
+
+// topUp raises the allowance in force to a higher limit its plan now
+// gives (an upgrade): by the difference, so that what was used today
+// stays used.
+func (b *batch) topUp(gs *grantState, by tollgate.Credits) {
+	g := &gs.g
+	txn := tollgate.NewID("txn")
+	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookIssuance, g.ID, "", -by)
+	b.entry(txn, tollgate.TxnGrant, g.AccountID, tollgate.BookAvailable, g.ID, "", by)
+	g.Amount += by
+	g.Remaining += by
+	gs.dirty = true
 }
 
 func allowanceRef(p tollgate.Product, date string) string {
@@ -873,22 +887,41 @@ func startOfDay(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
 }
 
-// allowanceDue reports the allowance of a for p today: its limit and ref
-// when it is still to be created (zero and "" when it exists or the plan has
-// none), and when it resets (zero without an allowance).
-func (b *batch) allowanceDue(ctx context.Context, a *account, p tollgate.Product) (tollgate.Credits, string, time.Time, error) {
-	limit, _ := planAllowance(b.plans, a.a.Plan, p, b.now)
-	if limit <= 0 {
-		return 0, "", time.Time{}, nil
+// allowance is what a hold would find of the daily allowance: a grant to
+// issue (limit and ref set), the grant in force to top up (topUp set, by
+// more), or nothing to do; end is when the period resets (zero without an
+// allowance).
+type allowance struct {
+	limit      tollgate.Credits
+	ref        string
+	start, end time.Time
+	topUp      *grantState
+	more       tollgate.Credits
+}
+
+// allowanceDue reports the allowance of a for p now. The period in force
+// keeps its allowance and its end whatever has changed since it began (the
+// time zone, the plan); a plan that now gives more raises it at once.
+func (b *batch) allowanceDue(ctx context.Context, a *account, p tollgate.Product) (allowance, error) {
+	limit := dailyLimit(b.plans, &a.a, p, b.now)
+	for _, gs := range a.grants {
+		if isAllowance(&gs.g, p, b.now) {
+			due := allowance{end: *gs.g.ExpiresAt}
+			if limit > gs.g.Amount {
+				due.topUp, due.more = gs, limit-gs.g.Amount
+			}
+			return due, nil
+		}
 	}
-	loc := a.a.Location()
-	end := tollgate.NextMidnight(b.now, loc)
-	ref := allowanceRef(p, tollgate.LocalDate(b.now, loc))
+	if limit <= 0 {
+		return allowance{}, nil
+	}
+	start, end, ref := allowancePeriod(p, a.a.Location(), a.a.TimezoneFrom, b.now)
 	exists, err := b.refExists(ctx, a, ref)
 	if err != nil || exists {
-		return 0, "", end, err
+		return allowance{end: end}, err
 	}
-	return limit, ref, end, nil
+	return allowance{limit: limit, ref: ref, start: start, end: end}, nil
 }
 
 // refExists reports whether the account has a grant with external
@@ -983,12 +1016,13 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 	}
 	// Today's allowance counts before it exists; it is created only when the
 	// hold goes through, so a refused hold writes nothing.
-	allowLimit, allowRef, allowEnd, err := b.allowanceDue(ctx, a, p.Product)
+	due, err := b.allowanceDue(ctx, a, p.Product)
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
+	allowEnd := due.end
 	grants := payable(a, p.Product, b.now)
-	avail := allowLimit
+	avail := due.limit + due.more
 	for _, gs := range grants {
 		avail += gs.g.Remaining
 	}
@@ -1005,8 +1039,12 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 		}
 		return tollgate.Hold{}, e
 	}
-	if allowRef != "" {
-		b.issueAllowance(a, p.Product, allowLimit, allowRef, allowEnd)
+	if due.ref != "" {
+		b.issueAllowance(a, p.Product, due)
+		grants = payable(a, p.Product, b.now)
+	}
+	if due.topUp != nil {
+		b.topUp(due.topUp, due.more)
 		grants = payable(a, p.Product, b.now)
 	}
 	prefix, kind := "hold", tollgate.TxnHold
@@ -1100,7 +1138,7 @@ func (b *batch) flush(ctx context.Context) error {
 		if gs.isNew {
 			b.w.Grants = append(b.w.Grants, gs.g)
 		} else {
-			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt, Frozen: gs.g.Frozen})
+			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Amount: gs.g.Amount, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt, Frozen: gs.g.Frozen})
 		}
 	}
 	hids := make([]string, 0, len(b.holds))

@@ -206,16 +206,26 @@ func computeBalance(acct tollgate.Account, grants []tollgate.Grant, held tollgat
 		}
 	}
 	loc := acct.Location()
-	today := tollgate.LocalDate(now, loc)
+	// The allowance in force keeps its period; a plan that now gives more
+	// raises it at once, as the next hold will.
+	inForce := map[tollgate.Product]*tollgate.Grant{}
+	for i := range grants {
+		g := &grants[i]
+		if g.Source == tollgate.SourceAllowance && len(g.Products) == 1 && isAllowance(g, g.Products[0], now) {
+			inForce[g.Products[0]] = g
+			if limit := dailyLimit(plans, &acct, g.Products[0], now); limit > g.Amount {
+				more := limit - g.Amount
+				g.Amount += more
+				g.Remaining += more
+			}
+		}
+	}
 	for i := range grants {
 		g := &grants[i]
 		if g.Frozen && g.Usable(now) {
 			bal.Frozen += g.Remaining
 		}
 		if !g.Spendable(now) || g.Remaining <= 0 {
-			continue
-		}
-		if g.Source == tollgate.SourceAllowance && g.ExternalRef != allowanceRef(g.Products[0], today) {
 			continue
 		}
 		bal.Available += g.Remaining
@@ -232,28 +242,21 @@ func computeBalance(acct tollgate.Account, grants []tollgate.Grant, held tollgat
 			bal.ExpiringSoon = append(bal.ExpiringSoon, g)
 		}
 	}
-	if v := planAt(plans, acct.Plan, now); v != nil {
-		for _, p := range tollgate.Products {
-			limit := v.Allowances[p]
-			if limit <= 0 {
-				continue
-			}
-			d := DailyAllowance{Product: p, Limit: limit, Remaining: limit, ResetsAt: tollgate.NextMidnight(now, loc)}
-			found := false
-			for i := range grants {
-				g := &grants[i]
-				if g.ExternalRef == allowanceRef(p, today) {
-					found = true
-					d.Limit, d.Used = g.Amount, g.Amount-g.Remaining
-					d.Remaining = g.Remaining
-				}
-			}
-			if !found { // not yet used today: the allowance exists in full
-				bal.Available += limit
-				bal.ByProduct[p] += limit
-			}
-			bal.DailyAllowances = append(bal.DailyAllowances, d)
+	for _, p := range tollgate.Products {
+		if g := inForce[p]; g != nil {
+			bal.DailyAllowances = append(bal.DailyAllowances, DailyAllowance{Product: p, Limit: g.Amount,
+				Used: g.Amount - g.Remaining, Remaining: g.Remaining, ResetsAt: *g.ExpiresAt})
+			continue
 		}
+		limit := dailyLimit(plans, &acct, p, now)
+		if limit <= 0 {
+			continue
+		}
+		// Not yet used this period: the allowance exists in full.
+		_, end, _ := allowancePeriod(p, loc, acct.TimezoneFrom, now)
+		bal.DailyAllowances = append(bal.DailyAllowances, DailyAllowance{Product: p, Limit: limit, Remaining: limit, ResetsAt: end})
+		bal.Available += limit
+		bal.ByProduct[p] += limit
 	}
 	bal.UpcomingChanges = upcoming(plans, acct.Plan, now)
 	return bal

@@ -380,6 +380,7 @@ type Idempotency struct {
 // GrantUpdate sets a grant's remainder and refund owed and, once, its expiry.
 type GrantUpdate struct {
 	ID         string
+	Amount     tollgate.Credits // zero keeps it; raised when an upgrade tops up an allowance
 	Remaining  tollgate.Credits
 	RefundOwed tollgate.Credits
 	ExpiredAt  *time.Time

@@ -67,18 +67,20 @@ func collectRows[T any](rows pgx.Rows, scan func(row) (T, error)) ([]T, error) {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
 
 func scanAccount(r row) (tollgate.Account, error) {
 	var a tollgate.Account
-	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance, &a.PendingHolds)
-	a.CreatedAt = a.CreatedAt.UTC()
+	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance, &a.PendingHolds, &a.TimezoneFrom,
+		&a.PlanBefore, &a.PlanFrom)
+	a.CreatedAt, a.TimezoneFrom, a.PlanFrom = a.CreatedAt.UTC(), utc(a.TimezoneFrom), utc(a.PlanFrom)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance), a.PendingHolds)
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance), a.PendingHolds, a.TimezoneFrom,
+		a.PlanBefore, a.PlanFrom)
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -86,8 +88,9 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4, low_balance = $6 WHERE id = $5`,
-		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID, int64(a.LowBalance))
+	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4, low_balance = $6, timezone_from = $7,
+		plan_before = $8, plan_from = $9 WHERE id = $5`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID, int64(a.LowBalance), a.TimezoneFrom, a.PlanBefore, a.PlanFrom)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -559,8 +562,9 @@ func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, f
 }
 
 const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at),
-	frozen = u.frozen
-	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[]) AS u(id, remaining, refund_owed, expired_at, frozen)
+	frozen = u.frozen, amount = coalesce(nullif(u.amount, 0), g.amount)
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::bigint[])
+		AS u(id, remaining, refund_owed, expired_at, frozen, amount)
 	WHERE g.id = u.id`
 
 const accountPendingSQL = `UPDATE accounts a SET pending_holds = u.n
@@ -839,11 +843,12 @@ func convert[T any](col []any) []T {
 func queueUpdates(b *pgx.Batch, gus []store.GrantUpdate, hus []store.HoldUpdate) {
 	if len(gus) > 0 {
 		ids, remaining, owed, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
-		frozen := make([]bool, len(gus))
+		frozen, amount := make([]bool, len(gus)), make([]int64, len(gus))
 		for i, u := range gus {
 			ids[i], remaining[i], owed[i], expired[i], frozen[i] = u.ID, int64(u.Remaining), int64(u.RefundOwed), tsz(u.ExpiredAt), u.Frozen
+			amount[i] = int64(u.Amount)
 		}
-		b.Queue(grantUpdateSQL, ids, remaining, owed, expired, frozen)
+		b.Queue(grantUpdateSQL, ids, remaining, owed, expired, frozen, amount)
 	}
 	if len(hus) > 0 {
 		ids, status, captured, settled := make([]string, len(hus)), make([]string, len(hus)), make([]int64, len(hus)), make([]pgtype.Timestamptz, len(hus))

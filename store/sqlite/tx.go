@@ -62,19 +62,21 @@ func idList(ids []string) string {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds`
+const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
 
 func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) {
 	var a tollgate.Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance, &a.PendingHolds)
-	a.CreatedAt = fromMicros(created)
+	var tzFrom, planFrom sql.NullInt64
+	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance, &a.PendingHolds, &tzFrom, &a.PlanBefore, &planFrom)
+	a.CreatedAt, a.TimezoneFrom, a.PlanFrom = fromMicros(created), fromNullMicros(tzFrom), fromNullMicros(planFrom)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?,?)`,
-		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance), a.PendingHolds)
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance), a.PendingHolds, nullMicros(a.TimezoneFrom),
+		a.PlanBefore, nullMicros(a.PlanFrom))
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -82,8 +84,9 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ? WHERE id = ?`,
-		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), a.ID)
+	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ?, timezone_from = ?,
+		plan_before = ?, plan_from = ? WHERE id = ?`,
+		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), nullMicros(a.TimezoneFrom), a.PlanBefore, nullMicros(a.PlanFrom), a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -682,7 +685,7 @@ const (
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
-	updateGrant       = `UPDATE grants SET remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
+	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
 	skipTaken            = ` ON CONFLICT DO NOTHING`
@@ -819,7 +822,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,
-			int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.Frozen, u.ID)
+			int64(u.Amount), int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.Frozen, u.ID)
 		if err != nil {
 			return fmt.Errorf("update grant %s: %w", u.ID, err)
 		}

@@ -259,14 +259,12 @@ func testProperty(t *testing.T, open Opener) {
 	})
 }
 
+// hasAllowanceToday reports whether the model has the account's video
+// allowance for the period now falls in.
 func hasAllowanceToday(m *model, acct string, now time.Time, e *env) bool {
-	a, err := e.l.Account(e.ctx, acct)
-	if err != nil {
-		return false
-	}
-	ref := "allowance:video:" + tollgate.LocalDate(now, a.Location())
 	for _, g := range m.grants {
-		if g.g.AccountID == acct && g.g.ExternalRef == ref {
+		if g.g.AccountID == acct && g.g.Source == tollgate.SourceAllowance && g.g.Pays(tollgate.ProductVideo) &&
+			!now.Before(g.g.EffectiveAt) && g.g.ExpiresAt != nil && now.Before(*g.g.ExpiresAt) {
 			return true
 		}
 	}

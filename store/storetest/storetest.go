@@ -63,6 +63,8 @@ func RunWith(t *testing.T, open Opener, opt ledger.Options) {
 		{"ReservedRefs", testReservedRefs, false},
 		{"TransferRaceManyLedgers", testTransferRaceManyLedgers, true},
 		{"PendingHoldCap", testPendingHoldCap, false},
+		{"TimezoneChanges", testTimezoneChanges, false},
+		{"PlanChanges", testPlanChanges, false},
 	}
 	for _, tc := range tests {
 		if tc.many && opt.CacheState {
