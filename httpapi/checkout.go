@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -57,8 +59,11 @@ type checkoutView struct {
 	CheckoutURL string    `json:"checkout_url"`
 }
 
-// baseURL is where clients reach this server: BaseURL when set, else the
-// request's own host.
+// baseURL is where clients reach this server, for the links it gives:
+// BaseURL when set; from a trusted proxy, the host and scheme it forwards
+// (X-Forwarded-Host and -Proto) or the Host it sent; else ListenURL, where
+// the server listens, and only without that the request's Host (which
+// anyone can set, so it is not trusted when there is a choice).
 func (s *Server) baseURL(r *http.Request) string {
 	if s.BaseURL != "" {
 		return s.BaseURL
@@ -67,7 +72,53 @@ func (s *Server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	if s.trustedPeer(r) {
+		host := r.Host
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); validHost(h) {
+			host = h
+		}
+		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		return scheme + "://" + host
+	}
+	if s.ListenURL != "" {
+		return s.ListenURL
+	}
 	return scheme + "://" + r.Host
+}
+
+// trustedPeer reports whether r came straight from a proxy
+// TrustedProxies lists.
+func (s *Server) trustedPeer(r *http.Request) bool {
+	if len(s.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstValue(h string) string {
+	v, _, _ := strings.Cut(h, ",")
+	return strings.TrimSpace(v)
+}
+
+// validHost reports whether h is a host[:port] fit for a URL.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.User == nil && u.Path == "" && u.RawQuery == ""
 }
 
 func (s *Server) absolute(r *http.Request, u string) string {

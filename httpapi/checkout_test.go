@@ -3,6 +3,7 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -277,6 +278,40 @@ func TestRefundOrderEndpoint(t *testing.T) {
 		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: key}, http.StatusOK, &b)
 		if b.ByProduct["assistant"] != cr("0") {
 			t.Fatalf("after the refund: %v", b.ByProduct)
+		}
+	})
+}
+
+// TestLinksBase: the links Tollgate gives (checkout, offers) use the public
+// URL when set; else what a trusted proxy forwards; else where the server
+// listens, never a Host header anyone could send.
+func TestLinksBase(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "lb", "free", "UTC")
+		key := e.createKey(t, "lb")
+		link := func(h map[string]string) string {
+			t.Helper()
+			var co checkoutView
+			e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: key, Body: `{"pack_id":"pack_10"}`, Header: h}, http.StatusCreated, &co)
+			return co.CheckoutURL
+		}
+		forged := map[string]string{"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+		e.api.ListenURL = "http://10.1.2.3:8080"
+		if u := link(forged); !strings.HasPrefix(u, "http://10.1.2.3:8080/") {
+			t.Fatalf("untrusted peer: %s, want the listen URL", u)
+		}
+		e.api.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		proxied := map[string]string{"X-Forwarded-Host": "tollgate.example.com, inner.local", "X-Forwarded-Proto": "https"}
+		if u := link(proxied); !strings.HasPrefix(u, "https://tollgate.example.com/") {
+			t.Fatalf("from a trusted proxy: %s, want its forwarded host and scheme", u)
+		}
+		if u := link(map[string]string{"X-Forwarded-Host": "bad host/x", "X-Forwarded-Proto": "gopher"}); !strings.HasPrefix(u, "http://127.0.0.1:") {
+			t.Fatalf("a trusted proxy forwarding nonsense: %s, want its Host", u)
+		}
+		e.api.BaseURL = "https://pay.example.org"
+		if u := link(proxied); !strings.HasPrefix(u, "https://pay.example.org/") {
+			t.Fatalf("with a public URL: %s", u)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,9 +39,16 @@ type Server struct {
 	// Payments sells packs; New sets it to the dev provider, which moves
 	// no money, and the catalog's default packs.
 	Payments *payment.Service
-	// BaseURL is where clients reach this server, for checkout links;
-	// empty uses each request's host.
+	// BaseURL is where clients reach this server, for checkout links
+	// (TOLLGATE_PUBLIC_URL). Without it, links use what a trusted proxy
+	// forwards, else ListenURL, else the request's Host.
 	BaseURL string
+	// TrustedProxies are the networks of proxies whose X-Forwarded-Host
+	// and X-Forwarded-Proto (and Host) are believed (TOLLGATE_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	// ListenURL is where the server listens, for links when neither of
+	// the above applies.
+	ListenURL string
 	// KeyCacheTTL is how long a checked key is trusted without looking
 	// again (default DefaultKeyCacheTTL).
 	KeyCacheTTL time.Duration

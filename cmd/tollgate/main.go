@@ -35,6 +35,9 @@ type config struct {
 	publicURL  string
 	catalog    string
 	noticeDays int
+	// trustedProxies lists the networks whose forwarded host and scheme
+	// are believed, comma-separated.
+	trustedProxies string
 	// allowPrivateWebhooks lets webhook endpoints reach private addresses.
 	allowPrivateWebhooks bool
 	maxConns             int  // open connections at most; 0: the default

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +43,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
 	cmd.Flags().BoolVar(&c.demo, "demo", env("TOLLGATE_DEMO", "") == "1", "demo mode: the development checkout grants credits without payment; on by itself when listening on loopback without Stripe (TOLLGATE_DEMO=1)")
 	cmd.Flags().IntVar(&c.maxConns, "max-conns", envInt("TOLLGATE_MAX_CONNS", 0), "open connections at most; idle ones are closed first to make room (TOLLGATE_MAX_CONNS; default 4096, or half the open-files limit if lower)")
+	cmd.Flags().StringVar(&c.trustedProxies, "trusted-proxies", env("TOLLGATE_TRUSTED_PROXIES", ""), "comma-separated addresses or networks (CIDR) of the proxies in front of this server, whose X-Forwarded-Host and X-Forwarded-Proto are believed for links (TOLLGATE_TRUSTED_PROXIES)")
 	cmd.Flags().BoolVar(&c.allowPrivateWebhooks, "webhooks-allow-private", env("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1", "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
@@ -141,6 +143,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	undo = append(undo, sw.Stop)
 	api := httpapi.New(l, log)
 	api.BaseURL = c.publicURL
+	if api.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
+		return fail(err)
+	}
 	api.AllowPrivateWebhooks = c.allowPrivateWebhooks
 	api.Quotes.Catalog, api.Quotes.Notice = catalog, notice
 	api.Payments.Defaults = nil
@@ -190,6 +195,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		payments = api.Payments.Provider.Name()
 	}
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: payments}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
+		api.ListenURL = inst.URL
+	} else if c.publicURL == "" && len(api.TrustedProxies) == 0 {
+		log.Warn("links (checkout, offers) use each request's Host header: set TOLLGATE_PUBLIC_URL to where clients reach this server, or TOLLGATE_TRUSTED_PROXIES to the proxies in front of it")
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -258,4 +268,26 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseProxies reads TOLLGATE_TRUSTED_PROXIES: addresses or CIDR networks,
+// comma-separated.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("TOLLGATE_TRUSTED_PROXIES: %q is neither an address nor a network such as 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
