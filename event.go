@@ -9,12 +9,15 @@ import (
 const (
 	EventOrderCompleted      = "order.completed"
 	EventPlanChangeScheduled = "plan.change_scheduled"
+	// EventPriceChangeScheduled: a price rule takes effect later, raising
+	// or lowering what some requests cost.
+	EventPriceChangeScheduled = "price.change_scheduled"
 	EventCreditsLow          = "credits.low"
 	EventCreditsExpiring     = "credits.expiring"
 )
 
 // EventTypes lists the event types an endpoint may subscribe to.
-var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventCreditsLow, EventCreditsExpiring}
+var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventPriceChangeScheduled, EventCreditsLow, EventCreditsExpiring}
 
 // NewEvent builds an outbox event whose body is {"type", "timestamp", "data"}.
 func NewEvent(typ, accountID string, at time.Time, data any) (Event, error) {

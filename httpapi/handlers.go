@@ -212,7 +212,40 @@ func (s *Server) getBalance(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, viewBalance(b))
+	v := viewBalance(b)
+	if v.UpcomingPriceChanges, err = s.upcomingPrices(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// priceChangeView is a price rule version that takes effect later.
+type priceChangeView struct {
+	RuleID          string            `json:"rule_id"`
+	Product         tollgate.Product  `json:"product"`
+	Meter           string            `json:"meter"`
+	Per             int64             `json:"per"`
+	Credits         tollgate.Credits  `json:"credits"`
+	PreviousCredits *tollgate.Credits `json:"previous_credits"`
+	EffectiveAt     time.Time         `json:"effective_at"`
+}
+
+// upcomingPrices lists the price changes scheduled after now, soonest
+// first: announced in every balance until they apply.
+func (s *Server) upcomingPrices(r *http.Request) ([]priceChangeView, error) {
+	c, err := s.Quotes.Prices(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := []priceChangeView{}
+	for _, rule := range c.Scheduled(s.l.Clock().Now()) {
+		v := priceChangeView{rule.ID, rule.Product, rule.Meter, rule.Per, rule.Credits, nil, rule.EffectiveAt}
+		if prev, ok := c.RuleAt(rule.ID, rule.EffectiveAt.Add(-time.Microsecond)); ok {
+			v.PreviousCredits = &prev.Credits
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) error {

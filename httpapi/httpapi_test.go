@@ -134,8 +134,9 @@ func testHappyPath(t *testing.T, e *env) {
 			{ID: purchase.ID, Source: "purchase", Remaining: cr("100"), Products: []tollgate.Product{}, ExpiresAt: &exp},
 			{ID: promo.ID, Source: "promo", Remaining: cr("12.5"), Products: []tollgate.Product{"assistant"}},
 		},
-		ExpiringSoon:    []balanceGrantView{},
-		UpcomingChanges: []planChangeView{},
+		ExpiringSoon:         []balanceGrantView{},
+		UpcomingChanges:      []planChangeView{},
+		UpcomingPriceChanges: []priceChangeView{},
 	}
 	var bal balanceView
 	if err := json.Unmarshal(byAdmin.Body, &bal); err != nil {

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,7 +142,24 @@ func (s *Server) notice(w http.ResponseWriter, r *http.Request, plan string) {
 	if plan == "" {
 		return
 	}
-	if n := ledger.Notice(s.planVersions(r.Context()), plan, s.l.Clock().Now()); n != "" {
-		w.Header().Set("Tollgate-Notice", n)
+	now := s.l.Clock().Now()
+	var notes []string
+	if n := ledger.Notice(s.planVersions(r.Context()), plan, now); n != "" {
+		notes = append(notes, n)
+	}
+	if c, err := s.Quotes.Prices(r.Context()); err == nil {
+		if sched := c.Scheduled(now); len(sched) > 0 {
+			var ids []string
+			for _, rule := range sched {
+				if rule.EffectiveAt.Equal(sched[0].EffectiveAt) {
+					ids = append(ids, rule.ID)
+				}
+			}
+			notes = append(notes, fmt.Sprintf("prices change at %s: %s; see upcoming_price_changes in the balance and /v1/prices",
+				sched[0].EffectiveAt.Format(time.RFC3339), strings.Join(ids, ", ")))
+		}
+	}
+	if len(notes) > 0 {
+		w.Header().Set("Tollgate-Notice", strings.Join(notes, "; "))
 	}
 }

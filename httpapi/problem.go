@@ -54,7 +54,7 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeIdempotencyMismatch: "Idempotency-Key reused with another request",
 	tollgate.CodeHoldNotPending:      "The hold is no longer pending",
 	tollgate.CodeCaptureExceedsHold:  "Cannot capture more than the hold reserved",
-	tollgate.CodeNoticeRequired:      "A cut must be announced before it applies",
+	tollgate.CodeNoticeRequired:      "A cut to a plan or a price increase must be announced before it applies",
 	tollgate.CodeInsufficientCredits: "Not enough credits",
 	tollgate.CodeQuoteExpired:        "The quote has expired",
 	tollgate.CodeQuoteUsed:           "The quote has paid for a job already",

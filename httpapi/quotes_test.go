@@ -9,6 +9,7 @@ import (
 
 	"tollgate"
 	"tollgate/pricing"
+	"tollgate/store"
 )
 
 func TestPricesArePublic(t *testing.T) {
@@ -205,6 +206,22 @@ func TestPriceRulesChangeWithNotice(t *testing.T) {
 		if len(table.Scheduled) != 1 || table.Scheduled[0].Credits != 50_000 || !table.Scheduled[0].EffectiveAt.Equal(at) {
 			t.Fatalf("scheduled %+v, want stitch at 0.05 from %s", table.Scheduled, at)
 		}
+		// Announced: in every balance, the Tollgate-Notice header and an event.
+		key := e.createKey(t, "pr")
+		var bal balanceView
+		r = e.call(t, request{Method: "GET", Path: "/v1/balance", Key: key}, http.StatusOK, &bal)
+		if len(bal.UpcomingPriceChanges) != 1 || bal.UpcomingPriceChanges[0].RuleID != "stitch" ||
+			bal.UpcomingPriceChanges[0].PreviousCredits == nil || *bal.UpcomingPriceChanges[0].PreviousCredits != 10_000 ||
+			!strings.Contains(r.Header.Get("Tollgate-Notice"), "prices change at "+at.Format(time.RFC3339)+": stitch") {
+			t.Fatalf("announced as %+v, Tollgate-Notice %q", bal.UpcomingPriceChanges, r.Header.Get("Tollgate-Notice"))
+		}
+		var announced bool
+		if err := e.store.Read(e.ctx, func(tx store.Tx) (err error) {
+			_, announced, err = tx.EventLastAt(e.ctx, "", tollgate.EventPriceChangeScheduled)
+			return err
+		}); err != nil || !announced {
+			t.Fatalf("no price.change_scheduled event (%v)", err)
+		}
 		e.clock.Set(at)
 		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey, Body: `{"account_id":"pr","product":"stitch","seconds":10}`}, http.StatusCreated, &q)
 		if q.Credits != 500_000 {
@@ -221,5 +238,42 @@ func TestPriceRulesChangeWithNotice(t *testing.T) {
 			problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey, Body: tc.body}), 422, tollgate.CodeInvalidField)
 			e.unchanged(t, before)
 		}
+	})
+}
+
+// TestPriceIncreaseNeedsNotice: any change that makes some request dearer
+// or unpriceable needs the notice period, whatever its form: a new rule (a
+// surcharge), a rule re-versioned with other conditions; one that only
+// lowers prices applies at once. Compared over every request the catalog
+// prices; the refusal names the prices it would raise.
+func TestPriceIncreaseNeedsNotice(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "pn", "free", "UTC")
+		for _, tc := range []struct{ name, body, names string }{
+			{"a surcharge", `{"id":"video-surcharge","product":"video","meter":"seconds","per":1,"credits":"2"}`, "sora-2 4s at 1280x720 from 0.4 to 8.4"},
+			{"new conditions", `{"id":"video-standard-720p","product":"video","meter":"seconds","tier":"standard","resolution":"1080p","per":1,"credits":"0.1"}`, "sora-2 4s at 1280x720 from 0.4 to no price"},
+			{"tokens", `{"id":"assistant-output","product":"assistant","meter":"output_tokens","per":1000000,"credits":"4.000001"}`, "assistant 0 in, 1000 out tokens from 0.004 to 0.004001"},
+		} {
+			before := e.world(t)
+			p := problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey, Body: tc.body}),
+				http.StatusUnprocessableEntity, tollgate.CodeNoticeRequired)
+			if !strings.Contains(p.Detail, tc.names) || !strings.Contains(p.Title, "price") {
+				t.Fatalf("%s: %q / %q, want it to name %q", tc.name, p.Title, p.Detail, tc.names)
+			}
+			e.unchanged(t, before)
+		}
+		// Forced, or announced 14 days ahead, it is accepted.
+		e.call(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey,
+			Body: `{"id":"video-surcharge","product":"video","meter":"seconds","per":1,"credits":"2","force":true}`}, http.StatusCreated, nil)
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey, Body: `{"account_id":"pn","product":"video","model":"sora-2","seconds":4}`}, http.StatusCreated, &q)
+		if q.Credits != tollgate.WholeCredits(84)/10 {
+			t.Fatalf("quote with the forced surcharge %s, want 8.4", q.Credits)
+		}
+		// Lowering the surcharge raises nothing: at once.
+		e.clock.Advance(time.Minute)
+		e.call(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey,
+			Body: `{"id":"video-surcharge","product":"video","meter":"seconds","per":1,"credits":"1"}`}, http.StatusCreated, nil)
 	})
 }

@@ -130,12 +130,15 @@ type balanceView struct {
 	Grants          []balanceGrantView                    `json:"grants"`
 	ExpiringSoon    []balanceGrantView                    `json:"expiring_soon"`
 	UpcomingChanges []planChangeView                      `json:"upcoming_changes"`
+	// UpcomingPriceChanges are price rules scheduled to change.
+	UpcomingPriceChanges []priceChangeView `json:"upcoming_price_changes"`
 }
 
 func viewBalance(b ledger.Balance) balanceView {
 	v := balanceView{Object: "balance", AccountID: b.AccountID, Plan: b.Plan, AsOf: b.AsOf,
 		Available: b.Available, Held: b.Held, Frozen: b.Frozen, ByProduct: map[tollgate.Product]tollgate.Credits{},
-		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, ExpiringSoon: []balanceGrantView{}, UpcomingChanges: []planChangeView{}}
+		DailyAllowances: []allowanceView{}, Grants: []balanceGrantView{}, ExpiringSoon: []balanceGrantView{}, UpcomingChanges: []planChangeView{},
+		UpcomingPriceChanges: []priceChangeView{}}
 	for _, p := range tollgate.Products {
 		v.ByProduct[p] = b.ByProduct[p]
 	}

@@ -380,15 +380,20 @@ func (c *Catalog) Model(id string) (Model, bool) {
 // Price prices r at t. Bad requests get invalid_field errors that name the
 // allowed values: unknown models, unsupported durations or sizes.
 func (c *Catalog) Price(r Request, t time.Time) (Price, error) {
+	return c.priceWith(r, c.Current(t))
+}
+
+// priceWith prices r with rules, the rules in force.
+func (c *Catalog) priceWith(r Request, rules []Rule) (Price, error) {
 	switch r.Product {
 	case tollgate.ProductVideo:
-		return c.priceVideo(r, t)
+		return c.priceVideo(r, rules)
 	case tollgate.ProductStitch:
 		if r.Seconds < 1 || r.Seconds > MaxSeconds {
 			return Price{}, tollgate.FieldError("seconds", "must be from 1 to %d", MaxSeconds)
 		}
 		p := Price{Product: r.Product, Seconds: r.Seconds}
-		return c.addLines(p, t, map[string]int64{MeterSeconds: int64(r.Seconds)}, "", "")
+		return addLines(p, rules, map[string]int64{MeterSeconds: int64(r.Seconds)}, "", "")
 	case tollgate.ProductAssistant:
 		if r.InputTokens < 0 || r.OutputTokens < 0 || r.InputTokens > MaxTokens || r.OutputTokens > MaxTokens {
 			return Price{}, tollgate.FieldError("input_tokens", "token counts must be from 0 to %d", MaxTokens)
@@ -397,12 +402,12 @@ func (c *Catalog) Price(r Request, t time.Time) (Price, error) {
 			return Price{}, tollgate.FieldError("input_tokens", "give input_tokens, output_tokens or both")
 		}
 		p := Price{Product: r.Product}
-		return c.addLines(p, t, map[string]int64{MeterInputTokens: r.InputTokens, MeterOutputTokens: r.OutputTokens}, "", "")
+		return addLines(p, rules, map[string]int64{MeterInputTokens: r.InputTokens, MeterOutputTokens: r.OutputTokens}, "", "")
 	}
 	return Price{}, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", r.Product)
 }
 
-func (c *Catalog) priceVideo(r Request, t time.Time) (Price, error) {
+func (c *Catalog) priceVideo(r Request, rules []Rule) (Price, error) {
 	if r.Model == "" {
 		r.Model = "auto"
 	}
@@ -419,7 +424,7 @@ func (c *Catalog) priceVideo(r Request, t time.Time) (Price, error) {
 			if m.Product != tollgate.ProductVideo || !slices.Contains(m.Durations, r.Seconds) || !slices.Contains(m.Sizes, r.Size) {
 				continue
 			}
-			p, err := c.priceModel(m, r, res, t)
+			p, err := priceModel(m, r, res, rules)
 			if err != nil {
 				continue
 			}
@@ -442,18 +447,18 @@ func (c *Catalog) priceVideo(r Request, t time.Time) (Price, error) {
 	if !slices.Contains(m.Sizes, r.Size) {
 		return Price{}, tollgate.FieldError("size", "%s makes %s, not %s", m.ID, strings.Join(m.Sizes, ", "), r.Size)
 	}
-	return c.priceModel(m, r, res, t)
+	return priceModel(m, r, res, rules)
 }
 
-func (c *Catalog) priceModel(m Model, r Request, res string, t time.Time) (Price, error) {
+func priceModel(m Model, r Request, res string, rules []Rule) (Price, error) {
 	p := Price{Product: tollgate.ProductVideo, Model: m.ID, Resolution: res, Seconds: r.Seconds}
-	return c.addLines(p, t, map[string]int64{MeterSeconds: int64(r.Seconds)}, m.Tier, res)
+	return addLines(p, rules, map[string]int64{MeterSeconds: int64(r.Seconds)}, m.Tier, res)
 }
 
-// addLines adds a line for every rule of p's product in force at t that
-// matches tier and resolution and whose meter has a quantity.
-func (c *Catalog) addLines(p Price, t time.Time, qty map[string]int64, tier, res string) (Price, error) {
-	for _, r := range c.Current(t) {
+// addLines adds a line for every rule of p's product among rules (those in
+// force) that matches tier and resolution and whose meter has a quantity.
+func addLines(p Price, rules []Rule, qty map[string]int64, tier, res string) (Price, error) {
+	for _, r := range rules {
 		if r.Product != p.Product || (r.Tier != "" && r.Tier != tier) || (r.Resolution != "" && r.Resolution != res) {
 			continue
 		}

@@ -107,20 +107,38 @@ func (q *Quotes) AddRule(ctx context.Context, tx store.Tx, r Rule, force bool) (
 	if err != nil {
 		return r, err
 	}
-	c := Catalog{Rules: mergeRules(q.Catalog.Rules, stored)}
-	if prev, ok := c.RuleAt(r.ID, r.EffectiveAt); ok {
+	before := Catalog{Models: q.Catalog.Models, Rules: mergeRules(q.Catalog.Rules, stored)}
+	if prev, ok := before.RuleAt(r.ID, r.EffectiveAt); ok {
 		if prev.Product != r.Product || prev.Meter != r.Meter {
 			return r, tollgate.FieldError("id", "rule %s prices %s by %s; a new version must too", r.ID, prev.Product, prev.Meter)
 		}
-		notice := q.Notice
-		if notice <= 0 {
-			notice = 14 * 24 * time.Hour
+	}
+	// Any change that raises what some request costs, or leaves it without
+	// a price, needs the notice period: a new version of a rule, a new rule
+	// (a surcharge), or new conditions. Compared over every request the
+	// catalog prices.
+	notice := q.Notice
+	if notice <= 0 {
+		notice = 14 * 24 * time.Hour
+	}
+	after := Catalog{Models: before.Models, Rules: append(append([]Rule{}, before.Rules...), r)}
+	changes := Diff(&before, &after, r.EffectiveAt)
+	up, names := Increases(changes)
+	if len(up) > 0 && !force && r.EffectiveAt.Before(now.Add(notice)) {
+		return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
+			"this raises %d prices (%s); a price increase must be announced %d days ahead: set effective_at at or after %s, or force it",
+			len(up), names, int(notice/(24*time.Hour)), now.Add(notice).Format(time.RFC3339))}
+	}
+	if r.EffectiveAt.After(now) && len(changes) > 0 {
+		// Announced: to webhook endpoints now, and in the price table and
+		// Tollgate-Notice until it applies.
+		ev, err := tollgate.NewEvent(tollgate.EventPriceChangeScheduled, "", now, map[string]any{"rule": r,
+			"effective_at": r.EffectiveAt, "requests_changed": len(changes), "requests_raised": len(up), "raised": names})
+		if err != nil {
+			return r, err
 		}
-		raised := rateLess(int64(prev.Credits), prev.Per, int64(r.Credits), r.Per)
-		if raised && !force && r.EffectiveAt.Before(now.Add(notice)) {
-			return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
-				"this raises %s from %s to %s credits per %d %s; a price increase must be announced %d days ahead: set effective_at at or after %s, or force it",
-				r.ID, prev.Credits, r.Credits, r.Per, r.Meter, int(notice/(24*time.Hour)), now.Add(notice).Format(time.RFC3339))}
+		if err := tx.EventEnqueue(ctx, ev); err != nil {
+			return r, err
 		}
 	}
 	err = tx.PriceRuleInsert(ctx, tollgate.PriceRule{ID: r.ID, Product: r.Product, Meter: r.Meter, Tier: r.Tier, Resolution: r.Resolution,
