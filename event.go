@@ -12,8 +12,8 @@ const (
 	// EventPriceChangeScheduled: a price rule takes effect later, raising
 	// or lowering what some requests cost.
 	EventPriceChangeScheduled = "price.change_scheduled"
-	EventCreditsLow          = "credits.low"
-	EventCreditsExpiring     = "credits.expiring"
+	EventCreditsLow           = "credits.low"
+	EventCreditsExpiring      = "credits.expiring"
 )
 
 // EventTypes lists the event types an endpoint may subscribe to.
