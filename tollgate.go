@@ -535,3 +535,20 @@ type AuditEntry struct {
 	RequestID string // the Request-Id of the API request, if any
 	Detail    string // a JSON object: what changed
 }
+
+// PaymentEvent is one event a payment provider sent, as received: what it
+// was about and what Tollgate did with it. Matched is false when it
+// concerned no order Tollgate has (a charge it did not sell, an order id it
+// does not know): the operator looks at those.
+type PaymentEvent struct {
+	ID         string // Tollgate's, in the order received
+	Provider   string
+	EventID    string // the provider's
+	Type       string
+	ObjectID   string // the session, charge or dispute it is about
+	OrderID    string // the order it was applied to, if any
+	Matched    bool
+	Outcome    string // what was done, or why nothing was
+	CreatedAt  time.Time
+	ReceivedAt time.Time
+}

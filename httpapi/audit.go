@@ -100,3 +100,54 @@ func csvSafe(s string) string {
 	}
 	return s
 }
+
+type paymentEventView struct {
+	ID         string    `json:"id"`
+	Object     string    `json:"object"`
+	Provider   string    `json:"provider"`
+	EventID    string    `json:"event_id"`
+	Type       string    `json:"type"`
+	ObjectID   string    `json:"object_id"`
+	OrderID    string    `json:"order_id"`
+	Matched    bool      `json:"matched"`
+	Outcome    string    `json:"outcome"`
+	CreatedAt  time.Time `json:"created_at"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// listPaymentEvents pages through the events payment providers sent, in
+// the order received; ?matched=false lists those that concerned no order.
+func (s *Server) listPaymentEvents(w http.ResponseWriter, r *http.Request, c *call) error {
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	p := store.PaymentEventListParams{After: cursor, Limit: limit + 1}
+	switch m := r.URL.Query().Get("matched"); m {
+	case "":
+	case "true", "false":
+		b := m == "true"
+		p.Matched = &b
+	default:
+		return tollgate.FieldError("matched", "must be true or false")
+	}
+	var es []tollgate.PaymentEvent
+	err = s.l.Store().Read(r.Context(), func(tx store.Tx) error {
+		var err error
+		es, err = tx.PaymentEventList(r.Context(), p)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := listView[paymentEventView]{Object: "list", Data: []paymentEventView{}}
+	for i, e := range es {
+		if i == limit {
+			out.HasMore, out.NextCursor = true, es[i-1].ID
+			break
+		}
+		out.Data = append(out.Data, paymentEventView{e.ID, "payment_event", e.Provider, e.EventID, e.Type, e.ObjectID, e.OrderID,
+			e.Matched, e.Outcome, e.CreatedAt, e.ReceivedAt})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -343,6 +343,7 @@ func TestResponseSchemasMatchViews(t *testing.T) {
 		{"Deleted", deletedView{}},
 		{"Order", orderView{}},
 		{"AuditEntry", auditView{}},
+		{"PaymentEvent", paymentEventView{}},
 		{"PriceChange", priceChangeView{}},
 		{"AuditList", listView[auditView]{}},
 		{"KeyLimits", limitsView{}},

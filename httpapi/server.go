@@ -154,6 +154,7 @@ func (s *Server) register() {
 	handle("POST /v1/orders/{id}/refund", adminOnly, s.refundOrder)
 	handle("GET /v1/accounts/{id}/orders", anyKey, s.listOrders)
 	handle("GET /v1/audit", adminOnly, s.listAudit)
+	handle("GET /v1/payment_events", adminOnly, s.listPaymentEvents)
 	public("GET /checkout/dev/{id}", s.devCheckout)
 	public("POST /checkout/dev/{id}", s.devCheckout)
 	public("GET /checkout/start", s.startCheckout)

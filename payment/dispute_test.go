@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -181,6 +182,103 @@ func TestDisputeRace(t *testing.T) {
 		}
 		if books := f.books(t); books[tollgate.BookRefunds] != tollgate.WholeCredits(10) {
 			t.Fatalf("refunds book %s, want 10 taken back once", books[tollgate.BookRefunds])
+		}
+	})
+}
+
+// TestPaymentEventsRecorded: every event of a type Tollgate acts on is
+// recorded with what was done; those that concerned no order (a refund of
+// a charge Tollgate never sold, past the hour it is retried) or are not
+// applied yet are unmatched; a repeat updates its record.
+func TestPaymentEventsRecorded(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o := f.paid(t, "pi_ev")
+		if err := f.deliver(t, "evt_paid_pi_ev", "checkout.session.completed", paidSession(o, "pi_ev")); err != nil {
+			t.Fatal(err) // the same event again
+		}
+		stranger := tollgate.Order{ID: "order_stranger"}
+		if err := f.deliver(t, "evt_stranger", "charge.refunded", refundOf(stranger, "pi_stranger", 400)); err != nil {
+			t.Fatal(err)
+		}
+		body, sig := event(t, "evt_fresh", "charge.dispute.created", disputeOf("pi_fresh", "dp_f", "needs_response", 400), time.Now(), whsec, time.Now())
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); err == nil {
+			t.Fatal("a fresh dispute of an unknown payment was accepted, want a retry")
+		}
+		body, sig = event(t, "evt_other", "customer.created", map[string]any{"id": "cus_1", "object": "customer"}, start, whsec, time.Now())
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); err != nil {
+			t.Fatal(err)
+		}
+		list := func(matched *bool) []tollgate.PaymentEvent {
+			var es []tollgate.PaymentEvent
+			if err := f.s.Read(f.ctx, func(tx store.Tx) (err error) {
+				es, err = tx.PaymentEventList(f.ctx, store.PaymentEventListParams{Matched: matched})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return es
+		}
+		all := list(nil)
+		if len(all) != 3 {
+			t.Fatalf("%d events recorded, want 3 (the payment once, the stranger's refund, the fresh dispute): %+v", len(all), all)
+		}
+		unmatched := list(ptr(false))
+		if len(unmatched) != 2 || unmatched[0].EventID != "evt_stranger" || !strings.HasPrefix(unmatched[0].Outcome, "UNMATCHED") ||
+			unmatched[1].EventID != "evt_fresh" || !strings.Contains(unmatched[1].Outcome, "retries") {
+			t.Fatalf("unmatched: %+v", unmatched)
+		}
+		if m := list(ptr(true)); len(m) != 1 || m[0].OrderID != o.ID || m[0].ObjectID != o.ProviderRef || m[0].Type != "checkout.session.completed" {
+			t.Fatalf("matched: %+v", m)
+		}
+	})
+}
+
+// TestReconcile: an order whose session was paid but whose webhook never
+// came is completed by the reconciliation, once; a later webhook changes
+// nothing; orders too young, unpaid or too old are left alone.
+func TestReconcile(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		o1, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o2, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(paidSession(o1, "pi_rec_"+o1.ID))
+		paidSessions.Store(o1.ProviderRef, body)
+		if looked, done, err := f.svc.Reconcile(f.ctx); err != nil || looked != 0 || done != 0 {
+			t.Fatalf("orders a minute old: looked at %d, completed %d (%v); want none, their webhooks have time", looked, done, err)
+		}
+		f.clock.Advance(ReconcileAfter + time.Minute)
+		o3, _, err := f.svc.Checkout(f.ctx, "buyer", "pack_10", nil) // too young
+		if err != nil {
+			t.Fatal(err)
+		}
+		if looked, done, err := f.svc.Reconcile(f.ctx); err != nil || looked != 2 || done != 1 {
+			t.Fatalf("reconcile: looked at %d, completed %d (%v); want 2 and 1", looked, done, err)
+		}
+		if got := f.order(t, o1.ID); got.Status != tollgate.OrderCompleted || got.PaymentRef != "pi_rec_"+o1.ID {
+			t.Fatalf("the paid order: %+v", got)
+		}
+		if f.order(t, o2.ID).Status != tollgate.OrderPending || f.order(t, o3.ID).Status != tollgate.OrderPending {
+			t.Fatal("an unpaid or young order was completed")
+		}
+		if looked, done, err := f.svc.Reconcile(f.ctx); err != nil || looked != 1 || done != 0 {
+			t.Fatalf("again: looked at %d, completed %d (%v); want 1 (the unpaid one) and 0", looked, done, err)
+		}
+		if err := f.deliver(t, "evt_late", "checkout.session.completed", paidSession(o1, "pi_rec_"+o1.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.available(t); got != tollgate.WholeCredits(10) {
+			t.Fatalf("after the reconciliation and the late webhook: %s credits, want 10", got)
+		}
+		f.clock.Advance(26 * time.Hour)
+		if looked, _, err := f.svc.Reconcile(f.ctx); err != nil || looked != 0 {
+			t.Fatalf("a day later: looked at %d (%v); want none, their sessions expired", looked, err)
 		}
 	})
 }

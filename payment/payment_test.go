@@ -78,6 +78,8 @@ type fakeRefund struct{ paymentIntent, amount, key string }
 var (
 	refundsMu sync.Mutex
 	refunds   []fakeRefund
+	// paidSessions are the sessions the fake Stripe answers as paid, by id.
+	paidSessions sync.Map
 )
 
 // fakeStripeCounting is fakeStripe counting the sessions asked for.
@@ -94,6 +96,15 @@ func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) st
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"id":"re_%s","object":"refund","amount":%s,"payment_intent":%q,"status":"succeeded"}`,
 				r.Header.Get("Idempotency-Key"), r.PostForm.Get("amount"), r.PostForm.Get("payment_intent"))
+			return
+		}
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/checkout/sessions/"); ok && r.Method == "GET" {
+			w.Header().Set("Content-Type", "application/json")
+			if body, ok := paidSessions.Load(id); ok {
+				w.Write(body.([]byte))
+				return
+			}
+			fmt.Fprintf(w, `{"id":%q,"object":"checkout.session","mode":"payment","payment_status":"unpaid"}`, id)
 			return
 		}
 		if r.Method != "POST" || r.URL.Path != "/v1/checkout/sessions" {

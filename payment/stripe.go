@@ -158,55 +158,46 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 	if ts := signedAt(signature); ts.After(time.Now().Add(WebhookTolerance)) {
 		return "", fmt.Errorf("%w: signed at %s, in the future", ErrBadSignature, ts.Format(time.RFC3339))
 	}
+	var about eventAbout
+	did, err := s.applyStripe(ctx, ev, &about)
+	if about.object != "" || err != nil { // an event of a type Tollgate acts on
+		s.recordEvent(ctx, ev, about, did, err)
+	}
+	return did, err
+}
+
+// eventAbout is what an event concerned, as applying it found out.
+type eventAbout struct {
+	object, order string
+}
+
+// recordEvent keeps what was done with a verified event, for the operator
+// (GET /v1/payment_events). An event retried later (an error now) is
+// recorded as unmatched until a retry applies it. Recording is best effort:
+// the event's effect, if any, is already committed.
+func (s *Service) recordEvent(ctx context.Context, ev stripe.Event, about eventAbout, did string, err error) {
+	outcome := did
+	if err != nil {
+		outcome = "not applied, Stripe retries: " + err.Error()
+	}
+	e := tollgate.PaymentEvent{ID: tollgate.NewID("pev"), Provider: "stripe", EventID: ev.ID, Type: string(ev.Type),
+		ObjectID: about.object, OrderID: about.order, Matched: err == nil && about.order != "", Outcome: outcome,
+		CreatedAt: time.Unix(ev.Created, 0).UTC(), ReceivedAt: s.Clock.Now()}
+	if len(e.Outcome) > 1000 {
+		e.Outcome = e.Outcome[:1000]
+	}
+	_ = s.Store.Write(ctx, func(tx store.Tx) error { return tx.PaymentEventPut(ctx, e) })
+}
+
+// applyStripe applies one verified event; about says what it concerned.
+func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *eventAbout) (string, error) {
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
 		var sess stripe.CheckoutSession
 		if err := json.Unmarshal(ev.Data.Raw, &sess); err != nil {
 			return "", malformed(ev.ID, err)
 		}
-		if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
-			return fmt.Sprintf("session %s not paid yet (%s): waiting", sess.ID, sess.PaymentStatus), nil
-		}
-		orderID := sess.ClientReferenceID
-		if orderID == "" {
-			orderID = sess.Metadata["order_id"]
-		}
-		o, err := s.Order(ctx, orderID, "")
-		if errors.Is(err, tollgate.ErrNotFound) {
-			return fmt.Sprintf("session %s names unknown order %q: ignored", sess.ID, orderID), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if problem := sessionMismatch(&sess, o); problem != "" {
-			// Someone paid, but not for this order (another session naming
-			// it, as a payment link lets a buyer do, or another amount):
-			// nothing is granted, the order says why, and Stripe is told
-			// the event was received so it does not retry it.
-			err := s.Store.Write(ctx, func(tx store.Tx) error { return tx.OrderSetProblem(ctx, o.ID, problem) })
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("session %s does not pay order %s (%s): nothing granted; refund it in Stripe", sess.ID, o.ID, problem), nil
-		}
-		var ref string
-		if sess.PaymentIntent != nil {
-			ref = sess.PaymentIntent.ID
-		}
-		res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: time.Unix(ev.Created, 0).UTC(), PaymentRef: ref})
-		if errors.Is(err, tollgate.ErrConflict) {
-			if o.GrantID != "" {
-				return fmt.Sprintf("order %s was paid and then refunded: replay ignored", o.ID), nil
-			}
-			return fmt.Sprintf("order %s was refunded before its payment event: no grant", o.ID), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if res.Order.Status == tollgate.OrderCompleted && (!res.Changed || o.Status == tollgate.OrderCompleted) {
-			return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
-		}
-		return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
+		return s.applySession(ctx, &sess, time.Unix(ev.Created, 0).UTC(), about)
 	case "charge.refunded":
 		var ch stripe.Charge
 		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
@@ -215,6 +206,7 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if ch.AmountRefunded < 0 || ch.AmountRefunded > ch.Amount {
 			return "", tollgate.FieldError("amount_refunded", "event %s: charge %s refunds %d of %d", ev.ID, ch.ID, ch.AmountRefunded, ch.Amount)
 		}
+		about.object = ch.ID
 		if ch.PaymentIntent == nil || ch.Amount <= 0 {
 			return fmt.Sprintf("charge %s has no payment intent: ignored", ch.ID), nil
 		}
@@ -240,6 +232,7 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if err != nil {
 			return "", err
 		}
+		about.order = o.ID
 		r, err := s.Refund(ctx, o.ID, ch.AmountRefunded, ch.Amount)
 		if err != nil {
 			return "", err
@@ -263,6 +256,7 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if ev.Type == "charge.dispute.closed" && status == tollgate.DisputeOpen {
 			return "", tollgate.FieldError("status", "event %s: dispute %s closed with status %q", ev.ID, d.ID, d.Status)
 		}
+		about.object = d.ID
 		if d.PaymentIntent == nil || d.PaymentIntent.ID == "" {
 			return fmt.Sprintf("dispute %s names no payment intent: ignored", d.ID), nil
 		}
@@ -282,6 +276,7 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 		if err != nil {
 			return "", err
 		}
+		about.order = o.ID
 		res, err := s.Ledger.DisputeOrder(ctx, ledger.DisputeParams{OrderID: o.ID, DisputeID: d.ID, Status: status, Amount: d.Amount})
 		if err != nil {
 			return "", err
@@ -339,4 +334,119 @@ func sessionMismatch(sess *stripe.CheckoutSession, o tollgate.Order) string {
 		return ""
 	}
 	return fmt.Sprintf("it paid %d %s before discounts and taxes, the order costs %d %s", sess.AmountSubtotal, sess.Currency, o.Price.Amount, o.Price.Currency)
+}
+
+// applySession completes the order a paid Checkout Session pays, as its
+// webhook or the reconciliation found it, exactly once.
+func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession, paidAt time.Time, about *eventAbout) (string, error) {
+	if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+		about.object, about.order = sess.ID, sess.ClientReferenceID
+		return fmt.Sprintf("session %s not paid yet (%s): waiting", sess.ID, sess.PaymentStatus), nil
+	}
+	orderID := sess.ClientReferenceID
+	if orderID == "" {
+		orderID = sess.Metadata["order_id"]
+	}
+	about.object = sess.ID
+	o, err := s.Order(ctx, orderID, "")
+	if errors.Is(err, tollgate.ErrNotFound) {
+		return fmt.Sprintf("session %s names unknown order %q: ignored", sess.ID, orderID), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	about.order = o.ID
+	if problem := sessionMismatch(sess, o); problem != "" {
+		// Someone paid, but not for this order (another session naming
+		// it, as a payment link lets a buyer do, or another amount):
+		// nothing is granted, the order says why, and Stripe is told
+		// the event was received so it does not retry it.
+		err := s.Store.Write(ctx, func(tx store.Tx) error { return tx.OrderSetProblem(ctx, o.ID, problem) })
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("session %s does not pay order %s (%s): nothing granted; refund it in Stripe", sess.ID, o.ID, problem), nil
+	}
+	var ref string
+	if sess.PaymentIntent != nil {
+		ref = sess.PaymentIntent.ID
+	}
+	res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: paidAt, PaymentRef: ref})
+	if errors.Is(err, tollgate.ErrConflict) {
+		if o.GrantID != "" {
+			return fmt.Sprintf("order %s was paid and then refunded: replay ignored", o.ID), nil
+		}
+		return fmt.Sprintf("order %s was refunded before its payment event: no grant", o.ID), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if res.Order.Status == tollgate.OrderCompleted && (!res.Changed || o.Status == tollgate.OrderCompleted) {
+		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
+	}
+	return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
+}
+
+// ReconcileAfter is how old a pending Stripe order must be before the
+// reconciliation asks Stripe about its session: its webhook has had time.
+const ReconcileAfter = 10 * time.Minute
+
+// sessionTTL is how long a Stripe Checkout Session can be paid.
+const sessionTTL = 24 * time.Hour
+
+// Reconcile asks Stripe about the session of every order still pending
+// between ReconcileAfter and a day (plus an hour) old, and completes those
+// paid, as their webhook would have: so a payment whose webhook Stripe
+// stopped retrying, or that was lost, is still credited, exactly once. It
+// returns how many orders it looked at and completed.
+func (s *Service) Reconcile(ctx context.Context) (looked, completed int, err error) {
+	st, ok := s.Provider.(*Stripe)
+	if !ok || st == nil {
+		return 0, 0, nil
+	}
+	now := s.Clock.Now()
+	after := ""
+	for {
+		var os []tollgate.Order
+		err := s.Store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			os, err = tx.OrderList(ctx, store.OrderListParams{Status: tollgate.OrderPending, After: after, Limit: 100})
+			return err
+		})
+		if err != nil {
+			return looked, completed, err
+		}
+		for _, o := range os {
+			age := now.Sub(o.CreatedAt)
+			if o.Provider != "stripe" || o.ProviderRef == "" || age < ReconcileAfter || age > sessionTTL+time.Hour {
+				continue
+			}
+			looked++
+			sess, err := st.Session(ctx, o.ProviderRef)
+			if err != nil {
+				return looked, completed, fmt.Errorf("reconcile order %s: %w", o.ID, err)
+			}
+			if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+				continue
+			}
+			var about eventAbout
+			if _, err := s.applySession(ctx, sess, now, &about); err != nil {
+				return looked, completed, fmt.Errorf("reconcile order %s: %w", o.ID, err)
+			}
+			if after, err := s.Order(ctx, o.ID, ""); err == nil && after.Status == tollgate.OrderCompleted {
+				completed++
+			}
+		}
+		if len(os) < 100 {
+			return looked, completed, nil
+		}
+		after = os[len(os)-1].ID
+	}
+}
+
+// Session fetches a Checkout Session.
+func (s *Stripe) Session(ctx context.Context, id string) (*stripe.CheckoutSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+	defer cancel()
+	return s.client.V1CheckoutSessions.Retrieve(ctx, id, nil)
 }

@@ -159,6 +159,12 @@ type Tx interface {
 	// order) by the key that made them.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
 
+	// PaymentEventPut records a provider's event, or updates the record of
+	// an event received before (keeping its id).
+	PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
+	// PaymentEventList pages through recorded events by id.
+	PaymentEventList(ctx context.Context, p PaymentEventListParams) ([]tollgate.PaymentEvent, error)
+
 	// AuditAppend adds entries to the audit log, which nothing changes or
 	// deletes.
 	AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error
@@ -308,6 +314,13 @@ type OrderListParams struct {
 	Status    tollgate.OrderStatus // empty: any
 	After     string
 	Limit     int // 0: no limit
+}
+
+// PaymentEventListParams filters and pages payment events.
+type PaymentEventListParams struct {
+	Matched *bool // nil: both
+	After   string
+	Limit   int // 0: no limit
 }
 
 // AuditListParams filters and pages the audit log; empty filters match

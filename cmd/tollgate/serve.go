@@ -81,6 +81,8 @@ type instance struct {
 	ln       net.Listener
 	URL      string
 	payments string // the payment provider's name
+	// reconcile stops the reconciliation of pending orders, if running.
+	reconcile func()
 }
 
 // start opens everything and starts listening. adminShown is the generated
@@ -194,7 +196,8 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if api.Payments.Provider != nil {
 		payments = api.Payments.Provider.Name()
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: payments}
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: payments,
+		reconcile: reconcileEvery(context.WithoutCancel(ctx), api.Payments, ReconcileEvery, log)}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		api.ListenURL = inst.URL
 	} else if c.publicURL == "" && len(api.TrustedProxies) == 0 {
@@ -215,6 +218,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := inst.http.Shutdown(ctx)
+	inst.reconcile()
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
 	inst.ledger.Stop()
@@ -290,4 +294,38 @@ func parseProxies(list string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// ReconcileEvery is how often serve asks Stripe about pending orders whose
+// webhook has not come.
+const ReconcileEvery = 5 * time.Minute
+
+// reconcileEvery runs svc.Reconcile every interval until the returned
+// function is called (which waits for a run in progress).
+func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Duration, log *slog.Logger) func() {
+	if _, ok := svc.Provider.(*payment.Stripe); !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			looked, completed, err := svc.Reconcile(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("reconciling pending orders with Stripe failed; trying again later", "looked", looked, "completed", completed, "err", err)
+			case completed > 0:
+				log.Info("reconciled pending orders with Stripe: payments whose webhook had not come were credited", "looked", looked, "completed", completed)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
