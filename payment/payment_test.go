@@ -350,6 +350,13 @@ func TestStripeMockSession(t *testing.T) {
 	if !strings.HasPrefix(ref, "cs_") || u == "" {
 		t.Fatalf("got session %q at %q, want a cs_ id and a URL", ref, u)
 	}
+	// What the reconciliation and refunds ask of Stripe, as it specifies.
+	if sess, err := p.Session(context.Background(), ref); err != nil || sess.ID == "" {
+		t.Fatalf("stripe-mock session %s: %+v, %v", ref, sess, err)
+	}
+	if id, err := p.Refund(context.Background(), tollgate.Order{ID: "order_mock", PaymentRef: "pi_123"}, 100, "refund-order_mock-1"); err != nil || id == "" {
+		t.Fatalf("stripe-mock refund: %q, %v", id, err)
+	}
 }
 
 func grantByID(f *fixture, id string) (tollgate.Grant, error) {

@@ -624,3 +624,38 @@ func TestDemoModeOnlyWhereSafe(t *testing.T) {
 		t.Fatalf("Stripe without a public URL: %v\n%s", err, out)
 	}
 }
+
+// TestStripeMockWalkthrough runs the README's purchase against stripe-mock
+// (Stripe's API as its OpenAPI document describes it): serve with Stripe
+// and a public URL, a key, a checkout whose session stripe-mock accepts
+// (absolute return URLs), the order listed, a refund asked of Stripe.
+func TestStripeMockWalkthrough(t *testing.T) {
+	mock := os.Getenv("TOLLGATE_TEST_STRIPE_URL")
+	if mock == "" {
+		t.Skip("TOLLGATE_TEST_STRIPE_URL not set (stripe-mock, e.g. http://127.0.0.1:12111): skipping")
+	}
+	p := startServe(t, "TOLLGATE_DATA_DIR="+t.TempDir(), "TOLLGATE_ADMIN_KEY="+testAdminKey, "TOLLGATE_DATABASE_URL=",
+		"TOLLGATE_PUBLIC_URL=https://tollgate.example.com", "TOLLGATE_STRIPE_SECRET_KEY=sk_test_123",
+		"TOLLGATE_STRIPE_WEBHOOK_SECRET=whsec_test", "TOLLGATE_STRIPE_API_URL="+mock)
+	if st, m := call(t, p.url, testAdminKey, "POST", "/v1/accounts", map[string]string{"id": "ada", "name": "Ada", "plan": "free"}); st != 201 {
+		t.Fatalf("create account: %d %v", st, m)
+	}
+	st, k := call(t, p.url, testAdminKey, "POST", "/v1/accounts/ada/keys", map[string]string{"name": "ada laptop"})
+	key, _ := k["key"].(string)
+	if st != 201 || key == "" {
+		t.Fatalf("create key: %d %v", st, k)
+	}
+	st, co := call(t, p.url, key, "POST", "/v1/checkout", map[string]string{"pack_id": "pack_10"})
+	order, _ := co["order"].(map[string]any)
+	if u, _ := co["checkout_url"].(string); st != 201 || !strings.HasPrefix(u, "https://") || order["status"] != "pending" || order["provider"] != "stripe" {
+		t.Fatalf("checkout through stripe-mock: %d %v", st, co)
+	}
+	st, list := call(t, p.url, testAdminKey, "GET", "/v1/orders?status=pending&account_id=ada", nil)
+	if data, _ := list["data"].([]any); st != 200 || len(data) != 1 {
+		t.Fatalf("pending orders: %d %v", st, list)
+	}
+	// Not paid yet: nothing to refund, and the error says so.
+	if st, m := call(t, p.url, testAdminKey, "POST", "/v1/orders/"+order["id"].(string)+"/refund", map[string]any{}); st != 409 {
+		t.Fatalf("refund of an unpaid order: %d %v", st, m)
+	}
+}
