@@ -688,9 +688,8 @@ const (
 	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
-	skipTaken            = ` ON CONFLICT DO NOTHING`
-	updateHold           = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
-	updateAccountPending = `UPDATE accounts SET pending_holds = ? WHERE id = ?`
+	skipTaken  = ` ON CONFLICT DO NOTHING`
+	updateHold = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
 )
 
 const (
@@ -710,7 +709,7 @@ const (
 
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
-	qs := []string{updateGrant, updateHold, updateAccountPending, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
+	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 14, c), insertQuery(insertHolds, "", 13, c),
@@ -855,14 +854,29 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return err
 		}
 	}
-	for _, a := range w.AccountPending {
-		r, err := t.exec(ctx, updateAccountPending, a.N, a.ID)
+	// Accounts' counts of pending holds: one statement for many accounts,
+	// as one per account would cost a statement per hold.
+	for rest := w.AccountPending; len(rest) > 0; {
+		n := min(len(rest), 256)
+		var q strings.Builder
+		q.WriteString(`UPDATE accounts SET pending_holds = v.column2 FROM (VALUES `)
+		args := make([]any, 0, 2*n)
+		for i, a := range rest[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?)")
+			args = append(args, a.ID, a.N)
+		}
+		q.WriteString(`) AS v WHERE accounts.id = v.column1`)
+		r, err := t.exec(ctx, q.String(), args...)
 		if err != nil {
-			return fmt.Errorf("update account: %w", err)
+			return fmt.Errorf("update accounts: %w", err)
 		}
-		if n, _ := r.RowsAffected(); n != 1 {
-			return fmt.Errorf("update account %s: %w", a.ID, tollgate.ErrNotFound)
+		if got, _ := r.RowsAffected(); got != int64(n) {
+			return fmt.Errorf("update accounts: %d of %d: %w", got, n, tollgate.ErrNotFound)
 		}
+		rest = rest[n:]
 	}
 	return nil
 }

@@ -53,10 +53,15 @@ func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts, usedQuo
 		b.Fatal(err)
 	}
 	defer l.Stop()
+	// The holds are never settled: a plan with room for all of them.
+	if _, err := l.AddPlanVersion(ctx, ledger.PlanVersionParams{Plan: "bench", Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(30)},
+		Limits: &tollgate.Limits{MaxPendingHolds: tollgate.MaxLimits.MaxPendingHolds}}); err != nil {
+		b.Fatal(err)
+	}
 	ids := make([]string, accounts)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bench-%04d", i)
-		if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: ids[i], Name: ids[i], Plan: "free"}); err != nil {
+		if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: ids[i], Name: ids[i], Plan: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := l.Grant(ctx, ledger.GrantParams{AccountID: ids[i], Credits: tollgate.WholeCredits(1_000_000_000 / int64(accounts))}); err != nil {

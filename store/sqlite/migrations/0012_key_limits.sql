@@ -10,7 +10,7 @@ ALTER TABLE api_keys ADD COLUMN limits TEXT NOT NULL DEFAULT '';
 ALTER TABLE plan_versions ADD COLUMN limits TEXT NOT NULL DEFAULT '';
 ALTER TABLE holds ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 -- Pending holds are counted per account, and read per account by the cache.
-CREATE INDEX holds_pending_account ON holds (account_id) WHERE status = 'pending';
+CREATE INDEX holds_pending_account ON holds (account_id, expires_at) WHERE status = 'pending';
 ALTER TABLE accounts ADD COLUMN pending_holds INTEGER NOT NULL DEFAULT 0;
 UPDATE accounts SET pending_holds = (SELECT count(*) FROM holds
     WHERE holds.account_id = accounts.id AND holds.status = 'pending');
