@@ -48,6 +48,9 @@ type Error struct {
 	Insufficient *Insufficient
 	// RetryAfter, when set, is how long to wait before trying again.
 	RetryAfter time.Duration
+	// Title, when set, replaces the code's title for this error: one code,
+	// told apart for people (a cut to a plan, a price increase).
+	Title string
 }
 
 // Insufficient says why a hold or a usage could not be paid.

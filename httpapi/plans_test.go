@@ -19,8 +19,9 @@ func TestPlanCutsNeedNotice(t *testing.T) {
 		r := e.do(t, request{Method: "POST", Path: "/v1/plans/free/versions", Key: adminKey,
 			Body: `{"daily_allowances":{"video":"20"},"effective_at":"` + soon + `"}`})
 		p := problemOf(t, r, http.StatusUnprocessableEntity, tollgate.CodeNoticeRequired)
-		if want := testStart.Add(14 * 24 * time.Hour).Format(time.RFC3339); !strings.Contains(p.Detail, want) || !strings.Contains(p.Detail, "video from 30 to 20") {
-			t.Fatalf("detail %q: want the cut and the earliest date %s", p.Detail, want)
+		if want := testStart.Add(14 * 24 * time.Hour).Format(time.RFC3339); !strings.Contains(p.Detail, want) || !strings.Contains(p.Detail, "video from 30 to 20") ||
+			p.Title != "A cut to a plan must be announced before it applies" {
+			t.Fatalf("%q / %q: want a plan cut's title, the cut and the earliest date %s", p.Title, p.Detail, want)
 		}
 		e.unchanged(t, before)
 

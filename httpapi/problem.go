@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -54,7 +55,7 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeIdempotencyMismatch: "Idempotency-Key reused with another request",
 	tollgate.CodeHoldNotPending:      "The hold is no longer pending",
 	tollgate.CodeCaptureExceedsHold:  "Cannot capture more than the hold reserved",
-	tollgate.CodeNoticeRequired:      "A cut to a plan or a price increase must be announced before it applies",
+	tollgate.CodeNoticeRequired:      "A change must be announced before it applies",
 	tollgate.CodeInsufficientCredits: "Not enough credits",
 	tollgate.CodeQuoteExpired:        "The quote has expired",
 	tollgate.CodeQuoteUsed:           "The quote has paid for a job already",
@@ -117,7 +118,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	p := Problem{
-		Type: "urn:tollgate:problem:" + string(e.Code), Title: titles[e.Code], Status: status,
+		Type: "urn:tollgate:problem:" + string(e.Code), Title: cmp.Or(e.Title, titles[e.Code]), Status: status,
 		Detail: e.Message, Code: e.Code, Field: e.Field, Instance: r.URL.Path,
 	}
 	if in := e.Insufficient; in != nil {

@@ -258,7 +258,7 @@ func TestPriceIncreaseNeedsNotice(t *testing.T) {
 			before := e.world(t)
 			p := problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/prices/rules", Key: adminKey, Body: tc.body}),
 				http.StatusUnprocessableEntity, tollgate.CodeNoticeRequired)
-			if !strings.Contains(p.Detail, tc.names) || !strings.Contains(p.Title, "price") {
+			if !strings.Contains(p.Detail, tc.names) || p.Title != "A price increase must be announced before it applies" {
 				t.Fatalf("%s: %q / %q, want it to name %q", tc.name, p.Title, p.Detail, tc.names)
 			}
 			e.unchanged(t, before)

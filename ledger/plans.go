@@ -84,7 +84,7 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 		if prev := planAt(vs, p.Plan, eff); prev != nil {
 			if cuts := cutsOf(prev.Allowances, v.Allowances); len(cuts) > 0 && !p.Force {
 				if earliest := now.Add(l.opt.PlanNotice); eff.Before(earliest) {
-					return nil, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
+					return nil, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Title: "A cut to a plan must be announced before it applies", Message: fmt.Sprintf(
 						"this cuts %s; a cut must be announced %s ahead: set effective_at at or after %s, or force it",
 						strings.Join(cuts, ", "), days(l.opt.PlanNotice), earliest.Format(time.RFC3339))}
 				}

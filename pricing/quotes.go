@@ -125,7 +125,7 @@ func (q *Quotes) AddRule(ctx context.Context, tx store.Tx, r Rule, force bool) (
 	changes := Diff(&before, &after, r.EffectiveAt)
 	up, names := Increases(changes)
 	if len(up) > 0 && !force && r.EffectiveAt.Before(now.Add(notice)) {
-		return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Message: fmt.Sprintf(
+		return r, &tollgate.Error{Code: tollgate.CodeNoticeRequired, Field: "effective_at", Title: "A price increase must be announced before it applies", Message: fmt.Sprintf(
 			"this raises %d prices (%s); a price increase must be announced %d days ahead: set effective_at at or after %s, or force it",
 			len(up), names, int(notice/(24*time.Hour)), now.Add(notice).Format(time.RFC3339))}
 	}
