@@ -141,9 +141,11 @@ func (p *Proxy) forward(c, s net.Conn) {
 		if msg[0] == 'Q' && isCommit(msg[5:]) {
 			switch p.plan.Commit() {
 			case LoseAnswer:
-				s.Write(msg)
+				// The client's side goes first, so that no answer the
+				// server sends can reach it; then the server gets the
+				// COMMIT, and time to read it before it sees the end.
 				c.Close()
-				// Let the server read the COMMIT before it sees the end.
+				s.Write(msg)
 				time.Sleep(100 * time.Millisecond)
 				return
 			case FailBefore:
