@@ -50,17 +50,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	p := store.AuditListParams{AccountID: q.Get("account_id"), ActorKey: q.Get("actor_key"), Action: q.Get("action"),
 		After: cursor, Limit: limit + 1}
-	for _, b := range []struct {
-		name string
-		t    *time.Time
-	}{{"created_after", &p.CreatedFrom}, {"created_before", &p.CreatedTo}} {
-		t, err := parseTime(b.name, q.Get(b.name))
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			*b.t = *t
-		}
+	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
+		return err
 	}
 	es, err := s.l.AuditLog(r.Context(), p)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"sort"
@@ -271,4 +272,22 @@ func parseTime(name, s string) (*time.Time, error) {
 	}
 	t = t.UTC().Truncate(time.Microsecond)
 	return &t, nil
+}
+
+// createdRange reads ?created_after= and ?created_before=, the bounds of a
+// list by creation time, [after, before); zero where absent.
+func createdRange(q url.Values) (after, before time.Time, err error) {
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_after", &after}, {"created_before", &before}} {
+		t, err := parseTime(b.name, q.Get(b.name))
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		if t != nil {
+			*b.t = *t
+		}
+	}
+	return after, before, nil
 }

@@ -272,17 +272,8 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) er
 	if p.Book != "" && !p.Book.Valid() {
 		return tollgate.FieldError("book", "unknown book %q; known: %s, or revenue:<product>", p.Book, tollgate.Books())
 	}
-	for _, b := range []struct {
-		name string
-		t    *time.Time
-	}{{"created_after", &p.CreatedFrom}, {"created_before", &p.CreatedTo}} {
-		t, err := parseTime(b.name, q.Get(b.name))
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			*b.t = *t
-		}
+	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
+		return err
 	}
 	es, err := s.l.Entries(r.Context(), p)
 	if err != nil {
@@ -364,17 +355,8 @@ func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c *call) erro
 	if p.Product != "" && !p.Product.Valid() {
 		return tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
 	}
-	for _, b := range []struct {
-		name string
-		t    *time.Time
-	}{{"created_after", &p.CreatedFrom}, {"created_before", &p.CreatedTo}} {
-		t, err := parseTime(b.name, q.Get(b.name))
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			*b.t = *t
-		}
+	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
+		return err
 	}
 	hs, err := s.l.Holds(r.Context(), p)
 	if err != nil {

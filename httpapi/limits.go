@@ -82,9 +82,9 @@ func (l *limiter) release(key string) {
 
 // keyLimits are the limits of an account key: its plan's in force now (or
 // the defaults), lowered by the key's own.
-func (s *Server) keyLimits(ctx context.Context, k tollgate.APIKey, plan string) tollgate.Limits {
+func (s *Server) keyLimits(vs []tollgate.PlanVersion, k tollgate.APIKey, plan string) tollgate.Limits {
 	lim := tollgate.DefaultLimits
-	if v := ledger.PlanAt(s.planVersions(ctx), plan, s.l.Clock().Now()); v != nil {
+	if v := ledger.PlanAt(vs, plan, s.l.Clock().Now()); v != nil {
 		lim = v.Limits.Or(tollgate.DefaultLimits)
 	}
 	return lim.Min(k.Limits)

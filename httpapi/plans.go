@@ -137,14 +137,14 @@ func (c *planCache) forget() {
 }
 
 // notice sets the Tollgate-Notice header when the calling account's plan
-// has a change scheduled.
-func (s *Server) notice(w http.ResponseWriter, r *http.Request, plan string) {
+// (of vs, the plan versions), or the prices, have a change scheduled.
+func (s *Server) notice(w http.ResponseWriter, r *http.Request, vs []tollgate.PlanVersion, plan string) {
 	if plan == "" {
 		return
 	}
 	now := s.l.Clock().Now()
 	var notes []string
-	if n := ledger.Notice(s.planVersions(r.Context()), plan, now); n != "" {
+	if n := ledger.Notice(vs, plan, now); n != "" {
 		notes = append(notes, n)
 	}
 	if c, err := s.Quotes.Prices(r.Context()); err == nil {

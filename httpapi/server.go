@@ -241,7 +241,11 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 			s.problem(w, r, err)
 			return
 		}
-		s.notice(w, r, plan)
+		var vs []tollgate.PlanVersion // an account key's plan's: for its notice and its limits
+		if plan != "" {
+			vs = s.planVersions(r.Context())
+		}
+		s.notice(w, r, vs, plan)
 		switch {
 		case who == adminOnly && !key.Admin():
 			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this needs an admin key; account keys act only on their own account"))
@@ -257,7 +261,7 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 			return
 		}
 		if !key.Admin() {
-			if err := s.limits.acquire(key.ID, s.keyLimits(r.Context(), key, plan), time.Now()); err != nil {
+			if err := s.limits.acquire(key.ID, s.keyLimits(vs, key, plan), time.Now()); err != nil {
 				s.problem(w, r, err)
 				return
 			}

@@ -718,13 +718,9 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 	switch o.kind {
 	case opGrant:
 		var g tollgate.Grant
-		if g, err = b.grant(ctx, a, &o.grant); err == nil && o.audit != nil {
-			e := *o.audit
-			e.Target, e.CreatedAt = g.ID, b.now
-			d, _ := json.Marshal(map[string]any{"credits": g.Amount, "source": g.Source, "products": g.Products,
+		if g, err = b.grant(ctx, a, &o.grant); err == nil {
+			b.audited(o, a, g.ID, map[string]any{"credits": g.Amount, "source": g.Source, "products": g.Products,
 				"expires_at": g.ExpiresAt, "external_ref": g.ExternalRef, "priority": g.Priority})
-			e.Detail = string(d)
-			b.w.Audit = append(b.w.Audit, e)
 		}
 		res = g
 	case opHold, opUsage:
@@ -735,24 +731,16 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
 	case opDisputeOrder:
 		var r OrderResult
-		if r, err = b.disputeOrder(a, o.orderID, &o.dispute); err == nil && r.Changed && o.audit != nil {
-			e := *o.audit
-			e.AccountID, e.CreatedAt = a.a.ID, b.now
-			d, _ := json.Marshal(map[string]any{"dispute_id": o.dispute.DisputeID, "status": o.dispute.Status, "amount": o.dispute.Amount,
+		if r, err = b.disputeOrder(a, o.orderID, &o.dispute); err == nil && r.Changed {
+			b.audited(o, a, o.orderID, map[string]any{"dispute_id": o.dispute.DisputeID, "status": o.dispute.Status, "amount": o.dispute.Amount,
 				"currency": r.Order.Price.Currency, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
-			e.Detail = string(d)
-			b.w.Audit = append(b.w.Audit, e)
 		}
 		res = r
 	case opRefundOrder:
 		var r OrderResult
-		if r, err = b.refundOrder(a, o.orderID, &o.refund); err == nil && r.Changed && o.audit != nil {
-			e := *o.audit
-			e.AccountID, e.CreatedAt = a.a.ID, b.now
-			d, _ := json.Marshal(map[string]any{"refunded": o.refund.Refunded, "of": o.refund.Total, "currency": r.Order.Price.Currency,
+		if r, err = b.refundOrder(a, o.orderID, &o.refund); err == nil && r.Changed {
+			b.audited(o, a, o.orderID, map[string]any{"refunded": o.refund.Refunded, "of": o.refund.Total, "currency": r.Order.Price.Currency,
 				"refunded_credits": r.Order.RefundedCredits, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
-			e.Detail = string(d)
-			b.w.Audit = append(b.w.Audit, e)
 		}
 		res = r
 	case opTransfer:
@@ -764,6 +752,19 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		b.remember(o.idem, res)
 	}
 	return res, err
+}
+
+// audited records in the batch the audit entry o carries, if any, for what
+// it did to target of account a.
+func (b *batch) audited(o *op, a *account, target string, detail map[string]any) {
+	if o.audit == nil {
+		return
+	}
+	e := *o.audit
+	e.AccountID, e.Target, e.CreatedAt = a.a.ID, target, b.now
+	d, _ := json.Marshal(detail)
+	e.Detail = string(d)
+	b.w.Audit = append(b.w.Audit, e)
 }
 
 func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*store.Idempotency, error) {
