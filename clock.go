@@ -10,6 +10,7 @@ import (
 // Clock tells the time. The ledger reads it once per transaction; tests inject
 // a ManualClock so allowance resets, expiries and hold timeouts need no sleep.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"tollgate"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type auditView struct {
@@ -48,7 +48,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) erro
 	} else if limit, cursor, err = page(r); err != nil {
 		return err
 	}
-	p := store.AuditListParams{AccountID: q.Get("account_id"), ActorKey: q.Get("actor_key"), Action: q.Get("action"),
+	p := record.AuditListParams{AccountID: q.Get("account_id"), ActorKey: q.Get("actor_key"), Action: q.Get("action"),
 		After: cursor, Limit: limit + 1}
 	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
 		return err
@@ -113,7 +113,7 @@ func (s *Server) listPaymentEvents(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	p := store.PaymentEventListParams{After: cursor, Limit: limit + 1}
+	p := record.PaymentEventListParams{After: cursor, Limit: limit + 1}
 	switch m := r.URL.Query().Get("matched"); m {
 	case "":
 	case "true", "false":
@@ -123,7 +123,7 @@ func (s *Server) listPaymentEvents(w http.ResponseWriter, r *http.Request, c *ca
 		return tollgate.FieldError("matched", "must be true or false")
 	}
 	var es []tollgate.PaymentEvent
-	err = s.l.Store().Read(r.Context(), func(tx store.Tx) error {
+	err = s.l.ReadRecords(r.Context(), func(tx record.Tx) error {
 		var err error
 		es, err = tx.PaymentEventList(r.Context(), p)
 		return err

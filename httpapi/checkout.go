@@ -15,7 +15,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type orderView struct {
@@ -182,7 +182,7 @@ func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) er
 	if k != nil {
 		// A repeat is answered as the first was, without asking Stripe
 		// (which would refund once anyway: its key derives from this one).
-		if _, err := s.l.WriteIdempotent(r.Context(), nil, func(tx store.Tx) (any, error) {
+		if _, err := s.l.WriteIdempotent(r.Context(), nil, func(tx record.Tx) (any, error) {
 			return nil, s.l.CheckIdempotent(r.Context(), tx, k)
 		}); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) er
 	// The answer is remembered with the audit entry of a refund the
 	// provider now makes (the credits follow its event, recorded then as
 	// order.refund); a development order's refund was recorded as made.
-	if _, err := s.l.WriteIdempotent(r.Context(), k, func(tx store.Tx) (any, error) {
+	if _, err := s.l.WriteIdempotent(r.Context(), k, func(tx record.Tx) (any, error) {
 		if rs.Applied {
 			return rs, nil
 		}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -11,7 +12,7 @@ import (
 
 	"tollgate"
 	"tollgate/jobs"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type endpointView struct {
@@ -38,8 +39,13 @@ func viewEndpoint(e tollgate.Endpoint, withSecret bool) endpointView {
 	return v
 }
 
-// endpoint reads the endpoint of the path in tx.
-func endpointOf(r *http.Request, tx store.Tx) (tollgate.Endpoint, error) {
+// endpointReader reads webhook endpoints.
+type endpointReader interface {
+	EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error)
+}
+
+// endpointOf reads the endpoint of the path in tx.
+func endpointOf(r *http.Request, tx endpointReader) (tollgate.Endpoint, error) {
 	id := r.PathValue("id")
 	e, err := tx.EndpointByID(r.Context(), id)
 	if errors.Is(err, tollgate.ErrNotFound) {
@@ -73,7 +79,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		}
 	}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -104,7 +110,7 @@ type deletedView struct {
 // deleteEndpoint deletes an endpoint and what is still owed to it.
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
 	view := func(v any) any { return deletedView{v.(string), "webhook_endpoint", true} }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -143,7 +149,7 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 	// The answer remembered for a repeated Idempotency-Key leaves the new
 	// secret out, as a key's.
 	remembered := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, remembered), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, remembered), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -193,7 +199,7 @@ func (s *Server) resendEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	now := s.l.Clock().Now()
 	view := func(v any) any { return v }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -239,7 +245,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: req.Events, CreatedAt: s.l.Clock().Now()}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), true) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx record.Tx) (any, error) {
 		if err := tx.EndpointInsert(r.Context(), e); err != nil {
 			return nil, err
 		}
@@ -253,7 +259,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
 	var es []tollgate.Endpoint
-	err := s.l.Store().Read(r.Context(), func(tx store.Tx) error {
+	err := s.l.ReadRecords(r.Context(), func(tx record.Tx) error {
 		var err error
 		es, err = tx.EndpointList(r.Context())
 		return err

@@ -19,6 +19,8 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/payment"
+	"tollgate/pricing"
 	"tollgate/store"
 	"tollgate/store/postgres"
 	"tollgate/store/sqlite"
@@ -118,8 +120,12 @@ func newEnv(tb testing.TB, open opener) *env {
 			tb.Errorf("the server logged errors:\n%s", s)
 		}
 	})
-	e.api = New(e.l, log)
-	e.api.AllowPrivateWebhooks = true // the test endpoints are on loopback
+	catalog := pricing.Default()
+	e.api = New(Config{Ledger: e.l, Log: log,
+		Quotes:               &pricing.Quotes{Catalog: catalog, Records: e.l, Clock: e.clock},
+		Payments:             &payment.Service{Ledger: e.l, Provider: payment.Dev{}, Clock: e.clock, Defaults: catalog.DefaultPacks()},
+		AllowPrivateWebhooks: true, // the test endpoints are on loopback
+	})
 	if err := e.api.Payments.Seed(e.ctx); err != nil {
 		tb.Fatalf("seed packs: %v", err)
 	}

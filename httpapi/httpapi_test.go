@@ -589,7 +589,7 @@ func testForgetKey(t *testing.T, e *env, sweep bool) {
 // storedAnswer returns the answer remembered for an Idempotency-Key.
 func storedAnswer(e *env, scope, key string) ([]byte, error) {
 	var body []byte
-	err := e.l.Store().Read(e.ctx, func(tx store.Tx) error {
+	err := e.store.Read(e.ctx, func(tx store.Tx) error {
 		rec, err := tx.IdempotencyByKey(e.ctx, scope, key)
 		body = rec.Body
 		return err

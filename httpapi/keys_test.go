@@ -41,8 +41,9 @@ func TestKeysListAndRevoke(t *testing.T) {
 		}
 
 		// Another instance on the same database, trusting keys 300 ms.
-		other := New(e.l, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		other.KeyCacheTTL = 300 * time.Millisecond
+		cfg := e.api.Config
+		cfg.Log, cfg.KeyCacheTTL = slog.New(slog.NewTextHandler(io.Discard, nil)), 300*time.Millisecond
+		other := New(cfg)
 		osrv := httptest.NewServer(other)
 		defer osrv.Close()
 		use := func(base string) int {

@@ -79,7 +79,7 @@ func documented(t *testing.T) []string {
 
 func TestOpenAPIListsEveryRoute(t *testing.T) {
 	t.Parallel()
-	s := New(nil, nil)
+	s := New(Config{})
 	routes := append(s.PublicRoutes(), s.Routes()...)
 	doc := documented(t)
 	for _, r := range routes {

@@ -9,7 +9,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // statusOf maps every error code to its HTTP status: the one table.
@@ -102,11 +102,11 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	var e *tollgate.Error
 	switch {
 	case errors.As(err, &e):
-	case errors.Is(err, store.ErrCommitUnknown):
+	case errors.Is(err, record.ErrCommitUnknown):
 		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
 			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, record.ErrUnavailable):
 		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")
 	default:

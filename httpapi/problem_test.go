@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"tollgate/store/record"
 
 	"tollgate"
-	"tollgate/store"
 )
 
 // TestProblemForDatabaseFailures: a database that cannot be reached is a
@@ -18,14 +18,14 @@ import (
 // 503 outcome_unknown; both say when to retry.
 func TestProblemForDatabaseFailures(t *testing.T) {
 	t.Parallel()
-	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cases := []struct {
 		err        error
 		code       tollgate.Code
 		retryAfter string
 	}{
-		{fmt.Errorf("read: %w: %w", store.ErrUnavailable, errors.New("connection refused")), tollgate.CodeUnavailable, "1"},
-		{fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, errors.New("EOF")), tollgate.CodeOutcomeUnknown, "2"},
+		{fmt.Errorf("read: %w: %w", record.ErrUnavailable, errors.New("connection refused")), tollgate.CodeUnavailable, "1"},
+		{fmt.Errorf("commit: %w: %w", record.ErrCommitUnknown, errors.New("EOF")), tollgate.CodeOutcomeUnknown, "2"},
 		{tollgate.Errorf(tollgate.CodeOutcomeUnknown, "not known"), tollgate.CodeOutcomeUnknown, "2"},
 		{errors.New("boom"), tollgate.CodeInternal, ""},
 	}

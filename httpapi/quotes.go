@@ -9,7 +9,7 @@ import (
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/pricing"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type quoteRequest struct {
@@ -111,7 +111,7 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	q := tollgate.Quote{ID: v.ID, AccountID: acct, Product: price.Product, Credits: price.Credits, Details: details,
 		CreatedAt: now, ExpiresAt: v.ExpiresAt}
 	idem := c.idempotency(r, http.StatusCreated, func(any) any { return json.RawMessage(details) })
-	if _, err := s.l.WriteIdempotent(r.Context(), idem, func(tx store.Tx) (any, error) {
+	if _, err := s.l.WriteIdempotent(r.Context(), idem, func(tx record.Tx) (any, error) {
 		return q, tx.QuoteInsert(r.Context(), q)
 	}); err != nil {
 		return err
@@ -297,7 +297,7 @@ func (s *Server) createPriceRule(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	view := func(v any) any { return ruleView(v.(pricing.Rule), packs) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx store.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx record.Tx) (any, error) {
 		added, err := s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
 		if err != nil {
 			return nil, err

@@ -85,7 +85,7 @@ func TestQuoteLocksThePrice(t *testing.T) {
 		c := *e.api.Quotes.Catalog
 		c.Rules = append(append([]pricing.Rule{}, c.Rules...), pricing.Rule{ID: "stitch", Product: "stitch", Meter: pricing.MeterSeconds,
 			Per: 1, Credits: 200_000, EffectiveAt: testStart.Add(time.Minute)})
-		e.api.Quotes = &pricing.Quotes{Catalog: &c, Store: e.store, Clock: e.clock}
+		e.api.Quotes = &pricing.Quotes{Catalog: &c, Records: e.l, Clock: e.clock}
 		e.clock.Advance(2 * time.Minute)
 		var now quoteView
 		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,

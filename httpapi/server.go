@@ -26,19 +26,18 @@ import (
 //go:embed openapi.json
 var openapiDoc []byte
 
-// Server is the HTTP API. Create it with New; it is safe for concurrent use.
-type Server struct {
-	l   *ledger.Ledger
-	log *slog.Logger
-	mux *http.ServeMux
+// Config is what a Server serves and how. cmd/tollgate builds every service
+// and hands them over here; New builds none.
+type Config struct {
+	// Ledger keeps the books and the records; Quotes prices requests;
+	// Payments sells packs. All three are required to serve requests.
+	Ledger   *ledger.Ledger
+	Quotes   *pricing.Quotes
+	Payments *payment.Service
+	Log      *slog.Logger // default slog.Default()
 
 	// MaxBody caps request bodies, in bytes (default 64 KiB).
 	MaxBody int64
-	// Quotes prices requests; New sets it to the embedded catalog.
-	Quotes *pricing.Quotes
-	// Payments sells packs; New sets it to the dev provider, which moves
-	// no money, and the catalog's default packs.
-	Payments *payment.Service
 	// BaseURL is where clients reach this server, for checkout links
 	// (TOLLGATE_PUBLIC_URL). Without it, links use what a trusted proxy
 	// forwards, else ListenURL, else the request's Host.
@@ -56,6 +55,14 @@ type Server struct {
 	// link-local addresses (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE); refused
 	// otherwise, here for addresses and at delivery for names.
 	AllowPrivateWebhooks bool
+}
+
+// Server is the HTTP API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	Config
+	l   *ledger.Ledger
+	log *slog.Logger
+	mux *http.ServeMux
 
 	keys   sync.Map // key hash -> cachedKey
 	plans  planCache
@@ -78,21 +85,15 @@ const DefaultKeyCacheTTL = 10 * time.Second
 // keyTouchEvery is how stale a key's last-used time may get.
 const keyTouchEvery = time.Minute
 
-// New returns a Server over l.
-func New(l *ledger.Ledger, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
+// New returns a Server for c.
+func New(c Config) *Server {
+	if c.Log == nil {
+		c.Log = slog.Default()
 	}
-	s := &Server{l: l, log: log, mux: http.NewServeMux(), MaxBody: 64 << 10,
-		Quotes: &pricing.Quotes{Catalog: pricing.Default(), Clock: tollgate.SystemClock{}}}
-	s.Payments = &payment.Service{Ledger: l, Provider: payment.Dev{}, Clock: s.Quotes.Clock}
-	for _, p := range s.Quotes.Catalog.Packs {
-		s.Payments.Defaults = append(s.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
+	if c.MaxBody <= 0 {
+		c.MaxBody = 64 << 10
 	}
-	if l != nil {
-		s.Quotes.Store, s.Quotes.Clock = l.Store(), l.Clock()
-		s.Payments.Store, s.Payments.Clock = l.Store(), l.Clock()
-	}
+	s := &Server{Config: c, l: c.Ledger, log: c.Log, mux: http.NewServeMux()}
 	s.register()
 	return s
 }

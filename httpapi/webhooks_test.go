@@ -87,7 +87,7 @@ func TestWebhooksDeliverSignedWithRetries(t *testing.T) {
 
 		// The worker that sends them may be another process: build one on
 		// the same database, as after a restart.
-		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		w := &jobs.Webhooks{Records: e.l, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if n, err := w.RunOnce(e.ctx); err != nil || n != 0 {
 			t.Fatalf("first round: %d sent, %v; want 0 (the endpoint fails)", n, err)
 		}
@@ -173,7 +173,7 @@ func TestWebhooksCreditsLowAndExpiring(t *testing.T) {
 		if _, err := e.l.Sweep(e.ctx); err != nil { // a second sweep sends no second notice
 			t.Fatal(err)
 		}
-		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		w := &jobs.Webhooks{Records: e.l, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if n, err := w.RunOnce(e.ctx); err != nil || n != 2 {
 			t.Fatalf("delivered %d, %v; want credits.low and credits.expiring", n, err)
 		}
@@ -250,7 +250,7 @@ func TestWebhookEndpointManagement(t *testing.T) {
 		var ep endpointView
 		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"` + srv.URL + `","events":["credits.low"]}`}, http.StatusCreated, &ep)
 		rc.secret = ep.Secret
-		w := &jobs.Webhooks{Store: e.store, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		w := &jobs.Webhooks{Records: e.l, Clock: e.clock, AllowPrivate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		e.call(t, request{Method: "POST", Path: "/v1/accounts", Key: adminKey,
 			Body: `{"id":"m","name":"M","plan":"free","low_balance_threshold":"5"}`}, http.StatusCreated, nil)
 		low := func() { // crosses the threshold: one credits.low (an hour apart)

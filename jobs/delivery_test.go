@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/sqlite"
 )
@@ -72,7 +73,7 @@ func TestPrivateAddressesRefused(t *testing.T) {
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	s := openStore(t)
 	endpointsWith(t, s, 1, "http://localhost:"+port+"/hook")
-	w := &Webhooks{Store: s, Clock: tollgate.SystemClock{}, Log: quiet()}
+	w := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: tollgate.SystemClock{}, Log: quiet()}
 	if n, err := w.RunOnce(context.Background()); err != nil || n != 0 || hits.Load() != 0 {
 		t.Fatalf("a name resolving to loopback: %d sent, %d reached the server, %v; want none", n, hits.Load(), err)
 	}
@@ -80,7 +81,7 @@ func TestPrivateAddressesRefused(t *testing.T) {
 		t.Fatalf("the client reaching localhost: got %v, want ErrPrivateAddress", err)
 	}
 	// Allowed on purpose (a worker whose clock has passed the retry's time).
-	w2 := &Webhooks{Store: s, Clock: tollgate.NewManualClock(time.Now().Add(time.Minute)), AllowPrivate: true, Log: quiet()}
+	w2 := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: tollgate.NewManualClock(time.Now().Add(time.Minute)), AllowPrivate: true, Log: quiet()}
 	if n, err := w2.RunOnce(context.Background()); err != nil || n != 1 || hits.Load() != 1 {
 		t.Fatalf("allowed: %d sent, %d reached the server, %v; want 1", n, hits.Load(), err)
 	}
@@ -114,7 +115,7 @@ func TestRedirectsNotFollowed(t *testing.T) {
 	defer srv.Close()
 	s := openStore(t)
 	endpointsWith(t, s, 1, srv.URL)
-	w := &Webhooks{Store: s, Clock: tollgate.SystemClock{}, AllowPrivate: true, Log: quiet()}
+	w := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: tollgate.SystemClock{}, AllowPrivate: true, Log: quiet()}
 	if n, err := w.RunOnce(context.Background()); err != nil || n != 0 || followed.Load() != 0 {
 		t.Fatalf("a redirecting endpoint: %d sent, redirect followed %d times, %v; want 0 and 0", n, followed.Load(), err)
 	}
@@ -146,7 +147,7 @@ func TestDeadEndpointsDoNotStarveOthers(t *testing.T) {
 	endpointsWith(t, s, 20, urls...)
 	client := NewClient(true)
 	client.Timeout = 2 * time.Second
-	w := &Webhooks{Store: s, Clock: tollgate.SystemClock{}, Client: client, Interval: 100 * time.Millisecond, Log: quiet()}
+	w := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: tollgate.SystemClock{}, Client: client, Interval: 100 * time.Millisecond, Log: quiet()}
 	began := time.Now()
 	w.Start(context.Background())
 	defer w.Stop()

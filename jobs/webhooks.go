@@ -20,10 +20,20 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"tollgate/store/record"
 
 	"tollgate"
-	"tollgate/store"
 )
+
+// Records reads and writes the records deliveries are kept in:
+// *ledger.Ledger.
+type Records interface {
+	// ReadRecords runs fn in a read-only transaction.
+	ReadRecords(ctx context.Context, fn func(tx record.Tx) error) error
+	// WriteRecords runs fn in a write transaction, committed if fn
+	// returns nil.
+	WriteRecords(ctx context.Context, fn func(tx record.Tx) error) error
+}
 
 // Backoff is the wait before each retry; after the last, a delivery fails.
 var Backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute,
@@ -37,9 +47,10 @@ const claimLease = 2 * time.Minute
 // slow or dead one holds up only its own deliveries. Start and Stop are safe
 // to call twice.
 type Webhooks struct {
-	Store  store.Store
-	Clock  tollgate.Clock
-	Client *http.Client // default: NewClient(AllowPrivate)
+	// Records holds the events, endpoints and deliveries: the ledger.
+	Records Records
+	Clock   tollgate.Clock
+	Client  *http.Client // default: NewClient(AllowPrivate)
 	// AllowPrivate lets endpoints reach loopback, private and link-local
 	// addresses; off, they are refused when the connection is made.
 	AllowPrivate bool
@@ -125,7 +136,7 @@ func (w *Webhooks) log() *slog.Logger {
 func (w *Webhooks) RunOnce(ctx context.Context) (int, error) {
 	now := w.Clock.Now()
 	var due []tollgate.Delivery
-	err := w.Store.Read(ctx, func(tx store.Tx) error {
+	err := w.Records.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		due, err = tx.DeliveriesDue(ctx, now, 500)
 		return err
@@ -189,7 +200,7 @@ func (w *Webhooks) endpoint(ctx context.Context, ds []tollgate.Delivery) (int, e
 	sent := 0
 	for _, d := range ds {
 		var mine bool
-		err := w.Store.Write(ctx, func(tx store.Tx) error {
+		err := w.Records.WriteRecords(ctx, func(tx record.Tx) error {
 			var err error
 			mine, err = tx.DeliveryClaim(ctx, d, w.Clock.Now().Add(claimLease))
 			return err
@@ -212,7 +223,7 @@ func (w *Webhooks) endpoint(ctx context.Context, ds []tollgate.Delivery) (int, e
 		} else {
 			sent++
 		}
-		err = w.Store.Write(ctx, func(tx store.Tx) error {
+		err = w.Records.WriteRecords(ctx, func(tx record.Tx) error {
 			return tx.DeliveryDone(ctx, d, sendErr == nil, next, msg)
 		})
 		if err != nil {

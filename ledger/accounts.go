@@ -13,6 +13,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // AccountParams are the arguments of CreateAccount.
@@ -57,7 +58,7 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 	if a.ID == "" {
 		a.ID = tollgate.NewID("acct")
 	}
-	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
+	res, err := l.writeIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		vs, err := tx.PlanVersionList(ctx)
 		if err != nil {
 			return nil, err
@@ -113,7 +114,7 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
 	}
 	now := l.clock.Now()
-	res, err := l.WriteIdempotent(ctx, c.Idempotency, func(tx store.Tx) (any, error) {
+	res, err := l.writeIdempotent(ctx, c.Idempotency, func(tx store.Tx) (any, error) {
 		as, err := tx.AccountsLock(ctx, []string{id})
 		if err != nil {
 			return nil, err
@@ -207,20 +208,47 @@ func planNames(vs []tollgate.PlanVersion) []string {
 	return names
 }
 
-// WriteIdempotent runs fn in a write transaction of its own, remembering its
-// answer under k (when k is not nil) in the same transaction: a repeat of
-// the same request gets *Replayed, the same key with another request
-// idempotency_mismatch. For writes that do not move credits.
-func (l *Ledger) WriteIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
-	res, err := l.writeIdempotent(ctx, k, fn)
+// WriteIdempotent runs fn in a write transaction of its own over the
+// records (orders, packs, quotes, endpoints...), remembering its answer
+// under k (when k is not nil) in the same transaction: a repeat of the same
+// request gets *Replayed, the same key with another request
+// idempotency_mismatch. For writes that do not move credits; tx cannot
+// write accounts, grants, holds or the journal.
+func (l *Ledger) WriteIdempotent(ctx context.Context, k *Idempotency, fn func(tx record.Tx) (any, error)) (any, error) {
+	return l.writeIdempotent(ctx, k, func(tx store.Tx) (any, error) { return fn(records{tx, tx}) })
+}
+
+// WriteRecords runs fn in a write transaction of its own over the records.
+func (l *Ledger) WriteRecords(ctx context.Context, fn func(tx record.Tx) error) error {
+	return l.store.Write(ctx, func(tx store.Tx) error { return fn(records{tx, tx}) })
+}
+
+// ReadRecords runs fn in a read-only transaction over the records, which
+// sees one snapshot.
+func (l *Ledger) ReadRecords(ctx context.Context, fn func(tx record.Tx) error) error {
+	return l.store.Read(ctx, func(tx store.Tx) error { return fn(records{tx, tx}) })
+}
+
+// records is the transaction the ledger lends other packages: its method
+// set is record.Tx's alone, so no type assertion reaches the committer's
+// methods.
+type records struct {
+	record.Tx
+	tx store.Tx
+}
+
+// writeIdempotent is WriteIdempotent over the whole transaction, for the
+// ledger's own writes that move no credits (accounts, keys, plans).
+func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
+	res, err := l.writeIdempotentOnce(ctx, k, fn)
 	var conflict *store.ConflictError
 	if errors.As(err, &conflict) { // the key was stored meanwhile: now it replays
-		res, err = l.writeIdempotent(ctx, k, fn)
+		res, err = l.writeIdempotentOnce(ctx, k, fn)
 	}
 	return res, err
 }
 
-func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
+func (l *Ledger) writeIdempotentOnce(ctx context.Context, k *Idempotency, fn func(tx store.Tx) (any, error)) (any, error) {
 	now := l.clock.Now()
 	var res any
 	err := l.store.Write(ctx, func(tx store.Tx) error {
@@ -252,15 +280,20 @@ func (l *Ledger) writeIdempotent(ctx context.Context, k *Idempotency, fn func(tx
 	return res, err
 }
 
-// CheckIdempotent looks k up in tx, for a write in several transactions
-// that must know before its first whether the request was answered: it
-// returns *Replayed for a repeat of the same request, idempotency_mismatch
-// for the key used with another, and nil for a new key.
-func (l *Ledger) CheckIdempotent(ctx context.Context, tx store.Tx, k *Idempotency) error {
+// CheckIdempotent looks k up in tx, a transaction from WriteRecords or
+// WriteIdempotent, for a write in several transactions that must know
+// before its first whether the request was answered: it returns *Replayed
+// for a repeat of the same request, idempotency_mismatch for the key used
+// with another, and nil for a new key.
+func (l *Ledger) CheckIdempotent(ctx context.Context, tx record.Tx, k *Idempotency) error {
+	r, ok := tx.(records)
+	if !ok {
+		return errors.New("check idempotency: the transaction is not the ledger's")
+	}
 	if err := tx.IdempotencyLock(ctx, k.Scope, k.Key); err != nil {
 		return err
 	}
-	b := &batch{l: l, tx: tx, now: l.clock.Now()}
+	b := &batch{l: l, tx: r.tx, now: l.clock.Now()}
 	rec, err := b.idempotent(ctx, k)
 	if err != nil {
 		return err
@@ -363,7 +396,7 @@ func (l *Ledger) CreateKey(ctx context.Context, p KeyParams) (NewKey, error) {
 	if err := validateKey(&p, now); err != nil {
 		return NewKey{}, err
 	}
-	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
+	res, err := l.writeIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		if p.AccountID != "" {
 			if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
 				return nil, notFound(err, "account", p.AccountID)
@@ -415,7 +448,7 @@ func (l *Ledger) RevokeKey(ctx context.Context, accountID, keyID string, k *Idem
 		return tollgate.APIKey{}, tollgate.Errorf(tollgate.CodeNotFound, "key %q not found", keyID)
 	}
 	now := l.clock.Now()
-	res, err := l.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+	res, err := l.writeIdempotent(ctx, k, func(tx store.Tx) (any, error) {
 		key, err := tx.APIKeyRevoke(ctx, accountID, keyID, now)
 		if err != nil {
 			return nil, notFound(err, "key", keyID)

@@ -6,6 +6,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // Actor is who acts, as the audit log records it: the key (with its kind,
@@ -58,12 +59,12 @@ func (l *Ledger) auditEntry(ctx context.Context, action, accountID, target strin
 // admin or an account's owner makes outside the ledger records itself
 // this way, in the transaction that makes it, so the log has every action
 // that took effect and no other.
-func (l *Ledger) Audit(ctx context.Context, tx store.Tx, action, accountID, target string, detail any) error {
+func (l *Ledger) Audit(ctx context.Context, tx record.Tx, action, accountID, target string, detail any) error {
 	return tx.AuditAppend(ctx, []tollgate.AuditEntry{l.auditEntry(ctx, action, accountID, target, detail)})
 }
 
 // AuditLog pages through the audit log by id.
-func (l *Ledger) AuditLog(ctx context.Context, p store.AuditListParams) ([]tollgate.AuditEntry, error) {
+func (l *Ledger) AuditLog(ctx context.Context, p record.AuditListParams) ([]tollgate.AuditEntry, error) {
 	var es []tollgate.AuditEntry
 	err := l.store.Read(ctx, func(tx store.Tx) error {
 		var err error

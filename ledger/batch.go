@@ -12,6 +12,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // batch is the in-memory state of one write transaction: the locked
@@ -27,7 +28,7 @@ type batch struct {
 	grants   map[string]*grantState
 	holds    map[string]*holdState
 	plans    []tollgate.PlanVersion
-	idem     map[[2]string]*store.Idempotency
+	idem     map[[2]string]*record.Idempotency
 	purged   bool                        // stale idempotency records deleted in this transaction
 	before   map[string]tollgate.Credits // spendable at load, for credits.low
 	w        store.Writes
@@ -767,7 +768,7 @@ func (b *batch) audited(o *op, a *account, target string, detail map[string]any)
 	b.w.Audit = append(b.w.Audit, e)
 }
 
-func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*store.Idempotency, error) {
+func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*record.Idempotency, error) {
 	key := [2]string{k.Scope, k.Key}
 	rec := b.idem[key]
 	if rec == nil {
@@ -801,9 +802,9 @@ func (b *batch) remember(k *Idempotency, res any) {
 	if k.Render != nil {
 		status, body = k.Render(res)
 	}
-	rec := store.Idempotency{Scope: k.Scope, Key: k.Key, RequestHash: k.Hash, Status: status, Body: body, CreatedAt: b.now}
+	rec := record.Idempotency{Scope: k.Scope, Key: k.Key, RequestHash: k.Hash, Status: status, Body: body, CreatedAt: b.now}
 	if b.idem == nil {
-		b.idem = map[[2]string]*store.Idempotency{}
+		b.idem = map[[2]string]*record.Idempotency{}
 	}
 	b.idem[[2]string{k.Scope, k.Key}] = &rec
 	if b.idemOwner != nil {

@@ -26,6 +26,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // Options tune a Ledger. The zero value is usable.
@@ -136,9 +137,6 @@ func New(s store.Store, opt Options) *Ledger {
 	}
 	return l
 }
-
-// Store returns the ledger's store.
-func (l *Ledger) Store() store.Store { return l.store }
 
 // Clock returns the ledger's clock.
 func (l *Ledger) Clock() tollgate.Clock { return l.clock }
@@ -285,7 +283,7 @@ func (l *Ledger) run(ops []*op) {
 		}
 		var conflict *store.ConflictError
 		switch {
-		case errors.Is(err, store.ErrCommitUnknown):
+		case errors.Is(err, record.ErrCommitUnknown):
 			l.unknown.Add(1)
 			state := store.BatchNotCommitted // a batch that wrote nothing has nothing to look up
 			if b.w.Batch != 0 {
@@ -326,7 +324,7 @@ func (l *Ledger) run(ops []*op) {
 			if len(ops) == 0 {
 				return
 			}
-		case errors.Is(err, store.ErrUnavailable):
+		case errors.Is(err, record.ErrUnavailable):
 			l.log.Warn("ledger: the database is unavailable; trying again", "attempt", attempt, "err", err)
 		default:
 			if len(ops) > 1 {

@@ -61,7 +61,7 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 	if eff.Before(now) {
 		return tollgate.PlanVersion{}, tollgate.FieldError("effective_at", "must not be in the past")
 	}
-	res, err := l.WriteIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
+	res, err := l.writeIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		vs, err := tx.PlanVersionList(ctx)
 		if err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // Report is the outcome of Verify. It is clean when Violations is empty.
@@ -140,7 +141,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 				untagged[t.AccountID] += t.Sum
 			}
 		}
-		orders, err := tx.OrderList(ctx, store.OrderListParams{})
+		orders, err := tx.OrderList(ctx, record.OrderListParams{})
 		if err != nil {
 			return err
 		}

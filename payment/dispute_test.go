@@ -11,6 +11,7 @@ import (
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 func disputeOf(pi, id, status string, amount int64) map[string]any {
@@ -144,7 +145,7 @@ func TestDisputes(t *testing.T) {
 		if did, err := f.svc.HandleStripe(f.ctx, body, sig); err != nil || !strings.HasPrefix(did, "UNMATCHED") {
 			t.Fatalf("a dispute of a payment no order has, made long ago: %q %v; want it received as unmatched", did, err)
 		}
-		if es, err := f.l.AuditLog(f.ctx, store.AuditListParams{Action: "order.dispute"}); err != nil || len(es) != 5 {
+		if es, err := f.l.AuditLog(f.ctx, record.AuditListParams{Action: "order.dispute"}); err != nil || len(es) != 5 {
 			t.Fatalf("dispute audit entries: %d %v, want 5 (open and won; open and lost; lost, and nothing for the late open)", len(es), err)
 		}
 	})
@@ -212,7 +213,7 @@ func TestPaymentEventsRecorded(t *testing.T) {
 		list := func(matched *bool) []tollgate.PaymentEvent {
 			var es []tollgate.PaymentEvent
 			if err := f.s.Read(f.ctx, func(tx store.Tx) (err error) {
-				es, err = tx.PaymentEventList(f.ctx, store.PaymentEventListParams{Matched: matched})
+				es, err = tx.PaymentEventList(f.ctx, record.PaymentEventListParams{Matched: matched})
 				return err
 			}); err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
+	"tollgate/store/record"
 )
 
 // eachFaultyStore runs fn on SQLite through a driver that fails commits
@@ -328,7 +329,7 @@ func (f *fixture) orders(t *testing.T) []tollgate.Order {
 	t.Helper()
 	var os []tollgate.Order
 	err := f.s.Read(f.ctx, func(tx store.Tx) (err error) {
-		os, err = tx.OrderList(f.ctx, store.OrderListParams{AccountID: "buyer"})
+		os, err = tx.OrderList(f.ctx, record.OrderListParams{AccountID: "buyer"})
 		return err
 	})
 	if err != nil {
@@ -532,7 +533,7 @@ func TestRefundFromTollgate(t *testing.T) {
 		if got := f.available(t); got != tollgate.WholeCredits(5) {
 			t.Fatalf("after the refund's event, twice: %s credits, want 5", got)
 		}
-		if es, err := f.l.AuditLog(f.ctx, store.AuditListParams{Action: "order.refund"}); err != nil || len(es) != 1 ||
+		if es, err := f.l.AuditLog(f.ctx, record.AuditListParams{Action: "order.refund"}); err != nil || len(es) != 1 ||
 			es[0].Target != o.ID || es[0].AccountID != "buyer" || !strings.Contains(es[0].Detail, `"taken_back":"5"`) {
 			t.Fatalf("the refund's audit entries: %+v %v; want one, for the event applied once", es, err)
 		}

@@ -18,7 +18,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // Provider takes payments. Implementations: Dev here, Stripe in stripe.go.
@@ -59,7 +59,6 @@ var ErrPurchasesUnavailable = tollgate.Errorf(tollgate.CodeForbidden,
 
 // Service sells packs. It is safe for concurrent use.
 type Service struct {
-	Store  store.Store
 	Ledger *ledger.Ledger
 	// Provider takes payments; nil when the server sells nothing (no
 	// payment provider, not in demo mode).
@@ -83,7 +82,7 @@ func (s *Service) Seed(ctx context.Context) error {
 	_, _ = rand.Read(b[:])
 	_, _ = rand.Read(mark[:8]) // not the secret's bits: settings may be read by more than the secret's users
 	first := hex.EncodeToString(mark[:8])
-	return s.Store.Write(ctx, func(tx store.Tx) error {
+	return s.Ledger.WriteRecords(ctx, func(tx record.Tx) error {
 		// The defaults go in once, on the first start; packs the operator
 		// changes or retires afterwards stay as they are.
 		seeded, err := tx.SettingPut(ctx, "packs_seeded", first)
@@ -118,7 +117,7 @@ func (s *Service) Packs(ctx context.Context) ([]tollgate.Pack, error) {
 	}
 	s.mu.Unlock()
 	var ps []tollgate.Pack
-	err := s.Store.Read(ctx, func(tx store.Tx) error {
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		ps, err = tx.PackList(ctx)
 		return err
@@ -135,7 +134,7 @@ func (s *Service) Packs(ctx context.Context) ([]tollgate.Pack, error) {
 // PutPack creates or changes a pack. Orders already made keep their terms.
 func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempotency) (tollgate.Pack, error) {
 	p.CreatedAt = s.Clock.Now()
-	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx record.Tx) (any, error) {
 		if err := tx.PackPut(ctx, p); err != nil {
 			return nil, err
 		}
@@ -199,7 +198,7 @@ func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *led
 	if err != nil {
 		return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
 	}
-	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx store.Tx) (any, error) {
+	res, err := s.Ledger.WriteIdempotent(ctx, k, func(tx record.Tx) (any, error) {
 		if _, err := tx.OrderSetRef(ctx, o.ID, ref); err != nil {
 			return nil, err
 		}
@@ -230,9 +229,9 @@ func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (t
 		return tollgate.Order{}, "", ErrPurchasesUnavailable
 	}
 	var orders []tollgate.Order
-	err := s.Store.Read(ctx, func(tx store.Tx) error {
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
-		orders, err = tx.OrderList(ctx, store.OrderListParams{AccountID: accountID})
+		orders, err = tx.OrderList(ctx, record.OrderListParams{AccountID: accountID})
 		return err
 	})
 	if err != nil {
@@ -262,7 +261,7 @@ func orderIDFor(k *ledger.Idempotency) string {
 // request already answered is replayed, and an order left by an earlier
 // attempt of the same request is taken up (o is set to it).
 func (s *Service) insertOrder(ctx context.Context, o *tollgate.Order, k *ledger.Idempotency) error {
-	_, err := s.Ledger.WriteIdempotent(ctx, nil, func(tx store.Tx) (any, error) {
+	_, err := s.Ledger.WriteIdempotent(ctx, nil, func(tx record.Tx) (any, error) {
 		if k != nil {
 			if err := s.Ledger.CheckIdempotent(ctx, tx, k); err != nil {
 				return nil, err
@@ -299,7 +298,7 @@ func (s *Service) Order(ctx context.Context, id, accountID string) (tollgate.Ord
 	if !tollgate.CleanText(id) || len(id) > 200 {
 		return o, tollgate.Errorf(tollgate.CodeNotFound, "order %q not found", id)
 	}
-	err := s.Store.Read(ctx, func(tx store.Tx) error {
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		o, err = tx.OrderByID(ctx, id)
 		return err
@@ -326,6 +325,9 @@ func (s *Service) Complete(ctx context.Context, orderID string, paidAt time.Time
 // Refunder is a Provider that refunds payments (Stripe). The dev provider
 // moves no money, so its orders are refunded at once in the ledger.
 type Refunder interface {
+	// Refund asks the provider to refund amount (minor units) of the
+	// order's payment, once per idempotencyKey, and returns the refund's
+	// id; it fails with conflict for an order not paid through it.
 	Refund(ctx context.Context, o tollgate.Order, amount int64, idempotencyKey string) (refundID string, err error)
 }
 
@@ -402,17 +404,16 @@ func (s *Service) CheckReturn(id, sig string) bool {
 // status or any, a page at a time (limit; after the order id after).
 func (s *Service) Orders(ctx context.Context, accountID string, status tollgate.OrderStatus, after string, limit int) ([]tollgate.Order, error) {
 	var os []tollgate.Order
-	err := s.Store.Read(ctx, func(tx store.Tx) error {
-		if accountID != "" {
-			if _, err := tx.AccountByID(ctx, accountID); err != nil {
-				if errors.Is(err, tollgate.ErrNotFound) {
-					return tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", accountID)
-				}
-				return err
-			}
+	if accountID != "" {
+		// An account's orders are never deleted, so listing after the
+		// account is looked up misses none.
+		if _, err := s.Ledger.Account(ctx, accountID); err != nil {
+			return nil, err
 		}
+	}
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
-		os, err = tx.OrderList(ctx, store.OrderListParams{AccountID: accountID, Status: status, After: after, Limit: limit})
+		os, err = tx.OrderList(ctx, record.OrderListParams{AccountID: accountID, Status: status, After: after, Limit: limit})
 		return err
 	})
 	return os, err

@@ -153,7 +153,7 @@ func newFixture(t *testing.T, s store.Store) *fixture {
 		}
 	})
 	f := &fixture{ctx: ctx, s: s, l: l, clock: clock}
-	f.svc = &Service{Store: s, Ledger: l, Clock: clock, Provider: NewStripe("sk_test_x", whsec, fakeStripe(t, nil), "https://tollgate.test"),
+	f.svc = &Service{Ledger: l, Clock: clock, Provider: NewStripe("sk_test_x", whsec, fakeStripe(t, nil), "https://tollgate.test"),
 		Defaults: []tollgate.Pack{{ID: "pack_10", Credits: tollgate.WholeCredits(10), Price: tollgate.Money{Amount: 400, Currency: "usd"}, ValidForDays: 365, Active: true}}}
 	if err := f.svc.Seed(ctx); err != nil {
 		t.Fatal(err)

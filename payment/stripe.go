@@ -15,7 +15,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
-	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // Stripe takes payments with Stripe Checkout. It is safe for concurrent use.
@@ -186,7 +186,7 @@ func (s *Service) recordEvent(ctx context.Context, ev stripe.Event, about eventA
 	if len(e.Outcome) > 1000 {
 		e.Outcome = e.Outcome[:1000]
 	}
-	_ = s.Store.Write(ctx, func(tx store.Tx) error { return tx.PaymentEventPut(ctx, e) })
+	_ = s.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.PaymentEventPut(ctx, e) })
 }
 
 // applyStripe applies one verified event; about says what it concerned.
@@ -211,7 +211,7 @@ func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *event
 			return fmt.Sprintf("charge %s has no payment intent: ignored", ch.ID), nil
 		}
 		var o tollgate.Order
-		err := s.Store.Read(ctx, func(tx store.Tx) error {
+		err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 			var err error
 			o, err = tx.OrderByProviderRef(ctx, "stripe", ch.PaymentIntent.ID)
 			return err
@@ -261,7 +261,7 @@ func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *event
 			return fmt.Sprintf("dispute %s names no payment intent: ignored", d.ID), nil
 		}
 		var o tollgate.Order
-		err := s.Store.Read(ctx, func(tx store.Tx) error {
+		err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 			var err error
 			o, err = tx.OrderByProviderRef(ctx, "stripe", d.PaymentIntent.ID)
 			return err
@@ -361,7 +361,7 @@ func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession
 		// it, as a payment link lets a buyer do, or another amount):
 		// nothing is granted, the order says why, and Stripe is told
 		// the event was received so it does not retry it.
-		err := s.Store.Write(ctx, func(tx store.Tx) error { return tx.OrderSetProblem(ctx, o.ID, problem) })
+		err := s.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.OrderSetProblem(ctx, o.ID, problem) })
 		if err != nil {
 			return "", err
 		}
@@ -408,9 +408,9 @@ func (s *Service) Reconcile(ctx context.Context) (looked, completed int, err err
 	after := ""
 	for {
 		var os []tollgate.Order
-		err := s.Store.Read(ctx, func(tx store.Tx) error {
+		err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 			var err error
-			os, err = tx.OrderList(ctx, store.OrderListParams{Status: tollgate.OrderPending, After: after, Limit: 100})
+			os, err = tx.OrderList(ctx, record.OrderListParams{Status: tollgate.OrderPending, After: after, Limit: 100})
 			return err
 		})
 		if err != nil {

@@ -67,6 +67,16 @@ func (s PackSpec) Pack(now time.Time) tollgate.Pack {
 	return tollgate.Pack{ID: s.ID, Credits: s.Credits, Price: s.Price, ValidForDays: s.ValidForDays, Products: s.Products, Active: true, CreatedAt: now}
 }
 
+// DefaultPacks returns the catalog's packs as a new database starts with
+// them: active, made at the Unix epoch.
+func (c *Catalog) DefaultPacks() []tollgate.Pack {
+	var ps []tollgate.Pack
+	for _, p := range c.Packs {
+		ps = append(ps, p.Pack(time.Unix(0, 0).UTC()))
+	}
+	return ps
+}
+
 // MoneyFor is what credits cost at pack p's rate, rounded up to the
 // currency's minor unit.
 func MoneyFor(p tollgate.Pack, credits tollgate.Credits) tollgate.Money {

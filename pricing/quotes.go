@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"tollgate/store/record"
 
 	"tollgate"
-	"tollgate/store"
 )
 
 // DefaultQuoteTTL is how long a quote locks its price.
@@ -19,7 +19,9 @@ const DefaultQuoteTTL = 15 * time.Minute
 // concurrent use.
 type Quotes struct {
 	Catalog *Catalog
-	Store   store.Store
+	// Records keeps quotes and price rules (the ledger); nil prices by
+	// the catalog alone.
+	Records Records
 	Clock   tollgate.Clock
 	TTL     time.Duration // default DefaultQuoteTTL
 	// Notice is how far ahead a price increase must be announced.
@@ -28,6 +30,23 @@ type Quotes struct {
 	mu       sync.Mutex
 	merged   *Catalog
 	mergedAt time.Time
+}
+
+// Records reads the records that quotes are kept in: *ledger.Ledger.
+type Records interface {
+	// ReadRecords runs fn in a read-only transaction.
+	ReadRecords(ctx context.Context, fn func(tx record.Tx) error) error
+}
+
+// RuleTx is what AddRule reads and writes in its caller's transaction.
+type RuleTx interface {
+	// PriceRuleList returns every stored rule version.
+	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
+	// PriceRuleInsert stores a rule version; tollgate.ErrConflict if the
+	// rule has one with the same effective time.
+	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
+	// EventEnqueue stores an event for the webhook endpoints.
+	EventEnqueue(ctx context.Context, e tollgate.Event) error
 }
 
 const rulesCacheTTL = 5 * time.Second
@@ -40,11 +59,11 @@ func (q *Quotes) Prices(ctx context.Context) (*Catalog, error) {
 	if q.merged != nil && time.Since(q.mergedAt) < rulesCacheTTL {
 		return q.merged, nil
 	}
-	if q.Store == nil {
+	if q.Records == nil {
 		return q.Catalog, nil
 	}
 	var stored []tollgate.PriceRule
-	err := q.Store.Read(ctx, func(tx store.Tx) error {
+	err := q.Records.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		stored, err = tx.PriceRuleList(ctx)
 		return err
@@ -92,7 +111,7 @@ func (q *Quotes) Price(ctx context.Context, r Request) (Price, time.Time, error)
 // AddRule stores a new version of a price rule (or a new rule) inside tx.
 // A price increase over the version it follows needs EffectiveAt at least
 // the notice period ahead unless forced: notice_required otherwise.
-func (q *Quotes) AddRule(ctx context.Context, tx store.Tx, r Rule, force bool) (Rule, error) {
+func (q *Quotes) AddRule(ctx context.Context, tx RuleTx, r Rule, force bool) (Rule, error) {
 	now := q.Clock.Now()
 	if r.EffectiveAt.IsZero() {
 		r.EffectiveAt = now
@@ -168,7 +187,7 @@ func (q *Quotes) Get(ctx context.Context, id, accountID string) (tollgate.Quote,
 	if !tollgate.CleanText(id) || len(id) > 200 {
 		return qt, tollgate.Errorf(tollgate.CodeNotFound, "quote %q not found", id)
 	}
-	err := q.Store.Read(ctx, func(tx store.Tx) error {
+	err := q.Records.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		qt, err = tx.QuoteByID(ctx, id)
 		return err

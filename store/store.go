@@ -10,12 +10,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"tollgate"
+	"tollgate/store/record"
 )
 
 // Store is a database holding one Tollgate installation. It is safe for
@@ -36,24 +36,13 @@ type Store interface {
 	WriteConcurrency() int
 	// BatchStatus tells whether the transaction that wrote batch id (see
 	// Writes.Batch) committed, looking on a fresh connection. It is the
-	// first thing to call after Write fails with ErrCommitUnknown. It
+	// first thing to call after Write fails with record.ErrCommitUnknown. It
 	// returns BatchInProgress while the database still runs that
 	// transaction, and an error when it cannot tell.
 	BatchStatus(ctx context.Context, id int64) (BatchState, error)
 	// Close releases the store's connections.
 	Close() error
 }
-
-// ErrCommitUnknown is wrapped by Write when COMMIT was sent but its answer
-// was lost (the connection dropped): the transaction may or may not have
-// taken effect. Never redo its work before BatchStatus says it did not.
-var ErrCommitUnknown = errors.New("the outcome of the commit is unknown")
-
-// ErrUnavailable is wrapped by Write and Read when the database could not be
-// reached, dropped the connection or ran out of room before the commit:
-// nothing was committed and the call may be retried. The store drops its
-// idle connections, so a retry uses a fresh one.
-var ErrUnavailable = errors.New("the database is unavailable")
 
 // BatchState is what BatchStatus found.
 type BatchState int
@@ -109,20 +98,39 @@ func (e *ConflictError) Error() string {
 	return "apply: taken meanwhile by another transaction: " + strings.Join(parts, ", ")
 }
 
-// Tx is one transaction. Methods that write fail inside Read.
+// Tx is one transaction of the ledger's committer: the records of
+// record.Tx, and the accounts, keys, plans, grants, holds and journal that
+// only the ledger writes. Methods that write fail inside Read. Ids missing
+// from an id list are left out of the answer, not an error.
 type Tx interface {
+	record.Tx
+
+	// AccountInsert stores a new account; tollgate.ErrConflict if its id
+	// is taken.
 	AccountInsert(ctx context.Context, a tollgate.Account) error
+	// AccountByID returns an account; tollgate.ErrNotFound if there is
+	// none.
 	AccountByID(ctx context.Context, id string) (tollgate.Account, error)
 	// AccountsLock returns the accounts with the given ids, sorted by id, and
 	// locks them until the transaction ends. Callers lock every account a
 	// transaction touches in one call, so instances never deadlock. Missing
 	// ids are left out of the result.
 	AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error)
+	// AccountList pages through accounts by id.
 	AccountList(ctx context.Context, p AccountListParams) ([]tollgate.Account, error)
+	// AccountUpdate writes an account's name, plan, time zone, status,
+	// low-balance threshold and scheduled changes (not its pending-hold
+	// count, which Apply sets); tollgate.ErrNotFound if there is none.
 	AccountUpdate(ctx context.Context, a tollgate.Account) error
 
+	// APIKeyInsert stores a key (its hash, never its secret);
+	// tollgate.ErrConflict if its id or hash is taken.
 	APIKeyInsert(ctx context.Context, k tollgate.APIKey) error
+	// APIKeyByHash returns the key, revoked or not, whose secret hashes to
+	// hash; tollgate.ErrNotFound if there is none.
 	APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error)
+	// APIKeyAdminExists reports whether an admin key that is not revoked
+	// is stored.
 	APIKeyAdminExists(ctx context.Context) (bool, error)
 	// APIKeyList returns the keys of an account ("" for admin keys),
 	// revoked ones too, by id.
@@ -131,10 +139,14 @@ type Tx interface {
 	// already, and returns the key; tollgate.ErrNotFound if it has none
 	// with that id.
 	APIKeyRevoke(ctx context.Context, accountID, id string, t time.Time) (tollgate.APIKey, error)
-	// APIKeyTouch records that the key was used at t.
+	// APIKeyTouch records that the key was used at t; a missing key is no
+	// error.
 	APIKeyTouch(ctx context.Context, id string, t time.Time) error
 
+	// PlanVersionInsert stores a plan version; tollgate.ErrConflict if the
+	// plan has that version number.
 	PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) error
+	// PlanVersionList returns every plan version, by plan then version.
 	PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error)
 
 	// GrantsOpen returns the grants of the accounts whose expiry has not been
@@ -142,41 +154,42 @@ type Tx interface {
 	// the ledger knows today's allowance exists even when spent), ordered by
 	// account id then id.
 	GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error)
+	// GrantsByID returns the grants with the given ids, by id.
 	GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error)
+	// GrantList pages through grants by id.
 	GrantList(ctx context.Context, p GrantListParams) ([]tollgate.Grant, error)
+	// GrantByRef returns the account's grant with that external reference;
+	// tollgate.ErrNotFound if there is none.
+	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)
 	// GrantsDue returns up to limit account ids holding a grant that
 	// GrantsOpen would return and whose expires_at is at or before now.
 	GrantsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// GrantsExpiringUnnoticed returns up to limit grants, daily allowances
+	// left out, with credits left that expire after from and at or before
+	// to, and for which no event with id ExpiringEventID(grant) exists.
+	GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, limit int) ([]tollgate.Grant, error)
 
+	// HoldsByID returns the holds with the given ids, by id.
 	HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error)
-	// HoldsPending returns the pending holds of the accounts, those expiring
-	// at or before dueBy only when dueBy is non-zero.
+	// HoldsByQuote returns the holds made with any of the quotes, by id.
+	HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error)
+	// HoldsPending returns the pending holds of the accounts, by account id
+	// then id; those expiring at or before dueBy only when dueBy is
+	// non-zero.
 	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
 	// HoldsPendingTotal sums what the account's pending holds expiring
 	// after t hold.
 	HoldsPendingTotal(ctx context.Context, accountID string, t time.Time) (tollgate.Credits, error)
-	// HoldsPendingCount counts the pending holds of the accounts (in id
-	// order) by the key that made them.
+	// HoldsPendingCount counts the pending holds of the accounts by the key
+	// that made them, by account id then key id.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
-
-	// PaymentEventPut records a provider's event, or updates the record of
-	// an event received before (keeping its id).
-	PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
-	// PaymentEventList pages through recorded events by id.
-	PaymentEventList(ctx context.Context, p PaymentEventListParams) ([]tollgate.PaymentEvent, error)
-
-	// AuditAppend adds entries to the audit log, which nothing changes or
-	// deletes.
-	AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error
-	// AuditList pages through the audit log by id.
-	AuditList(ctx context.Context, p AuditListParams) ([]tollgate.AuditEntry, error)
 	// HoldsDue returns up to limit account ids with a pending hold whose
 	// expires_at is at or before now.
 	HoldsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// HoldList pages through holds by id.
 	HoldList(ctx context.Context, p HoldListParams) ([]tollgate.Hold, error)
-	// HoldsByQuote returns the holds made with any of the quotes.
-	HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error)
 
+	// EntryList pages through an account's journal by entry id.
 	EntryList(ctx context.Context, p EntryListParams) ([]tollgate.Entry, error)
 	// EntryTotals sums the journal by account, book and grant.
 	EntryTotals(ctx context.Context) ([]EntryTotal, error)
@@ -184,83 +197,6 @@ type Tx interface {
 	// do not sum to zero, with their sums.
 	TxnsUnbalanced(ctx context.Context) ([]TxnSum, error)
 
-	// GrantByRef returns the account's grant with that external reference.
-	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)
-
-	// PackPut inserts a pack or replaces the one with its id.
-	PackPut(ctx context.Context, p tollgate.Pack) error
-	PackList(ctx context.Context) ([]tollgate.Pack, error)
-
-	// OrderInsert stores a new order. An order with the same id (or
-	// provider reference) fails it with tollgate.ErrConflict, and the
-	// transaction can go on.
-	OrderInsert(ctx context.Context, o tollgate.Order) error
-	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
-	// OrderByProviderRef finds an order by a payment provider's reference:
-	// its checkout's or its payment's.
-	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
-	// OrderList pages through orders by id; AccountID empty lists all.
-	OrderList(ctx context.Context, p OrderListParams) ([]tollgate.Order, error)
-	// OrderSetRef records the provider's reference of an order that has
-	// none yet, and reports whether it did.
-	OrderSetRef(ctx context.Context, id, ref string) (bool, error)
-	// OrderSetProblem records why a payment naming the order was refused.
-	OrderSetProblem(ctx context.Context, id, problem string) error
-
-	// SettingGet returns a stored setting; SettingPut stores one unless it
-	// exists, and returns the value that is stored.
-	SettingGet(ctx context.Context, key string) (string, error)
-	SettingPut(ctx context.Context, key, value string) (string, error)
-
-	// PriceRuleInsert stores a price rule version; PriceRuleList returns
-	// every stored version. They add to the catalog file's rules.
-	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
-	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
-
-	// GrantsExpiringUnnoticed returns up to limit grants, daily allowances
-	// left out, with credits left that expire after from and at or before
-	// to, and for which no event with id ExpiringEventID(grant) exists.
-	GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, limit int) ([]tollgate.Grant, error)
-
-	// EventLastAt returns when the account's last event of type typ was
-	// made, and false if it has none.
-	EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error)
-
-	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
-	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
-	EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error)
-	// EndpointUpdate writes an endpoint's event types, disabled flag and
-	// secrets.
-	EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error
-	// EndpointDelete deletes an endpoint and the deliveries owed to it.
-	EndpointDelete(ctx context.Context, id string) error
-	// DeliveriesResend queues again, due at now with no attempt counted,
-	// the endpoint's delivery of one event (eventID set) or of every event
-	// of its types made at or after since, and returns how many.
-	DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error)
-	// EventEnqueue stores an event and a pending delivery to every
-	// endpoint that takes its type, in the caller's transaction.
-	EventEnqueue(ctx context.Context, e tollgate.Event) error
-	// DeliveriesDue returns up to limit pending deliveries to enabled
-	// endpoints whose next attempt is at or before now, oldest first, with
-	// the endpoint's old secret while its rotation overlaps.
-	DeliveriesDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Delivery, error)
-	// DeliveryClaim moves a due delivery's next attempt to until, if no one
-	// else has since: only the claimer sends it.
-	DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error)
-	// DeliveryDone records an attempt: delivered, or failed with the time
-	// of the next attempt (zero to give up).
-	DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error
-
-	QuoteInsert(ctx context.Context, q tollgate.Quote) error
-	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
-
-	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
-	// IdempotencyLock makes other transactions that lock the same key wait
-	// until this one ends, so that concurrent requests with one key see
-	// each other's answer rather than race to write it. SQLite's one
-	// writer already serialises them.
-	IdempotencyLock(ctx context.Context, scope, key string) error
 	// IdempotencyPurge deletes records created before t and returns how many.
 	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)
 	// BatchPurge deletes the ids of batches written before t and returns
@@ -303,31 +239,6 @@ type HoldListParams struct {
 	Product tollgate.Product // empty: any
 	// CreatedFrom and CreatedTo bound when holds were made: [from, to);
 	// zero is unbounded.
-	CreatedFrom, CreatedTo time.Time
-	After                  string
-	Limit                  int // 0: no limit
-}
-
-// OrderListParams pages through orders by id.
-type OrderListParams struct {
-	AccountID string
-	Status    tollgate.OrderStatus // empty: any
-	After     string
-	Limit     int // 0: no limit
-}
-
-// PaymentEventListParams filters and pages payment events.
-type PaymentEventListParams struct {
-	Matched *bool // nil: both
-	After   string
-	Limit   int // 0: no limit
-}
-
-// AuditListParams filters and pages the audit log; empty filters match
-// every entry.
-type AuditListParams struct {
-	AccountID, ActorKey, Action string
-	// CreatedFrom and CreatedTo bound when entries were made: [from, to).
 	CreatedFrom, CreatedTo time.Time
 	After                  string
 	Limit                  int // 0: no limit
@@ -380,16 +291,6 @@ type TxnSum struct {
 	Sum   tollgate.Credits
 }
 
-// Idempotency is a remembered answer to a mutating request.
-type Idempotency struct {
-	Scope       string // who asked: an account id or "admin"
-	Key         string // the client's Idempotency-Key
-	RequestHash []byte // hash of method, path and body
-	Status      int    // HTTP status of the answer
-	Body        []byte // the answer, as sent
-	CreatedAt   time.Time
-}
-
 // GrantUpdate sets a grant's remainder and refund owed and, once, its expiry.
 type GrantUpdate struct {
 	ID         string
@@ -439,7 +340,7 @@ type Writes struct {
 	GrantUpdates []GrantUpdate
 	HoldUpdates  []HoldUpdate
 	OrderUpdates []OrderUpdate
-	Idempotency  []Idempotency
+	Idempotency  []record.Idempotency
 	Events       []tollgate.Event // enqueued with EventEnqueue
 	Audit        []tollgate.AuditEntry
 	// AccountPending sets accounts' counts of pending holds.

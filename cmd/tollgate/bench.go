@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tollgate/ledger"
-	"tollgate/store"
+	"tollgate/store/dial"
 )
 
 // benchOptions are the knobs of tollgate bench.
@@ -185,21 +185,22 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		failed = fmt.Errorf("bench: overdraft check failed: %d holds won on %d credits", od.Ops, o.hotQuota)
 	}
 	// Verify the database the server wrote.
-	var s store.Store
+	var l *ledger.Ledger
 	if inst != nil {
-		s = inst.store
+		l = inst.ledger
 	} else if c.dbURL != "" {
-		var err error
-		if s, err = openStore(ctx, c, nil); err != nil {
-			return err
+		s, err := dial.Open(ctx, c.dbURL)
+		if err != nil {
+			return dbError(err)
 		}
 		defer s.Close()
+		l = ledger.New(s, ledger.Options{})
 	}
-	if s == nil {
+	if l == nil {
 		fmt.Fprintln(out, "verify: skipped; pass --database-url to verify a running server's database")
 		return failed
 	}
-	r, err := ledger.New(s, ledger.Options{}).Verify(ctx)
+	r, err := l.Verify(ctx)
 	if err != nil {
 		return err
 	}

@@ -5,19 +5,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"tollgate/store/dial"
 
 	"github.com/spf13/cobra"
-
-	"tollgate/store"
-	"tollgate/store/postgres"
-	"tollgate/store/sqlite"
 )
 
 func main() {
@@ -77,47 +71,16 @@ func rootCmd() *cobra.Command {
 	return root
 }
 
-// openStore opens (and migrates) the store the configuration names.
-func openStore(ctx context.Context, c *config, log *slog.Logger) (store.Store, error) {
-	u := c.dbURL
-	if u == "" {
-		u = "sqlite:" + filepath.Join(c.dataDir, "tollgate.db")
+// databaseURL is the database the configuration names.
+func (c *config) databaseURL() string {
+	if c.dbURL != "" {
+		return c.dbURL
 	}
-	var s store.Store
-	var err error
-	switch {
-	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		s, err = postgres.Open(ctx, u)
-	default:
-		path := strings.TrimPrefix(u, "sqlite:")
-		path = strings.TrimPrefix(path, "//")
-		s, err = sqlite.Open(ctx, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w (check TOLLGATE_DATABASE_URL)", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	if log != nil {
-		log.Info("database ready", "store", s.Kind(), "url", redact(u))
-	}
-	return s, nil
+	return "sqlite:" + filepath.Join(c.dataDir, "tollgate.db")
 }
 
-// redact hides a password in a database URL.
-func redact(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		if at := strings.Index(u[i+3:], "@"); at >= 0 {
-			cred := u[i+3 : i+3+at]
-			if user, _, ok := strings.Cut(cred, ":"); ok {
-				return u[:i+3] + user + ":***" + u[i+3+at:]
-			}
-		}
-	}
-	return u
-}
+// dbError says where to look when the database cannot be opened.
+func dbError(err error) error { return fmt.Errorf("%w (check TOLLGATE_DATABASE_URL)", err) }
 
 func migrateCmd() *cobra.Command {
 	c := &config{}
@@ -125,9 +88,9 @@ func migrateCmd() *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply the database schema (serve does it too)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context(), c, nil)
+			s, err := dial.Open(cmd.Context(), c.databaseURL())
 			if err != nil {
-				return err
+				return dbError(err)
 			}
 			defer s.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s database is up to date\n", s.Kind())

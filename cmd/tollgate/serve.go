@@ -21,7 +21,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
-	"tollgate/store"
+	"tollgate/store/dial"
 	"tollgate/store/sqlite"
 )
 
@@ -71,9 +71,16 @@ func adminKeys(v string) ([]string, error) {
 	return keys, nil
 }
 
+// database is what an instance keeps of its store: the ledger alone
+// reads and writes it.
+type database interface {
+	Kind() string
+	Close() error
+}
+
 // instance is a running Tollgate: store, ledger, sweeper and HTTP server.
 type instance struct {
-	store    store.Store
+	store    database
 	ledger   *ledger.Ledger
 	sweeper  *ledger.Sweeper
 	hooks    *jobs.Webhooks
@@ -115,10 +122,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		}
 		return nil, "", err
 	}
-	s, err := openStore(ctx, c, log)
+	s, err := dial.Open(ctx, c.databaseURL())
 	if err != nil {
-		return nil, "", err
+		return nil, "", dbError(err)
 	}
+	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
 	undo = append(undo, func() { s.Close() })
 	notice := time.Duration(c.noticeDays) * 24 * time.Hour
 	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: admin}
@@ -143,28 +151,22 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return fail(err)
 	}
 	undo = append(undo, sw.Stop)
-	api := httpapi.New(l, log)
-	api.BaseURL = c.publicURL
-	if api.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
+	proxies, err := parseProxies(c.trustedProxies)
+	if err != nil {
 		return fail(err)
 	}
-	api.AllowPrivateWebhooks = c.allowPrivateWebhooks
-	api.Quotes.Catalog, api.Quotes.Notice = catalog, notice
-	api.Payments.Defaults = nil
-	for _, p := range catalog.Packs {
-		api.Payments.Defaults = append(api.Payments.Defaults, p.Pack(time.Unix(0, 0).UTC()))
-	}
+	quotes := &pricing.Quotes{Catalog: catalog, Records: l, Clock: l.Clock(), Notice: notice}
+	payments := &payment.Service{Ledger: l, Clock: l.Clock(), Defaults: catalog.DefaultPacks()}
 	switch {
 	case stripeKey != "":
-		api.Payments.Provider = payment.NewStripe(stripeKey, stripeSecret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
+		payments.Provider = payment.NewStripe(stripeKey, stripeSecret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
 	case c.demo || loopback(c.addr):
 		// Demo mode: the development checkout, which moves no money. On
 		// by itself only where nobody else can reach the server.
-		api.Payments.Provider = payment.Dev{}
-	default:
-		api.Payments.Provider = nil // nothing is sold: nobody mints credits
+		payments.Provider = payment.Dev{}
 	}
-	if err := api.Payments.Seed(ctx); err != nil {
+	// Without either, nothing is sold: nobody mints credits.
+	if err := payments.Seed(ctx); err != nil {
 		return fail(fmt.Errorf("seed packs: %w", err))
 	}
 	ln, err := net.Listen("tcp", c.addr)
@@ -180,6 +182,15 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		}
 	}
 	limit := newConnLimit(maxConns, log)
+	listenURL := "http://" + ln.Addr().String()
+	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.publicURL,
+		TrustedProxies: proxies, AllowPrivateWebhooks: c.allowPrivateWebhooks}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
+		cfg.ListenURL = listenURL
+	} else if c.publicURL == "" && len(proxies) == 0 {
+		log.Warn("links (checkout, offers) use each request's Host header: set TOLLGATE_PUBLIC_URL to where clients reach this server, or TOLLGATE_TRUSTED_PROXIES to the proxies in front of it")
+	}
+	api := httpapi.New(cfg)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -190,19 +201,14 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		ConnState:         limit.track,
 	}
 	log.Info("connections", "max", maxConns, "open_files_limit", files, "idle_timeout", srv.IdleTimeout)
-	hooks := &jobs.Webhooks{Store: s, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
+	hooks := &jobs.Webhooks{Records: l, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
 	hooks.Start(context.WithoutCancel(ctx))
-	payments := "none"
-	if api.Payments.Provider != nil {
-		payments = api.Payments.Provider.Name()
+	provider := "none"
+	if payments.Provider != nil {
+		provider = payments.Provider.Name()
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: "http://" + ln.Addr().String(), payments: payments,
-		reconcile: reconcileEvery(context.WithoutCancel(ctx), api.Payments, ReconcileEvery, log)}
-	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
-		api.ListenURL = inst.URL
-	} else if c.publicURL == "" && len(api.TrustedProxies) == 0 {
-		log.Warn("links (checkout, offers) use each request's Host header: set TOLLGATE_PUBLIC_URL to where clients reach this server, or TOLLGATE_TRUSTED_PROXIES to the proxies in front of it")
-	}
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: listenURL, payments: provider,
+		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log)}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)

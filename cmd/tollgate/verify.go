@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tollgate/ledger"
+	"tollgate/store/dial"
 )
 
 func verifyCmd() *cobra.Command {
@@ -19,9 +20,9 @@ what the journal says, that no grant is negative or over its amount, and that
 every hold's allocations add up and it captured no more than it held. It
 names each violation and exits non-zero if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context(), c, nil)
+			s, err := dial.Open(cmd.Context(), c.databaseURL())
 			if err != nil {
-				return err
+				return dbError(err)
 			}
 			defer s.Close()
 			l := ledger.New(s, ledger.Options{})

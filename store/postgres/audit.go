@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"tollgate/store/record"
 
 	"tollgate"
-	"tollgate/store"
 )
 
 const auditCols = `id, created_at, actor_key, actor_kind, account_id, action, target, request_id, detail`
@@ -20,7 +20,7 @@ func (t *tx) AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error {
 	return nil
 }
 
-func (t *tx) AuditList(ctx context.Context, p store.AuditListParams) ([]tollgate.AuditEntry, error) {
+func (t *tx) AuditList(ctx context.Context, p record.AuditListParams) ([]tollgate.AuditEntry, error) {
 	q, args := `SELECT `+auditCols+` FROM audit_log WHERE id > $1`, []any{p.After}
 	for _, f := range []struct{ col, v string }{{"account_id", p.AccountID}, {"actor_key", p.ActorKey}, {"action", p.Action}} {
 		if f.v != "" {

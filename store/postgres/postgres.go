@@ -33,6 +33,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 //go:embed migrations/*.sql
@@ -217,8 +218,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 // Write runs fn in a READ COMMITTED transaction and commits it if fn returns
 // nil. A statement that fails aborts the transaction: fn must return its
 // error rather than go on. When the connection is lost before COMMIT, the
-// error wraps store.ErrUnavailable; when the answer to COMMIT is lost, it
-// wraps store.ErrCommitUnknown. Either way the pool's idle connections are
+// error wraps record.ErrUnavailable; when the answer to COMMIT is lost, it
+// wraps record.ErrCommitUnknown. Either way the pool's idle connections are
 // dropped, since the server may have gone with them.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
@@ -248,21 +249,21 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 			db.xids[t.batch] = t.xid
 			db.mu.Unlock()
 		}
-		return fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, err)
+		return fmt.Errorf("commit: %w: %w", record.ErrCommitUnknown, err)
 	}
 	return nil
 }
 
 // unavailable wraps an error that did not come from a statement the server
 // refused (it could not be reached, or the connection dropped) with
-// store.ErrUnavailable, and drops the pool's idle connections.
+// record.ErrUnavailable, and drops the pool's idle connections.
 func (db *DB) unavailable(what string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && !lostClass(pe.Code) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, mapErr(err))
 	}
 	db.pool.Reset()
-	return fmt.Errorf("%s: %w: %w", what, store.ErrUnavailable, err)
+	return fmt.Errorf("%s: %w: %w", what, record.ErrUnavailable, err)
 }
 
 // lostClass reports whether a SQLSTATE means the connection or the server
@@ -312,7 +313,7 @@ func (db *DB) read(ctx context.Context, fn func(store.Tx) error) (lost bool, err
 func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, error) {
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig)
 	if err != nil {
-		return store.BatchNotCommitted, fmt.Errorf("batch status: %w: %w", store.ErrUnavailable, err)
+		return store.BatchNotCommitted, fmt.Errorf("batch status: %w: %w", record.ErrUnavailable, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var found bool

@@ -20,6 +20,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -241,7 +242,7 @@ func TestApply(t *testing.T) {
 			Grants:      []tollgate.Grant{g1, g2},
 			Holds:       []tollgate.Hold{h1, h2},
 			Entries:     entries,
-			Idempotency: []store.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{9}, Status: 201, CreatedAt: t0}},
+			Idempotency: []record.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{9}, Status: 201, CreatedAt: t0}},
 		})
 	})
 	settled := t0.Add(30 * time.Second)
@@ -312,7 +313,7 @@ func TestApply(t *testing.T) {
 			g.ExternalRef = "pay_1"
 			return g
 		}()}}, tollgate.ErrConflict},
-		{"duplicate idempotency key", store.Writes{Idempotency: []store.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0}}}, tollgate.ErrConflict},
+		{"duplicate idempotency key", store.Writes{Idempotency: []record.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0}}}, tollgate.ErrConflict},
 		{"missing grant", store.Writes{GrantUpdates: []store.GrantUpdate{{ID: "g1", Remaining: 1}, {ID: "nope", Remaining: 1}}}, tollgate.ErrNotFound},
 		{"missing hold", store.Writes{HoldUpdates: []store.HoldUpdate{{ID: "nope", Status: tollgate.HoldReleased}}}, tollgate.ErrNotFound},
 	}
@@ -328,7 +329,7 @@ func TestApply(t *testing.T) {
 		g := grant("g9", "a", 1)
 		g.ExternalRef = "pay_1"
 		return tx.Apply(ctx, &store.Writes{Grants: []tollgate.Grant{grant("g8", "a", 1), g},
-			Idempotency: []store.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0},
+			Idempotency: []record.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0},
 				{Scope: "a", Key: "k2", RequestHash: []byte{1}, Body: []byte("{}"), CreatedAt: t0}}})
 	})
 	if !errors.As(err, &conflict) || !slices.Equal(conflict.Grants, []string{"g9"}) ||
@@ -491,10 +492,10 @@ func TestIdempotency(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
 	ctx := t.Context()
-	old := store.Idempotency{Scope: "a", Key: "old", RequestHash: []byte{1}, Status: 200, Body: []byte(`{"x":1}`), CreatedAt: t0}
-	recent := store.Idempotency{Scope: "admin", Key: "new", RequestHash: []byte{2}, Status: 201, Body: []byte(`{}`), CreatedAt: t0.Add(time.Hour)}
+	old := record.Idempotency{Scope: "a", Key: "old", RequestHash: []byte{1}, Status: 200, Body: []byte(`{"x":1}`), CreatedAt: t0}
+	recent := record.Idempotency{Scope: "admin", Key: "new", RequestHash: []byte{2}, Status: 201, Body: []byte(`{}`), CreatedAt: t0.Add(time.Hour)}
 	write(t, db, func(tx store.Tx) error {
-		return tx.Apply(ctx, &store.Writes{Idempotency: []store.Idempotency{old, recent,
+		return tx.Apply(ctx, &store.Writes{Idempotency: []record.Idempotency{old, recent,
 			{Scope: "a", Key: "empty", RequestHash: []byte{}, Status: 204, CreatedAt: t0}}})
 	})
 	read(t, db, func(tx store.Tx) error {
@@ -630,7 +631,7 @@ func TestAuditAppendOnly(t *testing.T) {
 		}
 	}
 	read(t, db, func(tx store.Tx) error {
-		es, err := tx.AuditList(t.Context(), store.AuditListParams{})
+		es, err := tx.AuditList(t.Context(), record.AuditListParams{})
 		if err != nil || len(es) != 1 || es[0] != e {
 			t.Errorf("after the attempts: %+v %v, want the entry as written", es, err)
 		}

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
@@ -75,7 +77,7 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = $1 AND (provider_ref = $2 OR payment_ref = $2) LIMIT 1`, provider, ref))
 }
 
-func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate.Order, error) {
+func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgate.Order, error) {
 	q := `SELECT ` + orderCols + ` FROM orders WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {

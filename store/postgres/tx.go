@@ -13,6 +13,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type tx struct {
@@ -490,8 +491,8 @@ func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 
 // --- idempotency
 
-func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
-	i := store.Idempotency{Scope: scope, Key: key}
+func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (record.Idempotency, error) {
+	i := record.Idempotency{Scope: scope, Key: key}
 	err := t.q.QueryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = $1 AND key = $2`,
 		scope, key).Scan(&i.RequestHash, &i.Status, &i.Body, &i.CreatedAt)
 	i.CreatedAt = i.CreatedAt.UTC()

@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"tollgate/store/record"
 
 	"tollgate"
-	"tollgate/store"
 )
 
 const paymentEventCols = `id, provider, event_id, type, object_id, order_id, matched, outcome, created_at, received_at`
@@ -21,7 +21,7 @@ func (t *tx) PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
 	return nil
 }
 
-func (t *tx) PaymentEventList(ctx context.Context, p store.PaymentEventListParams) ([]tollgate.PaymentEvent, error) {
+func (t *tx) PaymentEventList(ctx context.Context, p record.PaymentEventListParams) ([]tollgate.PaymentEvent, error) {
 	q, args := `SELECT `+paymentEventCols+` FROM payment_events WHERE id > ?`, []any{p.After}
 	if p.Matched != nil {
 		q, args = q+` AND matched = ?`, append(args, *p.Matched)

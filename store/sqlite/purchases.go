@@ -7,6 +7,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
@@ -78,7 +79,7 @@ func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (toll
 	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = ? AND (provider_ref = ? OR payment_ref = ?)`, provider, ref, ref))
 }
 
-func (t *tx) OrderList(ctx context.Context, p store.OrderListParams) ([]tollgate.Order, error) {
+func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgate.Order, error) {
 	q := `SELECT ` + orderCols + ` FROM orders WHERE id > ?`
 	args := []any{p.After}
 	if p.AccountID != "" {

@@ -27,6 +27,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 //go:embed migrations/*.sql
@@ -174,7 +175,7 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // Write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer).
 // When COMMIT fails, the transaction is rolled back if it is still open and
-// the error wraps store.ErrCommitUnknown: BatchStatus then tells, on a
+// the error wraps record.ErrCommitUnknown: BatchStatus then tells, on a
 // reader connection, whether it had taken effect.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	sqlTx, err := db.w.BeginTx(ctx, nil)
@@ -199,7 +200,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 			db.marks[t.batch] = t.mark
 			db.mu.Unlock()
 		}
-		return fmt.Errorf("commit: %w: %w", store.ErrCommitUnknown, mapErr(err))
+		return fmt.Errorf("commit: %w: %w", record.ErrCommitUnknown, mapErr(err))
 	}
 	return nil
 }
@@ -287,7 +288,7 @@ func mapErr(err error) error {
 		switch se.Code() & 0xff { // the primary result code
 		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
-			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", record.ErrUnavailable, err)
 		}
 	}
 	return err

@@ -12,6 +12,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
+	"tollgate/store/record"
 	"tollgate/store/sqlite"
 	"tollgate/store/storetest"
 )
@@ -91,7 +92,7 @@ func TestAuditAppendOnly(t *testing.T) {
 		}
 	}
 	db.Read(t.Context(), func(tx store.Tx) error {
-		es, err := tx.AuditList(t.Context(), store.AuditListParams{})
+		es, err := tx.AuditList(t.Context(), record.AuditListParams{})
 		if err != nil || len(es) != 1 || es[0] != e {
 			t.Errorf("after the attempts: %+v %v, want the entry as written", es, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 type tx struct {
@@ -595,8 +596,8 @@ func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 
 // --- idempotency
 
-func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (store.Idempotency, error) {
-	i := store.Idempotency{Scope: scope, Key: key}
+func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (record.Idempotency, error) {
+	i := record.Idempotency{Scope: scope, Key: key}
 	var created int64
 	rows, err := t.query(ctx, qIdempotency, scope, key)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
+	"tollgate/store/record"
 )
 
 // Faulty opens a fresh, migrated store whose commits follow plan, and what
@@ -60,7 +61,7 @@ func faultEnv(t *testing.T, open Faulty, opt ledger.Options) (*env, *fault.Plan,
 
 // testFaultDatabaseDown: while the database cannot be reached, a write is
 // tried on fresh connections a few times, then answered unavailable having
-// changed nothing, and a read fails with store.ErrUnavailable; once the
+// changed nothing, and a read fails with record.ErrUnavailable; once the
 // database is back, both work again at once.
 func testFaultDatabaseDown(t *testing.T, open Faulty, opt ledger.Options) {
 	e, _, ctl := faultEnv(t, open, opt)
@@ -74,8 +75,8 @@ func testFaultDatabaseDown(t *testing.T, open Faulty, opt ledger.Options) {
 	_, err := e.l.Hold(e.ctx, ledger.HoldParams{AccountID: "down", Product: tollgate.ProductVideo, Credits: cr(1)})
 	wantCode(t, err, tollgate.CodeUnavailable)
 	t.Logf("a hold with the database down was answered %q after %v", err, time.Since(began).Round(time.Millisecond))
-	if _, err := e.l.Balance(e.ctx, "down"); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("balance with the database down: got %v, want store.ErrUnavailable", err)
+	if _, err := e.l.Balance(e.ctx, "down"); !errors.Is(err, record.ErrUnavailable) {
+		t.Fatalf("balance with the database down: got %v, want record.ErrUnavailable", err)
 	}
 	ctl.Down(false)
 	if b := e.balance("down"); b.Available != cr(5) || b.Held != 0 {

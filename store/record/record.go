@@ -1,0 +1,175 @@
+// Package record is the storage contract for what Tollgate keeps beside the
+// ledger's books: orders, packs, quotes, price rules, webhook endpoints and
+// their deliveries, events, settings, payment events, the audit log and
+// idempotency records. A Tx reads and writes them. It cannot write
+// accounts, keys, grants, holds or the journal: only the ledger's committer
+// does, through the wider store.Tx that embeds this one, and no package
+// outside ledger and store/... may import store (an import test checks).
+//
+// Packages that keep records get a Tx from the ledger (ReadRecords,
+// WriteRecords, WriteIdempotent), so that a record and the idempotency
+// record and audit entry of the request that made it commit together.
+//
+// Every method returns tollgate.ErrNotFound for a missing row and
+// tollgate.ErrConflict for a duplicate key, unless its comment says
+// otherwise. Lists are ordered by id unless their comment says otherwise.
+package record
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"tollgate"
+)
+
+// ErrCommitUnknown is wrapped by a store's Write when COMMIT was sent but
+// its answer was lost (the connection dropped): the transaction may or may
+// not have taken effect. Never redo its work before the store's
+// BatchStatus says it did not.
+var ErrCommitUnknown = errors.New("the outcome of the commit is unknown")
+
+// ErrUnavailable is wrapped by a store's Write and Read when the database
+// could not be reached, dropped the connection or ran out of room before the
+// commit: nothing was committed and the call may be retried. The store
+// drops its idle connections, so a retry uses a fresh one.
+var ErrUnavailable = errors.New("the database is unavailable")
+
+// Tx is one transaction over the records. Methods that write fail inside a
+// read-only transaction.
+type Tx interface {
+	// PackPut inserts a pack or replaces the one with its id.
+	PackPut(ctx context.Context, p tollgate.Pack) error
+	// PackList returns every pack, retired ones too, by id.
+	PackList(ctx context.Context) ([]tollgate.Pack, error)
+
+	// OrderInsert stores a new order. An order with the same id (or
+	// provider reference) fails it with tollgate.ErrConflict, and the
+	// transaction can go on.
+	OrderInsert(ctx context.Context, o tollgate.Order) error
+	// OrderByID returns an order; tollgate.ErrNotFound if there is none.
+	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
+	// OrderByProviderRef finds an order by a payment provider's reference:
+	// its checkout's or its payment's; tollgate.ErrNotFound if none has it.
+	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
+	// OrderList pages through orders by id; AccountID empty lists all.
+	OrderList(ctx context.Context, p OrderListParams) ([]tollgate.Order, error)
+	// OrderSetRef records the provider's reference of an order that has
+	// none yet, and reports whether it did (false for a missing order or
+	// one that has a reference).
+	OrderSetRef(ctx context.Context, id, ref string) (bool, error)
+	// OrderSetProblem records why a payment naming the order was refused;
+	// a missing order is no error.
+	OrderSetProblem(ctx context.Context, id, problem string) error
+
+	// SettingGet returns a stored setting; tollgate.ErrNotFound if unset.
+	SettingGet(ctx context.Context, key string) (string, error)
+	// SettingPut stores a setting unless it exists, and returns the value
+	// that is stored: the first writer's.
+	SettingPut(ctx context.Context, key, value string) (string, error)
+
+	// PriceRuleInsert stores a price rule version; a version with the same
+	// rule id and effective time fails with tollgate.ErrConflict. Stored
+	// rules add to the catalog file's.
+	PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error
+	// PriceRuleList returns every stored version, by rule id then
+	// effective time.
+	PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error)
+
+	// QuoteInsert stores a quote.
+	QuoteInsert(ctx context.Context, q tollgate.Quote) error
+	// QuoteByID returns a quote; tollgate.ErrNotFound if there is none.
+	QuoteByID(ctx context.Context, id string) (tollgate.Quote, error)
+
+	// EventEnqueue stores an event and a pending delivery to every enabled
+	// endpoint that takes its type, in the caller's transaction. An event
+	// id already stored fails with tollgate.ErrConflict.
+	EventEnqueue(ctx context.Context, e tollgate.Event) error
+	// EventLastAt returns when the account's ("" for none) last event of
+	// type typ was made, and false if it has none.
+	EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error)
+
+	// EndpointInsert stores a webhook endpoint.
+	EndpointInsert(ctx context.Context, e tollgate.Endpoint) error
+	// EndpointList returns every endpoint, by id.
+	EndpointList(ctx context.Context) ([]tollgate.Endpoint, error)
+	// EndpointByID returns an endpoint; tollgate.ErrNotFound if there is
+	// none.
+	EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error)
+	// EndpointUpdate writes an endpoint's event types, disabled flag and
+	// secrets; tollgate.ErrNotFound if there is none.
+	EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error
+	// EndpointDelete deletes an endpoint and the deliveries owed to it;
+	// tollgate.ErrNotFound if there is none.
+	EndpointDelete(ctx context.Context, id string) error
+	// DeliveriesResend queues again, due at now with no attempt counted,
+	// the endpoint's delivery of one event (eventID set) or of every event
+	// of its types made at or after since, and returns how many.
+	DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error)
+	// DeliveriesDue returns up to limit pending deliveries to enabled
+	// endpoints whose next attempt is at or before now, oldest first, with
+	// the endpoint's old secret while its rotation overlaps.
+	DeliveriesDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Delivery, error)
+	// DeliveryClaim moves a due delivery's next attempt to until, if no one
+	// else has since: only the claimer sends it. False when another did.
+	DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error)
+	// DeliveryDone records an attempt: delivered, or failed with the time
+	// of the next attempt (zero to give up).
+	DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error
+
+	// PaymentEventPut records a provider's event, or updates the record of
+	// an event received before (keeping its id).
+	PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
+	// PaymentEventList pages through recorded events by id.
+	PaymentEventList(ctx context.Context, p PaymentEventListParams) ([]tollgate.PaymentEvent, error)
+
+	// AuditAppend adds entries to the audit log, which nothing changes or
+	// deletes.
+	AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error
+	// AuditList pages through the audit log by id.
+	AuditList(ctx context.Context, p AuditListParams) ([]tollgate.AuditEntry, error)
+
+	// IdempotencyByKey returns a remembered answer; tollgate.ErrNotFound
+	// if the key has none.
+	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
+	// IdempotencyLock makes other transactions that lock the same key wait
+	// until this one ends, so that concurrent requests with one key see
+	// each other's answer rather than race to write it. SQLite's one
+	// writer already serialises them.
+	IdempotencyLock(ctx context.Context, scope, key string) error
+}
+
+// OrderListParams pages through orders by id.
+type OrderListParams struct {
+	AccountID string
+	Status    tollgate.OrderStatus // empty: any
+	After     string
+	Limit     int // 0: no limit
+}
+
+// PaymentEventListParams filters and pages payment events.
+type PaymentEventListParams struct {
+	Matched *bool // nil: both
+	After   string
+	Limit   int // 0: no limit
+}
+
+// AuditListParams filters and pages the audit log; empty filters match
+// every entry.
+type AuditListParams struct {
+	AccountID, ActorKey, Action string
+	// CreatedFrom and CreatedTo bound when entries were made: [from, to).
+	CreatedFrom, CreatedTo time.Time
+	After                  string
+	Limit                  int // 0: no limit
+}
+
+// Idempotency is a remembered answer to a mutating request.
+type Idempotency struct {
+	Scope       string // who asked: an account id or "admin"
+	Key         string // the client's Idempotency-Key
+	RequestHash []byte // hash of method, path and body
+	Status      int    // HTTP status of the answer
+	Body        []byte // the answer, as sent
+	CreatedAt   time.Time
+}
