@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"tollgate/startstop"
 	"tollgate/store/record"
 
 	"tollgate"
@@ -66,30 +67,21 @@ type Webhooks struct {
 	busy       map[string]bool // endpoints with a send under way; guarded by mu
 	sending    sync.WaitGroup  // sends started by the background loop
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex
+	loop startstop.Loop
 }
 
-// Start delivers in the background until Stop.
+// Start delivers in the background, at once and then every Interval, until
+// Stop or until ctx ends. It always returns nil.
 func (w *Webhooks) Start(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cancel != nil {
-		return nil
-	}
-	ctx, w.cancel = context.WithCancel(ctx)
-	w.done = make(chan struct{})
 	interval := w.Interval
 	if interval <= 0 {
 		interval = time.Second
 	}
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
+	w.loop.Start(ctx, func(ctx context.Context) {
 		defer w.sending.Wait()
-		for {
+		startstop.Every(ctx, interval, true, func(ctx context.Context) {
+			// Rounds overlap: a slow endpoint holds up only itself.
 			w.sending.Add(1)
 			go func() {
 				defer w.sending.Done()
@@ -97,26 +89,13 @@ func (w *Webhooks) Start(ctx context.Context) error {
 					w.log().Warn("webhook deliveries: will retry", "err", err)
 				}
 			}()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+		})
+	})
 	return nil
 }
 
-// Stop stops delivering and waits for the sends under way.
-func (w *Webhooks) Stop() {
-	w.mu.Lock()
-	cancel, done := w.cancel, w.done
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+// Stop stops delivering and waits for sends in progress.
+func (w *Webhooks) Stop() { w.loop.Stop() }
 
 func (w *Webhooks) log() *slog.Logger {
 	if w.Log != nil {

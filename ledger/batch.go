@@ -732,14 +732,14 @@ func (b *batch) do(ctx context.Context, o *op) (any, error) {
 		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
 	case opDisputeOrder:
 		var r OrderResult
-		if r, err = b.disputeOrder(a, o.orderID, &o.dispute); err == nil && r.Changed {
+		if r, err = b.disputeOrder(ctx, a, o.orderID, &o.dispute); err == nil && r.Changed {
 			b.audited(o, a, o.orderID, map[string]any{"dispute_id": o.dispute.DisputeID, "status": o.dispute.Status, "amount": o.dispute.Amount,
 				"currency": r.Order.Price.Currency, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
 		}
 		res = r
 	case opRefundOrder:
 		var r OrderResult
-		if r, err = b.refundOrder(a, o.orderID, &o.refund); err == nil && r.Changed {
+		if r, err = b.refundOrder(ctx, a, o.orderID, &o.refund); err == nil && r.Changed {
 			b.audited(o, a, o.orderID, map[string]any{"refunded": o.refund.Refunded, "of": o.refund.Total, "currency": r.Order.Price.Currency,
 				"refunded_credits": r.Order.RefundedCredits, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
 		}

@@ -55,8 +55,16 @@ type Options struct {
 	// several while one is being rotated): they are not stored, and admin
 	// keys stored in the database are refused.
 	AdminKeys []string
-	Logger    *slog.Logger
+	// BatchTimeout bounds one batch's transaction: a database that hangs
+	// fails the batch, which is tried again like one it could not reach,
+	// rather than holding every caller forever.
+	BatchTimeout time.Duration // default DefaultBatchTimeout
+	Logger       *slog.Logger
 }
+
+// DefaultBatchTimeout is Options.BatchTimeout's default: far beyond what a
+// batch takes (milliseconds), short enough that a hung database is noticed.
+const DefaultBatchTimeout = 30 * time.Second
 
 // Limits on metadata: one level of string keys and string values, bounded
 // so that an account cannot grow the database at will through it.
@@ -106,6 +114,9 @@ func New(s store.Store, opt Options) *Ledger {
 	if opt.Committers <= 0 {
 		opt.Committers = max(1, s.WriteConcurrency())
 	}
+	if opt.BatchTimeout <= 0 {
+		opt.BatchTimeout = DefaultBatchTimeout
+	}
 	if opt.DefaultHoldTTL <= 0 {
 		opt.DefaultHoldTTL = time.Hour
 	}
@@ -141,7 +152,8 @@ func New(s store.Store, opt Options) *Ledger {
 // Clock returns the ledger's clock.
 func (l *Ledger) Clock() tollgate.Clock { return l.clock }
 
-// Start starts the committer. It returns at once.
+// Start starts the committer. It returns at once; the committer runs until
+// Stop, or until ctx ends, which stops it as Stop does.
 func (l *Ledger) Start(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -160,6 +172,13 @@ func (l *Ledger) Start(ctx context.Context) error {
 	go func() {
 		wg.Wait()
 		close(l.done)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			l.Stop()
+		case <-l.done:
+		}
 	}()
 	return nil
 }
@@ -324,8 +343,8 @@ func (l *Ledger) run(ops []*op) {
 			if len(ops) == 0 {
 				return
 			}
-		case errors.Is(err, record.ErrUnavailable):
-			l.log.Warn("ledger: the database is unavailable; trying again", "attempt", attempt, "err", err)
+		case errors.Is(err, record.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+			l.log.Warn("ledger: the database is unavailable or too slow; trying again", "attempt", attempt, "err", err)
 		default:
 			if len(ops) > 1 {
 				l.retried.Add(1)
@@ -413,7 +432,10 @@ func without(ops, drop []*op) []*op {
 }
 
 func (l *Ledger) apply(ops []*op) (*batch, error) {
-	ctx := context.Background()
+	// Not the callers' contexts: once queued, an operation is applied
+	// whatever becomes of its caller, so the answer tells what happened.
+	ctx, cancel := context.WithTimeout(context.Background(), l.opt.BatchTimeout)
+	defer cancel()
 	var b *batch
 	err := l.store.Write(ctx, func(tx store.Tx) error {
 		for _, o := range ops {

@@ -106,7 +106,7 @@ func (b *batch) orderGrant(ctx context.Context, a *account, o *tollgate.Order, p
 
 // refundOrder records a refund of an order's payment and takes back what
 // it covers beyond earlier refunds.
-func (b *batch) refundOrder(a *account, id string, p *RefundOrderParams) (OrderResult, error) {
+func (b *batch) refundOrder(ctx context.Context, a *account, id string, p *RefundOrderParams) (OrderResult, error) {
 	os := b.orders[id]
 	if os == nil {
 		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", id)
@@ -136,7 +136,7 @@ func (b *batch) refundOrder(a *account, id string, p *RefundOrderParams) (OrderR
 	}
 	gs := b.grants[o.GrantID]
 	if gs == nil {
-		g, err := b.grantRow(o.GrantID)
+		g, err := b.grantRow(ctx, o.GrantID)
 		if err != nil {
 			return OrderResult{}, err
 		}
@@ -153,8 +153,8 @@ func (b *batch) refundOrder(a *account, id string, p *RefundOrderParams) (OrderR
 
 // grantRow reads a grant the batch has not loaded (spent to zero, or
 // closed), for an account it has locked.
-func (b *batch) grantRow(id string) (*grantState, error) {
-	gs, err := b.tx.GrantsByID(context.Background(), []string{id})
+func (b *batch) grantRow(ctx context.Context, id string) (*grantState, error) {
+	gs, err := b.tx.GrantsByID(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (b *batch) refundGrant(gs *grantState, credits tollgate.Credits, full bool)
 }
 
 // disputeOrder moves a dispute of an order's payment on; see DisputeOrder.
-func (b *batch) disputeOrder(a *account, id string, p *DisputeParams) (OrderResult, error) {
+func (b *batch) disputeOrder(ctx context.Context, a *account, id string, p *DisputeParams) (OrderResult, error) {
 	os := b.orders[id]
 	if os == nil {
 		return OrderResult{}, tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", id)
@@ -213,7 +213,7 @@ func (b *batch) disputeOrder(a *account, id string, p *DisputeParams) (OrderResu
 	var gs *grantState
 	if o.GrantID != "" {
 		if gs = b.grants[o.GrantID]; gs == nil {
-			g, err := b.grantRow(o.GrantID)
+			g, err := b.grantRow(ctx, o.GrantID)
 			if err != nil {
 				return OrderResult{}, err
 			}
@@ -227,7 +227,7 @@ func (b *batch) disputeOrder(a *account, id string, p *DisputeParams) (OrderResu
 		// Taken back as a refund of the amount disputed, beyond what
 		// refunds took already (before the payment completed: when it does).
 		done, _ := tollgate.MulDivFloor(int64(o.RefundedCredits), o.Price.Amount, int64(o.Credits))
-		r, err := b.refundOrder(a, id, &RefundOrderParams{OrderID: id, Refunded: min(o.Price.Amount, done+p.Amount), Total: o.Price.Amount})
+		r, err := b.refundOrder(ctx, a, id, &RefundOrderParams{OrderID: id, Refunded: min(o.Price.Amount, done+p.Amount), Total: o.Price.Amount})
 		if err != nil {
 			return OrderResult{}, err
 		}

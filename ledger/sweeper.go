@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/startstop"
 	"tollgate/store"
 )
 
@@ -19,10 +20,7 @@ import (
 type Sweeper struct {
 	l        *Ledger
 	interval time.Duration
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop     startstop.Loop
 }
 
 // NewSweeper returns a sweeper that runs every interval (default 5s).
@@ -33,44 +31,21 @@ func NewSweeper(l *Ledger, interval time.Duration) *Sweeper {
 	return &Sweeper{l: l, interval: interval}
 }
 
-// Start begins sweeping until Stop.
+// Start begins sweeping, at once and then every interval, until Stop or
+// until ctx ends. It always returns nil.
 func (s *Sweeper) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return nil
-	}
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
-		for {
+	s.loop.Start(ctx, func(ctx context.Context) {
+		startstop.Every(ctx, s.interval, true, func(ctx context.Context) {
 			if _, err := s.l.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.l.log.Warn("sweep failed; retrying at the next tick", "err", err)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+		})
+	})
 	return nil
 }
 
-// Stop stops sweeping and waits for a sweep under way.
-func (s *Sweeper) Stop() {
-	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
+// Stop stops sweeping and waits for a sweep in progress.
+func (s *Sweeper) Stop() { s.loop.Stop() }
 
 // Sweep settles every account with a due expiry or hold timeout, and purges
 // old idempotency keys. It returns how many accounts it settled.

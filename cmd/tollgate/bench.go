@@ -39,7 +39,7 @@ type benchOptions struct {
 }
 
 func benchCmd() *cobra.Command {
-	c := &config{}
+	c := newConfig()
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -69,7 +69,7 @@ runs verify on the database (when it started the server, or with
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.url, "url", "", "base URL of a running server (default: start one on a temporary database)")
-	f.StringVar(&o.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "admin key of the server at --url")
+	f.StringVar(&o.adminKey, "admin-key", c.AdminKey, "admin key of the server at --url")
 	f.IntVar(&o.accounts, "accounts", 1000, "accounts to create")
 	f.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
@@ -77,7 +77,7 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.noisyHolds, "noisy-holds", 1000, "pending holds of the noisy account (0 skips the noisy phase)")
 	f.IntVar(&o.noisyReaders, "noisy-readers", 16, "clients reading the noisy account's balance")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
-	f.StringVar(&c.dbURL, "database-url", env("TOLLGATE_DATABASE_URL", ""), "database of the server under test (default: a fresh SQLite file)")
+	f.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database of the server under test (default: a fresh SQLite file)")
 	return cmd
 }
 
@@ -117,12 +117,12 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 			return err
 		}
 		defer os.RemoveAll(dir)
-		c.dataDir, c.addr = dir, "127.0.0.1:0"
-		if c.dbURL == "" {
-			c.dbURL = "sqlite:" + filepath.Join(dir, "tollgate.db")
+		c.DataDir, c.Addr = dir, "127.0.0.1:0"
+		if c.DatabaseURL == "" {
+			c.DatabaseURL = "sqlite:" + filepath.Join(dir, "tollgate.db")
 		}
 		o.adminKey = fmt.Sprintf("bench-admin-%020d-%020d", rand.Int64(), rand.Int64())
-		c.adminKey = o.adminKey
+		c.AdminKey = o.adminKey
 		inst, _, err = start(ctx, c, log)
 		if err != nil {
 			return err
@@ -188,8 +188,8 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	var l *ledger.Ledger
 	if inst != nil {
 		l = inst.ledger
-	} else if c.dbURL != "" {
-		s, err := dial.Open(ctx, c.dbURL)
+	} else if c.DatabaseURL != "" {
+		s, err := dial.Open(ctx, c.DatabaseURL)
 		if err != nil {
 			return dbError(err)
 		}

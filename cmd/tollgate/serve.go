@@ -21,12 +21,13 @@ import (
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
+	"tollgate/startstop"
 	"tollgate/store/dial"
 	"tollgate/store/sqlite"
 )
 
 func serveCmd() *cobra.Command {
-	c := &config{}
+	c := newConfig()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API (SQLite under ./data by default; nothing to set up)",
@@ -38,15 +39,15 @@ func serveCmd() *cobra.Command {
 		},
 	}
 	c.bind(cmd)
-	cmd.Flags().StringVar(&c.addr, "addr", env("TOLLGATE_ADDR", "127.0.0.1:8080"), "address to listen on (TOLLGATE_ADDR)")
-	cmd.Flags().StringVar(&c.catalog, "catalog", env("TOLLGATE_CATALOG", ""), "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
-	cmd.Flags().IntVar(&c.noticeDays, "notice-days", envInt("TOLLGATE_NOTICE_DAYS", 14), "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
-	cmd.Flags().BoolVar(&c.demo, "demo", env("TOLLGATE_DEMO", "") == "1", "demo mode: the development checkout grants credits without payment; on by itself when listening on loopback without Stripe (TOLLGATE_DEMO=1)")
-	cmd.Flags().IntVar(&c.maxConns, "max-conns", envInt("TOLLGATE_MAX_CONNS", 0), "open connections at most; idle ones are closed first to make room (TOLLGATE_MAX_CONNS; default 4096, or half the open-files limit if lower)")
-	cmd.Flags().StringVar(&c.trustedProxies, "trusted-proxies", env("TOLLGATE_TRUSTED_PROXIES", ""), "comma-separated addresses or networks (CIDR) of the proxies in front of this server, whose X-Forwarded-Host and X-Forwarded-Proto are believed for links (TOLLGATE_TRUSTED_PROXIES)")
-	cmd.Flags().BoolVar(&c.allowPrivateWebhooks, "webhooks-allow-private", env("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1", "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
-	cmd.Flags().StringVar(&c.publicURL, "public-url", env("TOLLGATE_PUBLIC_URL", ""), "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
-	cmd.Flags().StringVar(&c.adminKey, "admin-key", env("TOLLGATE_ADMIN_KEY", ""), "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
+	cmd.Flags().StringVar(&c.Addr, "addr", c.Addr, "address to listen on (TOLLGATE_ADDR)")
+	cmd.Flags().StringVar(&c.Catalog, "catalog", c.Catalog, "price catalog file: products, models, price rules, default packs (TOLLGATE_CATALOG; default: the embedded one)")
+	cmd.Flags().IntVar(&c.NoticeDays, "notice-days", c.NoticeDays, "days of notice a plan cut or a price increase needs (TOLLGATE_NOTICE_DAYS)")
+	cmd.Flags().BoolVar(&c.Demo, "demo", c.Demo, "demo mode: the development checkout grants credits without payment; on by itself when listening on loopback without Stripe (TOLLGATE_DEMO=1)")
+	cmd.Flags().IntVar(&c.MaxConns, "max-conns", c.MaxConns, "open connections at most; idle ones are closed first to make room (TOLLGATE_MAX_CONNS; default 4096, or half the open-files limit if lower)")
+	cmd.Flags().StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or networks (CIDR) of the proxies in front of this server, whose X-Forwarded-Host and X-Forwarded-Proto are believed for links (TOLLGATE_TRUSTED_PROXIES)")
+	cmd.Flags().BoolVar(&c.AllowPrivateWebhooks, "webhooks-allow-private", c.AllowPrivateWebhooks, "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
+	cmd.Flags().StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
+	cmd.Flags().StringVar(&c.AdminKey, "admin-key", c.AdminKey, "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
 	return cmd
 }
 
@@ -96,23 +97,12 @@ type instance struct {
 // admin key on a new database, "" otherwise.
 func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, adminShown string, err error) {
 	// Check the configuration before opening anything.
-	catalog, err := pricing.Load(c.catalog)
+	catalog, err := pricing.Load(c.Catalog)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (check TOLLGATE_CATALOG)", err)
 	}
-	admin, err := adminKeys(c.adminKey)
-	if err != nil {
+	if err := c.check(); err != nil {
 		return nil, "", err
-	}
-	stripeKey, stripeSecret := os.Getenv("TOLLGATE_STRIPE_SECRET_KEY"), os.Getenv("TOLLGATE_STRIPE_WEBHOOK_SECRET")
-	if (stripeKey == "") != (stripeSecret == "") {
-		return nil, "", errors.New("set both TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe, or neither for the development checkout")
-	}
-	if stripeKey != "" && c.demo {
-		return nil, "", errors.New("demo mode (TOLLGATE_DEMO, --demo) cannot be on with Stripe configured: its development checkout grants credits without payment")
-	}
-	if stripeKey != "" && !strings.HasPrefix(c.publicURL, "https://") && !strings.HasPrefix(c.publicURL, "http://") {
-		return nil, "", errors.New("with Stripe, set TOLLGATE_PUBLIC_URL to the absolute URL buyers reach this server at (e.g. https://tollgate.example.com): Stripe sends them back there after paying")
 	}
 
 	var undo []func() // what to close, in reverse, if starting fails
@@ -128,8 +118,8 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
 	undo = append(undo, func() { s.Close() })
-	notice := time.Duration(c.noticeDays) * 24 * time.Hour
-	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: admin}
+	notice := time.Duration(c.NoticeDays) * 24 * time.Hour
+	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins}
 	if db, ok := s.(*sqlite.DB); ok {
 		// One process owns a SQLite file, so its committer may keep
 		// accounts' state in memory between batches.
@@ -142,7 +132,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if adminShown, err = l.Bootstrap(ctx, ""); err != nil {
 		return fail(err)
 	}
-	if err := l.Start(ctx); err != nil {
+	if err := l.Start(context.WithoutCancel(ctx)); err != nil { // stopped by close, after the HTTP server
 		return fail(err)
 	}
 	undo = append(undo, l.Stop)
@@ -151,16 +141,13 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return fail(err)
 	}
 	undo = append(undo, sw.Stop)
-	proxies, err := parseProxies(c.trustedProxies)
-	if err != nil {
-		return fail(err)
-	}
+	proxies := c.proxies
 	quotes := &pricing.Quotes{Catalog: catalog, Records: l, Clock: l.Clock(), Notice: notice}
 	payments := &payment.Service{Ledger: l, Clock: l.Clock(), Defaults: catalog.DefaultPacks()}
 	switch {
-	case stripeKey != "":
-		payments.Provider = payment.NewStripe(stripeKey, stripeSecret, os.Getenv("TOLLGATE_STRIPE_API_URL"), c.publicURL)
-	case c.demo || loopback(c.addr):
+	case c.Stripe.SecretKey != "":
+		payments.Provider = payment.NewStripe(c.Stripe.SecretKey, c.Stripe.WebhookSecret, c.Stripe.APIURL, c.PublicURL)
+	case c.Demo || loopback(c.Addr):
 		// Demo mode: the development checkout, which moves no money. On
 		// by itself only where nobody else can reach the server.
 		payments.Provider = payment.Dev{}
@@ -169,12 +156,12 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err := payments.Seed(ctx); err != nil {
 		return fail(fmt.Errorf("seed packs: %w", err))
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
-		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.addr, err))
+		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.Addr, err))
 	}
 	files := raiseFileLimit()
-	maxConns := c.maxConns
+	maxConns := c.MaxConns
 	if maxConns <= 0 {
 		maxConns = 4096
 		if files > 0 && files/2 < uint64(maxConns) {
@@ -183,11 +170,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	limit := newConnLimit(maxConns, log)
 	listenURL := "http://" + ln.Addr().String()
-	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.publicURL,
-		TrustedProxies: proxies, AllowPrivateWebhooks: c.allowPrivateWebhooks}
+	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
+		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		cfg.ListenURL = listenURL
-	} else if c.publicURL == "" && len(proxies) == 0 {
+	} else if c.PublicURL == "" && len(proxies) == 0 {
 		log.Warn("links (checkout, offers) use each request's Host header: set TOLLGATE_PUBLIC_URL to where clients reach this server, or TOLLGATE_TRUSTED_PROXIES to the proxies in front of it")
 	}
 	api := httpapi.New(cfg)
@@ -201,7 +188,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		ConnState:         limit.track,
 	}
 	log.Info("connections", "max", maxConns, "open_files_limit", files, "idle_timeout", srv.IdleTimeout)
-	hooks := &jobs.Webhooks{Records: l, Clock: l.Clock(), Log: log, AllowPrivate: c.allowPrivateWebhooks}
+	hooks := &jobs.Webhooks{Records: l, Clock: l.Clock(), Log: log, AllowPrivate: c.AllowPrivateWebhooks}
 	hooks.Start(context.WithoutCancel(ctx))
 	provider := "none"
 	if payments.Provider != nil {
@@ -250,7 +237,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 	case shown != "":
 		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)
 		fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n", shown, inst.URL)
-	case c.adminKey != "":
+	case c.AdminKey != "":
 		fmt.Fprintf(out, "Admin key: only those in TOLLGATE_ADMIN_KEY (stored admin keys are disabled)\n")
 	default:
 		fmt.Fprintf(out, "Admin key: printed on first start; set TOLLGATE_ADMIN_KEY to add one you choose\n")
@@ -312,18 +299,9 @@ func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Dur
 	if _, ok := svc.Provider.(*payment.Stripe); !ok {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	var loop startstop.Loop
+	loop.Start(ctx, func(ctx context.Context) {
+		startstop.Every(ctx, interval, false, func(ctx context.Context) {
 			looked, completed, err := svc.Reconcile(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -331,7 +309,7 @@ func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Dur
 			case completed > 0:
 				log.Info("reconciled pending orders with Stripe: payments whose webhook had not come were credited", "looked", looked, "completed", completed)
 			}
-		}
-	}()
-	return func() { cancel(); <-done }
+		})
+	})
+	return loop.Stop
 }

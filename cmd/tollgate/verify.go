@@ -10,7 +10,7 @@ import (
 )
 
 func verifyCmd() *cobra.Command {
-	c := &config{}
+	c := newConfig()
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute every balance from the journal and check every invariant",
@@ -20,6 +20,9 @@ what the journal says, that no grant is negative or over its amount, and that
 every hold's allocations add up and it captured no more than it held. It
 names each violation and exits non-zero if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.check(); err != nil {
+				return err
+			}
 			s, err := dial.Open(cmd.Context(), c.databaseURL())
 			if err != nil {
 				return dbError(err)

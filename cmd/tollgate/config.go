@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/spf13/cobra"
+)
+
+// config is every setting of every subcommand, read in one place: the
+// environment (TOLLGATE_*) first, then flags, which win. check refuses bad
+// values before anything is opened.
+type config struct {
+	Addr        string `env:"ADDR" envDefault:"127.0.0.1:8080"`
+	DataDir     string `env:"DATA_DIR" envDefault:"./data"`
+	DatabaseURL string `env:"DATABASE_URL"`
+	AdminKey    string `env:"ADMIN_KEY"`
+	PublicURL   string `env:"PUBLIC_URL"`
+	Catalog     string `env:"CATALOG"`
+	NoticeDays  int    `env:"NOTICE_DAYS" envDefault:"14"`
+	// TrustedProxies lists the networks whose forwarded host and scheme
+	// are believed, comma-separated.
+	TrustedProxies string `env:"TRUSTED_PROXIES"`
+	// AllowPrivateWebhooks lets webhook endpoints reach private addresses.
+	AllowPrivateWebhooks bool         `env:"WEBHOOKS_ALLOW_PRIVATE"`
+	MaxConns             int          `env:"MAX_CONNS"` // open connections at most; 0: the default
+	Demo                 bool         `env:"DEMO"`      // demo mode asked for
+	Stripe               stripeConfig `envPrefix:"STRIPE_"`
+
+	envErr  error          // what reading the environment refused
+	proxies []netip.Prefix // TrustedProxies, parsed by check
+	admins  []string       // AdminKey, split by check
+}
+
+// stripeConfig is how serve reaches Stripe; empty sells through the
+// development checkout (on loopback or in demo mode) or not at all.
+type stripeConfig struct {
+	SecretKey     string `env:"SECRET_KEY"`
+	WebhookSecret string `env:"WEBHOOK_SECRET"`
+	APIURL        string `env:"API_URL"` // Stripe's API; set for stripe-mock
+}
+
+// newConfig reads the environment. A value it cannot parse is kept in the
+// config and refused by check, so that the command fails saying which.
+func newConfig() *config {
+	c := &config{}
+	c.envErr = envError(env.ParseWithOptions(c, env.Options{Prefix: envPrefix}))
+	return c
+}
+
+const envPrefix = "TOLLGATE_"
+
+// envError names the variables the environment got wrong and what they
+// hold, rather than the fields they fill.
+func envError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, e)
+			continue
+		}
+		f, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
+		name := envPrefix + f.Tag.Get("env")
+		want := "a whole number"
+		if pe.Type.Kind() == reflect.Bool {
+			want = "true or false (1 or 0)"
+		}
+		errs = append(errs, fmt.Errorf("%s is %q; it must be %s", name, os.Getenv(name), want))
+	}
+	return errors.Join(errs...)
+}
+
+// bind adds the flags every command that opens a database takes.
+func (c *config) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite file and stored videos (TOLLGATE_DATA_DIR)")
+	f.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "sqlite:PATH, a file path, or postgres://... (TOLLGATE_DATABASE_URL; default sqlite:$DATA_DIR/tollgate.db)")
+}
+
+// check refuses a bad configuration, saying what to set.
+func (c *config) check() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if c.NoticeDays < 0 {
+		return fmt.Errorf("TOLLGATE_NOTICE_DAYS (--notice-days) is %d; it must be 0 or more days", c.NoticeDays)
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("TOLLGATE_MAX_CONNS (--max-conns) is %d; it must be 0 (the default) or more", c.MaxConns)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("TOLLGATE_PUBLIC_URL (--public-url) %q is not an absolute http or https URL such as https://tollgate.example.com", c.PublicURL)
+		}
+	}
+	s := c.Stripe
+	if (s.SecretKey == "") != (s.WebhookSecret == "") {
+		return errors.New("set both TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET for Stripe, or neither for the development checkout")
+	}
+	if s.SecretKey == "" && s.APIURL != "" {
+		return errors.New("TOLLGATE_STRIPE_API_URL is set without TOLLGATE_STRIPE_SECRET_KEY: set the key too, or unset the URL")
+	}
+	if s.APIURL != "" {
+		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("TOLLGATE_STRIPE_API_URL %q is not an absolute http or https URL", s.APIURL)
+		}
+	}
+	if s.SecretKey != "" && c.Demo {
+		return errors.New("demo mode (TOLLGATE_DEMO, --demo) cannot be on with Stripe configured: its development checkout grants credits without payment")
+	}
+	if s.SecretKey != "" && c.PublicURL == "" {
+		return errors.New("with Stripe, set TOLLGATE_PUBLIC_URL to the absolute URL buyers reach this server at (e.g. https://tollgate.example.com): Stripe sends them back there after paying")
+	}
+	var err error
+	if c.proxies, err = parseProxies(c.TrustedProxies); err != nil {
+		return err
+	}
+	if c.admins, err = adminKeys(c.AdminKey); err != nil {
+		return err
+	}
+	return nil
+}
+
+// databaseURL is the database the configuration names.
+func (c *config) databaseURL() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "tollgate.db")
+}
+
+// dbError says where to look when the database cannot be opened.
+func dbError(err error) error { return fmt.Errorf("%w (check TOLLGATE_DATABASE_URL)", err) }
