@@ -181,8 +181,8 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 	if err != nil {
 		return tollgate.Account{}, err
 	}
-	if l.cache != nil { // the committer must read the account afresh
-		if _, err := l.submit(ctx, &op{kind: opEvict, accountID: id}); err != nil {
+	if l.cached { // the committer must read the account afresh
+		if _, err := run(ctx, l, &forgetOp{accountID: id}, nil, nil); err != nil {
 			return tollgate.Account{}, err
 		}
 	}

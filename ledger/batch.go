@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -117,378 +116,6 @@ func (b *batch) owners(c *store.ConflictError) []*op {
 		add(b.idemOwner[k])
 	}
 	return out
-}
-
-// load locks every account the batch touches, in id order, and reads their
-// open grants, their overdue holds and the holds being settled.
-func (b *batch) load(ctx context.Context, ops []*op) error {
-	c := b.l.cache
-	var holdIDs, dbHoldIDs []string
-	holdAccount := map[string]string{}
-	for _, o := range ops {
-		if o.kind == opEvict && c != nil {
-			c.evict(o.accountID)
-		}
-		if o.holdID == "" {
-			continue
-		}
-		holdIDs = append(holdIDs, o.holdID)
-		if c != nil {
-			if a, ok := c.holds[o.holdID]; ok {
-				holdAccount[o.holdID] = a
-				continue
-			}
-		}
-		dbHoldIDs = append(dbHoldIDs, o.holdID)
-	}
-	// An order's account never changes either: read the orders now for
-	// their accounts, and again once those are locked.
-	orderAccount := map[string]string{}
-	for _, o := range ops {
-		if o.orderID == "" {
-			continue
-		}
-		if _, ok := orderAccount[o.orderID]; ok {
-			continue
-		}
-		ord, err := b.tx.OrderByID(ctx, o.orderID)
-		switch {
-		case err == nil:
-			orderAccount[o.orderID] = ord.AccountID
-		case !errors.Is(err, tollgate.ErrNotFound):
-			return err
-		}
-	}
-	if len(dbHoldIDs) > 0 {
-		// A hold's account never changes, so reading it before the lock is safe.
-		hs, err := b.tx.HoldsByID(ctx, dbHoldIDs)
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			holdAccount[h.ID] = h.AccountID
-		}
-	}
-	var ids []string
-	needPlans := false
-	for _, o := range ops {
-		if o.holdID != "" {
-			a, ok := holdAccount[o.holdID]
-			if !ok || (o.owner != "" && o.owner != a) {
-				o.pendingErr = tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
-				continue
-			}
-			o.accountID = a
-		}
-		if o.orderID != "" {
-			a, ok := orderAccount[o.orderID]
-			if !ok {
-				o.pendingErr = tollgate.Errorf(tollgate.CodeNotFound, "order %s not found", o.orderID)
-				continue
-			}
-			o.accountID = a
-		}
-		if o.kind == opHold || o.kind == opUsage {
-			needPlans = true
-		}
-		ids = append(ids, o.accountID)
-		if o.to != "" {
-			ids = append(ids, o.to)
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) == 0 {
-		return nil
-	}
-	var fresh []string
-	targets := map[string]bool{}
-	for _, id := range holdIDs {
-		targets[id] = true
-	}
-	for _, id := range ids {
-		ca := (*cachedAccount)(nil)
-		if c != nil {
-			ca = c.accounts[id]
-		}
-		if ca == nil {
-			fresh = append(fresh, id)
-			continue
-		}
-		b.accounts[id] = &account{a: ca.a}
-		for _, g := range ca.grants {
-			b.addGrant(g, false)
-		}
-		for _, h := range ca.overdue(b.now) {
-			b.holds[h.ID] = &holdState{h: h}
-		}
-	}
-	if c != nil {
-		for id := range targets {
-			if a, ok := c.holds[id]; ok {
-				if h, ok := c.accounts[a].pending[id]; ok {
-					b.holds[id] = &holdState{h: h}
-				}
-			}
-		}
-	}
-	if len(fresh) > 0 {
-		accts, err := b.tx.AccountsLock(ctx, fresh)
-		if err != nil {
-			return err
-		}
-		fresh = fresh[:0]
-		for _, a := range accts {
-			b.accounts[a.ID] = &account{a: a}
-			fresh = append(fresh, a.ID)
-		}
-	}
-	if len(fresh) > 0 {
-		grants, err := b.tx.GrantsOpen(ctx, fresh)
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			b.addGrant(g, false)
-		}
-		// With a cache, every pending hold of the account is read once for
-		// the cache to keep; the batch takes the overdue ones and those it
-		// settles. Without, only the overdue ones are read.
-		dueBy := b.now
-		if c != nil {
-			dueBy = time.Time{}
-			b.fresh = map[string]bool{}
-			for _, id := range fresh {
-				b.fresh[id] = true
-			}
-		}
-		pending, err := b.tx.HoldsPending(ctx, fresh, dueBy)
-		if err != nil {
-			return err
-		}
-		for _, h := range pending {
-			if c == nil || !h.ExpiresAt.After(b.now) || targets[h.ID] {
-				b.holds[h.ID] = &holdState{h: h}
-			} else {
-				b.freshPending = append(b.freshPending, h)
-			}
-		}
-	}
-	// The holds being settled, read again now that their accounts are
-	// locked (or known from the cache).
-	var need []string
-	for _, id := range holdIDs {
-		if b.holds[id] == nil {
-			need = append(need, id)
-		}
-	}
-	if len(need) > 0 {
-		hs, err := b.tx.HoldsByID(ctx, need)
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			b.holds[h.ID] = &holdState{h: h}
-		}
-	}
-	// Grants that pending holds drew on but that are no longer open (spent
-	// to zero, or expired) are needed to settle those holds.
-	var missing []string
-	for _, hs := range b.holds {
-		if hs.h.Status != tollgate.HoldPending {
-			continue
-		}
-		for _, a := range hs.h.Allocations {
-			if _, ok := b.grants[a.GrantID]; !ok {
-				missing = append(missing, a.GrantID)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		gs, err := b.tx.GrantsByID(ctx, slices.Compact(missing))
-		if err != nil {
-			return err
-		}
-		for _, g := range gs {
-			b.addGrant(g, false)
-		}
-	}
-	// The orders, read again now that their accounts are locked: every
-	// change to an order goes through a batch holding that lock.
-	for id := range orderAccount {
-		if b.accounts[orderAccount[id]] == nil {
-			continue
-		}
-		ord, err := b.tx.OrderByID(ctx, id)
-		if err != nil {
-			return err
-		}
-		b.orders[id] = &orderState{o: ord, fromStatus: ord.Status, fromRefunded: ord.RefundedCredits}
-		if ord.GrantID != "" && b.grants[ord.GrantID] == nil {
-			gs, err := b.tx.GrantsByID(ctx, []string{ord.GrantID})
-			if err != nil {
-				return err
-			}
-			for _, g := range gs {
-				b.addGrant(g, false)
-			}
-		}
-	}
-	// A refund needs every pending hold of its account, to know what is
-	// held on the grant; so does returning credits to a grant a refund is
-	// owed from.
-	wantAll := map[string]bool{}
-	for _, o := range ops {
-		if o.orderID != "" && b.accounts[o.accountID] != nil {
-			wantAll[o.accountID] = true
-		}
-	}
-	for _, gs := range b.grants {
-		if gs.g.RefundOwed > 0 && b.accounts[gs.g.AccountID] != nil {
-			wantAll[gs.g.AccountID] = true
-		}
-	}
-	if err := b.loadPending(ctx, wantAll); err != nil {
-		return err
-	}
-	if needPlans {
-		var err error
-		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
-			return err
-		}
-	}
-	// Quotes already used: a second hold on one would break the database's
-	// unique index and fail the whole batch. Read now that the accounts
-	// are locked, so a hold another instance made with it is seen.
-	var quotes []string
-	for _, o := range ops {
-		if (o.kind == opHold || o.kind == opUsage) && o.hold.QuoteID != "" {
-			quotes = append(quotes, o.hold.QuoteID)
-		}
-	}
-	if len(quotes) > 0 {
-		hs, err := b.tx.HoldsByQuote(ctx, quotes)
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			b.quotesUsed[h.QuoteID] = true
-		}
-	}
-	if err := b.countPending(ctx, ops); err != nil {
-		return err
-	}
-	b.expire()
-	b.before = map[string]tollgate.Credits{}
-	for id, a := range b.accounts {
-		if a.a.LowBalance > 0 {
-			b.before[id] = spendable(a, b.now)
-		}
-	}
-	return nil
-}
-
-// loadPending adds every pending hold of the accounts to the batch.
-func (b *batch) loadPending(ctx context.Context, accounts map[string]bool) error {
-	var ids []string
-	c := b.l.cache
-	for id := range accounts {
-		if b.allPending[id] {
-			continue
-		}
-		b.allPending[id] = true
-		if c != nil && c.accounts[id] != nil && !b.fresh[id] {
-			for _, h := range c.accounts[id].pending {
-				if b.holds[h.ID] == nil {
-					b.holds[h.ID] = &holdState{h: h}
-				}
-			}
-			continue
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	slices.Sort(ids)
-	hs, err := b.tx.HoldsPending(ctx, ids, time.Time{})
-	if err != nil {
-		return err
-	}
-	for _, h := range hs {
-		if b.holds[h.ID] == nil {
-			b.holds[h.ID] = &holdState{h: h}
-		}
-	}
-	return nil
-}
-
-// countPending counts, as stored, the pending holds of the keys with a
-// cap of their own that make holds in this batch: from the cache where it
-// knows every one, else from the database. An account's count is on its
-// row.
-func (b *batch) countPending(ctx context.Context, ops []*op) error {
-	var ids []string
-	for _, o := range ops {
-		if o.kind == opHold && o.hold.KeyMaxPending > 0 && b.accounts[o.accountID] != nil {
-			if b.keyPending == nil {
-				b.keyPending = map[[2]string]int{}
-			}
-			k := [2]string{o.accountID, o.hold.KeyID}
-			if _, ok := b.keyPending[k]; !ok {
-				b.keyPending[k] = 0
-				ids = append(ids, o.accountID)
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	count := func(h *tollgate.Hold) {
-		k := [2]string{h.AccountID, h.KeyID}
-		if _, ok := b.keyPending[k]; ok {
-			b.keyPending[k]++
-		}
-	}
-	if c := b.l.cache; c != nil {
-		// Every pending hold of a cached account is in the cache; every one
-		// of an account read now is in the batch or kept for the cache.
-		seen := map[string]bool{}
-		for _, id := range ids {
-			if !b.fresh[id] && !seen[id] {
-				for _, h := range c.accounts[id].pending {
-					count(&h)
-				}
-			}
-			seen[id] = true
-		}
-		seen = map[string]bool{}
-		for _, hs := range b.holds {
-			if b.fresh[hs.h.AccountID] && hs.h.Status == tollgate.HoldPending && !hs.isNew {
-				seen[hs.h.ID] = true
-				count(&hs.h)
-			}
-		}
-		for i := range b.freshPending {
-			if h := &b.freshPending[i]; b.fresh[h.AccountID] && !seen[h.ID] {
-				count(h)
-			}
-		}
-		return nil
-	}
-	slices.Sort(ids)
-	cs, err := b.tx.HoldsPendingCount(ctx, slices.Compact(ids))
-	if err != nil {
-		return err
-	}
-	for _, c := range cs {
-		k := [2]string{c.AccountID, c.KeyID}
-		if _, ok := b.keyPending[k]; ok {
-			b.keyPending[k] += c.N
-		}
-	}
-	return nil
 }
 
 // pendingChanged records that a pending hold of account acct, made by key,
@@ -614,7 +241,7 @@ func (b *batch) expire() {
 	for _, id := range ids {
 		hs := b.holds[id]
 		txn := tollgate.NewID("txn")
-		b.settle(hs, 0, txn, tollgate.TxnTimeout)
+		b.closeHold(hs, 0, txn, tollgate.TxnTimeout)
 		hs.h.Status = tollgate.HoldExpired
 	}
 	gids := make([]string, 0)
@@ -646,13 +273,14 @@ func (b *batch) entry(txn string, kind tollgate.TxnKind, acct string, book tollg
 	})
 }
 
-// settle charges captured credits of a pending hold to revenue, in the order
-// its allocations were drawn, and returns the rest to the grants (breakage
-// for a grant no longer usable). What a refund is owed from a grant is
+// closeHold charges captured credits of a pending hold to revenue, in the
+// order its allocations were drawn, and returns the rest to the grants
+// (breakage for a grant no longer usable): a capture, a release and a
+// timeout all end a hold this way. What a refund is owed from a grant is
 // taken from what returns to it first; what it is owed beyond what is
 // still held after this hold was spent, and becomes a refund loss. It
-// records the hold as settled.
-func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kind tollgate.TxnKind) {
+// records the hold as closed.
+func (b *batch) closeHold(hs *holdState, captured tollgate.Credits, txn string, kind tollgate.TxnKind) {
 	h := &hs.h
 	left := captured
 	for _, a := range h.Allocations {
@@ -696,76 +324,31 @@ func (b *batch) settle(hs *holdState, captured tollgate.Credits, txn string, kin
 	b.pendingChanged(h.AccountID, h.KeyID, -1)
 }
 
-// do applies one operation and returns its result or its error.
-func (b *batch) do(ctx context.Context, o *op) (any, error) {
-	if o.kind == opSweep || o.kind == opEvict {
-		return nil, nil // load and expire did the work
+// do applies one operation; its result stays in it.
+func (b *batch) do(ctx context.Context, o *op) error {
+	if o.n.nothing {
+		return nil // loading did the work
 	}
 	a := b.accounts[o.accountID]
 	if a == nil {
-		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", o.accountID)
+		return tollgate.Errorf(tollgate.CodeNotFound, "account %s not found", o.accountID)
 	}
 	if o.idem != nil {
 		rec, err := b.idempotent(ctx, o.idem)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if rec != nil {
-			return nil, &Replayed{Status: rec.Status, Body: rec.Body}
+			return &Replayed{Status: rec.Status, Body: rec.Body}
 		}
 	}
-	var res any
-	var err error
-	switch o.kind {
-	case opGrant:
-		var g tollgate.Grant
-		if g, err = b.grant(ctx, a, &o.grant); err == nil {
-			b.audited(o, a, g.ID, map[string]any{"credits": g.Amount, "source": g.Source, "products": g.Products,
-				"expires_at": g.ExpiresAt, "external_ref": g.ExternalRef, "priority": g.Priority})
-		}
-		res = g
-	case opHold, opUsage:
-		res, err = b.hold(ctx, a, &o.hold, o.kind == opUsage)
-	case opCapture, opRelease:
-		res, err = b.settleOp(o)
-	case opCompleteOrder:
-		res, err = b.completeOrder(ctx, a, o.orderID, &o.complete)
-	case opDisputeOrder:
-		var r OrderResult
-		if r, err = b.disputeOrder(ctx, a, o.orderID, &o.dispute); err == nil && r.Changed {
-			b.audited(o, a, o.orderID, map[string]any{"dispute_id": o.dispute.DisputeID, "status": o.dispute.Status, "amount": o.dispute.Amount,
-				"currency": r.Order.Price.Currency, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
-		}
-		res = r
-	case opRefundOrder:
-		var r OrderResult
-		if r, err = b.refundOrder(ctx, a, o.orderID, &o.refund); err == nil && r.Changed {
-			b.audited(o, a, o.orderID, map[string]any{"refunded": o.refund.Refunded, "of": o.refund.Total, "currency": r.Order.Price.Currency,
-				"refunded_credits": r.Order.RefundedCredits, "taken_back": r.Refund.TakenBack, "owed": r.Refund.Owed, "lost": r.Refund.Lost})
-		}
-		res = r
-	case opTransfer:
-		res, err = b.transfer(a, &o.transfer)
-	default:
-		err = fmt.Errorf("ledger: unknown operation %q", o.kind)
+	if err := o.apply(ctx, b, a); err != nil {
+		return err
 	}
-	if err == nil && o.idem != nil {
-		b.remember(o.idem, res)
+	if o.idem != nil {
+		b.remember(o.idem, o.result())
 	}
-	return res, err
-}
-
-// audited records in the batch the audit entry o carries, if any, for what
-// it did to target of account a.
-func (b *batch) audited(o *op, a *account, target string, detail map[string]any) {
-	if o.audit == nil {
-		return
-	}
-	e := *o.audit
-	e.AccountID, e.Target, e.CreatedAt = a.a.ID, target, b.now
-	d, _ := json.Marshal(detail)
-	e.Detail = string(d)
-	b.w.Audit = append(b.w.Audit, e)
+	return nil
 }
 
 func (b *batch) idempotent(ctx context.Context, k *Idempotency) (*record.Idempotency, error) {
@@ -1090,36 +673,6 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 		b.quotesUsed[p.QuoteID] = true
 	}
 	return h, nil
-}
-
-func (b *batch) settleOp(o *op) (tollgate.Hold, error) {
-	hs := b.holds[o.holdID]
-	if hs == nil {
-		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %s not found", o.holdID)
-	}
-	h := &hs.h
-	if len(o.products) > 0 && !slices.Contains(o.products, h.Product) {
-		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeForbidden, "hold %s is for %s, which this key may not spend on", h.ID, h.Product)
-	}
-	if h.Status != tollgate.HoldPending {
-		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeHoldNotPending, "hold %s is %s; only a pending hold can be settled", h.ID, h.Status)
-	}
-	if o.kind == opRelease {
-		b.settle(hs, 0, tollgate.NewID("txn"), tollgate.TxnRelease)
-		h.Status = tollgate.HoldReleased
-		return *h, nil
-	}
-	c := h.Amount
-	if o.capture != nil {
-		c = *o.capture
-	}
-	if c > h.Amount {
-		return tollgate.Hold{}, &tollgate.Error{Code: tollgate.CodeCaptureExceedsHold, Field: "credits",
-			Message: fmt.Sprintf("cannot capture %s credits: hold %s reserved %s", c, h.ID, h.Amount)}
-	}
-	b.settle(hs, c, tollgate.NewID("txn"), tollgate.TxnCapture)
-	h.Status = tollgate.HoldCaptured
-	return *h, nil
 }
 
 // flush turns the batch's changes into rows: new grants and holds are

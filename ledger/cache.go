@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"time"
 
 	"tollgate"
@@ -118,3 +119,138 @@ func (c *stateCache) store(b *batch) {
 		add(hs.h)
 	}
 }
+
+// cachingLoader is the loader of a ledger that keeps the state cache: it
+// serves the accounts, grants and pending holds the cache knows, and asks
+// dbLoader for the rest, reading every pending hold of an account it reads
+// so that the cache can keep them. All use of the cache by a batch is here.
+type cachingLoader struct {
+	db dbLoader
+	c  *stateCache
+}
+
+func (cl *cachingLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error) {
+	var unknown []string
+	known := map[string]string{}
+	for _, id := range ids {
+		if a, ok := cl.c.holds[id]; ok {
+			known[id] = a
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	read, err := cl.db.holdAccounts(ctx, b, unknown)
+	if err != nil {
+		return nil, err
+	}
+	for id, a := range read {
+		known[id] = a
+	}
+	return known, nil
+}
+
+func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool) error {
+	c := cl.c
+	var fresh []string
+	for _, id := range ids {
+		ca := c.accounts[id]
+		if ca == nil {
+			fresh = append(fresh, id)
+			continue
+		}
+		b.accounts[id] = &account{a: ca.a}
+		for _, g := range ca.grants {
+			b.addGrant(g, false)
+		}
+		for _, h := range ca.overdue(b.now) {
+			b.holds[h.ID] = &holdState{h: h}
+		}
+	}
+	for id := range targets {
+		if a, ok := c.holds[id]; ok {
+			if h, ok := c.accounts[a].pending[id]; ok {
+				b.holds[id] = &holdState{h: h}
+			}
+		}
+	}
+	b.fresh = map[string]bool{}
+	if len(fresh) == 0 {
+		return nil
+	}
+	locked, err := cl.db.lock(ctx, b, fresh)
+	if err != nil || len(locked) == 0 {
+		return err
+	}
+	for _, id := range locked {
+		b.fresh[id] = true
+	}
+	// Every pending hold of an account read now, for the cache to keep;
+	// the batch takes the overdue ones and those it settles.
+	pending, err := b.tx.HoldsPending(ctx, locked, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, h := range pending {
+		if !h.ExpiresAt.After(b.now) || targets[h.ID] {
+			b.holds[h.ID] = &holdState{h: h}
+		} else {
+			b.freshPending = append(b.freshPending, h)
+		}
+	}
+	return nil
+}
+
+func (cl *cachingLoader) allPending(ctx context.Context, b *batch, ids []string) error {
+	var read []string
+	for _, id := range ids {
+		if ca := cl.c.accounts[id]; ca != nil && !b.fresh[id] {
+			for _, h := range ca.pending {
+				if b.holds[h.ID] == nil {
+					b.holds[h.ID] = &holdState{h: h}
+				}
+			}
+			continue
+		}
+		read = append(read, id)
+	}
+	if len(read) == 0 {
+		return nil
+	}
+	return cl.db.allPending(ctx, b, read)
+}
+
+// keyPending counts from the cache, which knows every pending hold of a
+// cached account; those of an account read now are in the batch or kept
+// for the cache.
+func (cl *cachingLoader) keyPending(_ context.Context, b *batch, ids []string) error {
+	count := func(h *tollgate.Hold) {
+		k := [2]string{h.AccountID, h.KeyID}
+		if _, ok := b.keyPending[k]; ok {
+			b.keyPending[k]++
+		}
+	}
+	for _, id := range ids {
+		if !b.fresh[id] {
+			for _, h := range cl.c.accounts[id].pending {
+				count(&h)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, hs := range b.holds {
+		if b.fresh[hs.h.AccountID] && hs.h.Status == tollgate.HoldPending && !hs.isNew {
+			seen[hs.h.ID] = true
+			count(&hs.h)
+		}
+	}
+	for i := range b.freshPending {
+		if h := &b.freshPending[i]; b.fresh[h.AccountID] && !seen[h.ID] {
+			count(h)
+		}
+	}
+	return nil
+}
+
+func (cl *cachingLoader) forget(id string)   { cl.c.evict(id) }
+func (cl *cachingLoader) committed(b *batch) { cl.c.store(b) }
+func (cl *cachingLoader) failed()            { cl.c = newStateCache(cl.c.max) }

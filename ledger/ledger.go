@@ -91,7 +91,10 @@ type Ledger struct {
 	conflicts                                atomic.Int64
 	lastBatch                                atomic.Int64
 
-	cache *stateCache // nil unless Options.CacheState
+	// loader reads what batches need: through the state cache with
+	// Options.CacheState, from the database otherwise.
+	loader loader
+	cached bool
 
 	adminKeys map[string]tollgate.APIKey // by hash, from Options.AdminKeys
 
@@ -134,8 +137,9 @@ func New(s store.Store, opt Options) *Ledger {
 		ops:  make(chan *op, 8192),
 		done: make(chan struct{}),
 	}
+	l.loader = dbLoader{}
 	if opt.CacheState && opt.Committers == 1 {
-		l.cache = newStateCache(200_000)
+		l.loader, l.cached = &cachingLoader{c: newStateCache(200_000)}, true
 	}
 	if len(opt.AdminKeys) > 0 {
 		l.adminKeys = map[string]tollgate.APIKey{}
@@ -200,22 +204,22 @@ func (l *Ledger) Stop() {
 
 // submit queues o and waits for its outcome. Once queued, an operation is
 // applied even if ctx ends, so the answer always tells what happened.
-func (l *Ledger) submit(ctx context.Context, o *op) (any, error) {
+func (l *Ledger) submit(ctx context.Context, o *op) error {
 	o.done = make(chan struct{})
 	l.mu.RLock()
 	if l.stopped || !l.started {
 		l.mu.RUnlock()
-		return nil, tollgate.Errorf(tollgate.CodeUnavailable, "the ledger is shutting down; retry shortly")
+		return tollgate.Errorf(tollgate.CodeUnavailable, "the ledger is shutting down; retry shortly")
 	}
 	select {
 	case l.ops <- o:
 	case <-ctx.Done():
 		l.mu.RUnlock()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	l.mu.RUnlock()
 	<-o.done
-	return o.res, o.err
+	return o.err
 }
 
 // drain appends queued operations to batch without waiting.
@@ -291,15 +295,11 @@ func (l *Ledger) run(ops []*op) {
 		b, err := l.apply(ops)
 		l.busy.Add(int64(time.Since(t)))
 		if err == nil {
-			if l.cache != nil {
-				l.cache.store(b)
-			}
+			l.loader.committed(b)
 			l.answer(ops, nil)
 			return
 		}
-		if l.cache != nil { // what was committed is not known here: read afresh
-			l.cache = newStateCache(l.cache.max)
-		}
+		l.loader.failed() // what was committed is not known here: read afresh
 		var conflict *store.ConflictError
 		switch {
 		case errors.Is(err, record.ErrCommitUnknown):
@@ -370,12 +370,12 @@ func (l *Ledger) run(ops []*op) {
 func (l *Ledger) answer(ops []*op, err error) {
 	for _, o := range ops {
 		if err != nil {
-			o.res, o.err = nil, err
+			o.err = err
 			if tollgate.ErrorCode(err) == tollgate.CodeInternal {
-				l.log.Error("ledger transaction failed", "op", o.kind, "err", err)
+				l.log.Error("ledger transaction failed", "op", o.String(), "err", err)
 			}
 		} else {
-			o.res, o.err = o.pendingRes, o.pendingErr
+			o.err = o.pendingErr
 		}
 		close(o.done)
 	}
@@ -439,7 +439,7 @@ func (l *Ledger) apply(ops []*op) (*batch, error) {
 	var b *batch
 	err := l.store.Write(ctx, func(tx store.Tx) error {
 		for _, o := range ops {
-			o.pendingRes, o.pendingErr = nil, nil
+			o.pendingErr = nil
 		}
 		b = newBatch(l, tx, l.clock.Now())
 		if err := b.load(ctx, ops); err != nil {
@@ -450,7 +450,7 @@ func (l *Ledger) apply(ops []*op) (*batch, error) {
 				continue
 			}
 			b.cur = o
-			o.pendingRes, o.pendingErr = b.do(ctx, o)
+			o.pendingErr = b.do(ctx, o)
 		}
 		b.cur = nil
 		if err := b.flush(ctx); err != nil {

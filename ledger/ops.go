@@ -8,48 +8,11 @@ import (
 	"tollgate"
 )
 
-type opKind string
-
-const (
-	opGrant   opKind = "grant"
-	opHold    opKind = "hold"
-	opCapture opKind = "capture"
-	opRelease opKind = "release"
-	opUsage   opKind = "usage"
-	opSweep   opKind = "sweep"
-	// Orders: the order's row changes with its credits, in one transaction.
-	opCompleteOrder opKind = "complete_order"
-	opRefundOrder   opKind = "refund_order"
-	opDisputeOrder  opKind = "dispute_order"
-	opTransfer      opKind = "transfer"
-	opEvict         opKind = "evict" // forget a cached account: it was changed outside the committer
-)
-
-type op struct {
-	kind      opKind
-	accountID string // the account acted on; for capture/release, resolved at load
-	holdID    string
-	owner     string             // capture/release by an account key: the hold must be its own
-	products  []tollgate.Product // capture/release by a key limited to products: the hold must be for one
-	grant     GrantParams
-	hold      HoldParams
-	capture   *tollgate.Credits
-	orderID   string // order operations; the account is the order's, resolved at load
-	complete  CompleteOrderParams
-	refund    RefundOrderParams
-	dispute   DisputeParams
-	transfer  TransferParams
-	to        string // a transfer's destination account, locked with accountID
-	idem      *Idempotency
-	audit     *tollgate.AuditEntry // recorded with the operation's outcome, if any
-
-	conflicts int // times taken out of a batch for a key taken meanwhile
-
-	pendingRes any
-	pendingErr error
-	res        any
-	err        error
-	done       chan struct{}
+// run queues operation x and waits for its outcome; x then holds its
+// result.
+func run[O operation](ctx context.Context, l *Ledger, x O, idem *Idempotency, audit *tollgate.AuditEntry) (O, error) {
+	err := l.submit(ctx, newOp(x, idem, audit))
+	return x, err
 }
 
 // GrantParams are the arguments of Grant.
@@ -113,11 +76,11 @@ func (l *Ledger) Grant(ctx context.Context, p GrantParams) (tollgate.Grant, erro
 		return tollgate.Grant{}, err
 	}
 	audit := l.auditEntry(ctx, "grant.create", p.AccountID, "", nil)
-	res, err := l.submit(ctx, &op{kind: opGrant, accountID: p.AccountID, grant: p, idem: p.Idempotency, audit: &audit})
+	o, err := run(ctx, l, &grantOp{p: p}, p.Idempotency, &audit)
 	if err != nil {
 		return tollgate.Grant{}, err
 	}
-	return res.(tollgate.Grant), nil
+	return o.res, nil
 }
 
 func validateGrant(p *GrantParams) error {
@@ -231,11 +194,11 @@ func (l *Ledger) Hold(ctx context.Context, p HoldParams) (tollgate.Hold, error) 
 	if err := validateHold(&p, l, false); err != nil {
 		return tollgate.Hold{}, err
 	}
-	res, err := l.submit(ctx, &op{kind: opHold, accountID: p.AccountID, hold: p, idem: p.Idempotency})
+	o, err := run(ctx, l, &holdOp{p: p}, p.Idempotency, nil)
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
-	return res.(tollgate.Hold), nil
+	return o.res, nil
 }
 
 // Usage reserves and captures in one step, for products metered after the
@@ -245,11 +208,11 @@ func (l *Ledger) Usage(ctx context.Context, p HoldParams) (tollgate.Hold, error)
 	if err := validateHold(&p, l, true); err != nil {
 		return tollgate.Hold{}, err
 	}
-	res, err := l.submit(ctx, &op{kind: opUsage, accountID: p.AccountID, hold: p, idem: p.Idempotency})
+	o, err := run(ctx, l, &holdOp{p: p, usage: true}, p.Idempotency, nil)
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
-	return res.(tollgate.Hold), nil
+	return o.res, nil
 }
 
 // Capture charges a pending hold, all of it or part; the rest goes back to
@@ -266,11 +229,11 @@ func (l *Ledger) Capture(ctx context.Context, p CaptureParams) (tollgate.Hold, e
 	if p.Credits != nil && *p.Credits < 0 {
 		return tollgate.Hold{}, tollgate.FieldError("credits", "must not be negative")
 	}
-	res, err := l.submit(ctx, &op{kind: opCapture, holdID: p.HoldID, owner: p.AccountID, products: p.Products, capture: p.Credits, idem: p.Idempotency})
+	o, err := run(ctx, l, &closeHoldOp{holdID: p.HoldID, owner: p.AccountID, products: p.Products, credits: p.Credits}, p.Idempotency, nil)
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
-	return res.(tollgate.Hold), nil
+	return o.res, nil
 }
 
 // Release returns a pending hold's credits to the grants they came from (to
@@ -282,17 +245,18 @@ func (l *Ledger) Release(ctx context.Context, p ReleaseParams) (tollgate.Hold, e
 	if !validID(p.HoldID) {
 		return tollgate.Hold{}, tollgate.Errorf(tollgate.CodeNotFound, "hold %q not found", p.HoldID)
 	}
-	res, err := l.submit(ctx, &op{kind: opRelease, holdID: p.HoldID, owner: p.AccountID, products: p.Products, idem: p.Idempotency})
+	o, err := run(ctx, l, &closeHoldOp{holdID: p.HoldID, owner: p.AccountID, products: p.Products, release: true}, p.Idempotency, nil)
 	if err != nil {
 		return tollgate.Hold{}, err
 	}
-	return res.(tollgate.Hold), nil
+	return o.res, nil
 }
 
-// Settle applies due grant expiries and hold timeouts on one account. The
-// sweeper calls it; reads and writes apply the same rules on their own.
-func (l *Ledger) Settle(ctx context.Context, accountID string) error {
-	_, err := l.submit(ctx, &op{kind: opSweep, accountID: accountID})
+// SweepAccount applies due grant expiries and hold timeouts on one
+// account. The sweeper calls it; reads and writes apply the same rules on
+// their own.
+func (l *Ledger) SweepAccount(ctx context.Context, accountID string) error {
+	_, err := run(ctx, l, &sweepOp{accountID: accountID}, nil, nil)
 	return err
 }
 
@@ -348,11 +312,11 @@ func (l *Ledger) CompleteOrder(ctx context.Context, p CompleteOrderParams) (Orde
 	if len(p.PaymentRef) > 200 || !tollgate.CleanText(p.PaymentRef) {
 		return OrderResult{}, tollgate.FieldError("payment_ref", "must be at most 200 characters of text")
 	}
-	res, err := l.submit(ctx, &op{kind: opCompleteOrder, orderID: p.OrderID, complete: p})
+	o, err := run(ctx, l, &completeOrderOp{p: p}, nil, nil)
 	if err != nil {
 		return OrderResult{}, err
 	}
-	return res.(OrderResult), nil
+	return o.res, nil
 }
 
 // RefundOrder records a refund of an order's payment and takes back, in
@@ -372,11 +336,11 @@ func (l *Ledger) RefundOrder(ctx context.Context, p RefundOrderParams) (OrderRes
 		return OrderResult{}, tollgate.FieldError("amount_refunded", "%d of %d is not a refund", p.Refunded, p.Total)
 	}
 	audit := l.auditEntry(ctx, "order.refund", "", p.OrderID, nil)
-	res, err := l.submit(ctx, &op{kind: opRefundOrder, orderID: p.OrderID, refund: p, audit: &audit})
+	o, err := run(ctx, l, &refundOrderOp{p: p}, nil, &audit)
 	if err != nil {
 		return OrderResult{}, err
 	}
-	return res.(OrderResult), nil
+	return o.res, nil
 }
 
 // DisputeParams are the arguments of DisputeOrder.
@@ -409,11 +373,11 @@ func (l *Ledger) DisputeOrder(ctx context.Context, p DisputeParams) (OrderResult
 		return OrderResult{}, tollgate.FieldError("amount", "%d is not an amount disputed", p.Amount)
 	}
 	audit := l.auditEntry(ctx, "order.dispute", "", p.OrderID, nil)
-	res, err := l.submit(ctx, &op{kind: opDisputeOrder, orderID: p.OrderID, dispute: p, audit: &audit})
+	o, err := run(ctx, l, &disputeOrderOp{p: p}, nil, &audit)
 	if err != nil {
 		return OrderResult{}, err
 	}
-	return res.(OrderResult), nil
+	return o.res, nil
 }
 
 // TransferParams are the arguments of Transfer.
@@ -474,9 +438,9 @@ func (l *Ledger) Transfer(ctx context.Context, p TransferParams) (Transfer, erro
 	if p.Source != tollgate.SourceTransfer && p.Source != tollgate.SourceRoyalty {
 		return Transfer{}, tollgate.FieldError("source", "must be transfer or royalty")
 	}
-	res, err := l.submit(ctx, &op{kind: opTransfer, accountID: p.From, to: p.To, transfer: p, idem: p.Idempotency})
+	o, err := run(ctx, l, &transferOp{p: p}, p.Idempotency, nil)
 	if err != nil {
 		return Transfer{}, err
 	}
-	return res.(Transfer), nil
+	return o.res, nil
 }

@@ -81,7 +81,7 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func() { // concurrent, so they share batches
 				defer wg.Done()
-				errs[i] = l.Settle(ctx, id)
+				errs[i] = l.SweepAccount(ctx, id)
 			}()
 		}
 		wg.Wait()
