@@ -18,10 +18,10 @@ test-race: ## run every test with the race detector
 test-pg: ## run every test against the local PostgreSQL as well
 	TOLLGATE_TEST_DATABASE_URL='$(PG_URL)' go test ./...
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, golangci-lint (errcheck, bodyclose, sqlclosecheck, staticcheck...: .golangci.yml)
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'run gofmt -w .' && exit 1)
 	go vet ./...
-	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	GOFLAGS= go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 
 generate: ## regenerate generated files (none are generated today)
 	go generate ./...
@@ -30,7 +30,7 @@ tidy-check: ## fail if go.mod or go.sum are not tidy
 	go mod tidy && git diff --exit-code go.mod go.sum
 
 bench-go: ## in-process ledger benchmarks on SQLite and PostgreSQL (batched vs naive)
-	TOLLGATE_TEST_DATABASE_URL='$(PG_URL)' go test -run XXX -bench Ledger -benchtime 100000x ./store/sqlite ./store/postgres
+	TOLLGATE_TEST_DATABASE_URL='$(PG_URL)' go test -run XXX -bench Ledger -benchtime 100000x ./ledger
 
 bench: ## HTTP load test: starts a server on a fresh SQLite database, ends with verify
 	go run ./cmd/tollgate bench --accounts 1000 --clients 64 --duration 10s

@@ -68,10 +68,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) erro
 			w.Header().Set("Next-Cursor", next)
 		}
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "created_at", "actor_key", "actor_kind", "account_id", "action", "target", "request_id", "detail"})
+		if err := cw.Write([]string{"id", "created_at", "actor_key", "actor_kind", "account_id", "action", "target", "request_id", "detail"}); err != nil {
+			return err
+		}
 		for _, e := range es {
-			cw.Write([]string{e.ID, e.CreatedAt.Format(time.RFC3339Nano), e.ActorKey, e.ActorKind, e.AccountID, e.Action,
-				csvSafe(e.Target), e.RequestID, csvSafe(e.Detail)})
+			if err := cw.Write([]string{e.ID, e.CreatedAt.Format(time.RFC3339Nano), e.ActorKey, e.ActorKind, e.AccountID, e.Action,
+				csvSafe(e.Target), e.RequestID, csvSafe(e.Detail)}); err != nil {
+				return err
+			}
 		}
 		cw.Flush()
 		return cw.Error()

@@ -53,7 +53,9 @@ func TestAuditLog(t *testing.T) {
 			t.Fatalf("actions: %s\nwant:    %s", got, want)
 		}
 		var detail map[string]any
-		json.Unmarshal(all.Data[1].Detail, &detail)
+		if err := json.Unmarshal(all.Data[1].Detail, &detail); err != nil {
+			t.Fatalf("account.update detail %s: %v", all.Data[1].Detail, err)
+		}
 		if plan, _ := detail["plan"].(map[string]any); plan["from"] != "free" || plan["to"] != "pro" || detail["name"] != nil {
 			t.Fatalf("account.update detail: %s", all.Data[1].Detail)
 		}

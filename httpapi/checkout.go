@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	texttemplate "text/template"
 	"time"
 
 	"tollgate"
@@ -293,6 +294,24 @@ func (s *Server) createPack(w http.ResponseWriter, r *http.Request, c *call) err
 	return writeJSON(w, http.StatusCreated, view(p))
 }
 
+// render writes the page t makes of data. Once it has begun the status has
+// been sent, so an error cannot be answered: one of the template's own (a
+// field it cannot read, say) is a bug and logged as one; any other is the
+// client's connection failing, which leaves nothing to undo.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Template, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	err := t.Execute(w, data)
+	var execErr texttemplate.ExecError
+	var escErr *template.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &execErr), errors.As(err, &escErr):
+		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
+		s.unsent(r, err)
+	}
+}
+
 var devPage = template.Must(template.New("dev").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tollgate checkout (development)</title>
 <style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
@@ -330,8 +349,7 @@ func (s *Server) devCheckout(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	devPage.Execute(w, map[string]any{"Order": o, "Price": formatMoney(o.Price), "Done": o.Status == tollgate.OrderCompleted})
+	s.render(w, r, devPage, map[string]any{"Order": o, "Price": formatMoney(o.Price), "Done": o.Status == tollgate.OrderCompleted})
 }
 
 var returnPage = template.Must(template.New("return").Parse(`<!doctype html>
@@ -365,8 +383,7 @@ func (s *Server) returnPage(cancelled bool) http.HandlerFunc {
 		case cancelled:
 			title, says = "No payment taken", "The checkout was left before paying; nothing was charged. The offer's link can be used again."
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		returnPage.Execute(w, map[string]any{"Title": title, "Says": says, "Order": o, "Price": formatMoney(o.Price)})
+		s.render(w, r, returnPage, map[string]any{"Title": title, "Says": says, "Order": o, "Price": formatMoney(o.Price)})
 	}
 }
 
@@ -398,8 +415,7 @@ func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, p := range packs {
 			if p.ID == packID && p.Active {
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				offerPage.Execute(w, map[string]any{"Account": acct, "Pack": p, "Price": formatMoney(p.Price)})
+				s.render(w, r, offerPage, map[string]any{"Account": acct, "Pack": p, "Price": formatMoney(p.Price)})
 				return
 			}
 		}
@@ -460,5 +476,5 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("stripe webhook", "result", did)
-	writeJSON(w, http.StatusOK, map[string]any{"received": true, "result": did})
+	s.reply(w, r, http.StatusOK, map[string]any{"received": true, "result": did})
 }

@@ -37,14 +37,18 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, raw := range []string{`"+1"`, `".5"`, `"007"`, `"-.5"`, `"1."`, `"00.5"`} {
 		var a amount
-		a.UnmarshalJSON([]byte(raw))
+		if err := a.UnmarshalJSON([]byte(raw)); err != nil { // a bad amount is kept in a.err, for credits to report
+			t.Fatalf("amount %s: UnmarshalJSON: %v", raw, err)
+		}
 		if _, err := credits("credits", a); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
 			t.Errorf("amount %s: got %v, want invalid_field", raw, err)
 		}
 	}
 	for _, raw := range []string{`"0.5"`, `"12"`, `"0"`, `1.5`, `"1000000000"`} {
 		var a amount
-		a.UnmarshalJSON([]byte(raw))
+		if err := a.UnmarshalJSON([]byte(raw)); err != nil {
+			t.Fatalf("amount %s: UnmarshalJSON: %v", raw, err)
+		}
 		if a.err != nil {
 			t.Errorf("amount %s: got %v, want it accepted", raw, a.err)
 		}

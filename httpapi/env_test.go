@@ -54,7 +54,11 @@ func openSQLite(tb testing.TB) store.Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	if err := db.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -217,7 +221,7 @@ func (e *env) do(tb testing.TB, req request) response {
 	if err != nil {
 		tb.Fatalf("%s %s: %v", req.Method, req.Path, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read to the end below: nothing left to report
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		tb.Fatalf("%s %s: read body: %v", req.Method, req.Path, err)

@@ -53,7 +53,7 @@ func TestKeysListAndRevoke(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Body.Close()
+			_ = res.Body.Close() // only the status matters here
 			return res.StatusCode
 		}
 		if st := use(osrv.URL); st != http.StatusOK {

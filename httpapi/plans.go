@@ -117,7 +117,7 @@ func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) {
 	for _, n := range names {
 		out.Data = append(out.Data, *byPlan[n])
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, out)
 }
 
 // planCache keeps plan versions for the Tollgate-Notice header, for a few

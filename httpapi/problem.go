@@ -149,7 +149,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	body, _ := marshal(p)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	w.Write(body)
+	s.write(w, r, body)
 }
 
 var _ = ledger.Replayed{}

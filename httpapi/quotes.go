@@ -236,7 +236,7 @@ func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
 	for _, rule := range catalog.Scheduled(now) {
 		out.Scheduled = append(out.Scheduled, ruleView(rule, packs))
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.reply(w, r, http.StatusOK, out)
 }
 
 func viewPack(p tollgate.Pack) packView {
@@ -260,7 +260,7 @@ func (s *Server) getPacks(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, listView[packView]{Object: "list", Data: packViews(packs, true)})
+	s.reply(w, r, http.StatusOK, listView[packView]{Object: "list", Data: packViews(packs, true)})
 }
 
 // createPriceRule adds a price rule version. A price increase must be

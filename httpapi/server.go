@@ -115,11 +115,11 @@ func (s *Server) register() {
 	}
 	public("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}`))
+		s.write(w, r, []byte(`{"status":"ok"}`))
 	})
 	public("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapiDoc)
+		s.write(w, r, openapiDoc)
 	})
 	handle("POST /v1/accounts", adminOnly, s.createAccount)
 	handle("GET /v1/accounts", adminOnly, s.listAccounts)
@@ -291,7 +291,7 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Idempotent-Replayed", "true")
 				w.WriteHeader(rep.Status)
-				w.Write(rep.Body)
+				s.write(w, r, rep.Body)
 				return
 			}
 			s.problem(w, r, err)
@@ -365,6 +365,35 @@ func (c *call) idempotency(r *http.Request, status int, view func(any) any) *led
 			return status, b
 		},
 	}
+}
+
+// reply is writeJSON for a handler with no caller to return its error to:
+// a value that does not marshal, before anything is written, is answered
+// with a problem, as wrap answers the error of any other handler.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	s.write(w, r, b)
+}
+
+// write writes a response's body. Its status has been sent: an error here
+// means the client has gone away, and the connection being the client's
+// there is nothing to answer and nothing to undo. It is logged at debug
+// level only.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, b []byte) {
+	if _, err := w.Write(b); err != nil {
+		s.unsent(r, err)
+	}
+}
+
+// unsent logs a response that could not be written to the client.
+func (s *Server) unsent(r *http.Request, err error) {
+	s.log.Debug("response not sent: the client has gone away", "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

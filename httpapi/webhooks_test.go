@@ -52,7 +52,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ev map[string]any
-	json.Unmarshal(body, &ev)
+	if err := json.Unmarshal(body, &ev); err != nil || ev == nil {
+		rc.bad = append(rc.bad, "body "+string(body)) // a test finding any fails
+		w.WriteHeader(400)
+		return
+	}
 	ev["webhook-id"] = id
 	rc.got = append(rc.got, ev)
 }

@@ -35,7 +35,11 @@ func openLedger(t *testing.T, wrap func(store.Store) store.Store, opt ledger.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

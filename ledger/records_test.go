@@ -23,7 +23,11 @@ func TestRecordsCannotReachTheCommitter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,17 @@ func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempo
 		if err := tx.PackPut(ctx, p); err != nil {
 			return nil, err
 		}
+		// A pack changed keeps the time it was first made: answer it as
+		// stored, as later reads show it.
+		ps, err := tx.PackList(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, stored := range ps {
+			if stored.ID == p.ID {
+				p.CreatedAt = stored.CreatedAt
+			}
+		}
 		return p, s.Ledger.Audit(ctx, tx, "pack.put", "", p.ID, map[string]any{"credits": p.Credits, "price": p.Price,
 			"valid_for_days": p.ValidForDays, "products": p.Products, "active": p.Active})
 	})

@@ -45,7 +45,11 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { db.Close() })
+		t.Cleanup(func() {
+			if err := db.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		if err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -84,27 +88,42 @@ var (
 
 // fakeStripeCounting is fakeStripe counting the sessions asked for.
 func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) string {
+	// answer writes a response's body. Should the write fail, the client
+	// under test sees it fail, which is what the tests look at.
+	answer := func(w http.ResponseWriter, format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
+	// parse reads a request's form, answering 400 as Stripe would when it
+	// cannot.
+	parse := func(w http.ResponseWriter, r *http.Request) bool {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("fake Stripe: %s %s: %v", r.Method, r.URL.Path, err)
+			http.Error(w, `{"error":{"type":"invalid_request_error","message":"unreadable form"}}`, 400)
+			return false
+		}
+		return true
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls != nil {
 			calls.Add(1)
 		}
 		if r.Method == "POST" && r.URL.Path == "/v1/refunds" {
-			r.ParseForm()
+			if !parse(w, r) {
+				return
+			}
 			refundsMu.Lock()
 			refunds = append(refunds, fakeRefund{r.PostForm.Get("payment_intent"), r.PostForm.Get("amount"), r.Header.Get("Idempotency-Key")})
 			refundsMu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id":"re_%s","object":"refund","amount":%s,"payment_intent":%q,"status":"succeeded"}`,
+			answer(w, `{"id":"re_%s","object":"refund","amount":%s,"payment_intent":%q,"status":"succeeded"}`,
 				r.Header.Get("Idempotency-Key"), r.PostForm.Get("amount"), r.PostForm.Get("payment_intent"))
 			return
 		}
 		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/checkout/sessions/"); ok && r.Method == "GET" {
 			w.Header().Set("Content-Type", "application/json")
 			if body, ok := paidSessions.Load(id); ok {
-				w.Write(body.([]byte))
+				answer(w, "%s", body.([]byte))
 				return
 			}
-			fmt.Fprintf(w, `{"id":%q,"object":"checkout.session","mode":"payment","payment_status":"unpaid"}`, id)
+			answer(w, `{"id":%q,"object":"checkout.session","mode":"payment","payment_status":"unpaid"}`, id)
 			return
 		}
 		if r.Method != "POST" || r.URL.Path != "/v1/checkout/sessions" {
@@ -114,22 +133,24 @@ func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) st
 		if fail != nil && fail.Load() {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(402)
-			w.Write([]byte(`{"error":{"type":"card_error","code":"account_invalid","message":"The account is not activated."}}`))
+			answer(w, "%s", `{"error":{"type":"card_error","code":"account_invalid","message":"The account is not activated."}}`)
 			return
 		}
-		r.ParseForm()
+		if !parse(w, r) {
+			return
+		}
 		// As Stripe: return URLs must be absolute.
 		for _, f := range []string{"success_url", "cancel_url"} {
 			if u := r.PostForm.Get(f); !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(400)
-				fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","param":%q,"message":"Not a valid URL"}}`, f)
+				answer(w, `{"error":{"type":"invalid_request_error","param":%q,"message":"Not a valid URL"}}`, f)
 				return
 			}
 		}
 		ref := r.PostForm.Get("client_reference_id")
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"cs_test_%s","object":"checkout.session","url":"https://checkout.stripe.test/c/pay/cs_test_%s","client_reference_id":%q,"mode":"payment","payment_status":"unpaid"}`, ref, ref, ref)
+		answer(w, `{"id":"cs_test_%s","object":"checkout.session","url":"https://checkout.stripe.test/c/pay/cs_test_%s","client_reference_id":%q,"mode":"payment","payment_status":"unpaid"}`, ref, ref, ref)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

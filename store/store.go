@@ -1,7 +1,8 @@
-// Package store defines the storage contract of Tollgate: a Store opens
-// transactions, and a Tx reads and writes accounts, keys, plans, grants, holds,
-// journal entries and idempotency records. store/sqlite and store/postgres
-// implement it; store/storetest is the conformance suite both must pass.
+// Package store defines the committer's storage contract: a Store opens
+// transactions, and a Tx reads and writes accounts, keys, plans, grants,
+// holds and journal entries, and the records of store/record. Only the
+// ledger and the stores import it. store/sqlite and store/postgres
+// implement it; store/storetest is the contract suite both must pass.
 //
 // A Store holds no business rules: the ledger decides what to write, and a
 // Tx writes it. Every method returns tollgate.ErrNotFound for a missing row and
@@ -206,7 +207,9 @@ type Tx interface {
 	// Apply writes a batch of inserts and updates built by the ledger, in
 	// bulk, and the batch id when w.Batch is set. It fails with
 	// *ConflictError when a grant, a hold or an idempotency record it
-	// inserts meets one with the same unique key, or the batch id is taken.
+	// inserts meets one with the same unique key, or the batch id is taken;
+	// with tollgate.ErrNotFound when a row it updates is missing; and,
+	// writing nothing, when w fails Check.
 	Apply(ctx context.Context, w *Writes) error
 }
 
@@ -351,6 +354,36 @@ type Writes struct {
 type AccountPending struct {
 	ID string
 	N  int
+}
+
+// Check refuses a w that updates one grant, hold, order or account's count
+// twice: Apply writes updates in bulk, and the stores would disagree on
+// which of two wins. The ledger coalesces them, so this is a bug.
+func (w *Writes) Check() error {
+	if err := once("grant", len(w.GrantUpdates), func(i int) string { return w.GrantUpdates[i].ID }); err != nil {
+		return err
+	}
+	if err := once("hold", len(w.HoldUpdates), func(i int) string { return w.HoldUpdates[i].ID }); err != nil {
+		return err
+	}
+	if err := once("order", len(w.OrderUpdates), func(i int) string { return w.OrderUpdates[i].ID }); err != nil {
+		return err
+	}
+	return once("account's pending holds", len(w.AccountPending), func(i int) string { return w.AccountPending[i].ID })
+}
+
+func once(what string, n int, id func(int) string) error {
+	if n < 2 {
+		return nil
+	}
+	seen := make(map[string]struct{}, n)
+	for i := range n {
+		if _, ok := seen[id(i)]; ok {
+			return fmt.Errorf("apply: the %s %s is updated twice in one batch", what, id(i))
+		}
+		seen[id(i)] = struct{}{}
+	}
+	return nil
 }
 
 // Empty reports whether w writes nothing.

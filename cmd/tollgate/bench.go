@@ -95,16 +95,23 @@ type phaseResult struct {
 
 func (p phaseResult) rate() float64 { return float64(p.Ops) / p.Elapsed.Seconds() }
 
-func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger, out io.Writer) error {
+func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger, w io.Writer) (err error) {
 	if o.clients < 1 || o.accounts < 1 || o.duration <= 0 {
 		return errors.New("bench: --clients, --accounts and --duration must be positive")
 	}
+	out := &printer{w: w}
+	defer func() { err = out.done(err) }()
 	if o.profile != "" {
-		f, err := os.Create(o.profile)
+		var f *os.File
+		f, err = os.Create(o.profile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { // after StopCPUProfile: the profile is written when Close succeeds
+			if cerr := f.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("bench: write the CPU profile: %w", cerr))
+			}
+		}()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
@@ -112,11 +119,16 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	}
 	var inst *instance
 	if o.url == "" {
-		dir, err := os.MkdirTemp("", "tollgate-bench-")
+		var dir string // err is the result's: the deferred cleanups below join theirs to it
+		dir, err = os.MkdirTemp("", "tollgate-bench-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if rerr := os.RemoveAll(dir); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("bench: remove the temporary directory: %w", rerr))
+			}
+		}()
 		c.DataDir, c.Addr = dir, "127.0.0.1:0"
 		if c.DatabaseURL == "" {
 			c.DatabaseURL = "sqlite:" + filepath.Join(dir, "tollgate.db")
@@ -127,9 +139,13 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		if err != nil {
 			return err
 		}
-		defer inst.close(log)
+		defer func() {
+			if cerr := inst.close(log); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("bench: stop the server: %w", cerr))
+			}
+		}()
 		o.url = inst.URL
-		fmt.Fprintf(out, "bench: started a server at %s on %s\n", o.url, inst.store.Kind())
+		out.printf("bench: started a server at %s on %s\n", o.url, inst.store.Kind())
 	}
 	if o.adminKey == "" {
 		return errors.New("bench: --admin-key is required with --url")
@@ -138,11 +154,11 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: o.clients * 2, MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: 0},
 	}}
-	fmt.Fprintf(out, "bench: creating %d accounts\n", o.accounts)
+	out.printf("bench: creating %d accounts\n", o.accounts)
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "bench: %d clients, %s per phase\n", o.clients, o.duration)
+	out.printf("bench: %d clients, %s per phase\n", o.clients, o.duration)
 	var results []phaseResult
 	for _, ph := range []struct {
 		name string
@@ -154,30 +170,30 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	} {
 		r := b.phase(ctx, ph.name, ph.fn)
 		results = append(results, r)
-		fmt.Fprintf(out, "%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
+		out.printf("%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
 			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors)
 		if r.FirstErr != "" {
-			fmt.Fprintf(out, "          first error: %s\n", r.FirstErr)
+			out.printf("          first error: %s\n", r.FirstErr)
 		}
 	}
 	if o.noisyHolds > 0 {
-		fmt.Fprintf(out, "bench: making %d pending holds on one account\n", o.noisyHolds)
+		out.printf("bench: making %d pending holds on one account\n", o.noisyHolds)
 		if err := b.fillNoisy(ctx); err != nil {
 			return err
 		}
 		r, reads := b.noisy(ctx)
-		fmt.Fprintf(out, "%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors); %d balance reads of the noisy account (%.0f/s)\n",
+		out.printf("%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors); %d balance reads of the noisy account (%.0f/s)\n",
 			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors, reads, float64(reads)/r.Elapsed.Seconds())
 		if r.FirstErr != "" {
-			fmt.Fprintf(out, "          first error: %s\n", r.FirstErr)
+			out.printf("          first error: %s\n", r.FirstErr)
 		}
-		fmt.Fprintf(out, "noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[1].rate())
+		out.printf("noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[1].rate())
 	}
 	od := b.overdraft(ctx)
-	fmt.Fprintf(out, "overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
+	out.printf("overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
 		od.Ops, od.Refused, od.Errors, o.hotQuota, verdict(od.Ops == int64(o.hotQuota) && od.Errors == 0))
 	h, holds, hot := results[0], results[1], results[2]
-	fmt.Fprintf(out, "summary: holds+settle %.0f ops/s = %.0f%% of healthz; hot account %.0f ops/s (%.0f holds/s)\n",
+	out.printf("summary: holds+settle %.0f ops/s = %.0f%% of healthz; hot account %.0f ops/s (%.0f holds/s)\n",
 		holds.rate(), 100*holds.rate()/h.rate(), hot.rate(), hot.rate()/2)
 
 	var failed error
@@ -189,15 +205,15 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	if inst != nil {
 		l = inst.ledger
 	} else if c.DatabaseURL != "" {
-		s, err := dial.Open(ctx, c.DatabaseURL)
-		if err != nil {
-			return dbError(err)
+		s, oerr := dial.Open(ctx, c.DatabaseURL)
+		if oerr != nil {
+			return dbError(oerr)
 		}
-		defer s.Close()
+		defer closeStore(s, &err) // the result's err
 		l = ledger.New(s, ledger.Options{})
 	}
 	if l == nil {
-		fmt.Fprintln(out, "verify: skipped; pass --database-url to verify a running server's database")
+		out.printf("verify: skipped; pass --database-url to verify a running server's database\n")
 		return failed
 	}
 	r, err := l.Verify(ctx)
@@ -205,9 +221,9 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		return err
 	}
 	for _, v := range r.Violations {
-		fmt.Fprintf(out, "VIOLATION %s\n", v)
+		out.printf("VIOLATION %s\n", v)
 	}
-	fmt.Fprintf(out, "verify: %d accounts, %d grants, %d holds checked; %d violations\n", r.Accounts, r.Grants, r.Holds, len(r.Violations))
+	out.printf("verify: %d accounts, %d grants, %d holds checked; %d violations\n", r.Accounts, r.Grants, r.Holds, len(r.Violations))
 	if len(r.Violations) > 0 {
 		return errors.Join(failed, fmt.Errorf("verify found %d violations", len(r.Violations)))
 	}
@@ -246,7 +262,8 @@ func (b *bencher) do(ctx context.Context, method, path string, body any) (int, [
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
+	// Read to the end below: closing it then has nothing to report.
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, data, err
 }

@@ -48,7 +48,7 @@ func (l *connLimit) track(c net.Conn, s http.ConnState) {
 			}
 			delete(l.idle, oldest)
 			l.closing[oldest] = true
-			oldest.Close()
+			l.drop(oldest)
 		}
 		if excess > 0 {
 			l.refused++
@@ -56,7 +56,7 @@ func (l *connLimit) track(c net.Conn, s http.ConnState) {
 				l.log.Warn("connection refused: every connection is busy; raise TOLLGATE_MAX_CONNS or add instances", "max", l.max, "refused", l.refused)
 			}
 			l.closing[c] = true
-			c.Close()
+			l.drop(c)
 		}
 	case http.StateIdle:
 		l.idle[c] = time.Now()
@@ -66,6 +66,15 @@ func (l *connLimit) track(c net.Conn, s http.ConnState) {
 		delete(l.idle, c)
 		delete(l.closing, c)
 		l.open--
+	}
+}
+
+// drop closes a connection to make room. Its StateClosed counts it out
+// whether or not Close reports an error, and the client is gone either
+// way: there is nothing to undo, only something to note when debugging.
+func (l *connLimit) drop(c net.Conn) {
+	if err := c.Close(); err != nil {
+		l.log.Debug("closing a connection to make room", "remote", c.RemoteAddr(), "err", err)
 	}
 }
 

@@ -5,7 +5,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"tollgate/store/dial"
 
@@ -34,7 +36,7 @@ func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database schema (serve does it too)",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := c.check(); err != nil {
 				return err
 			}
@@ -42,11 +44,44 @@ func migrateCmd() *cobra.Command {
 			if err != nil {
 				return dbError(err)
 			}
-			defer s.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "%s database is up to date\n", s.Kind())
-			return nil
+			defer closeStore(s, &err)
+			out := &printer{w: cmd.OutOrStdout()}
+			out.printf("%s database is up to date\n", s.Kind())
+			return out.done(nil)
 		},
 	}
 	c.bind(cmd)
 	return cmd
+}
+
+// printer writes a command's report to its output. A report is many
+// lines, and a write that fails (a closed pipe, a full disk) is as likely
+// to fail the next ones: printer keeps the first error, for the command to
+// check once, when it is done.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if _, err := fmt.Fprintf(p.w, format, args...); err != nil && p.err == nil {
+		p.err = err
+	}
+}
+
+// done returns err, with the first write error, if any, joined to it.
+func (p *printer) done(err error) error {
+	if p.err != nil {
+		return errors.Join(err, fmt.Errorf("write output: %w", p.err))
+	}
+	return err
+}
+
+// closeStore closes s, a store a command opened, and joins the error of
+// Close, if any, to *err: to be deferred by a function whose error result
+// is named err. Closing may flush what the command wrote.
+func closeStore(s io.Closer, err *error) {
+	if cerr := s.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("close database: %w", cerr))
+	}
 }

@@ -105,19 +105,22 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return nil, "", err
 	}
 
-	var undo []func() // what to close, in reverse, if starting fails
+	var undo []func() error // what to close, in reverse, if starting fails
 	fail := func(err error) (*instance, string, error) {
 		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+			if uerr := undo[i](); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 		}
 		return nil, "", err
 	}
+	noErr := func(f func()) func() error { return func() error { f(); return nil } }
 	s, err := dial.Open(ctx, c.databaseURL())
 	if err != nil {
 		return nil, "", dbError(err)
 	}
 	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
-	undo = append(undo, func() { s.Close() })
+	undo = append(undo, s.Close)
 	notice := time.Duration(c.NoticeDays) * 24 * time.Hour
 	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins}
 	if db, ok := s.(*sqlite.DB); ok {
@@ -135,12 +138,12 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err := l.Start(context.WithoutCancel(ctx)); err != nil { // stopped by close, after the HTTP server
 		return fail(err)
 	}
-	undo = append(undo, l.Stop)
+	undo = append(undo, noErr(l.Stop))
 	sw := ledger.NewSweeper(l, 5*time.Second)
 	if err := sw.Start(context.WithoutCancel(ctx)); err != nil {
 		return fail(err)
 	}
-	undo = append(undo, sw.Stop)
+	undo = append(undo, noErr(sw.Stop))
 	proxies := c.proxies
 	quotes := &pricing.Quotes{Catalog: catalog, Records: l, Clock: l.Clock(), Notice: notice}
 	payments := &payment.Service{Ledger: l, Clock: l.Clock(), Defaults: catalog.DefaultPacks()}
@@ -160,6 +163,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.Addr, err))
 	}
+	undo = append(undo, ln.Close)
 	files := raiseFileLimit()
 	maxConns := c.MaxConns
 	if maxConns <= 0 {
@@ -189,7 +193,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	log.Info("connections", "max", maxConns, "open_files_limit", files, "idle_timeout", srv.IdleTimeout)
 	hooks := &jobs.Webhooks{Records: l, Clock: l.Clock(), Log: log, AllowPrivate: c.AllowPrivateWebhooks}
-	hooks.Start(context.WithoutCancel(ctx))
+	if err := hooks.Start(context.WithoutCancel(ctx)); err != nil {
+		return fail(fmt.Errorf("start webhook deliveries: %w", err))
+	}
 	provider := "none"
 	if payments.Provider != nil {
 		provider = payments.Provider.Name()
@@ -223,24 +229,34 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
+	banner := &printer{w: out}
+	banner.printf("Tollgate is listening on %s (store: %s)\n", inst.URL, inst.store.Kind())
 	switch inst.payments {
 	case "stripe":
-		fmt.Fprintf(out, "Payments: Stripe Checkout; webhooks at %s/v1/webhooks/stripe\n", inst.URL)
+		banner.printf("Payments: Stripe Checkout; webhooks at %s/v1/webhooks/stripe\n", inst.URL)
 	case "dev":
-		fmt.Fprintf(out, "DEMO MODE: the development checkout grants credits without payment. Never expose this server; set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET to sell for real\n")
+		banner.printf("DEMO MODE: the development checkout grants credits without payment. Never expose this server; set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET to sell for real\n")
 		log.Warn("demo mode: the development checkout grants credits without payment")
 	default:
-		fmt.Fprintf(out, "Payments: none; credits are not sold here (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET, or TOLLGATE_DEMO=1 for a demo)\n")
+		banner.printf("Payments: none; credits are not sold here (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET, or TOLLGATE_DEMO=1 for a demo)\n")
 	}
 	switch {
 	case shown != "":
-		fmt.Fprintf(out, "Admin key (shown once, stored hashed): %s\n", shown)
-		fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n", shown, inst.URL)
+		banner.printf("Admin key (shown once, stored hashed): %s\n", shown)
+		banner.printf("Try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n", shown, inst.URL)
 	case c.AdminKey != "":
-		fmt.Fprintf(out, "Admin key: only those in TOLLGATE_ADMIN_KEY (stored admin keys are disabled)\n")
+		banner.printf("Admin key: only those in TOLLGATE_ADMIN_KEY (stored admin keys are disabled)\n")
 	default:
-		fmt.Fprintf(out, "Admin key: printed on first start; set TOLLGATE_ADMIN_KEY to add one you choose\n")
+		banner.printf("Admin key: printed on first start; set TOLLGATE_ADMIN_KEY to add one you choose\n")
+	}
+	if err := banner.done(nil); err != nil {
+		// The server is up and goes on serving: the banner is for the
+		// operator, who must hear of a generated admin key shown nowhere.
+		msg := "could not print the startup banner"
+		if shown != "" {
+			msg += "; the admin key generated for this new database was not shown: set TOLLGATE_ADMIN_KEY to one you choose"
+		}
+		log.Error(msg, "err", err)
 	}
 	if ready != nil {
 		ready <- inst

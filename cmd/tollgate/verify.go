@@ -19,7 +19,7 @@ transaction sums to zero, that every grant's remainder and held credits equal
 what the journal says, that no grant is negative or over its amount, and that
 every hold's allocations add up and it captured no more than it held. It
 names each violation and exits non-zero if there is any.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := c.check(); err != nil {
 				return err
 			}
@@ -27,7 +27,7 @@ names each violation and exits non-zero if there is any.`,
 			if err != nil {
 				return dbError(err)
 			}
-			defer s.Close()
+			defer closeStore(s, &err)
 			l := ledger.New(s, ledger.Options{})
 			r, err := l.Verify(cmd.Context())
 			if err != nil {
@@ -41,14 +41,14 @@ names each violation and exits non-zero if there is any.`,
 }
 
 func printReport(cmd *cobra.Command, r ledger.Report) error {
-	out := cmd.OutOrStdout()
+	out := &printer{w: cmd.OutOrStdout()}
 	for _, v := range r.Violations {
-		fmt.Fprintf(out, "VIOLATION %s\n", v)
+		out.printf("VIOLATION %s\n", v)
 	}
-	fmt.Fprintf(out, "verify: %d accounts, %d grants, %d holds checked; %d violations\n",
+	out.printf("verify: %d accounts, %d grants, %d holds checked; %d violations\n",
 		r.Accounts, r.Grants, r.Holds, len(r.Violations))
 	if len(r.Violations) > 0 {
-		return fmt.Errorf("verify found %d violations", len(r.Violations))
+		return out.done(fmt.Errorf("verify found %d violations", len(r.Violations)))
 	}
-	return nil
+	return out.done(nil)
 }

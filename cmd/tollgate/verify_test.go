@@ -30,7 +30,9 @@ func TestVerifyNamesViolations(t *testing.T) {
 	if _, err := l.Bootstrap(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	l.Start(ctx)
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: "a", Name: "A"}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,9 @@ func TestVerifyNamesViolations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	out, err = run()
 	if err == nil {
 		t.Fatalf("verify passed a corrupt database:\n%s", out)

@@ -5,6 +5,7 @@ package dial
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,8 +31,7 @@ func Open(ctx context.Context, url string) (store.Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
+		return nil, errors.Join(fmt.Errorf("migrate: %w", err), s.Close())
 	}
 	return s, nil
 }

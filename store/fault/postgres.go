@@ -60,7 +60,9 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Close stops accepting and drops every connection.
 func (p *Proxy) Close() {
-	p.ln.Close()
+	// Closing the listener only stops accept; its error (already closed)
+	// changes nothing of that.
+	_ = p.ln.Close()
 	p.CutAll()
 	p.wg.Wait()
 }
@@ -69,11 +71,16 @@ func (p *Proxy) Close() {
 func (p *Proxy) CutAll() {
 	p.mu.Lock()
 	for c, s := range p.conns {
-		c.Close()
-		s.Close()
+		drop(c)
+		drop(s)
 	}
 	p.mu.Unlock()
 }
+
+// drop closes a connection that the proxy is done with, or cuts on purpose.
+// Its error is of no interest: most often the other side, or the other
+// direction's goroutine, has closed it first, and either way it is gone.
+func drop(c net.Conn) { _ = c.Close() }
 
 func (p *Proxy) accept() {
 	defer p.wg.Done()
@@ -86,12 +93,12 @@ func (p *Proxy) accept() {
 		down := p.down
 		p.mu.Unlock()
 		if down {
-			c.Close()
+			drop(c)
 			continue
 		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
-			c.Close()
+			drop(c)
 			continue
 		}
 		p.mu.Lock()
@@ -100,8 +107,10 @@ func (p *Proxy) accept() {
 		p.wg.Add(2)
 		go func() {
 			defer p.wg.Done()
-			io.Copy(c, s)
-			c.Close()
+			// Server to client, until either side goes: how it ended (an
+			// error when the connection is cut) is of no interest.
+			_, _ = io.Copy(c, s)
+			drop(c)
 		}()
 		go func() {
 			defer p.wg.Done()
@@ -115,8 +124,8 @@ func (p *Proxy) accept() {
 
 // forward copies client messages to the server, message by message.
 func (p *Proxy) forward(c, s net.Conn) {
-	defer c.Close()
-	defer s.Close()
+	defer drop(c)
+	defer drop(s)
 	r := newReader(c)
 	// Untyped messages until the startup message: SSL and GSS requests
 	// come first, each answered by the server with one byte.
@@ -144,8 +153,11 @@ func (p *Proxy) forward(c, s net.Conn) {
 				// The client's side goes first, so that no answer the
 				// server sends can reach it; then the server gets the
 				// COMMIT, and time to read it before it sees the end.
-				c.Close()
-				s.Write(msg)
+				drop(c)
+				// Should the write fail, the server never sees the COMMIT
+				// and rolls back: the client, its answer lost, has to find
+				// out which either way.
+				_, _ = s.Write(msg)
 				time.Sleep(100 * time.Millisecond)
 				return
 			case FailBefore:

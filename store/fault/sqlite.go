@@ -32,7 +32,11 @@ func OpenSQLite(tb testing.TB, plan *Plan) *sqlite.DB {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -101,8 +105,11 @@ func (t *wrapTx) Commit() error {
 		}
 		return fmt.Errorf("commit: %w (after the commit took effect)", ErrInjected)
 	case FailBefore:
-		t.Tx.Rollback()
-		return fmt.Errorf("commit: %w (before the commit)", ErrInjected)
+		err := fmt.Errorf("commit: %w (before the commit)", ErrInjected)
+		if rbErr := t.Rollback(); rbErr != nil { // modernc's own: faults are injected at Commit only
+			err = errors.Join(err, rbErr)
+		}
+		return err
 	}
 	return t.Tx.Commit()
 }

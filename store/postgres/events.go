@@ -10,8 +10,8 @@ import (
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (id, url, secret, types, created_at) VALUES ($1,$2,$3,$4,$5)`,
-		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt, e.Disabled, e.OldSecret, e.OldSecretUntil)
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}

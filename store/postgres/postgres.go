@@ -120,32 +120,40 @@ func OpenTestSchema(ctx context.Context, url string) (*DB, func(), error) {
 	if err := execOnce(ctx, admin, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return nil, nil, fmt.Errorf("open test schema: %w", err)
 	}
-	drop := func() {
+	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		execOnce(ctx, admin, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		return execOnce(ctx, admin, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	db, err := openConfig(ctx, cfg)
 	if err != nil {
-		drop()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, drop())
 	}
 	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		drop()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, db.Close(), drop())
 	}
-	return db, func() { db.Close(); drop() }, nil
+	cleanup := func() {
+		// A cleanup has no caller to report to: Close always returns nil,
+		// and a schema that could not be dropped holds only test rows,
+		// under a random name no other test uses.
+		_ = db.Close()
+		_ = drop()
+	}
+	return db, cleanup, nil
 }
 
 // execOnce runs sql on a connection of its own.
-func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) error {
+func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) (err error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		if cerr := conn.Close(context.WithoutCancel(ctx)); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
@@ -221,12 +229,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 // error wraps record.ErrUnavailable; when the answer to COMMIT is lost, it
 // wraps record.ErrCommitUnknown. Either way the pool's idle connections are
 // dropped, since the server may have gone with them.
-func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return db.unavailable("begin", err)
 	}
-	defer pgTx.Rollback(ctx) // no-op after Commit
+	defer func() { err = rollback(ctx, pgTx, err) }() // no-op after Commit
 	t := &tx{q: pgTx, write: true}
 	if err := fn(t); err != nil {
 		if pgTx.Conn().IsClosed() {
@@ -252,6 +260,20 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("commit: %w: %w", record.ErrCommitUnknown, err)
 	}
 	return nil
+}
+
+// rollback ends tx, whose outcome is err; it also returns the pool's
+// connection. After a failure err wins, and the rollback's own error is
+// joined to it unless the transaction had already ended (pgx.ErrTxClosed:
+// after a Commit, failed or not). After a success the rollback cannot change
+// the result (a write has committed, a read has its answer), so its error is
+// dropped; pgx closes a connection whose rollback failed.
+func rollback(ctx context.Context, tx pgx.Tx, err error) error {
+	rbErr := tx.Rollback(ctx)
+	if err != nil && rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
+		return errors.Join(err, rbErr)
+	}
+	return err
 }
 
 // unavailable wraps an error that did not come from a statement the server
@@ -299,10 +321,11 @@ func (db *DB) read(ctx context.Context, fn func(store.Tx) error) (lost bool, err
 	pgTx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		var pe *pgconn.PgError
-		lost := !(errors.As(err, &pe) && !lostClass(pe.Code)) && ctx.Err() == nil
+		refused := errors.As(err, &pe) && !lostClass(pe.Code) // the server answered, and is not going away
+		lost := !refused && ctx.Err() == nil
 		return lost, fmt.Errorf("begin read: %w", mapErr(err))
 	}
-	defer pgTx.Rollback(ctx)
+	defer func() { err = rollback(ctx, pgTx, err) }()
 	err = fn(&tx{q: pgTx})
 	return err != nil && pgTx.Conn().IsClosed() && ctx.Err() == nil, err
 }
@@ -315,7 +338,9 @@ func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, erro
 	if err != nil {
 		return store.BatchNotCommitted, fmt.Errorf("batch status: %w: %w", record.ErrUnavailable, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	// The answer does not depend on how this private connection closes, and a
+	// failed close leaves nothing behind to undo: its error is dropped.
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	var found bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = $1)`, id).Scan(&found); err != nil {
 		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", err)

@@ -604,6 +604,9 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	if !t.write {
 		return errReadOnly
 	}
+	if err := w.Check(); err != nil {
+		return err
+	}
 	var quoted []int
 	plain := 0
 	for i := range w.Holds {

@@ -38,7 +38,8 @@ var ErrUnavailable = errors.New("the database is unavailable")
 // Tx is one transaction over the records. Methods that write fail inside a
 // read-only transaction.
 type Tx interface {
-	// PackPut inserts a pack or replaces the one with its id.
+	// PackPut inserts a pack or replaces the one with its id, which keeps
+	// the time it was first made (CreatedAt).
 	PackPut(ctx context.Context, p tollgate.Pack) error
 	// PackList returns every pack, retired ones too, by id.
 	PackList(ctx context.Context) ([]tollgate.Pack, error)
@@ -118,7 +119,9 @@ type Tx interface {
 	DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bool, next time.Time, lastErr string) error
 
 	// PaymentEventPut records a provider's event, or updates the record of
-	// an event received before (keeping its id).
+	// an event received before (same provider and event id): its order,
+	// whether it matched, its outcome and when it was received change; its
+	// id, type, object and creation time stay.
 	PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
 	// PaymentEventList pages through recorded events by id.
 	PaymentEventList(ctx context.Context, p PaymentEventListParams) ([]tollgate.PaymentEvent, error)

