@@ -8,7 +8,7 @@ import (
 )
 
 // Clock tells the time. The ledger reads it once per transaction; tests inject
-// a ManualClock so allowance resets, expiries and hold timeouts need no sleep.
+// clocktest.Clock so allowance resets, expiries and hold timeouts need no sleep.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -20,38 +20,6 @@ type SystemClock struct{}
 
 // Now returns the current time.
 func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// ManualClock is a Clock that moves only when told. It is safe for concurrent use.
-type ManualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock {
-	return &ManualClock{t: t.UTC().Truncate(time.Microsecond)}
-}
-
-// Now returns the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d).Truncate(time.Microsecond)
-	c.mu.Unlock()
-}
-
-// Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t.UTC().Truncate(time.Microsecond)
-	c.mu.Unlock()
-}
 
 var locCache sync.Map
 

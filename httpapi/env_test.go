@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tollgate"
+	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
@@ -98,7 +99,7 @@ type env struct {
 	ctx   context.Context
 	store store.Store
 	l     *ledger.Ledger
-	clock *tollgate.ManualClock
+	clock *clocktest.Clock
 	api   *Server
 	srv   *httptest.Server
 	logs  *logBuffer
@@ -106,7 +107,7 @@ type env struct {
 
 func newEnv(tb testing.TB, open opener) *env {
 	tb.Helper()
-	e := &env{ctx: context.Background(), clock: tollgate.NewManualClock(testStart), logs: &logBuffer{}}
+	e := &env{ctx: context.Background(), clock: clocktest.New(testStart), logs: &logBuffer{}}
 	e.store = open(tb)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// SQLite runs as tollgate serve runs it: the committer caches state.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/sqlite"
@@ -89,7 +90,7 @@ func TestPrivateAddressesRefused(t *testing.T) {
 		t.Fatalf("the client reaching localhost: got %v, want ErrPrivateAddress", err)
 	}
 	// Allowed on purpose (a worker whose clock has passed the retry's time).
-	w2 := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: tollgate.NewManualClock(time.Now().Add(time.Minute)), AllowPrivate: true, Log: quiet()}
+	w2 := &Webhooks{Records: ledger.New(s, ledger.Options{}), Clock: clocktest.New(time.Now().Add(time.Minute)), AllowPrivate: true, Log: quiet()}
 	if n, err := w2.RunOnce(context.Background()); err != nil || n != 1 || hits.Load() != 1 {
 		t.Fatalf("allowed: %d sent, %d reached the server, %v; want 1", n, hits.Load(), err)
 	}

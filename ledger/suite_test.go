@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
@@ -165,14 +166,14 @@ type env struct {
 	t     testing.TB
 	s     store.Store
 	l     *ledger.Ledger
-	clock *tollgate.ManualClock
+	clock *clocktest.Clock
 	ctx   context.Context
 }
 
 func newEnv(t testing.TB, open Opener) *env {
 	t.Helper()
 	s := open(t)
-	clock := tollgate.NewManualClock(Start)
+	clock := clocktest.New(Start)
 	e := &env{t: t, s: s, clock: clock, ctx: context.Background()}
 	opt := ledger.Options{}
 	if o, ok := envOptions.Load(s); ok {

@@ -18,6 +18,7 @@ import (
 	"github.com/stripe/stripe-go/v85/webhook"
 
 	"tollgate"
+	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/postgres"
@@ -33,7 +34,7 @@ type fixture struct {
 	s     store.Store
 	l     *ledger.Ledger
 	svc   *Service
-	clock *tollgate.ManualClock
+	clock *clocktest.Clock
 }
 
 // eachStore runs fn on SQLite, and on PostgreSQL when
@@ -158,7 +159,7 @@ func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) st
 
 func newFixture(t *testing.T, s store.Store) *fixture {
 	ctx := context.Background()
-	clock := tollgate.NewManualClock(start)
+	clock := clocktest.New(start)
 	l := ledger.New(s, ledger.Options{Clock: clock})
 	if _, err := l.Bootstrap(ctx, ""); err != nil {
 		t.Fatal(err)
