@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store"
-	"tollgate/store/sqlite"
 )
 
 // hangingStore is a store whose next hang write transactions wait for their
@@ -31,18 +29,7 @@ func (s *hangingStore) Write(ctx context.Context, fn func(store.Tx) error) error
 func openLedger(t *testing.T, wrap func(store.Store) store.Store, opt ledger.Options) *ledger.Ledger {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t)
 	var s store.Store = db
 	if wrap != nil {
 		s = wrap(db)

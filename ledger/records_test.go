@@ -2,14 +2,12 @@ package ledger_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/record"
-	"tollgate/store/sqlite"
 )
 
 // TestRecordsCannotReachTheCommitter: the transaction the ledger lends to
@@ -19,18 +17,7 @@ import (
 func TestRecordsCannotReachTheCommitter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t)
 	l := ledger.New(db, ledger.Options{})
 	check := func(name string, tx record.Tx) {
 		if _, ok := tx.(store.Tx); ok {
@@ -57,7 +44,7 @@ func TestRecordsCannotReachTheCommitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	// CheckIdempotent takes only the ledger's own transactions.
-	err = db.Write(ctx, func(tx store.Tx) error {
+	err := db.Write(ctx, func(tx store.Tx) error {
 		return l.CheckIdempotent(ctx, tx, &ledger.Idempotency{Scope: "admin", Key: "k"})
 	})
 	if err == nil {

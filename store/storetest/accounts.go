@@ -35,17 +35,10 @@ func testAccounts(t *testing.T, s store.Store) {
 	}
 
 	write(t, s, func(tx store.Tx) error {
-		got, err := tx.AccountByID(ctx, "b")
-		if err != nil {
-			return err
-		}
 		want := a
 		want.CreatedAt = time.Date(2026, 1, 2, 2, 4, 5, 123456000, time.UTC)
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("AccountByID (-want +got):\n%s", diff)
-		}
-		if _, err := tx.AccountByID(ctx, "zz"); !errors.Is(err, tollgate.ErrNotFound) {
-			t.Errorf("AccountByID missing: got %v, want not found", err)
+		if err := byID(t, "AccountByID", func(id string) (tollgate.Account, error) { return tx.AccountByID(ctx, id) }, "b", want, "zz"); err != nil {
+			return err
 		}
 		locked, err := tx.AccountsLock(ctx, []string{"b", "zz", "a", "B"})
 		if err != nil {

@@ -70,17 +70,7 @@ func testEndpoints(t *testing.T, s store.Store) {
 		if diff := cmp.Diff([]tollgate.Endpoint{a, b}, got); diff != "" {
 			t.Errorf("EndpointList (-want +got):\n%s", diff)
 		}
-		one, err := tx.EndpointByID(ctx, "we_b")
-		if err != nil {
-			return err
-		}
-		if diff := cmp.Diff(b, one); diff != "" {
-			t.Errorf("EndpointByID (-want +got):\n%s", diff)
-		}
-		if _, err := tx.EndpointByID(ctx, "we_9"); !errors.Is(err, tollgate.ErrNotFound) {
-			t.Errorf("EndpointByID missing: got %v, want not found", err)
-		}
-		return nil
+		return byID(t, "EndpointByID", func(id string) (tollgate.Endpoint, error) { return tx.EndpointByID(ctx, id) }, "we_b", b, "we_9")
 	})
 
 	// A rotation: the new secret signs, the old one beside it for a day.

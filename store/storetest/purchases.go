@@ -146,15 +146,8 @@ func testOrderLookups(t *testing.T, s store.Store) {
 	})
 
 	read(t, s, func(tx store.Tx) error {
-		got, err := tx.OrderByID(ctx, "ord_2")
-		if err != nil {
+		if err := byID(t, "OrderByID", func(id string) (tollgate.Order, error) { return tx.OrderByID(ctx, id) }, "ord_2", o2, "ord_9"); err != nil {
 			return err
-		}
-		if diff := cmp.Diff(o2, got); diff != "" {
-			t.Errorf("OrderByID (-want +got):\n%s", diff)
-		}
-		if _, err := tx.OrderByID(ctx, "ord_9"); !errors.Is(err, tollgate.ErrNotFound) {
-			t.Errorf("OrderByID missing: got %v, want not found", err)
 		}
 		// Refunds and disputes name the payment, checkouts the session.
 		for _, ref := range []string{"cs_ord_1", "pi_1"} {
@@ -355,17 +348,7 @@ func testQuotes(t *testing.T, s store.Store) {
 		t.Errorf("QuoteInsert of a stored id: got %v, want conflict", err)
 	}
 	read(t, s, func(tx store.Tx) error {
-		got, err := tx.QuoteByID(ctx, "qt_1")
-		if err != nil {
-			return err
-		}
-		if diff := cmp.Diff(q, got); diff != "" {
-			t.Errorf("QuoteByID (-want +got):\n%s", diff)
-		}
-		if _, err := tx.QuoteByID(ctx, "qt_9"); !errors.Is(err, tollgate.ErrNotFound) {
-			t.Errorf("QuoteByID missing: got %v, want not found", err)
-		}
-		return nil
+		return byID(t, "QuoteByID", func(id string) (tollgate.Quote, error) { return tx.QuoteByID(ctx, id) }, "qt_1", q, "qt_9")
 	})
 }
 

@@ -8,11 +8,14 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"tollgate"
 	"tollgate/store"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // Opener returns a fresh, migrated, empty store, closed when tb ends.
@@ -65,6 +68,23 @@ func read(t *testing.T, s store.Store, fn func(store.Tx) error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// byID checks a lookup by id: get(id) returns want, and get(missing)
+// tollgate.ErrNotFound. An error other than those is returned.
+func byID[T any](t *testing.T, name string, get func(id string) (T, error), id string, want T, missing string) error {
+	t.Helper()
+	got, err := get(id)
+	if err != nil {
+		return err
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+	if _, err := get(missing); !errors.Is(err, tollgate.ErrNotFound) {
+		t.Errorf("%s missing: got %v, want not found", name, err)
+	}
+	return nil
+}
 
 func account(id string) tollgate.Account {
 	return tollgate.Account{ID: id, Name: "n " + id, Plan: "free", Timezone: "UTC", Status: tollgate.AccountActive, CreatedAt: T0}
