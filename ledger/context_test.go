@@ -29,10 +29,9 @@ func (s *hangingStore) Write(ctx context.Context, fn func(store.Tx) error) error
 func openLedger(t *testing.T, wrap func(store.Store) store.Store, opt ledger.Options) *ledger.Ledger {
 	t.Helper()
 	ctx := context.Background()
-	db := openSQLite(t)
-	var s store.Store = db
+	s := openSQLite(t)
 	if wrap != nil {
-		s = wrap(db)
+		s = wrap(s)
 	}
 	l := ledger.New(s, opt)
 	if _, err := l.Bootstrap(ctx, ""); err != nil {
