@@ -770,11 +770,17 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	var conflict store.ConflictError
 	// The batch id goes on the batch's last journal row, a page written
 	// anyway; only a batch without journal entries writes a row of its own.
+	// An id is taken when a journal row or the batches table has it. With
+	// journal entries, one taken by a journal row breaks the journal's
+	// unique index on batch, below; the batches table is looked at here.
+	// Without, both are, and the id goes into the batches table.
 	if w.Batch != 0 {
+		q := `SELECT count(*) FROM batches WHERE id = ?`
+		if len(w.Entries) == 0 {
+			q = `SELECT count(*) FROM journal WHERE batch = ?`
+		}
 		var n int
-		// Taken, on a journal row or in the batches table? Both by index.
-		if err := t.q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM journal WHERE batch = ?) + (SELECT count(*) FROM batches WHERE id = ?)`,
-			w.Batch, w.Batch).Scan(&n); err != nil {
+		if err := t.q.QueryRowContext(ctx, q, w.Batch).Scan(&n); err != nil {
 			return fmt.Errorf("look up batch: %w", mapErr(err))
 		}
 		conflict.Batch = n > 0
@@ -841,6 +847,9 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		return &conflict
 	}
 	if _, err := t.insertJournal(ctx, w.Entries, w.Batch); err != nil {
+		if errors.Is(err, tollgate.ErrConflict) && strings.Contains(err.Error(), "journal.batch") {
+			return &store.ConflictError{Batch: true}
+		}
 		return err
 	}
 	for _, u := range w.GrantUpdates {

@@ -283,10 +283,12 @@ func testBatches(t *testing.T, s store.Store) {
 	committed("before purging", withEntries, without, later)
 	notCommitted("before purging", rolledBack, store.BatchID(T0, 9))
 	for _, id := range []int64{withEntries, without} {
-		var conflict *store.ConflictError
-		err := s.Write(ctx, func(tx store.Tx) error { return tx.Apply(ctx, &store.Writes{Batch: id}) })
-		if !errors.As(err, &conflict) || !conflict.Batch {
-			t.Errorf("Apply with batch id %d again: got %v, want a conflict naming the batch", id, err)
+		for _, entries := range [][]tollgate.Entry{nil, {e("t3", 1, tollgate.BookAvailable, "a"), e("t3", -1, tollgate.BookIssuance, "")}} {
+			var conflict *store.ConflictError
+			err := s.Write(ctx, func(tx store.Tx) error { return tx.Apply(ctx, &store.Writes{Batch: id, Entries: entries}) })
+			if !errors.As(err, &conflict) || !conflict.Batch {
+				t.Errorf("Apply with batch id %d again, %d entries: got %v, want a conflict naming the batch", id, len(entries), err)
+			}
 		}
 	}
 	write(t, s, func(tx store.Tx) error {
