@@ -6,13 +6,12 @@ import (
 	"tollgate/store/record"
 
 	"tollgate"
+	"tollgate/store/internal/sqlq"
 )
-
-const auditCols = `id, created_at, actor_key, actor_kind, account_id, action, target, request_id, detail`
 
 func (t *tx) AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error {
 	for _, e := range es {
-		if _, err := t.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		if _, err := t.exec(ctx, `INSERT INTO audit_log (`+sqlq.AuditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			e.ID, e.CreatedAt, e.ActorKey, e.ActorKind, e.AccountID, e.Action, e.Target, e.RequestID, e.Detail); err != nil {
 			return fmt.Errorf("append to the audit log: %w", err)
 		}
@@ -21,7 +20,7 @@ func (t *tx) AuditAppend(ctx context.Context, es []tollgate.AuditEntry) error {
 }
 
 func (t *tx) AuditList(ctx context.Context, p record.AuditListParams) ([]tollgate.AuditEntry, error) {
-	q, args := `SELECT `+auditCols+` FROM audit_log WHERE id > $1`, []any{p.After}
+	q, args := `SELECT `+sqlq.AuditCols+` FROM audit_log WHERE id > $1`, []any{p.After}
 	for _, f := range []struct{ col, v string }{{"account_id", p.AccountID}, {"actor_key", p.ActorKey}, {"action", p.Action}} {
 		if f.v != "" {
 			args = append(args, f.v)

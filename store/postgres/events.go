@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/store/internal/sqlq"
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+sqlq.EndpointCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
 		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt, e.Disabled, e.OldSecret, e.OldSecretUntil)
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}
 	return nil
 }
-
-const endpointCols = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
 
 func scanEndpoint(r row) (tollgate.Endpoint, error) {
 	var e tollgate.Endpoint
@@ -32,7 +31,7 @@ func scanEndpoint(r row) (tollgate.Endpoint, error) {
 }
 
 func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
-	es, err := query(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
+	es, err := query(ctx, t, scanEndpoint, sqlq.EndpointList.PG)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
@@ -40,11 +39,11 @@ func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
 }
 
 func (t *tx) EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error) {
-	return scanEndpoint(t.q.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
+	return scanEndpoint(t.q.QueryRow(ctx, sqlq.EndpointByID.PG, id))
 }
 
 func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
-	ct, err := t.exec(ctx, `UPDATE webhook_endpoints SET types = $1, disabled = $2, secret = $3, old_secret = $4, old_secret_until = $5 WHERE id = $6`,
+	ct, err := t.exec(ctx, sqlq.EndpointUpdate.PG,
 		strings.Join(e.Types, ","), e.Disabled, e.Secret, e.OldSecret, e.OldSecretUntil, e.ID)
 	if err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
@@ -56,10 +55,10 @@ func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
 }
 
 func (t *tx) EndpointDelete(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE endpoint_id = $1`, id); err != nil {
+	if _, err := t.exec(ctx, sqlq.EndpointDeleteDeliveries.PG, id); err != nil {
 		return fmt.Errorf("delete endpoint: %w", err)
 	}
-	ct, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	ct, err := t.exec(ctx, sqlq.EndpointDelete.PG, id)
 	if err != nil {
 		return fmt.Errorf("delete endpoint: %w", err)
 	}
@@ -116,7 +115,7 @@ func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgat
 }
 
 func (t *tx) DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error) {
-	ct, err := t.exec(ctx, `UPDATE deliveries SET next_at = $1 WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending' AND next_at = $4`,
+	ct, err := t.exec(ctx, sqlq.DeliveryClaim.PG,
 		until, d.Event.ID, d.EndpointID, d.NextAt)
 	if err != nil {
 		return false, fmt.Errorf("claim delivery: %w", err)
@@ -141,7 +140,7 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 }
 
 func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
-	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants g
+	gs, err := query(ctx, t, scanGrant, `SELECT `+sqlq.GrantCols+` FROM grants g
 		WHERE expired_at IS NULL AND expires_at > $1 AND expires_at <= $2 AND remaining > 0 AND source <> 'allowance'
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
 		ORDER BY expires_at, id LIMIT $3`, from, to, limit(n))
@@ -153,7 +152,7 @@ func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n 
 
 func (t *tx) EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error) {
 	var at *time.Time
-	err := t.q.QueryRow(ctx, `SELECT max(created_at) FROM events WHERE account_id = $1 AND type = $2`, accountID, typ).Scan(&at)
+	err := t.q.QueryRow(ctx, sqlq.EventLastAt.PG, accountID, typ).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last event: %w", mapErr(err))
 	}

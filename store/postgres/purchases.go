@@ -8,17 +8,16 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/internal/sqlq"
 	"tollgate/store/record"
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
-	return scanGrant(t.q.QueryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE account_id = $1 AND external_ref = $2`, accountID, ref))
+	return scanGrant(t.q.QueryRow(ctx, `SELECT `+sqlq.GrantCols+` FROM grants WHERE account_id = $1 AND external_ref = $2`, accountID, ref))
 }
 
-const packCols = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
-
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
-	_, err := t.exec(ctx, `INSERT INTO packs (`+packCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
 		ON CONFLICT (id) DO UPDATE SET credits = EXCLUDED.credits, price_amount = EXCLUDED.price_amount,
 		currency = EXCLUDED.currency, valid_for_days = EXCLUDED.valid_for_days, products = EXCLUDED.products, active = EXCLUDED.active`,
 		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, p.CreatedAt)
@@ -35,14 +34,12 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &p.CreatedAt)
 		p.Products, p.CreatedAt = store.SplitProducts(products), p.CreatedAt.UTC()
 		return p, err
-	}, `SELECT `+packCols+` FROM packs ORDER BY id`)
+	}, sqlq.PackList.PG)
 	if err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
 	return ps, nil
 }
-
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 
 func scanOrder(r row) (tollgate.Order, error) {
 	var o tollgate.Order
@@ -56,7 +53,7 @@ func scanOrder(r row) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+sqlq.OrderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentRef, o.PaymentProblem,
 		o.DisputeID, string(o.DisputeStatus))
@@ -70,15 +67,15 @@ func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
 }
 
 func (t *tx) OrderByID(ctx context.Context, id string) (tollgate.Order, error) {
-	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	return scanOrder(t.q.QueryRow(ctx, sqlq.OrderByID.PG, id))
 }
 
 func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error) {
-	return scanOrder(t.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = $1 AND (provider_ref = $2 OR payment_ref = $2) LIMIT 1`, provider, ref))
+	return scanOrder(t.q.QueryRow(ctx, sqlq.OrderByProviderRef.PG, provider, ref, ref))
 }
 
 func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgate.Order, error) {
-	q := `SELECT ` + orderCols + ` FROM orders WHERE id > $1`
+	q := `SELECT ` + sqlq.OrderCols + ` FROM orders WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		args = append(args, p.AccountID)
@@ -97,7 +94,7 @@ func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgat
 }
 
 func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
-	ct, err := t.exec(ctx, `UPDATE orders SET provider_ref = $1 WHERE id = $2 AND provider_ref = ''`, ref, id)
+	ct, err := t.exec(ctx, sqlq.OrderSetRef.PG, ref, id)
 	if err != nil {
 		return false, fmt.Errorf("set order ref: %w", err)
 	}
@@ -121,21 +118,19 @@ func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
 
 func (t *tx) SettingGet(ctx context.Context, key string) (string, error) {
 	var v string
-	err := t.q.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	err := t.q.QueryRow(ctx, sqlq.SettingGet.PG, key).Scan(&v)
 	return v, mapErr(err)
 }
 
 func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) {
-	if _, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+	if _, err := t.exec(ctx, sqlq.SettingPut.PG, key, value); err != nil {
 		return "", fmt.Errorf("put setting: %w", err)
 	}
 	return t.SettingGet(ctx, key)
 }
 
-const priceRuleCols = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
-
 func (t *tx) PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error {
-	_, err := t.exec(ctx, `INSERT INTO price_rules (`+priceRuleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+	_, err := t.exec(ctx, sqlq.PriceRuleInsert.PG,
 		r.ID, string(r.Product), r.Meter, r.Tier, r.Resolution, r.Per, int64(r.Credits), r.EffectiveAt, r.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert price rule: %w", err)
@@ -149,7 +144,7 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 		err := r.Scan(&p.ID, &p.Product, &p.Meter, &p.Tier, &p.Resolution, &p.Per, &p.Credits, &p.EffectiveAt, &p.CreatedAt)
 		p.EffectiveAt, p.CreatedAt = p.EffectiveAt.UTC(), p.CreatedAt.UTC()
 		return p, err
-	}, `SELECT `+priceRuleCols+` FROM price_rules ORDER BY id, effective_at`)
+	}, sqlq.PriceRuleList.PG)
 	if err != nil {
 		return nil, fmt.Errorf("list price rules: %w", err)
 	}
@@ -159,7 +154,7 @@ func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
 func rowsAffected(ct pgconn.CommandTag) int64 { return ct.RowsAffected() }
 
 func (t *tx) OrderSetProblem(ctx context.Context, id, problem string) error {
-	if _, err := t.exec(ctx, `UPDATE orders SET payment_problem = $1 WHERE id = $2`, problem, id); err != nil {
+	if _, err := t.exec(ctx, sqlq.OrderSetProblem.PG, problem, id); err != nil {
 		return fmt.Errorf("record payment problem: %w", err)
 	}
 	return nil

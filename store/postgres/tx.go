@@ -13,6 +13,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/internal/sqlq"
 	"tollgate/store/record"
 )
 
@@ -68,8 +69,6 @@ func collectRows[T any](rows pgx.Rows, scan func(row) (T, error)) ([]T, error) {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
-
 func scanAccount(r row) (tollgate.Account, error) {
 	var a tollgate.Account
 	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance, &a.PendingHolds, &a.TimezoneFrom,
@@ -79,7 +78,7 @@ func scanAccount(r row) (tollgate.Account, error) {
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance), a.PendingHolds, a.TimezoneFrom,
 		a.PlanBefore, a.PlanFrom)
 	if err != nil {
@@ -102,7 +101,7 @@ func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
-	return scanAccount(t.q.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	return scanAccount(t.q.QueryRow(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id = $1`, id))
 }
 
 // AccountsLock locks the rows FOR UPDATE, in id order so that instances
@@ -112,7 +111,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	q := `SELECT ` + accountCols + ` FROM accounts WHERE id = ANY($1) ORDER BY id`
+	q := `SELECT ` + sqlq.AccountCols + ` FROM accounts WHERE id = ANY($1) ORDER BY id`
 	if t.write {
 		q += ` FOR UPDATE`
 	}
@@ -124,7 +123,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 }
 
 func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
-	as, err := query(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
+	as, err := query(ctx, t, scanAccount, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
 		p.After, limit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
@@ -133,8 +132,6 @@ func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]toll
 }
 
 // --- keys
-
-const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
 
 func scanKey(r row) (tollgate.APIKey, error) {
 	var k tollgate.APIKey
@@ -162,7 +159,7 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	return scanKey(t.q.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash))
+	return scanKey(t.q.QueryRow(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE hash = $1`, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
@@ -172,7 +169,7 @@ func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 }
 
 func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
-	ks, err := query(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE account_id = $1 ORDER BY id`, accountID)
+	ks, err := query(ctx, t, scanKey, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE account_id = $1 ORDER BY id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -184,7 +181,7 @@ func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Tim
 		at, id, accountID); err != nil {
 		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
 	}
-	return scanKey(t.q.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
+	return scanKey(t.q.QueryRow(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
 }
 
 func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
@@ -228,8 +225,6 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
-
 func scanGrant(r row) (tollgate.Grant, error) {
 	var g tollgate.Grant
 	var products string
@@ -245,7 +240,7 @@ func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Gr
 	if len(accountIDs) == 0 {
 		return nil, nil
 	}
-	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants
+	gs, err := query(ctx, t, scanGrant, `SELECT `+sqlq.GrantCols+` FROM grants
 		WHERE account_id = ANY($1) AND expired_at IS NULL
 		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`, accountIDs)
 	if err != nil {
@@ -258,7 +253,7 @@ func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, er
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	gs, err := query(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants WHERE id = ANY($1) ORDER BY id`, ids)
+	gs, err := query(ctx, t, scanGrant, `SELECT `+sqlq.GrantCols+` FROM grants WHERE id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("grants by id: %w", err)
 	}
@@ -266,7 +261,7 @@ func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, er
 }
 
 func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate.Grant, error) {
-	q := `SELECT ` + grantCols + ` FROM grants WHERE id > $1`
+	q := `SELECT ` + sqlq.GrantCols + ` FROM grants WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		args = append(args, p.AccountID)
@@ -309,8 +304,6 @@ func scanString(r row) (string, error) {
 
 // --- holds
 
-const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
-
 var holdColumns = []string{"id", "account_id", "product", "amount", "captured", "status", "allocations", "metadata",
 	"quote_id", "created_at", "expires_at", "settled_at", "key_id"}
 
@@ -334,7 +327,7 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	hs, err := query(ctx, t, scanHold, `SELECT `+holdCols+` FROM holds WHERE id = ANY($1) ORDER BY id`, ids)
+	hs, err := query(ctx, t, scanHold, `SELECT `+sqlq.HoldCols+` FROM holds WHERE id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("holds by id: %w", err)
 	}
@@ -345,7 +338,7 @@ func (t *tx) HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Ho
 	if len(quoteIDs) == 0 {
 		return nil, nil
 	}
-	hs, err := query(ctx, t, scanHold, `SELECT `+holdCols+` FROM holds WHERE quote_id = ANY($1) AND quote_id <> '' ORDER BY id`, quoteIDs)
+	hs, err := query(ctx, t, scanHold, `SELECT `+sqlq.HoldCols+` FROM holds WHERE quote_id = ANY($1) AND quote_id <> '' ORDER BY id`, quoteIDs)
 	if err != nil {
 		return nil, fmt.Errorf("holds by quote: %w", err)
 	}
@@ -356,7 +349,7 @@ func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.T
 	if len(accountIDs) == 0 {
 		return nil, nil
 	}
-	q := `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id = ANY($1)`
+	q := `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE status = 'pending' AND account_id = ANY($1)`
 	args := []any{accountIDs}
 	if !dueBy.IsZero() {
 		q += ` AND expires_at <= $2`
@@ -379,7 +372,7 @@ func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, erro
 }
 
 func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.Hold, error) {
-	q := `SELECT ` + holdCols + ` FROM holds WHERE id > $1`
+	q := `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE id > $1`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		args = append(args, p.AccountID)
@@ -470,7 +463,7 @@ func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
 // --- quotes
 
 func (t *tx) QuoteInsert(ctx context.Context, q tollgate.Quote) error {
-	_, err := t.exec(ctx, `INSERT INTO quotes (id, account_id, product, credits, details, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	_, err := t.exec(ctx, sqlq.QuoteInsert.PG,
 		q.ID, q.AccountID, string(q.Product), int64(q.Credits), q.Details, q.CreatedAt, q.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("insert quote: %w", err)
@@ -482,7 +475,7 @@ func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 	var q tollgate.Quote
 	var product string
 	var credits int64
-	err := t.q.QueryRow(ctx, `SELECT id, account_id, product, credits, details, created_at, expires_at FROM quotes WHERE id = $1`, id).
+	err := t.q.QueryRow(ctx, sqlq.QuoteByID.PG, id).
 		Scan(&q.ID, &q.AccountID, &product, &credits, &q.Details, &q.CreatedAt, &q.ExpiresAt)
 	q.Product, q.Credits = tollgate.Product(product), tollgate.Credits(credits)
 	q.CreatedAt, q.ExpiresAt = q.CreatedAt.UTC(), q.ExpiresAt.UTC()
@@ -580,11 +573,11 @@ const holdUpdateSQL = `UPDATE holds h SET status = u.status, captured = u.captur
 // without aborting the transaction.
 const (
 	batchInsertSQL = `INSERT INTO batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING pg_current_xact_id()::text`
-	grantInsertSQL = `INSERT INTO grants (` + grantCols + `)
+	grantInsertSQL = `INSERT INTO grants (` + sqlq.GrantCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
 		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[], $14::boolean[])
 	ON CONFLICT DO NOTHING RETURNING id`
-	holdInsertSQL = `INSERT INTO holds (` + holdCols + `)
+	holdInsertSQL = `INSERT INTO holds (` + sqlq.HoldCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
 	ON CONFLICT DO NOTHING RETURNING id`

@@ -8,18 +8,17 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/store/internal/sqlq"
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+sqlq.EndpointCols+`) VALUES (?,?,?,?,?,?,?,?)`,
 		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt), e.Disabled, e.OldSecret, nullMicros(e.OldSecretUntil))
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}
 	return nil
 }
-
-const endpointCols = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
 
 func scanEndpoint(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) {
 	var e tollgate.Endpoint
@@ -35,7 +34,7 @@ func scanEndpoint(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) 
 }
 
 func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
+	rows, err := t.q.QueryContext(ctx, sqlq.EndpointList.Lite)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
@@ -43,11 +42,11 @@ func (t *tx) EndpointList(ctx context.Context) ([]tollgate.Endpoint, error) {
 }
 
 func (t *tx) EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error) {
-	return scanEndpoint(t.q.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ?`, id))
+	return scanEndpoint(t.q.QueryRowContext(ctx, sqlq.EndpointByID.Lite, id))
 }
 
 func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
-	r, err := t.exec(ctx, `UPDATE webhook_endpoints SET types = ?, disabled = ?, secret = ?, old_secret = ?, old_secret_until = ? WHERE id = ?`,
+	r, err := t.exec(ctx, sqlq.EndpointUpdate.Lite,
 		strings.Join(e.Types, ","), e.Disabled, e.Secret, e.OldSecret, nullMicros(e.OldSecretUntil), e.ID)
 	if err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
@@ -59,10 +58,10 @@ func (t *tx) EndpointUpdate(ctx context.Context, e tollgate.Endpoint) error {
 }
 
 func (t *tx) EndpointDelete(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE endpoint_id = ?`, id); err != nil {
+	if _, err := t.exec(ctx, sqlq.EndpointDeleteDeliveries.Lite, id); err != nil {
 		return fmt.Errorf("delete endpoint: %w", err)
 	}
-	r, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
+	r, err := t.exec(ctx, sqlq.EndpointDelete.Lite, id)
 	if err != nil {
 		return fmt.Errorf("delete endpoint: %w", err)
 	}
@@ -124,7 +123,7 @@ func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgat
 }
 
 func (t *tx) DeliveryClaim(ctx context.Context, d tollgate.Delivery, until time.Time) (bool, error) {
-	r, err := t.exec(ctx, `UPDATE deliveries SET next_at = ? WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' AND next_at = ?`,
+	r, err := t.exec(ctx, sqlq.DeliveryClaim.Lite,
 		micros(until), d.Event.ID, d.EndpointID, micros(d.NextAt))
 	if err != nil {
 		return false, fmt.Errorf("claim delivery: %w", err)
@@ -150,7 +149,7 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 }
 
 func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants g
+	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.GrantCols+` FROM grants g
 		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
 		ORDER BY expires_at, id LIMIT ?`, micros(from), micros(to), limit(n))
@@ -162,7 +161,7 @@ func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n 
 
 func (t *tx) EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error) {
 	var at sql.NullInt64
-	err := t.q.QueryRowContext(ctx, `SELECT max(created_at) FROM events WHERE account_id = ? AND type = ?`, accountID, typ).Scan(&at)
+	err := t.q.QueryRowContext(ctx, sqlq.EventLastAt.Lite, accountID, typ).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last event: %w", mapErr(err))
 	}

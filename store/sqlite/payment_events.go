@@ -6,12 +6,11 @@ import (
 	"tollgate/store/record"
 
 	"tollgate"
+	"tollgate/store/internal/sqlq"
 )
 
-const paymentEventCols = `id, provider, event_id, type, object_id, order_id, matched, outcome, created_at, received_at`
-
 func (t *tx) PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error {
-	_, err := t.exec(ctx, `INSERT INTO payment_events (`+paymentEventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)
+	_, err := t.exec(ctx, `INSERT INTO payment_events (`+sqlq.PaymentEventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (provider, event_id) DO UPDATE SET order_id = excluded.order_id, matched = excluded.matched,
 		outcome = excluded.outcome, received_at = excluded.received_at`,
 		e.ID, e.Provider, e.EventID, e.Type, e.ObjectID, e.OrderID, e.Matched, e.Outcome, micros(e.CreatedAt), micros(e.ReceivedAt))
@@ -22,7 +21,7 @@ func (t *tx) PaymentEventPut(ctx context.Context, e tollgate.PaymentEvent) error
 }
 
 func (t *tx) PaymentEventList(ctx context.Context, p record.PaymentEventListParams) ([]tollgate.PaymentEvent, error) {
-	q, args := `SELECT `+paymentEventCols+` FROM payment_events WHERE id > ?`, []any{p.After}
+	q, args := `SELECT `+sqlq.PaymentEventCols+` FROM payment_events WHERE id > ?`, []any{p.After}
 	if p.Matched != nil {
 		q, args = q+` AND matched = ?`, append(args, *p.Matched)
 	}

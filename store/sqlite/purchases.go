@@ -7,17 +7,16 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/internal/sqlq"
 	"tollgate/store/record"
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
-	return scanGrant(t.q.QueryRowContext(ctx, `SELECT `+grantCols+` FROM grants WHERE account_id = ? AND external_ref = ?`, accountID, ref))
+	return scanGrant(t.q.QueryRowContext(ctx, `SELECT `+sqlq.GrantCols+` FROM grants WHERE account_id = ? AND external_ref = ?`, accountID, ref))
 }
 
-const packCols = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
-
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
-	_, err := t.exec(ctx, `INSERT INTO packs (`+packCols+`) VALUES (?,?,?,?,?,?,?,?)
+	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES (?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET credits = excluded.credits, price_amount = excluded.price_amount,
 		currency = excluded.currency, valid_for_days = excluded.valid_for_days, products = excluded.products, active = excluded.active`,
 		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, micros(p.CreatedAt))
@@ -28,7 +27,7 @@ func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
 }
 
 func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+packCols+` FROM packs ORDER BY id`)
+	rows, err := t.q.QueryContext(ctx, sqlq.PackList.Lite)
 	if err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
@@ -41,8 +40,6 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 		return p, err
 	})
 }
-
-const orderCols = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 
 func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var o tollgate.Order
@@ -58,7 +55,7 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, `INSERT INTO orders (`+sqlq.OrderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.PaymentRef, o.PaymentProblem,
 		o.DisputeID, string(o.DisputeStatus))
@@ -72,15 +69,15 @@ func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
 }
 
 func (t *tx) OrderByID(ctx context.Context, id string) (tollgate.Order, error) {
-	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+	return scanOrder(t.q.QueryRowContext(ctx, sqlq.OrderByID.Lite, id))
 }
 
 func (t *tx) OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error) {
-	return scanOrder(t.q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE provider = ? AND (provider_ref = ? OR payment_ref = ?)`, provider, ref, ref))
+	return scanOrder(t.q.QueryRowContext(ctx, sqlq.OrderByProviderRef.Lite, provider, ref, ref))
 }
 
 func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgate.Order, error) {
-	q := `SELECT ` + orderCols + ` FROM orders WHERE id > ?`
+	q := `SELECT ` + sqlq.OrderCols + ` FROM orders WHERE id > ?`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		q += ` AND account_id = ?`
@@ -98,7 +95,7 @@ func (t *tx) OrderList(ctx context.Context, p record.OrderListParams) ([]tollgat
 }
 
 func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
-	r, err := t.exec(ctx, `UPDATE orders SET provider_ref = ? WHERE id = ? AND provider_ref = ''`, ref, id)
+	r, err := t.exec(ctx, sqlq.OrderSetRef.Lite, ref, id)
 	if err != nil {
 		return false, fmt.Errorf("set order ref: %w", err)
 	}
@@ -123,21 +120,19 @@ func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
 
 func (t *tx) SettingGet(ctx context.Context, key string) (string, error) {
 	var v string
-	err := t.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := t.q.QueryRowContext(ctx, sqlq.SettingGet.Lite, key).Scan(&v)
 	return v, mapErr(err)
 }
 
 func (t *tx) SettingPut(ctx context.Context, key, value string) (string, error) {
-	if _, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+	if _, err := t.exec(ctx, sqlq.SettingPut.Lite, key, value); err != nil {
 		return "", fmt.Errorf("put setting: %w", err)
 	}
 	return t.SettingGet(ctx, key)
 }
 
-const priceRuleCols = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
-
 func (t *tx) PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error {
-	_, err := t.exec(ctx, `INSERT INTO price_rules (`+priceRuleCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, sqlq.PriceRuleInsert.Lite,
 		r.ID, string(r.Product), r.Meter, r.Tier, r.Resolution, r.Per, int64(r.Credits), micros(r.EffectiveAt), micros(r.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("insert price rule: %w", err)
@@ -146,7 +141,7 @@ func (t *tx) PriceRuleInsert(ctx context.Context, r tollgate.PriceRule) error {
 }
 
 func (t *tx) PriceRuleList(ctx context.Context) ([]tollgate.PriceRule, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+priceRuleCols+` FROM price_rules ORDER BY id, effective_at`)
+	rows, err := t.q.QueryContext(ctx, sqlq.PriceRuleList.Lite)
 	if err != nil {
 		return nil, fmt.Errorf("list price rules: %w", err)
 	}
@@ -165,7 +160,7 @@ func rowsAffected(r sql.Result) int64 {
 }
 
 func (t *tx) OrderSetProblem(ctx context.Context, id, problem string) error {
-	if _, err := t.exec(ctx, `UPDATE orders SET payment_problem = ? WHERE id = ?`, problem, id); err != nil {
+	if _, err := t.exec(ctx, sqlq.OrderSetProblem.Lite, problem, id); err != nil {
 		return fmt.Errorf("record payment problem: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/internal/sqlq"
 	"tollgate/store/record"
 )
 
@@ -59,8 +60,6 @@ func idList(ids []string) string {
 
 // --- accounts
 
-const accountCols = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
-
 func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) {
 	var a tollgate.Account
 	var created int64
@@ -71,7 +70,7 @@ func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) 
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance), a.PendingHolds, nullMicros(a.TimezoneFrom),
 		a.PlanBefore, nullMicros(a.PlanFrom))
 	if err != nil {
@@ -94,7 +93,7 @@ func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
-	return scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	return scanAccount(t.q.QueryRowContext(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id = ?`, id))
 }
 
 func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error) {
@@ -107,7 +106,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 }
 
 func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, p.After, limit(p.Limit))
+	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, p.After, limit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -150,8 +149,6 @@ func limit(n int) int {
 
 // --- keys
 
-const keyCols = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
-
 func scanKey(r interface{ Scan(...any) error }) (tollgate.APIKey, error) {
 	var k tollgate.APIKey
 	var created int64
@@ -179,7 +176,7 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = ?`, hash))
+	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE hash = ?`, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
@@ -189,7 +186,7 @@ func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 }
 
 func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id = ? ORDER BY id`, accountID)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE account_id = ? ORDER BY id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -201,7 +198,7 @@ func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Tim
 		micros(at), id, accountID); err != nil {
 		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
 	}
-	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
 }
 
 func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
@@ -246,8 +243,6 @@ func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error
 
 // --- grants
 
-const grantCols = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
-
 func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var g tollgate.Grant
 	var products string
@@ -278,7 +273,7 @@ func (t *tx) GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, er
 }
 
 func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate.Grant, error) {
-	q := `SELECT ` + grantCols + ` FROM grants WHERE id > ?`
+	q := `SELECT ` + sqlq.GrantCols + ` FROM grants WHERE id > ?`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		q += ` AND account_id = ?`
@@ -319,8 +314,6 @@ func scanString(r interface{ Scan(...any) error }) (string, error) {
 }
 
 // --- holds
-
-const holdCols = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
 
 func scanHold(r interface{ Scan(...any) error }) (tollgate.Hold, error) {
 	var h tollgate.Hold
@@ -378,7 +371,7 @@ func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, erro
 }
 
 func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.Hold, error) {
-	q := `SELECT ` + holdCols + ` FROM holds WHERE id > ?`
+	q := `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE id > ?`
 	args := []any{p.After}
 	if p.AccountID != "" {
 		q += ` AND account_id = ?`
@@ -587,7 +580,7 @@ func (t *tx) TxnsUnbalanced(ctx context.Context) ([]store.TxnSum, error) {
 // --- quotes
 
 func (t *tx) QuoteInsert(ctx context.Context, q tollgate.Quote) error {
-	_, err := t.exec(ctx, `INSERT INTO quotes (id, account_id, product, credits, details, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, sqlq.QuoteInsert.Lite,
 		q.ID, q.AccountID, string(q.Product), int64(q.Credits), q.Details, micros(q.CreatedAt), micros(q.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert quote: %w", err)
@@ -598,7 +591,7 @@ func (t *tx) QuoteInsert(ctx context.Context, q tollgate.Quote) error {
 func (t *tx) QuoteByID(ctx context.Context, id string) (tollgate.Quote, error) {
 	var q tollgate.Quote
 	var created, expires int64
-	err := t.q.QueryRowContext(ctx, `SELECT id, account_id, product, credits, details, created_at, expires_at FROM quotes WHERE id = ?`, id).
+	err := t.q.QueryRowContext(ctx, sqlq.QuoteByID.Lite, id).
 		Scan(&q.ID, &q.AccountID, &q.Product, &q.Credits, &q.Details, &created, &expires)
 	q.CreatedAt, q.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return q, mapErr(err)
@@ -696,8 +689,8 @@ func insertQuery(head, tail string, cols, rows int) string {
 }
 
 const (
-	insertGrants      = `INSERT INTO grants (` + grantCols + `) VALUES `
-	insertHolds       = `INSERT INTO holds (` + holdCols + `) VALUES `
+	insertGrants      = `INSERT INTO grants (` + sqlq.GrantCols + `) VALUES `
+	insertHolds       = `INSERT INTO holds (` + sqlq.HoldCols + `) VALUES `
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
@@ -709,13 +702,13 @@ const (
 )
 
 const (
-	qAccountsLock = `SELECT ` + accountCols + ` FROM accounts WHERE id IN ` + inIDs + ` ORDER BY id`
-	qGrantsOpen   = `SELECT ` + grantCols + ` FROM grants WHERE account_id IN ` + inIDs + `
+	qAccountsLock = `SELECT ` + sqlq.AccountCols + ` FROM accounts WHERE id IN ` + inIDs + ` ORDER BY id`
+	qGrantsOpen   = `SELECT ` + sqlq.GrantCols + ` FROM grants WHERE account_id IN ` + inIDs + `
 		AND expired_at IS NULL AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`
-	qGrantsByID   = `SELECT ` + grantCols + ` FROM grants WHERE id IN ` + inIDs + ` ORDER BY id`
-	qHoldsByID    = `SELECT ` + holdCols + ` FROM holds WHERE id IN ` + inIDs + ` ORDER BY id`
-	qHoldsByQuote = `SELECT ` + holdCols + ` FROM holds WHERE quote_id IN ` + inIDs + ` AND quote_id <> '' ORDER BY id`
-	qHoldsPending = `SELECT ` + holdCols + ` FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
+	qGrantsByID   = `SELECT ` + sqlq.GrantCols + ` FROM grants WHERE id IN ` + inIDs + ` ORDER BY id`
+	qHoldsByID    = `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE id IN ` + inIDs + ` ORDER BY id`
+	qHoldsByQuote = `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE quote_id IN ` + inIDs + ` AND quote_id <> '' ORDER BY id`
+	qHoldsPending = `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
 		AND expires_at <= ? ORDER BY account_id, id`
 	qHoldsPendingCount = `SELECT account_id, key_id, count(*) FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
 		GROUP BY account_id, key_id ORDER BY account_id, key_id`

@@ -1,0 +1,80 @@
+// Package sqlq holds the SQL that the SQLite and PostgreSQL stores share:
+// the column lists of their tables and the statements both write alike.
+// Each is written once, with ? placeholders; a Query carries it as SQLite
+// takes it and as PostgreSQL does ($1, $2...). What differs between the
+// stores (bulk writes, locks, the journal, time and array types) stays in
+// each store.
+package sqlq
+
+import "strconv"
+
+// Query is one statement in both dialects.
+type Query struct {
+	Lite string // SQLite: ? placeholders
+	PG   string // PostgreSQL: $1, $2...
+}
+
+// q makes a Query from a statement with ? placeholders.
+func q(s string) Query { return Query{Lite: s, PG: Dollar(s)} }
+
+// Dollar numbers the ? placeholders of s as PostgreSQL's $1, $2...,
+// leaving any ? inside a quoted string literal or identifier alone.
+func Dollar(s string) string {
+	out := make([]byte, 0, len(s)+8)
+	n := 0
+	var quote byte // the quote we are inside, or 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			out = append(out, '$')
+			out = strconv.AppendInt(out, int64(n), 10)
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// Column lists, in the order the stores scan them.
+const (
+	AccountCols      = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
+	KeyCols          = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
+	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
+	HoldCols         = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
+	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
+	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
+	PriceRuleCols    = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
+	EndpointCols     = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
+	PaymentEventCols = `id, provider, event_id, type, object_id, order_id, matched, outcome, created_at, received_at`
+	AuditCols        = `id, created_at, actor_key, actor_kind, account_id, action, target, request_id, detail`
+)
+
+// Statements both stores run as they are.
+var (
+	OrderSetRef              = q(`UPDATE orders SET provider_ref = ? WHERE id = ? AND provider_ref = ''`)
+	OrderSetProblem          = q(`UPDATE orders SET payment_problem = ? WHERE id = ?`)
+	SettingGet               = q(`SELECT value FROM settings WHERE key = ?`)
+	SettingPut               = q(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`)
+	PriceRuleInsert          = q(`INSERT INTO price_rules (` + PriceRuleCols + `) VALUES (?,?,?,?,?,?,?,?,?)`)
+	PriceRuleList            = q(`SELECT ` + PriceRuleCols + ` FROM price_rules ORDER BY id, effective_at`)
+	QuoteInsert              = q(`INSERT INTO quotes (id, account_id, product, credits, details, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`)
+	QuoteByID                = q(`SELECT id, account_id, product, credits, details, created_at, expires_at FROM quotes WHERE id = ?`)
+	EndpointByID             = q(`SELECT ` + EndpointCols + ` FROM webhook_endpoints WHERE id = ?`)
+	EndpointList             = q(`SELECT ` + EndpointCols + ` FROM webhook_endpoints ORDER BY id`)
+	EndpointUpdate           = q(`UPDATE webhook_endpoints SET types = ?, disabled = ?, secret = ?, old_secret = ?, old_secret_until = ? WHERE id = ?`)
+	EndpointDeleteDeliveries = q(`DELETE FROM deliveries WHERE endpoint_id = ?`)
+	EndpointDelete           = q(`DELETE FROM webhook_endpoints WHERE id = ?`)
+	EventLastAt              = q(`SELECT max(created_at) FROM events WHERE account_id = ? AND type = ?`)
+	DeliveryClaim            = q(`UPDATE deliveries SET next_at = ? WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' AND next_at = ?`)
+	OrderByID                = q(`SELECT ` + OrderCols + ` FROM orders WHERE id = ?`)
+	OrderByProviderRef       = q(`SELECT ` + OrderCols + ` FROM orders WHERE provider = ? AND (provider_ref = ? OR payment_ref = ?) LIMIT 1`)
+	PackList                 = q(`SELECT ` + PackCols + ` FROM packs ORDER BY id`)
+)
