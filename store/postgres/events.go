@@ -104,10 +104,7 @@ func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgat
 		err := r.Scan(&d.Event.ID, &d.Event.Type, &d.Event.AccountID, &d.Event.Payload, &d.Event.CreatedAt, &d.EndpointID, &d.URL, &d.Secret, &d.OldSecret, &d.Attempts, &d.NextAt)
 		d.Event.CreatedAt, d.NextAt = d.Event.CreatedAt.UTC(), d.NextAt.UTC()
 		return d, err
-	}, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
-		CASE WHEN w.old_secret_until > $1 THEN w.old_secret ELSE '' END, d.attempts, d.next_at
-		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-		WHERE d.status = 'pending' AND d.next_at <= $1 AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT $2`, now, limit(n))
+	}, sqlq.DeliveriesDue.PG, now, now, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
@@ -140,10 +137,7 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 }
 
 func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
-	gs, err := query(ctx, t, scanGrant, `SELECT `+sqlq.GrantCols+` FROM grants g
-		WHERE expired_at IS NULL AND expires_at > $1 AND expires_at <= $2 AND remaining > 0 AND source <> 'allowance'
-		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
-		ORDER BY expires_at, id LIMIT $3`, from, to, limit(n))
+	gs, err := query(ctx, t, scanGrant, sqlq.GrantsExpiringUnnoticed.PG, from, to, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("expiring grants: %w", err)
 	}

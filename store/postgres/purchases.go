@@ -13,7 +13,7 @@ import (
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
-	return scanGrant(t.q.QueryRow(ctx, `SELECT `+sqlq.GrantCols+` FROM grants WHERE account_id = $1 AND external_ref = $2`, accountID, ref))
+	return scanGrant(t.q.QueryRow(ctx, sqlq.GrantByRef.PG, accountID, ref))
 }
 
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
@@ -53,7 +53,7 @@ func scanOrder(r row) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+sqlq.OrderCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, sqlq.OrderInsert.PG,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentRef, o.PaymentProblem,
 		o.DisputeID, string(o.DisputeStatus))
@@ -102,11 +102,9 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 }
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
-	ct, err := t.exec(ctx, `UPDATE orders SET status = $1, grant_id = $2, refunded_credits = $3, completed_at = $4, refunded_at = $5,
-		payment_ref = CASE WHEN $6 <> '' THEN $6 ELSE payment_ref END, dispute_id = $10, dispute_status = $11
-		WHERE id = $7 AND status = $8 AND refunded_credits = $9`,
+	ct, err := t.exec(ctx, sqlq.OrderUpdate.PG,
 		string(u.Status), u.GrantID, int64(u.RefundedCredits), u.CompletedAt, u.RefundedAt,
-		u.PaymentRef, u.ID, string(u.FromStatus), int64(u.FromRefunded), u.DisputeID, string(u.DisputeStatus))
+		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus), u.ID, string(u.FromStatus), int64(u.FromRefunded))
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}

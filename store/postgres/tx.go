@@ -88,9 +88,8 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	ct, err := t.exec(ctx, `UPDATE accounts SET name = $1, plan = $2, timezone = $3, status = $4, low_balance = $6, timezone_from = $7,
-		plan_before = $8, plan_from = $9 WHERE id = $5`,
-		a.Name, a.Plan, a.Timezone, string(a.Status), a.ID, int64(a.LowBalance), a.TimezoneFrom, a.PlanBefore, a.PlanFrom)
+	ct, err := t.exec(ctx, sqlq.AccountUpdate.PG,
+		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), a.TimezoneFrom, a.PlanBefore, a.PlanFrom, a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -101,7 +100,7 @@ func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
-	return scanAccount(t.q.QueryRow(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id = $1`, id))
+	return scanAccount(t.q.QueryRow(ctx, sqlq.AccountByID.PG, id))
 }
 
 // AccountsLock locks the rows FOR UPDATE, in id order so that instances
@@ -123,7 +122,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 }
 
 func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
-	as, err := query(ctx, t, scanAccount, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
+	as, err := query(ctx, t, scanAccount, sqlq.AccountList.PG,
 		p.After, limit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
@@ -159,7 +158,7 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	return scanKey(t.q.QueryRow(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE hash = $1`, hash))
+	return scanKey(t.q.QueryRow(ctx, sqlq.APIKeyByHash.PG, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
@@ -169,7 +168,7 @@ func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 }
 
 func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
-	ks, err := query(ctx, t, scanKey, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE account_id = $1 ORDER BY id`, accountID)
+	ks, err := query(ctx, t, scanKey, sqlq.APIKeyList.PG, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -177,15 +176,15 @@ func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKe
 }
 
 func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Time) (tollgate.APIKey, error) {
-	if _, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL`,
+	if _, err := t.exec(ctx, sqlq.APIKeyRevoke.PG,
 		at, id, accountID); err != nil {
 		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
 	}
-	return scanKey(t.q.QueryRow(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID))
+	return scanKey(t.q.QueryRow(ctx, sqlq.APIKeyByIDOfAccount.PG, id, accountID))
 }
 
 func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
-	if _, err := t.exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, at, id); err != nil {
+	if _, err := t.exec(ctx, sqlq.APIKeyTouch.PG, at, id); err != nil {
 		return fmt.Errorf("touch key: %w", err)
 	}
 	return nil
@@ -288,8 +287,7 @@ func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate
 }
 
 func (t *tx) GrantsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
-	ids, err := query(ctx, t, scanString, `SELECT DISTINCT account_id FROM grants
-		WHERE expired_at IS NULL AND expires_at <= $1 AND (remaining > 0 OR source = 'allowance') LIMIT $2`, now, limit(n))
+	ids, err := query(ctx, t, scanString, sqlq.GrantsDue.PG, now, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("grants due: %w", err)
 	}
@@ -363,8 +361,7 @@ func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.T
 }
 
 func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
-	ids, err := query(ctx, t, scanString, `SELECT DISTINCT account_id FROM holds
-		WHERE status = 'pending' AND expires_at <= $1 LIMIT $2`, now, limit(n))
+	ids, err := query(ctx, t, scanString, sqlq.HoldsDue.PG, now, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("holds due: %w", err)
 	}
@@ -512,7 +509,7 @@ func (t *tx) IdempotencyLock(ctx context.Context, scope, key string) error {
 }
 
 func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
-	ct, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, before)
+	ct, err := t.exec(ctx, sqlq.IdempotencyPurge.PG, before)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency: %w", err)
 	}

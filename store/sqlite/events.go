@@ -106,10 +106,7 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 }
 
 func (t *tx) DeliveriesDue(ctx context.Context, now time.Time, n int) ([]tollgate.Delivery, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
-		CASE WHEN w.old_secret_until > ? THEN w.old_secret ELSE '' END, d.attempts, d.next_at
-		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-		WHERE d.status = 'pending' AND d.next_at <= ? AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT ?`, micros(now), micros(now), limit(n))
+	rows, err := t.q.QueryContext(ctx, sqlq.DeliveriesDue.Lite, micros(now), micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
@@ -149,10 +146,7 @@ func (t *tx) DeliveryDone(ctx context.Context, d tollgate.Delivery, delivered bo
 }
 
 func (t *tx) GrantsExpiringUnnoticed(ctx context.Context, from, to time.Time, n int) ([]tollgate.Grant, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.GrantCols+` FROM grants g
-		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
-		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
-		ORDER BY expires_at, id LIMIT ?`, micros(from), micros(to), limit(n))
+	rows, err := t.q.QueryContext(ctx, sqlq.GrantsExpiringUnnoticed.Lite, micros(from), micros(to), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("expiring grants: %w", err)
 	}

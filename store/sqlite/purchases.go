@@ -12,7 +12,7 @@ import (
 )
 
 func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error) {
-	return scanGrant(t.q.QueryRowContext(ctx, `SELECT `+sqlq.GrantCols+` FROM grants WHERE account_id = ? AND external_ref = ?`, accountID, ref))
+	return scanGrant(t.q.QueryRowContext(ctx, sqlq.GrantByRef.Lite, accountID, ref))
 }
 
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
@@ -55,7 +55,7 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 }
 
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, `INSERT INTO orders (`+sqlq.OrderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+	r, err := t.exec(ctx, sqlq.OrderInsert.Lite,
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.PaymentRef, o.PaymentProblem,
 		o.DisputeID, string(o.DisputeStatus))
@@ -104,9 +104,7 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 }
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
-	r, err := t.exec(ctx, `UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
-		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
-		WHERE id = ? AND status = ? AND refunded_credits = ?`,
+	r, err := t.exec(ctx, sqlq.OrderUpdate.Lite,
 		string(u.Status), u.GrantID, int64(u.RefundedCredits), nullMicros(u.CompletedAt), nullMicros(u.RefundedAt),
 		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus), u.ID, string(u.FromStatus), int64(u.FromRefunded))
 	if err != nil {

@@ -80,8 +80,7 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
-	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ?, timezone_from = ?,
-		plan_before = ?, plan_from = ? WHERE id = ?`,
+	r, err := t.exec(ctx, sqlq.AccountUpdate.Lite,
 		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), nullMicros(a.TimezoneFrom), a.PlanBefore, nullMicros(a.PlanFrom), a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
@@ -93,7 +92,7 @@ func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 }
 
 func (t *tx) AccountByID(ctx context.Context, id string) (tollgate.Account, error) {
-	return scanAccount(t.q.QueryRowContext(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id = ?`, id))
+	return scanAccount(t.q.QueryRowContext(ctx, sqlq.AccountByID.Lite, id))
 }
 
 func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error) {
@@ -106,7 +105,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 }
 
 func (t *tx) AccountList(ctx context.Context, p store.AccountListParams) ([]tollgate.Account, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.AccountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, p.After, limit(p.Limit))
+	rows, err := t.q.QueryContext(ctx, sqlq.AccountList.Lite, p.After, limit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -176,7 +175,7 @@ func (t *tx) APIKeyInsert(ctx context.Context, k tollgate.APIKey) error {
 }
 
 func (t *tx) APIKeyByHash(ctx context.Context, hash []byte) (tollgate.APIKey, error) {
-	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE hash = ?`, hash))
+	return scanKey(t.q.QueryRowContext(ctx, sqlq.APIKeyByHash.Lite, hash))
 }
 
 func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
@@ -186,7 +185,7 @@ func (t *tx) APIKeyAdminExists(ctx context.Context) (bool, error) {
 }
 
 func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKey, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE account_id = ? ORDER BY id`, accountID)
+	rows, err := t.q.QueryContext(ctx, sqlq.APIKeyList.Lite, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -194,15 +193,15 @@ func (t *tx) APIKeyList(ctx context.Context, accountID string) ([]tollgate.APIKe
 }
 
 func (t *tx) APIKeyRevoke(ctx context.Context, accountID, id string, at time.Time) (tollgate.APIKey, error) {
-	if _, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+	if _, err := t.exec(ctx, sqlq.APIKeyRevoke.Lite,
 		micros(at), id, accountID); err != nil {
 		return tollgate.APIKey{}, fmt.Errorf("revoke key: %w", err)
 	}
-	return scanKey(t.q.QueryRowContext(ctx, `SELECT `+sqlq.KeyCols+` FROM api_keys WHERE id = ? AND account_id = ?`, id, accountID))
+	return scanKey(t.q.QueryRowContext(ctx, sqlq.APIKeyByIDOfAccount.Lite, id, accountID))
 }
 
 func (t *tx) APIKeyTouch(ctx context.Context, id string, at time.Time) error {
-	if _, err := t.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, micros(at), id); err != nil {
+	if _, err := t.exec(ctx, sqlq.APIKeyTouch.Lite, micros(at), id); err != nil {
 		return fmt.Errorf("touch key: %w", err)
 	}
 	return nil
@@ -299,8 +298,7 @@ func (t *tx) GrantList(ctx context.Context, p store.GrantListParams) ([]tollgate
 }
 
 func (t *tx) GrantsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT account_id FROM grants
-		WHERE expired_at IS NULL AND expires_at <= ? AND (remaining > 0 OR source = 'allowance') LIMIT ?`, micros(now), limit(n))
+	rows, err := t.q.QueryContext(ctx, sqlq.GrantsDue.Lite, micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("grants due: %w", err)
 	}
@@ -362,8 +360,7 @@ func (t *tx) HoldsPending(ctx context.Context, accountIDs []string, dueBy time.T
 }
 
 func (t *tx) HoldsDue(ctx context.Context, now time.Time, n int) ([]string, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT account_id FROM holds
-		WHERE status = 'pending' AND expires_at <= ? LIMIT ?`, micros(now), limit(n))
+	rows, err := t.q.QueryContext(ctx, sqlq.HoldsDue.Lite, micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("holds due: %w", err)
 	}
@@ -626,7 +623,7 @@ func (t *tx) IdempotencyLock(context.Context, string, string) error {
 }
 
 func (t *tx) IdempotencyPurge(ctx context.Context, before time.Time) (int64, error) {
-	r, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, micros(before))
+	r, err := t.exec(ctx, sqlq.IdempotencyPurge.Lite, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency: %w", err)
 	}

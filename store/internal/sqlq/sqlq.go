@@ -77,4 +77,31 @@ var (
 	OrderByID                = q(`SELECT ` + OrderCols + ` FROM orders WHERE id = ?`)
 	OrderByProviderRef       = q(`SELECT ` + OrderCols + ` FROM orders WHERE provider = ? AND (provider_ref = ? OR payment_ref = ?) LIMIT 1`)
 	PackList                 = q(`SELECT ` + PackCols + ` FROM packs ORDER BY id`)
+	APIKeyByHash             = q(`SELECT ` + KeyCols + ` FROM api_keys WHERE hash = ?`)
+	APIKeyList               = q(`SELECT ` + KeyCols + ` FROM api_keys WHERE account_id = ? ORDER BY id`)
+	APIKeyRevoke             = q(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`)
+	APIKeyByIDOfAccount      = q(`SELECT ` + KeyCols + ` FROM api_keys WHERE id = ? AND account_id = ?`)
+	APIKeyTouch              = q(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`)
+	AccountByID              = q(`SELECT ` + AccountCols + ` FROM accounts WHERE id = ?`)
+	AccountList              = q(`SELECT ` + AccountCols + ` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`)
+	GrantByRef               = q(`SELECT ` + GrantCols + ` FROM grants WHERE account_id = ? AND external_ref = ?`)
+	GrantsDue                = q(`SELECT DISTINCT account_id FROM grants
+		WHERE expired_at IS NULL AND expires_at <= ? AND (remaining > 0 OR source = 'allowance') LIMIT ?`)
+	GrantsExpiringUnnoticed = q(`SELECT ` + GrantCols + ` FROM grants g
+		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
+		ORDER BY expires_at, id LIMIT ?`)
+	HoldsDue = q(`SELECT DISTINCT account_id FROM holds
+		WHERE status = 'pending' AND expires_at <= ? LIMIT ?`)
+	IdempotencyPurge = q(`DELETE FROM idempotency WHERE created_at < ?`)
+	OrderInsert      = q(`INSERT INTO orders (` + OrderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)
+	AccountUpdate    = q(`UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ?, timezone_from = ?,
+		plan_before = ?, plan_from = ? WHERE id = ?`)
+	DeliveriesDue = q(`SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
+		CASE WHEN w.old_secret_until > ? THEN w.old_secret ELSE '' END, d.attempts, d.next_at
+		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.status = 'pending' AND d.next_at <= ? AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT ?`)
+	OrderUpdate = q(`UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
+		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
+		WHERE id = ? AND status = ? AND refunded_credits = ?`)
 )
