@@ -11,7 +11,7 @@ import (
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+sqlq.EndpointCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+	_, err := t.exec(ctx, sqlq.EndpointInsert.PG,
 		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt, e.Disabled, e.OldSecret, e.OldSecretUntil)
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)

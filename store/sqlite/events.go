@@ -12,7 +12,7 @@ import (
 )
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+sqlq.EndpointCols+`) VALUES (?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, sqlq.EndpointInsert.Lite,
 		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt), e.Disabled, e.OldSecret, nullMicros(e.OldSecretUntil))
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)

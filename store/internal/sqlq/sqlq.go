@@ -104,4 +104,5 @@ var (
 	OrderUpdate = q(`UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
 		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
 		WHERE id = ? AND status = ? AND refunded_credits = ?`)
+	EndpointInsert = q(`INSERT INTO webhook_endpoints (` + EndpointCols + `) VALUES (?,?,?,?,?,?,?,?)`)
 )
