@@ -13,7 +13,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/store"
 	"tollgate/store/fault"
-	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 	"tollgate/store/sqlite"
 )
 
@@ -77,7 +77,7 @@ func postgresURL(tb testing.TB) string {
 // when tb ends.
 func openPostgres(tb testing.TB) store.Store {
 	tb.Helper()
-	db, cleanup, err := postgres.OpenTestSchema(context.Background(), postgresURL(tb))
+	db, cleanup, err := pgtest.OpenSchema(context.Background(), postgresURL(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

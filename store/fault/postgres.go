@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 )
 
 // Proxy forwards PostgreSQL connections on loopback and follows a Plan at
@@ -227,7 +228,7 @@ func OpenPostgres(tb testing.TB, dbURL string, plan *Plan) (*postgres.DB, *Proxy
 		tb.Fatal(err)
 	}
 	u.Host = p.Addr()
-	db, cleanup, err := postgres.OpenTestSchema(context.Background(), u.String())
+	db, cleanup, err := pgtest.OpenSchema(context.Background(), u.String())
 	if err != nil {
 		p.Close()
 		tb.Fatal(err)

@@ -13,9 +13,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -99,63 +97,6 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: pool_max_conns is %d; it must be more than %d, the connections kept for writes", cfg.MaxConns, WriteReserve)
 	}
 	return &DB{pool: pool, xids: map[int64]int64{}, reads: make(chan struct{}, cfg.MaxConns-WriteReserve)}, nil
-}
-
-// OpenTestSchema opens the database at url in a new schema with a random
-// name, migrated, for tests that must not see each other's rows. The
-// returned cleanup closes the store and drops the schema with everything in
-// it; it is safe to call once.
-func OpenTestSchema(ctx context.Context, url string) (*DB, func(), error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open test schema: %w", err)
-	}
-	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "tollgate_test_" + hex.EncodeToString(b[:])
-	admin := cfg.ConnConfig.Copy()
-	if err := execOnce(ctx, admin, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return nil, nil, fmt.Errorf("open test schema: %w", err)
-	}
-	drop := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return execOnce(ctx, admin, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	db, err := openConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, errors.Join(err, drop())
-	}
-	if err := db.Migrate(ctx); err != nil {
-		return nil, nil, errors.Join(err, db.Close(), drop())
-	}
-	cleanup := func() {
-		// A cleanup has no caller to report to: Close always returns nil,
-		// and a schema that could not be dropped holds only test rows,
-		// under a random name no other test uses.
-		_ = db.Close()
-		_ = drop()
-	}
-	return db, cleanup, nil
-}
-
-// execOnce runs sql on a connection of its own.
-func execOnce(ctx context.Context, cfg *pgx.ConnConfig, sql string) (err error) {
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := conn.Close(context.WithoutCancel(ctx)); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
-	_, err = conn.Exec(ctx, sql)
-	return err
 }
 
 // Kind returns "postgres".

@@ -1,11 +1,10 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 	"tollgate/store/record"
 	"tollgate/store/storetest"
 )
@@ -33,9 +34,9 @@ func testURL(t testing.TB) string {
 }
 
 // openTest returns a migrated store in a schema of its own.
-func openTest(t *testing.T) *DB {
+func openTest(t *testing.T) *postgres.DB {
 	t.Helper()
-	db, cleanup, err := OpenTestSchema(t.Context(), testURL(t))
+	db, cleanup, err := pgtest.OpenSchema(t.Context(), testURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func openTest(t *testing.T) *DB {
 func TestContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(tb testing.TB) store.Store {
-		db, cleanup, err := OpenTestSchema(context.Background(), testURL(tb))
+		db, cleanup, err := pgtest.OpenSchema(context.Background(), testURL(tb))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -56,14 +57,14 @@ func TestContract(t *testing.T) {
 	})
 }
 
-func write(t *testing.T, db *DB, fn func(store.Tx) error) {
+func write(t *testing.T, db *postgres.DB, fn func(store.Tx) error) {
 	t.Helper()
 	if err := db.Write(t.Context(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func read(t *testing.T, db *DB, fn func(store.Tx) error) {
+func read(t *testing.T, db *postgres.DB, fn func(store.Tx) error) {
 	t.Helper()
 	if err := db.Read(t.Context(), fn); err != nil {
 		t.Fatal(err)
@@ -122,9 +123,9 @@ func TestMigrateConcurrent(t *testing.T) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 
-	var dbs [2]*DB
+	var dbs [2]*postgres.DB
 	for i := range dbs {
-		if dbs[i], err = Open(ctx, u.String()); err != nil {
+		if dbs[i], err = postgres.Open(ctx, u.String()); err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _ = dbs[i].Close() }() // always nil
@@ -158,11 +159,11 @@ func TestMigrateConcurrent(t *testing.T) {
 // migrationCount is the number of embedded migrations.
 func migrationCount(t *testing.T) int {
 	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("embedded migrations: %v (%d)", err, len(names))
+	n, err := postgres.Migrations()
+	if err != nil || n == 0 {
+		t.Fatalf("embedded migrations: %v (%d)", err, n)
 	}
-	return len(names)
+	return n
 }
 
 // TestAuditAppendOnly: the database itself refuses to change, delete or
@@ -172,7 +173,7 @@ func TestAuditAppendOnly(t *testing.T) {
 	e := tollgate.AuditEntry{ID: "aud_1", CreatedAt: t0, ActorKind: "admin", Action: "grant.create", Detail: "{}"}
 	write(t, db, func(tx store.Tx) error { return tx.AuditAppend(t.Context(), []tollgate.AuditEntry{e}) })
 	for _, q := range []string{`UPDATE audit_log SET action = 'x'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
-		if _, err := db.pool.Exec(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+		if _, err := db.Pool().Exec(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: %v, want it refused", q, err)
 		}
 	}
@@ -189,9 +190,9 @@ func TestAuditAppendOnly(t *testing.T) {
 // does not end, a write still gets a connection and commits.
 func TestReadsLeaveRoomForWrites(t *testing.T) {
 	db := openTest(t)
-	slots := cap(db.reads)
-	if slots != DefaultMaxConns-WriteReserve {
-		t.Fatalf("%d read slots, want %d", slots, DefaultMaxConns-WriteReserve)
+	slots := postgres.ReadSlots(db)
+	if slots != postgres.DefaultMaxConns-postgres.WriteReserve {
+		t.Fatalf("%d read slots, want %d", slots, postgres.DefaultMaxConns-postgres.WriteReserve)
 	}
 	release := make(chan struct{})
 	in := make(chan struct{}, slots+8)
@@ -214,7 +215,7 @@ func TestReadsLeaveRoomForWrites(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	for i := range WriteReserve {
+	for i := range postgres.WriteReserve {
 		if err := db.Write(ctx, func(tx store.Tx) error { return tx.AccountInsert(ctx, account(fmt.Sprint("w", i))) }); err != nil {
 			t.Fatalf("write %d with every read slot taken: %v", i, err)
 		}
