@@ -23,7 +23,7 @@ import (
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/store"
-	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 	"tollgate/store/sqlite"
 )
 
@@ -72,7 +72,7 @@ func openPostgres(tb testing.TB) store.Store {
 	if url == "" {
 		tb.Skip("TOLLGATE_TEST_DATABASE_URL not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run against PostgreSQL")
 	}
-	db, cleanup, err := postgres.OpenTestSchema(context.Background(), url)
+	db, cleanup, err := pgtest.OpenSchema(context.Background(), url)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/store"
-	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 	"tollgate/store/sqlite"
 )
 
@@ -62,7 +62,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 		if url == "" {
 			t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping PostgreSQL")
 		}
-		db, cleanup, err := postgres.OpenTestSchema(context.Background(), url)
+		db, cleanup, err := pgtest.OpenSchema(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,7 @@ import (
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store"
-	"tollgate/store/postgres"
+	"tollgate/store/postgres/pgtest"
 	"tollgate/store/sqlite"
 )
 
@@ -174,7 +174,7 @@ func TestTwoServersSharePostgres(t *testing.T) {
 		t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping the two-process PostgreSQL race")
 	}
 	ctx := context.Background()
-	db, cleanup, err := postgres.OpenTestSchema(ctx, base)
+	db, cleanup, err := pgtest.OpenSchema(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}
