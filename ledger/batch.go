@@ -20,7 +20,7 @@ import (
 // state as it found it.
 type batch struct {
 	l   *Ledger
-	tx  store.Tx
+	tx  batchTx
 	now time.Time
 
 	accounts map[string]*account
@@ -59,6 +59,33 @@ type batch struct {
 	idemOwner map[store.IdempotencyKey]*op
 }
 
+// batchTx is what the committer needs of a transaction: the reads a batch
+// loads and checks with, and Apply, which writes all it changed. The
+// contracts are store.Tx's and record.Tx's.
+type batchTx interface {
+	// Loading (loader.go): accounts locked, then their grants and holds.
+	AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error)
+	GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error)
+	GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error)
+	HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error)
+	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
+	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]store.PendingCount, error)
+	HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error)
+	PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error)
+	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
+	// Checks while applying: a reference taken, an order by its payment,
+	// when the last credits.low went out, a request answered before.
+	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)
+	OrderByProviderRef(ctx context.Context, provider, ref string) (tollgate.Order, error)
+	EventLastAt(ctx context.Context, accountID, typ string) (time.Time, bool, error)
+	IdempotencyByKey(ctx context.Context, scope, key string) (record.Idempotency, error)
+	IdempotencyPurge(ctx context.Context, before time.Time) (int64, error)
+	// Writing the batch.
+	Apply(ctx context.Context, w *store.Writes) error
+}
+
+var _ batchTx = store.Tx(nil)
+
 type account struct {
 	a      tollgate.Account
 	grants []*grantState // open grants, any order
@@ -84,7 +111,7 @@ type orderState struct {
 	dirty        bool
 }
 
-func newBatch(l *Ledger, tx store.Tx, now time.Time) *batch {
+func newBatch(l *Ledger, tx batchTx, now time.Time) *batch {
 	return &batch{
 		l: l, tx: tx, now: now,
 		accounts:   map[string]*account{},
