@@ -87,14 +87,11 @@ const (
 	SourceTransfer  GrantSource = "transfer" // moved from another account
 )
 
+// GrantSources lists every source.
+var GrantSources = []GrantSource{SourceAllowance, SourcePurchase, SourcePromo, SourceRefund, SourceRoyalty, SourceAdmin, SourceTransfer}
+
 // Valid reports whether s is a known source.
-func (s GrantSource) Valid() bool {
-	switch s {
-	case SourceAllowance, SourcePurchase, SourcePromo, SourceRefund, SourceRoyalty, SourceAdmin, SourceTransfer:
-		return true
-	}
-	return false
-}
+func (s GrantSource) Valid() bool { return slices.Contains(GrantSources, s) }
 
 // Grant is a lot of credits given to an account. Remaining counts the credits
 // neither spent nor held; it never goes below zero.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -21,22 +22,22 @@ import (
 
 type orderView struct {
 	ID           string             `json:"id"`
-	Object       string             `json:"object"`
+	Object       string             `json:"object" const:"order"`
 	AccountID    string             `json:"account_id"`
 	PackID       string             `json:"pack_id"`
 	Credits      tollgate.Credits   `json:"credits"`
 	Price        tollgate.Money     `json:"price"`
 	ValidForDays int                `json:"valid_for_days"`
 	Products     []tollgate.Product `json:"products"`
-	Status       string             `json:"status"`
-	Provider     string             `json:"provider"`
+	Status       string             `json:"status" enum:"pending,completed,refunded"`
+	Provider     string             `json:"provider" enum:"dev,stripe"`
 	GrantID      string             `json:"grant_id,omitempty"`
 	CreatedAt    time.Time          `json:"created_at"`
 	CompletedAt  *time.Time         `json:"completed_at"`
 	RefundedAt   *time.Time         `json:"refunded_at"`
 	// PaymentProblem says why a payment naming the order was refused.
-	PaymentProblem string       `json:"payment_problem,omitempty"`
-	Dispute        *disputeView `json:"dispute"`
+	PaymentProblem string       `json:"payment_problem,omitempty" doc:"Present when a payment naming this order was refused: it was not the order's checkout session, or paid another amount or currency. Nothing was granted for it; refund it in Stripe."`
+	Dispute        *disputeView `json:"dispute" doc:"A dispute (chargeback) of the order's payment; null if none."`
 }
 
 // disputeView is a dispute of an order's payment.
@@ -55,9 +56,9 @@ func viewOrder(o tollgate.Order) orderView {
 }
 
 type checkoutView struct {
-	Object      string    `json:"object"`
+	Object      string    `json:"object" const:"checkout"`
 	Order       orderView `json:"order"`
-	CheckoutURL string    `json:"checkout_url"`
+	CheckoutURL string    `json:"checkout_url" doc:"Send the buyer here to pay. With no payment provider configured it is Tollgate's own development page, which says that no money moves."`
 }
 
 // baseURL is where clients reach this server, for the links it gives:
@@ -129,69 +130,75 @@ func (s *Server) absolute(r *http.Request, u string) string {
 	return u
 }
 
-func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		AccountID string `json:"account_id"`
-		PackID    string `json:"pack_id"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type checkoutRequest struct {
+	AccountID string `json:"account_id" doc:"Required with an admin key; with an account key, absent or the key's own account."`
+	PackID    string `json:"pack_id" required:"true"`
+}
+
+func (s *Server) createCheckout(r *http.Request, c *call, in *struct{ Body checkoutRequest }) (checkoutView, error) {
+	req := in.Body
 	acct, err := c.bodyAccount(req.AccountID)
 	if err != nil {
-		return err
+		return checkoutView{}, err
 	}
 	if req.PackID == "" {
-		return tollgate.FieldError("pack_id", "is required; see GET /v1/packs")
+		return checkoutView{}, tollgate.FieldError("pack_id", "is required; see GET /v1/packs")
 	}
 	view := func(v any) any {
 		st := v.(payment.Started)
 		return checkoutView{"checkout", viewOrder(st.Order), s.absolute(r, st.URL)}
 	}
-	o, u, err := s.Payments.Checkout(r.Context(), acct, req.PackID, c.idempotency(r, http.StatusCreated, view))
+	o, u, err := s.Payments.Checkout(r.Context(), acct, req.PackID, c.idempotency(r, view))
 	if err != nil {
-		return err
+		return checkoutView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(payment.Started{Order: o, URL: u}))
+	return view(payment.Started{Order: o, URL: u}).(checkoutView), nil
 }
 
 type refundView struct {
-	Object   string         `json:"object"`
+	Object   string         `json:"object" const:"refund"`
 	Order    orderView      `json:"order"`
 	Amount   tollgate.Money `json:"amount"`
-	RefundID string         `json:"refund_id,omitempty"`
+	RefundID string         `json:"refund_id,omitempty" doc:"The payment provider's refund."`
 	// Applied: the credits were taken back already (a development
 	// order); otherwise they follow the provider's refund event.
-	Applied bool `json:"applied"`
+	Applied bool `json:"applied" doc:"true: the credits were taken back already (a development order). false: they are taken back, exactly once, when the provider's refund event arrives."`
 }
 
 // refundOrder refunds an order's payment, all that is left or part: through
 // Stripe, whose event then takes the credits back exactly once; a
 // development order at once.
-func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Amount *int64 `json:"amount"`
-	}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
+type refundRequest struct {
+	Amount *int64 `json:"amount" doc:"Minor units of the order's currency; absent: all that is left to refund." minimum:"1"`
+}
+
+func (refundRequest) doc() string {
+	return "The body may be empty: refund all that is left."
+}
+
+func (refundRequest) schemaName() string { return "RefundOrderRequest" }
+
+func (s *Server) refundOrder(r *http.Request, c *call, in *struct {
+	orderPath
+	Body refundRequest `body:"optional"`
+}) (refundView, error) {
 	view := func(v any) any {
 		rs := v.(payment.RefundStarted)
 		return refundView{"refund", viewOrder(rs.Order), tollgate.Money{Amount: rs.Amount, Currency: rs.Order.Price.Currency}, rs.RefundID, rs.Applied}
 	}
-	k := c.idempotency(r, http.StatusOK, view)
+	k := c.idempotency(r, view)
 	if k != nil {
 		// A repeat is answered as the first was, without asking Stripe
 		// (which would refund once anyway: its key derives from this one).
 		if _, err := s.l.WriteIdempotent(r.Context(), nil, func(tx record.Tx) (any, error) {
 			return nil, s.l.CheckIdempotent(r.Context(), tx, k)
 		}); err != nil {
-			return err
+			return refundView{}, err
 		}
 	}
-	rs, err := s.Payments.RefundPayment(r.Context(), r.PathValue("id"), req.Amount, k)
+	rs, err := s.Payments.RefundPayment(r.Context(), in.ID, in.Body.Amount, k)
 	if err != nil {
-		return err
+		return refundView{}, err
 	}
 	// The answer is remembered with the audit entry of a refund the
 	// provider now makes (the credits follow its event, recorded then as
@@ -207,91 +214,115 @@ func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, c *call) er
 		if !errors.As(err, &rep) {
 			s.log.Error("a refund was asked of the provider but could not be recorded", "order", rs.Order.ID, "refund", rs.RefundID, "err", err)
 		}
-		return err
+		return refundView{}, err
 	}
-	return writeJSON(w, http.StatusOK, view(rs))
+	return view(rs).(refundView), nil
 }
 
 // listOrders lists orders a page at a time: an account's (the path's, or
 // the caller's), or with an admin key every account's, optionally one's
 // (?account_id=), in one status (?status=) or any.
-func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, c *call) error {
-	q := r.URL.Query()
-	acct := q.Get("account_id")
-	if r.PathValue("id") != "" {
-		var err error
-		if acct, err = c.account(r); err != nil {
-			return err
+// orderStatusQuery filters orders by status.
+type orderStatusQuery struct {
+	Status string `query:"status" enum:"pending,completed,refunded" doc:"Only orders in this status."`
+}
+
+func (s *Server) listOrders(r *http.Request, c *call, in *struct {
+	AccountID string `query:"account_id" doc:"Admin key: only this account's orders. Account key: absent, or its own account."`
+	orderStatusQuery
+	pageQuery
+}) (listView[orderView], error) {
+	acct := in.AccountID
+	if !c.key.Admin() {
+		if acct != "" && acct != c.key.AccountID {
+			return listView[orderView]{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", acct)
 		}
-	} else if !c.key.Admin() {
 		acct = c.key.AccountID
 	}
-	if acct != "" && (len(acct) > 200 || !tollgate.CleanText(acct)) {
-		return tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", acct)
+	return s.orders(r, acct, in.Status, in.pageQuery)
+}
+
+func (s *Server) listAccountOrders(r *http.Request, c *call, in *struct {
+	accountPath
+	orderStatusQuery
+	pageQuery
+}) (listView[orderView], error) {
+	acct, err := c.account(r)
+	if err != nil {
+		return listView[orderView]{}, err
 	}
-	status := tollgate.OrderStatus(q.Get("status"))
+	return s.orders(r, acct, in.Status, in.pageQuery)
+}
+
+// orders lists orders a page at a time: one account's, or with acct
+// empty every account's, in one status or any.
+func (s *Server) orders(r *http.Request, acct, st string, pq pageQuery) (listView[orderView], error) {
+	out := listView[orderView]{Object: "list", Data: []orderView{}}
+	if acct != "" && (len(acct) > 200 || !tollgate.CleanText(acct)) {
+		return out, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", acct)
+	}
+	status := tollgate.OrderStatus(st)
 	switch status {
 	case "", tollgate.OrderPending, tollgate.OrderCompleted, tollgate.OrderRefunded:
 	default:
-		return tollgate.FieldError("status", "must be pending, completed or refunded")
+		return out, tollgate.FieldError("status", "must be pending, completed or refunded")
 	}
-	limit, cursor, err := page(r)
+	os, err := s.Payments.Orders(r.Context(), acct, status, pq.Cursor, pq.Limit+1)
 	if err != nil {
-		return err
+		return out, err
 	}
-	os, err := s.Payments.Orders(r.Context(), acct, status, cursor, limit+1)
-	if err != nil {
-		return err
-	}
-	out := listView[orderView]{Object: "list", Data: []orderView{}}
 	for i, o := range os {
-		if i == limit {
+		if i == pq.Limit {
 			out.HasMore, out.NextCursor = true, os[i-1].ID
 			break
 		}
 		out.Data = append(out.Data, viewOrder(o))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, c *call) error {
-	o, err := s.Payments.Order(r.Context(), r.PathValue("id"), c.key.AccountID)
+// orderPath is the {id} of /v1/orders/{id}/...
+type orderPath struct {
+	ID string `path:"id" doc:"Order id (ord_...). With an account key, only its own orders (another's is 404)."`
+}
+
+func (s *Server) getOrder(r *http.Request, c *call, in *struct{ orderPath }) (orderView, error) {
+	o, err := s.Payments.Order(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
-		return err
+		return orderView{}, err
 	}
-	return writeJSON(w, http.StatusOK, viewOrder(o))
+	return viewOrder(o), nil
 }
 
-func (s *Server) createPack(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		ID           string             `json:"id"`
-		Credits      amount             `json:"credits"`
-		Price        *tollgate.Money    `json:"price"`
-		ValidForDays int                `json:"valid_for_days"`
-		Products     []tollgate.Product `json:"products"`
-		Active       *bool              `json:"active"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type createPackRequest struct {
+	ID           string             `json:"id" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" required:"true"`
+	Credits      amount             `json:"credits" required:"true"`
+	Price        *tollgate.Money    `json:"price" required:"true"`
+	ValidForDays int                `json:"valid_for_days" minimum:"1" maximum:"3650" required:"true"`
+	Products     []tollgate.Product `json:"products" doc:"Empty or absent: every product."`
+	Active       *bool              `json:"active" default:"true"`
+}
+
+func (s *Server) createPack(r *http.Request, c *call, in *struct{ Body createPackRequest }) (packView, error) {
+	req := in.Body
 	p := tollgate.Pack{ID: req.ID, ValidForDays: req.ValidForDays, Products: req.Products, Active: req.Active == nil || *req.Active}
 	var err error
 	if p.Credits, err = credits("credits", req.Credits); err != nil {
-		return err
+		return packView{}, err
 	}
 	if req.Price == nil {
-		return tollgate.FieldError("price", `is required, e.g. {"amount": 400, "currency": "usd"}`)
+		return packView{}, tollgate.FieldError("price", `is required, e.g. {"amount": 400, "currency": "usd"}`)
 	}
 	p.Price = *req.Price
 	if err := pricing.CheckPack(p); err != nil {
-		return err
+		return packView{}, err
 	}
 	view := func(v any) any { return viewPack(v.(tollgate.Pack)) }
-	p, err = s.Payments.PutPack(r.Context(), p, c.idempotency(r, http.StatusCreated, view))
+	p, err = s.Payments.PutPack(r.Context(), p, c.idempotency(r, view))
 	if err != nil {
-		return err
+		return packView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(p))
+	return viewPack(p), nil
 }
 
 // render writes the page t makes of data. Once it has begun the status has
@@ -477,4 +508,76 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("stripe webhook", "result", did)
 	s.reply(w, r, http.StatusOK, map[string]any{"received": true, "result": did})
+}
+
+// checkoutPages serves the pages a buyer's browser sees and the payment
+// provider's webhook: plain handlers, described here for the document.
+func (s *Server) checkoutPages() {
+	str := map[string]any{"type": "string"}
+	pathID := map[string]any{"name": "id", "in": "path", "required": true, "description": "Order id (ord_...).", "schema": str}
+	sig := map[string]any{"name": "sig", "in": "query", "required": true, "description": "The link's signature.", "schema": str}
+	html := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"text/html": map[string]any{"schema": str}}}
+	}
+	problems := func(cs ...tollgate.Code) map[string]any {
+		out := map[string]any{}
+		byStatus := map[int][]tollgate.Code{}
+		for _, c := range append(cs, tollgate.CodeInternal) {
+			byStatus[statusOf[c]] = append(byStatus[statusOf[c]], c)
+		}
+		for st, cs := range byStatus {
+			out[strconv.Itoa(st)] = problemResponse(st, cs)
+		}
+		return out
+	}
+	with := func(m map[string]any, code string, r map[string]any) map[string]any {
+		m[code] = r
+		return m
+	}
+	plain(s, op{pattern: "GET /checkout/dev/{id}", id: "showDevCheckout", tag: "purchases", summary: "Development checkout page",
+		description: "Served only while no payment provider is configured. Shows the order and says plainly that no money moves.",
+		raw:         &rawOp{params: []any{pathID}, responses: with(problems(tollgate.CodeNotFound), "200", html("The page."))}}, s.devCheckout)
+	plain(s, op{pattern: "POST /checkout/dev/{id}", id: "confirmDevCheckout", tag: "purchases", summary: "Confirm a development checkout",
+		description: "Grants the order's credits once, without any charge.",
+		raw: &rawOp{params: []any{pathID}, responses: with(problems(tollgate.CodeNotFound, tollgate.CodeConflict, tollgate.CodeUnavailable,
+			tollgate.CodeOutcomeUnknown), "200", html("The page, showing the completed order."))}}, s.devCheckout)
+	offer := []any{
+		map[string]any{"name": "account", "in": "query", "required": true, "description": "The account the offer was made to.", "schema": str},
+		map[string]any{"name": "pack", "in": "query", "required": true, "description": "The pack offered.", "schema": str},
+		map[string]any{"name": "exp", "in": "query", "required": true, "description": "When the link expires, in Unix seconds.", "schema": str},
+		sig,
+	}
+	offerErrors := []tollgate.Code{tollgate.CodeAccountSuspended, tollgate.CodeNotFound, tollgate.CodeInvalidField,
+		tollgate.CodeUnavailable, tollgate.CodeOutcomeUnknown}
+	plain(s, op{pattern: "GET /checkout/start", id: "startCheckout", tag: "purchases", summary: "Show an offer's checkout link",
+		description: "The checkout_url of a 402's offers: a signed link, valid a day. Following it (as link previewers and mail " +
+			"scanners do) only shows the offer, with a button that POSTs to the same URL.",
+		raw: &rawOp{params: offer, responses: with(problems(offerErrors...), "200", html("The offer's page, with its button."))}}, s.startCheckout)
+	plain(s, op{pattern: "POST /checkout/start", id: "buyFromOffer", tag: "purchases", summary: "Buy from an offer's checkout link",
+		description: "The offer page's button: makes the order, or takes up the account's order for this pack still open from the " +
+			"last 23 hours, and redirects to the payment page.",
+		raw: &rawOp{params: offer, responses: with(problems(offerErrors...), "303", map[string]any{"description": "To the payment page.",
+			"headers": map[string]any{"Location": map[string]any{"schema": str, "description": "The payment page."}}})}}, s.startCheckout)
+	back := []tollgate.Code{tollgate.CodeNotFound, tollgate.CodeUnavailable, tollgate.CodeOutcomeUnknown}
+	plain(s, op{pattern: "GET /checkout/done/{id}", id: "checkoutDone", tag: "purchases", summary: "Back from paying",
+		description: "Where the payment provider sends the buyer after paying: a signed link, no key needed, showing the order's " +
+			"state (confirmed, or waiting for the provider's confirmation).",
+		raw: &rawOp{params: []any{pathID, sig}, responses: with(problems(back...), "200", html("The order's state, as a page."))}}, s.returnPage(false))
+	plain(s, op{pattern: "GET /checkout/cancelled/{id}", id: "checkoutCancelled", tag: "purchases", summary: "Back without paying",
+		description: "Where the payment provider sends a buyer who left the checkout: a signed link saying nothing was charged.",
+		raw:         &rawOp{params: []any{pathID, sig}, responses: with(problems(back...), "200", html("The order's state, as a page."))}}, s.returnPage(true))
+	received := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"received", "result"},
+		"properties": map[string]any{"received": map[string]any{"type": "boolean"}, "result": str}}
+	plain(s, op{pattern: "POST /v1/webhooks/stripe", id: "stripeWebhook", tag: "purchases", summary: "Stripe webhook",
+		description: "Stripe's events, authenticated by their Stripe-Signature. A paid checkout.session.completed grants the order's " +
+			"credits once; charge.refunded takes back what is unspent and records the rest as a refund loss. Replays and unknown " +
+			"orders are answered 200 without a second grant.",
+		raw: &rawOp{
+			params: []any{map[string]any{"name": "Stripe-Signature", "in": "header", "required": true, "schema": str}},
+			body: map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"type": "object", "description": "A Stripe event, as Stripe sends it."}}}},
+			responses: with(problems(tollgate.CodeInvalidSignature, tollgate.CodeBodyTooLarge, tollgate.CodeNotFound,
+				tollgate.CodeUnavailable, tollgate.CodeOutcomeUnknown), "200", map[string]any{"description": "Received.",
+				"content": map[string]any{"application/json": map[string]any{"schema": received}}}),
+		}}, s.stripeWebhook)
 }

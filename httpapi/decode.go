@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"reflect"
 	"regexp"
 	"sort"
@@ -228,6 +227,18 @@ func (a *amount) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (amount) schemaName() string { return "CreditsInput" }
+
+func (amount) jsonSchema(*schemas) map[string]any {
+	return map[string]any{
+		"description": "An amount of credits in a request: a decimal string such as \"12.5\" (preferred) or a bare JSON number, parsed " +
+			"exactly from its text. Written as JSON writes a number: no sign but a minus, no leading zero, no bare point (\"+1\", " +
+			"\"007\" and \".5\" are refused). At most 6 decimals; no exponents; at most " + tollgate.MaxCredits.String() + " in absolute value.",
+		"anyOf":    []any{map[string]any{"type": "string", "pattern": `^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`}, map[string]any{"type": "number"}},
+		"examples": []any{"12.5", "1"},
+	}
+}
+
 var canonicalAmount = regexp.MustCompile(`^"-?(0|[1-9][0-9]*)(\.[0-9]+)?"$`)
 
 type amountErr struct {
@@ -272,22 +283,4 @@ func parseTime(name, s string) (*time.Time, error) {
 	}
 	t = t.UTC().Truncate(time.Microsecond)
 	return &t, nil
-}
-
-// createdRange reads ?created_after= and ?created_before=, the bounds of a
-// list by creation time, [after, before); zero where absent.
-func createdRange(q url.Values) (after, before time.Time, err error) {
-	for _, b := range []struct {
-		name string
-		t    *time.Time
-	}{{"created_after", &after}, {"created_before", &before}} {
-		t, err := parseTime(b.name, q.Get(b.name))
-		if err != nil {
-			return time.Time{}, time.Time{}, err
-		}
-		if t != nil {
-			*b.t = *t
-		}
-	}
-	return after, before, nil
 }

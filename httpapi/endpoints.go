@@ -17,15 +17,17 @@ import (
 
 type endpointView struct {
 	ID       string   `json:"id"`
-	Object   string   `json:"object"`
+	Object   string   `json:"object" const:"webhook_endpoint"`
 	URL      string   `json:"url"`
 	Events   []string `json:"events"`
-	Disabled bool     `json:"disabled"`
-	Secret   string   `json:"secret,omitempty"` // only when created or rotated
+	Disabled bool     `json:"disabled" doc:"A disabled endpoint is sent nothing and queues nothing until enabled again; resend what it missed with /resend."`
+	Secret   string   `json:"secret,omitempty" doc:"Shown when the endpoint is created and when its secret is rotated, in that answer only (not in the answer replayed for a repeated Idempotency-Key): verify deliveries with it per the Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature)."` // only when created or rotated
 	// OldSecretUntil is when the secret a rotation replaced stops signing.
-	OldSecretUntil *time.Time `json:"old_secret_until"`
+	OldSecretUntil *time.Time `json:"old_secret_until" doc:"After a rotation, until when the previous secret also signs (webhook-signature then carries two signatures, space-separated); null otherwise."`
 	CreatedAt      time.Time  `json:"created_at"`
 }
+
+func (endpointView) schemaName() string { return "WebhookEndpoint" }
 
 func viewEndpoint(e tollgate.Endpoint, withSecret bool) endpointView {
 	types := e.Types
@@ -54,6 +56,21 @@ func endpointOf(r *http.Request, tx endpointReader) (tollgate.Endpoint, error) {
 	return e, err
 }
 
+// eventType is an event type, as requests name them.
+type eventType string
+
+// eventNames returns types as strings; nil stays nil (every type).
+func eventNames(types []eventType) []string {
+	if types == nil {
+		return nil
+	}
+	out := make([]string, len(types))
+	for i, t := range types {
+		out[i] = string(t)
+	}
+	return out
+}
+
 func checkEventTypes(types []string) error {
 	for _, t := range types {
 		if !slices.Contains(tollgate.EventTypes, t) {
@@ -65,27 +82,34 @@ func checkEventTypes(types []string) error {
 
 // updateEndpoint changes which events an endpoint takes, or disables it
 // (it is sent nothing, and queues nothing, until enabled again).
-func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Events   *[]string `json:"events"`
-		Disabled *bool     `json:"disabled"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type updateEndpointRequest struct {
+	Events   *[]eventType `json:"events" doc:"Empty: every event type."`
+	Disabled *bool        `json:"disabled"`
+}
+
+// endpointPath is the {id} of /v1/webhook_endpoints/{id}/...
+type endpointPath struct {
+	ID string `path:"id" doc:"Webhook endpoint id (we_...)."`
+}
+
+func (s *Server) updateEndpoint(r *http.Request, c *call, in *struct {
+	endpointPath
+	Body updateEndpointRequest
+}) (endpointView, error) {
+	req := in.Body
 	if req.Events != nil {
-		if err := checkEventTypes(*req.Events); err != nil {
-			return err
+		if err := checkEventTypes(eventNames(*req.Events)); err != nil {
+			return endpointView{}, err
 		}
 	}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
 		}
 		if req.Events != nil {
-			e.Types = *req.Events
+			e.Types = eventNames(*req.Events)
 		}
 		if req.Disabled != nil {
 			e.Disabled = *req.Disabled
@@ -96,9 +120,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.update", "", e.ID, map[string]any{"events": e.Types, "disabled": e.Disabled})
 	})
 	if err != nil {
-		return err
+		return endpointView{}, err
 	}
-	return writeJSON(w, http.StatusOK, view(res))
+	return view(res).(endpointView), nil
 }
 
 type deletedView struct {
@@ -108,9 +132,9 @@ type deletedView struct {
 }
 
 // deleteEndpoint deletes an endpoint and what is still owed to it.
-func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) deleteEndpoint(r *http.Request, c *call, in *struct{ endpointPath }) (deletedView, error) {
 	view := func(v any) any { return deletedView{v.(string), "webhook_endpoint", true} }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -121,9 +145,9 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		return e.ID, s.l.Audit(r.Context(), tx, "webhook_endpoint.delete", "", e.ID, map[string]any{"url": e.URL})
 	})
 	if err != nil {
-		return err
+		return deletedView{}, err
 	}
-	return writeJSON(w, http.StatusOK, view(res))
+	return view(res).(deletedView), nil
 }
 
 // MaxSecretOverlap is how long at most an old secret may keep signing.
@@ -131,17 +155,23 @@ const MaxSecretOverlap = 7 * 24 * time.Hour
 
 // rotateEndpointSecret gives an endpoint a new secret, shown once; the old
 // one keeps signing beside it for the overlap asked (default a day).
-func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		OverlapSeconds *int64 `json:"overlap_seconds"`
-	}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
+type rotateSecretRequest struct {
+	OverlapSeconds *int64 `json:"overlap_seconds" doc:"How long the old secret keeps signing beside the new one." minimum:"0" maximum:"604800" default:"86400"`
+}
+
+func (rotateSecretRequest) doc() string {
+	return "The body may be empty."
+}
+
+func (s *Server) rotateEndpointSecret(r *http.Request, c *call, in *struct {
+	endpointPath
+	Body rotateSecretRequest `body:"optional"`
+}) (endpointView, error) {
+	req := in.Body
 	overlap := 24 * time.Hour
 	if req.OverlapSeconds != nil {
 		if *req.OverlapSeconds < 0 || *req.OverlapSeconds > int64(MaxSecretOverlap/time.Second) {
-			return tollgate.FieldError("overlap_seconds", "must be from 0 to %d", int64(MaxSecretOverlap/time.Second))
+			return endpointView{}, tollgate.FieldError("overlap_seconds", "must be from 0 to %d", int64(MaxSecretOverlap/time.Second))
 		}
 		overlap = time.Duration(*req.OverlapSeconds) * time.Second
 	}
@@ -149,7 +179,7 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 	// The answer remembered for a repeated Idempotency-Key leaves the new
 	// secret out, as a key's.
 	remembered := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, remembered), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, remembered), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -166,40 +196,46 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.rotate_secret", "", e.ID, map[string]any{"old_secret_until": e.OldSecretUntil})
 	})
 	if err != nil {
-		return err
+		return endpointView{}, err
 	}
-	return writeJSON(w, http.StatusOK, viewEndpoint(res.(tollgate.Endpoint), true))
+	return viewEndpoint(res.(tollgate.Endpoint), true), nil
 }
 
 type resendView struct {
-	Object     string `json:"object"`
+	Object     string `json:"object" const:"resend"`
 	EndpointID string `json:"endpoint_id"`
-	Queued     int64  `json:"queued"`
+	Queued     int64  `json:"queued" doc:"Deliveries queued again, each with its retries."`
 }
 
 // resendEndpoint queues again one event, or every event since a time, for
 // an endpoint: each is delivered anew, with its retries.
-func (s *Server) resendEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		EventID string `json:"event_id"`
-		Since   string `json:"since"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type resendRequest struct {
+	EventID string `json:"event_id" doc:"One event to send again."`
+	Since   string `json:"since" format:"date-time"`
+}
+
+func (resendRequest) doc() string {
+	return "Give event_id, or since: every event of the endpoint's types made from then on is sent again."
+}
+
+func (s *Server) resendEndpoint(r *http.Request, c *call, in *struct {
+	endpointPath
+	Body resendRequest
+}) (resendView, error) {
+	req := in.Body
 	if (req.EventID == "") == (req.Since == "") {
-		return tollgate.FieldError("event_id", "give event_id (one event) or since (every event from then), not both")
+		return resendView{}, tollgate.FieldError("event_id", "give event_id (one event) or since (every event from then), not both")
 	}
 	since, err := parseTime("since", req.Since)
 	if err != nil {
-		return err
+		return resendView{}, err
 	}
 	if since == nil {
 		since = &time.Time{}
 	}
 	now := s.l.Clock().Now()
 	view := func(v any) any { return v }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusOK, view), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		e, err := endpointOf(r, tx)
 		if err != nil {
 			return nil, err
@@ -215,49 +251,49 @@ func (s *Server) resendEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			map[string]any{"event_id": req.EventID, "since": since, "queued": n})
 	})
 	if err != nil {
-		return err
+		return resendView{}, err
 	}
-	return writeJSON(w, http.StatusOK, res)
+	return res.(resendView), nil
 }
 
 // createEndpoint registers a URL for outbound events. The signing secret is
 // shown once.
-func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		URL    string   `json:"url"`
-		Events []string `json:"events"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type createEndpointRequest struct {
+	URL    string      `json:"url" doc:"Absolute http or https URL, without a user name or password. It may not be, or resolve to, a loopback, private or link-local address (checked here for addresses, and for names when each delivery connects, so DNS changes cannot pass) unless the server runs with TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1. Redirects are not followed: a 3xx answer is a failed delivery. Deliveries time out after 10 s; each endpoint is sent to on its own, so a slow one delays only itself." required:"true"`
+	Events []eventType `json:"events" doc:"Absent or empty: every event type."`
+}
+
+func (s *Server) createEndpoint(r *http.Request, c *call, in *struct{ Body createEndpointRequest }) (endpointView, error) {
+	req := in.Body
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.URL) > 2000 {
-		return tollgate.FieldError("url", "must be an absolute http or https URL")
+		return endpointView{}, tollgate.FieldError("url", "must be an absolute http or https URL")
 	}
 	if u.User != nil {
-		return tollgate.FieldError("url", "must not carry a user name or password; the payload is signed instead")
+		return endpointView{}, tollgate.FieldError("url", "must not carry a user name or password; the payload is signed instead")
 	}
 	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !s.AllowPrivateWebhooks && jobs.PrivateAddress(ip) {
-		return tollgate.FieldError("url", "%v", jobs.ErrPrivateAddress)
+		return endpointView{}, tollgate.FieldError("url", "%v", jobs.ErrPrivateAddress)
 	}
-	if err := checkEventTypes(req.Events); err != nil {
-		return err
+	if err := checkEventTypes(eventNames(req.Events)); err != nil {
+		return endpointView{}, err
 	}
-	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: req.Events, CreatedAt: s.l.Clock().Now()}
+	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: eventNames(req.Events), CreatedAt: s.l.Clock().Now()}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), true) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		if err := tx.EndpointInsert(r.Context(), e); err != nil {
 			return nil, err
 		}
 		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.create", "", e.ID, map[string]any{"url": e.URL, "events": e.Types})
 	})
 	if err != nil {
-		return err
+		return endpointView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(res))
+	return view(res).(endpointView), nil
 }
 
-func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) listEndpoints(r *http.Request, c *call, in *struct{}) (listView[endpointView], error) {
+	out := listView[endpointView]{Object: "list", Data: []endpointView{}}
 	var es []tollgate.Endpoint
 	err := s.l.ReadRecords(r.Context(), func(tx record.Tx) error {
 		var err error
@@ -265,11 +301,10 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	})
 	if err != nil {
-		return err
+		return out, err
 	}
-	out := listView[endpointView]{Object: "list", Data: []endpointView{}}
 	for _, e := range es {
 		out.Data = append(out.Data, viewEndpoint(e, false))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }

@@ -229,6 +229,9 @@ func (e *env) do(tb testing.TB, req request) response {
 	}
 	out := response{Status: res.StatusCode, Header: res.Header, Body: body, Pattern: pattern}
 	checkAgainstDoc(tb, out)
+	if out.Status/100 == 2 && req.Header["Content-Type"] == "" {
+		checkRequestAgainstDoc(tb, pattern, req.Body)
+	}
 	return out
 }
 

@@ -13,40 +13,41 @@ import (
 	"tollgate/ledger"
 )
 
-func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Plan       string `json:"plan"`
-		Timezone   string `json:"timezone"`
-		LowBalance amount `json:"low_balance_threshold"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type createAccountRequest struct {
+	ID         string `json:"id" doc:"Optional; generated (acct_...) when empty." pattern:"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"`
+	Name       string `json:"name" minLength:"1" maxLength:"200" required:"true"`
+	Plan       string `json:"plan" doc:"An existing plan, e.g. free or pro." default:"\"free\""`
+	Timezone   string `json:"timezone" doc:"An IANA time zone such as Europe/Paris; daily allowances reset at its midnight." default:"\"UTC\""`
+	LowBalance amount `json:"low_balance_threshold"`
+}
+
+func (s *Server) createAccount(r *http.Request, c *call, in *struct{ Body createAccountRequest }) (accountView, error) {
+	req := in.Body
 	if req.LowBalance.err != nil {
-		return tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
+		return accountView{}, tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
 	}
 	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
 	a, err := s.l.CreateAccount(r.Context(), ledger.AccountParams{ID: req.ID, Name: req.Name, Plan: req.Plan, Timezone: req.Timezone,
-		LowBalance: req.LowBalance.v, Idempotency: c.idempotency(r, http.StatusCreated, view)})
+		LowBalance: req.LowBalance.v, Idempotency: c.idempotency(r, view)})
 	if err != nil {
-		return err
+		return accountView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(a))
+	return viewAccount(a), nil
 }
 
-func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Name       *string `json:"name"`
-		Plan       *string `json:"plan"`
-		Timezone   *string `json:"timezone"`
-		Status     *string `json:"status"`
-		LowBalance amount  `json:"low_balance_threshold"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type updateAccountRequest struct {
+	Name       *string `json:"name"`
+	Plan       *string `json:"plan"`
+	Timezone   *string `json:"timezone"`
+	Status     *string `json:"status" doc:"A suspended account may not hold or spend credits; its holds still settle." enum:"active,suspended"`
+	LowBalance amount  `json:"low_balance_threshold"`
+}
+
+func (s *Server) updateAccount(r *http.Request, c *call, in *struct {
+	accountPath
+	Body updateAccountRequest
+}) (accountView, error) {
+	req := in.Body
 	ch := ledger.AccountChanges{Name: req.Name, Plan: req.Plan, Timezone: req.Timezone}
 	if req.Status != nil {
 		st := tollgate.AccountStatus(*req.Status)
@@ -54,67 +55,69 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	if req.LowBalance.set {
 		if req.LowBalance.err != nil {
-			return tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
+			return accountView{}, tollgate.FieldError("low_balance_threshold", "%v", req.LowBalance.err)
 		}
 		ch.LowBalance = &req.LowBalance.v
 	}
 	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
-	ch.Idempotency = c.idempotency(r, http.StatusOK, view)
-	a, err := s.l.UpdateAccount(r.Context(), r.PathValue("id"), ch)
+	ch.Idempotency = c.idempotency(r, view)
+	a, err := s.l.UpdateAccount(r.Context(), in.ID, ch)
 	if err != nil {
-		return err
+		return accountView{}, err
 	}
 	s.keys.Clear() // the plan of cached keys may have changed
-	return writeJSON(w, http.StatusOK, view(a))
+	return viewAccount(a), nil
 }
 
-func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, c *call) error {
-	limit, cursor, err := page(r)
-	if err != nil {
-		return err
-	}
-	as, err := s.l.Accounts(r.Context(), cursor, limit+1)
-	if err != nil {
-		return err
-	}
+func (s *Server) listAccounts(r *http.Request, c *call, in *struct{ pageQuery }) (listView[accountView], error) {
 	out := listView[accountView]{Object: "list", Data: []accountView{}}
+	as, err := s.l.Accounts(r.Context(), in.Cursor, in.Limit+1)
+	if err != nil {
+		return out, err
+	}
 	for i, a := range as {
-		if i == limit {
+		if i == in.Limit {
 			out.HasMore, out.NextCursor = true, as[i-1].ID
 			break
 		}
 		out.Data = append(out.Data, viewAccount(a))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) getAccount(r *http.Request, c *call, in *struct{ accountPath }) (accountView, error) {
 	id, err := c.account(r)
 	if err != nil {
-		return err
+		return accountView{}, err
 	}
 	a, err := s.l.Account(r.Context(), id)
 	if err != nil {
-		return err
+		return accountView{}, err
 	}
-	return writeJSON(w, http.StatusOK, viewAccount(a))
+	return viewAccount(a), nil
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Name      string             `json:"name"`
-		Scopes    []tollgate.Scope   `json:"scopes"`
-		Products  []tollgate.Product `json:"products"`
-		ExpiresAt string             `json:"expires_at"`
-		Limits    *limitsRequest     `json:"limits"`
-	}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
-	p := ledger.KeyParams{AccountID: r.PathValue("id"), Name: req.Name, Scopes: req.Scopes, Products: req.Products}
+type createKeyRequest struct {
+	Name      string             `json:"name" doc:"A name to tell the key apart in lists (optional)." maxLength:"100"`
+	Scopes    []tollgate.Scope   `json:"scopes" doc:"Default both. [\"read\"] makes a read-only key. Account keys only." minItems:"1" uniqueItems:"true"`
+	Products  []tollgate.Product `json:"products" doc:"Limit the key to these products; default every product. Account keys only." minItems:"1" uniqueItems:"true"`
+	ExpiresAt string             `json:"expires_at" doc:"When the key stops working; must be in the future. Default never. Account keys only." format:"date-time"`
+	Limits    *limitsRequest     `json:"limits" doc:"Lower the plan's limits for this key. Account keys only."`
+}
+
+func (createKeyRequest) doc() string {
+	return "The body may be empty."
+}
+
+func (s *Server) createKey(r *http.Request, c *call, in *struct {
+	accountPath
+	Body createKeyRequest `body:"optional"`
+}) (keyView, error) {
+	req := in.Body
+	p := ledger.KeyParams{AccountID: in.ID, Name: req.Name, Scopes: req.Scopes, Products: req.Products}
 	var err error
 	if p.ExpiresAt, err = parseTime("expires_at", req.ExpiresAt); err != nil {
-		return err
+		return keyView{}, err
 	}
 	if req.Limits != nil {
 		p.Limits = req.Limits.limits()
@@ -122,35 +125,35 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 	// The secret is shown in this answer only: the answer remembered for
 	// a repeated Idempotency-Key leaves it out, so it is never stored.
 	remembered := func(v any) any { return viewKey(v.(ledger.NewKey).APIKey, nil) }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, remembered)
+	p.Idempotency = c.idempotency(r, remembered)
 	k, err := s.l.CreateKey(r.Context(), p)
 	if err != nil {
-		return err
+		return keyView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, viewKey(k.APIKey, &k.Secret))
+	return viewKey(k.APIKey, &k.Secret), nil
 }
 
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c *call) error {
-	ks, err := s.l.Keys(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
+func (s *Server) listKeys(r *http.Request, c *call, in *struct{ accountPath }) (listView[keyView], error) {
 	out := listView[keyView]{Object: "list", Data: []keyView{}}
+	ks, err := s.l.Keys(r.Context(), in.ID)
+	if err != nil {
+		return out, err
+	}
 	for _, k := range ks {
 		out.Data = append(out.Data, viewKey(k, nil))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct{}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
+func (s *Server) revokeKey(r *http.Request, c *call, in *struct {
+	accountPath
+	KeyID string       `path:"key_id" doc:"Key id (key_...), of the account in the path."`
+	Body  emptyRequest `body:"optional"`
+}) (keyView, error) {
 	view := func(v any) any { return viewKey(v.(tollgate.APIKey), nil) }
-	k, err := s.l.RevokeKey(r.Context(), r.PathValue("id"), r.PathValue("key_id"), c.idempotency(r, http.StatusOK, view))
+	k, err := s.l.RevokeKey(r.Context(), in.ID, in.KeyID, c.idempotency(r, view))
 	if err != nil {
-		return err
+		return keyView{}, err
 	}
 	// This instance refuses it at once; others when their cache expires.
 	s.keys.Range(func(h, v any) bool {
@@ -159,64 +162,74 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		return true
 	})
-	return writeJSON(w, http.StatusOK, view(k))
+	return viewKey(k, nil), nil
 }
 
-func (s *Server) createGrant(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Credits      amount             `json:"credits"`
-		Source       string             `json:"source"`
-		Products     []tollgate.Product `json:"products"`
-		Priority     int                `json:"priority"`
-		EffectiveAt  string             `json:"effective_at"`
-		ExpiresAt    string             `json:"expires_at"`
-		ValidForDays *int               `json:"valid_for_days"`
-		ExternalRef  string             `json:"external_ref"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
-	p := ledger.GrantParams{AccountID: r.PathValue("id"), Source: tollgate.GrantSource(req.Source),
+type createGrantRequest struct {
+	Credits      amount             `json:"credits" doc:"More than zero, at most 1000000000." required:"true"`
+	Source       string             `json:"source" enum:"purchase,promo,refund,royalty,admin" default:"\"admin\""`
+	Products     []tollgate.Product `json:"products" doc:"The products the grant may pay for; empty or absent: all." uniqueItems:"true"`
+	Priority     int                `json:"priority" doc:"Lower is spent first among grants expiring together." minimum:"-1000" maximum:"1000" default:"0"`
+	EffectiveAt  string             `json:"effective_at" doc:"Default: now. Between the years 0 and 9999 in UTC." format:"date-time"`
+	ExpiresAt    string             `json:"expires_at" doc:"In the future, after effective_at, before the year 10000 in UTC. Give expires_at or valid_for_days, not both; neither: never expires." format:"date-time"`
+	ValidForDays *int               `json:"valid_for_days" doc:"Expires this many days after effective_at (before the year 10000)." minimum:"1" maximum:"36500"`
+	ExternalRef  string             `json:"external_ref" doc:"Unique per account when set, e.g. a payment reference; a repeat is a 409." maxLength:"200"`
+}
+
+func (s *Server) createGrant(r *http.Request, c *call, in *struct {
+	accountPath
+	Body createGrantRequest
+}) (grantView, error) {
+	req := in.Body
+	p := ledger.GrantParams{AccountID: in.ID, Source: tollgate.GrantSource(req.Source),
 		Products: req.Products, Priority: req.Priority, ExternalRef: req.ExternalRef}
 	var err error
 	if p.Credits, err = credits("credits", req.Credits); err != nil {
-		return err
+		return grantView{}, err
 	}
 	if p.EffectiveAt, err = parseTime("effective_at", req.EffectiveAt); err != nil {
-		return err
+		return grantView{}, err
 	}
 	if p.ExpiresAt, err = parseTime("expires_at", req.ExpiresAt); err != nil {
-		return err
+		return grantView{}, err
 	}
 	if d := req.ValidForDays; d != nil {
 		if *d < 1 || *d > 36500 || (p.EffectiveAt != nil && p.EffectiveAt.AddDate(0, 0, *d).Year() > 9999) {
-			return tollgate.FieldError("valid_for_days", "must be from 1 to 36500, and end before the year 10000")
+			return grantView{}, tollgate.FieldError("valid_for_days", "must be from 1 to 36500, and end before the year 10000")
 		}
 		p.ValidFor = time.Duration(*d) * 24 * time.Hour
 	}
 	view := func(v any) any { return viewGrant(v.(tollgate.Grant)) }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	p.Idempotency = c.idempotency(r, view)
 	g, err := s.l.Grant(r.Context(), p)
 	if err != nil {
-		return err
+		return grantView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(g))
+	return viewGrant(g), nil
 }
 
-func (s *Server) getBalance(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) getAccountBalance(r *http.Request, c *call, in *struct{ accountPath }) (balanceView, error) {
+	return s.balance(r, c)
+}
+
+func (s *Server) getBalance(r *http.Request, c *call, in *struct{}) (balanceView, error) {
+	return s.balance(r, c)
+}
+
+func (s *Server) balance(r *http.Request, c *call) (balanceView, error) {
 	id, err := c.account(r)
 	if err != nil {
-		return err
+		return balanceView{}, err
 	}
 	b, err := s.l.Balance(r.Context(), id)
 	if err != nil {
-		return err
+		return balanceView{}, err
 	}
 	v := viewBalance(b)
 	if v.UpcomingPriceChanges, err = s.upcomingPrices(r); err != nil {
-		return err
+		return balanceView{}, err
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return v, nil
 }
 
 // priceChangeView is a price rule version that takes effect later.
@@ -226,8 +239,12 @@ type priceChangeView struct {
 	Meter           string            `json:"meter"`
 	Per             int64             `json:"per"`
 	Credits         tollgate.Credits  `json:"credits"`
-	PreviousCredits *tollgate.Credits `json:"previous_credits"`
+	PreviousCredits *tollgate.Credits `json:"previous_credits" doc:"The rule's price until then; null for a new rule."`
 	EffectiveAt     time.Time         `json:"effective_at"`
+}
+
+func (priceChangeView) doc() string {
+	return "A price rule version that takes effect later. An increase is announced at least the notice period (14 days by default) ahead unless forced."
 }
 
 // upcomingPrices lists the price changes scheduled after now, soonest
@@ -248,123 +265,131 @@ func (s *Server) upcomingPrices(r *http.Request) ([]priceChangeView, error) {
 	return out, nil
 }
 
-func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, c *call) error {
+type listEntriesInput struct {
+	accountPath
+	Kind          string `query:"kind" doc:"Only entries of this kind of transaction."`
+	Book          string `query:"book" doc:"Only entries of this book: available, held, or revenue:<product>, and the others the journal keeps."`
+	GrantID       string `query:"grant_id" doc:"Only entries of this grant."`
+	HoldID        string `query:"hold_id" doc:"Only entries of this hold."`
+	TransactionID string `query:"transaction_id" doc:"Only the entries of this transaction."`
+	createdQuery
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`
+	Cursor string `query:"cursor" pattern:"^[0-9]+$" doc:"next_cursor of the previous page."`
+}
+
+func (s *Server) listEntries(r *http.Request, c *call, in *listEntriesInput) (listView[entryView], error) {
+	out := listView[entryView]{Object: "list", Data: []entryView{}}
 	id, err := c.account(r)
 	if err != nil {
-		return err
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
-		return err
+		return out, err
 	}
 	var after int64
-	if cursor != "" {
-		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil || after < 0 {
-			return tollgate.FieldError("cursor", "is not a cursor this API returned")
+	if in.Cursor != "" {
+		if after, err = strconv.ParseInt(in.Cursor, 10, 64); err != nil || after < 0 {
+			return out, tollgate.FieldError("cursor", "is not a cursor this API returned")
 		}
 	}
-	q := r.URL.Query()
-	p := ledger.EntryListParams{AccountID: id, Kind: tollgate.TxnKind(q.Get("kind")), Book: tollgate.Book(q.Get("book")),
-		GrantID: q.Get("grant_id"), HoldID: q.Get("hold_id"), TxnID: q.Get("transaction_id"), After: after, Limit: limit + 1}
+	p := ledger.EntryListParams{AccountID: id, Kind: tollgate.TxnKind(in.Kind), Book: tollgate.Book(in.Book),
+		GrantID: in.GrantID, HoldID: in.HoldID, TxnID: in.TransactionID, After: after, Limit: in.Limit + 1}
 	if p.Kind != "" && !p.Kind.Valid() {
-		return tollgate.FieldError("kind", "unknown kind %q; known: %s", p.Kind, tollgate.TxnKinds())
+		return out, tollgate.FieldError("kind", "unknown kind %q; known: %s", p.Kind, tollgate.TxnKinds())
 	}
 	if p.Book != "" && !p.Book.Valid() {
-		return tollgate.FieldError("book", "unknown book %q; known: %s, or revenue:<product>", p.Book, tollgate.Books())
+		return out, tollgate.FieldError("book", "unknown book %q; known: %s, or revenue:<product>", p.Book, tollgate.Books())
 	}
-	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
-		return err
+	if p.CreatedFrom, p.CreatedTo, err = in.bounds(); err != nil {
+		return out, err
 	}
 	es, err := s.l.Entries(r.Context(), p)
 	if err != nil {
-		return err
+		return out, err
 	}
-	out := listView[entryView]{Object: "list", Data: []entryView{}}
 	for i, e := range es {
-		if i == limit {
+		if i == in.Limit {
 			out.HasMore, out.NextCursor = true, strconv.FormatInt(es[i-1].ID, 10)
 			break
 		}
 		out.Data = append(out.Data, entryView{strconv.FormatInt(e.ID, 10), "entry", e.TxnID, string(e.Kind), e.AccountID,
 			string(e.Book), e.GrantID, e.HoldID, e.Amount, e.CreatedAt})
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // listGrants lists an account's grants, by source and open or closed, a
 // page at a time.
-func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) listGrants(r *http.Request, c *call, in *struct {
+	accountPath
+	Source string `query:"source" enum:"allowance,purchase,promo,refund,royalty,admin,transfer" doc:"Only grants from this source."`
+	Status string `query:"status" enum:"open,closed" doc:"open: usable now; closed: expired, or closed by a refund."`
+	pageQuery
+}) (listView[grantView], error) {
+	out := listView[grantView]{Object: "list", Data: []grantView{}}
 	id, err := c.account(r)
 	if err != nil {
-		return err
+		return out, err
 	}
-	limit, cursor, err := page(r)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	p := ledger.GrantListParams{AccountID: id, Source: tollgate.GrantSource(q.Get("source")), After: cursor, Limit: limit + 1}
+	p := ledger.GrantListParams{AccountID: id, Source: tollgate.GrantSource(in.Source), After: in.Cursor, Limit: in.Limit + 1}
 	if p.Source != "" && !p.Source.Valid() {
-		return tollgate.FieldError("source", "must be one of allowance, purchase, promo, refund, royalty, admin, transfer")
+		return out, tollgate.FieldError("source", "must be one of allowance, purchase, promo, refund, royalty, admin, transfer")
 	}
-	switch q.Get("status") {
+	switch in.Status {
 	case "":
 	case "open":
 		p.Open = ptr(true)
 	case "closed":
 		p.Open = ptr(false)
 	default:
-		return tollgate.FieldError("status", "must be open (usable now) or closed (expired, or closed by a refund)")
+		return out, tollgate.FieldError("status", "must be open (usable now) or closed (expired, or closed by a refund)")
 	}
 	gs, err := s.l.Grants(r.Context(), p)
 	if err != nil {
-		return err
+		return out, err
 	}
-	out := listView[grantView]{Object: "list", Data: []grantView{}}
 	for i, g := range gs {
-		if i == limit {
+		if i == in.Limit {
 			out.HasMore, out.NextCursor = true, gs[i-1].ID
 			break
 		}
 		out.Data = append(out.Data, viewGrant(g))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }
 
 // listHolds lists an account's holds and usages, newest last, filtered by
 // status, product and creation time, a page at a time.
-func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) listHolds(r *http.Request, c *call, in *struct {
+	accountPath
+	Status  string           `query:"status" enum:"pending,captured,released,expired" doc:"Only holds in this status."`
+	Product tollgate.Product `query:"product" doc:"Only holds for this product."`
+	createdQuery
+	pageQuery
+}) (listView[holdView], error) {
+	out := listView[holdView]{Object: "list", Data: []holdView{}}
 	id, err := c.account(r)
 	if err != nil {
-		return err
+		return out, err
 	}
-	limit, cursor, err := page(r)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	p := ledger.HoldListParams{AccountID: id, Status: tollgate.HoldStatus(q.Get("status")), Product: tollgate.Product(q.Get("product")),
-		After: cursor, Limit: limit + 1}
+	p := ledger.HoldListParams{AccountID: id, Status: tollgate.HoldStatus(in.Status), Product: in.Product,
+		After: in.Cursor, Limit: in.Limit + 1}
 	switch p.Status {
 	case "", tollgate.HoldPending, tollgate.HoldCaptured, tollgate.HoldReleased, tollgate.HoldExpired:
 	default:
-		return tollgate.FieldError("status", "must be pending, captured, released or expired")
+		return out, tollgate.FieldError("status", "must be pending, captured, released or expired")
 	}
 	if p.Product != "" && !p.Product.Valid() {
-		return tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
+		return out, tollgate.FieldError("product", "unknown product %q; known: video, assistant, stitch", p.Product)
 	}
-	if p.CreatedFrom, p.CreatedTo, err = createdRange(q); err != nil {
-		return err
+	if p.CreatedFrom, p.CreatedTo, err = in.bounds(); err != nil {
+		return out, err
 	}
 	hs, err := s.l.Holds(r.Context(), p)
 	if err != nil {
-		return err
+		return out, err
 	}
-	out := listView[holdView]{Object: "list", Data: []holdView{}}
 	for i, h := range hs {
-		if i == limit {
+		if i == in.Limit {
 			out.HasMore, out.NextCursor = true, hs[i-1].ID
 			break
 		}
@@ -374,22 +399,44 @@ func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		out.Data = append(out.Data, viewHold(h, object))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 type holdRequest struct {
-	AccountID  string            `json:"account_id"`
-	Product    tollgate.Product  `json:"product"`
-	Credits    amount            `json:"credits"`
-	QuoteID    string            `json:"quote_id"`
-	TTLSeconds *int64            `json:"ttl_seconds"`
-	Metadata   map[string]string `json:"metadata"`
+	AccountID  string           `json:"account_id" doc:"Required with an admin key; with an account key, absent or the key's own account."`
+	Product    tollgate.Product `json:"product"`
+	Credits    amount           `json:"credits" doc:"More than zero, at most 1000000000."`
+	QuoteID    string           `json:"quote_id" doc:"A quote of this account: the hold reserves the quote's credits (or fewer, if credits is given), never more, for the quote's product. A quote pays for one job."`
+	TTLSeconds *int64           `json:"ttl_seconds" doc:"A hold neither captured nor released by then is released." minimum:"1" maximum:"604800" default:"3600"`
+	Metadata   metadata         `json:"metadata"`
 }
+
+func (holdRequest) doc() string {
+	return "Give product and credits, or a quote_id."
+}
+
+func (holdRequest) schemaName() string { return "CreateHoldRequest" }
+
+// usageRequest is a hold request for a usage, which settles at once.
+type usageRequest struct {
+	AccountID  string           `json:"account_id" doc:"Required with an admin key; with an account key, absent or the key's own account."`
+	Product    tollgate.Product `json:"product"`
+	Credits    amount           `json:"credits" doc:"More than zero, at most 1000000000."`
+	QuoteID    string           `json:"quote_id" doc:"A quote of this account: the hold reserves the quote's credits (or fewer, if credits is given), never more, for the quote's product. A quote pays for one job."`
+	TTLSeconds *int64           `json:"ttl_seconds" doc:"Not taken: a usage settles at once; given, it is refused (422)."`
+	Metadata   metadata         `json:"metadata"`
+}
+
+func (usageRequest) doc() string {
+	return "Give product and credits, or a quote_id."
+}
+
+func (usageRequest) schemaName() string { return "CreateUsageRequest" }
 
 // holdParams checks a hold or usage request and resolves its account; with
 // a quote_id, the quote sets the product and the credits.
-func (s *Server) holdParams(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
-	p, err := s.holdRequest(r, c, usage)
+func (s *Server) holdParams(r *http.Request, c *call, req holdRequest, usage bool) (ledger.HoldParams, error) {
+	p, err := s.holdRequest(r, c, req, usage)
 	if err != nil {
 		return p, err
 	}
@@ -418,11 +465,7 @@ func productNames(ps []tollgate.Product) string {
 	return strings.Join(s, ", ")
 }
 
-func (s *Server) holdRequest(r *http.Request, c *call, usage bool) (ledger.HoldParams, error) {
-	var req holdRequest
-	if err := decode(c.body, &req, false); err != nil {
-		return ledger.HoldParams{}, err
-	}
+func (s *Server) holdRequest(r *http.Request, c *call, req holdRequest, usage bool) (ledger.HoldParams, error) {
 	p := ledger.HoldParams{Product: req.Product, Metadata: req.Metadata}
 	var err error
 	if p.AccountID, err = c.bodyAccount(req.AccountID); err != nil {
@@ -460,18 +503,18 @@ func ttl(p *ledger.HoldParams, seconds *int64, usage bool) error {
 	return nil
 }
 
-func (s *Server) createHold(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := s.holdParams(r, c, false)
+func (s *Server) createHold(r *http.Request, c *call, in *struct{ Body holdRequest }) (holdView, error) {
+	p, err := s.holdParams(r, c, in.Body, false)
 	if err != nil {
-		return err
+		return holdView{}, err
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, withoutMetadata(view))
+	p.Idempotency = c.idempotency(r, withoutMetadata(view))
 	h, err := s.l.Hold(r.Context(), p)
 	if err != nil {
-		return s.withMetadata(r, quoteUsed(err, p.QuoteID))
+		return holdView{}, s.withMetadata(r, quoteUsed(err, p.QuoteID))
 	}
-	return writeJSON(w, http.StatusCreated, view(h))
+	return viewHold(h, "hold"), nil
 }
 
 // withoutMetadata renders a hold's answer to remember for its
@@ -513,68 +556,78 @@ func (s *Server) withMetadata(r *http.Request, err error) error {
 	return &ledger.Replayed{Status: rep.Status, Body: out}
 }
 
-func (s *Server) createUsage(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := s.holdParams(r, c, true)
+func (s *Server) createUsage(r *http.Request, c *call, in *struct{ Body usageRequest }) (holdView, error) {
+	p, err := s.holdParams(r, c, holdRequest(in.Body), true)
 	if err != nil {
-		return err
+		return holdView{}, err
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "usage") }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, withoutMetadata(view))
+	p.Idempotency = c.idempotency(r, withoutMetadata(view))
 	h, err := s.l.Usage(r.Context(), p)
 	if err != nil {
-		return s.withMetadata(r, quoteUsed(err, p.QuoteID))
+		return holdView{}, s.withMetadata(r, quoteUsed(err, p.QuoteID))
 	}
-	return writeJSON(w, http.StatusCreated, view(h))
+	return viewHold(h, "usage"), nil
 }
 
-func (s *Server) getHold(w http.ResponseWriter, r *http.Request, c *call) error {
-	h, err := s.l.HoldByID(r.Context(), r.PathValue("id"), c.key.AccountID)
+// holdPath is the {id} of /v1/holds/{id}/...
+type holdPath struct {
+	ID string `path:"id" doc:"Hold id. With an account key, only its own holds (another's is 404)."`
+}
+
+func (s *Server) getHold(r *http.Request, c *call, in *struct{ holdPath }) (holdView, error) {
+	h, err := s.l.HoldByID(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
-		return err
+		return holdView{}, err
 	}
 	object := "hold"
 	if strings.HasPrefix(h.ID, "use_") {
 		object = "usage"
 	}
-	return writeJSON(w, http.StatusOK, viewHold(h, object))
+	return viewHold(h, object), nil
 }
 
-func (s *Server) captureHold(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Credits amount `json:"credits"`
-	}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
-	p := ledger.CaptureParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID, Products: c.key.Products}
+type captureRequest struct {
+	Credits amount `json:"credits" doc:"What to charge, from 0 to the held amount; the rest goes back. Default: all of it."`
+}
+
+func (captureRequest) doc() string {
+	return "The body may be empty: capture the whole hold."
+}
+
+func (s *Server) captureHold(r *http.Request, c *call, in *struct {
+	holdPath
+	Body captureRequest `body:"optional"`
+}) (holdView, error) {
+	req := in.Body
+	p := ledger.CaptureParams{HoldID: in.ID, AccountID: c.key.AccountID, Products: c.key.Products}
 	if req.Credits.set {
 		if req.Credits.err != nil {
-			return tollgate.FieldError("credits", "%v", req.Credits.err)
+			return holdView{}, tollgate.FieldError("credits", "%v", req.Credits.err)
 		}
 		if req.Credits.v < 0 {
-			return tollgate.FieldError("credits", "must not be negative, got %s", req.Credits.raw)
+			return holdView{}, tollgate.FieldError("credits", "must not be negative, got %s", req.Credits.raw)
 		}
 		p.Credits = &req.Credits.v
 	}
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
-	p.Idempotency = c.idempotency(r, http.StatusOK, view)
+	p.Idempotency = c.idempotency(r, view)
 	h, err := s.l.Capture(r.Context(), p)
 	if err != nil {
-		return err
+		return holdView{}, err
 	}
-	return writeJSON(w, http.StatusOK, view(h))
+	return viewHold(h, "hold"), nil
 }
 
-func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct{}
-	if err := decode(c.body, &req, true); err != nil {
-		return err
-	}
+func (s *Server) releaseHold(r *http.Request, c *call, in *struct {
+	holdPath
+	Body emptyRequest `body:"optional"`
+}) (holdView, error) {
 	view := func(v any) any { return viewHold(v.(tollgate.Hold), "hold") }
-	h, err := s.l.Release(r.Context(), ledger.ReleaseParams{HoldID: r.PathValue("id"), AccountID: c.key.AccountID, Products: c.key.Products,
-		Idempotency: c.idempotency(r, http.StatusOK, view)})
+	h, err := s.l.Release(r.Context(), ledger.ReleaseParams{HoldID: in.ID, AccountID: c.key.AccountID, Products: c.key.Products,
+		Idempotency: c.idempotency(r, view)})
 	if err != nil {
-		return err
+		return holdView{}, err
 	}
-	return writeJSON(w, http.StatusOK, view(h))
+	return viewHold(h, "hold"), nil
 }

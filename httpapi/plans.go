@@ -14,7 +14,7 @@ import (
 
 type planVersionView struct {
 	Plan        string                                `json:"plan"`
-	Object      string                                `json:"object"`
+	Object      string                                `json:"object" const:"plan_version"`
 	Version     int                                   `json:"version"`
 	EffectiveAt time.Time                             `json:"effective_at"`
 	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances"`
@@ -24,9 +24,13 @@ type planVersionView struct {
 
 // planLimitsView shows a plan's limits in force: its own, or the defaults.
 type planLimitsView struct {
-	RequestsPerSecond  int `json:"requests_per_second"`
-	ConcurrentRequests int `json:"concurrent_requests"`
-	MaxPendingHolds    int `json:"max_pending_holds"`
+	RequestsPerSecond  int `json:"requests_per_second" doc:"Requests a second one key may send to one instance, on average, with a burst of as many." minimum:"1" maximum:"100000"`
+	ConcurrentRequests int `json:"concurrent_requests" doc:"Requests one key may have in flight on one instance." minimum:"1" maximum:"10000"`
+	MaxPendingHolds    int `json:"max_pending_holds" doc:"Pending holds at once: per account for a plan, per key for a key; across every instance. More is refused with 409 too_many_pending_holds." minimum:"1" maximum:"1000000"`
+}
+
+func (planLimitsView) doc() string {
+	return "Limits on each account key of the plan's accounts, in force with this version: its own, or the defaults (100 requests a second, 32 in flight, 1,000 pending holds)."
 }
 
 func viewPlanVersion(v tollgate.PlanVersion) planVersionView {
@@ -41,29 +45,31 @@ func viewPlanVersion(v tollgate.PlanVersion) planVersionView {
 
 type planView struct {
 	ID        string            `json:"id"`
-	Object    string            `json:"object"`
+	Object    string            `json:"object" const:"plan"`
 	Current   *planVersionView  `json:"current"`
 	Scheduled []planVersionView `json:"scheduled"`
 	Versions  []planVersionView `json:"versions"`
 }
 
-func (s *Server) createPlanVersion(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Allowances  map[tollgate.Product]amount `json:"daily_allowances"`
-		EffectiveAt string                      `json:"effective_at"`
-		Force       bool                        `json:"force"`
-		Limits      *limitsRequest              `json:"limits"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type createPlanVersionRequest struct {
+	Allowances  map[tollgate.Product]amount `json:"daily_allowances" doc:"Credits a day per product; absent products get none." required:"true"`
+	EffectiveAt string                      `json:"effective_at" doc:"Default now. A cut must be at least the notice period (14 days by default) ahead unless force is set." format:"date-time"`
+	Force       bool                        `json:"force" doc:"Apply a cut with less notice than the period."`
+	Limits      *limitsRequest              `json:"limits" doc:"Limits on the plan's account keys from this version on. Left out, the plan's latest version's are kept (the defaults for a new plan). Limits need no notice."`
+}
+
+func (s *Server) createPlanVersion(r *http.Request, c *call, in *struct {
+	Plan string `path:"plan" doc:"The plan's name, such as free or pro; a new name creates the plan."`
+	Body createPlanVersionRequest
+}) (planVersionView, error) {
+	req := in.Body
 	if req.Allowances == nil {
-		return tollgate.FieldError("daily_allowances", `is required, e.g. {"video": "30"}; {} for none`)
+		return planVersionView{}, tollgate.FieldError("daily_allowances", `is required, e.g. {"video": "30"}; {} for none`)
 	}
-	p := ledger.PlanVersionParams{Plan: r.PathValue("plan"), Allowances: map[tollgate.Product]tollgate.Credits{}, Force: req.Force}
+	p := ledger.PlanVersionParams{Plan: in.Plan, Allowances: map[tollgate.Product]tollgate.Credits{}, Force: req.Force}
 	for prod, a := range req.Allowances {
 		if a.err != nil {
-			return tollgate.FieldError("daily_allowances", "%s: %v", prod, a.err)
+			return planVersionView{}, tollgate.FieldError("daily_allowances", "%s: %v", prod, a.err)
 		}
 		p.Allowances[prod] = a.v
 	}
@@ -73,24 +79,23 @@ func (s *Server) createPlanVersion(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	var err error
 	if p.EffectiveAt, err = parseTime("effective_at", req.EffectiveAt); err != nil {
-		return err
+		return planVersionView{}, err
 	}
 	view := func(v any) any { return viewPlanVersion(v.(tollgate.PlanVersion)) }
-	p.Idempotency = c.idempotency(r, http.StatusCreated, view)
+	p.Idempotency = c.idempotency(r, view)
 	v, err := s.l.AddPlanVersion(r.Context(), p)
 	if err != nil {
-		return err
+		return planVersionView{}, err
 	}
 	s.plans.forget()
-	return writeJSON(w, http.StatusCreated, view(v))
+	return viewPlanVersion(v), nil
 }
 
 // listPlans is public: every plan, the version in force and those to come.
-func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listPlans(r *http.Request, in *struct{}) (listView[planView], error) {
 	vs, err := s.l.Plans(r.Context())
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return listView[planView]{}, err
 	}
 	now := s.l.Clock().Now()
 	byPlan := map[string]*planView{}
@@ -117,7 +122,7 @@ func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) {
 	for _, n := range names {
 		out.Data = append(out.Data, *byPlan[n])
 	}
-	s.reply(w, r, http.StatusOK, out)
+	return out, nil
 }
 
 // planCache keeps plan versions for the Tollgate-Notice header, for a few

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -69,24 +70,38 @@ var titles = map[tollgate.Code]string{
 
 // Problem is an RFC 9457 problem document with Tollgate's stable code.
 type Problem struct {
-	Type     string        `json:"type"`
+	Type     string        `json:"type" doc:"urn:tollgate:problem:<code>." pattern:"^urn:tollgate:problem:[a-z_]+$" format:"uri"`
 	Title    string        `json:"title"`
-	Status   int           `json:"status"`
+	Status   int           `json:"status" minimum:"400" maximum:"599"`
 	Detail   string        `json:"detail,omitempty"`
 	Code     tollgate.Code `json:"code"`
-	Field    string        `json:"field,omitempty"`
-	Instance string        `json:"instance,omitempty"`
+	Field    string        `json:"field,omitempty" doc:"The offending request field, when there is one."`
+	Instance string        `json:"instance,omitempty" doc:"The request path."`
 
 	// insufficient_credits only.
-	AccountID              string            `json:"account_id,omitempty"`
-	Product                tollgate.Product  `json:"product,omitempty"`
-	Required               *tollgate.Credits `json:"required,omitempty"`
-	Available              *tollgate.Credits `json:"available,omitempty"`
-	DailyAllowanceResetsAt *time.Time        `json:"daily_allowance_resets_at,omitempty"`
-	Offers                 *[]Offer          `json:"offers,omitempty"`
+	AccountID              string            `json:"account_id,omitempty" doc:"insufficient_credits only."`
+	Product                tollgate.Product  `json:"product,omitempty" doc:"insufficient_credits only."`
+	Required               *tollgate.Credits `json:"required,omitempty" doc:"insufficient_credits only: what the request needs."`
+	Available              *tollgate.Credits `json:"available,omitempty" doc:"insufficient_credits only: what the account can spend on the product now."`
+	DailyAllowanceResetsAt *time.Time        `json:"daily_allowance_resets_at,omitempty" doc:"insufficient_credits only: when today's allowance for the product resets; absent when the plan gives none for it."`
+	Offers                 *[]Offer          `json:"offers,omitempty" doc:"insufficient_credits only: packs the account could buy; empty until the operator defines some."`
 	// PurchasesUnavailable, in a 402 from a server that sells nothing,
 	// says so: the offers are empty because buying is not available.
-	PurchasesUnavailable string `json:"purchases_unavailable,omitempty"`
+	PurchasesUnavailable string `json:"purchases_unavailable,omitempty" doc:"insufficient_credits only, from a server that sells no credits (no payment provider and not in demo mode): why offers is empty."`
+}
+
+func (Problem) doc() string {
+	return "An RFC 9457 problem with Tollgate's stable code."
+}
+
+// jsonSchema is Problem's generated schema and, for insufficient_credits,
+// the figures it always carries.
+func (Problem) jsonSchema(g *schemas) map[string]any {
+	s := g.object(reflect.TypeFor[Problem](), false)
+	s["if"] = map[string]any{"properties": map[string]any{"code": map[string]any{"const": string(tollgate.CodeInsufficientCredits)}},
+		"required": []any{"code"}}
+	s["then"] = map[string]any{"required": []any{"account_id", "product", "required", "available", "offers"}}
+	return s
 }
 
 // Offer is a way to buy more credits, listed in a 402.
@@ -95,7 +110,7 @@ type Offer struct {
 	Credits      tollgate.Credits `json:"credits"`
 	Price        tollgate.Money   `json:"price"`
 	ValidForDays int              `json:"valid_for_days"`
-	CheckoutURL  string           `json:"checkout_url"`
+	CheckoutURL  string           `json:"checkout_url" format:"uri"`
 }
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {

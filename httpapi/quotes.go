@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"time"
 
 	"tollgate"
@@ -13,14 +14,16 @@ import (
 )
 
 type quoteRequest struct {
-	AccountID    string           `json:"account_id"`
-	Product      tollgate.Product `json:"product"`
-	Model        string           `json:"model"`
-	Seconds      int              `json:"seconds"`
-	Size         string           `json:"size"`
-	InputTokens  int64            `json:"input_tokens"`
-	OutputTokens int64            `json:"output_tokens"`
+	AccountID    string           `json:"account_id" doc:"Required with an admin key; with an account key, absent or the key's own account."`
+	Product      tollgate.Product `json:"product" required:"true"`
+	Model        string           `json:"model" doc:"video: a model id from /v1/prices, or auto (the cheapest that can do it). Default auto."`
+	Seconds      int              `json:"seconds" doc:"video and stitch: the clip's length; video models list the durations they make."`
+	Size         string           `json:"size" doc:"video: WIDTHxHEIGHT, default 1280x720."`
+	InputTokens  int64            `json:"input_tokens" minimum:"0"`
+	OutputTokens int64            `json:"output_tokens" minimum:"0"`
 }
+
+func (quoteRequest) schemaName() string { return "CreateQuoteRequest" }
 
 type unitPricesView struct {
 	PerSecond tollgate.Credits `json:"per_second"`
@@ -32,11 +35,13 @@ type moneyView struct {
 	PackID string `json:"pack_id"`
 }
 
+func (moneyView) schemaName() string { return "PackMoney" }
+
 type paymentLineView struct {
-	GrantID   string           `json:"grant_id,omitempty"`
-	Source    string           `json:"source"`
-	Credits   tollgate.Credits `json:"credits"`
-	ExpiresAt *time.Time       `json:"expires_at"`
+	GrantID   string               `json:"grant_id,omitempty"`
+	Source    tollgate.GrantSource `json:"source"`
+	Credits   tollgate.Credits     `json:"credits"`
+	ExpiresAt *time.Time           `json:"expires_at"`
 }
 
 type paymentView struct {
@@ -48,7 +53,7 @@ type paymentView struct {
 
 type quoteView struct {
 	ID         string           `json:"id"`
-	Object     string           `json:"object"`
+	Object     string           `json:"object" const:"quote"`
 	AccountID  string           `json:"account_id"`
 	Product    tollgate.Product `json:"product"`
 	Model      string           `json:"model,omitempty"`
@@ -57,23 +62,20 @@ type quoteView struct {
 	Credits    tollgate.Credits `json:"credits"`
 	Breakdown  []pricing.Line   `json:"breakdown"`
 	UnitPrices *unitPricesView  `json:"unit_prices,omitempty"`
-	Money      *moneyView       `json:"money"`
+	Money      *moneyView       `json:"money" doc:"The price in money at the cheapest pack's rate."`
 	Payment    paymentView      `json:"payment"`
 	CreatedAt  time.Time        `json:"created_at"`
 	ExpiresAt  time.Time        `json:"expires_at"`
 }
 
-func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req quoteRequest
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteRequest }) (storedJSON[quoteView], error) {
+	req := in.Body
 	acct, err := c.bodyAccount(req.AccountID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := s.l.Account(r.Context(), acct); err != nil {
-		return err
+		return nil, err
 	}
 	price, now, err := s.Quotes.Price(r.Context(), pricing.Request{Product: req.Product, Model: req.Model, Seconds: req.Seconds,
 		Size: req.Size, InputTokens: req.InputTokens, OutputTokens: req.OutputTokens})
@@ -81,11 +83,11 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 		err = c.mayUse(price.Product)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	plan, err := s.l.Preview(r.Context(), acct, price.Product, price.Credits)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v := quoteView{ID: tollgate.NewID("quote"), Object: "quote", AccountID: acct, Product: price.Product, Model: price.Model,
 		Resolution: price.Resolution, Seconds: price.Seconds, Credits: price.Credits, Breakdown: price.Lines,
@@ -95,40 +97,50 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pack, ok := pricing.BestPack(packs, price.Product); ok {
 		v.Money = &moneyView{Money: pricing.MoneyFor(pack, price.Credits), PackID: pack.ID}
 	}
 	v.Payment = paymentView{Covered: plan.Covered, From: []paymentLineView{}, Shortfall: plan.Shortfall, AvailableAfter: plan.AvailableAfter}
 	for _, l := range plan.Lines {
-		v.Payment.From = append(v.Payment.From, paymentLineView{l.GrantID, string(l.Source), l.Credits, l.ExpiresAt})
+		v.Payment.From = append(v.Payment.From, paymentLineView{l.GrantID, l.Source, l.Credits, l.ExpiresAt})
 	}
 	details, err := marshal(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	q := tollgate.Quote{ID: v.ID, AccountID: acct, Product: price.Product, Credits: price.Credits, Details: details,
 		CreatedAt: now, ExpiresAt: v.ExpiresAt}
-	idem := c.idempotency(r, http.StatusCreated, func(any) any { return json.RawMessage(details) })
+	idem := c.idempotency(r, func(any) any { return json.RawMessage(details) })
 	if _, err := s.l.WriteIdempotent(r.Context(), idem, func(tx record.Tx) (any, error) {
 		return q, tx.QuoteInsert(r.Context(), q)
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_, err = w.Write(details)
-	return err
+	return details, nil
 }
 
-func (s *Server) getQuote(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.Quotes.Get(r.Context(), r.PathValue("id"), c.key.AccountID)
+func (s *Server) getQuote(r *http.Request, c *call, in *struct {
+	ID string `path:"id" doc:"Quote id (quote_...). With an account key, only its own quotes (another's is 404)."`
+}) (storedJSON[quoteView], error) {
+	q, err := s.Quotes.Get(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return q.Details, nil
+}
+
+// storedJSON is an answer stored as JSON when first made (a quote, which
+// keeps its terms): T, written as stored.
+type storedJSON[T any] []byte
+
+func (storedJSON[T]) schemaOf() reflect.Type { return reflect.TypeFor[T]() }
+
+func (j storedJSON[T]) writeAnswer(w http.ResponseWriter, status int) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(q.Details)
+	w.WriteHeader(status)
+	_, err := w.Write(j)
 	return err
 }
 
@@ -182,7 +194,7 @@ type priceRuleView struct {
 	Meter       string           `json:"meter"`
 	Tier        string           `json:"tier,omitempty"`
 	Resolution  string           `json:"resolution,omitempty"`
-	Per         int64            `json:"per"`
+	Per         int64            `json:"per" doc:"Credits are per this many units of the meter."`
 	Credits     tollgate.Credits `json:"credits"`
 	Money       []moneyView      `json:"money"` // the same price at each pack's rate
 	EffectiveAt time.Time        `json:"effective_at"`
@@ -190,12 +202,12 @@ type priceRuleView struct {
 
 type packView struct {
 	ID           string             `json:"id"`
-	Object       string             `json:"object"`
+	Object       string             `json:"object" const:"pack"`
 	Credits      tollgate.Credits   `json:"credits"`
 	Price        tollgate.Money     `json:"price"`
 	ValidForDays int                `json:"valid_for_days"`
 	Products     []tollgate.Product `json:"products"`
-	Active       bool               `json:"active"`
+	Active       bool               `json:"active" doc:"Inactive packs are no longer sold."`
 }
 
 func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
@@ -210,33 +222,33 @@ func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
 }
 
 // getPrices is public: the price table in force and every scheduled change.
-func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) {
+type priceTableView struct {
+	Object    string          `json:"object" const:"price_table"`
+	AsOf      time.Time       `json:"as_of"`
+	Current   []priceRuleView `json:"current"`
+	Scheduled []priceRuleView `json:"scheduled"`
+	Models    []pricing.Model `json:"models"`
+	Packs     []packView      `json:"packs"`
+}
+
+func (s *Server) getPrices(r *http.Request, in *struct{}) (priceTableView, error) {
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return priceTableView{}, err
 	}
 	catalog, err := s.Quotes.Prices(r.Context())
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return priceTableView{}, err
 	}
 	now := s.Quotes.Clock.Now()
-	out := struct {
-		Object    string          `json:"object"`
-		AsOf      time.Time       `json:"as_of"`
-		Current   []priceRuleView `json:"current"`
-		Scheduled []priceRuleView `json:"scheduled"`
-		Models    []pricing.Model `json:"models"`
-		Packs     []packView      `json:"packs"`
-	}{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: catalog.Models, Packs: packViews(packs, true)}
+	out := priceTableView{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: catalog.Models, Packs: packViews(packs, true)}
 	for _, rule := range catalog.Current(now) {
 		out.Current = append(out.Current, ruleView(rule, packs))
 	}
 	for _, rule := range catalog.Scheduled(now) {
 		out.Scheduled = append(out.Scheduled, ruleView(rule, packs))
 	}
-	s.reply(w, r, http.StatusOK, out)
+	return out, nil
 }
 
 func viewPack(p tollgate.Pack) packView {
@@ -254,50 +266,48 @@ func packViews(packs []tollgate.Pack, activeOnly bool) []packView {
 }
 
 // getPacks is public: the credit packs for sale.
-func (s *Server) getPacks(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getPacks(r *http.Request, in *struct{}) (listView[packView], error) {
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return listView[packView]{}, err
 	}
-	s.reply(w, r, http.StatusOK, listView[packView]{Object: "list", Data: packViews(packs, true)})
+	return listView[packView]{Object: "list", Data: packViews(packs, true)}, nil
 }
 
 // createPriceRule adds a price rule version. A price increase must be
 // announced the notice period ahead unless forced.
-func (s *Server) createPriceRule(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		ID          string           `json:"id"`
-		Product     tollgate.Product `json:"product"`
-		Meter       string           `json:"meter"`
-		Tier        string           `json:"tier"`
-		Resolution  string           `json:"resolution"`
-		Per         int64            `json:"per"`
-		Credits     amount           `json:"credits"`
-		EffectiveAt string           `json:"effective_at"`
-		Force       bool             `json:"force"`
-	}
-	if err := decode(c.body, &req, false); err != nil {
-		return err
-	}
+type createPriceRuleRequest struct {
+	ID          string           `json:"id" doc:"A new id adds a rule; an existing one adds a version of it." required:"true"`
+	Product     tollgate.Product `json:"product" required:"true"`
+	Meter       string           `json:"meter" enum:"seconds,input_tokens,output_tokens" required:"true"`
+	Tier        string           `json:"tier"`
+	Resolution  string           `json:"resolution" enum:",720p,1080p"`
+	Per         int64            `json:"per" minimum:"1" maximum:"1000000000" required:"true"`
+	Credits     amount           `json:"credits" required:"true"`
+	EffectiveAt string           `json:"effective_at" doc:"Default now. A price increase must be at least the notice period (14 days) ahead unless force is set." format:"date-time"`
+	Force       bool             `json:"force"`
+}
+
+func (s *Server) createPriceRule(r *http.Request, c *call, in *struct{ Body createPriceRuleRequest }) (priceRuleView, error) {
+	req := in.Body
 	rule := pricing.Rule{ID: req.ID, Product: req.Product, Meter: req.Meter, Tier: req.Tier, Resolution: req.Resolution, Per: req.Per}
 	if !req.Credits.set || req.Credits.err != nil || req.Credits.v < 0 || req.Credits.v > tollgate.MaxCredits {
-		return tollgate.FieldError("credits", "is required: a decimal amount from 0 to %s", tollgate.MaxCredits)
+		return priceRuleView{}, tollgate.FieldError("credits", "is required: a decimal amount from 0 to %s", tollgate.MaxCredits)
 	}
 	rule.Credits = req.Credits.v
 	eff, err := parseTime("effective_at", req.EffectiveAt)
 	if err != nil {
-		return err
+		return priceRuleView{}, err
 	}
 	if eff != nil {
 		rule.EffectiveAt = *eff
 	}
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
-		return err
+		return priceRuleView{}, err
 	}
 	view := func(v any) any { return ruleView(v.(pricing.Rule), packs) }
-	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, http.StatusCreated, view), func(tx record.Tx) (any, error) {
+	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		added, err := s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
 		if err != nil {
 			return nil, err
@@ -305,7 +315,7 @@ func (s *Server) createPriceRule(w http.ResponseWriter, r *http.Request, c *call
 		return added, s.l.Audit(r.Context(), tx, "price_rule.create", "", added.ID, map[string]any{"rule": added, "force": req.Force})
 	})
 	if err != nil {
-		return err
+		return priceRuleView{}, err
 	}
-	return writeJSON(w, http.StatusCreated, view(res))
+	return ruleView(res.(pricing.Rule), packs), nil
 }

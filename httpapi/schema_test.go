@@ -22,8 +22,11 @@ import (
 // Schema validator: only the keywords the document uses, and it refuses any
 // other, so a document that grows past it fails loudly instead of passing.
 
+// servedDoc is the document a server serves at /openapi.json.
+var servedDoc = sync.OnceValue(func() []byte { return New(Config{}).openapi })
+
 var docOnce = sync.OnceValues(func() (map[string]any, error) {
-	return decodeJSON(openapiDoc)
+	return decodeJSON(servedDoc())
 })
 
 func decodeJSON(b []byte) (map[string]any, error) {
@@ -234,6 +237,13 @@ func (c *schemaChecker) checkObject(s map[string]any, x any, at string) {
 					c.fail(at, "got %d members, want at most %d", len(obj), n)
 				}
 			}
+		case "minItems", "maxItems":
+			if arr, ok := x.([]any); ok {
+				n, _ := v.(json.Number).Int64()
+				if l := int64(len(arr)); (k == "minItems" && l < n) || (k == "maxItems" && l > n) {
+					c.fail(at, "got %d items, want %s %d", l, k, n)
+				}
+			}
 		case "items":
 			if arr, ok := x.([]any); ok {
 				for i, e := range arr {
@@ -424,5 +434,27 @@ func TestSchemaCheckerRejects(t *testing.T) {
 				t.Errorf("got no error for %s as %s, want one", tc.body, tc.schema)
 			}
 		})
+	}
+}
+
+// checkRequestAgainstDoc checks a request body the server accepted against
+// the operation's documented request schema: the document must not refuse
+// what the handler takes.
+func checkRequestAgainstDoc(tb testing.TB, pattern, body string) {
+	tb.Helper()
+	doc := openapi(tb)
+	method, path, _ := strings.Cut(pattern, " ")
+	item, _ := doc["paths"].(map[string]any)[path].(map[string]any)
+	opn, _ := item[strings.ToLower(method)].(map[string]any)
+	rb, _ := opn["requestBody"].(map[string]any)
+	media, _ := lookupPath(rb, "content", "application/json").(map[string]any)
+	if strings.TrimSpace(body) == "" || media == nil {
+		return
+	}
+	if strings.HasPrefix(path, "/v1/webhooks/") {
+		return // the provider's events: described as any object
+	}
+	for _, e := range validate(doc, media["schema"], []byte(body)) {
+		tb.Errorf("%s accepted body %s, which the document refuses: %s", pattern, body, e)
 	}
 }

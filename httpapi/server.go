@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +21,6 @@ import (
 	"tollgate/payment"
 	"tollgate/pricing"
 )
-
-//go:embed openapi.json
-var openapiDoc []byte
 
 // Config is what a Server serves and how. cmd/tollgate builds every service
 // and hands them over here; New builds none.
@@ -69,6 +65,9 @@ type Server struct {
 	limits limiter
 	routes []string
 	public []string
+	ops    []*op
+	// openapi is the document at /openapi.json, made from ops.
+	openapi []byte
 }
 
 type cachedKey struct {
@@ -105,69 +104,164 @@ func (s *Server) Routes() []string { return s.routes }
 func (s *Server) PublicRoutes() []string { return s.public }
 
 func (s *Server) register() {
-	handle := func(pattern string, who access, h handler) {
-		s.routes = append(s.routes, pattern)
-		s.mux.Handle(pattern, s.wrap(who, h))
-	}
-	public := func(pattern string, h http.HandlerFunc) {
-		s.public = append(s.public, pattern)
-		s.mux.HandleFunc(pattern, h)
-	}
-	public("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		s.write(w, r, []byte(`{"status":"ok"}`))
-	})
-	public("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		s.write(w, r, openapiDoc)
-	})
-	handle("POST /v1/accounts", adminOnly, s.createAccount)
-	handle("GET /v1/accounts", adminOnly, s.listAccounts)
-	handle("GET /v1/accounts/{id}", anyKey, s.getAccount)
-	handle("POST /v1/accounts/{id}", adminOnly, s.updateAccount)
-	handle("POST /v1/accounts/{id}/keys", adminOnly, s.createKey)
-	handle("GET /v1/accounts/{id}/keys", adminOnly, s.listKeys)
-	handle("POST /v1/accounts/{id}/keys/{key_id}/revoke", adminOnly, s.revokeKey)
-	handle("POST /v1/accounts/{id}/grants", adminOnly, s.createGrant)
-	handle("GET /v1/accounts/{id}/balance", anyKey, s.getBalance)
-	handle("GET /v1/balance", accountOnly, s.getBalance)
-	handle("GET /v1/accounts/{id}/entries", anyKey, s.listEntries)
-	handle("GET /v1/accounts/{id}/holds", anyKey, s.listHolds)
-	handle("GET /v1/accounts/{id}/grants", anyKey, s.listGrants)
-	handle("POST /v1/holds", anyKey, s.createHold)
-	handle("GET /v1/holds/{id}", anyKey, s.getHold)
-	handle("POST /v1/holds/{id}/capture", anyKey, s.captureHold)
-	handle("POST /v1/holds/{id}/release", anyKey, s.releaseHold)
-	handle("POST /v1/usage", anyKey, s.createUsage)
-	handle("POST /v1/quotes", anyKey, s.createQuote)
-	handle("POST /v1/plans/{plan}/versions", adminOnly, s.createPlanVersion)
-	handle("POST /v1/packs", adminOnly, s.createPack)
-	handle("POST /v1/prices/rules", adminOnly, s.createPriceRule)
-	handle("POST /v1/webhook_endpoints", adminOnly, s.createEndpoint)
-	handle("GET /v1/webhook_endpoints", adminOnly, s.listEndpoints)
-	handle("POST /v1/webhook_endpoints/{id}", adminOnly, s.updateEndpoint)
-	handle("DELETE /v1/webhook_endpoints/{id}", adminOnly, s.deleteEndpoint)
-	handle("POST /v1/webhook_endpoints/{id}/rotate_secret", adminOnly, s.rotateEndpointSecret)
-	handle("POST /v1/webhook_endpoints/{id}/resend", adminOnly, s.resendEndpoint)
-	handle("POST /v1/checkout", anyKey, s.createCheckout)
-	handle("GET /v1/orders/{id}", anyKey, s.getOrder)
-	handle("GET /v1/orders", anyKey, s.listOrders)
-	handle("POST /v1/orders/{id}/refund", adminOnly, s.refundOrder)
-	handle("GET /v1/accounts/{id}/orders", anyKey, s.listOrders)
-	handle("GET /v1/audit", adminOnly, s.listAudit)
-	handle("GET /v1/payment_events", adminOnly, s.listPaymentEvents)
-	public("GET /checkout/dev/{id}", s.devCheckout)
-	public("POST /checkout/dev/{id}", s.devCheckout)
-	public("GET /checkout/start", s.startCheckout)
-	public("POST /checkout/start", s.startCheckout)
-	public("GET /checkout/done/{id}", s.returnPage(false))
-	public("GET /checkout/cancelled/{id}", s.returnPage(true))
-	public("POST /v1/webhooks/stripe", s.stripeWebhook)
-	public("GET /v1/plans", s.listPlans)
-	handle("GET /v1/quotes/{id}", anyKey, s.getQuote)
-	public("GET /v1/prices", s.getPrices)
-	public("GET /v1/packs", s.getPacks)
+	const (
+		accounts, grants, balances, holds, journal = "accounts", "grants", "balances", "holds", "journal"
+		prices, plans, purchases, webhooks, audit  = "prices", "plans", "purchases", "webhooks", "audit"
+	)
+	serve(s, op{pattern: "GET /healthz", id: "getHealth", tag: "meta", summary: "Health", answer: "The server is up."},
+		func(r *http.Request, in *struct{}) (healthView, error) { return healthView{"ok"}, nil })
+	plain(s, op{pattern: "GET /openapi.json", id: "getOpenAPI", tag: "meta", summary: "This document",
+		description: "The OpenAPI 3.1 description of the API, made from the handlers themselves. No key needed.",
+		raw: &rawOp{responses: map[string]any{"200": map[string]any{"description": "The document.",
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}}}},
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			s.write(w, r, s.openapi)
+		})
+
+	handle(s, op{pattern: "POST /v1/accounts", id: "createAccount", tag: accounts, who: adminOnly, status: http.StatusCreated,
+		summary: "Create an account", description: "Admin key only.", answer: "Created.",
+		errors: []tollgate.Code{tollgate.CodeConflict}}, s.createAccount)
+	handle(s, op{pattern: "GET /v1/accounts", id: "listAccounts", tag: accounts, who: adminOnly,
+		summary: "List accounts", description: "Admin key only. Ordered by id.", answer: "A page of accounts."}, s.listAccounts)
+	handle(s, op{pattern: "GET /v1/accounts/{id}", id: "getAccount", tag: accounts,
+		summary: "Get an account", description: "Admin key, or the account's own key.", answer: "The account."}, s.getAccount)
+	handle(s, op{pattern: "POST /v1/accounts/{id}", id: "updateAccount", tag: accounts, who: adminOnly,
+		summary: "Change an account", description: "Admin. Changes only the fields given.", answer: "The account."}, s.updateAccount)
+	handle(s, op{pattern: "POST /v1/accounts/{id}/keys", id: "createAccountKey", tag: accounts, who: adminOnly, status: http.StatusCreated,
+		summary: "Create an account key", description: "Admin key only. The secret is in this answer only, never stored; keep it.",
+		answer: "Created."}, s.createKey)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/keys", id: "listAccountKeys", tag: accounts, who: adminOnly,
+		summary: "List an account's keys", description: "Admin key only. Every key of the account, revoked ones too, by id, without secrets.",
+		answer: "The keys."}, s.listKeys)
+	handle(s, op{pattern: "POST /v1/accounts/{id}/keys/{key_id}/revoke", id: "revokeAccountKey", tag: accounts, who: adminOnly,
+		summary: "Revoke an account key", description: "Admin key only. From the answer on, this instance refuses the key; every other instance " +
+			"refuses it within 10 seconds (the time an instance trusts a key it has checked). Revoking a revoked key changes nothing.",
+		answer: "Revoked."}, s.revokeKey)
+	handle(s, op{pattern: "POST /v1/accounts/{id}/grants", id: "createGrant", tag: grants, who: adminOnly, status: http.StatusCreated,
+		summary: "Grant credits", description: "Admin key only.", answer: "Granted.",
+		errors: []tollgate.Code{tollgate.CodeConflict}}, s.createGrant)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/grants", id: "listAccountGrants", tag: grants,
+		summary: "List an account's grants", description: "By id, a page at a time, with expiry applied as of now: " +
+			"a grant past its expiry shows nothing remaining even before the sweeper moves it.", answer: "A page of grants."}, s.listGrants)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/balance", id: "getAccountBalance", tag: balances,
+		summary: "Get an account's balance", description: "Admin key, or the account's own key. Expiries and hold timeouts are applied as of now.",
+		answer: "The balance."}, s.getAccountBalance)
+	handle(s, op{pattern: "GET /v1/balance", id: "getBalance", tag: balances, who: accountOnly,
+		summary: "Get the caller's balance", description: "Account key only; with an admin key use /v1/accounts/{id}/balance.",
+		answer: "The balance."}, s.getBalance)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/entries", id: "listEntries", tag: journal,
+		summary: "List journal entries", description: "Admin key, or the account's own key. Oldest first. " +
+			"Filters combine: an entry is listed when it passes every one given.", answer: "A page of entries."}, s.listEntries)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/holds", id: "listAccountHolds", tag: holds,
+		summary: "List an account's holds and usages", description: "By id (oldest first), a page at a time. " +
+			"A pending hold past its expiry is listed as expired, as every read sees it.", answer: "A page of holds."}, s.listHolds)
+	handle(s, op{pattern: "GET /v1/accounts/{id}/orders", id: "listAccountOrders", tag: purchases,
+		summary: "List an account's orders", description: "By id, a page at a time.", answer: "A page of orders, by id."}, s.listAccountOrders)
+
+	spend := []tollgate.Code{tollgate.CodeInsufficientCredits, tollgate.CodeAccountSuspended, tollgate.CodeNotFound,
+		tollgate.CodeQuoteExpired, tollgate.CodeQuoteUsed, tollgate.CodeTooManyPendingHolds}
+	handle(s, op{pattern: "POST /v1/holds", id: "createHold", tag: holds, status: http.StatusCreated,
+		summary: "Reserve credits", description: "Draws on the account's grants in burn-down order: today's allowance first, " +
+			"then the soonest-expiring. 402 when the account cannot pay.", answer: "Held.", errors: spend}, s.createHold)
+	handle(s, op{pattern: "GET /v1/holds/{id}", id: "getHold", tag: holds,
+		summary: "Get a hold", description: "A pending hold past its expiry reads as expired.", answer: "The hold."}, s.getHold)
+	handle(s, op{pattern: "POST /v1/holds/{id}/capture", id: "captureHold", tag: holds,
+		summary: "Capture a hold", description: "Charges all of a pending hold or part of it; the rest goes back to the grants it came from. Never more than held.",
+		answer: "Captured.", errors: []tollgate.Code{tollgate.CodeHoldNotPending, tollgate.CodeCaptureExceedsHold}}, s.captureHold)
+	handle(s, op{pattern: "POST /v1/holds/{id}/release", id: "releaseHold", tag: holds,
+		summary: "Release a hold", description: "Returns a pending hold's credits to the grants they came from " +
+			"(to breakage for a grant that expired meanwhile).", answer: "Released.",
+		errors: []tollgate.Code{tollgate.CodeHoldNotPending}}, s.releaseHold)
+	handle(s, op{pattern: "POST /v1/usage", id: "createUsage", tag: holds, status: http.StatusCreated,
+		summary: "Record usage", description: "Reserves and captures in one step, for products metered after the fact such as an LLM assistant. " +
+			"402 when the account cannot pay.", answer: "Charged; the record is a hold in status captured.", errors: spend}, s.createUsage)
+
+	handle(s, op{pattern: "POST /v1/quotes", id: "createQuote", tag: prices, status: http.StatusCreated,
+		summary: "Price a job", description: "Prices a request and locks the price for 15 minutes: a hold or usage with this quote_id " +
+			"reserves at most its credits. Lists the breakdown by rule, unit prices, the money equivalent at the cheapest pack, and how " +
+			"the account would pay now. Unknown models, durations or sizes are 422 naming the allowed values.", answer: "The quote.",
+		errors: []tollgate.Code{tollgate.CodeNotFound}}, s.createQuote)
+	handle(s, op{pattern: "GET /v1/quotes/{id}", id: "getQuote", tag: prices,
+		summary: "Get a quote", description: "The quote as it was given.", answer: "The quote."}, s.getQuote)
+	serve(s, op{pattern: "GET /v1/prices", id: "getPrices", tag: prices, summary: "The public price table",
+		description: "Every price rule in force, with its money equivalent per pack, every scheduled change, the models and " +
+			"their durations and sizes, and the packs. No key needed.", answer: "The price table."}, s.getPrices)
+	handle(s, op{pattern: "POST /v1/prices/rules", id: "createPriceRule", tag: prices, who: adminOnly, status: http.StatusCreated,
+		summary: "Add a price rule version", description: "Admin. Quotes use it from effective_at; until then GET /v1/prices lists it " +
+			"under scheduled. Quotes already given keep their price.", answer: "The rule version.",
+		errors: []tollgate.Code{tollgate.CodeConflict, tollgate.CodeNoticeRequired}}, s.createPriceRule)
+
+	serve(s, op{pattern: "GET /v1/plans", id: "listPlans", tag: plans, summary: "Plans and their versions",
+		description: "Every plan with the version in force and the versions scheduled, so a cut is visible before it applies. No key needed.",
+		answer:      "The plans."}, s.listPlans)
+	handle(s, op{pattern: "POST /v1/plans/{plan}/versions", id: "createPlanVersion", tag: plans, who: adminOnly, status: http.StatusCreated,
+		summary: "Add a plan version", description: "Adds a version (or creates the plan). Accounts on the plan move to it at effective_at, " +
+			"without a restart; until then their balance lists it under upcoming_changes and their API answers carry a Tollgate-Notice header. " +
+			"A cut (a lower allowance) needs effective_at at least the notice period ahead, or force.", answer: "The new version.",
+		errors: []tollgate.Code{tollgate.CodeNoticeRequired}}, s.createPlanVersion)
+
+	serve(s, op{pattern: "GET /v1/packs", id: "listPacks", tag: purchases, summary: "Credit packs for sale",
+		description: "No key needed.", answer: "The packs."}, s.getPacks)
+	handle(s, op{pattern: "POST /v1/packs", id: "putPack", tag: purchases, who: adminOnly, status: http.StatusCreated,
+		summary: "Create or change a pack", description: "Admin. Orders already made keep their terms.", answer: "The pack."}, s.createPack)
+	handle(s, op{pattern: "POST /v1/checkout", id: "createCheckout", tag: purchases, status: http.StatusCreated,
+		summary: "Buy a pack", description: "Makes an order and starts its payment; the credits are granted once the provider confirms payment, " +
+			"valid valid_for_days from then. On a server with no payment provider outside demo mode, buying is not available: a 403 forbidden.",
+		answer: "The order and where to pay.", errors: []tollgate.Code{tollgate.CodeAccountSuspended, tollgate.CodeNotFound}}, s.createCheckout)
+	handle(s, op{pattern: "GET /v1/orders", id: "listOrders", tag: purchases,
+		summary: "List orders", description: "With an admin key, every account's orders, or one's (account_id); with an account key, its own. " +
+			"By id, a page at a time.", answer: "A page of orders, by id.", errors: []tollgate.Code{tollgate.CodeNotFound}}, s.listOrders)
+	handle(s, op{pattern: "GET /v1/orders/{id}", id: "getOrder", tag: purchases, summary: "Get an order", answer: "The order."}, s.getOrder)
+	handle(s, op{pattern: "POST /v1/orders/{id}/refund", id: "refundOrder", tag: purchases, who: adminOnly,
+		summary: "Refund an order's payment", description: "Admin. Refunds all that is left of the payment, or amount of it, through the " +
+			"provider that took it (Stripe: with an idempotency key derived from the Idempotency-Key, so a retry refunds once). The credits " +
+			"the refund covers are taken back as for any refund: what is unspent at once, what running jobs hold as they finish.",
+		answer: "Refunded, or asked of the provider.", errors: []tollgate.Code{tollgate.CodeConflict}}, s.refundOrder)
+	handle(s, op{pattern: "GET /v1/payment_events", id: "listPaymentEvents", tag: purchases, who: adminOnly,
+		summary: "List payment events", description: "Admin key. Every event a payment provider sent (once its signature verified) of a type " +
+			"Tollgate acts on, with what was done. matched=false lists those that concerned no order Tollgate has (a charge it did not sell, " +
+			"an unknown order id) or that are not applied yet (the provider retries them): refund or look into them at the provider.",
+		answer: "A page of payment events, in the order received."}, s.listPaymentEvents)
+	s.checkoutPages()
+
+	handle(s, op{pattern: "POST /v1/webhook_endpoints", id: "createWebhookEndpoint", tag: webhooks, who: adminOnly, status: http.StatusCreated,
+		summary: "Register a webhook endpoint", description: "Admin. Events are kept in an outbox in the database with the change they report, " +
+			"delivered signed per the Standard Webhooks specification, and retried with backoff (5 s up to a day, 12 retries) until the " +
+			"endpoint answers 2xx.", answer: "The endpoint, with its secret."}, s.createEndpoint)
+	handle(s, op{pattern: "GET /v1/webhook_endpoints", id: "listWebhookEndpoints", tag: webhooks, who: adminOnly,
+		summary: "List webhook endpoints", description: "Admin. Secrets are not shown.", answer: "The endpoints."}, s.listEndpoints)
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}", id: "updateWebhookEndpoint", tag: webhooks, who: adminOnly,
+		summary: "Change or disable a webhook endpoint", description: "Admin. Changes the event types it takes, or disables it " +
+			"(sent nothing, queues nothing) or enables it again.", answer: "The endpoint, without its secret."}, s.updateEndpoint)
+	handle(s, op{pattern: "DELETE /v1/webhook_endpoints/{id}", id: "deleteWebhookEndpoint", tag: webhooks, who: adminOnly,
+		summary: "Delete a webhook endpoint", description: "Admin. Deletes the endpoint and every delivery still owed to it.",
+		answer: "Deleted."}, s.deleteEndpoint)
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/rotate_secret", id: "rotateWebhookEndpointSecret", tag: webhooks, who: adminOnly,
+		summary: "Rotate a webhook endpoint's secret", description: "Admin. A new secret, shown in this answer only; the old one keeps " +
+			"signing beside it for overlap_seconds (default a day), so the receiver can switch without missing an event.",
+		answer: "The endpoint with its new secret."}, s.rotateEndpointSecret)
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/resend", id: "resendWebhookEvents", tag: webhooks, who: adminOnly,
+		summary: "Send events again", description: "Admin. Queues again one event (event_id), or every event of the endpoint's types " +
+			"made since a time (since), each as a new delivery with its retries.", answer: "How many deliveries were queued."}, s.resendEndpoint)
+
+	handle(s, op{pattern: "GET /v1/audit", id: "listAudit", tag: audit, who: adminOnly,
+		summary: "Read the audit log", description: "Admin key. Every admin and owner action that took effect, append-only: accounts " +
+			"created and changed (plans, time zones, suspensions), keys made and revoked, grants, plan versions (with forced cuts marked), " +
+			"packs, price rules (with force), webhook endpoint changes, refunds asked for and refunds applied. Each entry is written in " +
+			"the transaction of the action it records. Oldest first, a page at a time.",
+		answer: "A page of the audit log, oldest first: as JSON, or as CSV with format=csv."}, s.listAudit)
+
 	s.mux.HandleFunc("/", s.noRoute)
+	doc, err := marshal(s.document())
+	if err != nil {
+		panic("httpapi: the OpenAPI document does not marshal: " + err.Error())
+	}
+	s.openapi = doc
+}
+
+type healthView struct {
+	Status string `json:"status" const:"ok"`
 }
 
 // ServeHTTP serves the API. Every answer carries a Request-Id, which the
@@ -207,9 +301,21 @@ const (
 
 // call is one authenticated request.
 type call struct {
-	key  tollgate.APIKey
-	body []byte
-	idem string // Idempotency-Key, if any
+	key    tollgate.APIKey
+	body   []byte
+	idem   string // Idempotency-Key, if any
+	status int    // of the answer when it succeeds
+}
+
+// readIdempotencyKey reads the Idempotency-Key header of an operation that
+// takes one.
+func (c *call) readIdempotencyKey(r *http.Request) error {
+	c.idem = r.Header.Get("Idempotency-Key")
+	if len(c.idem) > 255 || strings.ContainsFunc(c.idem, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		return &tollgate.Error{Code: tollgate.CodeInvalidField, Field: "Idempotency-Key",
+			Message: "Idempotency-Key must be at most 255 printable ASCII characters"}
+	}
+	return nil
 }
 
 // account returns the account the call acts on: the path's {id} for an
@@ -279,11 +385,6 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 				s.problem(w, r, err)
 				return
 			}
-			c.idem = r.Header.Get("Idempotency-Key")
-			if len(c.idem) > 255 || strings.ContainsFunc(c.idem, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
-				s.problem(w, r, tollgate.Errorf(tollgate.CodeInvalidField, "Idempotency-Key must be at most 255 printable ASCII characters"))
-				return
-			}
 		}
 		if err := h(w, r, c); err != nil {
 			var rep *ledger.Replayed
@@ -350,8 +451,8 @@ func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) 
 }
 
 // idempotency returns the ledger's replay identity for the call, or nil
-// without an Idempotency-Key. status is the answer's status when fresh.
-func (c *call) idempotency(r *http.Request, status int, view func(any) any) *ledger.Idempotency {
+// without an Idempotency-Key. view renders the result as the answer.
+func (c *call) idempotency(r *http.Request, view func(any) any) *ledger.Idempotency {
 	if c.idem == "" {
 		return nil
 	}
@@ -362,7 +463,7 @@ func (c *call) idempotency(r *http.Request, status int, view func(any) any) *led
 		Scope: c.scope(), Key: c.idem, Hash: h.Sum(nil),
 		Render: func(res any) (int, []byte) {
 			b, _ := marshal(view(res))
-			return status, b
+			return c.status, b
 		},
 	}
 }
@@ -405,19 +506,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	_, err = w.Write(b)
 	return err
-}
-
-// page reads ?limit= (1..100, default 20) and ?cursor=.
-func page(r *http.Request) (limit int, cursor string, err error) {
-	limit = 20
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return 0, "", tollgate.FieldError("limit", "must be a whole number from 1 to 100")
-		}
-		limit = n
-	}
-	return limit, r.URL.Query().Get("cursor"), nil
 }
 
 // marshal encodes v as JSON without escaping <, > and & (URLs stay

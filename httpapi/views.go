@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"reflect"
 	"time"
 
 	"tollgate"
@@ -9,12 +11,12 @@ import (
 
 type accountView struct {
 	ID         string           `json:"id"`
-	Object     string           `json:"object"`
+	Object     string           `json:"object" const:"account"`
 	Name       string           `json:"name"`
 	Plan       string           `json:"plan"`
 	Timezone   string           `json:"timezone"`
-	Status     string           `json:"status"`
-	LowBalance tollgate.Credits `json:"low_balance_threshold"`
+	Status     string           `json:"status" enum:"active,suspended"`
+	LowBalance tollgate.Credits `json:"low_balance_threshold" doc:"credits.low fires when spendable credits (today's allowance left out) fall below it; 0: never."`
 	CreatedAt  time.Time        `json:"created_at"`
 }
 
@@ -23,18 +25,18 @@ func viewAccount(a tollgate.Account) accountView {
 }
 
 type grantView struct {
-	ID          string             `json:"id"`
-	Object      string             `json:"object"`
-	AccountID   string             `json:"account_id"`
-	Source      string             `json:"source"`
-	Credits     tollgate.Credits   `json:"credits"`
-	Remaining   tollgate.Credits   `json:"remaining"`
-	Products    []tollgate.Product `json:"products"`
-	Priority    int                `json:"priority"`
-	EffectiveAt time.Time          `json:"effective_at"`
-	ExpiresAt   *time.Time         `json:"expires_at"`
-	ExternalRef string             `json:"external_ref,omitempty"`
-	CreatedAt   time.Time          `json:"created_at"`
+	ID          string               `json:"id"`
+	Object      string               `json:"object" const:"grant"`
+	AccountID   string               `json:"account_id"`
+	Source      tollgate.GrantSource `json:"source"`
+	Credits     tollgate.Credits     `json:"credits"`
+	Remaining   tollgate.Credits     `json:"remaining"`
+	Products    []tollgate.Product   `json:"products" doc:"Empty: pays for every product."`
+	Priority    int                  `json:"priority"`
+	EffectiveAt time.Time            `json:"effective_at"`
+	ExpiresAt   *time.Time           `json:"expires_at" doc:"null: never expires."`
+	ExternalRef string               `json:"external_ref,omitempty"`
+	CreatedAt   time.Time            `json:"created_at"`
 }
 
 // productList renders "every product" as [], never null.
@@ -46,11 +48,11 @@ func productList(ps []tollgate.Product) []tollgate.Product {
 }
 
 func viewBalanceGrant(g tollgate.Grant) balanceGrantView {
-	return balanceGrantView{g.ID, string(g.Source), g.Remaining, productList(g.Products), g.ExpiresAt}
+	return balanceGrantView{g.ID, g.Source, g.Remaining, productList(g.Products), g.ExpiresAt}
 }
 
 func viewGrant(g tollgate.Grant) grantView {
-	return grantView{g.ID, "grant", g.AccountID, string(g.Source), g.Amount, g.Remaining, productList(g.Products), g.Priority,
+	return grantView{g.ID, "grant", g.AccountID, g.Source, g.Amount, g.Remaining, productList(g.Products), g.Priority,
 		g.EffectiveAt, g.ExpiresAt, g.ExternalRef, g.CreatedAt}
 }
 
@@ -60,19 +62,19 @@ type allocationView struct {
 }
 
 type holdView struct {
-	ID          string            `json:"id"`
-	Object      string            `json:"object"`
-	AccountID   string            `json:"account_id"`
-	Product     tollgate.Product  `json:"product"`
-	Credits     tollgate.Credits  `json:"credits"`
-	Captured    tollgate.Credits  `json:"captured"`
-	Status      string            `json:"status"`
-	Allocations []allocationView  `json:"allocations"`
-	Metadata    map[string]string `json:"metadata"`
-	QuoteID     string            `json:"quote_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   *time.Time        `json:"expires_at"` // null for a usage
-	SettledAt   *time.Time        `json:"settled_at"`
+	ID          string           `json:"id"`
+	Object      string           `json:"object" doc:"usage for POST /v1/usage, otherwise hold." enum:"hold,usage"`
+	AccountID   string           `json:"account_id"`
+	Product     tollgate.Product `json:"product"`
+	Credits     tollgate.Credits `json:"credits" doc:"Reserved."`
+	Captured    tollgate.Credits `json:"captured" doc:"Charged; never more than credits."`
+	Status      string           `json:"status" enum:"pending,captured,released,expired"`
+	Allocations []allocationView `json:"allocations" doc:"The grants drawn on, in burn-down order."`
+	Metadata    metadata         `json:"metadata"`
+	QuoteID     string           `json:"quote_id,omitempty" doc:"The quote this hold paid with, if any."`
+	CreatedAt   time.Time        `json:"created_at"`
+	ExpiresAt   *time.Time       `json:"expires_at" doc:"When a pending hold is released if nobody settles it; null for a usage, which is settled when it is made."` // null for a usage
+	SettledAt   *time.Time       `json:"settled_at"`
 }
 
 func viewHold(h tollgate.Hold, object string) holdView {
@@ -97,41 +99,43 @@ type allowanceView struct {
 	Limit     tollgate.Credits `json:"limit"`
 	Used      tollgate.Credits `json:"used"`
 	Remaining tollgate.Credits `json:"remaining"`
-	ResetsAt  time.Time        `json:"resets_at"`
+	ResetsAt  time.Time        `json:"resets_at" doc:"The next local midnight of the account's time zone."`
 }
 
+func (allowanceView) schemaName() string { return "DailyAllowance" }
+
 type balanceGrantView struct {
-	ID        string             `json:"id"`
-	Source    string             `json:"source"`
-	Remaining tollgate.Credits   `json:"remaining"`
-	Products  []tollgate.Product `json:"products"`
-	ExpiresAt *time.Time         `json:"expires_at"`
+	ID        string               `json:"id"`
+	Source    tollgate.GrantSource `json:"source"`
+	Remaining tollgate.Credits     `json:"remaining"`
+	Products  []tollgate.Product   `json:"products"`
+	ExpiresAt *time.Time           `json:"expires_at"`
 }
 
 type planChangeView struct {
 	Plan        string                                `json:"plan"`
 	Version     int                                   `json:"version"`
 	EffectiveAt time.Time                             `json:"effective_at"`
-	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances"`
-	Previous    map[tollgate.Product]tollgate.Credits `json:"previous_daily_allowances"`
+	Allowances  map[tollgate.Product]tollgate.Credits `json:"daily_allowances" nullable:"true"`
+	Previous    map[tollgate.Product]tollgate.Credits `json:"previous_daily_allowances" doc:"The allowances in force before; null when the plan had no version." nullable:"true"`
 }
 
 type balanceView struct {
-	Object          string                                `json:"object"`
+	Object          string                                `json:"object" const:"balance"`
 	AccountID       string                                `json:"account_id"`
 	Plan            string                                `json:"plan"`
 	AsOf            time.Time                             `json:"as_of"`
-	Available       tollgate.Credits                      `json:"available"`
-	Held            tollgate.Credits                      `json:"held"`
-	Frozen          tollgate.Credits                      `json:"frozen"`
-	ByProduct       map[tollgate.Product]tollgate.Credits `json:"by_product"`
-	DailyAllowance  *allowanceView                        `json:"daily_allowance"`
+	Available       tollgate.Credits                      `json:"available" doc:"Spendable now, today's unused allowances included."`
+	Held            tollgate.Credits                      `json:"held" doc:"Reserved by pending holds."`
+	Frozen          tollgate.Credits                      `json:"frozen" doc:"Credits of grants whose payment is disputed: they pay for nothing until the dispute closes, and are not in available. Won, they are available again; lost, they are taken back as by a refund."`
+	ByProduct       map[tollgate.Product]tollgate.Credits `json:"by_product" doc:"What each product can spend now."`
+	DailyAllowance  *allowanceView                        `json:"daily_allowance" doc:"The first of daily_allowances; null when the plan gives none."`
 	DailyAllowances []allowanceView                       `json:"daily_allowances"`
-	Grants          []balanceGrantView                    `json:"grants"`
-	ExpiringSoon    []balanceGrantView                    `json:"expiring_soon"`
-	UpcomingChanges []planChangeView                      `json:"upcoming_changes"`
+	Grants          []balanceGrantView                    `json:"grants" doc:"Usable grants with credits left, in burn-down order."`
+	ExpiringSoon    []balanceGrantView                    `json:"expiring_soon" doc:"Grants (not the daily allowance) that expire within 30 days, soonest first."`
+	UpcomingChanges []planChangeView                      `json:"upcoming_changes" doc:"Plan versions announced for later."`
 	// UpcomingPriceChanges are price rules scheduled to change.
-	UpcomingPriceChanges []priceChangeView `json:"upcoming_price_changes"`
+	UpcomingPriceChanges []priceChangeView `json:"upcoming_price_changes" doc:"Price changes scheduled, soonest first, for every account."`
 }
 
 func viewBalance(b ledger.Balance) balanceView {
@@ -161,40 +165,45 @@ func viewBalance(b ledger.Balance) balanceView {
 }
 
 type entryView struct {
-	ID        string           `json:"id"`
-	Object    string           `json:"object"`
-	TxnID     string           `json:"transaction_id"`
-	Kind      string           `json:"kind"`
+	ID        string           `json:"id" pattern:"^[0-9]+$"`
+	Object    string           `json:"object" const:"entry"`
+	TxnID     string           `json:"transaction_id" doc:"The entries of one transaction sum to zero."`
+	Kind      string           `json:"kind" enum:"grant,hold,capture,release,expire,hold_expire,usage,refund"`
 	AccountID string           `json:"account_id"`
-	Book      string           `json:"book"`
+	Book      string           `json:"book" doc:"available, held, issuance, breakage, refunds or revenue:<product>."`
 	GrantID   string           `json:"grant_id,omitempty"`
 	HoldID    string           `json:"hold_id,omitempty"`
-	Credits   tollgate.Credits `json:"credits"`
+	Credits   tollgate.Credits `json:"credits" doc:"Positive: credited to book."`
 	CreatedAt time.Time        `json:"created_at"`
 }
 
+// listView is a page of a list; XList in the document.
 type listView[T any] struct {
-	Object     string `json:"object"`
+	Object     string `json:"object" const:"list"`
 	Data       []T    `json:"data"`
-	HasMore    bool   `json:"has_more"`
-	NextCursor string `json:"next_cursor,omitempty"`
+	HasMore    bool   `json:"has_more" doc:"Whether there is another page: ask for it with cursor=next_cursor."`
+	NextCursor string `json:"next_cursor,omitempty" doc:"The cursor of the next page, when has_more."`
 }
+
+func (listView[T]) schemaName() string { return schemaNameOf(reflect.TypeFor[T]()) + "List" }
 
 type keyView struct {
 	ID         string             `json:"id"`
-	Object     string             `json:"object"`
+	Object     string             `json:"object" const:"api_key"`
 	AccountID  string             `json:"account_id"`
-	Name       string             `json:"name"`
-	Prefix     string             `json:"prefix"`
-	Key        *string            `json:"key"` // the secret: when created only, never stored
-	Scopes     []tollgate.Scope   `json:"scopes"`
-	Products   []tollgate.Product `json:"products"` // null: every product
-	ExpiresAt  *time.Time         `json:"expires_at"`
+	Name       string             `json:"name" doc:"Given by its creator, to tell keys apart; may be empty." maxLength:"100"`
+	Prefix     string             `json:"prefix" doc:"The secret's first 10 characters, to recognise the key; too few to use it."`
+	Key        *string            `json:"key" doc:"The secret, shown once, in the answer that creates the key; null everywhere else. Send it as Authorization: Bearer <key>. It is never stored: the answer replayed for a repeated Idempotency-Key has null here, and a client that lost the secret revokes the key and creates another." pattern:"^tg_"` // the secret: when created only, never stored
+	Scopes     []tollgate.Scope   `json:"scopes" doc:"read: GET requests; write: the others. Both unless the key was made with fewer."`
+	Products   []tollgate.Product `json:"products" doc:"The products the key may hold, use and quote for, and whose holds it may settle; null for every product." nullable:"true"` // null: every product
+	ExpiresAt  *time.Time         `json:"expires_at" doc:"When the key stops working (401); null if never."`
 	Limits     limitsView         `json:"limits"`
 	CreatedAt  time.Time          `json:"created_at"`
-	LastUsedAt *time.Time         `json:"last_used_at"`
-	RevokedAt  *time.Time         `json:"revoked_at"`
+	LastUsedAt *time.Time         `json:"last_used_at" doc:"When the key was last accepted, to within a minute; null if never."`
+	RevokedAt  *time.Time         `json:"revoked_at" doc:"When the key was revoked; null while it works."`
 }
+
+func (keyView) schemaName() string { return "APIKey" }
 
 func viewKey(k tollgate.APIKey, secret *string) keyView {
 	scopes := k.Scopes
@@ -208,10 +217,16 @@ func viewKey(k tollgate.APIKey, secret *string) keyView {
 // limitsView shows limits as set: null where the plan's (for a key) or
 // the default (for a plan) applies.
 type limitsView struct {
-	RequestsPerSecond  *int `json:"requests_per_second"`
-	ConcurrentRequests *int `json:"concurrent_requests"`
-	MaxPendingHolds    *int `json:"max_pending_holds"`
+	RequestsPerSecond  *int `json:"requests_per_second" doc:"Requests a second one key may send to one instance, on average, with a burst of as many." minimum:"1" maximum:"100000"`
+	ConcurrentRequests *int `json:"concurrent_requests" doc:"Requests one key may have in flight on one instance." minimum:"1" maximum:"10000"`
+	MaxPendingHolds    *int `json:"max_pending_holds" doc:"Pending holds at once: per account for a plan, per key for a key; across every instance. More is refused with 409 too_many_pending_holds." minimum:"1" maximum:"1000000"`
 }
+
+func (limitsView) doc() string {
+	return "The key's own limits; null where its plan's apply. A key's limit can only lower its plan's."
+}
+
+func (limitsView) schemaName() string { return "KeyLimits" }
 
 func viewLimits(l tollgate.Limits) limitsView {
 	set := func(n int) *int {
@@ -225,10 +240,16 @@ func viewLimits(l tollgate.Limits) limitsView {
 
 // limitsRequest sets limits; a member left out or null keeps the default.
 type limitsRequest struct {
-	RequestsPerSecond  *int `json:"requests_per_second"`
-	ConcurrentRequests *int `json:"concurrent_requests"`
-	MaxPendingHolds    *int `json:"max_pending_holds"`
+	RequestsPerSecond  *int `json:"requests_per_second" doc:"Requests a second one key may send to one instance, on average, with a burst of as many." minimum:"1" maximum:"100000"`
+	ConcurrentRequests *int `json:"concurrent_requests" doc:"Requests one key may have in flight on one instance." minimum:"1" maximum:"10000"`
+	MaxPendingHolds    *int `json:"max_pending_holds" doc:"Pending holds at once: per account for a plan, per key for a key; across every instance. More is refused with 409 too_many_pending_holds." minimum:"1" maximum:"1000000"`
 }
+
+func (limitsRequest) doc() string {
+	return "Limits to set; a member left out or null takes the default (for a plan) or the plan's (for a key)."
+}
+
+func (limitsRequest) schemaName() string { return "Limits" }
 
 func (r *limitsRequest) limits() tollgate.Limits {
 	get := func(p *int) int {
@@ -242,4 +263,16 @@ func (r *limitsRequest) limits() tollgate.Limits {
 	}
 	return tollgate.Limits{RequestsPerSecond: get(r.RequestsPerSecond), ConcurrentRequests: get(r.ConcurrentRequests),
 		MaxPendingHolds: get(r.MaxPendingHolds)}
+}
+
+// metadata is a hold's own labels, as its owner gave them.
+type metadata map[string]string
+
+func (metadata) jsonSchema(*schemas) map[string]any {
+	return map[string]any{"type": "object", "maxProperties": ledger.MaxMetadataKeys,
+		"propertyNames":        map[string]any{"minLength": 1, "maxLength": ledger.MaxMetadataKeyLen},
+		"additionalProperties": map[string]any{"type": "string", "maxLength": ledger.MaxMetadataValueLen},
+		"description": fmt.Sprintf("Your own labels for the hold, returned as given: at most %d keys of 1 to %d characters, string values of "+
+			"at most %d characters, %d bytes of keys and values in all; one level deep, text without control characters.",
+			ledger.MaxMetadataKeys, ledger.MaxMetadataKeyLen, ledger.MaxMetadataValueLen, ledger.MaxMetadataBytes)}
 }

@@ -69,8 +69,10 @@ const DefaultBatchTimeout = 30 * time.Second
 // Limits on metadata: one level of string keys and string values, bounded
 // so that an account cannot grow the database at will through it.
 const (
-	MaxMetadataKeys  = 16
-	MaxMetadataBytes = 4096 // keys and values together
+	MaxMetadataKeys     = 16
+	MaxMetadataKeyLen   = 40   // bytes
+	MaxMetadataValueLen = 500  // bytes
+	MaxMetadataBytes    = 4096 // keys and values together
 )
 
 // Limits on what callers may ask.

@@ -176,8 +176,9 @@ func validateHold(p *HoldParams, l *Ledger, usage bool) error {
 	}
 	size := 0
 	for k, v := range p.Metadata {
-		if k == "" || len(k) > 40 || len(v) > 500 || !tollgate.CleanText(k) || !tollgate.CleanText(v) {
-			return tollgate.FieldError("metadata", "keys must be 1 to 40 characters and values at most 500, UTF-8 text without control characters")
+		if k == "" || len(k) > MaxMetadataKeyLen || len(v) > MaxMetadataValueLen || !tollgate.CleanText(k) || !tollgate.CleanText(v) {
+			return tollgate.FieldError("metadata", "keys must be 1 to %d bytes and values at most %d, UTF-8 text without control characters",
+				MaxMetadataKeyLen, MaxMetadataValueLen)
 		}
 		size += len(k) + len(v)
 	}

@@ -291,7 +291,7 @@ type Request struct {
 // Line is the part of a price one rule contributes.
 type Line struct {
 	RuleID      string           `json:"rule_id"`
-	Meter       string           `json:"meter"`
+	Meter       string           `json:"meter" enum:"seconds,input_tokens,output_tokens"`
 	Quantity    int64            `json:"quantity"`
 	Per         int64            `json:"per"`
 	UnitCredits tollgate.Credits `json:"unit_credits"` // credits per Per units
