@@ -5,8 +5,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -307,3 +310,102 @@ type fakeTB struct {
 func (f *fakeTB) Helper()                        {}
 func (f *fakeTB) Errorf(format string, a ...any) { f.errs = append(f.errs, format) }
 func (f *fakeTB) Fatalf(format string, a ...any) { f.errs = append(f.errs, format) }
+
+// envelope is a surface as another API's would be: form or JSON bodies,
+// and errors as {"error": {"message", "type", "code"}}, as OpenAI's.
+var envelope = &surface{
+	read: func(s *Server, w http.ResponseWriter, r *http.Request) ([]byte, error) {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
+	},
+	decode: func(r *http.Request, body []byte, v any, optional bool) error {
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				return tollgate.Errorf(tollgate.CodeMalformedJSON, "the form does not parse: %v", err)
+			}
+			m := map[string]string{}
+			for k := range form {
+				m[k] = form.Get(k)
+			}
+			if body, err = json.Marshal(m); err != nil {
+				return err
+			}
+		}
+		return decode(body, v, optional)
+	},
+	bodyTypes: []string{"application/json", "application/x-www-form-urlencoded"},
+	render: func(s *Server, r *http.Request, e *tollgate.Error, status int) (string, []byte) {
+		b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.Message, "type": "invalid_request_error", "code": e.Code}})
+		return "application/json", b
+	},
+	errorResponse: func(status int, codes []tollgate.Code) map[string]any {
+		return map[string]any{"description": "An error.", "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"type": "object", "required": []any{"error"}}}}}
+	},
+}
+
+// TestSecondSurface serves an operation in another API's words: its
+// bodies, its error envelope, and the document describing both, beside
+// Tollgate's own operations.
+func TestSecondSurface(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, openSQLite)
+	type thingRequest struct {
+		Name string `json:"name" required:"true"`
+	}
+	handle(e.api, op{pattern: "POST /v1/things", id: "makeThing", tag: "meta", summary: "Make a thing", status: http.StatusCreated, surface: envelope},
+		func(r *http.Request, c *call, in *struct{ Body thingRequest }) (healthView, error) {
+			if in.Body.Name == "" {
+				return healthView{}, tollgate.FieldError("name", "is required")
+			}
+			return healthView{Status: in.Body.Name}, nil
+		})
+	send := func(key, ct, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/v1/things", strings.NewReader(body))
+		if key != "" {
+			r.Header.Set("Authorization", "Bearer "+key)
+		}
+		r.Header.Set("Content-Type", ct)
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		return w
+	}
+	w := send(adminKey, "application/x-www-form-urlencoded", "name=lamp")
+	if w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), `"lamp"`) {
+		t.Errorf("form body: got %d %s, want 201 with the name", w.Code, w.Body)
+	}
+	for _, tc := range []struct {
+		name, key, ct, body string
+		status              int
+		code                tollgate.Code
+	}{
+		{"no key", "", "application/json", `{"name":"lamp"}`, http.StatusUnauthorized, tollgate.CodeUnauthorized},
+		{"unknown member", adminKey, "application/json", `{"name":"lamp","colour":"red"}`, http.StatusBadRequest, tollgate.CodeUnknownField},
+		{"handler error", adminKey, "application/x-www-form-urlencoded", "name=", http.StatusUnprocessableEntity, tollgate.CodeInvalidField},
+	} {
+		w := send(tc.key, tc.ct, tc.body)
+		var env struct {
+			Error struct {
+				Message string        `json:"message"`
+				Code    tollgate.Code `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || w.Code != tc.status || env.Error.Code != tc.code || env.Error.Message == "" {
+			t.Errorf("%s: got %d %s, want %d with {error: {code: %s}}", tc.name, w.Code, w.Body, tc.status, tc.code)
+		}
+		if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: got Content-Type %q, want the envelope's application/json", tc.name, ct)
+		}
+	}
+	doc := e.api.document()
+	o := lookupPath(doc, "paths", "/v1/things", "post").(map[string]any)
+	if _, ok := lookupPath(o, "requestBody", "content", "application/x-www-form-urlencoded").(map[string]any); !ok {
+		t.Error("the document does not list the form body")
+	}
+	if got := lookupPath(o, "responses", "401", "content", "application/json", "schema", "required"); !slices.Equal(asSlice(got), []any{"error"}) {
+		t.Errorf("got a 401 documented as %v, want the envelope", lookupPath(o, "responses", "401"))
+	}
+	if _, ok := lookupPath(doc, "paths", "/v1/holds", "post", "responses", "401", "content", "application/problem+json").(map[string]any); !ok {
+		t.Error("Tollgate's own operations lost their problems")
+	}
+}

@@ -196,8 +196,11 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 			params = append(params, parameter(g, p, "query"))
 		}
 		if b.body != nil {
-			out["requestBody"] = map[string]any{"required": !b.bodyOptional,
-				"content": map[string]any{"application/json": map[string]any{"schema": g.of(b.bodyType, true)}}}
+			content := map[string]any{}
+			for _, ct := range o.surfaceOf().bodyTypes {
+				content[ct] = map[string]any{"schema": g.of(b.bodyType, true)}
+			}
+			out["requestBody"] = map[string]any{"required": !b.bodyOptional, "content": content}
 		}
 	}
 	if o.idempotent() {
@@ -235,7 +238,7 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 		byStatus[statusOf[c]] = append(byStatus[statusOf[c]], c)
 	}
 	for status, cs := range byStatus {
-		responses[strconv.Itoa(status)] = problemResponse(status, cs)
+		responses[strconv.Itoa(status)] = o.surfaceOf().errorResponse(status, cs)
 	}
 	out["responses"] = responses
 	g.of(reflect.TypeFor[Problem](), false)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tollgate"
-	"tollgate/ledger"
 	"tollgate/store/record"
 )
 
@@ -113,25 +112,63 @@ type Offer struct {
 	CheckoutURL  string           `json:"checkout_url" format:"uri"`
 }
 
+// problem answers err as an RFC 9457 problem: Tollgate's own surface.
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
-	var e *tollgate.Error
-	switch {
-	case errors.As(err, &e):
-	case errors.Is(err, record.ErrCommitUnknown):
-		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
-			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
-	case errors.Is(err, record.ErrUnavailable):
-		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")
-	default:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &tollgate.Error{Code: tollgate.CodeInternal, Message: "something went wrong on our side; retry with the same Idempotency-Key, and report it if it persists"}
-	}
+	s.fail(tollgateAPI, w, r, err)
+}
+
+// fail answers err in surface's words, with the headers every surface
+// sends: WWW-Authenticate on a 401, Retry-After (and Retry-After-Ms, which
+// the OpenAI SDKs read) when waiting helps.
+func (s *Server) fail(surface *surface, w http.ResponseWriter, r *http.Request, err error) {
+	e := s.asError(r, err)
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
+	}
+	switch e.Code {
+	case tollgate.CodeUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case tollgate.CodeOutcomeUnknown:
+		w.Header().Set("Retry-After", "2")
+	}
+	if e.RetryAfter > 0 {
+		// Retry-After is whole seconds, rounded up; retry-after-ms is exact
+		// to the millisecond.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+		w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
+	}
+	ct, body := surface.render(s, r, e, status)
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
+	s.write(w, r, body)
+}
+
+// asError turns err into the error the caller is told of: a Tollgate
+// error as it is, a lost or failed database as outcome_unknown or
+// unavailable, anything else as internal (logged, never shown).
+func (s *Server) asError(r *http.Request, err error) *tollgate.Error {
+	var e *tollgate.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, record.ErrCommitUnknown):
+		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
+		return tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
+			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
+	case errors.Is(err, record.ErrUnavailable):
+		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		return tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")
+	}
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return &tollgate.Error{Code: tollgate.CodeInternal, Message: "something went wrong on our side; retry with the same Idempotency-Key, and report it if it persists"}
+}
+
+// renderProblem is e as Tollgate's RFC 9457 problem.
+func renderProblem(s *Server, r *http.Request, e *tollgate.Error, status int) (string, []byte) {
 	p := Problem{
 		Type: "urn:tollgate:problem:" + string(e.Code), Title: cmp.Or(e.Title, titles[e.Code]), Status: status,
 		Detail: e.Message, Code: e.Code, Field: e.Field, Instance: r.URL.Path,
@@ -146,25 +183,6 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 			p.PurchasesUnavailable = "this server sells no credits (no payment provider, not in demo mode): ask its operator"
 		}
 	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
-	}
-	switch e.Code {
-	case tollgate.CodeUnavailable:
-		w.Header().Set("Retry-After", "1")
-	case tollgate.CodeOutcomeUnknown:
-		w.Header().Set("Retry-After", "2")
-	}
-	if e.RetryAfter > 0 {
-		// Retry-After is whole seconds, rounded up; retry-after-ms (read by
-		// the OpenAI SDKs) is exact to the millisecond.
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
-		w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
-	}
 	body, _ := marshal(p)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	s.write(w, r, body)
+	return "application/problem+json", body
 }
-
-var _ = ledger.Replayed{}

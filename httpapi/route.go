@@ -33,6 +33,8 @@ type op struct {
 
 	in, out reflect.Type // the handler's input and answer
 	raw     *rawOp
+	// surface is how it speaks HTTP; nil for Tollgate's own API.
+	surface *surface
 }
 
 // rawOp is what the document says of a plain handler: its parameters, body
@@ -65,7 +67,7 @@ func handle[In, Out any](s *Server, o op, h func(r *http.Request, c *call, in *I
 	b := s.add(&o, reflect.TypeFor[In](), reflect.TypeFor[Out]())
 	s.routes = append(s.routes, o.pattern)
 	status := o.successStatus()
-	s.mux.Handle(o.pattern, s.wrap(o.who, func(w http.ResponseWriter, r *http.Request, c *call) error {
+	s.mux.Handle(o.pattern, s.wrap(&o, func(w http.ResponseWriter, r *http.Request, c *call) error {
 		c.status = status
 		if o.idempotent() {
 			if err := c.readIdempotencyKey(r); err != nil {
@@ -90,6 +92,7 @@ func serve[In, Out any](s *Server, o op, h func(r *http.Request, in *In) (Out, e
 	b := s.add(&o, reflect.TypeFor[In](), reflect.TypeFor[Out]())
 	s.public = append(s.public, o.pattern)
 	status := o.successStatus()
+	sf := o.surfaceOf()
 	s.mux.HandleFunc(o.pattern, func(w http.ResponseWriter, r *http.Request) {
 		var in In
 		var out Out
@@ -98,7 +101,7 @@ func serve[In, Out any](s *Server, o op, h func(r *http.Request, in *In) (Out, e
 			out, err = h(r, &in)
 		}
 		if err != nil {
-			s.problem(w, r, err)
+			s.fail(sf, w, r, err)
 			return
 		}
 		s.reply(w, r, status, out)
@@ -144,6 +147,7 @@ func answer(w http.ResponseWriter, status int, out any) error {
 // the handler reads.
 type binder struct {
 	pattern string
+	surface *surface
 	path    []param
 	query   []param
 	body    []int // index of Body, nil without one
@@ -165,7 +169,7 @@ type param struct {
 var patternParams = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 func newBinder(o *op) *binder {
-	b := &binder{pattern: o.pattern}
+	b := &binder{pattern: o.pattern, surface: o.surfaceOf()}
 	if o.in.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("httpapi: the input of %s is %s, not a struct", o.pattern, o.in))
 	}
@@ -259,7 +263,7 @@ func (b *binder) bind(r *http.Request, body []byte, in any) error {
 		f.SetInt(n)
 	}
 	if b.body != nil {
-		return decode(body, v.FieldByIndex(b.body).Addr().Interface(), b.bodyOptional)
+		return b.surface.decode(r, body, v.FieldByIndex(b.body).Addr().Interface(), b.bodyOptional)
 	}
 	return nil
 }

@@ -260,6 +260,15 @@ func (s *Server) register() {
 	s.openapi = doc
 }
 
+// OpenAPI returns the document a server serves at /openapi.json, indented.
+func OpenAPI() []byte {
+	var b bytes.Buffer
+	if err := json.Indent(&b, New(Config{}).openapi, "", "  "); err != nil {
+		panic("httpapi: the OpenAPI document is not JSON: " + err.Error())
+	}
+	return b.Bytes()
+}
+
 type healthView struct {
 	Status string `json:"status" const:"ok"`
 }
@@ -341,11 +350,12 @@ func (c *call) scope() string {
 
 type handler func(w http.ResponseWriter, r *http.Request, c *call) error
 
-func (s *Server) wrap(who access, h handler) http.Handler {
+func (s *Server) wrap(o *op, h handler) http.Handler {
+	who, sf := o.who, o.surfaceOf()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, plan, err := s.authenticate(r)
 		if err != nil {
-			s.problem(w, r, err)
+			s.fail(sf, w, r, err)
 			return
 		}
 		var vs []tollgate.PlanVersion // an account key's plan's: for its notice and its limits
@@ -355,21 +365,21 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 		s.notice(w, r, vs, plan)
 		switch {
 		case who == adminOnly && !key.Admin():
-			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this needs an admin key; account keys act only on their own account"))
+			s.fail(sf, w, r, tollgate.Errorf(tollgate.CodeForbidden, "this needs an admin key; account keys act only on their own account"))
 			return
 		case who == accountOnly && key.Admin():
-			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "use an account key here, or /v1/accounts/{id}/... with an admin key"))
+			s.fail(sf, w, r, tollgate.Errorf(tollgate.CodeForbidden, "use an account key here, or /v1/accounts/{id}/... with an admin key"))
 			return
 		case reads(r) && !key.Can(tollgate.ScopeRead):
-			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key has no read scope; it may only write"))
+			s.fail(sf, w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key has no read scope; it may only write"))
 			return
 		case !reads(r) && !key.Can(tollgate.ScopeWrite):
-			s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key is read-only: it may send GET requests only"))
+			s.fail(sf, w, r, tollgate.Errorf(tollgate.CodeForbidden, "this key is read-only: it may send GET requests only"))
 			return
 		}
 		if !key.Admin() {
 			if err := s.limits.acquire(key.ID, s.keyLimits(vs, key, plan), time.Now()); err != nil {
-				s.problem(w, r, err)
+				s.fail(sf, w, r, err)
 				return
 			}
 			defer s.limits.release(key.ID)
@@ -381,8 +391,8 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 		r = r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{KeyID: key.ID, Kind: kind, RequestID: ledger.ActorOf(r.Context()).RequestID}))
 		c := &call{key: key}
 		if r.Method == http.MethodPost {
-			if c.body, err = s.readBody(w, r); err != nil {
-				s.problem(w, r, err)
+			if c.body, err = sf.read(s, w, r); err != nil {
+				s.fail(sf, w, r, err)
 				return
 			}
 		}
@@ -395,7 +405,7 @@ func (s *Server) wrap(who access, h handler) http.Handler {
 				s.write(w, r, rep.Body)
 				return
 			}
-			s.problem(w, r, err)
+			s.fail(sf, w, r, err)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"tollgate/httpapi"
 	"tollgate/store/dial"
 
 	"github.com/spf13/cobra"
@@ -27,8 +28,21 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), verifyCmd(), benchCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), verifyCmd(), benchCmd(), openapiCmd())
 	return root
+}
+
+func openapiCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "openapi",
+		Short: "Print the API's OpenAPI 3.1 document, as served at /openapi.json (for generating clients)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := &printer{w: cmd.OutOrStdout()}
+			out.printf("%s\n", httpapi.OpenAPI())
+			return out.done(nil)
+		},
+	}
 }
 
 func migrateCmd() *cobra.Command {
