@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"tollgate"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +37,12 @@ type benchOptions struct {
 	// clients during the noisy phase; zero skips it.
 	noisyHolds, noisyReaders int
 	profile                  string
+	// preload settled holds are made in-process before the phases: a
+	// database with a history.
+	preload int
+	// backup runs the holds phase again while a backup copies the
+	// database.
+	backup bool
 }
 
 func benchCmd() *cobra.Command {
@@ -76,6 +83,8 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.hotQuota, "hot-quota", 2000, "credits on the overdraft-check account")
 	f.IntVar(&o.noisyHolds, "noisy-holds", 1000, "pending holds of the noisy account (0 skips the noisy phase)")
 	f.IntVar(&o.noisyReaders, "noisy-readers", 16, "clients reading the noisy account's balance")
+	f.IntVar(&o.preload, "preload", 0, "settled holds (hold then capture) to make in-process before the phases, for a database with a history (started server only)")
+	f.BoolVar(&o.backup, "backup", false, "run the holds phase again while tollgate backup copies the database, and report it (started server on SQLite only)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database of the server under test (default: a fresh SQLite file)")
 	return cmd
@@ -158,6 +167,17 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
+	if o.preload > 0 {
+		if inst == nil {
+			return errors.New("bench: --preload needs the server bench starts (no --url)")
+		}
+		t := time.Now()
+		if err := preload(ctx, inst.ledger, b.ids, o.preload); err != nil {
+			return err
+		}
+		out.printf("bench: preloaded %d settled holds in %s (%.0f/s); database %s\n", o.preload, time.Since(t).Round(time.Second),
+			float64(o.preload)/time.Since(t).Seconds(), dbSize(c))
+	}
 	out.printf("bench: %d clients, %s per phase\n", o.clients, o.duration)
 	var results []phaseResult
 	for _, ph := range []struct {
@@ -188,6 +208,11 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 			out.printf("          first error: %s\n", r.FirstErr)
 		}
 		out.printf("noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[1].rate())
+	}
+	if o.backup {
+		if err := b.duringBackup(ctx, c, inst, out); err != nil {
+			return err
+		}
 	}
 	od := b.overdraft(ctx)
 	out.printf("overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
@@ -482,4 +507,102 @@ func (b *bencher) overdraft(ctx context.Context) phaseResult {
 	}
 	wg.Wait()
 	return phaseResult{Name: "overdraft", Ops: won.Load(), Refused: refused.Load(), Errors: errs.Load(), Elapsed: time.Since(start)}
+}
+
+// preload makes n one-credit holds, each captured at once, spread over
+// the accounts, through the ledger in-process: a history for the phases
+// to run on.
+func preload(ctx context.Context, l *ledger.Ledger, accounts []string, n int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 256)
+	for range 256 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) || ctx.Err() != nil {
+					return
+				}
+				h, err := l.Hold(ctx, ledger.HoldParams{AccountID: accounts[int(i)%len(accounts)], Product: tollgate.ProductVideo,
+					Credits: tollgate.WholeCredits(1)})
+				if err == nil {
+					_, err = l.Capture(ctx, ledger.CaptureParams{HoldID: h.ID})
+				}
+				if err != nil {
+					errs <- fmt.Errorf("bench: preload: %w", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// dbSize is the size of the SQLite database and its WAL, or "?".
+func dbSize(c *config) string {
+	p, err := c.sqlitePath()
+	if err != nil {
+		return "(PostgreSQL)"
+	}
+	var n int64
+	for _, suffix := range []string{"", "-wal"} {
+		if st, err := os.Stat(p + suffix); err == nil {
+			n += st.Size()
+		}
+	}
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
+
+// duringBackup runs the holds phase while a backup of the database runs,
+// for as long as the backup takes (at least the phase's duration), and
+// reports both.
+func (b *bencher) duringBackup(ctx context.Context, c *config, inst *instance, out *printer) error {
+	if inst == nil {
+		return errors.New("bench: --backup needs the server bench starts (no --url)")
+	}
+	if _, err := c.sqlitePath(); err != nil {
+		return errors.New("bench: --backup is for SQLite; PostgreSQL is backed up with pg_dump")
+	}
+	dir, err := os.MkdirTemp("", "tollgate-bench-backup-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary copy
+	type result struct {
+		m   manifest
+		d   time.Duration
+		err error
+	}
+	done := make(chan result, 1)
+	phaseCtx, cancel := context.WithCancel(ctx)
+	least := b.o.duration
+	go func() {
+		t := time.Now()
+		m, err := backup(ctx, &config{DatabaseURL: c.DatabaseURL}, filepath.Join(dir, "bench.backup"), nil)
+		res := result{m, time.Since(t), err}
+		time.Sleep(max(0, least-res.d))
+		cancel()
+		done <- res
+	}()
+	saved := b.o.duration
+	b.o.duration = 24 * time.Hour // until the backup ends
+	r := b.phase(phaseCtx, "backup", b.holdSettle(false))
+	b.o.duration = saved
+	res := <-done
+	if res.err != nil {
+		return res.err
+	}
+	var size int64
+	for _, f := range res.m.Files {
+		size += f.Size
+	}
+	st, _ := os.Stat(filepath.Join(dir, "bench.backup"))
+	out.printf("%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors) while a backup of %.0f MB took %s (archive %.0f MB)\n",
+		r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors, float64(size)/1e6, res.d.Round(time.Millisecond), float64(st.Size())/1e6)
+	if r.FirstErr != "" {
+		out.printf("          first error: %s\n", r.FirstErr)
+	}
+	return nil
 }
