@@ -232,6 +232,9 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 		}
 		ok["content"] = content
 		responses[strconv.Itoa(o.successStatus())] = ok
+		for status, desc := range o.also {
+			responses[strconv.Itoa(status)] = map[string]any{"description": desc, "headers": hs, "content": content}
+		}
 	}
 	byStatus := map[int][]tollgate.Code{}
 	for _, c := range s.problemCodes(o, b) {

@@ -27,6 +27,8 @@ type op struct {
 	public      bool // no key
 	status      int  // of a success; 200 when zero
 	answer      string
+	// also are other statuses its answer may come with, the same schema.
+	also map[int]string
 	// errors are the codes it may answer besides those every operation of
 	// its kind may (see problemCodes).
 	errors []tollgate.Code
@@ -100,11 +102,12 @@ func serve[In, Out any](s *Server, o op, h func(r *http.Request, in *In) (Out, e
 		if err == nil {
 			out, err = h(r, &in)
 		}
+		if err == nil {
+			err = answer(w, status, out)
+		}
 		if err != nil {
 			s.fail(sf, w, r, err)
-			return
 		}
-		s.reply(w, r, status, out)
 	})
 }
 

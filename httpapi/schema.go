@@ -132,6 +132,8 @@ func (g *schemas) of(t reflect.Type, in bool) map[string]any {
 		return map[string]any{"type": "integer", "format": "int64"}
 	case reflect.Int, reflect.Int32:
 		return map[string]any{"type": "integer"}
+	case reflect.Float64: // measurements such as durations; never money
+		return map[string]any{"type": "number"}
 	}
 	panic(fmt.Sprintf("httpapi: no JSON Schema for %s", t))
 }

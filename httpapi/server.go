@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
@@ -47,6 +48,9 @@ type Config struct {
 	// KeyCacheTTL is how long a checked key is trusted without looking
 	// again (default DefaultKeyCacheTTL).
 	KeyCacheTTL time.Duration
+	// Readiness reports whether this instance should take traffic, for
+	// /readyz. Without it, /readyz asks the ledger (Ledger.Health).
+	Readiness func(ctx context.Context) Readiness
 	// AllowPrivateWebhooks lets webhook endpoints be loopback, private or
 	// link-local addresses (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE); refused
 	// otherwise, here for addresses and at delivery for names.
@@ -110,6 +114,10 @@ func (s *Server) register() {
 	)
 	serve(s, op{pattern: "GET /healthz", id: "getHealth", tag: "meta", summary: "Health", answer: "The server is up."},
 		func(r *http.Request, in *struct{}) (healthView, error) { return healthView{"ok"}, nil })
+	serve(s, op{pattern: "GET /readyz", id: "getReadiness", tag: "meta", summary: "Readiness",
+		description: "For load balancers and orchestrators: 200 when this instance should take traffic, 503 (with the reasons) " +
+			"while it starts, drains on SIGTERM, or cannot reach a database it can run on. /healthz is the liveness probe.",
+		answer: "Ready.", also: map[int]string{http.StatusServiceUnavailable: "Not ready: reasons says why."}}, s.readyz)
 	plain(s, op{pattern: "GET /openapi.json", id: "getOpenAPI", tag: "meta", summary: "This document",
 		description: "The OpenAPI 3.1 description of the API, made from the handlers themselves. No key needed.",
 		raw: &rawOp{responses: map[string]any{"200": map[string]any{"description": "The document.",
@@ -267,6 +275,62 @@ func OpenAPI() []byte {
 		panic("httpapi: the OpenAPI document is not JSON: " + err.Error())
 	}
 	return b.Bytes()
+}
+
+// Readiness is what /readyz reports: ready, or the reasons it is not, and
+// the last scheduled verify.
+type Readiness struct {
+	Ready   bool
+	Reasons []string
+	Verify  *VerifyResult
+}
+
+// VerifyResult is the outcome of a verify run.
+type VerifyResult struct {
+	At         time.Time `json:"at"`
+	Seconds    float64   `json:"seconds" doc:"How long it took."`
+	Accounts   int       `json:"accounts"`
+	Grants     int       `json:"grants"`
+	Holds      int       `json:"holds"`
+	Violations []string  `json:"violations" doc:"What it found wrong; empty when the books balance."`
+	Error      string    `json:"error,omitempty" doc:"Why it could not run, when it could not."`
+}
+
+type readyView struct {
+	Status     string        `json:"status" enum:"ready,not_ready" doc:"ready: send traffic here; not_ready: do not, for the reasons listed."`
+	Reasons    []string      `json:"reasons"`
+	LastVerify *VerifyResult `json:"last_verify" doc:"The last scheduled verify of the books; null before the first."`
+}
+
+func (readyView) doc() string {
+	return "Whether this instance should take traffic: its committer runs, the database answers, this binary knows the schema, and it is not draining."
+}
+
+func (v readyView) writeAnswer(w http.ResponseWriter, status int) error {
+	if v.Status != "ready" {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
+	return writeJSON(w, status, v)
+}
+
+func (s *Server) readyz(r *http.Request, in *struct{}) (readyView, error) {
+	var rd Readiness
+	if s.Readiness != nil {
+		rd = s.Readiness(r.Context())
+	} else if err := s.l.Health(r.Context(), 2*time.Second); err != nil {
+		rd.Reasons = []string{err.Error()}
+	} else {
+		rd.Ready = true
+	}
+	v := readyView{Status: "ready", Reasons: rd.Reasons, LastVerify: rd.Verify}
+	if v.Reasons == nil {
+		v.Reasons = []string{}
+	}
+	if !rd.Ready {
+		v.Status = "not_ready"
+	}
+	return v, nil
 }
 
 type healthView struct {

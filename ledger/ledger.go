@@ -500,3 +500,26 @@ type Idempotency struct {
 	Hash   []byte
 	Render func(result any) (status int, body []byte)
 }
+
+// Health says whether the ledger can take operations now: its committer
+// runs, the database answers a read within timeout, and this binary knows
+// every migration applied to the database. It names the first thing
+// wrong; nil means ready.
+func (l *Ledger) Health(ctx context.Context, timeout time.Duration) error {
+	l.mu.RLock()
+	running := l.started && !l.stopped
+	l.mu.RUnlock()
+	if !running {
+		return errors.New("the committer is not running (starting, or shutting down)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := l.store.Read(ctx, func(store.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("the database does not answer: %w", err)
+	}
+	s, err := l.store.Schema(ctx)
+	if err != nil {
+		return fmt.Errorf("the database does not answer: %w", err)
+	}
+	return s.Compatible()
+}

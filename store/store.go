@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,8 +42,55 @@ type Store interface {
 	// returns BatchInProgress while the database still runs that
 	// transaction, and an error when it cannot tell.
 	BatchStatus(ctx context.Context, id int64) (BatchState, error)
+	// Schema compares the migrations applied to the database with those
+	// this binary embeds. It fails only when it cannot read them.
+	Schema(ctx context.Context) (SchemaState, error)
 	// Close releases the store's connections.
 	Close() error
+}
+
+// SchemaState is what Schema found, each list in name order.
+type SchemaState struct {
+	Applied []string // applied to the database
+	Pending []string // embedded here, not applied yet: Migrate applies them
+	Unknown []string // applied, but not embedded here: a newer binary migrated the database
+}
+
+// Compatible is nil when this binary can run on the database: it knows
+// every migration applied to it.
+func (s SchemaState) Compatible() error {
+	if len(s.Unknown) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the database was migrated by a newer tollgate (migrations %s): run that version or a newer one, "+
+		"or restore a backup taken before the upgrade (README, \"Upgrades\")", strings.Join(s.Unknown, ", "))
+}
+
+// CompareSchema builds a SchemaState from the applied and the embedded
+// migrations.
+func CompareSchema(applied, embedded []string) SchemaState {
+	var s SchemaState
+	known := map[string]bool{}
+	for _, v := range embedded {
+		known[v] = true
+	}
+	done := map[string]bool{}
+	for _, v := range applied {
+		done[v] = true
+		s.Applied = append(s.Applied, v)
+		if !known[v] {
+			s.Unknown = append(s.Unknown, v)
+		}
+	}
+	for _, v := range embedded {
+		if !done[v] {
+			s.Pending = append(s.Pending, v)
+		}
+	}
+	slices.Sort(s.Applied)
+	slices.Sort(s.Pending)
+	slices.Sort(s.Unknown)
+	return s
 }
 
 // BatchState is what BatchStatus found.

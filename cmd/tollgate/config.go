@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/spf13/cobra"
@@ -32,6 +33,12 @@ type config struct {
 	MaxConns             int          `env:"MAX_CONNS"` // open connections at most; 0: the default
 	Demo                 bool         `env:"DEMO"`      // demo mode asked for
 	Stripe               stripeConfig `envPrefix:"STRIPE_"`
+	// VerifyEvery is how often serve runs verify in the background; 0
+	// turns it off.
+	VerifyEvery time.Duration `env:"VERIFY_EVERY" envDefault:"1h"`
+	// Drain is how long serve, told to stop, answers /readyz with 503
+	// before it stops taking requests: time for a load balancer to notice.
+	Drain time.Duration `env:"DRAIN" envDefault:"0s"`
 
 	envErr  error          // what reading the environment refused
 	proxies []netip.Prefix // TrustedProxies, parsed by check
@@ -95,6 +102,12 @@ func (c *config) check() error {
 	}
 	if c.NoticeDays < 0 {
 		return fmt.Errorf("TOLLGATE_NOTICE_DAYS (--notice-days) is %d; it must be 0 or more days", c.NoticeDays)
+	}
+	if c.VerifyEvery < 0 || (c.VerifyEvery > 0 && c.VerifyEvery < time.Minute) {
+		return fmt.Errorf("TOLLGATE_VERIFY_EVERY (--verify-every) is %s; give 0 (off) or at least 1m", c.VerifyEvery)
+	}
+	if c.Drain < 0 || c.Drain > 5*time.Minute {
+		return fmt.Errorf("TOLLGATE_DRAIN (--drain) is %s; give 0 to 5m", c.Drain)
 	}
 	if c.MaxConns < 0 {
 		return fmt.Errorf("TOLLGATE_MAX_CONNS (--max-conns) is %d; it must be 0 (the default) or more", c.MaxConns)

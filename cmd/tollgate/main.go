@@ -47,24 +47,45 @@ func openapiCmd() *cobra.Command {
 
 func migrateCmd() *cobra.Command {
 	c := newConfig()
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply the database schema (serve does it too)",
+		Short: "Apply the database schema (serve does it too); --dry-run lists what would run",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := c.check(); err != nil {
 				return err
+			}
+			out := &printer{w: cmd.OutOrStdout()}
+			if dryRun {
+				s, err := dial.OpenOnly(cmd.Context(), c.databaseURL())
+				if err != nil {
+					return dbError(err)
+				}
+				defer closeStore(s, &err)
+				st, err := s.Schema(cmd.Context())
+				if err != nil {
+					return err
+				}
+				out.printf("%s database: %d migrations applied, %d to apply\n", s.Kind(), len(st.Applied), len(st.Pending))
+				for _, v := range st.Pending {
+					out.printf("would apply %s\n", v)
+				}
+				if err := st.Compatible(); err != nil {
+					return out.done(err)
+				}
+				return out.done(nil)
 			}
 			s, err := dial.Open(cmd.Context(), c.databaseURL())
 			if err != nil {
 				return dbError(err)
 			}
 			defer closeStore(s, &err)
-			out := &printer{w: cmd.OutOrStdout()}
 			out.printf("%s database is up to date\n", s.Kind())
 			return out.done(nil)
 		},
 	}
 	c.bind(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list the migrations that would run, and change nothing")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +48,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or networks (CIDR) of the proxies in front of this server, whose X-Forwarded-Host and X-Forwarded-Proto are believed for links (TOLLGATE_TRUSTED_PROXIES)")
 	cmd.Flags().BoolVar(&c.AllowPrivateWebhooks, "webhooks-allow-private", c.AllowPrivateWebhooks, "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
+	cmd.Flags().DurationVar(&c.VerifyEvery, "verify-every", c.VerifyEvery, "run verify in the background this often, its result in /readyz; 0 turns it off (TOLLGATE_VERIFY_EVERY)")
+	cmd.Flags().DurationVar(&c.Drain, "drain", c.Drain, "on SIGTERM, answer /readyz with 503 for this long before refusing requests, for load balancers to notice (TOLLGATE_DRAIN)")
 	cmd.Flags().StringVar(&c.AdminKey, "admin-key", c.AdminKey, "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
 	return cmd
 }
@@ -90,7 +93,60 @@ type instance struct {
 	URL      string
 	payments string // the payment provider's name
 	// reconcile stops the reconciliation of pending orders, if running.
-	reconcile func()
+	reconcile  func()
+	health     *health
+	stopVerify func() // stops the scheduled verify
+}
+
+// health is what /readyz reports for an instance.
+type health struct {
+	ledger *ledger.Ledger
+	// draining is set once the instance is told to stop.
+	draining atomic.Bool
+	// verify is the last scheduled verify's result.
+	verify atomic.Pointer[httpapi.VerifyResult]
+}
+
+func (h *health) readiness(ctx context.Context) httpapi.Readiness {
+	r := httpapi.Readiness{Verify: h.verify.Load()}
+	if h.draining.Load() {
+		r.Reasons = append(r.Reasons, "draining: this instance is shutting down")
+	}
+	if err := h.ledger.Health(ctx, 2*time.Second); err != nil {
+		r.Reasons = append(r.Reasons, err.Error())
+	}
+	r.Ready = len(r.Reasons) == 0
+	return r
+}
+
+// verifyEvery runs verify every interval, keeping the last result for
+// /readyz and logging what it finds.
+func (inst *instance) verifyEvery(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	var loop startstop.Loop
+	loop.Start(ctx, func(ctx context.Context) {
+		startstop.Every(ctx, interval, false, func(ctx context.Context) {
+			t := time.Now()
+			rep, err := inst.ledger.Verify(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			res := &httpapi.VerifyResult{At: t.UTC(), Seconds: time.Since(t).Seconds(), Accounts: rep.Accounts, Grants: rep.Grants,
+				Holds: rep.Holds, Violations: []string{}}
+			res.Violations = append(res.Violations, rep.Violations...)
+			switch {
+			case err != nil:
+				res.Error = err.Error()
+				log.Warn("scheduled verify could not run; trying again at the next interval", "err", err)
+			case len(res.Violations) > 0:
+				log.Error("scheduled verify found violations: the books do not balance; run tollgate verify and look into each",
+					"violations", len(res.Violations), "first", res.Violations[0])
+			default:
+				log.Info("scheduled verify: the books balance", "accounts", rep.Accounts, "holds", rep.Holds, "seconds", res.Seconds)
+			}
+			inst.health.verify.Store(res)
+		})
+	})
+	inst.stopVerify = loop.Stop
 }
 
 // start opens everything and starts listening. adminShown is the generated
@@ -174,8 +230,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	}
 	limit := newConnLimit(maxConns, log)
 	listenURL := "http://" + ln.Addr().String()
+	hl := &health{ledger: l}
 	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
-		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks}
+		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		cfg.ListenURL = listenURL
 	} else if c.PublicURL == "" && len(proxies) == 0 {
@@ -201,7 +258,10 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		provider = payments.Provider.Name()
 	}
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: listenURL, payments: provider,
-		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log)}
+		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}}
+	if c.VerifyEvery > 0 {
+		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -217,6 +277,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := inst.http.Shutdown(ctx)
+	inst.stopVerify()
 	inst.reconcile()
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
@@ -262,6 +323,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		ready <- inst
 	}
 	<-ctx.Done()
+	inst.health.draining.Store(true)
+	if c.Drain > 0 {
+		log.Info("draining: /readyz answers 503 while requests are still served", "for", c.Drain)
+		time.Sleep(c.Drain)
+	}
 	log.Info("shutting down: finishing requests in flight")
 	if err := inst.close(log); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -16,8 +16,27 @@ import (
 
 // Open opens and migrates the store at url: postgres://... or
 // postgresql://... for PostgreSQL, sqlite:PATH or a bare path for SQLite.
-// The caller closes it.
+// It refuses a database migrated by a newer binary. The caller closes it.
 func Open(ctx context.Context, url string) (store.Store, error) {
+	s, err := OpenOnly(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("migrate: %w", err), s.Close())
+	}
+	st, err := s.Schema(ctx)
+	if err == nil {
+		err = st.Compatible()
+	}
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// OpenOnly opens the store at url without migrating it.
+func OpenOnly(ctx context.Context, url string) (store.Store, error) {
 	var s store.Store
 	var err error
 	if IsPostgres(url) {
@@ -29,9 +48,6 @@ func Open(ctx context.Context, url string) (store.Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("migrate: %w", err), s.Close())
 	}
 	return s, nil
 }

@@ -120,6 +120,35 @@ func (db *DB) Close() error {
 // second is a hash of the schema, so schemas migrate independently.
 const migrateLockKey = 0x746f6c6c // "toll"
 
+// Schema compares the migrations applied with those embedded; a database
+// never migrated has applied none.
+func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return store.SchemaState{}, err
+	}
+	known := make([]string, len(names))
+	for i, n := range names {
+		known[i] = strings.TrimSuffix(path.Base(n), ".sql")
+	}
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
+	}
+	if !exists {
+		return store.CompareSchema(nil, known), nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
+	}
+	return store.CompareSchema(applied, known), nil
+}
+
 // Migrate applies the embedded migrations not yet applied, in name order,
 // each in its own transaction. Processes migrating the same schema at once
 // wait for each other on an advisory lock, so each migration runs once.

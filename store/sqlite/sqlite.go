@@ -119,6 +119,49 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// embedded lists the versions of the embedded migrations, in name order.
+func embedded() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.TrimSuffix(filepath.Base(n), ".sql")
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Schema compares the migrations applied with those embedded; a database
+// never migrated has applied none.
+func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
+	known, err := embedded()
+	if err != nil {
+		return store.SchemaState{}, err
+	}
+	var applied []string
+	rows, err := db.r.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return store.CompareSchema(nil, known), nil
+		}
+		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
+	}
+	defer func() { _ = rows.Close() }() // read-only; rows.Err is checked below
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return store.SchemaState{}, err
+		}
+		applied = append(applied, v)
+	}
+	if err := rows.Err(); err != nil {
+		return store.SchemaState{}, mapErr(err)
+	}
+	return store.CompareSchema(applied, known), nil
+}
+
 // Migrate applies the embedded migrations not yet applied, in name order.
 func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
