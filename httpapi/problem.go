@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/ledger"
 	"tollgate/store/record"
 )
 
@@ -159,6 +160,9 @@ func (s *Server) asError(r *http.Request, err error) *tollgate.Error {
 		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
 		return tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
 			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
+	case errors.Is(err, record.ErrFull):
+		s.log.Error("request failed: the database is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		return ledger.FullError()
 	case errors.Is(err, record.ErrUnavailable):
 		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		return tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")

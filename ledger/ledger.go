@@ -345,6 +345,11 @@ func (l *Ledger) run(ops []*op) {
 			if len(ops) == 0 {
 				return
 			}
+		case errors.Is(err, record.ErrFull):
+			// Waiting a few milliseconds makes no room: answer now.
+			l.log.Error("ledger: the database is full; writes are refused until there is room, reads still work", "err", err)
+			l.answer(ops, FullError())
+			return
 		case errors.Is(err, record.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 			l.log.Warn("ledger: the database is unavailable or too slow; trying again", "attempt", attempt, "err", err)
 		default:
@@ -499,6 +504,14 @@ type Idempotency struct {
 	Key    string
 	Hash   []byte
 	Render func(result any) (status int, body []byte)
+}
+
+// FullError is the answer to a write the database had no room for.
+func FullError() *tollgate.Error {
+	e := tollgate.Errorf(tollgate.CodeUnavailable, "the database is full (its disk, or the size it is limited to): nothing was changed. "+
+		"Reads still work; writes work again by themselves once the operator makes room: retry later")
+	e.RetryAfter = 30 * time.Second
+	return e
 }
 
 // Health says whether the ledger can take operations now: its committer

@@ -33,6 +33,9 @@ type config struct {
 	MaxConns             int          `env:"MAX_CONNS"` // open connections at most; 0: the default
 	Demo                 bool         `env:"DEMO"`      // demo mode asked for
 	Stripe               stripeConfig `envPrefix:"STRIPE_"`
+	// SQLiteMaxMB caps the SQLite database's size, in MB (10^6 bytes); 0:
+	// no cap but the disk's.
+	SQLiteMaxMB int64 `env:"SQLITE_MAX_MB"`
 	// VerifyEvery is how often serve runs verify in the background; 0
 	// turns it off.
 	VerifyEvery time.Duration `env:"VERIFY_EVERY" envDefault:"1h"`
@@ -105,6 +108,9 @@ func (c *config) check() error {
 	}
 	if c.VerifyEvery < 0 || (c.VerifyEvery > 0 && c.VerifyEvery < time.Minute) {
 		return fmt.Errorf("TOLLGATE_VERIFY_EVERY (--verify-every) is %s; give 0 (off) or at least 1m", c.VerifyEvery)
+	}
+	if c.SQLiteMaxMB < 0 {
+		return fmt.Errorf("TOLLGATE_SQLITE_MAX_MB (--sqlite-max-mb) is %d; give 0 (no cap) or a size in MB", c.SQLiteMaxMB)
 	}
 	if c.Drain < 0 || c.Drain > 5*time.Minute {
 		return fmt.Errorf("TOLLGATE_DRAIN (--drain) is %s; give 0 to 5m", c.Drain)

@@ -49,6 +49,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&c.AllowPrivateWebhooks, "webhooks-allow-private", c.AllowPrivateWebhooks, "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().DurationVar(&c.VerifyEvery, "verify-every", c.VerifyEvery, "run verify in the background this often, its result in /readyz; 0 turns it off (TOLLGATE_VERIFY_EVERY)")
+	cmd.Flags().Int64Var(&c.SQLiteMaxMB, "sqlite-max-mb", c.SQLiteMaxMB, "cap the SQLite database at this many MB: past it writes answer 503 and reads go on (TOLLGATE_SQLITE_MAX_MB; 0: no cap)")
 	cmd.Flags().DurationVar(&c.Drain, "drain", c.Drain, "on SIGTERM, answer /readyz with 503 for this long before refusing requests, for load balancers to notice (TOLLGATE_DRAIN)")
 	cmd.Flags().StringVar(&c.AdminKey, "admin-key", c.AdminKey, "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
 	return cmd
@@ -184,6 +185,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		// accounts' state in memory between batches.
 		if err := db.LockExclusive(); err != nil {
 			return fail(err)
+		}
+		if c.SQLiteMaxMB > 0 {
+			if err := db.LimitSize(ctx, c.SQLiteMaxMB*1_000_000); err != nil {
+				return fail(fmt.Errorf("%w (raise TOLLGATE_SQLITE_MAX_MB)", err))
+			}
 		}
 		opt.CacheState = true
 	}

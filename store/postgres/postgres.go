@@ -350,8 +350,11 @@ func (db *DB) forget(batch int64) {
 	db.mu.Unlock()
 }
 
-// uniqueViolation is the SQLSTATE of a duplicate key.
-const uniqueViolation = "23505"
+// SQLSTATEs: a duplicate key; no room left on the server's disk.
+const (
+	uniqueViolation = "23505"
+	diskFull        = "53100"
+)
 
 func mapErr(err error) error {
 	if err == nil {
@@ -363,6 +366,9 @@ func mapErr(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
 		return &tollgate.Error{Code: tollgate.CodeConflict, Message: "conflicts with an existing record (" + pe.ConstraintName + ")"}
+	}
+	if pe != nil && pe.Code == diskFull {
+		return fmt.Errorf("%w: %w: %w", record.ErrUnavailable, record.ErrFull, err)
 	}
 	return err
 }

@@ -35,6 +35,11 @@ var ErrCommitUnknown = errors.New("the outcome of the commit is unknown")
 // drops its idle connections, so a retry uses a fresh one.
 var ErrUnavailable = errors.New("the database is unavailable")
 
+// ErrFull is wrapped, with ErrUnavailable, when the database can grow no
+// more: its disk is full, or it reached the size it is limited to. Reads
+// still work; writes work again once there is room.
+var ErrFull = errors.New("the database is full")
+
 // Tx is one transaction over the records. Methods that write fail inside a
 // read-only transaction.
 type Tx interface {

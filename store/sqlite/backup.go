@@ -45,6 +45,29 @@ func removeIfExists(path string) error {
 	return nil
 }
 
+// LimitSize caps the database file at about bytes (0: SQLite's own
+// maximum): a write that would grow it further fails with record.ErrFull,
+// and reads go on. It applies to this DB's writer connection, which is
+// the only one that writes.
+func (db *DB) LimitSize(ctx context.Context, bytes int64) error {
+	var pageSize int64
+	if err := db.w.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return fmt.Errorf("limit size: %w", mapErr(err))
+	}
+	pages := bytes / pageSize
+	if bytes <= 0 {
+		pages = 4294967294 // SQLite's largest
+	}
+	var got int64
+	if err := db.w.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)).Scan(&got); err != nil {
+		return fmt.Errorf("limit size: %w", mapErr(err))
+	}
+	if got < pages && bytes > 0 {
+		return fmt.Errorf("limit size: the database already holds %d bytes, more than %d", got*pageSize, bytes)
+	}
+	return nil
+}
+
 // Check opens the database at path read-only and runs SQLite's
 // integrity_check; it returns the newest migration applied.
 func Check(ctx context.Context, path string) (schema string, err error) {

@@ -324,7 +324,9 @@ func mapErr(err error) error {
 			return &tollgate.Error{Code: tollgate.CodeConflict, Message: "conflicts with an existing record (" + what + ")"}
 		}
 		switch se.Code() & 0xff { // the primary result code
-		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %w: %w", record.ErrUnavailable, record.ErrFull, err)
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
 			return fmt.Errorf("%w: %w", record.ErrUnavailable, err)
 		}
