@@ -28,7 +28,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), verifyCmd(), benchCmd(), openapiCmd(), backupCmd(), restoreCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), verifyCmd(), benchCmd(), openapiCmd(), backupCmd(), restoreCmd(), copyCmd())
 	return root
 }
 
