@@ -283,6 +283,17 @@ type Readiness struct {
 	Ready   bool
 	Reasons []string
 	Verify  *VerifyResult
+	Signals *Signals
+}
+
+// Signals are what an operator watches besides readiness.
+type Signals struct {
+	DiskFreeBytes int64      `json:"disk_free_bytes" doc:"Free space on the data directory's disk, for the SQLite store."`
+	DiskFreeRatio float64    `json:"disk_free_ratio" doc:"That space as a share of the disk, 0 to 1."`
+	LastBackupAt  *time.Time `json:"last_backup_at" doc:"When tollgate backup last wrote a backup of this data directory; null if never."`
+	Warnings      []string   `json:"warnings" doc:"What needs an operator soon: a disk nearly full, no recent backup."`
+	DatabaseBytes int64      `json:"database_bytes" doc:"The SQLite database's size, its WAL included."`
+	CheckedAt     time.Time  `json:"checked_at"`
 }
 
 // VerifyResult is the outcome of a verify run.
@@ -300,6 +311,7 @@ type readyView struct {
 	Status     string        `json:"status" enum:"ready,not_ready" doc:"ready: send traffic here; not_ready: do not, for the reasons listed."`
 	Reasons    []string      `json:"reasons"`
 	LastVerify *VerifyResult `json:"last_verify" doc:"The last scheduled verify of the books; null before the first."`
+	Signals    *Signals      `json:"signals" doc:"Disk, database size and backups, for the SQLite store; null on PostgreSQL, whose server watches its own."`
 }
 
 func (readyView) doc() string {
@@ -323,7 +335,7 @@ func (s *Server) readyz(r *http.Request, in *struct{}) (readyView, error) {
 	} else {
 		rd.Ready = true
 	}
-	v := readyView{Status: "ready", Reasons: rd.Reasons, LastVerify: rd.Verify}
+	v := readyView{Status: "ready", Reasons: rd.Reasons, LastVerify: rd.Verify, Signals: rd.Signals}
 	if v.Reasons == nil {
 		v.Reasons = []string{}
 	}

@@ -161,7 +161,7 @@ func backup(ctx context.Context, c *config, to string, recipients []string) (m m
 				}
 				return nil
 			}
-			if skip[filepath.Clean(p)] || abs == absTo || !d.Type().IsRegular() {
+			if skip[filepath.Clean(p)] || abs == absTo || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), lastBackupFile) {
 				return nil
 			}
 			rel, err := filepath.Rel(c.DataDir, p)
@@ -190,7 +190,15 @@ func backup(ctx context.Context, c *config, to string, recipients []string) (m m
 	if err := os.Rename(tmp, to); err != nil {
 		return m, errors.Join(err, removeFile(tmp))
 	}
-	return m, syncDir(filepath.Dir(to))
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		return m, err
+	}
+	var size int64
+	if st, err := os.Stat(to); err == nil {
+		size = st.Size()
+	}
+	// The note of the last backup goes beside the database, for serve.
+	return m, recordBackup(filepath.Dir(dbPath), to, size)
 }
 
 func digest(p string) (backupEntry, error) {

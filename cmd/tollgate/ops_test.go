@@ -347,3 +347,49 @@ func TestFullDatabase(t *testing.T) {
 	}
 	t.Logf("%d holds acknowledged before the cap, all present; verify clean", len(acked)-1)
 }
+
+// TestSignals: /readyz carries the data directory's measures, and a backup
+// clears the warning that there is none.
+func TestSignals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery = t.TempDir(), "127.0.0.1:0", 0
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, _, err := start(ctx, c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inst.close(log); err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for inst.health.signals.Load() == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, body, err := try(inst.URL, "", "GET", "/readyz", nil)
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("got %d %v %v", st, body, err)
+	}
+	sig, ok := body["signals"].(map[string]any)
+	if !ok || sig["disk_free_bytes"].(float64) <= 0 || sig["database_bytes"].(float64) <= 0 || sig["last_backup_at"] != nil ||
+		!strings.Contains(anyString(sig["warnings"]), "no backup in the last day") {
+		t.Fatalf("got signals %v, want disk and database sizes, and a warning that there is no backup", body["signals"])
+	}
+	if _, err := backup(ctx, c, filepath.Join(t.TempDir(), "b.tg"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := readSignals(c.DataDir, filepath.Join(c.DataDir, "tollgate.db"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LastBackupAt == nil || time.Since(*s.LastBackupAt) > time.Minute || strings.Contains(strings.Join(s.Warnings, ";"), "no backup") {
+		t.Errorf("after a backup: got %+v", s)
+	}
+	if s, err := readSignals(c.DataDir, filepath.Join(c.DataDir, "tollgate.db"), time.Now().Add(27*time.Hour)); err != nil ||
+		!strings.Contains(strings.Join(s.Warnings, ";"), "no backup in the last day") {
+		t.Errorf("27 hours later: got %+v %v, want the warning back", s, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -94,9 +95,10 @@ type instance struct {
 	URL      string
 	payments string // the payment provider's name
 	// reconcile stops the reconciliation of pending orders, if running.
-	reconcile  func()
-	health     *health
-	stopVerify func() // stops the scheduled verify
+	reconcile   func()
+	health      *health
+	stopVerify  func() // stops the scheduled verify
+	stopSignals func() // stops measuring the data directory
 }
 
 // health is what /readyz reports for an instance.
@@ -106,10 +108,12 @@ type health struct {
 	draining atomic.Bool
 	// verify is the last scheduled verify's result.
 	verify atomic.Pointer[httpapi.VerifyResult]
+	// signals are the data directory's last measures (SQLite only).
+	signals atomic.Pointer[httpapi.Signals]
 }
 
 func (h *health) readiness(ctx context.Context) httpapi.Readiness {
-	r := httpapi.Readiness{Verify: h.verify.Load()}
+	r := httpapi.Readiness{Verify: h.verify.Load(), Signals: h.signals.Load()}
 	if h.draining.Load() {
 		r.Reasons = append(r.Reasons, "draining: this instance is shutting down")
 	}
@@ -264,9 +268,12 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		provider = payments.Provider.Name()
 	}
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: listenURL, payments: provider,
-		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}}
+		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}}
 	if c.VerifyEvery > 0 {
 		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
+	}
+	if db, ok := s.(*sqlite.DB); ok {
+		inst.watchSignals(context.WithoutCancel(ctx), filepath.Dir(db.Path()), db.Path(), time.Minute, log)
 	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -284,6 +291,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	defer cancel()
 	err := inst.http.Shutdown(ctx)
 	inst.stopVerify()
+	inst.stopSignals()
 	inst.reconcile()
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
