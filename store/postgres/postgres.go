@@ -152,7 +152,12 @@ func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
 // Migrate applies the embedded migrations not yet applied, in name order,
 // each in its own transaction. Processes migrating the same schema at once
 // wait for each other on an advisory lock, so each migration runs once.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.MigrateTo(ctx, "") }
+
+// MigrateTo applies the embedded migrations up to and including version
+// (every one when version is ""), as Migrate does: to build a database as an
+// older release left it, for upgrade tests.
+func (db *DB) MigrateTo(ctx context.Context, last string) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -160,6 +165,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		version := strings.TrimSuffix(path.Base(name), ".sql")
+		if last != "" && version > last {
+			break
+		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)

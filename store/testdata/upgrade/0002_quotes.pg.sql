@@ -1,0 +1,421 @@
+--
+-- PostgreSQL database dump
+--
+
+\restrict yWF6JmxGwci5nHjhLBDjklM3IMfuN79ZSnLXfrsVj0QjyKgnz7hEQ4QJYSbwYOT
+
+-- Dumped from database version 15.20 (Debian 15.20-0+deb12u1)
+-- Dumped by pg_dump version 15.20 (Debian 15.20-0+deb12u1)
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: UPGRADE_SCHEMA; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA UPGRADE_SCHEMA;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: accounts; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.accounts (
+    id text NOT NULL COLLATE pg_catalog."C",
+    name text NOT NULL,
+    plan text NOT NULL,
+    timezone text NOT NULL,
+    status text NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: api_keys; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.api_keys (
+    id text NOT NULL COLLATE pg_catalog."C",
+    account_id text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    hash bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone
+);
+
+
+--
+-- Name: entries; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.entries (
+    id bigint NOT NULL,
+    txn_id text NOT NULL COLLATE pg_catalog."C",
+    kind text NOT NULL,
+    account_id text NOT NULL COLLATE pg_catalog."C",
+    book text NOT NULL COLLATE pg_catalog."C",
+    grant_id text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    hold_id text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    amount bigint NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: entries_id_seq; Type: SEQUENCE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE UPGRADE_SCHEMA.entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME UPGRADE_SCHEMA.entries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: grants; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.grants (
+    id text NOT NULL COLLATE pg_catalog."C",
+    account_id text NOT NULL COLLATE pg_catalog."C",
+    source text NOT NULL,
+    amount bigint NOT NULL,
+    remaining bigint NOT NULL,
+    products text DEFAULT ''::text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    effective_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone,
+    expired_at timestamp with time zone,
+    external_ref text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT grants_amount_check CHECK ((amount > 0)),
+    CONSTRAINT grants_check CHECK (((remaining >= 0) AND (remaining <= amount)))
+);
+
+
+--
+-- Name: holds; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.holds (
+    id text NOT NULL COLLATE pg_catalog."C",
+    account_id text NOT NULL COLLATE pg_catalog."C",
+    product text NOT NULL,
+    amount bigint NOT NULL,
+    captured bigint DEFAULT 0 NOT NULL,
+    status text NOT NULL,
+    allocations text NOT NULL,
+    metadata text DEFAULT ''::text NOT NULL,
+    quote_id text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    settled_at timestamp with time zone,
+    CONSTRAINT holds_amount_check CHECK ((amount > 0)),
+    CONSTRAINT holds_check CHECK (((captured >= 0) AND (captured <= amount)))
+);
+
+
+--
+-- Name: idempotency; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.idempotency (
+    scope text NOT NULL,
+    key text NOT NULL,
+    request_hash bytea NOT NULL,
+    status integer NOT NULL,
+    body bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: plan_versions; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.plan_versions (
+    plan text NOT NULL COLLATE pg_catalog."C",
+    version integer NOT NULL,
+    effective_at timestamp with time zone NOT NULL,
+    allowances text NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: quotes; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.quotes (
+    id text NOT NULL COLLATE pg_catalog."C",
+    account_id text NOT NULL COLLATE pg_catalog."C",
+    product text NOT NULL,
+    credits bigint NOT NULL,
+    details bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT quotes_credits_check CHECK ((credits > 0))
+);
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE TABLE UPGRADE_SCHEMA.schema_migrations (
+    version text NOT NULL,
+    applied_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Data for Name: accounts; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.accounts (id, name, plan, timezone, status, created_at) FROM stdin;
+acme	Acme	free	UTC	active	2026-12-07 00:53:36.345385+00
+\.
+
+
+--
+-- Data for Name: api_keys; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.api_keys (id, account_id, hash, created_at, revoked_at) FROM stdin;
+key_4kfxxeb00001vsyctka1jh		\\xd18577e5001a4be90b7e576bcc15afe871f0875b7cfe6b08e1279529b5b11d17	2026-12-07 00:53:36.274628+00	\N
+\.
+
+
+--
+-- Data for Name: entries; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.entries (id, txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at) FROM stdin;
+1	txn_4kfxxfs00000991h8wky3f	grant	acme	issuance	grant_4kfxxfs00007c9698qmr1k		-100000000	2026-12-07 00:53:36.368631+00
+2	txn_4kfxxfs00000991h8wky3f	grant	acme	available	grant_4kfxxfs00007c9698qmr1k		100000000	2026-12-07 00:53:36.368631+00
+3	txn_4kfxxg9g000513z9svxgzp	grant	acme	issuance	grant_4kfxxg9g0002j9c9hegzvk		-30000000	2026-12-07 00:53:36.402974+00
+4	txn_4kfxxg9g000513z9svxgzp	grant	acme	available	grant_4kfxxg9g0002j9c9hegzvk		30000000	2026-12-07 00:53:36.402974+00
+5	txn_4kfxxg9g0011cdzv2n8a35	hold	acme	available	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxg9g001xyhxqmh6t0d	-12500000	2026-12-07 00:53:36.402974+00
+6	txn_4kfxxg9g0011cdzv2n8a35	hold	acme	held	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxg9g001xyhxqmh6t0d	12500000	2026-12-07 00:53:36.402974+00
+7	txn_4kfxxgqg0000ja6ddvqm3c	capture	acme	held	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxg9g001xyhxqmh6t0d	-12500000	2026-12-07 00:53:36.430695+00
+8	txn_4kfxxgqg0000ja6ddvqm3c	capture	acme	revenue:video	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxg9g001xyhxqmh6t0d	10000000	2026-12-07 00:53:36.430695+00
+9	txn_4kfxxgqg0000ja6ddvqm3c	capture	acme	available	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxg9g001xyhxqmh6t0d	2500000	2026-12-07 00:53:36.430695+00
+10	txn_4kfxxh2g000j2hjferjdv4	hold	acme	available	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxh2g000nd9358t516a	-3000000	2026-12-07 00:53:36.452578+00
+11	txn_4kfxxh2g000j2hjferjdv4	hold	acme	held	grant_4kfxxg9g0002j9c9hegzvk	hold_4kfxxh2g000nd9358t516a	3000000	2026-12-07 00:53:36.452578+00
+\.
+
+
+--
+-- Data for Name: grants; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.grants (id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at) FROM stdin;
+grant_4kfxxfs00007c9698qmr1k	acme	promo	100000000	100000000		0	2026-12-07 00:53:36.368631+00	\N	\N		2026-12-07 00:53:36.368631+00
+grant_4kfxxg9g0002j9c9hegzvk	acme	allowance	30000000	17000000	video	0	2026-12-07 00:00:00+00	2026-12-08 00:00:00+00	\N	allowance:video:2026-12-07	2026-12-07 00:53:36.402974+00
+\.
+
+
+--
+-- Data for Name: holds; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.holds (id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at) FROM stdin;
+hold_4kfxxg9g001xyhxqmh6t0d	acme	video	12500000	10000000	captured	grant_4kfxxg9g0002j9c9hegzvk:12500000			2026-12-07 00:53:36.402974+00	2026-12-07 01:53:36.402974+00	2026-12-07 00:53:36.430695+00
+hold_4kfxxh2g000nd9358t516a	acme	video	3000000	0	pending	grant_4kfxxg9g0002j9c9hegzvk:3000000			2026-12-07 00:53:36.452578+00	2026-12-14 00:53:36.452578+00	\N
+\.
+
+
+--
+-- Data for Name: idempotency; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.idempotency (scope, key, request_hash, status, body, created_at) FROM stdin;
+\.
+
+
+--
+-- Data for Name: plan_versions; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.plan_versions (plan, version, effective_at, allowances, created_at) FROM stdin;
+free	1	1970-01-01 00:00:00+00	{"video":"30"}	2026-12-07 00:53:36.274628+00
+pro	1	1970-01-01 00:00:00+00	{"video":"100"}	2026-12-07 00:53:36.274628+00
+\.
+
+
+--
+-- Data for Name: quotes; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.quotes (id, account_id, product, credits, details, created_at, expires_at) FROM stdin;
+\.
+
+
+--
+-- Data for Name: schema_migrations; Type: TABLE DATA; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+COPY UPGRADE_SCHEMA.schema_migrations (version, applied_at) FROM stdin;
+0001_ledger	2026-12-07 00:53:36.253991+00
+0002_quotes	2026-12-07 00:53:36.270703+00
+\.
+
+
+--
+-- Name: entries_id_seq; Type: SEQUENCE SET; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+SELECT pg_catalog.setval('UPGRADE_SCHEMA.entries_id_seq', 11, true);
+
+
+--
+-- Name: accounts accounts_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.accounts
+    ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: api_keys api_keys_hash_key; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.api_keys
+    ADD CONSTRAINT api_keys_hash_key UNIQUE (hash);
+
+
+--
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: entries entries_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.entries
+    ADD CONSTRAINT entries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: grants grants_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.grants
+    ADD CONSTRAINT grants_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: holds holds_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.holds
+    ADD CONSTRAINT holds_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: idempotency idempotency_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.idempotency
+    ADD CONSTRAINT idempotency_pkey PRIMARY KEY (scope, key);
+
+
+--
+-- Name: plan_versions plan_versions_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.plan_versions
+    ADD CONSTRAINT plan_versions_pkey PRIMARY KEY (plan, version);
+
+
+--
+-- Name: quotes quotes_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.quotes
+    ADD CONSTRAINT quotes_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+ALTER TABLE ONLY UPGRADE_SCHEMA.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: entries_account; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE INDEX entries_account ON UPGRADE_SCHEMA.entries USING btree (account_id, id);
+
+
+--
+-- Name: grants_account; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE INDEX grants_account ON UPGRADE_SCHEMA.grants USING btree (account_id);
+
+
+--
+-- Name: grants_due; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE INDEX grants_due ON UPGRADE_SCHEMA.grants USING btree (expires_at) WHERE ((expired_at IS NULL) AND (expires_at IS NOT NULL));
+
+
+--
+-- Name: grants_external_ref; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE UNIQUE INDEX grants_external_ref ON UPGRADE_SCHEMA.grants USING btree (account_id, external_ref) WHERE (external_ref <> ''::text);
+
+
+--
+-- Name: holds_pending; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE INDEX holds_pending ON UPGRADE_SCHEMA.holds USING btree (account_id, expires_at) WHERE (status = 'pending'::text);
+
+
+--
+-- Name: holds_quote; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE UNIQUE INDEX holds_quote ON UPGRADE_SCHEMA.holds USING btree (quote_id) WHERE (quote_id <> ''::text);
+
+
+--
+-- Name: idempotency_created; Type: INDEX; Schema: UPGRADE_SCHEMA; Owner: -
+--
+
+CREATE INDEX idempotency_created ON UPGRADE_SCHEMA.idempotency USING btree (created_at);
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict yWF6JmxGwci5nHjhLBDjklM3IMfuN79ZSnLXfrsVj0QjyKgnz7hEQ4QJYSbwYOT
+
