@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -362,6 +363,15 @@ func (l *Ledger) run(ops []*op) {
 			return
 		}
 		if attempt >= maxAttempts {
+			if errors.Is(err, record.ErrCommitUnknown) { // looked up above: it did not commit
+				cause := err.Error()
+				if i := strings.LastIndex(cause, ": "); i >= 0 {
+					cause = cause[i+2:]
+				}
+				l.answer(ops, tollgate.Errorf(tollgate.CodeUnavailable, "the database failed at commit (%s), and the ledger checked that "+
+					"nothing was changed: retry shortly; if it lasts, the operator should look at the database's disk", cause))
+				return
+			}
 			l.answer(ops, tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable (%v); nothing was changed: retry shortly", err))
 			return
 		}

@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -391,5 +393,117 @@ func TestSignals(t *testing.T) {
 	if s, err := readSignals(c.DataDir, filepath.Join(c.DataDir, "tollgate.db"), time.Now().Add(27*time.Hour)); err != nil ||
 		!strings.Contains(strings.Join(s.Warnings, ";"), "no backup in the last day") {
 		t.Errorf("27 hours later: got %+v %v, want the warning back", s, err)
+	}
+}
+
+var adminKeyLine = regexp.MustCompile(`Admin key \(shown once, stored hashed\): (tg_[a-z0-9]+)`)
+
+// TestFileSizeLimit runs serve under RLIMIT_FSIZE, as on a disk that fills
+// up: once its files can grow no more, writes are refused with a 503 and
+// nothing else, the process lives on and reads work; when the limit is
+// lifted, writes work again without a restart; nothing acknowledged is
+// lost and verify is clean.
+func TestFileSizeLimit(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Fatalf("prlimit (util-linux) is not installed: %v", err)
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(prlimit, fmt.Sprintf("--fsize=%d:unlimited", 3<<20), binary(t), "serve")
+	cmd.Env = append(os.Environ(), "TOLLGATE_ADDR=127.0.0.1:0", "TOLLGATE_DATA_DIR="+dir, "TOLLGATE_VERIFY_EVERY=0")
+	var stdout, stderr bytes.Buffer
+	mu := &sync.Mutex{}
+	cmd.Stdout, cmd.Stderr = &lockedWriter{&stdout, mu}, &lockedWriter{&stderr, mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var base, key string
+	for deadline := time.Now().Add(30 * time.Second); base == "" || key == ""; {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s %s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+		if m := adminKeyLine.FindStringSubmatch(stdout.String()); m != nil {
+			key = m[1]
+		}
+		mu.Unlock()
+	}
+	must := func(want int, method, path string, body any) map[string]any {
+		t.Helper()
+		st, m, err := try(base, key, method, path, body)
+		if err != nil || st != want {
+			t.Fatalf("%s %s: got %d %v %v, want %d", method, path, st, m, err, want)
+		}
+		return m
+	}
+	must(201, "POST", "/v1/accounts", map[string]any{"id": "a", "name": "A"})
+	must(201, "POST", "/v1/accounts/a/grants", map[string]any{"credits": "1000000", "source": "promo"})
+	var acked []string
+	var refused map[string]any
+	for i := 0; i < 50_000 && refused == nil; i++ {
+		st, m, err := try(base, key, "POST", "/v1/holds", map[string]any{"account_id": "a", "product": "video", "credits": "1",
+			"metadata": map[string]string{"job": strings.Repeat("x", 450)}})
+		switch {
+		case err != nil:
+			t.Fatalf("hold %d: %v (serve: %s)", i, err, stderr.String())
+		case st == http.StatusCreated:
+			acked = append(acked, m["id"].(string))
+			if st, m, err := try(base, key, "POST", "/v1/holds/"+m["id"].(string)+"/capture", nil); err != nil || (st != 200 && st != 503) {
+				t.Fatalf("capture: %d %v %v", st, m, err)
+			}
+		case st == http.StatusServiceUnavailable:
+			refused = m
+		default:
+			t.Fatalf("hold %d: got %d %v, want 201 or 503", i, st, m)
+		}
+	}
+	if refused == nil {
+		t.Fatalf("%d holds made and none refused: the file size limit did not bite", len(acked))
+	}
+	t.Logf("after %d holds: %v", len(acked), refused["detail"])
+	if cmd.ProcessState != nil {
+		t.Fatal("serve died")
+	}
+	must(200, "GET", "/v1/accounts/a/balance", nil)
+	if out, err := exec.Command(prlimit, "--pid", fmt.Sprint(cmd.Process.Pid), "--fsize=unlimited:unlimited").CombinedOutput(); err != nil {
+		t.Fatalf("lift the limit: %v %s", err, out)
+	}
+	var st int
+	var m map[string]any
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st, m, err = try(base, key, "POST", "/v1/holds", map[string]any{"account_id": "a", "product": "video", "credits": "1"}); err == nil && st == 201 {
+			break
+		}
+	}
+	if st != 201 {
+		t.Fatalf("a write once the limit is lifted: got %d %v %v", st, m, err)
+	}
+	acked = append(acked, m["id"].(string))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v: %s", err, stderr.String())
+	}
+	ctx := context.Background()
+	s, err := dial.Open(ctx, "sqlite:"+filepath.Join(dir, "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	l := ledger.New(s, ledger.Options{})
+	for _, id := range acked {
+		if _, err := l.HoldByID(ctx, id, ""); err != nil {
+			t.Fatalf("hold %s was acknowledged and is lost: %v", id, err)
+		}
+	}
+	if r, err := l.Verify(ctx); err != nil || len(r.Violations) > 0 {
+		t.Fatalf("verify: %v %v", err, r.Violations)
 	}
 }
