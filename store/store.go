@@ -54,32 +54,72 @@ type SchemaState struct {
 	Applied []string // applied to the database
 	Pending []string // embedded here, not applied yet: Migrate applies them
 	Unknown []string // applied, but not embedded here: a newer binary migrated the database
+	// Expand are those of Unknown that only add (tables, columns,
+	// indexes): a binary that does not know them may still run.
+	Expand []string
 }
 
-// Compatible is nil when this binary can run on the database: it knows
-// every migration applied to it.
+// Compatible is nil when this binary can run on the database: every
+// migration applied to it is known here, or only adds to the schema (an
+// expand migration, as a rolling upgrade applies while older instances
+// still serve).
 func (s SchemaState) Compatible() error {
-	if len(s.Unknown) == 0 {
+	var contract []string
+	for _, v := range s.Unknown {
+		if !slices.Contains(s.Expand, v) {
+			contract = append(contract, v)
+		}
+	}
+	if len(contract) == 0 {
 		return nil
 	}
 	return fmt.Errorf("the database was migrated by a newer tollgate (migrations %s): run that version or a newer one, "+
-		"or restore a backup taken before the upgrade (README, \"Upgrades\")", strings.Join(s.Unknown, ", "))
+		"or restore a backup taken before the upgrade (README, \"Upgrades\")", strings.Join(contract, ", "))
+}
+
+// Applied is a migration recorded in a database, and whether it only
+// expands the schema ("expand") or not ("contract").
+type Applied struct {
+	Version, Compat string
+}
+
+// Expand and Contract are a migration's compatibility with binaries that
+// do not know it.
+const (
+	Expand   = "expand"
+	Contract = "contract"
+)
+
+// MigrationCompat reads a migration's compatibility from its SQL: a line
+// "-- compat: expand" declares that it only adds; anything else is a
+// contract migration, which binaries that do not know it refuse.
+func MigrationCompat(sql string) string {
+	for _, line := range strings.Split(sql, "\n") {
+		if strings.TrimSpace(line) == "-- compat: expand" {
+			return Expand
+		}
+	}
+	return Contract
 }
 
 // CompareSchema builds a SchemaState from the applied and the embedded
 // migrations.
-func CompareSchema(applied, embedded []string) SchemaState {
+func CompareSchema(applied []Applied, embedded []string) SchemaState {
 	var s SchemaState
 	known := map[string]bool{}
 	for _, v := range embedded {
 		known[v] = true
 	}
 	done := map[string]bool{}
-	for _, v := range applied {
+	for _, a := range applied {
+		v := a.Version
 		done[v] = true
 		s.Applied = append(s.Applied, v)
 		if !known[v] {
 			s.Unknown = append(s.Unknown, v)
+			if a.Compat == Expand {
+				s.Expand = append(s.Expand, v)
+			}
 		}
 	}
 	for _, v := range embedded {
@@ -90,6 +130,7 @@ func CompareSchema(applied, embedded []string) SchemaState {
 	slices.Sort(s.Applied)
 	slices.Sort(s.Pending)
 	slices.Sort(s.Unknown)
+	slices.Sort(s.Expand)
 	return s
 }
 

@@ -129,6 +129,24 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A newer binary's expand migration (it only adds): this one runs on.
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at, compat) VALUES ('9998_adds_a_table', 0, 'expand')`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("migrate", "--dry-run"); err != nil {
+		t.Fatalf("dry run beside an expand migration: %v\n%s", err, out)
+	}
+	c0 := newConfig()
+	c0.DataDir, c0.Addr, c0.VerifyEvery = dir, "127.0.0.1:0", 0
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, _, err := start(context.Background(), c0, quiet)
+	if err != nil {
+		t.Fatalf("serve beside a newer binary's expand migration: %v", err)
+	}
+	if err := inst.close(quiet); err != nil {
+		t.Fatal(err)
+	}
+	// A contract migration (it changes or drops): refused.
 	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ('9999_from_the_future', 0)`); err != nil {
 		t.Fatal(err)
 	}
@@ -505,5 +523,38 @@ func TestFileSizeLimit(t *testing.T) {
 	}
 	if r, err := l.Verify(ctx); err != nil || len(r.Violations) > 0 {
 		t.Fatalf("verify: %v %v", err, r.Violations)
+	}
+}
+
+// TestSchemaCompatPostgres: on PostgreSQL too, a newer binary's expand
+// migration lets this one run, a contract migration does not.
+func TestSchemaCompatPostgres(t *testing.T) {
+	base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping the PostgreSQL schema check")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	u := freshDatabase(t, base) // migrated, in a schema of its own
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }() // test connection
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at, compat) VALUES ('9998_adds_a_table', now(), 'expand')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := dial.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("beside an expand migration: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ('9999_from_the_future', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial.Open(ctx, u); err == nil || !strings.Contains(err.Error(), "9999_from_the_future") || strings.Contains(err.Error(), "9998") {
+		t.Errorf("beside a contract migration: got %v, want a refusal naming it alone", err)
 	}
 }

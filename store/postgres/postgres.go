@@ -138,11 +138,16 @@ func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
 	if !exists {
 		return store.CompareSchema(nil, known), nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	// compat came later: a database migrated before has none.
+	rows, err := db.pool.Query(ctx, `SELECT version, coalesce(to_jsonb(m)->>'compat', 'contract') FROM schema_migrations m ORDER BY version`)
 	if err != nil {
 		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
 	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	applied, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Applied, error) {
+		var a store.Applied
+		err := r.Scan(&a.Version, &a.Compat)
+		return a, err
+	})
 	if err != nil {
 		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
 	}
@@ -181,6 +186,9 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 				version text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, `ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS compat text NOT NULL DEFAULT 'contract'`); err != nil {
+				return err
+			}
 			var done bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
 				return err
@@ -191,7 +199,8 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now())
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at, compat) VALUES ($1, $2, $3)`,
+				version, time.Now(), store.MigrationCompat(string(body)))
 			return err
 		})
 		if err != nil {

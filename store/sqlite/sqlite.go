@@ -140,8 +140,8 @@ func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
 	if err != nil {
 		return store.SchemaState{}, err
 	}
-	var applied []string
-	rows, err := db.r.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	var applied []store.Applied
+	rows, err := db.r.QueryContext(ctx, `SELECT * FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return store.CompareSchema(nil, known), nil
@@ -149,12 +149,29 @@ func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
 		return store.SchemaState{}, fmt.Errorf("read the schema version: %w", mapErr(err))
 	}
 	defer func() { _ = rows.Close() }() // read-only; rows.Err is checked below
+	cols, err := rows.Columns()         // compat came later: a database migrated before has none
+	if err != nil {
+		return store.SchemaState{}, err
+	}
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
 			return store.SchemaState{}, err
 		}
-		applied = append(applied, v)
+		a := store.Applied{Compat: store.Contract}
+		for i, c := range cols {
+			switch s, _ := vals[i].(string); c {
+			case "version":
+				a.Version = s
+			case "compat":
+				a.Compat = s
+			}
+		}
+		applied = append(applied, a)
 	}
 	if err := rows.Err(); err != nil {
 		return store.SchemaState{}, mapErr(err)
@@ -172,6 +189,15 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	var hasCompat int
+	if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('schema_migrations') WHERE name = 'compat'`).Scan(&hasCompat); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if hasCompat == 0 {
+		if _, err := db.w.ExecContext(ctx, `ALTER TABLE schema_migrations ADD COLUMN compat TEXT NOT NULL DEFAULT 'contract'`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -203,8 +229,8 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-				version, time.Now().UnixMicro())
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at, compat) VALUES (?, ?, ?)`,
+				version, time.Now().UnixMicro(), store.MigrationCompat(string(body)))
 			return err
 		})
 		if err != nil {

@@ -1,3 +1,4 @@
+-- compat: expand
 -- Databases made by releases whose migration 0012 was changed afterwards
 -- lack accounts.pending_holds: add it and count each account's pending holds.
 DO $$

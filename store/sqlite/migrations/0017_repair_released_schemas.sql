@@ -1,3 +1,4 @@
+-- compat: expand
 -- Databases made by earlier releases whose migration 0012 was changed
 -- afterwards: before it, they lack accounts.pending_holds (added, counted,
 -- by the Go step of this migration, repairs.go); 0012 to 0014 index
