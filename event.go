@@ -14,10 +14,14 @@ const (
 	EventPriceChangeScheduled = "price.change_scheduled"
 	EventCreditsLow           = "credits.low"
 	EventCreditsExpiring      = "credits.expiring"
+	// EventVerifyFailed: the scheduled verify found the books do not
+	// balance; for the operator, of no account.
+	EventVerifyFailed = "ledger.verify_failed"
 )
 
 // EventTypes lists the event types an endpoint may subscribe to.
-var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventPriceChangeScheduled, EventCreditsLow, EventCreditsExpiring}
+var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventPriceChangeScheduled, EventCreditsLow, EventCreditsExpiring,
+	EventVerifyFailed}
 
 // NewEvent builds an outbox event whose body is {"type", "timestamp", "data"}.
 func NewEvent(typ, accountID string, at time.Time, data any) (Event, error) {

@@ -78,7 +78,8 @@ func TestScheduledVerify(t *testing.T) {
 	c := newConfig()
 	c.DataDir, c.Addr, c.VerifyEvery = t.TempDir(), "127.0.0.1:0", 0
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	inst, _, err := start(ctx, c, log)
+	c.AllowPrivateWebhooks = true
+	inst, key, err := start(ctx, c, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +100,50 @@ func TestScheduledVerify(t *testing.T) {
 	v, ok := body["last_verify"].(map[string]any)
 	if !ok || len(v["violations"].([]any)) != 0 || v["error"] != nil || v["accounts"] == nil {
 		t.Errorf("got last_verify %v, want a clean run", body["last_verify"])
+	}
+
+	// Books that do not balance: /readyz says so, and one ledger.verify_failed
+	// event goes to the endpoint that takes it, however many runs find it.
+	if _, err := inst.ledger.CreateAccount(ctx, ledger.AccountParams{ID: "a", Name: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := inst.ledger.Grant(ctx, ledger.GrantParams{AccountID: "a", Credits: tollgate.WholeCredits(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, m, err := try(inst.URL, key, "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://127.0.0.1:9/hook",
+		"events": []string{"ledger.verify_failed"}}); err != nil || st != http.StatusCreated {
+		t.Fatalf("endpoint: %d %v %v", st, m, err)
+	}
+	raw, err := sql.Open("sqlite", filepath.Join(c.DataDir, "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = raw.Close() }()
+	if _, err := raw.Exec(`UPDATE grants SET remaining = remaining - 1000000 WHERE id = ?`, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	var events, deliveries int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := raw.QueryRow(`SELECT count(*) FROM events WHERE type = 'ledger.verify_failed'`).Scan(&events); err != nil {
+			t.Fatal(err)
+		}
+		if events > 0 {
+			break
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // several more runs find the same
+	if err := raw.QueryRow(`SELECT count(*) FROM events WHERE type = 'ledger.verify_failed'`).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRow(`SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.type = 'ledger.verify_failed'`).Scan(&deliveries); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || deliveries != 1 {
+		t.Errorf("got %d ledger.verify_failed events and %d deliveries, want one of each", events, deliveries)
+	}
+	if _, body, _ := try(inst.URL, "", "GET", "/readyz", nil); len(body["last_verify"].(map[string]any)["violations"].([]any)) == 0 {
+		t.Errorf("/readyz does not show the violation: %v", body["last_verify"])
 	}
 }
 

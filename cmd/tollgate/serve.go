@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"tollgate"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,7 @@ import (
 	"tollgate/pricing"
 	"tollgate/startstop"
 	"tollgate/store/dial"
+	"tollgate/store/record"
 	"tollgate/store/sqlite"
 )
 
@@ -128,6 +131,7 @@ func (h *health) readiness(ctx context.Context) httpapi.Readiness {
 // /readyz and logging what it finds.
 func (inst *instance) verifyEvery(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	var loop startstop.Loop
+	var reported []string // the violations last sent as an event
 	loop.Start(ctx, func(ctx context.Context) {
 		startstop.Every(ctx, interval, false, func(ctx context.Context) {
 			t := time.Now()
@@ -145,8 +149,16 @@ func (inst *instance) verifyEvery(ctx context.Context, interval time.Duration, l
 			case len(res.Violations) > 0:
 				log.Error("scheduled verify found violations: the books do not balance; run tollgate verify and look into each",
 					"violations", len(res.Violations), "first", res.Violations[0])
+				if !slices.Equal(res.Violations, reported) {
+					if err := inst.reportViolations(ctx, res); err != nil {
+						log.Error("could not send the ledger.verify_failed event", "err", err)
+					} else {
+						reported = res.Violations
+					}
+				}
 			default:
 				log.Info("scheduled verify: the books balance", "accounts", rep.Accounts, "holds", rep.Holds, "seconds", res.Seconds)
+				reported = nil
 			}
 			inst.health.verify.Store(res)
 		})
@@ -408,4 +420,18 @@ func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Dur
 		})
 	})
 	return loop.Stop
+}
+
+// reportViolations sends a ledger.verify_failed event to the webhook
+// endpoints that take it: the first violations (at most 20) and how many.
+func (inst *instance) reportViolations(ctx context.Context, res *httpapi.VerifyResult) error {
+	first := res.Violations[:min(20, len(res.Violations))]
+	e, err := tollgate.NewEvent(tollgate.EventVerifyFailed, "", res.At, map[string]any{
+		"violations": len(res.Violations), "first": first, "verified_at": res.At,
+		"accounts": res.Accounts, "grants": res.Grants, "holds": res.Holds,
+	})
+	if err != nil {
+		return err
+	}
+	return inst.ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.EventEnqueue(ctx, e) })
 }
