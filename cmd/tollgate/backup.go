@@ -298,7 +298,7 @@ func syncDir(dir string) error {
 
 func restoreCmd() *cobra.Command {
 	c := newConfig()
-	var from, identity string
+	var from, identity, fromReplica string
 	cmd := &cobra.Command{
 		Use:   "restore --from FILE",
 		Short: "Restore a backup into an empty data directory, then verify it",
@@ -312,15 +312,32 @@ runs verify; it fails if verify finds anything.`,
 			if err := c.check(); err != nil {
 				return err
 			}
-			if from == "" {
-				return errors.New("give --from FILE, the archive to restore")
-			}
-			m, err := restore(cmd.Context(), c, from, identity)
-			if err != nil {
-				return err
-			}
 			out := &printer{w: cmd.OutOrStdout()}
-			out.printf("restore: %d files from the backup of %s (schema %s)\n", len(m.Files), m.CreatedAt.Format(time.RFC3339), m.Schema)
+			switch {
+			case (from == "") == (fromReplica == ""):
+				return errors.New("give --from FILE, a backup, or --from-replica URL, the replica serve streams to")
+			case fromReplica != "":
+				path, err := c.sqlitePath()
+				if err != nil {
+					return err
+				}
+				if _, err := os.Stat(path); err == nil {
+					return fmt.Errorf("%s exists: restore goes into an empty data directory; move the old database away first", path)
+				}
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					return err
+				}
+				if err := restoreReplica(cmd.Context(), fromReplica, path); err != nil {
+					return err
+				}
+				out.printf("restore: the database from the replica %s\n", fromReplica)
+			default:
+				m, err := restore(cmd.Context(), c, from, identity)
+				if err != nil {
+					return err
+				}
+				out.printf("restore: %d files from the backup of %s (schema %s)\n", len(m.Files), m.CreatedAt.Format(time.RFC3339), m.Schema)
+			}
 			if err := out.done(nil); err != nil {
 				return err
 			}
@@ -338,6 +355,7 @@ runs verify; it fails if verify finds anything.`,
 	}
 	c.bind(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "the archive to restore")
+	cmd.Flags().StringVar(&fromReplica, "from-replica", "", "restore the newest state of the replica serve streams to (TOLLGATE_REPLICA_URL), instead of a backup")
 	cmd.Flags().StringVar(&identity, "identity", "", "a file of age identities (AGE-SECRET-KEY-1...) for an encrypted backup")
 	return cmd
 }

@@ -33,6 +33,9 @@ type config struct {
 	MaxConns             int          `env:"MAX_CONNS"` // open connections at most; 0: the default
 	Demo                 bool         `env:"DEMO"`      // demo mode asked for
 	Stripe               stripeConfig `envPrefix:"STRIPE_"`
+	// ReplicaURL is where serve streams the SQLite database (Litestream):
+	// file:///dir or s3://bucket/path; empty: no replica.
+	ReplicaURL string `env:"REPLICA_URL"`
 	// SQLiteMaxMB caps the SQLite database's size, in MB (10^6 bytes); 0:
 	// no cap but the disk's.
 	SQLiteMaxMB int64 `env:"SQLITE_MAX_MB"`

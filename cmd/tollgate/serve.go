@@ -53,6 +53,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&c.AllowPrivateWebhooks, "webhooks-allow-private", c.AllowPrivateWebhooks, "let webhook endpoints reach loopback, private and link-local addresses, for tests and private deployments (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE=1)")
 	cmd.Flags().StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for checkout links (TOLLGATE_PUBLIC_URL; default: each request's host)")
 	cmd.Flags().DurationVar(&c.VerifyEvery, "verify-every", c.VerifyEvery, "run verify in the background this often, its result in /readyz; 0 turns it off (TOLLGATE_VERIFY_EVERY)")
+	cmd.Flags().StringVar(&c.ReplicaURL, "replica-url", c.ReplicaURL, "stream the SQLite database to file:///dir or s3://bucket/path as it is written (TOLLGATE_REPLICA_URL)")
 	cmd.Flags().Int64Var(&c.SQLiteMaxMB, "sqlite-max-mb", c.SQLiteMaxMB, "cap the SQLite database at this many MB: past it writes answer 503 and reads go on (TOLLGATE_SQLITE_MAX_MB; 0: no cap)")
 	cmd.Flags().DurationVar(&c.Drain, "drain", c.Drain, "on SIGTERM, answer /readyz with 503 for this long before refusing requests, for load balancers to notice (TOLLGATE_DRAIN)")
 	cmd.Flags().StringVar(&c.AdminKey, "admin-key", c.AdminKey, "the admin keys, at least 32 characters each: new,old while rotating (TOLLGATE_ADMIN_KEY; when unset, one is generated, stored hashed and printed once)")
@@ -100,8 +101,9 @@ type instance struct {
 	// reconcile stops the reconciliation of pending orders, if running.
 	reconcile   func()
 	health      *health
-	stopVerify  func() // stops the scheduled verify
-	stopSignals func() // stops measuring the data directory
+	replica     *replica // nil without TOLLGATE_REPLICA_URL
+	stopVerify  func()   // stops the scheduled verify
+	stopSignals func()   // stops measuring the data directory
 }
 
 // health is what /readyz reports for an instance.
@@ -192,6 +194,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err != nil {
 		return nil, "", dbError(err)
 	}
+	var replica *replica
 	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
 	undo = append(undo, s.Close)
 	notice := time.Duration(c.NoticeDays) * 24 * time.Hour
@@ -201,6 +204,15 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		// accounts' state in memory between batches.
 		if err := db.LockExclusive(); err != nil {
 			return fail(err)
+		}
+		if c.ReplicaURL != "" {
+			rep, err := startReplica(ctx, db.Path(), c.ReplicaURL, log)
+			if err != nil {
+				return fail(err)
+			}
+			replica = rep
+			undo = append(undo, func() error { return rep.close(context.Background()) })
+			log.Info("replicating the database", "to", c.ReplicaURL)
 		}
 		if c.SQLiteMaxMB > 0 {
 			if err := db.LimitSize(ctx, c.SQLiteMaxMB*1_000_000); err != nil {
@@ -280,7 +292,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		provider = payments.Provider.Name()
 	}
 	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: listenURL, payments: provider,
-		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}}
+		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}, replica: replica}
 	if c.VerifyEvery > 0 {
 		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
 	}
@@ -308,7 +320,9 @@ func (inst *instance) close(log *slog.Logger) error {
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
 	inst.ledger.Stop()
-	return errors.Join(err, inst.store.Close())
+	// The last writes go to the replica before the database closes.
+	rerr := inst.replica.close(ctx)
+	return errors.Join(err, rerr, inst.store.Close())
 }
 
 func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Write([]byte) (int, error) }, ready chan<- *instance) error {
