@@ -50,7 +50,7 @@ func (r *replica) close(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	err := r.db.Replica.Sync(ctx)
+	err := r.db.SyncAndWait(ctx) // the WAL's last frames, then to the replica
 	return errors.Join(err, r.store.Close(ctx))
 }
 
