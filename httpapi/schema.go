@@ -130,6 +130,8 @@ func (g *schemas) of(t reflect.Type, in bool) map[string]any {
 		return map[string]any{"type": "boolean"}
 	case reflect.Int64:
 		return map[string]any{"type": "integer", "format": "int64"}
+	case reflect.Uint64:
+		return map[string]any{"type": "integer", "minimum": 0}
 	case reflect.Int, reflect.Int32:
 		return map[string]any{"type": "integer"}
 	case reflect.Float64: // measurements such as durations; never money

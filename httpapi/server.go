@@ -286,14 +286,23 @@ type Readiness struct {
 	Signals *Signals
 }
 
+// ReplicaSignal is how far the replica is behind the database.
+type ReplicaSignal struct {
+	InSync     bool   `json:"in_sync" doc:"The replica has every transaction the database has."`
+	LocalTXID  uint64 `json:"local_txid"`
+	RemoteTXID uint64 `json:"remote_txid"`
+	Error      string `json:"error,omitempty" doc:"Why the replica's position could not be read."`
+}
+
 // Signals are what an operator watches besides readiness.
 type Signals struct {
-	DiskFreeBytes int64      `json:"disk_free_bytes" doc:"Free space on the data directory's disk, for the SQLite store."`
-	DiskFreeRatio float64    `json:"disk_free_ratio" doc:"That space as a share of the disk, 0 to 1."`
-	LastBackupAt  *time.Time `json:"last_backup_at" doc:"When tollgate backup last wrote a backup of this data directory; null if never."`
-	Warnings      []string   `json:"warnings" doc:"What needs an operator soon: a disk nearly full, no recent backup."`
-	DatabaseBytes int64      `json:"database_bytes" doc:"The SQLite database's size, its WAL included."`
-	CheckedAt     time.Time  `json:"checked_at"`
+	DiskFreeBytes int64          `json:"disk_free_bytes" doc:"Free space on the data directory's disk, for the SQLite store."`
+	DiskFreeRatio float64        `json:"disk_free_ratio" doc:"That space as a share of the disk, 0 to 1."`
+	LastBackupAt  *time.Time     `json:"last_backup_at" doc:"When tollgate backup last wrote a backup of this data directory; null if never."`
+	Warnings      []string       `json:"warnings" doc:"What needs an operator soon: a disk nearly full, no recent backup."`
+	DatabaseBytes int64          `json:"database_bytes" doc:"The SQLite database's size, its WAL included."`
+	Replica       *ReplicaSignal `json:"replica" doc:"The replica's position against the database's, with TOLLGATE_REPLICA_URL; null without."`
+	CheckedAt     time.Time      `json:"checked_at"`
 }
 
 // VerifyResult is the outcome of a verify run.

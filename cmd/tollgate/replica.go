@@ -11,6 +11,7 @@ import (
 	_ "github.com/benbjohnson/litestream/file" // file:// replicas
 	_ "github.com/benbjohnson/litestream/s3"   // s3:// replicas
 
+	"tollgate/httpapi"
 	"tollgate/store/sqlite"
 )
 
@@ -74,4 +75,13 @@ func restoreReplica(ctx context.Context, url, path string) error {
 		return fmt.Errorf("restore from the replica %s: %w", url, err)
 	}
 	return nil
+}
+
+// signal reads the replica's position against the database's.
+func (r *replica) signal(ctx context.Context) *httpapi.ReplicaSignal {
+	st, err := r.db.SyncStatus(ctx)
+	if err != nil {
+		return &httpapi.ReplicaSignal{Error: err.Error()}
+	}
+	return &httpapi.ReplicaSignal{InSync: st.InSync, LocalTXID: uint64(st.LocalTXID), RemoteTXID: uint64(st.RemoteTXID)}
 }

@@ -174,6 +174,9 @@ func TestReplicaS3(t *testing.T) {
 		}
 		holds = append(holds, b["id"].(string))
 	}
+	if st, b, err := try(p.url, "", "GET", "/readyz", nil); err != nil || st != 200 || b["signals"].(map[string]any)["replica"] == nil {
+		t.Errorf("/readyz does not show the replica: %d %v %v", st, b, err)
+	}
 	p.stop(t) // ships what is left to the replica
 
 	restored := t.TempDir()

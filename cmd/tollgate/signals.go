@@ -88,6 +88,7 @@ func (inst *instance) watchSignals(ctx context.Context, dataDir, dbPath string, 
 	var loop startstop.Loop
 	var last []string
 	var lastLogged time.Time
+	var behind *httpapi.ReplicaSignal // the last check's, when the replica was behind
 	loop.Start(ctx, func(ctx context.Context) {
 		startstop.Every(ctx, interval, true, func(ctx context.Context) {
 			now := time.Now()
@@ -95,6 +96,21 @@ func (inst *instance) watchSignals(ctx context.Context, dataDir, dbPath string, 
 			if err != nil {
 				log.Warn("could not measure the data directory", "dir", dataDir, "err", err)
 				return
+			}
+			if inst.replica != nil {
+				rs := inst.replica.signal(ctx)
+				s.Replica = rs
+				switch {
+				case rs.Error != "":
+					s.Warnings = append(s.Warnings, "the replica's position cannot be read: "+rs.Error)
+				case rs.InSync:
+					behind = nil
+				case behind != nil && rs.RemoteTXID == behind.RemoteTXID:
+					s.Warnings = append(s.Warnings, fmt.Sprintf("replication is stalled: the replica is at transaction %d, the database at %d, "+
+						"and the replica has not moved for %s; check TOLLGATE_REPLICA_URL's storage", rs.RemoteTXID, rs.LocalTXID, interval))
+				default:
+					behind = rs
+				}
 			}
 			inst.health.signals.Store(s)
 			if len(s.Warnings) > 0 && (!slices.Equal(s.Warnings, last) || now.Sub(lastLogged) > time.Hour) {
