@@ -22,6 +22,7 @@ import (
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/store/dial"
+	"tollgate/store/fault"
 	"tollgate/store/sqlite"
 
 	"github.com/jackc/pgx/v5"
@@ -601,5 +602,93 @@ func TestSchemaCompatPostgres(t *testing.T) {
 	}
 	if _, err := dial.Open(ctx, u); err == nil || !strings.Contains(err.Error(), "9999_from_the_future") || strings.Contains(err.Error(), "9998") {
 		t.Errorf("beside a contract migration: got %v, want a refusal naming it alone", err)
+	}
+}
+
+// TestPostgresDown runs serve on PostgreSQL through a proxy that refuses
+// and resets connections, as a failing database server or network would:
+// requests answer 503 with Retry-After, /readyz says why, nothing
+// acknowledged is lost, and serve works again by itself when the database
+// comes back. The shared test cluster itself is never stopped.
+func TestPostgresDown(t *testing.T) {
+	base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping the PostgreSQL outage")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	fresh := freshDatabase(t, base)
+	u, err := url.Parse(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := fault.NewProxy(u.Host, &fault.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Host = proxy.Addr()
+	c := newConfig()
+	c.DatabaseURL, c.Addr, c.VerifyEvery = u.String(), "127.0.0.1:0", 0
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, key, err := start(ctx, c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inst.close(log); err != nil {
+			t.Error(err)
+		}
+	}()
+	hold := func() (int, map[string]any) {
+		st, m, err := try(inst.URL, key, "POST", "/v1/holds", map[string]any{"account_id": "a", "product": "video", "credits": "1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, m
+	}
+	if st, m, err := try(inst.URL, key, "POST", "/v1/accounts", map[string]any{"id": "a", "name": "A"}); err != nil || st != 201 {
+		t.Fatalf("account: %d %v %v", st, m, err)
+	}
+	var acked []string
+	for range 10 {
+		st, m := hold()
+		if st != 201 {
+			t.Fatalf("hold: %d %v", st, m)
+		}
+		acked = append(acked, m["id"].(string))
+	}
+
+	proxy.Down(true)
+	st, m := hold()
+	if st != http.StatusServiceUnavailable || m["code"] != "unavailable" {
+		t.Errorf("a write while the database is down: got %d %v, want 503 unavailable", st, m)
+	}
+	if st, b, _ := try(inst.URL, "", "GET", "/readyz", nil); st != http.StatusServiceUnavailable || !strings.Contains(anyString(b["reasons"]), "database does not answer") {
+		t.Errorf("/readyz while the database is down: got %d %v", st, b)
+	}
+
+	proxy.Down(false)
+	var resumed bool
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st, m := hold(); st == 201 {
+			acked = append(acked, m["id"].(string))
+			resumed = true
+			break
+		}
+	}
+	if !resumed {
+		t.Fatal("writes did not resume once the database came back")
+	}
+	if st, b, _ := try(inst.URL, "", "GET", "/readyz", nil); st != http.StatusOK {
+		t.Errorf("/readyz once the database is back: got %d %v", st, b)
+	}
+	for _, id := range acked {
+		if _, err := inst.ledger.HoldByID(ctx, id, ""); err != nil {
+			t.Errorf("hold %s was acknowledged and is lost: %v", id, err)
+		}
+	}
+	if r, err := inst.ledger.Verify(ctx); err != nil || len(r.Violations) > 0 {
+		t.Errorf("verify: %v %v", err, r.Violations)
 	}
 }
