@@ -130,8 +130,9 @@ func TestReplicaSurvivesKill9(t *testing.T) {
 	if window > replicaRPO {
 		t.Errorf("hold %s, acknowledged %s before the kill, is not in the replica (recovery point %s)", lost[0].id, window, replicaRPO)
 	}
-	if len(acks) < 1000 {
-		t.Errorf("only %d holds were made: the test needs load", len(acks))
+	// The test means something only if holds were being made up to the kill.
+	if len(acks) < 100 || killed.Sub(acks[len(acks)-1].at) > time.Second {
+		t.Errorf("%d holds were made, the last %s before the kill: the test needs load up to the kill", len(acks), killed.Sub(acks[len(acks)-1].at))
 	}
 }
 

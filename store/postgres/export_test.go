@@ -1,6 +1,11 @@
 package postgres
 
-import "io/fs"
+import (
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
 
 // Internals the external tests look at.
 
@@ -11,4 +16,17 @@ func ReadSlots(db *DB) int { return cap(db.reads) }
 func Migrations() (int, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	return len(names), err
+}
+
+// MigrationVersions lists the embedded migrations' versions, in order.
+func MigrationVersions() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		names[i] = strings.TrimSuffix(path.Base(n), ".sql")
+	}
+	return names, nil
 }

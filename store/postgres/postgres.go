@@ -154,6 +154,21 @@ func (db *DB) Schema(ctx context.Context) (store.SchemaState, error) {
 	return store.CompareSchema(applied, known), nil
 }
 
+// addCompat gives schema_migrations the compat column where it lacks it,
+// looking first so as not to lock the table when it has it.
+func addCompat(ctx context.Context, tx pgx.Tx) error {
+	var has bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'schema_migrations' AND column_name = 'compat')`).Scan(&has); err != nil {
+		return err
+	}
+	if has {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS compat text NOT NULL DEFAULT 'contract'`)
+	return err
+}
+
 // Migrate applies the embedded migrations not yet applied, in name order,
 // each in its own transaction. Processes migrating the same schema at once
 // wait for each other on an advisory lock, so each migration runs once.
@@ -186,7 +201,7 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 				version text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS compat text NOT NULL DEFAULT 'contract'`); err != nil {
+			if err := addCompat(ctx, tx); err != nil {
 				return err
 			}
 			var done bool
