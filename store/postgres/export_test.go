@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"io/fs"
 	"path"
 	"sort"
@@ -29,4 +30,9 @@ func MigrationVersions() ([]string, error) {
 		names[i] = strings.TrimSuffix(path.Base(n), ".sql")
 	}
 	return names, nil
+}
+
+// ApplyOutside runs body as an outside-transaction migration named version.
+func ApplyOutside(ctx context.Context, db *DB, version, body string) error {
+	return db.applyOutside(ctx, version, body)
 }

@@ -192,6 +192,12 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
+		if outsideTransaction(string(body)) {
+			if err := db.applyOutside(ctx, version, string(body)); err != nil {
+				return fmt.Errorf("migrate %s: %w", version, mapErr(err))
+			}
+			continue
+		}
 		err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			// The lock comes first: CREATE TABLE IF NOT EXISTS itself races.
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, int32(migrateLockKey)); err != nil {
