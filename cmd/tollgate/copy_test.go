@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"tollgate"
 	"tollgate/ledger"
@@ -112,21 +109,7 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	schema := fmt.Sprintf("tollgate_copy_%d", time.Now().UnixNano())
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = admin.Close(ctx) }() // test connection
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`) })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	to := u.String()
+	_, to := emptySchema(t, base, "tollgate_copy")
 
 	var out bytes.Buffer
 	if err := copyToPostgres(ctx, "sqlite:"+path, to, &out); err != nil {

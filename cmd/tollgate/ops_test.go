@@ -226,28 +226,13 @@ func TestPgDumpRestore(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
-	schema := "tollgate_dump_" + suffix
-	restoredDB := "tollgate_restored_" + suffix
+	schema, src := emptySchema(t, base, "tollgate_dump")
+	restoredDB := fmt.Sprintf("tollgate_restored_%d", time.Now().UnixNano())
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = admin.Close(ctx) }() // test connection
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`) })
-	withPath := func(dbURL string) string {
-		u, err := url.Parse(dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
 
 	balances := func(dbURL string) (map[string]string, string) {
 		var out bytes.Buffer
@@ -274,7 +259,6 @@ func TestPgDumpRestore(t *testing.T) {
 		return got, out.String()
 	}
 
-	src := withPath(base)
 	s, err := dial.Open(ctx, src)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +311,7 @@ func TestPgDumpRestore(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "pg_restore", "--exit-on-error", "-d", u.String(), dump).CombinedOutput(); err != nil {
 		t.Fatalf("pg_restore: %v\n%s", err, out)
 	}
-	after, report := balances(withPath(u.String()))
+	after, report := balances(withSearchPath(t, u.String(), schema))
 	if fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("got balances %v after the restore, want %v", after, before)
 	}

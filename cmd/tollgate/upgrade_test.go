@@ -155,23 +155,11 @@ func TestUpgradePostgres(t *testing.T) {
 			if err := os.WriteFile(dump, []byte(strings.ReplaceAll(string(b), "UPGRADE_SCHEMA", schema)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			admin, err := pgx.Connect(ctx, base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = admin.Close(ctx) }() // test connection
-			t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`) })
+			t.Cleanup(func() { dropSchema(base, schema) })
 			if out, err := exec.CommandContext(ctx, "psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", dump, base).CombinedOutput(); err != nil {
 				t.Fatalf("psql: %v\n%s", err, out)
 			}
-			u, err := url.Parse(base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			checkUpgraded(t, u.String())
+			checkUpgraded(t, withSearchPath(t, base, schema))
 		})
 	}
 }
@@ -247,24 +235,13 @@ func describeSchema(t *testing.T, dbURL string) []string {
 	return out
 }
 
-// freshDatabase makes a new database of dbURL's kind at this binary's
-// schema and returns its URL.
-func freshDatabase(t *testing.T, dbURL string) string {
+// emptySchema makes an empty schema named prefix_<time> in the test
+// database, dropped when the test ends, and returns its name and a URL
+// whose connections use it.
+func emptySchema(t *testing.T, base, prefix string) (string, string) {
 	t.Helper()
 	ctx := context.Background()
-	if !dial.IsPostgres(dbURL) {
-		u := "sqlite:" + filepath.Join(t.TempDir(), "fresh.db")
-		s, err := dial.Open(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	schema := fmt.Sprintf("tollgate_fresh_%d", time.Now().UnixNano())
-	base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	schema := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatal(err)
@@ -273,28 +250,50 @@ func freshDatabase(t *testing.T, dbURL string) string {
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
-			_ = c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
+	t.Cleanup(func() { dropSchema(base, schema) })
+	return schema, withSearchPath(t, base, schema)
+}
+
+// dropSchema drops a test schema and all in it; a test's cleanup has no
+// one to report a failure to, and the schema's name is used once.
+func dropSchema(base, schema string) {
+	ctx := context.Background()
+	if c, err := pgx.Connect(ctx, base); err == nil {
+		_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+		_ = c.Close(ctx)
+	}
+}
+
+// withSearchPath is dbURL with its connections using schema.
+func withSearchPath(t *testing.T, dbURL, schema string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := dial.Open(ctx, u.String())
+	return u.String()
+}
+
+// freshDatabase makes a new database of dbURL's kind at this binary's
+// schema and returns its URL.
+func freshDatabase(t *testing.T, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	u := "sqlite:" + filepath.Join(t.TempDir(), "fresh.db")
+	if dial.IsPostgres(dbURL) {
+		_, u = emptySchema(t, os.Getenv("TOLLGATE_TEST_DATABASE_URL"), "tollgate_fresh")
+	}
+	s, err := dial.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return u.String()
+	return u
 }
 
 // diffLines shows the lines only one side has.
