@@ -277,7 +277,9 @@ const (
 //   - a row met a unique key another transaction took meanwhile: the
 //     operations that made those rows are taken out, the rest applied
 //     again, and those operations then run alone, where they see what the
-//     other transaction wrote.
+//     other transaction wrote. An operation that writes a video job
+//     another transaction wrote since it was read is answered conflict at
+//     once: alone, it would meet the same.
 //   - the connection was lost before COMMIT: nothing was committed; the
 //     batch is applied again on a fresh connection, a few times, before
 //     its operations are answered unavailable.
@@ -325,6 +327,24 @@ func (l *Ledger) run(ops []*op) {
 				return
 			}
 		case errors.As(err, &conflict):
+			// A video job written since its operation read it is stale
+			// for good: that operation is answered now, the rest go on.
+			var stale []*op
+			for _, id := range conflict.Videos {
+				if o := b.owner[id]; o != nil && !slices.Contains(stale, o) {
+					stale = append(stale, o)
+				}
+			}
+			if len(stale) > 0 {
+				l.conflicts.Add(int64(len(stale)))
+				l.answer(stale, tollgate.Errorf(tollgate.CodeConflict, "the video job was written by another since it was read: read it again"))
+				if ops = without(ops, stale); len(ops) == 0 {
+					return
+				}
+				if !conflict.Batch && len(conflict.Grants) == 0 && len(conflict.Holds) == 0 && len(conflict.Idempotency) == 0 {
+					continue
+				}
+			}
 			guilty := b.owners(conflict)
 			if len(guilty) == 0 && !conflict.Batch {
 				l.log.Error("ledger: a conflict no operation owns", "err", err)

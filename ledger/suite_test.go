@@ -137,6 +137,8 @@ func TestLedger(t *testing.T) {
 		{"PendingHoldCap", testPendingHoldCap, false},
 		{"TimezoneChanges", testTimezoneChanges, false},
 		{"PlanChanges", testPlanChanges, false},
+		{"VideoJobs", testVideoJobs, false},
+		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}
 	for _, sc := range stores() {
 		t.Run(sc.name, func(t *testing.T) {

@@ -144,3 +144,24 @@ func SplitScopes(s string) []tollgate.Scope {
 	}
 	return out
 }
+
+// EncodeVideo encodes the document of a video job as stored, JSON. The
+// version is kept in its own column.
+func EncodeVideo(v tollgate.Video) string {
+	v.Version = 0
+	b, err := json.Marshal(v)
+	if err != nil { // a Video always encodes
+		panic("encode video: " + err.Error())
+	}
+	return string(b)
+}
+
+// DecodeVideo decodes EncodeVideo, setting the version read beside it.
+func DecodeVideo(doc string, version int64) (tollgate.Video, error) {
+	var v tollgate.Video
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return v, fmt.Errorf("decode video: %w", err)
+	}
+	v.Version = version
+	return v, nil
+}

@@ -163,6 +163,7 @@ type ConflictError struct {
 	Grants      []string         // ids of grants whose (account, external_ref) was taken
 	Holds       []string         // ids of holds whose quote had paid for another hold
 	Idempotency []IdempotencyKey // records whose key was taken
+	Videos      []string         // ids of video jobs written by another since they were read
 }
 
 // IdempotencyKey names an idempotency record.
@@ -184,6 +185,9 @@ func (e *ConflictError) Error() string {
 	}
 	if len(e.Idempotency) > 0 {
 		parts = append(parts, fmt.Sprintf("idempotency keys %v", e.Idempotency))
+	}
+	if len(e.Videos) > 0 {
+		parts = append(parts, fmt.Sprintf("videos %v", e.Videos))
 	}
 	return "apply: taken meanwhile by another transaction: " + strings.Join(parts, ", ")
 }
@@ -437,6 +441,12 @@ type Writes struct {
 	Audit        []tollgate.AuditEntry
 	// AccountPending sets accounts' counts of pending holds.
 	AccountPending []AccountPending
+	// Videos are new video jobs, inserted as VideoInsert does.
+	Videos []tollgate.Video
+	// VideoUpdates are written as VideoUpdate does: a job whose version
+	// moved on meanwhile fails the transaction with a ConflictError
+	// naming it.
+	VideoUpdates []tollgate.Video
 }
 
 // AccountPending is an account's new count of pending holds.
@@ -456,6 +466,9 @@ func (w *Writes) Check() error {
 		return err
 	}
 	if err := once("order", len(w.OrderUpdates), func(i int) string { return w.OrderUpdates[i].ID }); err != nil {
+		return err
+	}
+	if err := once("video", len(w.VideoUpdates), func(i int) string { return w.VideoUpdates[i].ID }); err != nil {
 		return err
 	}
 	return once("account's pending holds", len(w.AccountPending), func(i int) string { return w.AccountPending[i].ID })
@@ -479,7 +492,7 @@ func once(what string, n int, id func(int) string) error {
 func (w *Writes) Empty() bool {
 	return w.Batch == 0 && len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
 		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.OrderUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0 &&
-		len(w.Audit) == 0 && len(w.AccountPending) == 0
+		len(w.Audit) == 0 && len(w.AccountPending) == 0 && len(w.Videos) == 0 && len(w.VideoUpdates) == 0
 }
 
 // Reset empties w, keeping its capacity.

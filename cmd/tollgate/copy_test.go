@@ -71,6 +71,12 @@ func filledInstallation(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	next := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
+	if _, err := inst.ledger.CreateVideo(ctx, ledger.HoldParams{AccountID: "ada", Product: tollgate.ProductVideo, Credits: tollgate.WholeCredits(1)},
+		tollgate.Video{ID: tollgate.NewID("video"), AccountID: "ada", Kind: tollgate.VideoCreate, Status: tollgate.VideoQueued, Model: "sora-2",
+			Prompt: "a lighthouse", Seconds: 4, Size: "1280x720", Step: tollgate.StepRoute, NextAt: &next, CreatedAt: next}); err != nil {
+		t.Fatal(err)
+	}
 	if err := inst.close(log); err != nil {
 		t.Fatal(err)
 	}

@@ -669,6 +669,13 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return err
 		}
 	}
+	var conflict store.ConflictError
+	if err := t.applyVideos(ctx, w, &conflict); err != nil {
+		return err
+	}
+	if len(conflict.Videos) > 0 {
+		return &conflict
+	}
 	for _, u := range w.OrderUpdates {
 		if err := t.orderUpdate(ctx, u); err != nil {
 			return err

@@ -137,6 +137,25 @@ type Tx interface {
 	// AuditList pages through the audit log by id.
 	AuditList(ctx context.Context, p AuditListParams) ([]tollgate.AuditEntry, error)
 
+	// VideoInsert stores a new video job at version 1 (v.Version is
+	// ignored); an id taken fails with tollgate.ErrConflict.
+	VideoInsert(ctx context.Context, v tollgate.Video) error
+	// VideoByID returns a video job, deleted ones too, with its version;
+	// tollgate.ErrNotFound if there is none.
+	VideoByID(ctx context.Context, id string) (tollgate.Video, error)
+	// VideoList pages through an account's videos, deleted ones left out,
+	// by id (which sorts by creation time): ascending or descending from
+	// After, exclusive.
+	VideoList(ctx context.Context, p VideoListParams) ([]tollgate.Video, error)
+	// VideoUpdate writes v over the stored job if its version is still
+	// v.Version, and makes it v.Version+1. Another write since fails it
+	// with tollgate.ErrConflict, a missing job with tollgate.ErrNotFound;
+	// either way nothing changes and the transaction can go on.
+	VideoUpdate(ctx context.Context, v tollgate.Video) error
+	// VideosDue returns up to limit jobs whose NextAt is at or before now,
+	// soonest first: the job runner's work.
+	VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Video, error)
+
 	// IdempotencyByKey returns a remembered answer; tollgate.ErrNotFound
 	// if the key has none.
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
@@ -153,6 +172,14 @@ type OrderListParams struct {
 	Status    tollgate.OrderStatus // empty: any
 	After     string
 	Limit     int // 0: no limit
+}
+
+// VideoListParams pages through one account's videos.
+type VideoListParams struct {
+	AccountID string
+	After     string // an id; "" starts at the first (or, descending, the last)
+	Desc      bool
+	Limit     int // 1 or more
 }
 
 // PaymentEventListParams filters and pages payment events.

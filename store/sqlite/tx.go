@@ -833,7 +833,10 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			conflict.Idempotency = append(conflict.Idempotency, store.IdempotencyKey{Scope: r.Scope, Key: r.Key})
 		}
 	}
-	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
+	if err := t.applyVideos(ctx, w, &conflict); err != nil {
+		return err
+	}
+	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 || len(conflict.Videos) > 0 {
 		return &conflict
 	}
 	if _, err := t.insertJournal(ctx, w.Entries, w.Batch); err != nil {

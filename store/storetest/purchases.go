@@ -40,6 +40,7 @@ var recordTests = []struct {
 	{"DeliveryClaim", testDeliveryClaim},
 	{"DeliveryDone", testDeliveryDone},
 	{"DeliveriesResend", testDeliveriesResend},
+	{"Videos", testVideos},
 }
 
 func testPacks(t *testing.T, s store.Store) {

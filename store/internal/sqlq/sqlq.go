@@ -106,3 +106,15 @@ var (
 		WHERE id = ? AND status = ? AND refunded_credits = ?`)
 	EndpointInsert = q(`INSERT INTO webhook_endpoints (` + EndpointCols + `) VALUES (?,?,?,?,?,?,?,?)`)
 )
+
+// Video jobs: the columns looked up, and the document.
+var (
+	VideoInsert = q(`INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc) VALUES (?,?,?,?,?,1,?) ON CONFLICT (id) DO NOTHING`)
+	VideoByID   = q(`SELECT version, doc FROM videos WHERE id = ?`)
+	VideoUpdate = q(`UPDATE videos SET status = ?, next_at = ?, deleted_at = ?, version = version + 1, doc = ? WHERE id = ? AND version = ?`)
+	VideosDue   = q(`SELECT version, doc FROM videos WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?`)
+	// VideoListAsc and VideoListDesc take the account, a bound (exclusive:
+	// "" and "~" list from the first) and a limit.
+	VideoListAsc  = q(`SELECT version, doc FROM videos WHERE account_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`)
+	VideoListDesc = q(`SELECT version, doc FROM videos WHERE account_id = ? AND deleted_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`)
+)

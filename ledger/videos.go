@@ -1,0 +1,92 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"tollgate"
+)
+
+// CreateVideo holds the credits of a video job and stores the job, in one
+// transaction: a job never exists without its hold, nor a hold without its
+// job. p is the hold (its product video, usually with a quote); v is the
+// job, which gets the hold's id and amount. It fails like Hold, and the
+// idempotency record of p remembers the job (v as made).
+func (l *Ledger) CreateVideo(ctx context.Context, p HoldParams, v tollgate.Video) (tollgate.Video, error) {
+	if v.ID == "" || v.AccountID != p.AccountID {
+		return tollgate.Video{}, fmt.Errorf("create video: the job needs an id and the hold's account")
+	}
+	if err := validateHold(&p, l, false); err != nil {
+		return tollgate.Video{}, err
+	}
+	o, err := run(ctx, l, &videoHoldOp{hold: holdOp{p: p}, v: v}, p.Idempotency, nil)
+	if err != nil {
+		return tollgate.Video{}, err
+	}
+	return o.v, nil
+}
+
+// videoHoldOp is a hold and the video job it pays for: Ledger.CreateVideo.
+type videoHoldOp struct {
+	hold holdOp
+	v    tollgate.Video
+}
+
+func (o *videoHoldOp) need(n *need) { o.hold.need(n) }
+func (o *videoHoldOp) result() any  { return o.v }
+func (o *videoHoldOp) apply(ctx context.Context, b *batch, a *account) error {
+	if err := o.hold.apply(ctx, b, a); err != nil {
+		return err
+	}
+	h := o.hold.res
+	o.v.HoldID, o.v.Held, o.v.QuoteID, o.v.Version = h.ID, h.Amount, h.QuoteID, 1
+	b.w.Videos = append(b.w.Videos, o.v)
+	return nil
+}
+
+// SettleVideo finishes a video job and its hold in one transaction:
+// v is the job as it is to be written (completed or failed), with the
+// version it was read at. capture, when not nil, is what to charge (at most
+// the hold: a user is never charged more than quoted); nil releases the
+// hold. The job's Charged is set to what was captured. It returns the job
+// as written, at its new version.
+//
+// It fails with conflict when the job was written since it was read (the
+// caller reads it again and decides afresh), hold_not_pending when its hold
+// was settled or timed out, capture_exceeds_hold, and not_found.
+func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tollgate.Credits) (tollgate.Video, error) {
+	if v.HoldID == "" || !validID(v.HoldID) {
+		return tollgate.Video{}, fmt.Errorf("settle video %s: it has no hold", v.ID)
+	}
+	if capture != nil && *capture < 0 {
+		return tollgate.Video{}, tollgate.FieldError("credits", "must not be negative")
+	}
+	o, err := run(ctx, l, &videoSettleOp{
+		close: closeHoldOp{holdID: v.HoldID, owner: v.AccountID, credits: capture, release: capture == nil},
+		v:     v,
+	}, nil, nil)
+	if err != nil {
+		return tollgate.Video{}, err
+	}
+	return o.v, nil
+}
+
+// videoSettleOp captures or releases a video job's hold and writes the
+// job: Ledger.SettleVideo.
+type videoSettleOp struct {
+	close closeHoldOp
+	v     tollgate.Video
+}
+
+func (o *videoSettleOp) need(n *need) { o.close.need(n) }
+func (o *videoSettleOp) result() any  { return o.v }
+func (o *videoSettleOp) apply(ctx context.Context, b *batch, a *account) error {
+	if err := o.close.apply(ctx, b, a); err != nil {
+		return err
+	}
+	o.v.Charged = o.close.res.Captured
+	b.w.VideoUpdates = append(b.w.VideoUpdates, o.v)
+	b.owner[o.v.ID] = b.cur
+	o.v.Version++
+	return nil
+}

@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"tollgate"
+	"tollgate/store"
+	"tollgate/store/record"
+)
+
+// video returns a queued job of acct due at next.
+func video(id, acct string, next time.Time) tollgate.Video {
+	return tollgate.Video{ID: id, AccountID: acct, Kind: tollgate.VideoCreate, Status: tollgate.VideoQueued, Model: "sora-2",
+		Prompt: "a lighthouse at dusk", Seconds: 4, Size: "1280x720", HoldID: "h_" + id, Held: tollgate.WholeCredits(1),
+		Step: tollgate.StepRoute, NextAt: &next, CreatedAt: T0,
+		Attempts: []tollgate.VideoAttempt{{Provider: "local", ProviderModel: "local", StartedAt: T0, Outcome: "running"}}}
+}
+
+func testVideos(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	v1, v2, v3 := video("video_1", "a", T0.Add(2*time.Second)), video("video_2", "a", T0.Add(time.Second)), video("video_3", "a", T0)
+	other := video("video_4", "b", T0.Add(time.Hour))
+	write(t, s, func(tx store.Tx) error {
+		for _, v := range []tollgate.Video{v1, v2, v3, other} {
+			if err := tx.VideoInsert(ctx, v); err != nil {
+				return err
+			}
+		}
+		if err := tx.VideoInsert(ctx, v1); !errors.Is(err, tollgate.ErrConflict) {
+			t.Errorf("insert of a taken id: got %v, want conflict", err)
+		}
+		return nil
+	})
+	v1.Version, v2.Version, v3.Version, other.Version = 1, 1, 1, 1
+	read(t, s, func(tx store.Tx) error {
+		if err := byID(t, "VideoByID", func(id string) (tollgate.Video, error) { return tx.VideoByID(ctx, id) }, "video_1", v1, "video_9"); err != nil {
+			return err
+		}
+		for _, tc := range []struct {
+			p    record.VideoListParams
+			want []string
+		}{
+			{record.VideoListParams{AccountID: "a", Limit: 10}, []string{"video_1", "video_2", "video_3"}},
+			{record.VideoListParams{AccountID: "a", Limit: 2, Desc: true}, []string{"video_3", "video_2"}},
+			{record.VideoListParams{AccountID: "a", Limit: 2, Desc: true, After: "video_2"}, []string{"video_1"}},
+			{record.VideoListParams{AccountID: "a", Limit: 10, After: "video_1"}, []string{"video_2", "video_3"}},
+			{record.VideoListParams{AccountID: "c", Limit: 10}, nil},
+		} {
+			vs, err := tx.VideoList(ctx, tc.p)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(tc.want, videoIDs(vs)); diff != "" {
+				t.Errorf("VideoList %+v (-want +got):\n%s", tc.p, diff)
+			}
+		}
+		due, err := tx.VideosDue(ctx, T0.Add(time.Second), 10)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"video_3", "video_2"}, videoIDs(due)); diff != "" {
+			t.Errorf("VideosDue (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+
+	// A write checks the version read; a stale one changes nothing.
+	done := T0.Add(time.Minute)
+	v3.Status, v3.Step, v3.NextAt, v3.Progress, v3.CompletedAt = tollgate.VideoCompleted, tollgate.StepDone, nil, 100, &done
+	v2.DeletedAt = &done
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.VideoUpdate(ctx, v3); err != nil {
+			return err
+		}
+		if err := tx.VideoUpdate(ctx, v2); err != nil {
+			return err
+		}
+		if err := tx.VideoUpdate(ctx, v3); !errors.Is(err, tollgate.ErrConflict) {
+			t.Errorf("stale update: got %v, want conflict", err)
+		}
+		missing := v1
+		missing.ID = "video_9"
+		if err := tx.VideoUpdate(ctx, missing); !errors.Is(err, tollgate.ErrNotFound) {
+			t.Errorf("update of a missing job: got %v, want not found", err)
+		}
+		return nil
+	})
+	v3.Version, v2.Version = 2, 2
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.VideoByID(ctx, "video_3")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(v3, got); diff != "" {
+			t.Errorf("after update (-want +got):\n%s", diff)
+		}
+		due, err := tx.VideosDue(ctx, T0.Add(time.Hour), 10)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"video_2", "video_1", "video_4"}, videoIDs(due)); diff != "" {
+			t.Errorf("VideosDue after the job finished (-want +got):\n%s", diff)
+		}
+		vs, err := tx.VideoList(ctx, record.VideoListParams{AccountID: "a", Limit: 10})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"video_1", "video_3"}, videoIDs(vs)); diff != "" {
+			t.Errorf("VideoList leaves deleted jobs out (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+
+	// Through Apply: inserts, and an update whose version moved on names
+	// the job in a ConflictError and writes nothing.
+	v5 := video("video_5", "a", T0)
+	stale := v3 // at version 2; make it 3 first
+	write(t, s, func(tx store.Tx) error { return tx.VideoUpdate(ctx, v3) })
+	err := s.Write(ctx, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{Videos: []tollgate.Video{v5}, VideoUpdates: []tollgate.Video{stale}})
+	})
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) || len(conflict.Videos) != 1 || conflict.Videos[0] != "video_3" {
+		t.Errorf("Apply with a stale job: got %v, want a ConflictError naming video_3", err)
+	}
+	read(t, s, func(tx store.Tx) error {
+		if _, err := tx.VideoByID(ctx, "video_5"); !errors.Is(err, tollgate.ErrNotFound) {
+			t.Errorf("the failed Apply inserted its job: %v", err)
+		}
+		return nil
+	})
+	stale.Version = 3
+	write(t, s, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{Videos: []tollgate.Video{v5}, VideoUpdates: []tollgate.Video{stale}})
+	})
+	read(t, s, func(tx store.Tx) error {
+		for id, want := range map[string]int64{"video_5": 1, "video_3": 4} {
+			v, err := tx.VideoByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			if v.Version != want {
+				t.Errorf("%s: got version %d, want %d", id, v.Version, want)
+			}
+		}
+		return nil
+	})
+}
+
+func videoIDs(vs []tollgate.Video) []string {
+	var ids []string
+	for _, v := range vs {
+		ids = append(ids, v.ID)
+	}
+	return ids
+}
