@@ -36,6 +36,11 @@ const (
 	CodeUnavailable         Code = "unavailable"            // 503
 	CodeOutcomeUnknown      Code = "outcome_unknown"        // 503
 	CodeInternal            Code = "internal"               // 500
+	// Video jobs.
+	CodeModelUnavailable  Code = "model_unavailable"  // 400: no live provider makes it
+	CodeModerationBlocked Code = "moderation_blocked" // 400: refused by a content policy
+	CodeCannotCancel      Code = "cannot_cancel"      // 400: the provider cannot stop the job
+	CodeVideoNotReady     Code = "video_not_ready"    // 404: its content is not there (yet, or any more)
 )
 
 // Error is an error with a stable code and a message fit for the client.
@@ -51,6 +56,15 @@ type Error struct {
 	// Title, when set, replaces the code's title for this error: one code,
 	// told apart for people (a cut to a plan, a price increase).
 	Title string
+	// Alternatives, with model_unavailable, are what can be made instead.
+	Alternatives []Alternative
+}
+
+// Alternative is a model that can make what was asked, and its price.
+type Alternative struct {
+	Model    string
+	Provider string
+	Credits  Credits
 }
 
 // Insufficient says why a hold or a usage could not be paid.

@@ -39,6 +39,10 @@ var statusOf = map[tollgate.Code]int{
 	tollgate.CodeUnavailable:         http.StatusServiceUnavailable,
 	tollgate.CodeOutcomeUnknown:      http.StatusServiceUnavailable,
 	tollgate.CodeInternal:            http.StatusInternalServerError,
+	tollgate.CodeModelUnavailable:    http.StatusBadRequest,
+	tollgate.CodeModerationBlocked:   http.StatusBadRequest,
+	tollgate.CodeCannotCancel:        http.StatusBadRequest,
+	tollgate.CodeVideoNotReady:       http.StatusNotFound,
 }
 
 var titles = map[tollgate.Code]string{
@@ -66,6 +70,10 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeUnavailable:         "Service unavailable",
 	tollgate.CodeOutcomeUnknown:      "Whether the request took effect is not known",
 	tollgate.CodeInternal:            "Internal error",
+	tollgate.CodeModelUnavailable:    "No provider can make this now",
+	tollgate.CodeModerationBlocked:   "Refused by a content policy",
+	tollgate.CodeCannotCancel:        "The job cannot be cancelled",
+	tollgate.CodeVideoNotReady:       "The video's content is not available",
 }
 
 // Problem is an RFC 9457 problem document with Tollgate's stable code.

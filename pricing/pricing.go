@@ -44,6 +44,11 @@ type Catalog struct {
 	Packs    []PackSpec    `json:"packs"`
 	Models   []Model       `json:"models"`
 	Rules    []Rule        `json:"rules"`
+	// Aliases name models by other names: dated snapshots, a provider's
+	// spelling.
+	Aliases map[string]string `json:"aliases,omitempty"`
+	// OfferList is every provider's offers of the video models.
+	OfferList []Offer `json:"offers,omitempty"`
 }
 
 // ProductInfo describes a product.
@@ -220,6 +225,25 @@ func Parse(b []byte) (*Catalog, error) {
 				return nil, fmt.Errorf("model %s: %w", m.ID, err)
 			}
 		}
+	}
+	byID := map[string]Model{}
+	for _, m := range c.Models {
+		byID[m.ID] = m
+	}
+	for alias, m := range c.Aliases {
+		if _, ok := byID[m]; !ok || models[alias] || alias == "" {
+			return nil, fmt.Errorf("alias %q: names no model, or is a model's id", alias)
+		}
+	}
+	offered := map[string]bool{}
+	for _, o := range c.OfferList {
+		if err := checkOffer(o, byID); err != nil {
+			return nil, err
+		}
+		if offered[o.Provider+"/"+o.Model] {
+			return nil, fmt.Errorf("offer %s/%s: listed twice", o.Provider, o.Model)
+		}
+		offered[o.Provider+"/"+o.Model] = true
 	}
 	packs := map[string]bool{}
 	for _, p := range c.Packs {
@@ -447,7 +471,7 @@ func (c *Catalog) priceVideo(r Request, rules []Rule) (Price, error) {
 		}
 		return *best, nil
 	}
-	m, ok := c.Model(r.Model)
+	m, ok := c.Model(c.Canonical(r.Model))
 	if !ok || m.Product != tollgate.ProductVideo {
 		return Price{}, tollgate.FieldError("model", "unknown model %q; known: auto, %s", r.Model, strings.Join(c.modelIDs(), ", "))
 	}

@@ -1,0 +1,485 @@
+// Package gateway runs video jobs: it prices and holds a request, stores
+// the job in the same transaction, and then, in the job runner, routes it
+// to a provider, submits, polls, fetches and checks the output, derives its
+// thumbnail and spritesheet, and captures what was delivered (never more
+// than the quote) in the transaction that completes the job, or releases
+// the hold in the one that fails it.
+//
+// Every step is claimed before it runs (the job's version moves on), so
+// that with several instances on one database each step is done by one;
+// a submit is recorded before it is sent, so that a job whose submit may
+// have reached the provider is reconciled, never submitted again.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/pricing"
+	"tollgate/router"
+	"tollgate/startstop"
+	"tollgate/store/record"
+)
+
+// Defaults of Config.
+const (
+	DefaultRetention = 7 * 24 * time.Hour
+	DefaultPollEvery = 2 * time.Second
+	DefaultLease     = 2 * time.Minute
+	DefaultDeadline  = time.Hour
+	DefaultWorkers   = 8
+	// MaxPromptBytes bounds a prompt.
+	MaxPromptBytes = 32_000
+)
+
+// Config configures a Service.
+type Config struct {
+	Ledger *ledger.Ledger
+	Quotes *pricing.Quotes
+	Router *router.Router
+	// Dir is where outputs are stored, a directory per job.
+	Dir   string
+	Media Media
+	Clock tollgate.Clock
+	Log   *slog.Logger
+	// Retention is how long a completed video's content is kept.
+	Retention time.Duration
+	// PollEvery is how often a running job is polled.
+	PollEvery time.Duration
+	// Lease is how long a claimed step may run before another instance
+	// may take the job over.
+	Lease time.Duration
+	// Deadline is how long a job may take in all before it fails and its
+	// hold is released.
+	Deadline time.Duration
+	// Workers is how many steps run at once in this instance.
+	Workers int
+}
+
+// Service makes videos. Its methods are safe for concurrent use.
+type Service struct {
+	c    Config
+	loop startstop.Loop
+	// wake makes the runner look for due jobs now.
+	wake chan struct{}
+	sem  chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New returns a service; Start runs its job runner.
+func New(c Config) *Service {
+	if c.Retention <= 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.PollEvery <= 0 {
+		c.PollEvery = DefaultPollEvery
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Deadline <= 0 {
+		c.Deadline = DefaultDeadline
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{c: c, wake: make(chan struct{}, 1), sem: make(chan struct{}, c.Workers)}
+}
+
+// Router returns the service's router.
+func (s *Service) Router() *router.Router { return s.c.Router }
+
+// Media returns how the service checks and derives media.
+func (s *Service) Media() Media { return s.c.Media }
+
+// CreateParams is a request for a video.
+type CreateParams struct {
+	AccountID string
+	KeyID     string // "" for an admin key
+	// KeyMaxPending is the key's own cap on pending holds (0: none).
+	KeyMaxPending int
+	Project       string
+	Kind          tollgate.VideoKind
+	Model         string // default sora-2
+	Policy        string
+	Prompt        string
+	Seconds       int    // default 4
+	Size          string // default 720x1280
+	SourceID      string // remix, edit, extend: the video it builds on
+	// Input is a reference image (or, for an edit, a video) uploaded or
+	// fetched: its bytes and extension (".png", ".jpg", ".webp", ".mp4").
+	Input       []byte
+	InputExt    string
+	QuoteID     string
+	Constraints tollgate.VideoConstraints
+	Idempotency *ledger.Idempotency
+}
+
+// Create prices p, checks that a provider can make it, and holds the
+// credits and stores the job in one transaction; the job is queued for
+// the runner. It fails with invalid_field naming the parameter,
+// model_unavailable with the alternatives, insufficient_credits, and the
+// errors of Ledger.Hold. With an Idempotency key already answered, it
+// returns *ledger.Replayed.
+func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, error) {
+	if err := s.fill(ctx, &p); err != nil {
+		return tollgate.Video{}, err
+	}
+	quoted := tollgate.Credits(0)
+	if p.QuoteID != "" {
+		q, credits, err := s.c.Quotes.Usable(ctx, p.QuoteID, p.AccountID, tollgate.ProductVideo, 0)
+		if err != nil {
+			return tollgate.Video{}, err
+		}
+		if err := quoteMatches(q, p); err != nil {
+			return tollgate.Video{}, err
+		}
+		quoted = credits
+	}
+	cands, err := s.candidates(ctx, &p, quoted, nil)
+	if err != nil {
+		return tollgate.Video{}, err
+	}
+	credits := quoted
+	if credits == 0 {
+		credits = cands[0].Credits
+	}
+	if p.Constraints.MaxCredits > 0 && credits > p.Constraints.MaxCredits {
+		return tollgate.Video{}, tollgate.FieldError("tollgate.max_credits", "this video costs %s credits, more than max_credits %s", credits, p.Constraints.MaxCredits)
+	}
+	now := s.c.Clock.Now()
+	v := tollgate.Video{ID: tollgate.NewID("video"), AccountID: p.AccountID, KeyID: p.KeyID, Project: p.Project, Kind: p.Kind,
+		Status: tollgate.VideoQueued, Model: p.Model, Policy: p.Policy, Prompt: p.Prompt, Seconds: p.Seconds, Size: p.Size,
+		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now}
+	if p.Kind == tollgate.VideoExtend {
+		src, err := s.Get(ctx, p.SourceID, p.AccountID)
+		if err != nil {
+			return tollgate.Video{}, err
+		}
+		v.Seconds = src.Seconds + p.Seconds // the stitched total
+	}
+	if len(p.Input) > 0 {
+		name := "input" + p.InputExt
+		if err := s.writeFile(v.ID, name, p.Input); err != nil {
+			return tollgate.Video{}, err
+		}
+		v.Input = name
+	}
+	hold := ledger.HoldParams{AccountID: p.AccountID, Product: tollgate.ProductVideo, Credits: credits, QuoteID: p.QuoteID,
+		TTL: s.c.Deadline + s.c.Lease + 10*time.Minute, KeyID: p.KeyID, KeyMaxPending: p.KeyMaxPending, Idempotency: p.Idempotency,
+		Metadata: map[string]string{"video_id": v.ID}}
+	if hold.TTL > ledger.MaxHoldTTL {
+		hold.TTL = ledger.MaxHoldTTL
+	}
+	out, err := s.c.Ledger.CreateVideo(ctx, hold, v)
+	if err != nil {
+		if v.Input != "" {
+			_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
+		}
+		if p.QuoteID != "" && errors.Is(err, tollgate.ErrConflict) {
+			return tollgate.Video{}, tollgate.Errorf(tollgate.CodeQuoteUsed, "quote %s has paid for a job already; ask for a new quote", p.QuoteID)
+		}
+		return tollgate.Video{}, err
+	}
+	s.Wake()
+	return out, nil
+}
+
+// fill checks p and sets its defaults: OpenAI's (sora-2, 4 seconds,
+// 720x1280), or the source's for a remix, edit or extension.
+func (s *Service) fill(ctx context.Context, p *CreateParams) error {
+	if p.Kind == "" {
+		p.Kind = tollgate.VideoCreate
+	}
+	if strings.TrimSpace(p.Prompt) == "" {
+		return tollgate.FieldError("prompt", "is required: describe the video")
+	}
+	if len(p.Prompt) > MaxPromptBytes || !tollgate.CleanText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ").Replace(p.Prompt)) {
+		return tollgate.FieldError("prompt", "must be UTF-8 text of at most %d bytes", MaxPromptBytes)
+	}
+	if p.Kind != tollgate.VideoCreate {
+		src, err := s.Get(ctx, p.SourceID, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if src.Status != tollgate.VideoCompleted {
+			return tollgate.FieldError("video", "video %s is %s; only a completed video can be remixed, edited or extended", src.ID, src.Status)
+		}
+		if p.Model == "" {
+			p.Model = src.Model
+		}
+		if p.Size == "" {
+			p.Size = src.Size
+		}
+		if p.Seconds == 0 && p.Kind != tollgate.VideoExtend {
+			p.Seconds = src.Seconds
+		}
+		if p.Policy == "" {
+			p.Policy = src.Policy
+		}
+	}
+	if p.Model == "" {
+		p.Model = "sora-2"
+	}
+	if p.Seconds == 0 {
+		p.Seconds = 4
+	}
+	if p.Size == "" {
+		p.Size = "720x1280"
+	}
+	switch p.Policy {
+	case "", router.Cheapest, router.Fastest, router.Balanced:
+	default:
+		return tollgate.FieldError("tollgate.policy", "unknown policy %q; known: cheapest, fastest, balanced", p.Policy)
+	}
+	if p.Kind == tollgate.VideoExtend && !slices.Contains([]int{4, 8, 12, 16, 20}, p.Seconds) {
+		return tollgate.FieldError("seconds", "an extension adds 4, 8, 12, 16 or 20 seconds, not %d", p.Seconds)
+	}
+	// The price checks the model, seconds and size against the catalog.
+	_, _, err := s.c.Quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: p.Model, Seconds: p.Seconds, Size: p.Size})
+	return err
+}
+
+// quoteMatches refuses a quote for another request than p.
+func quoteMatches(q tollgate.Quote, p CreateParams) error {
+	var d struct {
+		Model   string `json:"model"`
+		Seconds int    `json:"seconds"`
+		Size    string `json:"size"`
+	}
+	if err := jsonUnmarshal(q.Details, &d); err != nil {
+		return fmt.Errorf("read quote %s: %w", q.ID, err)
+	}
+	if d.Seconds != 0 && d.Seconds != p.Seconds {
+		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %d seconds, not %d", q.ID, d.Seconds, p.Seconds)
+	}
+	return nil
+}
+
+// candidates returns the ways to make p, at or below maxCredits when not
+// zero, leaving out providers in exclude; model_unavailable with the
+// alternatives when there are none.
+func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits tollgate.Credits, exclude []string) ([]router.Candidate, error) {
+	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, maxCredits)
+	req.ExcludeProviders = append(req.ExcludeProviders, exclude...)
+	cands, err := s.c.Router.Candidates(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(cands) > 0 {
+		return cands, nil
+	}
+	e := tollgate.Errorf(tollgate.CodeModelUnavailable, "no configured provider can make %s for %d seconds at %s now", p.Model, p.Seconds, p.Size)
+	alt := req
+	alt.Model, alt.MaxCredits, alt.Providers, alt.ExcludeProviders = "auto", 0, nil, nil
+	others, err := s.c.Router.Candidates(ctx, alt)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, c := range others {
+		if !seen[c.Offer.Model] {
+			seen[c.Offer.Model] = true
+			e.Alternatives = append(e.Alternatives, tollgate.Alternative{Model: c.Offer.Model, Provider: c.Offer.Provider, Credits: c.Credits})
+		}
+	}
+	if len(e.Alternatives) > 0 {
+		var names []string
+		for _, a := range e.Alternatives {
+			names = append(names, fmt.Sprintf("%s (%s credits)", a.Model, a.Credits))
+		}
+		e.Message += "; these can: " + strings.Join(names, ", ")
+	} else {
+		e.Message += "; nothing else can either: the operator should configure a provider"
+	}
+	return nil, e
+}
+
+func (s *Service) routeRequest(model, policy string, seconds int, size string, kind tollgate.VideoKind, c tollgate.VideoConstraints,
+	maxCredits tollgate.Credits) router.Request {
+	req := router.Request{Model: model, Policy: policy, Seconds: seconds, Size: size, MaxCredits: maxCredits,
+		Providers: c.Providers, ExcludeProviders: slices.Clone(c.ExcludeProviders)}
+	switch kind {
+	case tollgate.VideoRemix:
+		req.Feature = pricing.FeatureRemix
+	case tollgate.VideoEdit:
+		req.Feature = pricing.FeatureEdit
+	}
+	return req
+}
+
+// Get returns a video; with accountID set, another account's is not
+// found, and so is a deleted one.
+func (s *Service) Get(ctx context.Context, id, accountID string) (tollgate.Video, error) {
+	v, err := s.read(ctx, id)
+	if err == nil && ((accountID != "" && v.AccountID != accountID) || v.DeletedAt != nil) {
+		err = tollgate.ErrNotFound
+	}
+	if errors.Is(err, tollgate.ErrNotFound) {
+		return tollgate.Video{}, &tollgate.Error{Code: tollgate.CodeNotFound, Field: "video_id", Message: fmt.Sprintf("video %q not found", id)}
+	}
+	return v, err
+}
+
+func (s *Service) read(ctx context.Context, id string) (tollgate.Video, error) {
+	if !tollgate.CleanText(id) || len(id) > 100 || id == "" {
+		return tollgate.Video{}, tollgate.ErrNotFound
+	}
+	var v tollgate.Video
+	err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		v, err = tx.VideoByID(ctx, id)
+		return err
+	})
+	return v, err
+}
+
+// List pages through an account's videos by creation: after an id,
+// newest first unless asc. It reports whether more follow.
+func (s *Service) List(ctx context.Context, accountID, after string, limit int, asc bool) ([]tollgate.Video, bool, error) {
+	var vs []tollgate.Video
+	err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		vs, err = tx.VideoList(ctx, record.VideoListParams{AccountID: accountID, After: after, Desc: !asc, Limit: limit + 1})
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(vs) > limit
+	if more {
+		vs = vs[:limit]
+	}
+	return vs, more, nil
+}
+
+// Delete deletes a video: a finished one's content is removed (the job
+// stays on the books, out of lists); a queued one is cancelled and its
+// hold released; a running one is cancelled where its provider can, else
+// cannot_cancel.
+func (s *Service) Delete(ctx context.Context, id, accountID string) (tollgate.Video, error) {
+	for range 5 {
+		v, err := s.Get(ctx, id, accountID)
+		if err != nil {
+			return v, err
+		}
+		now := s.c.Clock.Now()
+		if v.Status.Final() {
+			v.DeletedAt, v.NextAt, v.Step = &now, nil, tollgate.StepDone
+			err = s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.VideoUpdate(ctx, v) })
+		} else {
+			if err = s.cancelUpstream(ctx, v); err != nil {
+				return v, err
+			}
+			v.DeletedAt = &now
+			s.fail(&v, "cancelled", "the video was deleted before it finished", now)
+			v, err = s.c.Ledger.SettleVideo(ctx, v, nil)
+		}
+		if errors.Is(err, tollgate.ErrConflict) {
+			continue // the runner wrote it meanwhile: look again
+		}
+		if err != nil {
+			return v, err
+		}
+		_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
+		return v, nil
+	}
+	return tollgate.Video{}, tollgate.Errorf(tollgate.CodeUnavailable, "video %s kept changing while it was being deleted: retry", id)
+}
+
+// cancelUpstream stops v's attempt at its provider, if one runs.
+func (s *Service) cancelUpstream(ctx context.Context, v tollgate.Video) error {
+	if v.ProviderJob == "" {
+		if n := len(v.Attempts); n > 0 && v.Attempts[n-1].Outcome == outcomeSubmitting {
+			return tollgate.Errorf(tollgate.CodeCannotCancel, "video %s is being submitted to %s: delete it again in a few seconds", v.ID, v.Attempts[n-1].Provider)
+		}
+		return nil
+	}
+	p := s.provider(v.Provider)
+	if p == nil {
+		return tollgate.Errorf(tollgate.CodeCannotCancel, "video %s runs at %s, which is no longer configured: it cannot be cancelled", v.ID, v.Provider)
+	}
+	err := p.Cancel(ctx, v.ProviderJob)
+	if errors.Is(err, router.ErrCannotCancel) {
+		return tollgate.Errorf(tollgate.CodeCannotCancel, "video %s is %s at %s, which cannot cancel a job: wait for it to finish, then delete it", v.ID, v.Status, v.Provider)
+	}
+	if err != nil {
+		return tollgate.Errorf(tollgate.CodeUnavailable, "cancel video %s at %s: %v; retry", v.ID, v.Provider, err)
+	}
+	return nil
+}
+
+// Variants of a video's content.
+const (
+	VariantVideo       = "video"
+	VariantThumbnail   = "thumbnail"
+	VariantSpritesheet = "spritesheet"
+)
+
+// Content returns the path of a completed video's content and its media
+// type; video_not_ready before completion and after it expires.
+func (s *Service) Content(ctx context.Context, id, accountID, variant string) (string, string, error) {
+	v, err := s.Get(ctx, id, accountID)
+	if err != nil {
+		return "", "", err
+	}
+	if v.Status != tollgate.VideoCompleted {
+		return "", "", tollgate.Errorf(tollgate.CodeVideoNotReady, "video %s is %s: its content is there once it is completed", v.ID, v.Status)
+	}
+	if v.ExpiresAt != nil && !s.c.Clock.Now().Before(*v.ExpiresAt) {
+		return "", "", tollgate.Errorf(tollgate.CodeVideoNotReady, "video %s expired at %s: its content was deleted", v.ID, v.ExpiresAt.Format(time.RFC3339))
+	}
+	name, ct := fileVideo, "video/mp4"
+	switch variant {
+	case "", VariantVideo:
+	case VariantThumbnail:
+		name, ct = fileThumbnail, "image/webp"
+	case VariantSpritesheet:
+		name, ct = fileSpritesheet, "image/jpeg"
+	default:
+		return "", "", tollgate.FieldError("variant", "unknown variant %q; known: video, thumbnail, spritesheet", variant)
+	}
+	path := filepath.Join(s.c.Dir, v.ID, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", "", tollgate.Errorf(tollgate.CodeVideoNotReady, "video %s has no %s stored (it was lost from the data directory)", v.ID, variant)
+	}
+	return path, ct, nil
+}
+
+// Files a job stores in its directory.
+const (
+	fileVideo       = "video.mp4"
+	fileThumbnail   = "thumbnail.webp"
+	fileSpritesheet = "spritesheet.jpg"
+)
+
+func (s *Service) writeFile(id, name string, b []byte) error {
+	dir := filepath.Join(s.c.Dir, id)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("store video files: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, name), b, 0o640)
+}
+
+func (s *Service) provider(name string) router.Provider {
+	if p, ok := s.c.Router.Providers[name]; ok {
+		return p
+	}
+	if name == "local" && s.c.Router.Local != nil {
+		return s.c.Router.Local
+	}
+	return nil
+}

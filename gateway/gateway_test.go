@@ -1,0 +1,360 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/gateway"
+	"tollgate/ledger"
+	"tollgate/pricing"
+	"tollgate/provider/local"
+	"tollgate/router"
+	"tollgate/store"
+	"tollgate/store/postgres/pgtest"
+	"tollgate/store/sqlite"
+)
+
+type storeCase struct {
+	name string
+	open func(testing.TB) store.Store
+}
+
+var storeCases = []storeCase{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+
+func openSQLite(tb testing.TB) store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "tollgate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func openPostgres(tb testing.TB) store.Store {
+	tb.Helper()
+	url := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if url == "" {
+		tb.Skip("TOLLGATE_TEST_DATABASE_URL not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run against PostgreSQL")
+	}
+	db, cleanup, err := pgtest.OpenSchema(context.Background(), url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cleanup)
+	return db
+}
+
+// env is a gateway on a fresh store with an account holding 100 credits.
+type env struct {
+	t   *testing.T
+	s   store.Store
+	l   *ledger.Ledger
+	gw  *gateway.Service
+	r   *router.Router
+	ctx context.Context
+	dir string
+}
+
+type envOptions struct {
+	providers map[string]router.Provider
+	local     router.Provider
+	catalog   *pricing.Catalog
+	deadline  time.Duration
+}
+
+func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	s := open(t)
+	l := ledger.New(s, ledger.Options{})
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o.catalog == nil {
+		o.catalog = pricing.Default()
+	}
+	q := &pricing.Quotes{Catalog: o.catalog, Records: l, Clock: tollgate.SystemClock{}}
+	r := &router.Router{Catalog: func() *pricing.Catalog { return o.catalog }, Providers: o.providers, Local: o.local, Clock: tollgate.SystemClock{},
+		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
+			p, _, err := q.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+			return p.Credits, err
+		}}
+	if r.Providers == nil {
+		r.Providers = map[string]router.Provider{}
+	}
+	dir := filepath.Join(t.TempDir(), "videos")
+	gw := gateway.New(gateway.Config{Ledger: l, Quotes: q, Router: r, Dir: dir, Clock: tollgate.SystemClock{},
+		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), PollEvery: 20 * time.Millisecond, Lease: 5 * time.Second, Deadline: o.deadline})
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, s: s, l: l, gw: gw, r: r, ctx: ctx, dir: dir}
+	t.Cleanup(func() {
+		gw.Stop()
+		l.Stop()
+		rep, err := l.Verify(context.Background())
+		if err != nil || len(rep.Violations) > 0 {
+			t.Errorf("verify: %v %+v", err, rep)
+		}
+	})
+	if err := s.Write(ctx, func(tx store.Tx) error { // a plan with no allowance: balances are the grant's
+		return tx.PlanVersionInsert(ctx, tollgate.PlanVersion{Plan: "none", Version: 1, EffectiveAt: time.Unix(0, 0).UTC(),
+			Allowances: map[tollgate.Product]tollgate.Credits{}, CreatedAt: time.Now().UTC()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: "acme", Name: "Acme", Plan: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Grant(ctx, ledger.GrantParams{AccountID: "acme", Credits: tollgate.WholeCredits(100), Source: tollgate.SourcePromo}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// wait polls v until it is completed or failed.
+func (e *env) wait(id string) tollgate.Video {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := e.gw.Get(e.ctx, id, "acme")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if v.Status.Final() {
+			return v
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("video %s did not finish in 30 s", id)
+	return tollgate.Video{}
+}
+
+func (e *env) balance() ledger.Balance {
+	e.t.Helper()
+	b, err := e.l.Balance(e.ctx, "acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+func forEachStore(t *testing.T, fn func(t *testing.T, open func(testing.TB) store.Store)) {
+	for _, sc := range storeCases {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, sc.open)
+		})
+	}
+}
+
+// TestLocalRenderEndToEnd: in demo mode the local renderer makes a real
+// clip of what was asked; the job completes with the whole hold captured
+// in the transaction that completes it, and its content, thumbnail and
+// spritesheet are stored.
+func TestLocalRenderEndToEnd(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		e := newEnv(t, open, envOptions{local: local.New(50*time.Millisecond, tollgate.SystemClock{})})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a lighthouse at dusk, waves", Model: "sora-2", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != tollgate.VideoQueued || v.Held != tollgate.Credits(400_000) || !v.Demo {
+			t.Fatalf("created %+v: want queued, 0.4 credits held, demo", v)
+		}
+		if b := e.balance(); b.Held != v.Held {
+			t.Fatalf("held %s, want %s", b.Held, v.Held)
+		}
+		done := e.wait(v.ID)
+		if done.Status != tollgate.VideoCompleted || done.Charged != v.Held || done.Progress != 100 {
+			t.Fatalf("finished %+v: want completed, the hold charged", done)
+		}
+		if b := e.balance(); b.Held != 0 || b.Available != tollgate.WholeCredits(100)-v.Held {
+			t.Fatalf("balance %+v after completion", b)
+		}
+		if done.ExpiresAt == nil || done.CompletedAt == nil || done.Provider != "local" || len(done.Attempts) != 1 || done.Attempts[0].Outcome != "completed" {
+			t.Fatalf("finished %+v: want expiry, completion, one completed local attempt", done)
+		}
+		if !e.gw.Media().Available() {
+			t.Skip("ffmpeg is not installed: the content checks need it (.ci/run installs it)")
+		}
+		if done.DeliveredSize != "1280x720" || done.DeliveredSeconds < 3.9 || done.DeliveredSeconds > 4.1 {
+			t.Errorf("delivered %v s at %s, want 4 s at 1280x720", done.DeliveredSeconds, done.DeliveredSize)
+		}
+		for variant, ct := range map[string]string{"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"} {
+			path, got, err := e.gw.Content(e.ctx, v.ID, "acme", variant)
+			if err != nil || got != ct {
+				t.Fatalf("content %s: %s %s %v", variant, path, got, err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() < 100 {
+				t.Errorf("content %s: %v %v", variant, fi, err)
+			}
+		}
+		if _, _, err := e.gw.Content(e.ctx, v.ID, "other", "video"); tollgate.ErrorCode(err) != tollgate.CodeNotFound {
+			t.Errorf("another account's content: got %v, want not found", err)
+		}
+	})
+}
+
+// fake is a scripted provider: each submit pops the next outcome.
+type fake struct {
+	name string
+	mu   sync.Mutex
+	// submits are the answers to successive submits: nil starts a job.
+	submits []error
+	// status is the state a started job reports.
+	status  router.Status
+	started []router.Job
+	lost    map[string]bool // submits whose answer is lost but which started (by video id)
+	noRecon bool
+}
+
+func (f *fake) Name() string { return f.name }
+func (f *fake) Submit(_ context.Context, j router.Job) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var err error
+	if len(f.submits) > 0 {
+		err, f.submits = f.submits[0], f.submits[1:]
+	}
+	var pe *router.Error
+	if errors.As(err, &pe) && pe.Kind == router.Unknown && f.lost != nil {
+		f.lost[j.VideoID] = true
+		f.started = append(f.started, j)
+		return "", err
+	}
+	if err != nil {
+		return "", err
+	}
+	f.started = append(f.started, j)
+	return f.name + "_" + j.VideoID, nil
+}
+func (f *fake) Status(context.Context, string) (router.Status, error) { return f.status, nil }
+func (f *fake) Fetch(_ context.Context, _ string, w io.Writer) error {
+	_, err := w.Write(local.Clip)
+	return err
+}
+func (f *fake) Cancel(context.Context, string) error { return router.ErrCannotCancel }
+
+// recon is a fake that can reconcile.
+type recon struct{ *fake }
+
+func (r recon) Reconcile(_ context.Context, j router.Job) (string, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lost[j.VideoID] {
+		return r.name + "_" + j.VideoID, true, nil
+	}
+	return "", false, nil
+}
+
+// twoProviders is a catalog where sora-2 is offered by "cheap" then
+// "dear", both at every size and duration sora-2 makes.
+func twoProviders(t *testing.T) *pricing.Catalog {
+	t.Helper()
+	c := pricing.Default()
+	var offers []pricing.Offer
+	for i, name := range []string{"cheap", "dear"} {
+		offers = append(offers, pricing.Offer{Provider: name, Model: "sora-2", UpstreamModel: "s2", Durations: []int{4, 8, 12},
+			Sizes: []string{"720x1280", "1280x720"}, Cost: []pricing.Cost{{Amount: int64(10 + 10*i), Currency: "usd", PerSeconds: 1}},
+			CostAsOf: "2026-12-01", Source: "test", ExpectedSeconds: 1})
+	}
+	c.OfferList = offers
+	return c
+}
+
+// TestRouterFallbackAndRefusal: a terminal failure at the cheapest
+// provider falls back to the next; retryable ones are retried; a
+// content-policy refusal fails the job, releases it and tries no one
+// else; every job ends charged or released.
+func TestRouterFallbackAndRefusal(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		done := router.Status{State: router.Completed, Progress: 100}
+		cheap := &fake{name: "cheap", status: done, submits: []error{
+			&router.Error{Kind: router.Retryable, Code: "rate_limited", RetryAfter: 10 * time.Millisecond}, // job 1: retried...
+			nil, // ...and started
+			&router.Error{Kind: router.Terminal, Code: "unsupported", Message: "no"}, // job 2: falls back to dear
+			&router.Error{Kind: router.Refused, Code: "moderation_blocked", Message: "refused by policy"}, // job 3
+		}}
+		dear := &fake{name: "dear", status: done}
+		e := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": cheap, "dear": dear}, catalog: twoProviders(t)})
+		run := func() tollgate.Video {
+			v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.wait(v.ID)
+		}
+		first := run()
+		if first.Status != tollgate.VideoCompleted || first.Provider != "cheap" || len(first.Attempts) != 2 || first.Charged != first.Held {
+			t.Errorf("retried job: %+v; want completed at cheap after 2 attempts, charged in full", first)
+		}
+		second := run()
+		if second.Status != tollgate.VideoCompleted || second.Provider != "dear" || second.Charged != second.Held {
+			t.Errorf("fallback job: %+v; want completed at dear", second)
+		}
+		third := run()
+		if third.Status != tollgate.VideoFailed || third.ErrorCode != string(tollgate.CodeModerationBlocked) || third.Charged != 0 || len(third.Attempts) != 1 {
+			t.Errorf("refused job: %+v; want failed moderation_blocked, nothing charged, one attempt", third)
+		}
+		if len(dear.started) != 1 {
+			t.Errorf("dear started %d jobs, want 1 (the fallback only)", len(dear.started))
+		}
+		if b := e.balance(); b.Held != 0 || b.Available != tollgate.WholeCredits(100)-first.Charged-second.Charged {
+			t.Errorf("balance %+v", b)
+		}
+	})
+}
+
+// TestUnknownSubmitOutcome: a submit whose answer is lost is never sent
+// again. A provider that can reconcile finds the job and it completes,
+// charged once; one that cannot fails the job and releases it.
+func TestUnknownSubmitOutcome(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		done := router.Status{State: router.Completed, Progress: 100}
+		lost := &router.Error{Kind: router.Unknown, Code: "timeout", Message: "the answer was lost"}
+		found := &fake{name: "cheap", status: done, submits: []error{lost}, lost: map[string]bool{}}
+		e := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": recon{found}}, catalog: twoProviders(t)})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.wait(v.ID)
+		if got.Status != tollgate.VideoCompleted || got.Charged != got.Held || len(found.started) != 1 || got.ProviderJob != "cheap_"+v.ID {
+			t.Errorf("reconciled job: %+v, %d submits; want completed once at cheap", got, len(found.started))
+		}
+
+		blind := &fake{name: "cheap", status: done, submits: []error{lost}, lost: map[string]bool{}}
+		dear := &fake{name: "dear", status: done}
+		e2 := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": blind, "dear": dear}, catalog: twoProviders(t)})
+		v2, err := e2.gw.Create(e2.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got2 := e2.wait(v2.ID)
+		if got2.Status != tollgate.VideoFailed || got2.Charged != 0 || len(dear.started) != 0 || got2.ErrorCode != "provider_outcome_unknown" {
+			t.Errorf("unreconcilable job: %+v; want failed, released, never sent to dear", got2)
+		}
+		if a := got2.Attempts[len(got2.Attempts)-1]; a.Outcome != "unknown" || a.Cost.Amount == 0 {
+			t.Errorf("attempt %+v: want outcome unknown with the possible cost kept", a)
+		}
+		if b := e2.balance(); b.Held != 0 || b.Available != tollgate.WholeCredits(100) {
+			t.Errorf("balance %+v, want all 100 back", b)
+		}
+	})
+}

@@ -1,0 +1,565 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"tollgate"
+	"tollgate/router"
+	"tollgate/store/record"
+)
+
+// Attempt outcomes.
+const (
+	outcomeSubmitting = "submitting" // recorded before the submit is sent
+	outcomeRunning    = "running"
+	outcomeCompleted  = "completed"
+	outcomeFailed     = "failed"
+	outcomeRefused    = "refused"
+	outcomeUnknown    = "unknown"
+	outcomeCancelled  = "cancelled"
+)
+
+// Retries of one call before the provider counts as failed for the job.
+const (
+	maxRetries    = 3
+	maxReconciles = 6
+)
+
+// stepExpire deletes a completed video's content once it expires.
+const stepExpire tollgate.VideoStep = "expire"
+
+// stepReconcile looks for an attempt whose submit's answer was lost.
+const stepReconcile tollgate.VideoStep = "reconcile"
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Start runs the job runner until ctx ends or Stop is called.
+func (s *Service) Start(ctx context.Context) error {
+	if err := os.MkdirAll(s.c.Dir, 0o750); err != nil {
+		return fmt.Errorf("video directory: %w", err)
+	}
+	s.loop.Start(ctx, s.run)
+	return nil
+}
+
+// Stop stops the runner and waits for the steps running to end. Safe to
+// call twice.
+func (s *Service) Stop() {
+	s.loop.Stop()
+	s.wg.Wait()
+}
+
+// Wake makes the runner look for due jobs now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) run(ctx context.Context) {
+	tick := time.NewTicker(max(s.c.PollEvery/4, 20*time.Millisecond))
+	defer tick.Stop()
+	for {
+		if err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+			s.c.Log.Warn("video runner: looking for due jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// RunDue claims the jobs due now, as many as there are free workers, and
+// runs a step of each in the background.
+func (s *Service) RunDue(ctx context.Context) error {
+	free := cap(s.sem) - len(s.sem)
+	if free == 0 {
+		return nil
+	}
+	var due []tollgate.Video
+	err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		due, err = tx.VideosDue(ctx, s.c.Clock.Now(), free)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, v := range due {
+		claimed, ok, err := s.claim(ctx, v)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // another instance has it
+		}
+		s.sem <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.sem; s.wg.Done() }()
+			// A step outlives the request that woke it, not the service.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.c.Lease)
+			defer cancel()
+			s.step(sctx, claimed)
+		}()
+	}
+	return nil
+}
+
+// claim moves v's next look to the end of a lease, if no one else has
+// since it was read: only the claimer runs its step.
+func (s *Service) claim(ctx context.Context, v tollgate.Video) (tollgate.Video, bool, error) {
+	until := s.c.Clock.Now().Add(s.c.Lease)
+	v.NextAt = &until
+	err := s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.VideoUpdate(ctx, v) })
+	if errors.Is(err, tollgate.ErrConflict) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, err
+	}
+	v.Version++
+	return v, true, nil
+}
+
+// step runs v's next step and writes what came of it.
+func (s *Service) step(ctx context.Context, v tollgate.Video) {
+	now := s.c.Clock.Now()
+	var err error
+	switch {
+	case v.Step == stepExpire:
+		err = s.expire(ctx, v)
+	case !v.Status.Final() && now.Sub(v.CreatedAt) > s.c.Deadline && v.Step != tollgate.StepFetch:
+		if cerr := s.cancelUpstream(ctx, v); cerr != nil {
+			s.c.Log.Warn("video runner: a job past its deadline could not be cancelled at its provider", "video", v.ID, "err", cerr)
+		}
+		err = s.giveUp(ctx, v, "timeout", fmt.Sprintf("the video did not finish within %s", s.c.Deadline))
+	case v.Step == tollgate.StepRoute:
+		err = s.route(ctx, v)
+	case v.Step == stepReconcile:
+		err = s.reconcile(ctx, v)
+	case v.Step == tollgate.StepPoll:
+		err = s.poll(ctx, v)
+	case v.Step == tollgate.StepFetch:
+		err = s.fetch(ctx, v)
+	default:
+		err = fmt.Errorf("unknown step %q", v.Step)
+	}
+	if err != nil && !errors.Is(err, tollgate.ErrConflict) {
+		s.c.Log.Error("video runner: a step failed; it is tried again when its lease ends", "video", v.ID, "step", v.Step, "err", err)
+	}
+}
+
+// save writes v, at the version it was claimed at, due again after wait.
+func (s *Service) save(ctx context.Context, v tollgate.Video, wait time.Duration) error {
+	if wait >= 0 {
+		next := s.c.Clock.Now().Add(wait)
+		v.NextAt = &next
+	}
+	err := s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.VideoUpdate(ctx, v) })
+	if err == nil && wait == 0 {
+		s.Wake()
+	}
+	return err
+}
+
+// route chooses a provider and submits v to it. The attempt is written
+// before the submit is sent: a crash in between leaves an attempt
+// "submitting", which is reconciled, never sent again.
+func (s *Service) route(ctx context.Context, v tollgate.Video) error {
+	p := CreateParams{Model: v.Model, Policy: v.Policy, Seconds: v.Seconds, Size: v.Size, Kind: v.Kind, Constraints: v.Constraints}
+	if v.Kind == tollgate.VideoExtend {
+		src, err := s.read(ctx, v.SourceID)
+		if err != nil {
+			return err
+		}
+		p.Seconds = v.Seconds - src.Seconds
+	}
+	cands, err := s.candidates(ctx, &p, v.Held, s.spent(v))
+	if err != nil {
+		if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable {
+			return s.giveUp(ctx, v, "no_provider", err.Error())
+		}
+		return err
+	}
+	c := cands[0]
+	now := s.c.Clock.Now()
+	v.Attempts = append(v.Attempts, tollgate.VideoAttempt{Provider: c.Offer.Provider, ProviderModel: c.Offer.UpstreamModel, StartedAt: now,
+		Outcome: outcomeSubmitting, Cost: c.Cost})
+	v.Provider, v.ProviderModel, v.ProviderJob, v.Cost, v.Demo = c.Offer.Provider, c.Offer.UpstreamModel, "", c.Cost, c.Demo
+	v.Step = stepReconcile // if the submit's outcome is never written
+	if err := s.save(ctx, v, s.c.Lease); err != nil {
+		return err
+	}
+	v.Version++
+	job := s.job(ctx, v, c.Seconds, now)
+	id, err := c.Provider.Submit(ctx, job)
+	a := &v.Attempts[len(v.Attempts)-1]
+	if err == nil {
+		s.c.Router.Succeeded(c.Offer.Provider)
+		return s.started(ctx, v, id)
+	}
+	pe := router.Classify(err)
+	a.Error = pe.Error()
+	switch pe.Kind {
+	case router.Unknown:
+		a.Outcome = outcomeUnknown
+		s.c.Router.Failed(c.Offer.Provider)
+		v.Step = stepReconcile
+		return s.save(ctx, v, s.c.PollEvery)
+	case router.Refused:
+		a.Outcome, a.Cost = outcomeRefused, tollgate.Money{}
+		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
+	case router.Terminal:
+		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
+		v.Step = tollgate.StepRoute // the next candidate, this provider left out
+		return s.save(ctx, v, 0)
+	}
+	// Retryable: nothing was started.
+	a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
+	s.c.Router.Failed(c.Offer.Provider)
+	v.Step = tollgate.StepRoute
+	return s.save(ctx, v, backoff(s.retries(v, c.Offer.Provider), pe.RetryAfter))
+}
+
+// spent lists the providers v may not be sent to again: those that
+// failed it for good, and those retried as often as allowed.
+func (s *Service) spent(v tollgate.Video) []string {
+	var out []string
+	for _, a := range v.Attempts {
+		if slices.Contains(out, a.Provider) {
+			continue
+		}
+		if (a.Outcome == outcomeFailed && a.Error != "" && s.retries(v, a.Provider) >= maxRetries) || terminal(a) {
+			out = append(out, a.Provider)
+		}
+	}
+	return out
+}
+
+func terminal(a tollgate.VideoAttempt) bool {
+	return a.Outcome == outcomeFailed && strings.Contains(a.Error, "("+router.Terminal.String()+")")
+}
+
+// retries counts v's failed attempts at provider.
+func (s *Service) retries(v tollgate.Video, provider string) int {
+	n := 0
+	for _, a := range v.Attempts {
+		if a.Provider == provider && a.Outcome == outcomeFailed {
+			n++
+		}
+	}
+	return n
+}
+
+// backoff is the wait before retry n+1: Retry-After when the provider
+// gave one, else 1, 2, 4... seconds up to a minute.
+func backoff(n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return min(retryAfter, 10*time.Minute)
+	}
+	return min(time.Second<<min(n, 6), time.Minute)
+}
+
+// job is what v asks of its provider.
+func (s *Service) job(ctx context.Context, v tollgate.Video, seconds int, at time.Time) router.Job {
+	j := router.Job{VideoID: v.ID, Kind: v.Kind, Model: v.ProviderModel, Prompt: v.Prompt, Seconds: seconds, Size: v.Size, SubmittedAt: at}
+	if v.Input != "" {
+		j.Input = filepath.Join(s.c.Dir, v.ID, v.Input)
+	}
+	if v.SourceID != "" {
+		if src, err := s.read(ctx, v.SourceID); err == nil && src.Provider == v.Provider {
+			j.SourceJob = src.ProviderJob
+		}
+	}
+	return j
+}
+
+// started records that v's attempt runs at its provider as id.
+func (s *Service) started(ctx context.Context, v tollgate.Video, id string) error {
+	a := &v.Attempts[len(v.Attempts)-1]
+	a.Outcome, a.ProviderJob = outcomeRunning, id
+	now := s.c.Clock.Now()
+	v.ProviderJob, v.Status, v.Step = id, tollgate.VideoInProgress, tollgate.StepPoll
+	if v.StartedAt == nil {
+		v.StartedAt = &now
+	}
+	return s.save(ctx, v, s.pollWait())
+}
+
+func (s *Service) pollWait() time.Duration { return s.c.PollEvery }
+
+// reconcile looks for the job an attempt whose submit's answer was lost
+// may have started. Found, it is polled; not found by a provider that can
+// tell, the attempt never started and v is routed again; a provider that
+// cannot tell is never sent v again: v fails and is released, the
+// possible cost kept on the attempt for the operator.
+func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
+	a := &v.Attempts[len(v.Attempts)-1]
+	p := s.provider(a.Provider)
+	rc, ok := p.(router.Reconciler)
+	if p == nil || !ok {
+		a.Outcome = outcomeUnknown
+		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("whether %s started the video is not known and it cannot be looked up; "+
+			"it is not sent anywhere again, so it cannot be made twice", a.Provider))
+	}
+	id, found, err := rc.Reconcile(ctx, s.job(ctx, v, v.Seconds, a.StartedAt))
+	switch {
+	case err == nil && found:
+		s.c.Log.Info("video runner: a submit whose answer was lost is found at the provider", "video", v.ID, "provider", a.Provider, "job", id)
+		return s.started(ctx, v, id)
+	case err == nil:
+		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
+		a.Error = "not started: the submit's answer was lost and the provider has no such job (retryable)"
+		v.Step = tollgate.StepRoute
+		return s.save(ctx, v, 0)
+	}
+	if n := s.reconciles(v); n >= maxReconciles {
+		a.Outcome = outcomeUnknown
+		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("%s did not say whether it started the video (%v); "+
+			"it is not sent anywhere again, so it cannot be made twice", a.Provider, err))
+	}
+	a.Error = fmt.Sprintf("reconcile %d: %v", s.reconciles(v)+1, err)
+	return s.save(ctx, v, backoff(s.reconciles(v), 0))
+}
+
+// reconciles counts the tries to reconcile v's last attempt.
+func (s *Service) reconciles(v tollgate.Video) int {
+	a := v.Attempts[len(v.Attempts)-1]
+	var n int
+	if _, err := fmt.Sscanf(a.Error, "reconcile %d:", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// poll asks v's provider how it goes.
+func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
+	p := s.provider(v.Provider)
+	if p == nil {
+		return s.giveUp(ctx, v, "provider_removed", fmt.Sprintf("%s is no longer configured", v.Provider))
+	}
+	st, err := p.Status(ctx, v.ProviderJob)
+	a := &v.Attempts[len(v.Attempts)-1]
+	if err != nil {
+		pe := router.Classify(err)
+		if pe.Kind == router.Terminal { // the provider lost the job
+			a.Outcome, a.Error = outcomeFailed, pe.Error()
+			return s.giveUp(ctx, v, "provider_failed", fmt.Sprintf("%s: %s", v.Provider, pe.Message))
+		}
+		s.c.Router.Failed(v.Provider)
+		return s.save(ctx, v, max(s.pollWait(), pe.RetryAfter))
+	}
+	s.c.Router.Succeeded(v.Provider)
+	switch st.State {
+	case router.Running:
+		if st.Progress > v.Progress && st.Progress < 100 {
+			v.Progress = st.Progress
+		} else if st.Progress < 0 {
+			v.Progress = s.estimate(v)
+		}
+		return s.save(ctx, v, s.pollWait())
+	case router.Completed:
+		v.Step = tollgate.StepFetch
+		return s.save(ctx, v, 0)
+	}
+	now := s.c.Clock.Now()
+	a.EndedAt = &now
+	pe := st.Err
+	if pe == nil {
+		pe = &router.Error{Kind: router.Terminal, Code: "failed", Message: "the provider says the job failed"}
+	}
+	a.Error = pe.Error()
+	if pe.Kind == router.Refused {
+		a.Outcome, a.Cost = outcomeRefused, tollgate.Money{}
+		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
+	}
+	// Known to be over at this provider: another candidate may make it.
+	a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
+	a.Error = pe.Error()
+	if pe.Kind != router.Terminal {
+		a.Error += " (" + router.Terminal.String() + ")"
+	}
+	v.Status, v.Step = tollgate.VideoQueued, tollgate.StepRoute
+	return s.save(ctx, v, 0)
+}
+
+// estimate is a rising progress for a provider that reports none: the
+// share of its expected time spent, up to 95.
+func (s *Service) estimate(v tollgate.Video) int {
+	a := v.Attempts[len(v.Attempts)-1]
+	expected := 60 * time.Second
+	pct := int(95 * s.c.Clock.Now().Sub(a.StartedAt) / expected)
+	return max(v.Progress, min(pct, 95))
+}
+
+// fetch downloads v's output, checks it, stores it with its images, and
+// completes v with the capture of what was delivered.
+func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
+	p := s.provider(v.Provider)
+	if p == nil {
+		return s.giveUp(ctx, v, "provider_removed", fmt.Sprintf("%s is no longer configured", v.Provider))
+	}
+	dir := filepath.Join(s.c.Dir, v.ID)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	raw := filepath.Join(dir, "download.mp4")
+	f, err := os.Create(raw)
+	if err != nil {
+		return err
+	}
+	err = p.Fetch(ctx, v.ProviderJob, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	a := &v.Attempts[len(v.Attempts)-1]
+	if err != nil {
+		pe := router.Classify(err)
+		if pe.Kind == router.Terminal || s.retries(v, v.Provider) >= maxRetries {
+			a.Outcome, a.Error = outcomeFailed, pe.Error()
+			return s.giveUp(ctx, v, "fetch_failed", fmt.Sprintf("the video was made by %s but could not be downloaded: %s", v.Provider, pe.Message))
+		}
+		a.Error = "fetch: " + pe.Error()
+		return s.save(ctx, v, backoff(1, pe.RetryAfter))
+	}
+	delivered, err := s.store(ctx, v, dir, raw)
+	if err != nil {
+		a.Outcome, a.Error = outcomeFailed, err.Error()
+		return s.giveUp(ctx, v, "invalid_output", fmt.Sprintf("%s delivered what is not a usable video: %v", v.Provider, err))
+	}
+	now := s.c.Clock.Now()
+	a.Outcome, a.EndedAt = outcomeCompleted, &now
+	charge := s.charge(v, delivered)
+	expires := now.Add(s.c.Retention)
+	v.Status, v.Progress, v.CompletedAt, v.ExpiresAt = tollgate.VideoCompleted, 100, &now, &expires
+	v.DeliveredSeconds, v.DeliveredSize = delivered.Seconds, delivered.Size()
+	v.Step, v.NextAt = stepExpire, &expires
+	done, err := s.c.Ledger.SettleVideo(ctx, v, &charge)
+	if err != nil {
+		return err
+	}
+	s.c.Router.Observed(v.Provider, v.ProviderModel, now.Sub(a.StartedAt))
+	s.c.Log.Info("video completed", "video", v.ID, "provider", v.Provider, "seconds", delivered.Seconds, "charged", done.Charged, "held", done.Held)
+	return nil
+}
+
+// store checks the downloaded clip, trims it to what was asked, joins it
+// to the source for an extension, and derives its images. It returns what
+// was delivered.
+func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) (Probe, error) {
+	final := filepath.Join(dir, fileVideo)
+	m := s.c.Media
+	if !m.Available() {
+		// Nothing can check it: it is stored as sent, with the fallback
+		// images, and taken to be what was asked.
+		if err := os.Rename(raw, final); err != nil {
+			return Probe{}, err
+		}
+		_ = os.WriteFile(filepath.Join(dir, fileThumbnail), m.FallbackThumbnail, 0o640)
+		_ = os.WriteFile(filepath.Join(dir, fileSpritesheet), m.FallbackSpritesheet, 0o640)
+		var w, h int
+		_, _ = fmt.Sscanf(v.Size, "%dx%d", &w, &h)
+		return Probe{Seconds: float64(v.Seconds), Width: w, Height: h}, nil
+	}
+	got, err := m.Probe(ctx, raw)
+	if err != nil {
+		return Probe{}, err
+	}
+	segment := v.Seconds
+	var src tollgate.Video
+	if v.Kind == tollgate.VideoExtend {
+		if src, err = s.read(ctx, v.SourceID); err != nil {
+			return Probe{}, err
+		}
+		segment = v.Seconds - src.Seconds
+	}
+	if got.Seconds > float64(segment)+0.5 {
+		trimmed := filepath.Join(dir, "trimmed.mp4")
+		if err := m.Trim(ctx, raw, trimmed, segment); err != nil {
+			return Probe{}, err
+		}
+		if err := os.Rename(trimmed, raw); err != nil {
+			return Probe{}, err
+		}
+	}
+	if v.Kind == tollgate.VideoExtend {
+		joined := filepath.Join(dir, "joined.mp4")
+		if err := m.Concat(ctx, filepath.Join(s.c.Dir, src.ID, fileVideo), raw, joined); err != nil {
+			return Probe{}, err
+		}
+		if err := os.Rename(joined, raw); err != nil {
+			return Probe{}, err
+		}
+	}
+	if got, err = m.Probe(ctx, raw); err != nil {
+		return Probe{}, err
+	}
+	if err := m.Thumbnail(ctx, raw, filepath.Join(dir, fileThumbnail), got.Seconds); err != nil {
+		return Probe{}, err
+	}
+	if err := m.Spritesheet(ctx, raw, filepath.Join(dir, fileSpritesheet), got.Seconds); err != nil {
+		return Probe{}, err
+	}
+	return got, os.Rename(raw, final)
+}
+
+// charge is what v is charged for what was delivered: the hold pro rata
+// to the seconds delivered of those asked, all of it when all were
+// (within a tenth of a second of encoding), never more.
+func (s *Service) charge(v tollgate.Video, got Probe) tollgate.Credits {
+	asked := float64(v.Seconds)
+	if got.Seconds >= asked-0.1 {
+		return v.Held
+	}
+	ms := int64(got.Seconds * 1000)
+	c, ok := tollgate.MulDivCeil(int64(v.Held), ms, int64(v.Seconds)*1000)
+	if !ok || tollgate.Credits(c) > v.Held {
+		return v.Held
+	}
+	return tollgate.Credits(c)
+}
+
+// fail marks v failed with code and message at now.
+func (s *Service) fail(v *tollgate.Video, code, message string, now time.Time) {
+	v.Status, v.ErrorCode, v.ErrorMessage, v.CompletedAt = tollgate.VideoFailed, code, message, &now
+	v.Step, v.NextAt = tollgate.StepDone, nil
+	if n := len(v.Attempts); n > 0 && v.Attempts[n-1].EndedAt == nil {
+		v.Attempts[n-1].EndedAt = &now
+		if v.Attempts[n-1].Outcome == outcomeRunning || v.Attempts[n-1].Outcome == outcomeSubmitting {
+			v.Attempts[n-1].Outcome = outcomeCancelled
+		}
+	}
+}
+
+// giveUp fails v and releases its hold, in one transaction.
+func (s *Service) giveUp(ctx context.Context, v tollgate.Video, code, message string) error {
+	s.fail(&v, code, message, s.c.Clock.Now())
+	_, err := s.c.Ledger.SettleVideo(ctx, v, nil)
+	if err == nil {
+		_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
+		s.c.Log.Info("video failed; its hold is released", "video", v.ID, "code", code, "message", message)
+	}
+	return err
+}
+
+// expire deletes a completed video's content once its time is up.
+func (s *Service) expire(ctx context.Context, v tollgate.Video) error {
+	if err := os.RemoveAll(filepath.Join(s.c.Dir, v.ID)); err != nil {
+		return err
+	}
+	v.Step, v.NextAt = tollgate.StepDone, nil
+	return s.save(ctx, v, -1)
+}

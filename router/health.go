@@ -1,0 +1,94 @@
+package router
+
+import (
+	"time"
+
+	"tollgate/pricing"
+)
+
+// Circuit breaker: after breakerFailures failures in a row a provider is
+// left out for breakerOpen; then one job may try it (half open), and a
+// success closes the breaker.
+const (
+	breakerFailures = 5
+	breakerOpen     = 30 * time.Second
+)
+
+type breaker struct {
+	failures  int
+	openUntil time.Time
+}
+
+// healthy reports whether provider may be given a job now.
+func (r *Router) healthy(provider string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.breakers[provider]
+	return b == nil || b.failures < breakerFailures || !r.Clock.Now().Before(b.openUntil)
+}
+
+// Succeeded records that provider answered as it should.
+func (r *Router) Succeeded(provider string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.breakers, provider)
+}
+
+// Failed records a failure of provider's own (a 5xx, a timeout; not a
+// refusal or a bad request), opening its breaker after several in a row.
+func (r *Router) Failed(provider string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.breakers == nil {
+		r.breakers = map[string]*breaker{}
+	}
+	b := r.breakers[provider]
+	if b == nil {
+		b = &breaker{}
+		r.breakers[provider] = b
+	}
+	b.failures++
+	if b.failures >= breakerFailures {
+		b.openUntil = r.Clock.Now().Add(breakerOpen)
+	}
+}
+
+// Open lists the providers whose breaker is open now.
+func (r *Router) Open() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	now := r.Clock.Now()
+	for p, b := range r.breakers {
+		if b.failures >= breakerFailures && now.Before(b.openUntil) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Observed records how long provider took to make a clip of model, moving
+// its estimate a fifth of the way to it.
+func (r *Router) Observed(provider, model string, took time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.speed == nil {
+		r.speed = map[string]time.Duration{}
+	}
+	k := provider + "/" + model
+	if old, ok := r.speed[k]; ok {
+		r.speed[k] = old + (took-old)/5
+	} else {
+		r.speed[k] = took
+	}
+}
+
+// expected is the estimate for o: observed, else the catalog's.
+func (r *Router) expected(o pricing.Offer) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.speed[o.Provider+"/"+o.UpstreamModel]; ok {
+		return d
+	}
+	return time.Duration(o.ExpectedSeconds) * time.Second
+}
