@@ -219,7 +219,6 @@ type fake struct {
 	status  router.Status
 	started []router.Job
 	lost    map[string]bool // submits whose answer is lost but which started (by video id)
-	noRecon bool
 }
 
 func (f *fake) Name() string { return f.name }
@@ -287,7 +286,7 @@ func TestRouterFallbackAndRefusal(t *testing.T) {
 		cheap := &fake{name: "cheap", status: done, submits: []error{
 			&router.Error{Kind: router.Retryable, Code: "rate_limited", RetryAfter: 10 * time.Millisecond}, // job 1: retried...
 			nil, // ...and started
-			&router.Error{Kind: router.Terminal, Code: "unsupported", Message: "no"}, // job 2: falls back to dear
+			&router.Error{Kind: router.Terminal, Code: "unsupported", Message: "no"},                      // job 2: falls back to dear
 			&router.Error{Kind: router.Refused, Code: "moderation_blocked", Message: "refused by policy"}, // job 3
 		}}
 		dear := &fake{name: "dear", status: done}

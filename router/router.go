@@ -258,7 +258,7 @@ func (r *Router) offers(cat *pricing.Catalog, model string, now time.Time) []pri
 		if m, ok := cat.Model(model); ok {
 			out = append(out, pricing.Offer{Provider: "local", Model: m.ID, UpstreamModel: m.ID, Durations: m.Durations, Sizes: m.Sizes,
 				Features: []string{pricing.FeatureRemix, pricing.FeatureEdit, pricing.FeatureExtend, pricing.FeatureImage, pricing.FeatureCharacter},
-				Cost: []pricing.Cost{{Amount: 0, Currency: "usd", PerSeconds: 1}}, ExpectedSeconds: 1})
+				Cost:     []pricing.Cost{{Amount: 0, Currency: "usd", PerSeconds: 1}}, ExpectedSeconds: 1})
 		}
 	}
 	return out
