@@ -483,3 +483,7 @@ func (s *Service) provider(name string) router.Provider {
 	}
 	return nil
 }
+
+// PollAfter is how long a client should wait before asking about a
+// running video again.
+func (s *Service) PollAfter() time.Duration { return max(s.c.PollEvery, 500*time.Millisecond) }

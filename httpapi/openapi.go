@@ -38,6 +38,7 @@ var apiTags = []struct{ name, description string }{
 	{"purchases", "Credit packs, checkout, orders, refunds and the payment provider's events."},
 	{"webhooks", "Endpoints that receive signed events."},
 	{"audit", "The append-only record of admin and owner actions."},
+	{"videos", "OpenAI-compatible video generation: an OpenAI SDK pointed at Tollgate works unchanged. Errors here use OpenAI's envelope."},
 }
 
 // codeDocs says what each code means to a caller and what to do.
@@ -65,6 +66,10 @@ var codeDocs = map[tollgate.Code]string{
 	tollgate.CodeUnavailable:         "the ledger is shutting down or the database is unreachable: nothing was changed, retry shortly (unavailable)",
 	tollgate.CodeOutcomeUnknown:      "the connection dropped while the request was being committed and whether it took effect is not known: retry with the same Idempotency-Key (outcome_unknown)",
 	tollgate.CodeInternal:            "something went wrong on the server; retry with the same Idempotency-Key (internal)",
+	tollgate.CodeModelUnavailable:    "no configured provider can make the model at that length and size now; alternatives lists what can, with prices (model_unavailable)",
+	tollgate.CodeModerationBlocked:   "a content policy refused the prompt or the video; nothing is charged (moderation_blocked)",
+	tollgate.CodeCannotCancel:        "the video runs at a provider that cannot stop it: wait for it to finish, then delete it (cannot_cancel)",
+	tollgate.CodeVideoNotReady:       "the video is not completed yet, or its content expired (video_not_ready)",
 }
 
 // problemCodes lists the codes o may answer: what every operation of its
@@ -195,6 +200,9 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 		for _, p := range b.query {
 			params = append(params, parameter(g, p, "query"))
 		}
+		for _, p := range b.header {
+			params = append(params, parameter(g, p, "header"))
+		}
 		if b.body != nil {
 			content := map[string]any{}
 			for _, ct := range o.surfaceOf().bodyTypes {
@@ -221,7 +229,12 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 		if o.idempotent() {
 			hs["Idempotent-Replayed"] = headerRef("IdempotentReplayed")
 		}
-		content := map[string]any{"application/json": map[string]any{"schema": g.of(o.out, false)}}
+		content := map[string]any{}
+		if own, isOwn := reflect.Zero(o.out).Interface().(ownContent); isOwn {
+			content = own.ownContent()
+		} else {
+			content["application/json"] = map[string]any{"schema": g.of(o.out, false)}
+		}
 		if a, isA := reflect.Zero(o.out).Interface().(alsoContent); isA {
 			for ct, schema := range a.alsoContent() {
 				content[ct] = map[string]any{"schema": schema}
@@ -237,15 +250,28 @@ func (s *Server) operation(g *schemas, o *op) map[string]any {
 		}
 	}
 	byStatus := map[int][]tollgate.Code{}
+	sf := o.surfaceOf()
 	for _, c := range s.problemCodes(o, b) {
-		byStatus[statusOf[c]] = append(byStatus[statusOf[c]], c)
+		st := statusOf[c]
+		if sf.docStatus != nil {
+			st = sf.docStatus(c)
+		}
+		byStatus[st] = append(byStatus[st], c)
 	}
 	for status, cs := range byStatus {
-		responses[strconv.Itoa(status)] = o.surfaceOf().errorResponse(status, cs)
+		responses[strconv.Itoa(status)] = sf.errorResponse(status, cs)
 	}
 	out["responses"] = responses
-	g.of(reflect.TypeFor[Problem](), false)
+	for _, t := range sf.errorTypes {
+		g.of(t, false)
+	}
 	return out
+}
+
+// ownContent is an answer written as other media types than JSON only (a
+// video's content).
+type ownContent interface {
+	ownContent() map[string]any
 }
 
 // alsoContent is an answer that may also be written as another media type

@@ -150,6 +150,9 @@ func (s *Server) fail(surface *surface, w http.ResponseWriter, r *http.Request, 
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 		w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
+	if surface.adjust != nil {
+		status = surface.adjust(w, r, e, status)
+	}
 	ct, body := surface.render(s, r, e, status)
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(status)

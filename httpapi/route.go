@@ -84,6 +84,9 @@ func handle[In, Out any](s *Server, o op, h func(r *http.Request, c *call, in *I
 		if err != nil {
 			return err
 		}
+		for k, v := range c.header {
+			w.Header()[k] = v
+		}
 		return answer(w, status, out)
 	}))
 }
@@ -143,7 +146,7 @@ func answer(w http.ResponseWriter, status int, out any) error {
 }
 
 // A binder fills a handler's input from a request. The input is a struct
-// whose fields are tagged path:"name" or query:"name", and maybe a field
+// whose fields are tagged path:"name", query:"name" or header:"Name", and maybe a field
 // Body (tag body:"optional" when it may be left out), decoded strictly. A
 // parameter of the pattern the input does not declare, or a query
 // parameter it does not know, is refused: the document lists exactly what
@@ -153,7 +156,8 @@ type binder struct {
 	surface *surface
 	path    []param
 	query   []param
-	body    []int // index of Body, nil without one
+	header  []param // strings only
+	body    []int   // index of Body, nil without one
 	// bodyOptional: an empty body is read as {}.
 	bodyOptional bool
 	bodyType     reflect.Type
@@ -185,6 +189,11 @@ func newBinder(o *op) *binder {
 			b.path = append(b.path, newParam(o, f, f.Tag.Get("path")))
 		case f.Tag.Get("query") != "":
 			b.query = append(b.query, newParam(o, f, f.Tag.Get("query")))
+		case f.Tag.Get("header") != "":
+			if f.Type.Kind() != reflect.String {
+				panic(fmt.Sprintf("httpapi: header %s of %s must be a string", f.Tag.Get("header"), o.pattern))
+			}
+			b.header = append(b.header, newParam(o, f, f.Tag.Get("header")))
 		case f.Name == "Body":
 			b.body, b.bodyType = f.Index, f.Type
 			b.bodyOptional = f.Tag.Get("body") == "optional"
@@ -234,6 +243,9 @@ func (b *binder) bind(r *http.Request, body []byte, in any) error {
 	v := reflect.ValueOf(in).Elem()
 	for _, p := range b.path {
 		v.FieldByIndex(p.index).SetString(r.PathValue(p.name))
+	}
+	for _, p := range b.header {
+		v.FieldByIndex(p.index).SetString(r.Header.Get(p.name))
 	}
 	q := r.URL.Query()
 	for name, vals := range q {

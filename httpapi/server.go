@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/gateway"
+	"tollgate/jobs"
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
@@ -55,6 +57,15 @@ type Config struct {
 	// link-local addresses (TOLLGATE_WEBHOOKS_ALLOW_PRIVATE); refused
 	// otherwise, here for addresses and at delivery for names.
 	AllowPrivateWebhooks bool
+
+	// Videos runs video jobs; without it /v1/videos is not served.
+	Videos *gateway.Service
+	// MaxUpload caps a multipart body of /v1/videos and an image fetched
+	// for one, in bytes (default DefaultMaxUpload).
+	MaxUpload int64
+	// Fetch reads a URL a request names (a reference image) within limit
+	// bytes, refusing private addresses; default jobs.Fetch.
+	Fetch func(ctx context.Context, url string, limit int64) ([]byte, error)
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.
@@ -95,6 +106,14 @@ func New(c Config) *Server {
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 64 << 10
+	}
+	if c.MaxUpload <= 0 {
+		c.MaxUpload = DefaultMaxUpload
+	}
+	if c.Fetch == nil {
+		c.Fetch = func(ctx context.Context, url string, limit int64) ([]byte, error) {
+			return jobs.Fetch(ctx, jobs.NewClient(c.AllowPrivateWebhooks), url, limit)
+		}
 	}
 	s := &Server{Config: c, l: c.Ledger, log: c.Log, mux: http.NewServeMux()}
 	s.register()
@@ -266,6 +285,9 @@ func (s *Server) register() {
 		panic("httpapi: the OpenAPI document does not marshal: " + err.Error())
 	}
 	s.openapi = doc
+	if s.Videos != nil {
+		s.registerVideos()
+	}
 }
 
 // OpenAPI returns the document a server serves at /openapi.json, indented.
@@ -363,6 +385,7 @@ type healthView struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := tollgate.NewID("req")
 	w.Header().Set("Request-Id", id)
+	w.Header().Set("X-Request-Id", id) // the name the OpenAI SDKs read
 	s.mux.ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
 }
 
@@ -399,6 +422,19 @@ type call struct {
 	body   []byte
 	idem   string // Idempotency-Key, if any
 	status int    // of the answer when it succeeds
+	header http.Header
+	// canonical is the body as the Idempotency-Key's hash sees it: the
+	// body, or what the surface makes of it (a form's fields, not its
+	// random boundary).
+	canonical []byte
+}
+
+// setHeader sets a header of the answer, when it succeeds.
+func (c *call) setHeader(k, v string) {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	c.header.Set(k, v)
 }
 
 // readIdempotencyKey reads the Idempotency-Key header of an operation that
@@ -480,6 +516,10 @@ func (s *Server) wrap(o *op, h handler) http.Handler {
 				s.fail(sf, w, r, err)
 				return
 			}
+			c.canonical = c.body
+			if sf.canonical != nil {
+				c.canonical = sf.canonical(r, c.body)
+			}
 		}
 		if err := h(w, r, c); err != nil {
 			var rep *ledger.Replayed
@@ -553,7 +593,7 @@ func (c *call) idempotency(r *http.Request, view func(any) any) *ledger.Idempote
 	}
 	h := sha256.New()
 	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
-	h.Write(c.body)
+	h.Write(c.canonical)
 	return &ledger.Idempotency{
 		Scope: c.scope(), Key: c.idem, Hash: h.Sum(nil),
 		Render: func(res any) (int, []byte) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"reflect"
 
 	"tollgate"
 )
@@ -27,6 +28,18 @@ type surface struct {
 	// errorResponse documents the answers of one error status listing
 	// codes.
 	errorResponse func(status int, codes []tollgate.Code) map[string]any
+	// errorTypes are the types errorResponse refers to, added to the
+	// document's schemas.
+	errorTypes []reflect.Type
+	// adjust, when set, may change an error's status and set headers
+	// before it is written.
+	adjust func(w http.ResponseWriter, r *http.Request, e *tollgate.Error, status int) int
+	// canonical, when set, is what of a body the Idempotency-Key's hash
+	// covers: the same request sent twice must hash alike.
+	canonical func(r *http.Request, body []byte) []byte
+	// docStatus, when set, is the status the document lists a code
+	// under; statusOf otherwise.
+	docStatus func(tollgate.Code) int
 }
 
 // tollgateAPI is Tollgate's own surface.
@@ -36,6 +49,7 @@ var tollgateAPI = &surface{
 	bodyTypes:     []string{"application/json"},
 	render:        renderProblem,
 	errorResponse: problemResponse,
+	errorTypes:    []reflect.Type{reflect.TypeFor[Problem]()},
 }
 
 // surfaceOf returns o's surface, Tollgate's own by default.

@@ -64,6 +64,8 @@ type Job struct {
 // or found false when the provider has none: then it was not started.
 // A provider that cannot tell for sure answers an *Error of kind Unknown.
 type Reconciler interface {
+	// Reconcile returns the provider's id of the job submitted for j, or
+	// found false when the provider can tell none was started.
 	Reconcile(ctx context.Context, j Job) (id string, found bool, err error)
 }
 

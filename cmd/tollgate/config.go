@@ -45,6 +45,12 @@ type config struct {
 	// Drain is how long serve, told to stop, answers /readyz with 503
 	// before it stops taking requests: time for a load balancer to notice.
 	Drain time.Duration `env:"DRAIN" envDefault:"0s"`
+	// LocalRenderTime is how long the local renderer takes per video.
+	LocalRenderTime time.Duration `env:"LOCAL_RENDER_TIME" envDefault:"3s"`
+	// VideoRetention is how long a completed video's content is kept.
+	VideoRetention time.Duration `env:"VIDEO_RETENTION" envDefault:"168h"`
+	// VideoPollEvery is how often a running video is polled at its provider.
+	VideoPollEvery time.Duration `env:"VIDEO_POLL_EVERY" envDefault:"2s"`
 
 	envErr  error          // what reading the environment refused
 	proxies []netip.Prefix // TrustedProxies, parsed by check

@@ -361,8 +361,11 @@ func TestFullDatabase(t *testing.T) {
 	if !errors.As(full, &te) || te.Code != tollgate.CodeUnavailable || !strings.Contains(te.Message, "full") {
 		t.Fatalf("got %v after %d holds, want unavailable: the database is full", full, len(acked))
 	}
-	// Over HTTP: a clear problem with Retry-After; reads go on.
-	req, _ := http.NewRequest("POST", inst.URL+"/v1/holds", strings.NewReader(`{"account_id":"a","product":"video","credits":"1"}`))
+	// Over HTTP: a clear problem with Retry-After; reads go on. The hold
+	// needs more room than the write that failed (its metadata is larger),
+	// so that no page's leftover space can take it.
+	req, _ := http.NewRequest("POST", inst.URL+"/v1/holds", strings.NewReader(`{"account_id":"a","product":"video","credits":"1","metadata":{"a":"`+
+		strings.Repeat("y", 500)+`","b":"`+strings.Repeat("z", 500)+`"}}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

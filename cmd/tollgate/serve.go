@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,15 +17,18 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"tollgate"
 
 	"github.com/spf13/cobra"
 
+	"tollgate"
+	"tollgate/gateway"
 	"tollgate/httpapi"
 	"tollgate/jobs"
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
+	"tollgate/provider/local"
+	"tollgate/router"
 	"tollgate/startstop"
 	"tollgate/store/dial"
 	"tollgate/store/record"
@@ -94,6 +98,7 @@ type instance struct {
 	ledger   *ledger.Ledger
 	sweeper  *ledger.Sweeper
 	hooks    *jobs.Webhooks
+	videos   *gateway.Service
 	http     *http.Server
 	ln       net.Listener
 	URL      string
@@ -249,6 +254,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err := payments.Seed(ctx); err != nil {
 		return fail(fmt.Errorf("seed packs: %w", err))
 	}
+	videos, err := startVideos(ctx, c, l, quotes, catalog, log)
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, noErr(videos.Stop))
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.Addr, err))
@@ -266,7 +276,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	listenURL := "http://" + ln.Addr().String()
 	hl := &health{ledger: l}
 	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
-		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness}
+		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness, Videos: videos}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		cfg.ListenURL = listenURL
 	} else if c.PublicURL == "" && len(proxies) == 0 {
@@ -291,7 +301,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if payments.Provider != nil {
 		provider = payments.Provider.Name()
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, http: srv, ln: ln, URL: listenURL, payments: provider,
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, videos: videos, http: srv, ln: ln, URL: listenURL, payments: provider,
 		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}, replica: replica}
 	if c.VerifyEvery > 0 {
 		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
@@ -317,6 +327,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	inst.stopVerify()
 	inst.stopSignals()
 	inst.reconcile()
+	inst.videos.Stop()
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
 	inst.ledger.Stop()
@@ -340,6 +351,18 @@ func serve(ctx context.Context, c *config, log *slog.Logger, out interface{ Writ
 		log.Warn("demo mode: the development checkout grants credits without payment")
 	default:
 		banner.printf("Payments: none; credits are not sold here (set TOLLGATE_STRIPE_SECRET_KEY and TOLLGATE_STRIPE_WEBHOOK_SECRET, or TOLLGATE_DEMO=1 for a demo)\n")
+	}
+	rt := inst.videos.Router()
+	switch {
+	case rt.Demo():
+		banner.printf("Video: DEMO MODE, the local renderer stands in for every model (no provider is configured); each video says so (tollgate.demo)\n")
+		log.Warn("video demo mode: no provider is configured; the local renderer makes every video")
+	default:
+		banner.printf("Video providers: %s\n", strings.Join(slices.Sorted(maps.Keys(rt.Providers)), ", "))
+	}
+	if !inst.videos.Media().Available() {
+		banner.printf("ffmpeg and ffprobe are not installed: videos are not checked, and the local renderer serves one embedded clip (install ffmpeg)\n")
+		log.Warn("ffmpeg is not installed: video output is not checked and the local renderer serves an embedded clip")
 	}
 	switch {
 	case shown != "":
@@ -448,4 +471,28 @@ func (inst *instance) reportViolations(ctx context.Context, res *httpapi.VerifyR
 		return err
 	}
 	return inst.ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.EventEnqueue(ctx, e) })
+}
+
+// startVideos starts the video gateway: the catalog's providers that are
+// configured, the local renderer (standing in for every model when none
+// is), and the job runner.
+func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *pricing.Quotes, catalog *pricing.Catalog, log *slog.Logger) (*gateway.Service, error) {
+	renderer := local.New(c.LocalRenderTime, l.Clock())
+	rt := &router.Router{
+		Catalog:   func() *pricing.Catalog { return catalog },
+		Providers: map[string]router.Provider{},
+		Local:     renderer,
+		Clock:     l.Clock(),
+		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
+			p, _, err := quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+			return p.Credits, err
+		},
+	}
+	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Dir: filepath.Join(c.DataDir, "videos"),
+		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
+		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery})
+	if err := videos.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start the video runner: %w", err)
+	}
+	return videos, nil
 }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// sdkEnv is a serve on SQLite in demo mode with an account "ada" holding
+// 50 promotional credits, and OpenAI's Go SDK pointed at it with ada's key.
+type sdkEnv struct {
+	inst   *instance
+	admin  string
+	key    string
+	videos openai.VideoService
+}
+
+func newSDKEnv(t *testing.T) *sdkEnv {
+	t.Helper()
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery, c.AllowPrivateWebhooks = t.TempDir(), "127.0.0.1:0", 0, true
+	c.LocalRenderTime, c.VideoPollEvery = 200*time.Millisecond, 50*time.Millisecond
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, admin, err := start(context.Background(), c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := inst.close(log); err != nil {
+			t.Error(err)
+		}
+	})
+	must := func(want int, method, path string, body any) map[string]any {
+		t.Helper()
+		st, m, err := try(inst.URL, admin, method, path, body)
+		if err != nil || st != want {
+			t.Fatalf("%s %s: got %d %v %v, want %d", method, path, st, m, err, want)
+		}
+		return m
+	}
+	must(201, "POST", "/v1/plans/none/versions", map[string]any{"daily_allowances": map[string]string{}})
+	must(201, "POST", "/v1/accounts", map[string]any{"id": "ada", "name": "Ada", "plan": "none"})
+	must(201, "POST", "/v1/accounts/ada/grants", map[string]any{"credits": "50", "source": "promo"})
+	key := must(201, "POST", "/v1/accounts/ada/keys", map[string]any{"name": "sdk"})["key"].(string)
+	// Only the base URL and the key are set; no option is read from the
+	// environment (NewVideoService reads none), and the SDK does not retry,
+	// so every answer is Tollgate's first.
+	videos := openai.NewVideoService(option.WithBaseURL(inst.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0),
+		option.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	return &sdkEnv{inst: inst, admin: admin, key: key, videos: videos}
+}
+
+func (e *sdkEnv) balance(t *testing.T) (available, held string) {
+	t.Helper()
+	st, m, err := try(e.inst.URL, e.key, "GET", "/v1/balance", nil)
+	if err != nil || st != 200 {
+		t.Fatalf("balance: %d %v", st, err)
+	}
+	return m["available"].(string), m["held"].(string)
+}
+
+// TestOpenAISDK drives Tollgate with OpenAI's official Go SDK (openai-go
+// v3.102.0), changed only in base URL and key: create as multipart and as
+// JSON, poll, list with paging, download each variant, remix, edit,
+// extend, delete; the credits held and charged follow.
+func TestOpenAISDK(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it): the SDK test checks the rendered clips")
+	}
+	e := newSDKEnv(t)
+	ctx := context.Background()
+
+	// Create (multipart, as the SDK sends it), with an Idempotency-Key.
+	v, err := e.videos.New(ctx, openai.VideoNewParams{Prompt: "a red fox in the snow", Model: openai.VideoModelSora2, Seconds: openai.VideoSeconds4,
+		Size: openai.VideoSize1280x720}, option.WithHeader("Idempotency-Key", "fox-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != openai.VideoStatusQueued || v.Seconds != "4" || v.Size != "1280x720" || v.Model != "sora-2" || !strings.HasPrefix(v.ID, "video_") {
+		t.Fatalf("created %+v", v)
+	}
+	if _, held := e.balance(t); held != "0.4" {
+		t.Errorf("held %s after create, want 0.4 (4 s of sora-2 at 0.1)", held)
+	}
+	// The same key and body: the same video, not a second one.
+	again, err := e.videos.New(ctx, openai.VideoNewParams{Prompt: "a red fox in the snow", Model: openai.VideoModelSora2, Seconds: openai.VideoSeconds4,
+		Size: openai.VideoSize1280x720}, option.WithHeader("Idempotency-Key", "fox-1"))
+	if err != nil || again.ID != v.ID {
+		t.Fatalf("replay: got %v %v, want video %s again", again, err, v.ID)
+	}
+	// The same key with another body: an error the SDK does not retry.
+	_, err = e.videos.New(ctx, openai.VideoNewParams{Prompt: "a blue fox", Seconds: openai.VideoSeconds4}, option.WithHeader("Idempotency-Key", "fox-1"))
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 409 || apiErr.Code != "idempotency_mismatch" || apiErr.Response.Header.Get("X-Should-Retry") != "false" {
+		t.Fatalf("key reused with another body: got %v, want 409 idempotency_mismatch with x-should-retry: false", err)
+	}
+
+	done, err := e.videos.PollStatus(ctx, v.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Status != openai.VideoStatusCompleted || done.Progress != 100 || done.CompletedAt == 0 || done.ExpiresAt == 0 {
+		t.Fatalf("polled %+v", done)
+	}
+	if available, held := e.balance(t); held != "0" || available != "49.6" {
+		t.Errorf("after completion: available %s held %s, want 49.6 and 0", available, held)
+	}
+
+	// Download each variant.
+	for variant, ct := range map[openai.VideoDownloadContentParamsVariant]string{"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"} {
+		resp, err := e.videos.DownloadContent(ctx, v.ID, openai.VideoDownloadContentParams{Variant: variant})
+		if err != nil {
+			t.Fatalf("download %s: %v", variant, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.Header.Get("Content-Type") != ct || len(body) < 100 {
+			t.Errorf("download %s: %s, %d bytes", variant, resp.Header.Get("Content-Type"), len(body))
+		}
+		if variant == "video" {
+			checkClip(t, body, 4, "1280x720")
+		}
+	}
+
+	// JSON, through WithRequestBody, with Tollgate's member.
+	jv, err := e.videos.New(ctx, openai.VideoNewParams{}, option.WithRequestBody("application/json",
+		[]byte(`{"prompt":"a lighthouse","model":"sora-2","seconds":"8","size":"720x1280","tollgate":{"policy":"fastest"}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jv.Seconds != "8" || jv.Size != "720x1280" {
+		t.Errorf("JSON create: %+v", jv)
+	}
+	if _, err := e.videos.PollStatus(ctx, jv.ID, 50); err != nil {
+		t.Fatal(err)
+	}
+
+	// Remix, edit and extend a completed video.
+	remix, err := e.videos.Remix(ctx, v.ID, openai.VideoRemixParams{Prompt: "the fox, now at night"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if remix.RemixedFromVideoID != v.ID || remix.Seconds != "4" {
+		t.Errorf("remix: %+v", remix)
+	}
+	edit, err := e.videos.Edit(ctx, openai.VideoEditParams{Prompt: "make it snow harder",
+		Video: openai.VideoEditParamsVideoUnion{OfVideoEditsVideoVideoReferenceInputParam: &openai.VideoEditParamsVideoVideoReferenceInputParam{ID: v.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := e.videos.Extend(ctx, openai.VideoExtendParams{Prompt: "the fox runs on", Seconds: openai.VideoSeconds4,
+		Video: openai.VideoExtendParamsVideoUnion{OfVideoExtendsVideoVideoReferenceInputParam: &openai.VideoExtendParamsVideoVideoReferenceInputParam{ID: v.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext.Seconds != "8" {
+		t.Errorf("extension: seconds %s, want the stitched total 8", ext.Seconds)
+	}
+	for _, id := range []string{remix.ID, edit.ID, ext.ID} {
+		got, err := e.videos.PollStatus(ctx, id, 50)
+		if err != nil || got.Status != openai.VideoStatusCompleted {
+			t.Fatalf("video %s: %+v %v", id, got, err)
+		}
+	}
+	resp, err := e.videos.DownloadContent(ctx, ext.ID, openai.VideoDownloadContentParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	checkClip(t, body, 8, "1280x720")
+
+	// List, one per page: the SDK pages on has_more and last_id.
+	var seen []string
+	iter := e.videos.ListAutoPaging(ctx, openai.VideoListParams{Limit: openai.Int(1)})
+	for iter.Next() {
+		seen = append(seen, iter.Current().ID)
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ext.ID, edit.ID, remix.ID, jv.ID, v.ID} // newest first
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("listed %v, want %v", seen, want)
+	}
+
+	// Delete: gone from gets, lists and downloads.
+	del, err := e.videos.Delete(ctx, v.ID)
+	if err != nil || !del.Deleted || del.ID != v.ID || del.Object != "video.deleted" {
+		t.Fatalf("delete: %+v %v", del, err)
+	}
+	if _, err := e.videos.Get(ctx, v.ID); !errors.As(err, &apiErr) || apiErr.StatusCode != 404 {
+		t.Errorf("get after delete: %v, want 404", err)
+	}
+	// Every charge is what was held: 0.4 + 0.8 + 0.4 + 0.4 + 0.4 (the extension's added 4 s).
+	if available, held := e.balance(t); held != "0" || available != "47.6" {
+		t.Errorf("in the end: available %s held %s, want 47.6 and 0", available, held)
+	}
+}
+
+// checkClip checks an MP4's duration and size with ffprobe.
+func checkClip(t *testing.T, mp4 []byte, seconds float64, size string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := os.WriteFile(path, mp4, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height:format=duration",
+		"-of", "default=noprint_wrappers=1", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	s := string(out)
+	w, h, _ := strings.Cut(size, "x")
+	if !strings.Contains(s, "width="+w) || !strings.Contains(s, "height="+h) {
+		t.Errorf("clip is not %s: %s", size, s)
+	}
+	var d float64
+	for line := range strings.SplitSeq(s, "\n") {
+		if v, ok := strings.CutPrefix(line, "duration="); ok {
+			d, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if d < seconds-0.2 || d > seconds+0.2 {
+		t.Errorf("clip lasts %.2f s, want %.0f", d, seconds)
+	}
+}
