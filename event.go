@@ -21,7 +21,11 @@ const (
 
 // EventTypes lists the event types an endpoint may subscribe to.
 var EventTypes = []string{EventOrderCompleted, EventPlanChangeScheduled, EventPriceChangeScheduled, EventCreditsLow, EventCreditsExpiring,
-	EventVerifyFailed}
+	EventVerifyFailed, EventVideoCompleted, EventVideoFailed}
+
+// AccountEventTypes are the event types about one account, which an
+// endpoint an account key registers may take.
+var AccountEventTypes = []string{EventOrderCompleted, EventCreditsLow, EventCreditsExpiring, EventVideoCompleted, EventVideoFailed}
 
 // NewEvent builds an outbox event whose body is {"type", "timestamp", "data"}.
 func NewEvent(typ, accountID string, at time.Time, data any) (Event, error) {

@@ -504,6 +504,10 @@ type Endpoint struct {
 	// so a receiver can switch secrets without missing an event.
 	OldSecret      string
 	OldSecretUntil *time.Time
+	// AccountID, for an endpoint an account key registered, is the one
+	// account whose events it gets; "" (the operator's) gets every
+	// account's.
+	AccountID string
 }
 
 // Delivery is one event owed to one endpoint.

@@ -447,7 +447,7 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	v.Status, v.Progress, v.CompletedAt, v.ExpiresAt = tollgate.VideoCompleted, 100, &now, &expires
 	v.DeliveredSeconds, v.DeliveredSize = delivered.Seconds, delivered.Size()
 	v.Step, v.NextAt = stepExpire, &expires
-	done, err := s.c.Ledger.SettleVideo(ctx, v, &charge)
+	done, err := s.c.Ledger.SettleVideo(ctx, v, &charge, s.event(v, tollgate.EventVideoCompleted))
 	if err != nil {
 		return err
 	}
@@ -547,7 +547,7 @@ func (s *Service) fail(v *tollgate.Video, code, message string, now time.Time) {
 // giveUp fails v and releases its hold, in one transaction.
 func (s *Service) giveUp(ctx context.Context, v tollgate.Video, code, message string) error {
 	s.fail(&v, code, message, s.c.Clock.Now())
-	_, err := s.c.Ledger.SettleVideo(ctx, v, nil)
+	_, err := s.c.Ledger.SettleVideo(ctx, v, nil, s.event(v, tollgate.EventVideoFailed))
 	if err == nil {
 		_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
 		s.c.Log.Info("video failed; its hold is released", "video", v.ID, "code", code, "message", message)
@@ -562,4 +562,14 @@ func (s *Service) expire(ctx context.Context, v tollgate.Video) error {
 	}
 	v.Step, v.NextAt = tollgate.StepDone, nil
 	return s.save(ctx, v, -1)
+}
+
+// event is v's video.completed or video.failed event, in OpenAI's envelope
+// ({id, object: "event", type, created_at, data: {id}}), so that the SDKs'
+// webhooks.unwrap() reads it.
+func (s *Service) event(v tollgate.Video, typ string) tollgate.Event {
+	now := s.c.Clock.Now()
+	id := tollgate.NewID("evt")
+	body, _ := json.Marshal(map[string]any{"id": id, "object": "event", "type": typ, "created_at": now.Unix(), "data": map[string]string{"id": v.ID}})
+	return tollgate.Event{ID: id, Type: typ, AccountID: v.AccountID, Payload: body, CreatedAt: now}
 }

@@ -167,7 +167,10 @@ func exactKeys(body []byte, v any) error {
 func decodeError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var own *tollgate.Error
 	switch {
+	case errors.As(err, &own): // a field's own UnmarshalJSON said what is wrong
+		return own
 	case errors.As(err, &syn):
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "invalid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

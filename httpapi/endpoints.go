@@ -25,6 +25,7 @@ type endpointView struct {
 	// OldSecretUntil is when the secret a rotation replaced stops signing.
 	OldSecretUntil *time.Time `json:"old_secret_until" doc:"After a rotation, until when the previous secret also signs (webhook-signature then carries two signatures, space-separated); null otherwise."`
 	CreatedAt      time.Time  `json:"created_at"`
+	AccountID      string     `json:"account_id" doc:"The account whose events it gets, for an endpoint an account key registered; empty for the operator's, which gets every account's."`
 }
 
 func (endpointView) schemaName() string { return "WebhookEndpoint" }
@@ -34,7 +35,7 @@ func viewEndpoint(e tollgate.Endpoint, withSecret bool) endpointView {
 	if types == nil {
 		types = []string{}
 	}
-	v := endpointView{e.ID, "webhook_endpoint", e.URL, types, e.Disabled, "", e.OldSecretUntil, e.CreatedAt}
+	v := endpointView{e.ID, "webhook_endpoint", e.URL, types, e.Disabled, "", e.OldSecretUntil, e.CreatedAt, e.AccountID}
 	if withSecret {
 		v.Secret = e.Secret
 	}
@@ -46,15 +47,22 @@ type endpointReader interface {
 	EndpointByID(ctx context.Context, id string) (tollgate.Endpoint, error)
 }
 
-// endpointOf reads the endpoint of the path in tx.
-func endpointOf(r *http.Request, tx endpointReader) (tollgate.Endpoint, error) {
+// endpointOf reads the endpoint of the path in tx; for an account key,
+// another account's endpoint, or the operator's, is not found.
+func endpointOf(r *http.Request, c *call, tx endpointReader) (tollgate.Endpoint, error) {
 	id := r.PathValue("id")
 	e, err := tx.EndpointByID(r.Context(), id)
+	if err == nil && !c.key.Admin() && e.AccountID != c.key.AccountID {
+		err = tollgate.ErrNotFound
+	}
 	if errors.Is(err, tollgate.ErrNotFound) {
 		return e, tollgate.Errorf(tollgate.CodeNotFound, "webhook endpoint %q not found", id)
 	}
 	return e, err
 }
+
+// MaxAccountEndpoints is how many webhook endpoints one account may have.
+const MaxAccountEndpoints = 10
 
 // eventType is an event type, as requests name them.
 type eventType string
@@ -71,10 +79,16 @@ func eventNames(types []eventType) []string {
 	return out
 }
 
-func checkEventTypes(types []string) error {
+// checkEventTypes refuses an unknown type, and for an account key's
+// endpoint a type about no one account.
+func checkEventTypes(c *call, types []string) error {
+	known := tollgate.EventTypes
+	if !c.key.Admin() {
+		known = tollgate.AccountEventTypes
+	}
 	for _, t := range types {
-		if !slices.Contains(tollgate.EventTypes, t) {
-			return tollgate.FieldError("events", "unknown event type %q; known: %v", t, tollgate.EventTypes)
+		if !slices.Contains(known, t) {
+			return tollgate.FieldError("events", "unknown event type %q; known: %v", t, known)
 		}
 	}
 	return nil
@@ -98,13 +112,13 @@ func (s *Server) updateEndpoint(r *http.Request, c *call, in *struct {
 }) (endpointView, error) {
 	req := in.Body
 	if req.Events != nil {
-		if err := checkEventTypes(eventNames(*req.Events)); err != nil {
+		if err := checkEventTypes(c, eventNames(*req.Events)); err != nil {
 			return endpointView{}, err
 		}
 	}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
-		e, err := endpointOf(r, tx)
+		e, err := endpointOf(r, c, tx)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +131,7 @@ func (s *Server) updateEndpoint(r *http.Request, c *call, in *struct {
 		if err := tx.EndpointUpdate(r.Context(), e); err != nil {
 			return nil, err
 		}
-		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.update", "", e.ID, map[string]any{"events": e.Types, "disabled": e.Disabled})
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.update", e.AccountID, e.ID, map[string]any{"events": e.Types, "disabled": e.Disabled})
 	})
 	if err != nil {
 		return endpointView{}, err
@@ -135,14 +149,14 @@ type deletedView struct {
 func (s *Server) deleteEndpoint(r *http.Request, c *call, in *struct{ endpointPath }) (deletedView, error) {
 	view := func(v any) any { return deletedView{v.(string), "webhook_endpoint", true} }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
-		e, err := endpointOf(r, tx)
+		e, err := endpointOf(r, c, tx)
 		if err != nil {
 			return nil, err
 		}
 		if err := tx.EndpointDelete(r.Context(), e.ID); err != nil {
 			return nil, err
 		}
-		return e.ID, s.l.Audit(r.Context(), tx, "webhook_endpoint.delete", "", e.ID, map[string]any{"url": e.URL})
+		return e.ID, s.l.Audit(r.Context(), tx, "webhook_endpoint.delete", e.AccountID, e.ID, map[string]any{"url": e.URL})
 	})
 	if err != nil {
 		return deletedView{}, err
@@ -180,7 +194,7 @@ func (s *Server) rotateEndpointSecret(r *http.Request, c *call, in *struct {
 	// secret out, as a key's.
 	remembered := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), false) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, remembered), func(tx record.Tx) (any, error) {
-		e, err := endpointOf(r, tx)
+		e, err := endpointOf(r, c, tx)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +207,7 @@ func (s *Server) rotateEndpointSecret(r *http.Request, c *call, in *struct {
 		if err := tx.EndpointUpdate(r.Context(), e); err != nil {
 			return nil, err
 		}
-		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.rotate_secret", "", e.ID, map[string]any{"old_secret_until": e.OldSecretUntil})
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.rotate_secret", e.AccountID, e.ID, map[string]any{"old_secret_until": e.OldSecretUntil})
 	})
 	if err != nil {
 		return endpointView{}, err
@@ -236,7 +250,7 @@ func (s *Server) resendEndpoint(r *http.Request, c *call, in *struct {
 	now := s.l.Clock().Now()
 	view := func(v any) any { return v }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
-		e, err := endpointOf(r, tx)
+		e, err := endpointOf(r, c, tx)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +261,7 @@ func (s *Server) resendEndpoint(r *http.Request, c *call, in *struct {
 		if n == 0 && req.EventID != "" {
 			return nil, tollgate.Errorf(tollgate.CodeNotFound, "event %q not found for this endpoint", req.EventID)
 		}
-		return resendView{"resend", e.ID, n}, s.l.Audit(r.Context(), tx, "webhook_endpoint.resend", "", e.ID,
+		return resendView{"resend", e.ID, n}, s.l.Audit(r.Context(), tx, "webhook_endpoint.resend", e.AccountID, e.ID,
 			map[string]any{"event_id": req.EventID, "since": since, "queued": n})
 	})
 	if err != nil {
@@ -275,16 +289,29 @@ func (s *Server) createEndpoint(r *http.Request, c *call, in *struct{ Body creat
 	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !s.AllowPrivateWebhooks && jobs.PrivateAddress(ip) {
 		return endpointView{}, tollgate.FieldError("url", "%v", jobs.ErrPrivateAddress)
 	}
-	if err := checkEventTypes(eventNames(req.Events)); err != nil {
+	if err := checkEventTypes(c, eventNames(req.Events)); err != nil {
 		return endpointView{}, err
 	}
-	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: eventNames(req.Events), CreatedAt: s.l.Clock().Now()}
+	e := tollgate.Endpoint{ID: tollgate.NewID("we"), URL: req.URL, Secret: jobs.NewSecret(), Types: eventNames(req.Events), CreatedAt: s.l.Clock().Now(),
+		AccountID: c.key.AccountID}
+	if !c.key.Admin() && len(e.Types) == 0 {
+		e.Types = tollgate.AccountEventTypes // "every type" an account's endpoint may take
+	}
 	view := func(v any) any { return viewEndpoint(v.(tollgate.Endpoint), true) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
+		if e.AccountID != "" {
+			es, err := tx.EndpointList(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			if n := len(ofAccount(es, e.AccountID)); n >= MaxAccountEndpoints {
+				return nil, tollgate.Errorf(tollgate.CodeConflict, "the account has %d webhook endpoints, the most it may have; delete one first", n)
+			}
+		}
 		if err := tx.EndpointInsert(r.Context(), e); err != nil {
 			return nil, err
 		}
-		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.create", "", e.ID, map[string]any{"url": e.URL, "events": e.Types})
+		return e, s.l.Audit(r.Context(), tx, "webhook_endpoint.create", e.AccountID, e.ID, map[string]any{"url": e.URL, "events": e.Types})
 	})
 	if err != nil {
 		return endpointView{}, err
@@ -303,8 +330,22 @@ func (s *Server) listEndpoints(r *http.Request, c *call, in *struct{}) (listView
 	if err != nil {
 		return out, err
 	}
+	if !c.key.Admin() {
+		es = ofAccount(es, c.key.AccountID)
+	}
 	for _, e := range es {
 		out.Data = append(out.Data, viewEndpoint(e, false))
 	}
 	return out, nil
+}
+
+// ofAccount keeps the endpoints of account.
+func ofAccount(es []tollgate.Endpoint, account string) []tollgate.Endpoint {
+	var out []tollgate.Endpoint
+	for _, e := range es {
+		if e.AccountID == account {
+			out = append(out, e)
+		}
+	}
+	return out
 }

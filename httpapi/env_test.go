@@ -19,11 +19,15 @@ import (
 
 	"tollgate"
 	"tollgate/clocktest"
+	"tollgate/gateway"
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
+	"tollgate/provider/local"
+	"tollgate/router"
 	"tollgate/store"
 	"tollgate/store/postgres/pgtest"
+	"tollgate/store/record"
 	"tollgate/store/sqlite"
 )
 
@@ -96,13 +100,14 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 // manual clock. When the test ends the ledger is stopped and verified, and
 // anything the server logged as an error fails the test.
 type env struct {
-	ctx   context.Context
-	store store.Store
-	l     *ledger.Ledger
-	clock *clocktest.Clock
-	api   *Server
-	srv   *httptest.Server
-	logs  *logBuffer
+	ctx    context.Context
+	store  store.Store
+	l      *ledger.Ledger
+	clock  *clocktest.Clock
+	api    *Server
+	videos *gateway.Service
+	srv    *httptest.Server
+	logs   *logBuffer
 }
 
 func newEnv(tb testing.TB, open opener) *env {
@@ -126,8 +131,22 @@ func newEnv(tb testing.TB, open opener) *env {
 		}
 	})
 	catalog := pricing.Default()
-	e.api = New(Config{Ledger: e.l, Log: log,
-		Quotes:               &pricing.Quotes{Catalog: catalog, Records: e.l, Clock: e.clock},
+	quotes := &pricing.Quotes{Catalog: catalog, Records: e.l, Clock: e.clock}
+	// Videos: the local renderer, at once, in demo mode.
+	rt := &router.Router{Catalog: func() *pricing.Catalog { return catalog }, Providers: map[string]router.Provider{},
+		Local: local.New(0, e.clock), Clock: e.clock,
+		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
+			p, _, err := quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+			return p.Credits, err
+		}}
+	e.videos = gateway.New(gateway.Config{Ledger: e.l, Quotes: quotes, Router: rt, Dir: tb.TempDir(), Clock: e.clock, Log: log,
+		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), PollEvery: 200 * time.Millisecond})
+	if err := e.videos.Start(e.ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.videos.Stop) // before the ledger stops
+	e.api = New(Config{Ledger: e.l, Log: log, Videos: e.videos,
+		Quotes:               quotes,
 		Payments:             &payment.Service{Ledger: e.l, Provider: payment.Dev{}, Clock: e.clock, Defaults: catalog.DefaultPacks()},
 		AllowPrivateWebhooks: true, // the test endpoints are on loopback
 	})
@@ -305,6 +324,7 @@ type world struct {
 	Holds    []tollgate.Hold
 	Entries  map[string]int // per account
 	Balances map[string]string
+	Videos   []tollgate.Video
 }
 
 func (e *env) world(tb testing.TB) world {
@@ -327,6 +347,11 @@ func (e *env) world(tb testing.TB) world {
 				return err
 			}
 			w.Entries[a.ID] = len(es)
+			vs, err := tx.VideoList(e.ctx, record.VideoListParams{AccountID: a.ID, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			w.Videos = append(w.Videos, vs...)
 		}
 		return nil
 	})

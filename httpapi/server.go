@@ -58,7 +58,7 @@ type Config struct {
 	// otherwise, here for addresses and at delivery for names.
 	AllowPrivateWebhooks bool
 
-	// Videos runs video jobs; without it /v1/videos is not served.
+	// Videos runs video jobs; without it /v1/videos answers unavailable.
 	Videos *gateway.Service
 	// MaxUpload caps a multipart body of /v1/videos and an image fetched
 	// for one, in bytes (default DefaultMaxUpload).
@@ -252,24 +252,24 @@ func (s *Server) register() {
 		answer: "A page of payment events, in the order received."}, s.listPaymentEvents)
 	s.checkoutPages()
 
-	handle(s, op{pattern: "POST /v1/webhook_endpoints", id: "createWebhookEndpoint", tag: webhooks, who: adminOnly, status: http.StatusCreated,
-		summary: "Register a webhook endpoint", description: "Admin. Events are kept in an outbox in the database with the change they report, " +
+	handle(s, op{pattern: "POST /v1/webhook_endpoints", id: "createWebhookEndpoint", tag: webhooks, status: http.StatusCreated, errors: []tollgate.Code{tollgate.CodeConflict},
+		summary: "Register a webhook endpoint", description: "Admin key: any endpoint; an account key: its own account's. Events are kept in an outbox in the database with the change they report, " +
 			"delivered signed per the Standard Webhooks specification, and retried with backoff (5 s up to a day, 12 retries) until the " +
 			"endpoint answers 2xx.", answer: "The endpoint, with its secret."}, s.createEndpoint)
-	handle(s, op{pattern: "GET /v1/webhook_endpoints", id: "listWebhookEndpoints", tag: webhooks, who: adminOnly,
-		summary: "List webhook endpoints", description: "Admin. Secrets are not shown.", answer: "The endpoints."}, s.listEndpoints)
-	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}", id: "updateWebhookEndpoint", tag: webhooks, who: adminOnly,
-		summary: "Change or disable a webhook endpoint", description: "Admin. Changes the event types it takes, or disables it " +
+	handle(s, op{pattern: "GET /v1/webhook_endpoints", id: "listWebhookEndpoints", tag: webhooks,
+		summary: "List webhook endpoints", description: "Admin key: any endpoint; an account key: its own account's. Secrets are not shown.", answer: "The endpoints."}, s.listEndpoints)
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}", id: "updateWebhookEndpoint", tag: webhooks,
+		summary: "Change or disable a webhook endpoint", description: "Admin key: any endpoint; an account key: its own account's. Changes the event types it takes, or disables it " +
 			"(sent nothing, queues nothing) or enables it again.", answer: "The endpoint, without its secret."}, s.updateEndpoint)
-	handle(s, op{pattern: "DELETE /v1/webhook_endpoints/{id}", id: "deleteWebhookEndpoint", tag: webhooks, who: adminOnly,
-		summary: "Delete a webhook endpoint", description: "Admin. Deletes the endpoint and every delivery still owed to it.",
+	handle(s, op{pattern: "DELETE /v1/webhook_endpoints/{id}", id: "deleteWebhookEndpoint", tag: webhooks,
+		summary: "Delete a webhook endpoint", description: "Admin key: any endpoint; an account key: its own account's. Deletes the endpoint and every delivery still owed to it.",
 		answer: "Deleted."}, s.deleteEndpoint)
-	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/rotate_secret", id: "rotateWebhookEndpointSecret", tag: webhooks, who: adminOnly,
-		summary: "Rotate a webhook endpoint's secret", description: "Admin. A new secret, shown in this answer only; the old one keeps " +
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/rotate_secret", id: "rotateWebhookEndpointSecret", tag: webhooks,
+		summary: "Rotate a webhook endpoint's secret", description: "Admin key: any endpoint; an account key: its own account's. A new secret, shown in this answer only; the old one keeps " +
 			"signing beside it for overlap_seconds (default a day), so the receiver can switch without missing an event.",
 		answer: "The endpoint with its new secret."}, s.rotateEndpointSecret)
-	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/resend", id: "resendWebhookEvents", tag: webhooks, who: adminOnly,
-		summary: "Send events again", description: "Admin. Queues again one event (event_id), or every event of the endpoint's types " +
+	handle(s, op{pattern: "POST /v1/webhook_endpoints/{id}/resend", id: "resendWebhookEvents", tag: webhooks,
+		summary: "Send events again", description: "Admin key: any endpoint; an account key: its own account's. Queues again one event (event_id), or every event of the endpoint's types " +
 			"made since a time (since), each as a new delivery with its retries.", answer: "How many deliveries were queued."}, s.resendEndpoint)
 
 	handle(s, op{pattern: "GET /v1/audit", id: "listAudit", tag: audit, who: adminOnly,
@@ -279,15 +279,14 @@ func (s *Server) register() {
 			"the transaction of the action it records. Oldest first, a page at a time.",
 		answer: "A page of the audit log, oldest first: as JSON, or as CSV with format=csv."}, s.listAudit)
 
+	s.registerVideos()
+
 	s.mux.HandleFunc("/", s.noRoute)
 	doc, err := marshal(s.document())
 	if err != nil {
 		panic("httpapi: the OpenAPI document does not marshal: " + err.Error())
 	}
 	s.openapi = doc
-	if s.Videos != nil {
-		s.registerVideos()
-	}
 }
 
 // OpenAPI returns the document a server serves at /openapi.json, indented.

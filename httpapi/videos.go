@@ -22,7 +22,6 @@ import (
 // which each model makes.
 const videoSeconds = "4, 8, 12, 16, 20"
 
-
 // videoSecondsValue is a clip length as OpenAI sends it, a string ("4"),
 // or as a number.
 type videoSecondsValue struct {
@@ -271,6 +270,14 @@ type videoPath struct {
 	ID string `path:"video_id" doc:"Video id (video_...). Another account's is 404."`
 }
 
+// videosOn refuses video requests on a server built without a gateway.
+func (s *Server) videosOn() error {
+	if s.Videos == nil {
+		return tollgate.Errorf(tollgate.CodeUnavailable, "this server runs no video gateway")
+	}
+	return nil
+}
+
 // videoAccount is the account a video request acts for: an account key's,
 // or the one an admin key names in tollgate.account_id.
 func videoAccount(c *call, named string) (string, error) {
@@ -293,6 +300,9 @@ type videoHeaders struct {
 }
 
 func (s *Server) videoParams(r *http.Request, c *call, h videoHeaders, o videoOptionsField) (gateway.CreateParams, error) {
+	if err := s.videosOn(); err != nil {
+		return gateway.CreateParams{}, err
+	}
 	acct, err := videoAccount(c, o.AccountID)
 	if err != nil {
 		return gateway.CreateParams{}, err
@@ -313,7 +323,7 @@ func (s *Server) videoParams(r *http.Request, c *call, h videoHeaders, o videoOp
 	if !c.key.Admin() {
 		p.KeyID, p.KeyMaxPending = c.key.ID, c.key.Limits.MaxPendingHolds
 	}
-	view := func(v any) any { return viewVideo(v.(tollgate.Video), c.key.Admin(), time.Now()) }
+	view := func(v any) any { return viewVideo(v.(tollgate.Video), c.key.Admin(), s.l.Clock().Now()) }
 	p.Idempotency = c.idempotency(r, view)
 	return p, nil
 }
@@ -328,7 +338,7 @@ func (s *Server) created(r *http.Request, c *call, v tollgate.Video, err error) 
 		if json.Unmarshal(rep.Body, &head) == nil {
 			if cur, gerr := s.Videos.Get(r.Context(), head.ID, ""); gerr == nil {
 				c.setHeader("Idempotent-Replayed", "true")
-				return viewVideo(cur, c.key.Admin(), time.Now()), nil
+				return viewVideo(cur, c.key.Admin(), s.l.Clock().Now()), nil
 			}
 		}
 		return videoView{}, err
@@ -336,7 +346,7 @@ func (s *Server) created(r *http.Request, c *call, v tollgate.Video, err error) 
 	if err != nil {
 		return videoView{}, err
 	}
-	return viewVideo(v, c.key.Admin(), time.Now()), nil
+	return viewVideo(v, c.key.Admin(), s.l.Clock().Now()), nil
 }
 
 func (s *Server) createVideo(r *http.Request, c *call, in *struct {
@@ -464,6 +474,9 @@ func (s *Server) derive(r *http.Request, c *call, in *videoDerived, kind tollgat
 }
 
 func (s *Server) getVideo(r *http.Request, c *call, in *struct{ videoPath }) (videoView, error) {
+	if err := s.videosOn(); err != nil {
+		return videoView{}, err
+	}
 	v, err := s.Videos.Get(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
 		return videoView{}, err
@@ -471,7 +484,7 @@ func (s *Server) getVideo(r *http.Request, c *call, in *struct{ videoPath }) (vi
 	if !v.Status.Final() {
 		c.setHeader("Openai-Poll-After-Ms", strconv.FormatInt(s.Videos.PollAfter().Milliseconds(), 10))
 	}
-	return viewVideo(v, c.key.Admin(), time.Now()), nil
+	return viewVideo(v, c.key.Admin(), s.l.Clock().Now()), nil
 }
 
 type videoListView struct {
@@ -490,6 +503,9 @@ func (s *Server) listVideos(r *http.Request, c *call, in *struct {
 	Order     string `query:"order" enum:"asc,desc" doc:"By creation time; default desc, newest first."`
 	AccountID string `query:"account_id" doc:"Admin keys: whose videos. Account keys: their own, always."`
 }) (videoListView, error) {
+	if err := s.videosOn(); err != nil {
+		return videoListView{}, err
+	}
 	acct := c.key.AccountID
 	if c.key.Admin() {
 		if in.AccountID == "" {
@@ -507,7 +523,7 @@ func (s *Server) listVideos(r *http.Request, c *call, in *struct {
 		return videoListView{}, err
 	}
 	out := videoListView{Object: "list", Data: []videoView{}, HasMore: more}
-	now := time.Now()
+	now := s.l.Clock().Now()
 	for _, v := range vs {
 		out.Data = append(out.Data, viewVideo(v, c.key.Admin(), now))
 	}
@@ -526,6 +542,9 @@ type videoDeletedView struct {
 func (videoDeletedView) schemaName() string { return "VideoDeleted" }
 
 func (s *Server) deleteVideo(r *http.Request, c *call, in *struct{ videoPath }) (videoDeletedView, error) {
+	if err := s.videosOn(); err != nil {
+		return videoDeletedView{}, err
+	}
 	v, err := s.Videos.Delete(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
 		return videoDeletedView{}, err
@@ -564,6 +583,9 @@ func (s *Server) videoContent(r *http.Request, c *call, in *struct {
 	videoPath
 	Variant string `query:"variant" enum:"video,thumbnail,spritesheet" doc:"Default video (MP4); thumbnail is WebP, spritesheet JPEG."`
 }) (fileAnswer, error) {
+	if err := s.videosOn(); err != nil {
+		return fileAnswer{}, err
+	}
 	path, ct, err := s.Videos.Content(r.Context(), in.ID, c.key.AccountID, in.Variant)
 	if err != nil {
 		return fileAnswer{}, err
@@ -592,7 +614,7 @@ func (s *Server) registerVideos() {
 	handle(s, op{pattern: "GET /v1/videos/{video_id}/content", id: "getVideoContent", tag: videos, surface: openaiAPI,
 		errors:  []tollgate.Code{tollgate.CodeVideoNotReady},
 		summary: "Download a video's content", description: "Range requests are served. 404 before completion and after expires_at.",
-		answer: "The content."}, s.videoContent)
+		answer: "The content.", also: map[int]string{http.StatusPartialContent: "The part a Range header asked for."}}, s.videoContent)
 	handle(s, op{pattern: "POST /v1/videos/{video_id}/remix", id: "remixVideo", tag: videos, surface: openaiAPI, answer: created, errors: errs,
 		summary: "Remix a video", description: "A new video from a completed one and a new prompt, at the same model, length and size."}, s.remixVideo)
 	handle(s, op{pattern: "POST /v1/videos/edits", id: "editVideo", tag: videos, surface: openaiAPI, answer: created, errors: errs,

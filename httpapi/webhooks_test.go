@@ -137,7 +137,7 @@ func TestWebhookEndpointBadInput(t *testing.T) {
 			status          int
 			code            tollgate.Code
 		}{
-			{"account key", key, `{"url":"https://example.test/hook"}`, 403, tollgate.CodeForbidden},
+			{"account key, the operator's events", key, `{"url":"https://example.test/hook","events":["ledger.verify_failed"]}`, 422, tollgate.CodeInvalidField},
 			{"no url", adminKey, `{}`, 422, tollgate.CodeInvalidField},
 			{"relative url", adminKey, `{"url":"/hook"}`, 422, tollgate.CodeInvalidField},
 			{"ftp", adminKey, `{"url":"ftp://example.test/"}`, 422, tollgate.CodeInvalidField},
@@ -321,5 +321,45 @@ func TestWebhookEndpointManagement(t *testing.T) {
 		if len(list.Data) != 0 {
 			t.Fatalf("after delete: %d endpoints listed", len(list.Data))
 		}
+	})
+}
+
+// TestAccountWebhookEndpoints: an account key registers endpoints for its
+// own account's events; it sees and changes only those, and may have a
+// bounded number.
+func TestAccountWebhookEndpoints(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "a", "free", "UTC")
+		e.createAccount(t, "b", "free", "UTC")
+		ka, kb := e.createKey(t, "a"), e.createKey(t, "b")
+		var ep endpointView
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: ka, Body: `{"url":"https://example.test/a"}`}, 201, &ep)
+		if ep.AccountID != "a" || len(ep.Events) != len(tollgate.AccountEventTypes) {
+			t.Fatalf("got %+v, want a's endpoint taking the account's event types", ep)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: adminKey, Body: `{"url":"https://example.test/ops"}`}, 201, nil)
+		var list listView[endpointView]
+		e.call(t, request{Method: "GET", Path: "/v1/webhook_endpoints", Key: kb}, 200, &list)
+		if len(list.Data) != 0 {
+			t.Errorf("b lists %d endpoints, want none", len(list.Data))
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/webhook_endpoints", Key: ka}, 200, &list)
+		if len(list.Data) != 1 || list.Data[0].ID != ep.ID {
+			t.Errorf("a lists %+v, want its own endpoint only", list.Data)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/webhook_endpoints", Key: adminKey}, 200, &list)
+		if len(list.Data) != 2 {
+			t.Errorf("the admin lists %d endpoints, want 2", len(list.Data))
+		}
+		for _, path := range []string{"/v1/webhook_endpoints/" + ep.ID, "/v1/webhook_endpoints/" + ep.ID + "/rotate_secret"} {
+			problemOf(t, e.do(t, request{Method: "POST", Path: path, Key: kb, Body: `{}`}), 404, tollgate.CodeNotFound)
+		}
+		problemOf(t, e.do(t, request{Method: "DELETE", Path: "/v1/webhook_endpoints/" + ep.ID, Key: kb}), 404, tollgate.CodeNotFound)
+		for i := 1; i < MaxAccountEndpoints; i++ {
+			e.call(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: ka, Body: `{"url":"https://example.test/a"}`}, 201, nil)
+		}
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/webhook_endpoints", Key: ka, Body: `{"url":"https://example.test/a"}`}), 409, tollgate.CodeConflict)
+		e.call(t, request{Method: "DELETE", Path: "/v1/webhook_endpoints/" + ep.ID, Key: ka}, 200, nil)
 	})
 }

@@ -48,13 +48,14 @@ func (o *videoHoldOp) apply(ctx context.Context, b *batch, a *account) error {
 // v is the job as it is to be written (completed or failed), with the
 // version it was read at. capture, when not nil, is what to charge (at most
 // the hold: a user is never charged more than quoted); nil releases the
-// hold. The job's Charged is set to what was captured. It returns the job
-// as written, at its new version.
+// hold. The job's Charged is set to what was captured. events are
+// enqueued for the webhook endpoints in the same transaction. It returns
+// the job as written, at its new version.
 //
 // It fails with conflict when the job was written since it was read (the
 // caller reads it again and decides afresh), hold_not_pending when its hold
 // was settled or timed out, capture_exceeds_hold, and not_found.
-func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tollgate.Credits) (tollgate.Video, error) {
+func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tollgate.Credits, events ...tollgate.Event) (tollgate.Video, error) {
 	if v.HoldID == "" || !validID(v.HoldID) {
 		return tollgate.Video{}, fmt.Errorf("settle video %s: it has no hold", v.ID)
 	}
@@ -63,7 +64,7 @@ func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tol
 	}
 	o, err := run(ctx, l, &videoSettleOp{
 		close: closeHoldOp{holdID: v.HoldID, owner: v.AccountID, credits: capture, release: capture == nil},
-		v:     v,
+		v:     v, events: events,
 	}, nil, nil)
 	if err != nil {
 		return tollgate.Video{}, err
@@ -74,8 +75,9 @@ func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tol
 // videoSettleOp captures or releases a video job's hold and writes the
 // job: Ledger.SettleVideo.
 type videoSettleOp struct {
-	close closeHoldOp
-	v     tollgate.Video
+	close  closeHoldOp
+	v      tollgate.Video
+	events []tollgate.Event
 }
 
 func (o *videoSettleOp) need(n *need) { o.close.need(n) }
@@ -86,6 +88,7 @@ func (o *videoSettleOp) apply(ctx context.Context, b *batch, a *account) error {
 	}
 	o.v.Charged = o.close.res.Captured
 	b.w.VideoUpdates = append(b.w.VideoUpdates, o.v)
+	b.w.Events = append(b.w.Events, o.events...)
 	b.owner[o.v.ID] = b.cur
 	o.v.Version++
 	return nil

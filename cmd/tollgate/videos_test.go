@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/webhooks"
 )
 
 // sdkEnv is a serve on SQLite in demo mode with an account "ada" holding
@@ -83,6 +85,26 @@ func TestOpenAISDK(t *testing.T) {
 	e := newSDKEnv(t)
 	ctx := context.Background()
 
+	// The account's own webhook endpoint, for its video events.
+	type delivery struct {
+		body   []byte
+		header http.Header
+	}
+	got := make(chan delivery, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- delivery{b, r.Header.Clone()}
+	}))
+	defer hook.Close()
+	st, ep, err := try(e.inst.URL, e.key, "POST", "/v1/webhook_endpoints", map[string]any{"url": hook.URL, "events": []string{"video.completed"}})
+	if err != nil || st != 201 || ep["account_id"] != "ada" {
+		t.Fatalf("an account's endpoint: %d %v %v", st, ep, err)
+	}
+	secret := ep["secret"].(string)
+	if st, _, _ := try(e.inst.URL, e.key, "POST", "/v1/webhook_endpoints", map[string]any{"url": hook.URL, "events": []string{"ledger.verify_failed"}}); st != 422 {
+		t.Errorf("an account's endpoint for the operator's events: got %d, want 422", st)
+	}
+
 	// Create (multipart, as the SDK sends it), with an Idempotency-Key.
 	v, err := e.videos.New(ctx, openai.VideoNewParams{Prompt: "a red fox in the snow", Model: openai.VideoModelSora2, Seconds: openai.VideoSeconds4,
 		Size: openai.VideoSize1280x720}, option.WithHeader("Idempotency-Key", "fox-1"))
@@ -117,6 +139,24 @@ func TestOpenAISDK(t *testing.T) {
 	}
 	if available, held := e.balance(t); held != "0" || available != "49.6" {
 		t.Errorf("after completion: available %s held %s, want 49.6 and 0", available, held)
+	}
+	// The video.completed event, verified and read by the SDK.
+	select {
+	case d := <-got:
+		hooks := webhooks.NewWebhookService(option.WithWebhookSecret(secret))
+		ev, err := hooks.Unwrap(d.body, d.header)
+		if err != nil {
+			t.Fatalf("unwrap: %v (%s)", err, d.body)
+		}
+		if ev.Type != "video.completed" || ev.Data.ID != v.ID || ev.Object != "event" || ev.ID == "" {
+			t.Errorf("event %s, want video.completed of %s", d.body, v.ID)
+		}
+		d.body[len(d.body)-2] ^= 1
+		if _, err := hooks.Unwrap(d.body, d.header); err == nil {
+			t.Error("a tampered event unwrapped")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no video.completed event delivered in 20 s")
 	}
 
 	// Download each variant.

@@ -12,7 +12,7 @@ import (
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
 	_, err := t.exec(ctx, sqlq.EndpointInsert.PG,
-		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt, e.Disabled, e.OldSecret, e.OldSecretUntil)
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), e.CreatedAt, e.Disabled, e.OldSecret, e.OldSecretUntil, e.AccountID)
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}
@@ -22,7 +22,7 @@ func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
 func scanEndpoint(r row) (tollgate.Endpoint, error) {
 	var e tollgate.Endpoint
 	var types string
-	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &e.CreatedAt, &e.Disabled, &e.OldSecret, &e.OldSecretUntil)
+	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &e.CreatedAt, &e.Disabled, &e.OldSecret, &e.OldSecretUntil, &e.AccountID)
 	if types != "" {
 		e.Types = strings.Split(types, ",")
 	}
@@ -75,7 +75,7 @@ func (t *tx) DeliveriesResend(ctx context.Context, endpointID, eventID string, s
 	}
 	ct, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT e.id, w.id, 'pending', $1, $1 FROM events e JOIN webhook_endpoints w ON w.id = $2
-		WHERE `+cond+` AND (w.types = '' OR e.type = ANY(string_to_array(w.types, ',')))
+		WHERE `+cond+` AND (w.account_id = '' OR w.account_id = e.account_id) AND (w.types = '' OR e.type = ANY(string_to_array(w.types, ',')))
 		ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0, next_at = excluded.next_at,
 		last_error = '', updated_at = excluded.updated_at`, now, endpointID, arg)
 	if err != nil {
@@ -91,7 +91,8 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT $1, id, 'pending', $2, $2 FROM webhook_endpoints
-		WHERE NOT disabled AND (types = '' OR $3 = ANY(string_to_array(types, ',')))`, e.ID, e.CreatedAt, e.Type)
+		WHERE NOT disabled AND (account_id = '' OR account_id = $4) AND (types = '' OR $3 = ANY(string_to_array(types, ',')))`,
+		e.ID, e.CreatedAt, e.Type, e.AccountID)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 func (t *tx) EndpointInsert(ctx context.Context, e tollgate.Endpoint) error {
 	_, err := t.exec(ctx, sqlq.EndpointInsert.Lite,
-		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt), e.Disabled, e.OldSecret, nullMicros(e.OldSecretUntil))
+		e.ID, e.URL, e.Secret, strings.Join(e.Types, ","), micros(e.CreatedAt), e.Disabled, e.OldSecret, nullMicros(e.OldSecretUntil), e.AccountID)
 	if err != nil {
 		return fmt.Errorf("insert endpoint: %w", err)
 	}
@@ -25,7 +25,7 @@ func scanEndpoint(r interface{ Scan(...any) error }) (tollgate.Endpoint, error) 
 	var types string
 	var created int64
 	var until sql.NullInt64
-	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &created, &e.Disabled, &e.OldSecret, &until)
+	err := r.Scan(&e.ID, &e.URL, &e.Secret, &types, &created, &e.Disabled, &e.OldSecret, &until, &e.AccountID)
 	if types != "" {
 		e.Types = strings.Split(types, ",")
 	}
@@ -74,7 +74,7 @@ func (t *tx) EndpointDelete(ctx context.Context, id string) error {
 func (t *tx) DeliveriesResend(ctx context.Context, endpointID, eventID string, since, now time.Time) (int64, error) {
 	q := `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT e.id, w.id, 'pending', ?, ? FROM events e JOIN webhook_endpoints w ON w.id = ?
-		WHERE ` + "%s" + ` AND (w.types = '' OR instr(',' || w.types || ',', ',' || e.type || ',') > 0)
+		WHERE ` + "%s" + ` AND (w.account_id = '' OR w.account_id = e.account_id) AND (w.types = '' OR instr(',' || w.types || ',', ',' || e.type || ',') > 0)
 		ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0, next_at = excluded.next_at,
 		last_error = '', updated_at = excluded.updated_at`
 	var r sql.Result
@@ -97,8 +97,8 @@ func (t *tx) EventEnqueue(ctx context.Context, e tollgate.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO deliveries (event_id, endpoint_id, status, next_at, updated_at)
 		SELECT ?, id, 'pending', ?, ? FROM webhook_endpoints
-		WHERE NOT disabled AND (types = '' OR instr(',' || types || ',', ',' || ? || ',') > 0)`,
-		e.ID, micros(e.CreatedAt), micros(e.CreatedAt), e.Type)
+		WHERE NOT disabled AND (account_id = '' OR account_id = ?) AND (types = '' OR instr(',' || types || ',', ',' || ? || ',') > 0)`,
+		e.ID, micros(e.CreatedAt), micros(e.CreatedAt), e.AccountID, e.Type)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}

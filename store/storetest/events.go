@@ -445,3 +445,37 @@ func testDeliveriesResend(t *testing.T, s store.Store) {
 		t.Errorf("DeliveriesDue after resending since evt_2 (-want +got):\n%s", diff)
 	}
 }
+
+// testEventEnqueueByAccount: an account's endpoint is owed its account's
+// events only; the operator's, every account's.
+func testEventEnqueueByAccount(t *testing.T, s store.Store) {
+	ops, mine := endpoint("we_ops"), endpoint("we_a")
+	mine.AccountID = "a"
+	setUp(t, s, []tollgate.Endpoint{ops, mine}, []tollgate.Event{
+		event("evt_1", tollgate.EventVideoCompleted, "a", T0), event("evt_2", tollgate.EventVideoCompleted, "b", T0),
+		event("evt_3", tollgate.EventVerifyFailed, "", T0),
+	})
+	owed := map[string][]string{}
+	for _, d := range deliveriesDue(t, s, T0, 10) {
+		owed[d.EndpointID] = append(owed[d.EndpointID], d.Event.ID)
+	}
+	if diff := cmp.Diff(map[string][]string{"we_ops": {"evt_1", "evt_2", "evt_3"}, "we_a": {"evt_1"}}, owed,
+		cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+	read(t, s, func(tx store.Tx) error {
+		e, err := tx.EndpointByID(t.Context(), "we_a")
+		if err != nil || e.AccountID != "a" {
+			t.Errorf("EndpointByID: %+v %v, want account a", e, err)
+		}
+		return nil
+	})
+	// A resend to the account's endpoint covers its account's events only.
+	write(t, s, func(tx store.Tx) error {
+		n, err := tx.DeliveriesResend(t.Context(), "we_a", "", T0.Add(-time.Hour), T0)
+		if err == nil && n != 1 {
+			t.Errorf("resend to a's endpoint queued %d, want 1", n)
+		}
+		return err
+	})
+}

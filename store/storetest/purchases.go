@@ -41,6 +41,7 @@ var recordTests = []struct {
 	{"DeliveryDone", testDeliveryDone},
 	{"DeliveriesResend", testDeliveriesResend},
 	{"Videos", testVideos},
+	{"EventEnqueueByAccount", testEventEnqueueByAccount},
 }
 
 func testPacks(t *testing.T, s store.Store) {

@@ -52,7 +52,7 @@ const (
 	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
 	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 	PriceRuleCols    = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
-	EndpointCols     = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until`
+	EndpointCols     = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until, account_id`
 	PaymentEventCols = `id, provider, event_id, type, object_id, order_id, matched, outcome, created_at, received_at`
 	AuditCols        = `id, created_at, actor_key, actor_kind, account_id, action, target, request_id, detail`
 )
@@ -104,7 +104,7 @@ var (
 	OrderUpdate = q(`UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
 		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
 		WHERE id = ? AND status = ? AND refunded_credits = ?`)
-	EndpointInsert = q(`INSERT INTO webhook_endpoints (` + EndpointCols + `) VALUES (?,?,?,?,?,?,?,?)`)
+	EndpointInsert = q(`INSERT INTO webhook_endpoints (` + EndpointCols + `) VALUES (?,?,?,?,?,?,?,?,?)`)
 )
 
 // Video jobs: the columns looked up, and the document.

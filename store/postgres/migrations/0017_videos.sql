@@ -12,3 +12,8 @@ CREATE TABLE videos (
 );
 CREATE INDEX videos_account ON videos (account_id, id);
 CREATE INDEX videos_due ON videos (next_at) WHERE next_at IS NOT NULL;
+
+-- A webhook endpoint an account key registers gets its account's events
+-- only; an admin's ('') gets every account's.
+ALTER TABLE webhook_endpoints ADD COLUMN account_id text COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id);
