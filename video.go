@@ -112,8 +112,12 @@ type VideoAttempt struct {
 	// Outcome: "running", "completed", "failed", "refused" (content
 	// policy), "unknown" (the submit's answer was lost), "cancelled".
 	Outcome string
-	Error   string `json:",omitempty"`
-	Cost    Money  `json:",omitempty"`
+	Seconds int `json:",omitempty"` // asked of the provider
+	// Tries counts the calls of the attempt's current step that failed
+	// (reconciling, downloading), bounded before the job gives up.
+	Tries int    `json:",omitempty"`
+	Error string `json:",omitempty"`
+	Cost  Money  `json:",omitempty"`
 }
 
 // Latency is how long the attempt took, or has taken by now.

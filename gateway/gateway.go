@@ -64,6 +64,9 @@ type Config struct {
 	Deadline time.Duration
 	// Workers is how many steps run at once in this instance.
 	Workers int
+	// RetryBase is the first wait before a call to a provider is tried
+	// again; it doubles each time, up to a minute (default 1 s).
+	RetryBase time.Duration
 }
 
 // Service makes videos. Its methods are safe for concurrent use.
@@ -92,6 +95,9 @@ func New(c Config) *Service {
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

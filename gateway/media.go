@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,9 @@ import (
 // ones.
 type Media struct {
 	FFmpeg, FFprobe string // paths; "" when missing
+	// Slots bounds the ffmpeg and ffprobe processes running at once
+	// (FindMedia sets one per CPU): more only thrash.
+	Slots chan struct{}
 	// FallbackThumbnail and FallbackSpritesheet are served when the
 	// images cannot be derived.
 	FallbackThumbnail, FallbackSpritesheet []byte
@@ -25,7 +29,7 @@ type Media struct {
 
 // FindMedia returns a Media using the ffmpeg and ffprobe on PATH.
 func FindMedia(thumbnail, spritesheet []byte) Media {
-	m := Media{FallbackThumbnail: thumbnail, FallbackSpritesheet: spritesheet}
+	m := Media{FallbackThumbnail: thumbnail, FallbackSpritesheet: spritesheet, Slots: make(chan struct{}, runtime.NumCPU())}
 	if p, err := exec.LookPath("ffmpeg"); err == nil {
 		m.FFmpeg = p
 	}
@@ -117,6 +121,14 @@ func (m Media) Concat(ctx context.Context, a, b, out string) error {
 func (m Media) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
 	if bin == "" {
 		return nil, fmt.Errorf("ffmpeg and ffprobe are not installed")
+	}
+	if m.Slots != nil {
+		select {
+		case m.Slots <- struct{}{}:
+			defer func() { <-m.Slots }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer

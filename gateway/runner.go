@@ -28,9 +28,12 @@ const (
 )
 
 // Retries of one call before the provider counts as failed for the job.
+// A download is tried hardest: the provider has made, and will bill, the
+// video.
 const (
 	maxRetries    = 3
 	maxReconciles = 6
+	maxFetches    = 8
 )
 
 // stepExpire deletes a completed video's content once it expires.
@@ -188,6 +191,11 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 		p.Seconds = v.Seconds - src.Seconds
 	}
 	cands, err := s.candidates(ctx, &p, v.Held, s.spent(v))
+	if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable && s.waiting(ctx, &p, v) {
+		// Its providers' breakers are open: it waits for them, within its
+		// deadline, rather than fail.
+		return s.save(ctx, v, s.c.PollEvery)
+	}
 	if err != nil {
 		if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable {
 			return s.giveUp(ctx, v, "no_provider", err.Error())
@@ -197,7 +205,7 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	c := cands[0]
 	now := s.c.Clock.Now()
 	v.Attempts = append(v.Attempts, tollgate.VideoAttempt{Provider: c.Offer.Provider, ProviderModel: c.Offer.UpstreamModel, StartedAt: now,
-		Outcome: outcomeSubmitting, Cost: c.Cost})
+		Outcome: outcomeSubmitting, Cost: c.Cost, Seconds: c.Seconds})
 	v.Provider, v.ProviderModel, v.ProviderJob, v.Cost, v.Demo = c.Offer.Provider, c.Offer.UpstreamModel, "", c.Cost, c.Demo
 	v.Step = stepReconcile // if the submit's outcome is never written
 	if err := s.save(ctx, v, s.c.Lease); err != nil {
@@ -231,7 +239,16 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
 	s.c.Router.Failed(c.Offer.Provider)
 	v.Step = tollgate.StepRoute
-	return s.save(ctx, v, backoff(s.retries(v, c.Offer.Provider), pe.RetryAfter))
+	return s.save(ctx, v, s.backoff(s.retries(v, c.Offer.Provider), pe.RetryAfter))
+}
+
+// waiting reports whether v has candidates once providers whose breaker
+// is open count: then it waits for them.
+func (s *Service) waiting(ctx context.Context, p *CreateParams, v tollgate.Video) bool {
+	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, v.Held)
+	req.ExcludeProviders, req.AnyHealth = append(req.ExcludeProviders, s.spent(v)...), true
+	cands, err := s.c.Router.Candidates(ctx, req)
+	return err == nil && len(cands) > 0
 }
 
 // spent lists the providers v may not be sent to again: those that
@@ -265,12 +282,12 @@ func (s *Service) retries(v tollgate.Video, provider string) int {
 }
 
 // backoff is the wait before retry n+1: Retry-After when the provider
-// gave one, else 1, 2, 4... seconds up to a minute.
-func backoff(n int, retryAfter time.Duration) time.Duration {
+// gave one, else RetryBase doubled n times, up to a minute.
+func (s *Service) backoff(n int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
 		return min(retryAfter, 10*time.Minute)
 	}
-	return min(time.Second<<min(n, 6), time.Minute)
+	return min(s.c.RetryBase<<min(n, 6), time.Minute)
 }
 
 // job is what v asks of its provider.
@@ -290,7 +307,7 @@ func (s *Service) job(ctx context.Context, v tollgate.Video, seconds int, at tim
 // started records that v's attempt runs at its provider as id.
 func (s *Service) started(ctx context.Context, v tollgate.Video, id string) error {
 	a := &v.Attempts[len(v.Attempts)-1]
-	a.Outcome, a.ProviderJob = outcomeRunning, id
+	a.Outcome, a.ProviderJob, a.Tries, a.Error = outcomeRunning, id, 0, ""
 	now := s.c.Clock.Now()
 	v.ProviderJob, v.Status, v.Step = id, tollgate.VideoInProgress, tollgate.StepPoll
 	if v.StartedAt == nil {
@@ -315,7 +332,7 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("whether %s started the video is not known and it cannot be looked up; "+
 			"it is not sent anywhere again, so it cannot be made twice", a.Provider))
 	}
-	id, found, err := rc.Reconcile(ctx, s.job(ctx, v, v.Seconds, a.StartedAt))
+	id, found, err := rc.Reconcile(ctx, s.job(ctx, v, a.Seconds, a.StartedAt))
 	switch {
 	case err == nil && found:
 		s.c.Log.Info("video runner: a submit whose answer was lost is found at the provider", "video", v.ID, "provider", a.Provider, "job", id)
@@ -326,23 +343,14 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 		v.Step = tollgate.StepRoute
 		return s.save(ctx, v, 0)
 	}
-	if n := s.reconciles(v); n >= maxReconciles {
+	if a.Tries >= maxReconciles {
 		a.Outcome = outcomeUnknown
 		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("%s did not say whether it started the video (%v); "+
 			"it is not sent anywhere again, so it cannot be made twice", a.Provider, err))
 	}
-	a.Error = fmt.Sprintf("reconcile %d: %v", s.reconciles(v)+1, err)
-	return s.save(ctx, v, backoff(s.reconciles(v), 0))
-}
-
-// reconciles counts the tries to reconcile v's last attempt.
-func (s *Service) reconciles(v tollgate.Video) int {
-	a := v.Attempts[len(v.Attempts)-1]
-	var n int
-	if _, err := fmt.Sscanf(a.Error, "reconcile %d:", &n); err != nil {
-		return 0
-	}
-	return n
+	a.Tries++
+	a.Error = fmt.Sprintf("reconcile %d: %v", a.Tries, err)
+	return s.save(ctx, v, s.backoff(a.Tries, 0))
 }
 
 // poll asks v's provider how it goes.
@@ -416,7 +424,15 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	raw := filepath.Join(dir, "download.mp4")
+	// Each try works in a directory of its own, moved into place only
+	// when all is made: a step that outlived its lease and the one that
+	// took over never write the same file.
+	work, err := os.MkdirTemp(dir, ".fetch-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	raw := filepath.Join(work, "download.mp4")
 	f, err := os.Create(raw)
 	if err != nil {
 		return err
@@ -428,21 +444,39 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	a := &v.Attempts[len(v.Attempts)-1]
 	if err != nil {
 		pe := router.Classify(err)
-		if pe.Kind == router.Terminal || s.retries(v, v.Provider) >= maxRetries {
+		if pe.Kind == router.Terminal || a.Tries >= maxFetches {
 			a.Outcome, a.Error = outcomeFailed, pe.Error()
 			return s.giveUp(ctx, v, "fetch_failed", fmt.Sprintf("the video was made by %s but could not be downloaded: %s", v.Provider, pe.Message))
 		}
+		a.Tries++
 		a.Error = "fetch: " + pe.Error()
-		return s.save(ctx, v, backoff(1, pe.RetryAfter))
+		return s.save(ctx, v, s.backoff(a.Tries, pe.RetryAfter))
 	}
-	delivered, err := s.store(ctx, v, dir, raw)
+	delivered, err := s.store(ctx, v, work, raw)
 	if err != nil {
+		// A download cut short or garbled is fetched again, a few times.
+		if a.Tries < maxFetches {
+			a.Tries++
+			a.Error = "fetch: what was downloaded is not a usable video: " + err.Error()
+			return s.save(ctx, v, s.backoff(a.Tries, 0))
+		}
 		a.Outcome, a.Error = outcomeFailed, err.Error()
 		return s.giveUp(ctx, v, "invalid_output", fmt.Sprintf("%s delivered what is not a usable video: %v", v.Provider, err))
 	}
+	for _, name := range []string{fileThumbnail, fileSpritesheet, fileVideo} { // the video last: it says the rest is there
+		if err := os.Rename(filepath.Join(work, name), filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
 	now := s.c.Clock.Now()
 	a.Outcome, a.EndedAt = outcomeCompleted, &now
-	charge := s.charge(v, delivered)
+	base := 0 // an extension charges the seconds it adds
+	if v.Kind == tollgate.VideoExtend {
+		if src, err := s.read(ctx, v.SourceID); err == nil {
+			base = src.Seconds
+		}
+	}
+	charge := s.charge(v, delivered, base)
 	expires := now.Add(s.c.Retention)
 	v.Status, v.Progress, v.CompletedAt, v.ExpiresAt = tollgate.VideoCompleted, 100, &now, &expires
 	v.DeliveredSeconds, v.DeliveredSize = delivered.Seconds, delivered.Size()
@@ -457,8 +491,8 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 }
 
 // store checks the downloaded clip, trims it to what was asked, joins it
-// to the source for an extension, and derives its images. It returns what
-// was delivered.
+// to the source for an extension, and derives its images, all in dir (the
+// try's own directory). It returns what was delivered.
 func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) (Probe, error) {
 	final := filepath.Join(dir, fileVideo)
 	m := s.c.Media
@@ -486,6 +520,12 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 		}
 		segment = v.Seconds - src.Seconds
 	}
+	// An extension comes stitched from a provider that extends videos
+	// itself (as long as the whole), or as the added segment alone.
+	stitched := v.Kind == tollgate.VideoExtend && got.Seconds >= float64(v.Seconds)-0.5
+	if stitched {
+		segment = v.Seconds
+	}
 	if got.Seconds > float64(segment)+0.5 {
 		trimmed := filepath.Join(dir, "trimmed.mp4")
 		if err := m.Trim(ctx, raw, trimmed, segment); err != nil {
@@ -495,7 +535,7 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 			return Probe{}, err
 		}
 	}
-	if v.Kind == tollgate.VideoExtend {
+	if v.Kind == tollgate.VideoExtend && !stitched {
 		joined := filepath.Join(dir, "joined.mp4")
 		if err := m.Concat(ctx, filepath.Join(s.c.Dir, src.ID, fileVideo), raw, joined); err != nil {
 			return Probe{}, err
@@ -517,15 +557,20 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 }
 
 // charge is what v is charged for what was delivered: the hold pro rata
-// to the seconds delivered of those asked, all of it when all were
-// (within a tenth of a second of encoding), never more.
-func (s *Service) charge(v tollgate.Video, got Probe) tollgate.Credits {
-	asked := float64(v.Seconds)
-	if got.Seconds >= asked-0.1 {
+// to the seconds delivered of those asked (past base, the source's, for an
+// extension), all of it when all were (within a tenth of a second of
+// encoding), never more.
+func (s *Service) charge(v tollgate.Video, got Probe, base int) tollgate.Credits {
+	asked := float64(v.Seconds - base)
+	delivered := got.Seconds - float64(base)
+	if delivered >= asked-0.1 {
 		return v.Held
 	}
-	ms := int64(got.Seconds * 1000)
-	c, ok := tollgate.MulDivCeil(int64(v.Held), ms, int64(v.Seconds)*1000)
+	if delivered <= 0 {
+		return 0
+	}
+	ms := int64(delivered * 1000)
+	c, ok := tollgate.MulDivCeil(int64(v.Held), ms, int64(v.Seconds-base)*1000)
 	if !ok || tollgate.Credits(c) > v.Held {
 		return v.Held
 	}

@@ -178,7 +178,7 @@ func TestVideoOverHTTP(t *testing.T) {
 			if v.Status != "completed" && r.Header.Get("Openai-Poll-After-Ms") == "" {
 				t.Error("a running video's answer has no openai-poll-after-ms")
 			}
-			e.clock.Advance(time.Second) // the runner looks again when the clock says so
+			e.clock.Advance(250 * time.Millisecond) // the runner looks again when the clock says so
 			time.Sleep(10 * time.Millisecond)
 		}
 		if v.Tollgate.Credits.Charged != v.Tollgate.Credits.Held || v.Tollgate.Delivered == nil || v.Tollgate.Delivered.Size != "720x1280" {

@@ -6,13 +6,24 @@ import (
 	"tollgate/pricing"
 )
 
-// Circuit breaker: after breakerFailures failures in a row a provider is
-// left out for breakerOpen; then one job may try it (half open), and a
-// success closes the breaker.
+// Circuit breaker defaults: after DefaultBreakerFailures failures in a
+// row a provider is left out for DefaultBreakerOpen; then jobs may try it
+// again (half open), and a success closes the breaker.
 const (
-	breakerFailures = 5
-	breakerOpen     = 30 * time.Second
+	DefaultBreakerFailures = 5
+	DefaultBreakerOpen     = 30 * time.Second
 )
+
+func (r *Router) breakerLimits() (int, time.Duration) {
+	n, d := r.BreakerFailures, r.BreakerOpen
+	if n <= 0 {
+		n = DefaultBreakerFailures
+	}
+	if d <= 0 {
+		d = DefaultBreakerOpen
+	}
+	return n, d
+}
 
 type breaker struct {
 	failures  int
@@ -24,7 +35,8 @@ func (r *Router) healthy(provider string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.breakers[provider]
-	return b == nil || b.failures < breakerFailures || !r.Clock.Now().Before(b.openUntil)
+	n, _ := r.breakerLimits()
+	return b == nil || b.failures < n || !r.Clock.Now().Before(b.openUntil)
 }
 
 // Succeeded records that provider answered as it should.
@@ -48,8 +60,8 @@ func (r *Router) Failed(provider string) {
 		r.breakers[provider] = b
 	}
 	b.failures++
-	if b.failures >= breakerFailures {
-		b.openUntil = r.Clock.Now().Add(breakerOpen)
+	if n, d := r.breakerLimits(); b.failures >= n {
+		b.openUntil = r.Clock.Now().Add(d)
 	}
 }
 
@@ -59,8 +71,9 @@ func (r *Router) Open() []string {
 	defer r.mu.Unlock()
 	var out []string
 	now := r.Clock.Now()
+	n, _ := r.breakerLimits()
 	for p, b := range r.breakers {
-		if b.failures >= breakerFailures && now.Before(b.openUntil) {
+		if b.failures >= n && now.Before(b.openUntil) {
 			out = append(out, p)
 		}
 	}

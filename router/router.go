@@ -157,6 +157,9 @@ type Request struct {
 	// Only, when set, is the one provider that may run it (a remix where
 	// only the source's provider can).
 	Only string
+	// AnyHealth keeps candidates whose provider's breaker is open: to
+	// tell "none for now" from "none at all".
+	AnyHealth bool
 }
 
 // Candidate is one way to make a request.
@@ -184,6 +187,10 @@ type Router struct {
 	Local Provider
 	Price Pricer
 	Clock tollgate.Clock
+	// BreakerFailures and BreakerOpen tune the circuit breakers (default
+	// DefaultBreakerFailures and DefaultBreakerOpen).
+	BreakerFailures int
+	BreakerOpen     time.Duration
 
 	mu       sync.Mutex
 	breakers map[string]*breaker
@@ -279,7 +286,7 @@ func (r *Router) candidate(o pricing.Offer, q Request, credits tollgate.Credits)
 		slices.Contains(q.ExcludeProviders, o.Provider),
 		q.Feature != "" && !o.Has(q.Feature),
 		!slices.Contains(o.Sizes, q.Size),
-		!r.healthy(o.Provider):
+		!q.AnyHealth && !r.healthy(o.Provider):
 		return Candidate{}, false
 	}
 	secs, ok := o.Duration(q.Seconds)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -59,6 +60,8 @@ type Provider struct {
 	// Font is a TrueType font file for the prompt; "" uses ffmpeg's
 	// default (fontconfig).
 	Font string
+	// slots bounds the renders running at once, one per CPU.
+	slots chan struct{}
 }
 
 var (
@@ -69,7 +72,7 @@ var (
 // New returns a renderer taking renderTime per job, using the ffmpeg on
 // PATH if there is one.
 func New(renderTime time.Duration, clock tollgate.Clock) *Provider {
-	p := &Provider{RenderTime: renderTime, Clock: clock}
+	p := &Provider{RenderTime: renderTime, Clock: clock, slots: make(chan struct{}, runtime.NumCPU())}
 	if path, err := exec.LookPath("ffmpeg"); err == nil {
 		p.FFmpeg = path
 	}
@@ -187,6 +190,14 @@ func (p *Provider) Fetch(ctx context.Context, id string, w io.Writer) error {
 }
 
 func (p *Provider) render(ctx context.Context, j job, text, out string) error {
+	if p.slots != nil {
+		select {
+		case p.slots <- struct{}{}:
+			defer func() { <-p.slots }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	width, height, _ := dimensions(j.Size)
 	font := ""
 	if p.Font != "" {

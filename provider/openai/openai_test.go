@@ -1,0 +1,212 @@
+package openai_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/provider/openai"
+	"tollgate/provider/openai/openaitest"
+	"tollgate/router"
+)
+
+func client(f *openaitest.Fake, key string) *openai.Client {
+	return openai.New(openai.Options{Name: "up", BaseURL: f.URLv1(), APIKey: key, Timeout: 5 * time.Second})
+}
+
+func kindOf(err error) router.Kind {
+	var e *router.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return -1
+}
+
+// TestClient runs the adapter against the fake upstream: create, poll,
+// download, remix, edit, extend, and the errors as classified.
+func TestClient(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it): the fake renders clips with it")
+	}
+	f := openaitest.New(50*time.Millisecond, openaitest.Chaos{})
+	defer f.Close()
+	c := client(f, openaitest.Key)
+	ctx := context.Background()
+	id, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoCreate, Model: "sora-2", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(id string) router.Status {
+		t.Helper()
+		for range 200 {
+			st, err := c.Status(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != router.Running {
+				return st
+			}
+			if st.Progress < 0 || st.Progress > 99 {
+				t.Errorf("running with progress %d", st.Progress)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("%s still running", id)
+		return router.Status{}
+	}
+	if st := wait(id); st.State != router.Completed {
+		t.Fatalf("status %+v", st)
+	}
+	var b bytes.Buffer
+	if err := c.Fetch(ctx, id, &b); err != nil || b.Len() < 1000 {
+		t.Fatalf("fetch: %d bytes, %v", b.Len(), err)
+	}
+	for _, j := range []router.Job{
+		{Kind: tollgate.VideoRemix, Prompt: "at night", SourceJob: id},
+		{Kind: tollgate.VideoEdit, Prompt: "more snow", SourceJob: id},
+		{Kind: tollgate.VideoExtend, Prompt: "it runs on", Seconds: 4, SourceJob: id},
+	} {
+		nid, err := c.Submit(ctx, j)
+		if err != nil {
+			t.Fatalf("%s: %v", j.Kind, err)
+		}
+		if st := wait(nid); st.State != router.Completed {
+			t.Errorf("%s: %+v", j.Kind, st)
+		}
+	}
+	// Errors, classified.
+	if _, err := client(f, "sk-wrong").Submit(ctx, router.Job{Model: "sora-2", Prompt: "a fox", Seconds: 4, Size: "1280x720"}); kindOf(err) != router.Terminal {
+		t.Errorf("a wrong key: %v, want terminal", err)
+	}
+	if _, err := c.Submit(ctx, router.Job{Model: "sora-2", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); kindOf(err) != router.Terminal {
+		t.Errorf("a value the upstream refuses: %v, want terminal", err)
+	}
+	if _, err := c.Submit(ctx, router.Job{Model: "sora-2", Prompt: "FORBIDDEN fox", Seconds: 4, Size: "1280x720"}); kindOf(err) != router.Refused {
+		t.Errorf("a prompt refused at once: %v, want refused", err)
+	}
+	rid, err := c.Submit(ctx, router.Job{Model: "sora-2", Prompt: "REFUSE fox", Seconds: 4, Size: "1280x720"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := wait(rid); st.State != router.Failed || st.Err == nil || st.Err.Kind != router.Refused {
+		t.Errorf("a video refused as it runs: %+v, want failed and refused", st)
+	}
+	if _, err := c.Status(ctx, "video_none"); kindOf(err) != router.Terminal {
+		t.Errorf("an unknown video: %v, want terminal", err)
+	}
+	if err := c.Cancel(ctx, id); !errors.Is(err, router.ErrCannotCancel) {
+		t.Errorf("cancel: %v, want ErrCannotCancel", err)
+	}
+	// Reconcile finds the one video a lost submit made, by its fields.
+	at := time.Now()
+	j := router.Job{Kind: tollgate.VideoCreate, Model: "sora-2", Prompt: "a lost fox", Seconds: 8, Size: "720x1280", SubmittedAt: at}
+	lost, err := c.Submit(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := c.Reconcile(ctx, j); err != nil || !found || got != lost {
+		t.Errorf("reconcile: %s %v %v, want %s", got, found, err, lost)
+	}
+	other := j
+	other.Prompt = "never sent"
+	if _, found, err := c.Reconcile(ctx, other); found || kindOf(err) != router.Unknown {
+		t.Errorf("reconcile of a video never made: found %v, %v; want unknown (a listing proves no absence)", found, err)
+	}
+}
+
+// TestClientUnreachable: a connection never made is retryable; a submit
+// whose answer is lost after it was sent is unknown.
+func TestClientUnreachable(t *testing.T) {
+	t.Parallel()
+	c := openai.New(openai.Options{BaseURL: "http://127.0.0.1:1/v1", APIKey: "k", Timeout: time.Second})
+	_, err := c.Submit(context.Background(), router.Job{Model: "sora-2", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+	if kindOf(err) != router.Retryable {
+		t.Errorf("unreachable: %v, want retryable", err)
+	}
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(300 * time.Millisecond) })
+	srv := newServer(hang)
+	defer srv.Close()
+	c = openai.New(openai.Options{BaseURL: srv.URL + "/v1", APIKey: "k", Timeout: 100 * time.Millisecond})
+	if _, err := c.Submit(context.Background(), router.Job{Model: "sora-2", Prompt: "a fox", Seconds: 4, Size: "1280x720"}); kindOf(err) != router.Unknown {
+		t.Errorf("a submit that timed out: %v, want unknown", err)
+	}
+	if _, err := c.Status(context.Background(), "video_1"); kindOf(err) != router.Retryable {
+		t.Errorf("a poll that timed out: %v, want retryable", err)
+	}
+}
+
+func TestParseError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status int
+		header http.Header
+		body   string
+		kind   router.Kind
+		code   string
+		after  time.Duration
+	}{
+		{429, http.Header{"Retry-After-Ms": {"250"}}, `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`, router.Retryable, "rate_limit_exceeded", 250 * time.Millisecond},
+		{429, http.Header{"Retry-After": {"2"}}, `{}`, router.Retryable, "http_429", 2 * time.Second},
+		{503, nil, `upstream connect error`, router.Retryable, "http_503", 0},
+		{400, nil, `{"error":{"message":"blocked","type":"invalid_request_error","code":"moderation_blocked"}}`, router.Refused, "moderation_blocked", 0},
+		{400, nil, `{"error":{"message":"bad size","type":"invalid_request_error","param":"size","code":null}}`, router.Terminal, "http_400", 0},
+		{401, nil, `{"error":{"message":"bad key","code":"invalid_api_key"}}`, router.Terminal, "invalid_api_key", 0},
+		{409, nil, `{}`, router.Retryable, "http_409", 0},
+	} {
+		e := openai.ParseError(tc.status, tc.header, []byte(tc.body))
+		if e.Kind != tc.kind || e.Code != tc.code || e.RetryAfter != tc.after {
+			t.Errorf("%d %s: got %v %s %s, want %v %s %s", tc.status, tc.body, e.Kind, e.Code, e.RetryAfter, tc.kind, tc.code, tc.after)
+		}
+	}
+}
+
+// Fuzz targets for the parsers of the upstream's answers: they never
+// panic, and what they accept is usable.
+func FuzzParseVideo(f *testing.F) {
+	f.Add([]byte(`{"id":"video_1","object":"video","status":"in_progress","progress":40,"seconds":"8","size":"1280x720","created_at":1}`))
+	f.Add([]byte(`{"id":"video_1","status":"failed","error":{"code":"moderation_blocked","message":"no"}}`))
+	f.Add([]byte(`{"id":"","status":"queued"}`))
+	f.Add([]byte(`{"id":"v","status":"queued","seconds":8}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := openai.ParseVideo(b)
+		if err == nil && (v.ID == "" || v.Status == "") {
+			t.Errorf("accepted %q without an id or a status", b)
+		}
+	})
+}
+
+func FuzzParseList(f *testing.F) {
+	f.Add([]byte(`{"object":"list","data":[{"id":"video_1","status":"completed"}],"has_more":true,"last_id":"video_1"}`))
+	f.Add([]byte(`{"data":null,"last_id":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := openai.ParseList(b)
+		if err == nil {
+			for _, v := range l.Data {
+				if v.ID == "" {
+					t.Errorf("accepted a video without an id in %q", b)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseError(f *testing.F) {
+	f.Add(429, []byte(`{"error":{"message":"x","code":"rate_limit_exceeded"}}`), "1.5")
+	f.Add(400, []byte(`{"error":{"code":"moderation_blocked"}}`), "")
+	f.Add(500, []byte(`<html>`), "Wed, 21 Oct 2015 07:28:00 GMT")
+	f.Fuzz(func(t *testing.T, status int, body []byte, retry string) {
+		e := openai.ParseError(status, http.Header{"Retry-After": {retry}}, body)
+		if e == nil || e.Code == "" || e.RetryAfter < 0 {
+			t.Errorf("ParseError(%d, %q, %q) = %+v", status, body, retry, e)
+		}
+	})
+}
+
+func newServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
