@@ -275,6 +275,14 @@ func quoteMatches(q tollgate.Quote, p CreateParams) error {
 	return nil
 }
 
+// Route returns the ways to make a video of model (or auto...) for seconds
+// at size, best first by policy, every one from a provider that can make
+// it now; model_unavailable with the alternatives when there are none.
+func (s *Service) Route(ctx context.Context, model, policy string, seconds int, size string) ([]router.Candidate, error) {
+	p := CreateParams{Model: model, Policy: policy, Seconds: seconds, Size: size, Kind: tollgate.VideoCreate}
+	return s.candidates(ctx, &p, 0, nil)
+}
+
 // candidates returns the ways to make p, at or below maxCredits when not
 // zero, leaving out providers in exclude; model_unavailable with the
 // alternatives when there are none.

@@ -469,7 +469,6 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 		}
 	}
 	now := s.c.Clock.Now()
-	a.Outcome, a.EndedAt = outcomeCompleted, &now
 	base := 0 // an extension charges the seconds it adds
 	if v.Kind == tollgate.VideoExtend {
 		if src, err := s.read(ctx, v.SourceID); err == nil {
@@ -478,10 +477,17 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	}
 	charge := s.charge(v, delivered, base)
 	expires := now.Add(s.c.Retention)
-	v.Status, v.Progress, v.CompletedAt, v.ExpiresAt = tollgate.VideoCompleted, 100, &now, &expires
-	v.DeliveredSeconds, v.DeliveredSize = delivered.Seconds, delivered.Size()
-	v.Step, v.NextAt = stepExpire, &expires
-	done, err := s.c.Ledger.SettleVideo(ctx, v, &charge, s.event(v, tollgate.EventVideoCompleted))
+	c := v
+	c.Attempts = slices.Clone(v.Attempts)
+	ca := &c.Attempts[len(c.Attempts)-1]
+	ca.Outcome, ca.EndedAt, ca.Tries, ca.Error = outcomeCompleted, &now, 0, ""
+	c.Status, c.Progress, c.CompletedAt, c.ExpiresAt = tollgate.VideoCompleted, 100, &now, &expires
+	c.DeliveredSeconds, c.DeliveredSize = delivered.Seconds, delivered.Size()
+	c.Step, c.NextAt = stepExpire, &expires
+	done, err := s.c.Ledger.SettleVideo(ctx, c, &charge, s.event(c, tollgate.EventVideoCompleted))
+	if tollgate.ErrorCode(err) == tollgate.CodeHoldNotPending {
+		return s.giveUp(ctx, v, "hold_expired", "the video was made after its hold timed out, so it could not be charged; it is not delivered")
+	}
 	if err != nil {
 		return err
 	}
@@ -593,6 +599,12 @@ func (s *Service) fail(v *tollgate.Video, code, message string, now time.Time) {
 func (s *Service) giveUp(ctx context.Context, v tollgate.Video, code, message string) error {
 	s.fail(&v, code, message, s.c.Clock.Now())
 	_, err := s.c.Ledger.SettleVideo(ctx, v, nil, s.event(v, tollgate.EventVideoFailed))
+	if tollgate.ErrorCode(err) == tollgate.CodeHoldNotPending {
+		// The hold timed out (the job outlived it): its credits went back
+		// already; the job fails on its own.
+		s.c.Log.Error("video runner: a job's hold timed out before the job ended; it fails without a charge", "video", v.ID, "hold", v.HoldID)
+		err = s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.VideoUpdate(ctx, v) })
+	}
 	if err == nil {
 		_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
 		s.c.Log.Info("video failed; its hold is released", "video", v.ID, "code", code, "message", message)

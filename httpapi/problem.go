@@ -96,6 +96,8 @@ type Problem struct {
 	// PurchasesUnavailable, in a 402 from a server that sells nothing,
 	// says so: the offers are empty because buying is not available.
 	PurchasesUnavailable string `json:"purchases_unavailable,omitempty" doc:"insufficient_credits only, from a server that sells no credits (no payment provider and not in demo mode): why offers is empty."`
+	// model_unavailable only.
+	Alternatives []alternativeView `json:"alternatives,omitempty" doc:"model_unavailable only: models that can make it now, with their price."`
 }
 
 func (Problem) doc() string {
@@ -187,6 +189,9 @@ func renderProblem(s *Server, r *http.Request, e *tollgate.Error, status int) (s
 	p := Problem{
 		Type: "urn:tollgate:problem:" + string(e.Code), Title: cmp.Or(e.Title, titles[e.Code]), Status: status,
 		Detail: e.Message, Code: e.Code, Field: e.Field, Instance: r.URL.Path,
+	}
+	for _, a := range e.Alternatives {
+		p.Alternatives = append(p.Alternatives, alternativeView(a))
 	}
 	if in := e.Insufficient; in != nil {
 		p.AccountID, p.Product = in.AccountID, in.Product

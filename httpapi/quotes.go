@@ -1,15 +1,18 @@
 package httpapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"tollgate"
 	"tollgate/ledger"
 	"tollgate/pricing"
+	"tollgate/router"
 	"tollgate/store/record"
 )
 
@@ -21,6 +24,7 @@ type quoteRequest struct {
 	Size         string           `json:"size" doc:"video: WIDTHxHEIGHT, default 1280x720."`
 	InputTokens  int64            `json:"input_tokens" minimum:"0"`
 	OutputTokens int64            `json:"output_tokens" minimum:"0"`
+	Policy       string           `json:"policy" enum:"cheapest,fastest,balanced" doc:"video: how the router ranks providers; default cheapest (auto:fastest means fastest)."`
 }
 
 func (quoteRequest) schemaName() string { return "CreateQuoteRequest" }
@@ -64,8 +68,57 @@ type quoteView struct {
 	UnitPrices *unitPricesView  `json:"unit_prices,omitempty"`
 	Money      *moneyView       `json:"money" doc:"The price in money at the cheapest pack's rate."`
 	Payment    paymentView      `json:"payment"`
+	Route      *routeView       `json:"route,omitempty" doc:"video: every provider that can make it now, the router's choice and why."`
 	CreatedAt  time.Time        `json:"created_at"`
 	ExpiresAt  time.Time        `json:"expires_at"`
+}
+
+type routeView struct {
+	Policy     string          `json:"policy" enum:"cheapest,fastest,balanced"`
+	Chosen     candidateView   `json:"chosen"`
+	Reason     string          `json:"reason"`
+	Candidates []candidateView `json:"candidates" doc:"Best first. The user pays the quote whichever of them makes it; a fallback never costs more."`
+}
+
+type candidateView struct {
+	Provider        string           `json:"provider"`
+	Model           string           `json:"model"`
+	ProviderModel   string           `json:"provider_model"`
+	Seconds         int              `json:"seconds" doc:"What is asked of the provider: at least the seconds quoted; a longer clip is trimmed."`
+	Credits         tollgate.Credits `json:"credits" doc:"What the user would pay for its model."`
+	ExpectedSeconds int64            `json:"expected_seconds" doc:"Expected time to make it: observed, else the catalog's."`
+	Demo            bool             `json:"demo,omitempty" doc:"The local renderer stands in (no provider configured)."`
+	Cost            *tollgate.Money  `json:"cost,omitempty" doc:"Admin keys, in the answer that makes the quote: what the provider charges. Not stored on the quote."`
+}
+
+func viewRoute(cands []router.Candidate, policy string) *routeView {
+	if policy == "" {
+		policy = router.Cheapest
+	}
+	rv := &routeView{Policy: policy, Reason: router.Why(cands, policy)}
+	for _, c := range cands {
+		cost := c.Cost
+		rv.Candidates = append(rv.Candidates, candidateView{Provider: c.Offer.Provider, Model: c.Offer.Model, ProviderModel: c.Offer.UpstreamModel,
+			Seconds: c.Seconds, Credits: c.Credits, ExpectedSeconds: int64(c.Expected / time.Second), Demo: c.Demo, Cost: &cost})
+	}
+	rv.Chosen = rv.Candidates[0]
+	return rv
+}
+
+// withoutCosts is rv as stored and shown to account keys: no provider's
+// money cost.
+func (rv *routeView) withoutCosts() *routeView {
+	if rv == nil {
+		return nil
+	}
+	out := *rv
+	out.Candidates = make([]candidateView, len(rv.Candidates))
+	for i, c := range rv.Candidates {
+		c.Cost = nil
+		out.Candidates[i] = c
+	}
+	out.Chosen.Cost = nil
+	return &out
 }
 
 func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteRequest }) (storedJSON[quoteView], error) {
@@ -77,6 +130,9 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 	if _, err := s.l.Account(r.Context(), acct); err != nil {
 		return nil, err
 	}
+	if req.Policy != "" && req.Product != tollgate.ProductVideo {
+		return nil, tollgate.FieldError("policy", "is for video quotes only")
+	}
 	price, now, err := s.Quotes.Price(r.Context(), pricing.Request{Product: req.Product, Model: req.Model, Seconds: req.Seconds,
 		Size: req.Size, InputTokens: req.InputTokens, OutputTokens: req.OutputTokens})
 	if err == nil {
@@ -84,6 +140,25 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 	}
 	if err != nil {
 		return nil, err
+	}
+	var route *routeView
+	if price.Product == tollgate.ProductVideo && s.Videos != nil {
+		// The router chooses among the providers that can make it now; for
+		// auto, its choice is the model quoted.
+		model := req.Model
+		if model == "" {
+			model = "auto"
+		}
+		cands, err := s.Videos.Route(r.Context(), model, req.Policy, price.Seconds, cmp.Or(req.Size, "1280x720"))
+		if err != nil {
+			return nil, err
+		}
+		route = viewRoute(cands, req.Policy)
+		if chosen := cands[0].Offer.Model; strings.HasPrefix(model, "auto") && chosen != price.Model {
+			if price, now, err = s.Quotes.Price(r.Context(), pricing.Request{Product: req.Product, Model: chosen, Seconds: req.Seconds, Size: req.Size}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	plan, err := s.l.Preview(r.Context(), acct, price.Product, price.Credits)
 	if err != nil {
@@ -106,6 +181,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 	for _, l := range plan.Lines {
 		v.Payment.From = append(v.Payment.From, paymentLineView{l.GrantID, l.Source, l.Credits, l.ExpiresAt})
 	}
+	v.Route = route.withoutCosts()
 	details, err := marshal(v)
 	if err != nil {
 		return nil, err
@@ -117,6 +193,10 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		return q, tx.QuoteInsert(r.Context(), q)
 	}); err != nil {
 		return nil, err
+	}
+	if route != nil && c.key.Admin() {
+		v.Route = route
+		return marshal(v)
 	}
 	return details, nil
 }

@@ -277,3 +277,34 @@ func TestPriceIncreaseNeedsNotice(t *testing.T) {
 			Body: `{"id":"video-surcharge","product":"video","meter":"seconds","per":1,"credits":"1"}`}, http.StatusCreated, nil)
 	})
 }
+
+// TestVideoQuoteRoute: a video quote lists the providers that can make it
+// and the router's choice; the provider's money cost is shown to an admin
+// key in the answer that makes the quote only.
+func TestVideoQuoteRoute(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "a", "free", "UTC")
+		key := e.createKey(t, "a")
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: adminKey,
+			Body: `{"account_id":"a","product":"video","model":"auto","seconds":4,"size":"1280x720","policy":"fastest"}`}, 201, &q)
+		if q.Route == nil || len(q.Route.Candidates) == 0 || q.Route.Policy != "fastest" || q.Route.Reason == "" || q.Route.Chosen.Cost == nil {
+			t.Fatalf("admin's quote: route %+v, want candidates, the choice, why, and costs", q.Route)
+		}
+		if q.Model != q.Route.Chosen.Model || q.Credits != q.Route.Chosen.Credits {
+			t.Errorf("auto quoted %s at %s, the router chose %s at %s", q.Model, q.Credits, q.Route.Chosen.Model, q.Route.Chosen.Credits)
+		}
+		var got quoteView
+		e.call(t, request{Method: "GET", Path: "/v1/quotes/" + q.ID, Key: key}, 200, &got)
+		if got.Route == nil || got.Route.Chosen.Cost != nil {
+			t.Errorf("the stored quote: route %+v, want it without costs", got.Route)
+		}
+		var mine quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: key, Body: `{"product":"video","model":"sora-2","seconds":8,"size":"720x1280"}`}, 201, &mine)
+		if mine.Route == nil || mine.Route.Chosen.Cost != nil || mine.Route.Chosen.Model != "sora-2" {
+			t.Errorf("an account's quote: route %+v, want sora-2 without costs", mine.Route)
+		}
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/quotes", Key: key, Body: `{"product":"assistant","input_tokens":5,"policy":"fastest"}`}), 422, tollgate.CodeInvalidField)
+	})
+}

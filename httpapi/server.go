@@ -207,8 +207,10 @@ func (s *Server) register() {
 	handle(s, op{pattern: "POST /v1/quotes", id: "createQuote", tag: prices, status: http.StatusCreated,
 		summary: "Price a job", description: "Prices a request and locks the price for 15 minutes: a hold or usage with this quote_id " +
 			"reserves at most its credits. Lists the breakdown by rule, unit prices, the money equivalent at the cheapest pack, and how " +
-			"the account would pay now. Unknown models, durations or sizes are 422 naming the allowed values.", answer: "The quote.",
-		errors: []tollgate.Code{tollgate.CodeNotFound}}, s.createQuote)
+			"the account would pay now. Unknown models, durations or sizes are 422 naming the allowed values. A video quote lists every " +
+			"provider that can make it now (route), the router's choice and why; for auto, the model quoted is the router's choice. " +
+			"A model no live provider makes is 400 model_unavailable with the alternatives.", answer: "The quote.",
+		errors: []tollgate.Code{tollgate.CodeNotFound, tollgate.CodeModelUnavailable}}, s.createQuote)
 	handle(s, op{pattern: "GET /v1/quotes/{id}", id: "getQuote", tag: prices,
 		summary: "Get a quote", description: "The quote as it was given.", answer: "The quote."}, s.getQuote)
 	serve(s, op{pattern: "GET /v1/prices", id: "getPrices", tag: prices, summary: "The public price table",

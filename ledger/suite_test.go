@@ -138,6 +138,7 @@ func TestLedger(t *testing.T) {
 		{"TimezoneChanges", testTimezoneChanges, false},
 		{"PlanChanges", testPlanChanges, false},
 		{"VideoJobs", testVideoJobs, false},
+		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}
 	for _, sc := range stores() {

@@ -194,6 +194,15 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 				r.add("account %s counts %d pending holds but has %d", a.ID, a.PendingHolds, pending[a.ID])
 			}
 		}
+		byID := make(map[string]*tollgate.Hold, len(holds))
+		for i := range holds {
+			byID[holds[i].ID] = &holds[i]
+		}
+		for _, a := range accts {
+			if err := verifyVideos(ctx, tx, a.ID, byID, &r); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	sort.Strings(r.Violations)
@@ -202,4 +211,40 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 
 func (r *Report) add(format string, args ...any) {
 	r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
+}
+
+// verifyVideos checks an account's video jobs against their holds: a job
+// is completed exactly when its hold was captured, charging what the hold
+// captured and no more than it held; failed when it was released or timed
+// out, charging nothing; running while it is pending.
+func verifyVideos(ctx context.Context, tx store.Tx, account string, holds map[string]*tollgate.Hold, r *Report) error {
+	for after := ""; ; {
+		vs, err := tx.VideoList(ctx, record.VideoListParams{AccountID: account, After: after, Limit: 1000, Deleted: true})
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			h := holds[v.HoldID]
+			switch {
+			case h == nil:
+				r.add("video %s pays with hold %s, which does not exist", v.ID, v.HoldID)
+			case h.AccountID != v.AccountID:
+				r.add("video %s of account %s pays with hold %s of account %s", v.ID, v.AccountID, h.ID, h.AccountID)
+			case v.Charged > v.Held || v.Held != h.Amount:
+				r.add("video %s charged %s of %s held, its hold %s held %s", v.ID, v.Charged, v.Held, h.ID, h.Amount)
+			case h.Status == tollgate.HoldCaptured && (v.Status != tollgate.VideoCompleted || v.Charged != h.Captured):
+				r.add("video %s is %s charging %s, but its hold %s captured %s", v.ID, v.Status, v.Charged, h.ID, h.Captured)
+			case (h.Status == tollgate.HoldReleased || h.Status == tollgate.HoldExpired) && v.Status == tollgate.VideoCompleted:
+				r.add("video %s is completed, but its hold %s was %s", v.ID, h.ID, h.Status)
+			case h.Status == tollgate.HoldPending && v.Status.Final():
+				r.add("video %s is %s, but its hold %s is still pending", v.ID, v.Status, h.ID)
+			case v.Status != tollgate.VideoCompleted && v.Charged != 0:
+				r.add("video %s is %s but charged %s", v.ID, v.Status, v.Charged)
+			}
+		}
+		if len(vs) < 1000 {
+			return nil
+		}
+		after = vs[len(vs)-1].ID
+	}
 }

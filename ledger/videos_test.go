@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +173,36 @@ func testVideoSettleRaceManyLedgers(t *testing.T, open Opener) {
 	}
 	if b := e.balance("a"); b.Held != 0 || b.Available != cr(100)-charged {
 		t.Errorf("balance: held %s available %s, want 0 and %s", b.Held, b.Available, cr(100)-charged)
+	}
+}
+
+// testVerifyVideos: verify finds a video whose state disagrees with its
+// hold's: here a hold captured outside SettleVideo, the job still queued.
+func testVerifyVideos(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	e.account("a", noPlan, "UTC")
+	e.grant(ledger.GrantParams{AccountID: "a", Credits: cr(10)})
+	v, err := e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "a", Product: tollgate.ProductVideo, Credits: cr(2)}, newVideo("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.l.Verify(e.ctx); err != nil || len(r.Violations) != 0 {
+		t.Fatalf("verify with a queued job: %v %v", r.Violations, err)
+	}
+	if _, err := e.l.Capture(e.ctx, ledger.CaptureParams{HoldID: v.HoldID}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.l.Verify(e.ctx)
+	if err != nil || len(r.Violations) != 1 || !strings.Contains(r.Violations[0], v.ID) {
+		t.Fatalf("verify: got %v %v, want the video named", r.Violations, err)
+	}
+	// Put it right, so the test's own verify passes.
+	v.Status, v.Charged = tollgate.VideoCompleted, cr(2)
+	if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error { return tx.VideoUpdate(e.ctx, v) }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.l.Verify(e.ctx); err != nil || len(r.Violations) != 0 {
+		t.Fatalf("verify after the repair: %v %v", r.Violations, err)
 	}
 }

@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -174,3 +175,60 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestReload: a reloaded catalog takes over, unless it raises a price
+// sooner than the notice period.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	q := &Quotes{Catalog: Default(), Clock: fixedClock(now), Notice: 14 * 24 * time.Hour}
+	price := func() tollgate.Credits {
+		p, _, err := q.Price(context.Background(), Request{Product: tollgate.ProductVideo, Model: "sora-2", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Credits
+	}
+	before := price()
+	withRule := func(credits string, at time.Time) *Catalog {
+		c := *Default()
+		c.Rules = append([]Rule{}, c.Rules...)
+		cr, err := tollgate.ParseCredits(credits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Rules = append(c.Rules, Rule{ID: "video-standard-720p", Product: tollgate.ProductVideo, Meter: MeterSeconds, Tier: "standard",
+			Resolution: "720p", Per: 1, Credits: cr, EffectiveAt: at})
+		return &c
+	}
+	if err := q.Reload(withRule("0.2", now.Add(-time.Minute))); tollgate.ErrorCode(err) != tollgate.CodeNoticeRequired {
+		t.Errorf("an immediate raise: got %v, want notice_required", err)
+	}
+	if err := q.Reload(withRule("0.2", now.Add(24*time.Hour))); tollgate.ErrorCode(err) != tollgate.CodeNoticeRequired {
+		t.Errorf("a raise in a day: got %v, want notice_required", err)
+	}
+	if got := price(); got != before {
+		t.Errorf("a refused reload changed the price: %s, want %s", got, before)
+	}
+	if err := q.Reload(withRule("0.05", now.Add(-time.Minute))); err != nil {
+		t.Errorf("a cut: %v", err)
+	}
+	if got := price(); got != before/2 {
+		t.Errorf("after a cut: %s, want %s", got, before/2)
+	}
+	// Dropping the cut is a raise too; keeping it and adding a raise 15
+	// days ahead is announced well enough.
+	if err := q.Reload(Default()); tollgate.ErrorCode(err) != tollgate.CodeNoticeRequired {
+		t.Errorf("a file without the cut in force: got %v, want notice_required", err)
+	}
+	later := withRule("0.05", now.Add(-time.Minute))
+	raise := withRule("0.2", now.Add(15*24*time.Hour))
+	later.Rules = append(later.Rules, raise.Rules[len(raise.Rules)-1])
+	if err := q.Reload(later); err != nil {
+		t.Errorf("a raise announced 15 days ahead: %v", err)
+	}
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }

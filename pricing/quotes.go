@@ -62,6 +62,7 @@ func (q *Quotes) Prices(ctx context.Context) (*Catalog, error) {
 	if q.Records == nil {
 		return q.Catalog, nil
 	}
+	file := q.Catalog
 	var stored []tollgate.PriceRule
 	err := q.Records.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
@@ -71,10 +72,51 @@ func (q *Quotes) Prices(ctx context.Context) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("price rules: %w", err)
 	}
-	c := *q.Catalog
-	c.Rules = mergeRules(q.Catalog.Rules, stored)
+	c := *file
+	c.Rules = mergeRules(file.Rules, stored)
 	q.merged, q.mergedAt = &c, time.Now()
 	return q.merged, nil
+}
+
+// File returns the catalog file in force (without the stored rules).
+func (q *Quotes) File() *Catalog {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.Catalog
+}
+
+// Reload puts c in place of the catalog file in force, unless it raises
+// a price sooner than the notice period: then it returns notice_required
+// and the catalog stays. A raise must be a rule version whose effective_at
+// is at least the notice ahead, as through the API.
+func (q *Quotes) Reload(c *Catalog) error {
+	old := q.File()
+	now := q.Clock.Now()
+	notice := q.notice()
+	times := []time.Time{now}
+	for _, r := range c.Rules {
+		if r.EffectiveAt.After(now) && r.EffectiveAt.Before(now.Add(notice)) {
+			times = append(times, r.EffectiveAt)
+		}
+	}
+	for _, t := range times {
+		if up, names := Increases(Diff(old, c, t)); len(up) > 0 {
+			return &tollgate.Error{Code: tollgate.CodeNoticeRequired, Title: "A price increase must be announced before it applies", Message: fmt.Sprintf(
+				"the new catalog raises %d prices from %s (%s); add the raise as a rule version effective at or after %s instead",
+				len(up), t.Format(time.RFC3339), names, now.Add(notice).Format(time.RFC3339))}
+		}
+	}
+	q.mu.Lock()
+	q.Catalog, q.merged = c, nil
+	q.mu.Unlock()
+	return nil
+}
+
+func (q *Quotes) notice() time.Duration {
+	if q.Notice <= 0 {
+		return 14 * 24 * time.Hour
+	}
+	return q.Notice
 }
 
 // mergeRules adds stored versions to the file's; a stored version replaces
@@ -126,7 +168,8 @@ func (q *Quotes) AddRule(ctx context.Context, tx RuleTx, r Rule, force bool) (Ru
 	if err != nil {
 		return r, err
 	}
-	before := Catalog{Models: q.Catalog.Models, Rules: mergeRules(q.Catalog.Rules, stored)}
+	file := q.File()
+	before := Catalog{Models: file.Models, Rules: mergeRules(file.Rules, stored)}
 	if prev, ok := before.RuleAt(r.ID, r.EffectiveAt); ok {
 		if prev.Product != r.Product || prev.Meter != r.Meter {
 			return r, tollgate.FieldError("id", "rule %s prices %s by %s; a new version must too", r.ID, prev.Product, prev.Meter)
@@ -136,10 +179,7 @@ func (q *Quotes) AddRule(ctx context.Context, tx RuleTx, r Rule, force bool) (Ru
 	// a price, needs the notice period: a new version of a rule, a new rule
 	// (a surcharge), or new conditions. Compared over every request the
 	// catalog prices.
-	notice := q.Notice
-	if notice <= 0 {
-		notice = 14 * 24 * time.Hour
-	}
+	notice := q.notice()
 	after := Catalog{Models: before.Models, Rules: append(append([]Rule{}, before.Rules...), r)}
 	changes := Diff(&before, &after, r.EffectiveAt)
 	up, names := Increases(changes)

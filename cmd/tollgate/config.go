@@ -51,6 +51,17 @@ type config struct {
 	VideoRetention time.Duration `env:"VIDEO_RETENTION" envDefault:"168h"`
 	// VideoPollEvery is how often a running video is polled at its provider.
 	VideoPollEvery time.Duration `env:"VIDEO_POLL_EVERY" envDefault:"2s"`
+	// OpenAI is OpenAI's videos API, or an upstream that speaks it; on
+	// when its key is set.
+	OpenAIKey     string `env:"OPENAI_API_KEY"`
+	OpenAIBaseURL string `env:"OPENAI_BASE_URL"`
+	// OpenAIUpstreams are more OpenAI-compatible upstreams:
+	// "name=https://host/v1,other=https://...", each with its key in
+	// TOLLGATE_OPENAI_UPSTREAM_KEY_<NAME> (upper case, - as _).
+	OpenAIUpstreams string `env:"OPENAI_UPSTREAMS"`
+	// CatalogReload is how often the catalog file is looked at for
+	// changes; 0 only on SIGHUP.
+	CatalogReload time.Duration `env:"CATALOG_RELOAD" envDefault:"10s"`
 
 	envErr  error          // what reading the environment refused
 	proxies []netip.Prefix // TrustedProxies, parsed by check

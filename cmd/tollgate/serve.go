@@ -28,6 +28,7 @@ import (
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/provider/local"
+	"tollgate/provider/openai"
 	"tollgate/router"
 	"tollgate/startstop"
 	"tollgate/store/dial"
@@ -94,15 +95,17 @@ type database interface {
 
 // instance is a running Tollgate: store, ledger, sweeper and HTTP server.
 type instance struct {
-	store    database
-	ledger   *ledger.Ledger
-	sweeper  *ledger.Sweeper
-	hooks    *jobs.Webhooks
-	videos   *gateway.Service
-	http     *http.Server
-	ln       net.Listener
-	URL      string
-	payments string // the payment provider's name
+	store   database
+	ledger  *ledger.Ledger
+	sweeper *ledger.Sweeper
+	hooks   *jobs.Webhooks
+	videos  *gateway.Service
+	// stopCatalog stops watching the catalog file.
+	stopCatalog func()
+	http        *http.Server
+	ln          net.Listener
+	URL         string
+	payments    string // the payment provider's name
 	// reconcile stops the reconciliation of pending orders, if running.
 	reconcile   func()
 	health      *health
@@ -259,6 +262,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return fail(err)
 	}
 	undo = append(undo, noErr(videos.Stop))
+	cctx, stopCatalog := context.WithCancel(context.WithoutCancel(ctx))
+	go watchCatalog(cctx, c, quotes, log)
+	undo = append(undo, noErr(stopCatalog))
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w (set TOLLGATE_ADDR or --addr to another address)", c.Addr, err))
@@ -301,7 +307,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if payments.Provider != nil {
 		provider = payments.Provider.Name()
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, videos: videos, http: srv, ln: ln, URL: listenURL, payments: provider,
+	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, videos: videos, stopCatalog: stopCatalog, http: srv, ln: ln, URL: listenURL, payments: provider,
 		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}, replica: replica}
 	if c.VerifyEvery > 0 {
 		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
@@ -327,6 +333,7 @@ func (inst *instance) close(log *slog.Logger) error {
 	inst.stopVerify()
 	inst.stopSignals()
 	inst.reconcile()
+	inst.stopCatalog()
 	inst.videos.Stop()
 	inst.hooks.Stop()
 	inst.sweeper.Stop()
@@ -478,9 +485,13 @@ func (inst *instance) reportViolations(ctx context.Context, res *httpapi.VerifyR
 // is), and the job runner.
 func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *pricing.Quotes, catalog *pricing.Catalog, log *slog.Logger) (*gateway.Service, error) {
 	renderer := local.New(c.LocalRenderTime, l.Clock())
+	providers, err := upstreams(c)
+	if err != nil {
+		return nil, err
+	}
 	rt := &router.Router{
-		Catalog:   func() *pricing.Catalog { return catalog },
-		Providers: map[string]router.Provider{},
+		Catalog:   quotes.File,
+		Providers: providers,
 		Local:     renderer,
 		Clock:     l.Clock(),
 		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
@@ -494,5 +505,105 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 	if err := videos.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start the video runner: %w", err)
 	}
+	warnOffers(rt, catalog, l.Clock().Now(), log)
 	return videos, nil
+}
+
+// upstreams returns the OpenAI-compatible providers configured: openai
+// (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL) and those named in
+// TOLLGATE_OPENAI_UPSTREAMS.
+func upstreams(c *config) (map[string]router.Provider, error) {
+	out := map[string]router.Provider{}
+	if c.OpenAIKey != "" {
+		out["openai"] = openai.New(openai.Options{Name: "openai", BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIKey})
+	}
+	for part := range strings.SplitSeq(c.OpenAIUpstreams, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		name, base, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || name == "" || name == "local" || strings.ContainsAny(name, " /") || !strings.HasPrefix(base, "http") {
+			return nil, fmt.Errorf("TOLLGATE_OPENAI_UPSTREAMS: %q is not name=https://host/v1 (a name other than local, without spaces or slashes)", part)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("TOLLGATE_OPENAI_UPSTREAMS: %s is named twice", name)
+		}
+		env := "TOLLGATE_OPENAI_UPSTREAM_KEY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		key := os.Getenv(env)
+		if key == "" {
+			return nil, fmt.Errorf("TOLLGATE_OPENAI_UPSTREAMS names %s: set its key in %s", name, env)
+		}
+		out[name] = openai.New(openai.Options{Name: name, BaseURL: base, APIKey: key})
+	}
+	return out, nil
+}
+
+// warnOffers logs each configured provider the catalog offers nothing
+// live from: it would never be chosen.
+func warnOffers(rt *router.Router, catalog *pricing.Catalog, now time.Time, log *slog.Logger) {
+	for name := range rt.Providers {
+		live, retired := 0, 0
+		for _, o := range catalog.OfferList {
+			if o.Provider != name {
+				continue
+			}
+			if o.Retired(now) {
+				retired++
+			} else {
+				live++
+			}
+		}
+		if live == 0 {
+			log.Warn("a video provider is configured but the catalog offers no live model through it: add its offers to the catalog file (TOLLGATE_CATALOG)",
+				"provider", name, "retired_offers", retired)
+		}
+	}
+}
+
+// watchCatalog reloads the catalog file when it changes (looked at every
+// c.CatalogReload, and on SIGHUP); a file that does not parse, or that
+// raises a price without notice, is refused and the catalog in force stays.
+func watchCatalog(ctx context.Context, c *config, quotes *pricing.Quotes, log *slog.Logger) {
+	if c.Catalog == "" {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	var tick <-chan time.Time
+	if c.CatalogReload > 0 {
+		t := time.NewTicker(c.CatalogReload)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := modTime(c.Catalog)
+	for {
+		select {
+		case <-ctx.Done():
+			signal.Stop(hup)
+			return
+		case <-hup:
+		case <-tick:
+			if m := modTime(c.Catalog); m.Equal(last) {
+				continue
+			}
+		}
+		last = modTime(c.Catalog)
+		next, err := pricing.Load(c.Catalog)
+		if err == nil {
+			err = quotes.Reload(next)
+		}
+		if err != nil {
+			log.Error("the catalog file was not reloaded; the catalog in force stays", "file", c.Catalog, "err", err)
+			continue
+		}
+		log.Info("catalog reloaded", "file", c.Catalog, "models", len(next.Models), "offers", len(next.OfferList))
+	}
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }

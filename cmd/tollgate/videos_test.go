@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/webhooks"
+
+	"tollgate/provider/openai/openaitest"
 )
 
 // sdkEnv is a serve on SQLite in demo mode with an account "ada" holding
@@ -276,5 +279,226 @@ func checkClip(t *testing.T, mp4 []byte, seconds float64, size string) {
 	}
 	if d < seconds-0.2 || d > seconds+0.2 {
 		t.Errorf("clip lasts %.2f s, want %.0f", d, seconds)
+	}
+}
+
+// TestCatalogReload: serve picks up a changed catalog file without a
+// restart, and keeps the one in force when the new file is bad.
+func TestCatalogReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "catalog.json")
+	base, err := os.ReadFile("../../pricing/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, base, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery, c.Catalog, c.CatalogReload = dir, "127.0.0.1:0", 0, file, 20*time.Millisecond
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, _, err := start(context.Background(), c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inst.close(log); err != nil {
+			t.Error(err)
+		}
+	}()
+	offers := func() int { return len(inst.videos.Router().Catalog().OfferList) }
+	before := offers()
+	// A bad file is refused; the catalog stays.
+	if err := os.WriteFile(file, []byte(`{"models": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if offers() != before {
+		t.Fatalf("a bad file changed the catalog")
+	}
+	more := strings.Replace(string(base), `"offers": [`, `"offers": [
+    {"provider": "aggregator", "model": "sora-2", "upstream_model": "sora-2", "durations": [4, 8, 12], "sizes": ["720x1280", "1280x720"],
+     "cost": [{"amount": 12, "currency": "usd", "per_seconds": 1}], "cost_as_of": "2026-12-01", "source": "the aggregator's price list"},`, 1)
+	if err := os.WriteFile(file, []byte(more), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for offers() != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog was not reloaded: %d offers, want %d", offers(), before+1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitVideos polls the videos through url until each is completed or
+// failed, and returns them.
+func waitVideos(t *testing.T, url, key string, ids []string) []map[string]any {
+	t.Helper()
+	out := make([]map[string]any, len(ids))
+	deadline := time.Now().Add(60 * time.Second)
+	for i, id := range ids {
+		for {
+			st, m, err := try(url, key, "GET", "/v1/videos/"+id, nil)
+			if err != nil || st != 200 {
+				t.Fatalf("get %s: %d %v %v", id, st, m, err)
+			}
+			if s := m["status"]; s == "completed" || s == "failed" {
+				out[i] = m
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("video %s is still %v", id, m["status"])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// completedOnce checks a finished video: completed, charged what it held,
+// made by one attempt.
+func completedOnce(t *testing.T, v map[string]any) {
+	t.Helper()
+	tg := v["tollgate"].(map[string]any)
+	credits := tg["credits"].(map[string]any)
+	if v["status"] != "completed" || credits["charged"] != credits["held"] || len(tg["attempts"].([]any)) != 1 {
+		t.Errorf("video %v: want completed once, charged what it held", v)
+	}
+}
+
+// TestVideosSurviveRestart: serve stops with videos running at the local
+// renderer and starts again on the same data; each video completes once,
+// charged once.
+func TestVideosSurviveRestart(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery, c.AdminKey = t.TempDir(), "127.0.0.1:0", 0, testAdminKey
+	c.LocalRenderTime, c.VideoPollEvery = 1500*time.Millisecond, 50*time.Millisecond
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	inst, _, err := start(ctx, c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][]any{{"/v1/accounts", map[string]any{"id": "ada", "name": "Ada"}}, {"/v1/accounts/ada/grants", map[string]any{"credits": "20", "source": "promo"}}} {
+		if st, m, err := try(inst.URL, testAdminKey, "POST", r[0].(string), r[1]); err != nil || st != 201 {
+			t.Fatalf("%s: %d %v %v", r[0], st, m, err)
+		}
+	}
+	var ids []string
+	for i := range 4 {
+		st, m, err := try(inst.URL, testAdminKey, "POST", "/v1/videos", map[string]any{"prompt": fmt.Sprintf("restart %d", i), "seconds": "4",
+			"tollgate": map[string]any{"account_id": "ada"}})
+		if err != nil || st != 200 {
+			t.Fatalf("create: %d %v %v", st, m, err)
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	// Stop once every video runs at the renderer.
+	for _, id := range ids {
+		for {
+			_, m, _ := try(inst.URL, testAdminKey, "GET", "/v1/videos/"+id, nil)
+			if m["status"] == "in_progress" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := inst.close(log); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := start(ctx, c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := again.close(log); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, v := range waitVideos(t, again.URL, testAdminKey, ids) {
+		completedOnce(t, v)
+	}
+	if r, err := again.ledger.Verify(ctx); err != nil || len(r.Violations) > 0 {
+		t.Errorf("verify: %v %v", r.Violations, err)
+	}
+}
+
+// TestVideosTwoInstancesPostgres: two serves on one PostgreSQL database
+// share the video jobs made through either: each is submitted to the
+// upstream once and completed once.
+func TestVideosTwoInstancesPostgres(t *testing.T) {
+	t.Parallel()
+	base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping two instances on PostgreSQL")
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	_, dbURL := emptySchema(t, base, "tollgate_videos")
+	up := openaitest.New(200*time.Millisecond, openaitest.Chaos{})
+	defer up.Close()
+	// The catalog's OpenAI offers, without their retirement: the fake
+	// upstream speaks OpenAI's API.
+	raw, err := os.ReadFile("../../pricing/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(raw), `"retires_at": "2026-09-24T00:00:00Z", `, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shared := t.TempDir() // the instances share their data directory: the videos' content
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	var insts []*instance
+	for range 2 {
+		c := newConfig()
+		c.DataDir, c.Addr, c.VerifyEvery, c.AdminKey, c.DatabaseURL, c.Catalog = shared, "127.0.0.1:0", 0, testAdminKey, dbURL, file
+		c.OpenAIKey, c.OpenAIBaseURL, c.VideoPollEvery = openaitest.Key, up.URLv1(), 50*time.Millisecond
+		inst, _, err := start(ctx, c, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := inst.close(log); err != nil {
+				t.Error(err)
+			}
+		}()
+		insts = append(insts, inst)
+	}
+	a, b := insts[0], insts[1]
+	if st, m, err := try(a.URL, testAdminKey, "POST", "/v1/accounts", map[string]any{"id": "ada", "name": "Ada"}); err != nil || st != 201 {
+		t.Fatalf("account: %d %v %v", st, m, err)
+	}
+	if st, m, err := try(b.URL, testAdminKey, "POST", "/v1/accounts/ada/grants", map[string]any{"credits": "50", "source": "promo"}); err != nil || st != 201 {
+		t.Fatalf("grant: %d %v %v", st, m, err)
+	}
+	var ids []string
+	for i := range 12 {
+		st, m, err := try(insts[i%2].URL, testAdminKey, "POST", "/v1/videos", map[string]any{"prompt": fmt.Sprintf("shared %d", i), "seconds": "4",
+			"size": "1280x720", "tollgate": map[string]any{"account_id": "ada"}})
+		if err != nil || st != 200 {
+			t.Fatalf("create: %d %v %v", st, m, err)
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	for i, v := range waitVideos(t, b.URL, testAdminKey, ids) {
+		completedOnce(t, v)
+		if n := up.Creates(fmt.Sprintf("shared %d", i)); n != 1 {
+			t.Errorf("video %d was made %d times upstream", i, n)
+		}
+		if p := v["tollgate"].(map[string]any)["provider"]; p != "openai" {
+			t.Errorf("video %d made by %v, want the upstream", i, p)
+		}
+	}
+	if r, err := a.ledger.Verify(ctx); err != nil || len(r.Violations) > 0 {
+		t.Errorf("verify: %v %v", r.Violations, err)
 	}
 }

@@ -45,7 +45,7 @@ func (t *tx) VideoList(ctx context.Context, p record.VideoListParams) ([]tollgat
 			after = "~"
 		}
 	}
-	vs, err := query(ctx, t, scanVideo, q, p.AccountID, after, p.Limit)
+	vs, err := query(ctx, t, scanVideo, q, p.AccountID, p.Deleted, after, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list videos: %w", err)
 	}

@@ -143,7 +143,8 @@ type Tx interface {
 	// VideoByID returns a video job, deleted ones too, with its version;
 	// tollgate.ErrNotFound if there is none.
 	VideoByID(ctx context.Context, id string) (tollgate.Video, error)
-	// VideoList pages through an account's videos, deleted ones left out,
+	// VideoList pages through an account's videos, deleted ones left out
+	// unless asked for,
 	// by id (which sorts by creation time): ascending or descending from
 	// After, exclusive.
 	VideoList(ctx context.Context, p VideoListParams) ([]tollgate.Video, error)
@@ -177,6 +178,7 @@ type OrderListParams struct {
 // VideoListParams pages through one account's videos.
 type VideoListParams struct {
 	AccountID string
+	Deleted   bool   // deleted jobs too
 	After     string // an id; "" starts at the first (or, descending, the last)
 	Desc      bool
 	Limit     int // 1 or more

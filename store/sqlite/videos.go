@@ -47,7 +47,7 @@ func (t *tx) VideoList(ctx context.Context, p record.VideoListParams) ([]tollgat
 			after = "~"
 		}
 	}
-	rows, err := t.q.QueryContext(ctx, q, p.AccountID, after, p.Limit)
+	rows, err := t.q.QueryContext(ctx, q, p.AccountID, p.Deleted, after, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list videos: %w", mapErr(err))
 	}

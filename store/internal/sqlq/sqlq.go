@@ -113,8 +113,9 @@ var (
 	VideoByID   = q(`SELECT version, doc FROM videos WHERE id = ?`)
 	VideoUpdate = q(`UPDATE videos SET status = ?, next_at = ?, deleted_at = ?, version = version + 1, doc = ? WHERE id = ? AND version = ?`)
 	VideosDue   = q(`SELECT version, doc FROM videos WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?`)
-	// VideoListAsc and VideoListDesc take the account, a bound (exclusive:
+	// VideoListAsc and VideoListDesc take the account, whether deleted
+	// jobs are listed too, a bound (exclusive:
 	// "" and "~" list from the first) and a limit.
-	VideoListAsc  = q(`SELECT version, doc FROM videos WHERE account_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`)
-	VideoListDesc = q(`SELECT version, doc FROM videos WHERE account_id = ? AND deleted_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`)
+	VideoListAsc  = q(`SELECT version, doc FROM videos WHERE account_id = ? AND (deleted_at IS NULL OR ?) AND id > ? ORDER BY id LIMIT ?`)
+	VideoListDesc = q(`SELECT version, doc FROM videos WHERE account_id = ? AND (deleted_at IS NULL OR ?) AND id < ? ORDER BY id DESC LIMIT ?`)
 )
