@@ -141,6 +141,7 @@ func testVideoSettleRaceManyLedgers(t *testing.T, open Opener) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				v := v // each settles its own copy
 				v.Status = tollgate.VideoCompleted
 				_, err := l.SettleVideo(e.ctx, v, ptr(tollgate.Credits((i+1)*500_000))) // each charges differently: only one may
 				switch {

@@ -43,6 +43,11 @@ type benchOptions struct {
 	// backup runs the holds phase again while a backup copies the
 	// database.
 	backup bool
+	// videos measures POST /v1/videos instead: at videoRate creates a
+	// second (open loop), then at saturation; the job runner is off, so
+	// the create alone is measured.
+	videos    bool
+	videoRate int
 }
 
 func benchCmd() *cobra.Command {
@@ -84,6 +89,8 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.noisyHolds, "noisy-holds", 1000, "pending holds of the noisy account (0 skips the noisy phase)")
 	f.IntVar(&o.noisyReaders, "noisy-readers", 16, "clients reading the noisy account's balance")
 	f.IntVar(&o.preload, "preload", 0, "settled holds (hold then capture) to make in-process before the phases, for a database with a history (started server only)")
+	f.BoolVar(&o.videos, "videos", false, "measure video creates (POST /v1/videos, the hold and the job committed; no provider called) at --video-rate a second, then at saturation, instead of the holds phases (started server only)")
+	f.IntVar(&o.videoRate, "video-rate", 100, "creates a second of the open-loop video phase")
 	f.BoolVar(&o.backup, "backup", false, "run the holds phase again while tollgate backup copies the database, and report it (started server on SQLite only)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database of the server under test (default: a fresh SQLite file)")
@@ -144,6 +151,7 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		}
 		o.adminKey = fmt.Sprintf("bench-admin-%020d-%020d", rand.Int64(), rand.Int64())
 		c.AdminKey = o.adminKey
+		c.noVideoRunner = o.videos // the create alone is measured
 		inst, _, err = start(ctx, c, log)
 		if err != nil {
 			return err
@@ -177,6 +185,12 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		}
 		out.printf("bench: preloaded %d settled holds in %s (%.0f/s); database %s\n", o.preload, time.Since(t).Round(time.Second),
 			float64(o.preload)/time.Since(t).Seconds(), dbSize(c))
+	}
+	if o.videos {
+		if inst == nil {
+			return errors.New("bench: --videos needs the server bench starts (no --url)")
+		}
+		return b.videoPhases(ctx, inst, out)
 	}
 	out.printf("bench: %d clients, %s per phase\n", o.clients, o.duration)
 	var results []phaseResult
@@ -605,4 +619,88 @@ func (b *bencher) duringBackup(ctx context.Context, c *config, inst *instance, o
 		out.printf("          first error: %s\n", r.FirstErr)
 	}
 	return nil
+}
+
+// videoPhases measures POST /v1/videos: open loop at --video-rate, then
+// closed loop with every client (saturation); then a verify.
+func (b *bencher) videoPhases(ctx context.Context, inst *instance, out *printer) error {
+	create := func(ctx context.Context, rng *rand.Rand) error {
+		acct := b.ids[rng.IntN(len(b.ids))]
+		st, body, err := b.do(ctx, "POST", "/v1/videos", map[string]any{"prompt": "a lighthouse at dusk", "model": "sora-2", "seconds": "4",
+			"size": "1280x720", "tollgate": map[string]string{"account_id": acct}})
+		if err == nil && st != 200 {
+			err = fmt.Errorf("create: %d %s", st, body)
+		}
+		return err
+	}
+	rate := max(b.o.videoRate, 1)
+	open, late := b.openLoop(ctx, fmt.Sprintf("videos@%d", rate), rate, create)
+	out.printf("%-12s %7.0f creates/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors; sent up to %s late at p99)\n", open.Name, open.rate(),
+		open.P50, open.P99, open.P999, open.Ops, open.Errors, late.Round(10*time.Microsecond))
+	closed := b.phase(ctx, "videos", func(ctx context.Context, rng *rand.Rand, rec func(time.Duration)) error {
+		t := time.Now()
+		err := create(ctx, rng)
+		if err == nil {
+			rec(time.Since(t))
+		}
+		return err
+	})
+	out.printf("%-12s %7.0f creates/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors; %d clients)\n", closed.Name, closed.rate(), closed.P50, closed.P99,
+		closed.P999, closed.Ops, closed.Errors, b.o.clients)
+	for _, r := range []phaseResult{open, closed} {
+		if r.FirstErr != "" {
+			out.printf("             first error of %s: %s\n", r.Name, r.FirstErr)
+		}
+	}
+	r, err := inst.ledger.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	out.printf("verify: %d accounts, %d holds checked; %d violations\n", r.Accounts, r.Holds, len(r.Violations))
+	if len(r.Violations) > 0 || open.Errors+closed.Errors > 0 {
+		return fmt.Errorf("bench: %d violations, %d errors", len(r.Violations), open.Errors+closed.Errors)
+	}
+	return nil
+}
+
+// openLoop sends fn at rate a second for the duration, each from its own
+// goroutine: a slow answer delays no later request. Each is timed from
+// when it was sent; how late the generator sent it (its own timer's
+// lateness, not the server's) is reported beside, as Late.
+func (b *bencher) openLoop(ctx context.Context, name string, rate int, fn func(context.Context, *rand.Rand) error) (phaseResult, time.Duration) {
+	every := time.Second / time.Duration(rate)
+	start := time.Now()
+	n := int(b.o.duration / every)
+	var mu sync.Mutex
+	var lat, late []time.Duration
+	var errs atomic.Int64
+	var first string
+	var wg sync.WaitGroup
+	for i := range n {
+		due := start.Add(time.Duration(i) * every)
+		time.Sleep(time.Until(due))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			sent := time.Now()
+			err := fn(ctx, rng)
+			d := time.Since(sent)
+			mu.Lock()
+			defer mu.Unlock()
+			late = append(late, sent.Sub(due))
+			if err != nil {
+				if errs.Add(1) == 1 {
+					first = err.Error()
+				}
+				return
+			}
+			lat = append(lat, d)
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	slices.Sort(late)
+	return phaseResult{Name: name, Ops: int64(len(lat)), Errors: errs.Load(), Elapsed: time.Since(start),
+		P50: pct(lat, 0.50), P99: pct(lat, 0.99), P999: pct(lat, 0.999), FirstErr: first}, pct(late, 0.99)
 }

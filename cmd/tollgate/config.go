@@ -63,6 +63,8 @@ type config struct {
 	// changes; 0 only on SIGHUP.
 	CatalogReload time.Duration `env:"CATALOG_RELOAD" envDefault:"10s"`
 
+	noVideoRunner bool // bench --videos: jobs are made, not run
+
 	envErr  error          // what reading the environment refused
 	proxies []netip.Prefix // TrustedProxies, parsed by check
 	admins  []string       // AdminKey, split by check
