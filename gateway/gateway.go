@@ -132,6 +132,10 @@ type CreateParams struct {
 	QuoteID     string
 	Constraints tollgate.VideoConstraints
 	Idempotency *ledger.Idempotency
+
+	// only is the provider that made the source of a remix, an edit or
+	// an extension: its ids mean something to it alone.
+	only string
 }
 
 // Create prices p, checks that a provider can make it, and holds the
@@ -236,6 +240,7 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 		if p.Policy == "" {
 			p.Policy = src.Policy
 		}
+		p.only = src.Provider
 	}
 	if p.Model == "" {
 		p.Model = "sora-2"
@@ -288,7 +293,7 @@ func (s *Service) Route(ctx context.Context, model, policy string, seconds int, 
 // alternatives when there are none.
 func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits tollgate.Credits, exclude []string) ([]router.Candidate, error) {
 	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, maxCredits)
-	req.ExcludeProviders = append(req.ExcludeProviders, exclude...)
+	req.ExcludeProviders, req.Only = append(req.ExcludeProviders, exclude...), p.only
 	cands, err := s.c.Router.Candidates(ctx, req)
 	if err != nil {
 		return nil, err
@@ -298,7 +303,7 @@ func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits to
 	}
 	e := tollgate.Errorf(tollgate.CodeModelUnavailable, "no configured provider can make %s for %d seconds at %s now", p.Model, p.Seconds, p.Size)
 	alt := req
-	alt.Model, alt.MaxCredits, alt.Providers, alt.ExcludeProviders = "auto", 0, nil, nil
+	alt.Model, alt.MaxCredits, alt.Providers, alt.ExcludeProviders, alt.Only = "auto", 0, nil, nil, ""
 	others, err := s.c.Router.Candidates(ctx, alt)
 	if err != nil {
 		return nil, err

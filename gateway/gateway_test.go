@@ -444,3 +444,36 @@ func TestChaosUpstream(t *testing.T) {
 		}
 	})
 }
+
+// TestRemixGoesToTheSourcesProvider: a remix is sent to the provider that
+// made its source, whose ids mean something to it alone, even when another
+// is cheaper; it carries the source's id there.
+func TestRemixGoesToTheSourcesProvider(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		done := router.Status{State: router.Completed, Progress: 100}
+		cheap, dear := &fake{name: "cheap", status: done}, &fake{name: "dear", status: done}
+		c := twoProviders(t)
+		for i := range c.OfferList {
+			c.OfferList[i].Features = []string{pricing.FeatureRemix}
+		}
+		e := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": cheap, "dear": dear}, catalog: c})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720",
+			Constraints: tollgate.VideoConstraints{Providers: []string{"dear"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := e.wait(v.ID)
+		if src.Provider != "dear" {
+			t.Fatalf("source made by %s", src.Provider)
+		}
+		r, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Kind: tollgate.VideoRemix, SourceID: v.ID, Prompt: "the fox at night"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		remix := e.wait(r.ID)
+		if remix.Provider != "dear" || len(dear.started) != 2 || dear.started[1].SourceJob != src.ProviderJob || len(cheap.started) != 0 {
+			t.Errorf("remix made by %s; dear started %+v, cheap %d", remix.Provider, dear.started, len(cheap.started))
+		}
+	})
+}

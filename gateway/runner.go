@@ -183,12 +183,15 @@ func (s *Service) save(ctx context.Context, v tollgate.Video, wait time.Duration
 // "submitting", which is reconciled, never sent again.
 func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	p := CreateParams{Model: v.Model, Policy: v.Policy, Seconds: v.Seconds, Size: v.Size, Kind: v.Kind, Constraints: v.Constraints}
-	if v.Kind == tollgate.VideoExtend {
+	if v.SourceID != "" {
 		src, err := s.read(ctx, v.SourceID)
 		if err != nil {
 			return err
 		}
-		p.Seconds = v.Seconds - src.Seconds
+		p.only = src.Provider
+		if v.Kind == tollgate.VideoExtend {
+			p.Seconds = v.Seconds - src.Seconds
+		}
 	}
 	cands, err := s.candidates(ctx, &p, v.Held, s.spent(v))
 	if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable && s.waiting(ctx, &p, v) {
@@ -246,7 +249,7 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 // is open count: then it waits for them.
 func (s *Service) waiting(ctx context.Context, p *CreateParams, v tollgate.Video) bool {
 	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, v.Held)
-	req.ExcludeProviders, req.AnyHealth = append(req.ExcludeProviders, s.spent(v)...), true
+	req.ExcludeProviders, req.AnyHealth, req.Only = append(req.ExcludeProviders, s.spent(v)...), true, p.only
 	cands, err := s.c.Router.Candidates(ctx, req)
 	return err == nil && len(cands) > 0
 }
