@@ -260,7 +260,8 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 		return tollgate.FieldError("seconds", "an extension adds 4, 8, 12, 16 or 20 seconds, not %d", p.Seconds)
 	}
 	// The price checks the model, seconds and size against the catalog.
-	_, _, err := s.c.Quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: p.Model, Seconds: p.Seconds, Size: p.Size})
+	_, _, err := s.c.Quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: p.Model, Seconds: p.Seconds, Size: p.Size,
+		Extension: p.Kind == tollgate.VideoExtend})
 	return err
 }
 
@@ -336,6 +337,8 @@ func (s *Service) routeRequest(model, policy string, seconds int, size string, k
 		req.Feature = pricing.FeatureRemix
 	case tollgate.VideoEdit:
 		req.Feature = pricing.FeatureEdit
+	case tollgate.VideoExtend:
+		req.Extension = true
 	}
 	return req
 }

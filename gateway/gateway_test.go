@@ -94,8 +94,8 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env 
 	q := &pricing.Quotes{Catalog: o.catalog, Records: l, Clock: tollgate.SystemClock{}}
 	r := &router.Router{Catalog: func() *pricing.Catalog { return o.catalog }, Providers: o.providers, Local: o.local, Clock: tollgate.SystemClock{},
 		BreakerOpen: 200 * time.Millisecond,
-		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
-			p, _, err := q.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+		Price: func(ctx context.Context, r pricing.Request) (tollgate.Credits, error) {
+			p, _, err := q.Price(ctx, r)
 			return p.Credits, err
 		}}
 	if r.Providers == nil {

@@ -135,8 +135,8 @@ func newEnv(tb testing.TB, open opener) *env {
 	// Videos: the local renderer, at once, in demo mode.
 	rt := &router.Router{Catalog: func() *pricing.Catalog { return catalog }, Providers: map[string]router.Provider{},
 		Local: local.New(0, e.clock), Clock: e.clock,
-		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
-			p, _, err := quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+		Price: func(ctx context.Context, r pricing.Request) (tollgate.Credits, error) {
+			p, _, err := quotes.Price(ctx, r)
 			return p.Credits, err
 		}}
 	e.videos = gateway.New(gateway.Config{Ledger: e.l, Quotes: quotes, Router: rt, Dir: tb.TempDir(), Clock: e.clock, Log: log,

@@ -310,6 +310,9 @@ type Request struct {
 	Size         string // video: "1280x720"
 	InputTokens  int64  // assistant
 	OutputTokens int64  // assistant
+	// Extension: video Seconds added to a video, priced per second at
+	// the model's rate whatever lengths it makes on its own.
+	Extension bool
 }
 
 // Line is the part of a price one rule contributes.
@@ -475,7 +478,7 @@ func (c *Catalog) priceVideo(r Request, rules []Rule) (Price, error) {
 	if !ok || m.Product != tollgate.ProductVideo {
 		return Price{}, tollgate.FieldError("model", "unknown model %q; known: auto, %s", r.Model, strings.Join(c.modelIDs(), ", "))
 	}
-	if !slices.Contains(m.Durations, r.Seconds) {
+	if !slices.Contains(m.Durations, r.Seconds) && !(r.Extension && r.Seconds >= 1 && r.Seconds <= MaxSeconds) {
 		return Price{}, tollgate.FieldError("seconds", "%s makes clips of %s seconds, not %d", m.ID, joinInts(m.Durations), r.Seconds)
 	}
 	if !slices.Contains(m.Sizes, r.Size) {

@@ -160,6 +160,9 @@ type Request struct {
 	// AnyHealth keeps candidates whose provider's breaker is open: to
 	// tell "none for now" from "none at all".
 	AnyHealth bool
+	// Extension: Seconds are added to a video, by a provider that extends
+	// (any of 4, 8, 12, 16, 20) or made as a clip of its own.
+	Extension bool
 }
 
 // Candidate is one way to make a request.
@@ -173,8 +176,8 @@ type Candidate struct {
 	Demo     bool             // the local renderer standing in for the model
 }
 
-// Pricer prices a model for the user in credits.
-type Pricer func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error)
+// Pricer prices a request for the user in credits.
+type Pricer func(ctx context.Context, r pricing.Request) (tollgate.Credits, error)
 
 // Router ranks candidates. It is safe for concurrent use.
 type Router struct {
@@ -233,7 +236,7 @@ func (r *Router) Candidates(ctx context.Context, q Request) ([]Candidate, error)
 		if len(offers) == 0 {
 			continue
 		}
-		credits, err := r.Price(ctx, model, q.Seconds, q.Size)
+		credits, err := r.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: q.Seconds, Size: q.Size, Extension: q.Extension})
 		if err != nil {
 			if tollgate.ErrorCode(err) == tollgate.CodeInvalidField {
 				continue // this model cannot make it
@@ -290,6 +293,9 @@ func (r *Router) candidate(o pricing.Offer, q Request, credits tollgate.Credits)
 		return Candidate{}, false
 	}
 	secs, ok := o.Duration(q.Seconds)
+	if q.Extension && o.Has(pricing.FeatureExtend) {
+		secs, ok = q.Seconds, true // the provider extends by what is asked
+	}
 	if !ok {
 		return Candidate{}, false
 	}

@@ -36,8 +36,8 @@ func newRouter(t *testing.T, clock tollgate.Clock, offers ...pricing.Offer) *rou
 		ps[o.Provider] = stub{o.Provider}
 	}
 	return &router.Router{Catalog: func() *pricing.Catalog { return c }, Providers: ps, Clock: clock, BreakerFailures: 3, BreakerOpen: time.Minute,
-		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
-			p, _, err := q.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+		Price: func(ctx context.Context, r pricing.Request) (tollgate.Credits, error) {
+			p, _, err := q.Price(ctx, r)
 			return p.Credits, err
 		}}
 }

@@ -494,8 +494,8 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 		Providers: providers,
 		Local:     renderer,
 		Clock:     l.Clock(),
-		Price: func(ctx context.Context, model string, seconds int, size string) (tollgate.Credits, error) {
-			p, _, err := quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: model, Seconds: seconds, Size: size})
+		Price: func(ctx context.Context, r pricing.Request) (tollgate.Credits, error) {
+			p, _, err := quotes.Price(ctx, r)
 			return p.Credits, err
 		},
 	}

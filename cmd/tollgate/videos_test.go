@@ -204,13 +204,13 @@ func TestOpenAISDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ext, err := e.videos.Extend(ctx, openai.VideoExtendParams{Prompt: "the fox runs on", Seconds: openai.VideoSeconds4,
+	ext, err := e.videos.Extend(ctx, openai.VideoExtendParams{Prompt: "the fox runs on", Seconds: "16", // longer than sora-2 makes on its own
 		Video: openai.VideoExtendParamsVideoUnion{OfVideoExtendsVideoVideoReferenceInputParam: &openai.VideoExtendParamsVideoVideoReferenceInputParam{ID: v.ID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ext.Seconds != "8" {
-		t.Errorf("extension: seconds %s, want the stitched total 8", ext.Seconds)
+	if ext.Seconds != "20" {
+		t.Errorf("extension: seconds %s, want the stitched total 20", ext.Seconds)
 	}
 	for _, id := range []string{remix.ID, edit.ID, ext.ID} {
 		got, err := e.videos.PollStatus(ctx, id, 50)
@@ -224,7 +224,7 @@ func TestOpenAISDK(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	checkClip(t, body, 8, "1280x720")
+	checkClip(t, body, 20, "1280x720")
 
 	// List, one per page: the SDK pages on has_more and last_id.
 	var seen []string
@@ -248,9 +248,9 @@ func TestOpenAISDK(t *testing.T) {
 	if _, err := e.videos.Get(ctx, v.ID); !errors.As(err, &apiErr) || apiErr.StatusCode != 404 {
 		t.Errorf("get after delete: %v, want 404", err)
 	}
-	// Every charge is what was held: 0.4 + 0.8 + 0.4 + 0.4 + 0.4 (the extension's added 4 s).
-	if available, held := e.balance(t); held != "0" || available != "47.6" {
-		t.Errorf("in the end: available %s held %s, want 47.6 and 0", available, held)
+	// Every charge is what was held: 0.4 + 0.8 + 0.4 + 0.4 + 1.6 (the extension's added 16 s).
+	if available, held := e.balance(t); held != "0" || available != "46.4" {
+		t.Errorf("in the end: available %s held %s, want 46.4 and 0", available, held)
 	}
 }
 
