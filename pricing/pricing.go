@@ -478,7 +478,8 @@ func (c *Catalog) priceVideo(r Request, rules []Rule) (Price, error) {
 	if !ok || m.Product != tollgate.ProductVideo {
 		return Price{}, tollgate.FieldError("model", "unknown model %q; known: auto, %s", r.Model, strings.Join(c.modelIDs(), ", "))
 	}
-	if !slices.Contains(m.Durations, r.Seconds) && !(r.Extension && r.Seconds >= 1 && r.Seconds <= MaxSeconds) {
+	extends := r.Extension && r.Seconds >= 1 && r.Seconds <= MaxSeconds
+	if !extends && !slices.Contains(m.Durations, r.Seconds) {
 		return Price{}, tollgate.FieldError("seconds", "%s makes clips of %s seconds, not %d", m.ID, joinInts(m.Durations), r.Seconds)
 	}
 	if !slices.Contains(m.Sizes, r.Size) {
