@@ -67,6 +67,11 @@ type Config struct {
 	// RetryBase is the first wait before a call to a provider is tried
 	// again; it doubles each time, up to a minute (default 1 s).
 	RetryBase time.Duration
+	// RetryRefused sends a video a provider refused on its content policy
+	// to the next candidate, as after any final failure; by default it
+	// fails (uncharged), since another provider's policy is rarely looser
+	// and the operator may not want it tried.
+	RetryRefused bool
 }
 
 // Service makes videos. Its methods are safe for concurrent use.

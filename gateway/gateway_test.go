@@ -72,12 +72,13 @@ type env struct {
 }
 
 type envOptions struct {
-	providers map[string]router.Provider
-	local     router.Provider
-	catalog   *pricing.Catalog
-	deadline  time.Duration
-	retryBase time.Duration
-	lease     time.Duration
+	providers    map[string]router.Provider
+	local        router.Provider
+	catalog      *pricing.Catalog
+	deadline     time.Duration
+	retryBase    time.Duration
+	lease        time.Duration
+	retryRefused bool
 }
 
 func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env {
@@ -107,7 +108,7 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env 
 	}
 	gw := gateway.New(gateway.Config{Ledger: l, Quotes: q, Router: r, Dir: dir, Clock: tollgate.SystemClock{},
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), PollEvery: 20 * time.Millisecond, Lease: o.lease, Deadline: o.deadline,
-		RetryBase: o.retryBase})
+		RetryBase: o.retryBase, RetryRefused: o.retryRefused})
 	if err := gw.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -474,6 +475,26 @@ func TestRemixGoesToTheSourcesProvider(t *testing.T) {
 		remix := e.wait(r.ID)
 		if remix.Provider != "dear" || len(dear.started) != 2 || dear.started[1].SourceJob != src.ProviderJob || len(cheap.started) != 0 {
 			t.Errorf("remix made by %s; dear started %+v, cheap %d", remix.Provider, dear.started, len(cheap.started))
+		}
+	})
+}
+
+// TestRetryRefused: an operator who allows it has a refused video sent to
+// the next candidate; it is charged once, by what was held.
+func TestRetryRefused(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		done := router.Status{State: router.Completed, Progress: 100}
+		cheap := &fake{name: "cheap", status: done, submits: []error{&router.Error{Kind: router.Refused, Code: "moderation_blocked", Message: "no"}}}
+		dear := &fake{name: "dear", status: done}
+		e := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": cheap, "dear": dear}, catalog: twoProviders(t), retryRefused: true})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.wait(v.ID)
+		if got.Status != tollgate.VideoCompleted || got.Provider != "dear" || got.Charged != got.Held || len(got.Attempts) != 2 || got.Attempts[0].Outcome != "refused" {
+			t.Errorf("got %+v; want completed at dear after cheap refused it", got)
 		}
 	})
 }

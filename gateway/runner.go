@@ -232,6 +232,11 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 		return s.save(ctx, v, s.c.PollEvery)
 	case router.Refused:
 		a.Outcome, a.Cost = outcomeRefused, tollgate.Money{}
+		if s.c.RetryRefused {
+			a.Error += " (" + router.Terminal.String() + ")" // this provider is spent; the next may make it
+			v.Step = tollgate.StepRoute
+			return s.save(ctx, v, 0)
+		}
 		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
 	case router.Terminal:
 		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
@@ -270,7 +275,7 @@ func (s *Service) spent(v tollgate.Video) []string {
 }
 
 func terminal(a tollgate.VideoAttempt) bool {
-	return a.Outcome == outcomeFailed && strings.Contains(a.Error, "("+router.Terminal.String()+")")
+	return a.Outcome == outcomeRefused || a.Outcome == outcomeFailed && strings.Contains(a.Error, "("+router.Terminal.String()+")")
 }
 
 // retries counts v's failed attempts at provider.
@@ -393,7 +398,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 		pe = &router.Error{Kind: router.Terminal, Code: "failed", Message: "the provider says the job failed"}
 	}
 	a.Error = pe.Error()
-	if pe.Kind == router.Refused {
+	if pe.Kind == router.Refused && !s.c.RetryRefused {
 		a.Outcome, a.Cost = outcomeRefused, tollgate.Money{}
 		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
 	}

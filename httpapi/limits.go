@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -32,8 +33,9 @@ const ConcurrencyRetry = 100 * time.Millisecond
 
 // acquire admits one request of key under lim at now, or returns a
 // rate_limited error saying how long to wait. An admitted request must call
-// release when it ends.
-func (l *limiter) acquire(key string, lim tollgate.Limits, now time.Time) error {
+// release when it ends. It reports how many more requests the key may send
+// at once, and how long until its burst is whole again.
+func (l *limiter) acquire(key string, lim tollgate.Limits, now time.Time) (int, time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.keys == nil {
@@ -54,7 +56,7 @@ func (l *limiter) acquire(key string, lim tollgate.Limits, now time.Time) error 
 	}
 	u.last = now
 	if u.inflight >= lim.ConcurrentRequests {
-		return &tollgate.Error{Code: tollgate.CodeRateLimited, RetryAfter: ConcurrencyRetry,
+		return 0, ConcurrencyRetry, &tollgate.Error{Code: tollgate.CodeRateLimited, RetryAfter: ConcurrencyRetry,
 			Message: "this key has " + strconv.Itoa(u.inflight) + " requests in flight, its limit; wait for one to end"}
 	}
 	interval := time.Second / time.Duration(lim.RequestsPerSecond)
@@ -64,12 +66,25 @@ func (l *limiter) acquire(key string, lim tollgate.Limits, now time.Time) error 
 		tat = now
 	}
 	if wait := tat.Sub(now) - tolerance; wait > 0 {
-		return &tollgate.Error{Code: tollgate.CodeRateLimited, RetryAfter: wait,
+		return 0, tat.Sub(now), &tollgate.Error{Code: tollgate.CodeRateLimited, RetryAfter: wait,
 			Message: "this key sent more than " + strconv.Itoa(lim.RequestsPerSecond) + " requests a second, its limit; retry after the time in Retry-After"}
 	}
 	u.tat = tat.Add(interval)
 	u.inflight++
-	return nil
+	left := 0 // whole intervals of slack left in the burst, rounded down
+	if slack := now.Add(tolerance).Sub(u.tat); slack >= 0 {
+		left = int(slack/interval) + 1
+	}
+	return left, u.tat.Sub(now), nil
+}
+
+// rateHeaders tells a key its limit as OpenAI's API does: the requests a
+// second it may send, how many it may send now, and when its burst is
+// whole again.
+func rateHeaders(h http.Header, lim tollgate.Limits, remaining int, reset time.Duration) {
+	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(lim.RequestsPerSecond))
+	h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(max(remaining, 0)))
+	h.Set("X-Ratelimit-Reset-Requests", reset.Round(time.Millisecond).String())
 }
 
 func (l *limiter) release(key string) {

@@ -102,8 +102,14 @@ func TestRateLimit(t *testing.T) {
 			return e.do(t, request{Method: "GET", Path: "/v1/balance", Key: key})
 		}
 		for i := range 2 {
-			if r := get(k1); r.Status != 200 {
+			r := get(k1)
+			if r.Status != 200 {
 				t.Fatalf("request %d of a burst of 2: %s", i+1, r)
+			}
+			// OpenAI's headers: the limit, what is left of the burst, and when it is whole.
+			if r.Header.Get("X-Ratelimit-Limit-Requests") != "2" || r.Header.Get("X-Ratelimit-Remaining-Requests") != strconv.Itoa(1-i) ||
+				r.Header.Get("X-Ratelimit-Reset-Requests") == "" {
+				t.Errorf("request %d: x-ratelimit headers %v", i+1, r.Header)
 			}
 		}
 		r := get(k1)
@@ -145,11 +151,11 @@ func TestConcurrencyLimit(t *testing.T) {
 		key := *k.Key
 		lim := tollgate.Limits{RequestsPerSecond: 1000, ConcurrentRequests: 2}
 		// One request of the key in flight (held here as a request would).
-		if err := e.api.limits.acquire(k.ID, lim, time.Now()); err != nil {
+		if _, _, err := e.api.limits.acquire(k.ID, lim, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: key}, http.StatusOK, nil) // the second: within the limit
-		if err := e.api.limits.acquire(k.ID, lim, time.Now()); err != nil {
+		if _, _, err := e.api.limits.acquire(k.ID, lim, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		r := e.call(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"video","credits":"1"}`}, http.StatusTooManyRequests, nil)

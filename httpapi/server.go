@@ -500,7 +500,10 @@ func (s *Server) wrap(o *op, h handler) http.Handler {
 			return
 		}
 		if !key.Admin() {
-			if err := s.limits.acquire(key.ID, s.keyLimits(vs, key, plan), time.Now()); err != nil {
+			lim := s.keyLimits(vs, key, plan)
+			remaining, reset, err := s.limits.acquire(key.ID, lim, time.Now())
+			rateHeaders(w.Header(), lim, remaining, reset)
+			if err != nil {
 				s.fail(sf, w, r, err)
 				return
 			}

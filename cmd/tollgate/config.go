@@ -59,6 +59,9 @@ type config struct {
 	// "name=https://host/v1,other=https://...", each with its key in
 	// TOLLGATE_OPENAI_UPSTREAM_KEY_<NAME> (upper case, - as _).
 	OpenAIUpstreams string `env:"OPENAI_UPSTREAMS"`
+	// VideoRetryRefused sends a video a provider refused on content
+	// policy to the next candidate instead of failing it.
+	VideoRetryRefused bool `env:"VIDEO_RETRY_REFUSED"`
 	// CatalogReload is how often the catalog file is looked at for
 	// changes; 0 only on SIGHUP.
 	CatalogReload time.Duration `env:"CATALOG_RELOAD" envDefault:"10s"`

@@ -501,7 +501,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 	}
 	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Dir: filepath.Join(c.DataDir, "videos"),
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
-		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery})
+		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused})
 	if !c.noVideoRunner {
 		if err := videos.Start(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("start the video runner: %w", err)
