@@ -80,6 +80,10 @@ type Video struct {
 	// Cost is the provider's price for what it delivered, in money.
 	Cost Money
 	Demo bool // the local renderer stood in for the model (no provider configured)
+	// FromFrame: an extension made as a clip of its own from the source's
+	// last frame, then joined to it, because the provider that made the
+	// source cannot extend it.
+	FromFrame bool
 
 	ErrorCode    string
 	ErrorMessage string

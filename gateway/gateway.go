@@ -141,6 +141,9 @@ type CreateParams struct {
 	// only is the provider that made the source of a remix, an edit or
 	// an extension: its ids mean something to it alone.
 	only string
+	// fromFrame: no provider can extend the source, so the extension is
+	// made from its last frame (candidates sets it).
+	fromFrame bool
 }
 
 // Create prices p, checks that a provider can make it, and holds the
@@ -178,7 +181,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 	now := s.c.Clock.Now()
 	v := tollgate.Video{ID: tollgate.NewID("video"), AccountID: p.AccountID, KeyID: p.KeyID, Project: p.Project, Kind: p.Kind,
 		Status: tollgate.VideoQueued, Model: p.Model, Policy: p.Policy, Prompt: p.Prompt, Seconds: p.Seconds, Size: p.Size,
-		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now}
+		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now,
+		FromFrame: p.fromFrame}
 	if p.Kind == tollgate.VideoExtend {
 		src, err := s.Get(ctx, p.SourceID, p.AccountID)
 		if err != nil {
@@ -304,6 +308,17 @@ func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits to
 	if err != nil {
 		return nil, err
 	}
+	if len(cands) == 0 && p.Kind == tollgate.VideoExtend && s.c.Media.Available() {
+		// The source's provider cannot extend it: a clip of the added
+		// seconds from the source's last frame, by any provider that takes
+		// an image, joined to the source.
+		frame := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, tollgate.VideoCreate, p.Constraints, maxCredits)
+		frame.ExcludeProviders, frame.Feature = append(frame.ExcludeProviders, exclude...), pricing.FeatureImage
+		if cands, err = s.c.Router.Candidates(ctx, frame); err != nil {
+			return nil, err
+		}
+		p.fromFrame = len(cands) > 0
+	}
 	if len(cands) > 0 {
 		return cands, nil
 	}
@@ -343,7 +358,7 @@ func (s *Service) routeRequest(model, policy string, seconds int, size string, k
 	case tollgate.VideoEdit:
 		req.Feature = pricing.FeatureEdit
 	case tollgate.VideoExtend:
-		req.Extension = true
+		req.Extension, req.Feature = true, pricing.FeatureExtend
 	}
 	return req
 }

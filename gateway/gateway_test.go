@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -495,6 +497,46 @@ func TestRetryRefused(t *testing.T) {
 		got := e.wait(v.ID)
 		if got.Status != tollgate.VideoCompleted || got.Provider != "dear" || got.Charged != got.Held || len(got.Attempts) != 2 || got.Attempts[0].Outcome != "refused" {
 			t.Errorf("got %+v; want completed at dear after cheap refused it", got)
+		}
+	})
+}
+
+// TestExtensionFromLastFrame: the provider that made a video cannot extend
+// it, so the extension is made as a clip of its own from the video's last
+// frame, by a provider that takes an image, and joined to it.
+func TestExtensionFromLastFrame(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		done := router.Status{State: router.Completed, Progress: 100}
+		cheap, dear := &fake{name: "cheap", status: done}, &fake{name: "dear", status: done}
+		c := twoProviders(t)
+		for i := range c.OfferList {
+			c.OfferList[i].Features = []string{pricing.FeatureImage} // neither extends
+		}
+		e := newEnv(t, open, envOptions{providers: map[string]router.Provider{"cheap": cheap, "dear": dear}, catalog: c})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Seconds: 4, Size: "1280x720",
+			Constraints: tollgate.VideoConstraints{Providers: []string{"dear"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src := e.wait(v.ID); src.Status != tollgate.VideoCompleted {
+			t.Fatalf("source %+v", src)
+		}
+		x, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Kind: tollgate.VideoExtend, SourceID: v.ID, Prompt: "it runs on", Seconds: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.wait(x.ID)
+		if got.Status != tollgate.VideoCompleted || !got.FromFrame || got.Provider != "cheap" || got.Seconds != 8 || got.DeliveredSeconds < 7.9 || got.Charged != got.Held {
+			t.Fatalf("extension %+v: want 8 s made by cheap from the last frame, charged the hold", got)
+		}
+		if len(cheap.started) != 1 || cheap.started[0].Kind != tollgate.VideoCreate || !strings.HasSuffix(cheap.started[0].Input, "lastframe.png") {
+			t.Errorf("cheap was asked %+v, want a clip from the frame", cheap.started)
+		} else if b, err := os.ReadFile(cheap.started[0].Input); err != nil || http.DetectContentType(b) != "image/png" {
+			t.Errorf("the frame sent: %v, %d bytes", err, len(b))
 		}
 	})
 }

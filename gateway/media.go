@@ -105,6 +105,13 @@ func (m Media) Spritesheet(ctx context.Context, in, out string, seconds float64)
 	return err
 }
 
+// LastFrame writes the last frame of the clip in as a PNG.
+func (m Media) LastFrame(ctx context.Context, in, out string) error {
+	_, err := m.run(ctx, m.FFmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-sseof", "-0.5", "-i", in,
+		"-update", "1", out) // each frame of the last half second over the last: the last stays
+	return err
+}
+
 // Concat joins clips a and b (same size and codec) into out.
 func (m Media) Concat(ctx context.Context, a, b, out string) error {
 	list := out + ".txt"

@@ -206,6 +206,12 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 		return err
 	}
 	c := cands[0]
+	if p.fromFrame && v.Input == "" {
+		if err := s.lastFrame(ctx, &v); err != nil {
+			return s.giveUp(ctx, v, "invalid_source", fmt.Sprintf("the source's last frame could not be taken: %v", err))
+		}
+	}
+	v.FromFrame = p.fromFrame
 	now := s.c.Clock.Now()
 	v.Attempts = append(v.Attempts, tollgate.VideoAttempt{Provider: c.Offer.Provider, ProviderModel: c.Offer.UpstreamModel, StartedAt: now,
 		Outcome: outcomeSubmitting, Cost: c.Cost, Seconds: c.Seconds})
@@ -303,6 +309,10 @@ func (s *Service) job(ctx context.Context, v tollgate.Video, seconds int, at tim
 	j := router.Job{VideoID: v.ID, Kind: v.Kind, Model: v.ProviderModel, Prompt: v.Prompt, Seconds: seconds, Size: v.Size, SubmittedAt: at}
 	if v.Input != "" {
 		j.Input = filepath.Join(s.c.Dir, v.ID, v.Input)
+	}
+	if v.FromFrame {
+		j.Kind = tollgate.VideoCreate // a clip of its own, from the frame
+		return j
 	}
 	if v.SourceID != "" {
 		if src, err := s.read(ctx, v.SourceID); err == nil && src.Provider == v.Provider {
@@ -637,4 +647,18 @@ func (s *Service) event(v tollgate.Video, typ string) tollgate.Event {
 	id := tollgate.NewID("evt")
 	body, _ := json.Marshal(map[string]any{"id": id, "object": "event", "type": typ, "created_at": now.Unix(), "data": map[string]string{"id": v.ID}})
 	return tollgate.Event{ID: id, Type: typ, AccountID: v.AccountID, Payload: body, CreatedAt: now}
+}
+
+// lastFrame stores the last frame of v's source as v's input image.
+func (s *Service) lastFrame(ctx context.Context, v *tollgate.Video) error {
+	src := filepath.Join(s.c.Dir, v.SourceID, fileVideo)
+	dir := filepath.Join(s.c.Dir, v.ID)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	if err := s.c.Media.LastFrame(ctx, src, filepath.Join(dir, "lastframe.png")); err != nil {
+		return err
+	}
+	v.Input = "lastframe.png"
+	return nil
 }
