@@ -67,6 +67,11 @@ type Config struct {
 	// RetryBase is the first wait before a call to a provider is tried
 	// again; it doubles each time, up to a minute (default 1 s).
 	RetryBase time.Duration
+	// SoleRunner says this is the only instance running jobs (SQLite,
+	// whose file one serve owns): at start, the steps an earlier process
+	// claimed and never finished (it was killed) are taken up at once
+	// rather than when their lease ends.
+	SoleRunner bool
 	// RetryRefused sends a video a provider refused on its content policy
 	// to the next candidate, as after any final failure; by default it
 	// fails (uncharged), since another provider's policy is rarely looser

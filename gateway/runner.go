@@ -49,7 +49,42 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.c.Dir, 0o750); err != nil {
 		return fmt.Errorf("video directory: %w", err)
 	}
+	if s.c.SoleRunner {
+		if err := s.reclaim(ctx); err != nil {
+			return fmt.Errorf("take up the jobs a stopped process left: %w", err)
+		}
+	}
 	s.loop.Start(ctx, s.run)
+	return nil
+}
+
+// reclaim makes due now the steps claimed by a process that no longer
+// runs: with one runner, any lease still running at start is its.
+func (s *Service) reclaim(ctx context.Context) error {
+	now := s.c.Clock.Now()
+	var leased []tollgate.Video
+	err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		leased, err = tx.VideosDue(ctx, now.Add(s.c.Lease), 100_000)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, v := range leased {
+		if v.NextAt == nil || !v.NextAt.After(now) || v.Step == stepExpire {
+			continue
+		}
+		v.NextAt = &now
+		if err := s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.VideoUpdate(ctx, v) }); err != nil && !errors.Is(err, tollgate.ErrConflict) {
+			return err
+		}
+		n++
+	}
+	if n > 0 {
+		s.c.Log.Info("video runner: took up the jobs a stopped process had claimed", "jobs", n)
+	}
 	return nil
 }
 

@@ -59,6 +59,10 @@ type config struct {
 	// "name=https://host/v1,other=https://...", each with its key in
 	// TOLLGATE_OPENAI_UPSTREAM_KEY_<NAME> (upper case, - as _).
 	OpenAIUpstreams string `env:"OPENAI_UPSTREAMS"`
+	// VideoLease is how long a claimed job step may run before another
+	// instance takes it over (an instance that died holds its jobs that
+	// long, on PostgreSQL).
+	VideoLease time.Duration `env:"VIDEO_LEASE" envDefault:"2m"`
 	// VideoRetryRefused sends a video a provider refused on content
 	// policy to the next candidate instead of failing it.
 	VideoRetryRefused bool `env:"VIDEO_RETRY_REFUSED"`
@@ -127,6 +131,14 @@ func (c *config) bind(cmd *cobra.Command) {
 func (c *config) check() error {
 	if c.envErr != nil {
 		return c.envErr
+	}
+	if c.VideoLease < 0 || (c.VideoLease > 0 && c.VideoLease < time.Second) || c.LocalRenderTime < 0 || c.VideoPollEvery < 0 ||
+		(c.VideoPollEvery > 0 && c.VideoPollEvery < 10*time.Millisecond) || c.VideoRetention < 0 || (c.VideoRetention > 0 && c.VideoRetention < time.Minute) {
+		return fmt.Errorf("video settings out of range: TOLLGATE_VIDEO_LEASE at least 1s (is %s), TOLLGATE_LOCAL_RENDER_TIME not negative (is %s), "+
+			"TOLLGATE_VIDEO_POLL_EVERY at least 10ms (is %s), TOLLGATE_VIDEO_RETENTION at least 1m (is %s)", c.VideoLease, c.LocalRenderTime, c.VideoPollEvery, c.VideoRetention)
+	}
+	if _, err := upstreams(c); err != nil {
+		return err
 	}
 	if c.NoticeDays < 0 {
 		return fmt.Errorf("TOLLGATE_NOTICE_DAYS (--notice-days) is %d; it must be 0 or more days", c.NoticeDays)

@@ -501,7 +501,8 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 	}
 	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Dir: filepath.Join(c.DataDir, "videos"),
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
-		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused})
+		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused, Lease: c.VideoLease,
+		SoleRunner: !dial.IsPostgres(c.databaseURL())})
 	if !c.noVideoRunner {
 		if err := videos.Start(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("start the video runner: %w", err)

@@ -502,3 +502,50 @@ func TestVideosTwoInstancesPostgres(t *testing.T) {
 		t.Errorf("verify: %v %v", r.Violations, err)
 	}
 }
+
+// TestVideosSurviveKill9: serve is killed with SIGKILL while videos run at
+// the local renderer, some of them being fetched and checked; a new serve
+// on the same data finishes every one, each completed once and charged
+// once, and verify is clean.
+func TestVideosSurviveKill9(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	env := []string{"TOLLGATE_DATA_DIR=" + dir, "TOLLGATE_ADMIN_KEY=" + testAdminKey, "TOLLGATE_VERIFY_EVERY=0",
+		"TOLLGATE_LOCAL_RENDER_TIME=300ms", "TOLLGATE_VIDEO_POLL_EVERY=50ms"}
+	p := startServe(t, env...)
+	for _, r := range [][]any{{"/v1/accounts", map[string]any{"id": "ada", "name": "Ada"}}, {"/v1/accounts/ada/grants", map[string]any{"credits": "50", "source": "promo"}}} {
+		if st, m, err := try(p.url, testAdminKey, "POST", r[0].(string), r[1]); err != nil || st != 201 {
+			t.Fatalf("%s: %d %v %v", r[0], st, m, err)
+		}
+	}
+	var ids []string
+	for i := range 10 {
+		st, m, err := try(p.url, testAdminKey, "POST", "/v1/videos", map[string]any{"prompt": fmt.Sprintf("kill %d", i), "seconds": "8",
+			"tollgate": map[string]any{"account_id": "ada"}})
+		if err != nil || st != 200 {
+			t.Fatalf("create: %d %v %v", st, m, err)
+		}
+		ids = append(ids, m["id"].(string))
+		time.Sleep(60 * time.Millisecond) // spread over the steps: some queued, some rendering, some fetched
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait() // killed: its exit status says so
+	again := startServe(t, env...)
+	defer again.stop(t)
+	completed := 0
+	for _, v := range waitVideos(t, again.url, testAdminKey, ids) {
+		completedOnce(t, v)
+		completed++
+	}
+	// Every charge was what was held, once: 10 videos of 8 s of sora-2 at 0.1.
+	st, b, err := try(again.url, testAdminKey, "GET", "/v1/accounts/ada/balance", nil)
+	if err != nil || st != 200 || b["held"] != "0" || b["available"] != "72" { // 50 promo + 30 allowance - 8
+		t.Errorf("balance after the kill: %d %v %v; want nothing held and 72 available", st, b, err)
+	}
+	t.Logf("%d videos, killed mid-way, all completed once after the restart", completed)
+}
