@@ -125,6 +125,18 @@ func (m Media) Concat(ctx context.Context, a, b, out string) error {
 	return err
 }
 
+// ConcatEncode joins clips a and b into out, encoding the video afresh at
+// size (WIDTHxHEIGHT), for clips whose encodings differ. The sound is left
+// out: two clips' sound cannot be joined without knowing both have some.
+func (m Media) ConcatEncode(ctx context.Context, a, b, out, size string) error {
+	w, h, _ := strings.Cut(size, "x")
+	scale := fmt.Sprintf("scale=%s:%s:force_original_aspect_ratio=decrease,pad=%s:%s:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=24", w, h, w, h)
+	_, err := m.run(ctx, m.FFmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", a, "-i", b,
+		"-filter_complex", "[0:v]"+scale+"[a];[1:v]"+scale+"[b];[a][b]concat=n=2:v=1:a=0[v]", "-map", "[v]",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out)
+	return err
+}
+
 func (m Media) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
 	if bin == "" {
 		return nil, fmt.Errorf("ffmpeg and ffprobe are not installed")

@@ -595,8 +595,18 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 		}
 	}
 	if v.Kind == tollgate.VideoExtend && !stitched {
-		joined := filepath.Join(dir, "joined.mp4")
-		if err := m.Concat(ctx, filepath.Join(s.c.Dir, src.ID, fileVideo), raw, joined); err != nil {
+		joined, source := filepath.Join(dir, "joined.mp4"), filepath.Join(s.c.Dir, src.ID, fileVideo)
+		seg, err := m.Probe(ctx, raw)
+		if err != nil {
+			return Probe{}, err
+		}
+		// Joined as they are when both clips are encoded alike; otherwise
+		// (another provider's codec, size or rate) encoded afresh.
+		err = m.Concat(ctx, source, raw, joined)
+		if j, perr := m.Probe(ctx, joined); err != nil || perr != nil || j.Seconds < float64(src.Seconds)+seg.Seconds-0.5 {
+			err = m.ConcatEncode(ctx, source, raw, joined, v.Size)
+		}
+		if err != nil {
 			return Probe{}, err
 		}
 		if err := os.Rename(joined, raw); err != nil {
