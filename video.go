@@ -61,6 +61,9 @@ type Video struct {
 	// Input is the stored reference image or video (a file name under the
 	// data directory), "" for none.
 	Input string
+	// InputSeconds is the length of an uploaded video that an edit or an
+	// extension works on (without SourceID), as measured.
+	InputSeconds int
 	// Constraints are the request's limits on routing.
 	Constraints VideoConstraints
 

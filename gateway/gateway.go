@@ -149,6 +149,9 @@ type CreateParams struct {
 	// fromFrame: no provider can extend the source, so the extension is
 	// made from its last frame (candidates sets it).
 	fromFrame bool
+	// inputSeconds is the length of a video uploaded to be edited or
+	// extended.
+	inputSeconds int
 }
 
 // Create prices p, checks that a provider can make it, and holds the
@@ -188,12 +191,17 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 		Status: tollgate.VideoQueued, Model: p.Model, Policy: p.Policy, Prompt: p.Prompt, Seconds: p.Seconds, Size: p.Size,
 		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now,
 		FromFrame: p.fromFrame}
+	v.InputSeconds = p.inputSeconds
 	if p.Kind == tollgate.VideoExtend {
-		src, err := s.Get(ctx, p.SourceID, p.AccountID)
-		if err != nil {
-			return tollgate.Video{}, err
+		base := p.inputSeconds
+		if p.SourceID != "" {
+			src, err := s.Get(ctx, p.SourceID, p.AccountID)
+			if err != nil {
+				return tollgate.Video{}, err
+			}
+			base = src.Seconds
 		}
-		v.Seconds = src.Seconds + p.Seconds // the stitched total
+		v.Seconds = base + p.Seconds // the stitched total
 	}
 	if len(p.Input) > 0 {
 		name := "input" + p.InputExt
@@ -234,7 +242,11 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 	if len(p.Prompt) > MaxPromptBytes || !tollgate.CleanText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ").Replace(p.Prompt)) {
 		return tollgate.FieldError("prompt", "must be UTF-8 text of at most %d bytes", MaxPromptBytes)
 	}
-	if p.Kind != tollgate.VideoCreate {
+	if p.Kind != tollgate.VideoCreate && p.SourceID == "" {
+		if err := s.uploaded(ctx, p); err != nil {
+			return err
+		}
+	} else if p.Kind != tollgate.VideoCreate {
 		src, err := s.Get(ctx, p.SourceID, p.AccountID)
 		if err != nil {
 			return err
@@ -275,8 +287,53 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 	}
 	// The price checks the model, seconds and size against the catalog.
 	_, _, err := s.c.Quotes.Price(ctx, pricing.Request{Product: tollgate.ProductVideo, Model: p.Model, Seconds: p.Seconds, Size: p.Size,
-		Extension: p.Kind == tollgate.VideoExtend})
+		Extension: p.Kind == tollgate.VideoExtend || p.inputSeconds > 0})
 	return err
+}
+
+// MaxUploadSeconds bounds a video uploaded to be edited or extended.
+const MaxUploadSeconds = 120
+
+// uploaded checks a video uploaded to be edited or extended (p.Input, an
+// MP4) and takes its size, and for an edit its length, from it.
+func (s *Service) uploaded(ctx context.Context, p *CreateParams) error {
+	if len(p.Input) == 0 || p.InputExt != ".mp4" {
+		return tollgate.FieldError("video", "give the completed video as video[id], or upload an MP4 as the file video")
+	}
+	if !s.c.Media.Available() {
+		return tollgate.FieldError("video", "this server cannot read an uploaded video (ffmpeg is not installed): give video[id]")
+	}
+	f, err := os.CreateTemp("", "tollgate-upload-*.mp4")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	_, err = f.Write(p.Input)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	got, err := s.c.Media.Probe(ctx, f.Name())
+	if err != nil {
+		return tollgate.FieldError("video", "the uploaded file is not a video this server can read: %v", err)
+	}
+	secs := int(got.Seconds + 0.5)
+	if secs < 1 || secs > MaxUploadSeconds {
+		return tollgate.FieldError("video", "the uploaded video lasts %.1f s; from 1 to %d s are taken", got.Seconds, MaxUploadSeconds)
+	}
+	if p.Size == "" {
+		p.Size = got.Size()
+	}
+	if p.Size != got.Size() {
+		return tollgate.FieldError("video", "the uploaded video is %s, not %s", got.Size(), p.Size)
+	}
+	p.inputSeconds = secs
+	if p.Kind == tollgate.VideoEdit {
+		p.Seconds = secs
+	}
+	return nil
 }
 
 // quoteMatches refuses a quote for another request than p.
@@ -309,6 +366,7 @@ func (s *Service) Route(ctx context.Context, model, policy string, seconds int, 
 func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits tollgate.Credits, exclude []string) ([]router.Candidate, error) {
 	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, maxCredits)
 	req.ExcludeProviders, req.Only = append(req.ExcludeProviders, exclude...), p.only
+	req.Extension = req.Extension || p.inputSeconds > 0 // an uploaded clip's length is its own
 	cands, err := s.c.Router.Candidates(ctx, req)
 	if err != nil {
 		return nil, err

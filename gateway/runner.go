@@ -217,16 +217,21 @@ func (s *Service) save(ctx context.Context, v tollgate.Video, wait time.Duration
 // before the submit is sent: a crash in between leaves an attempt
 // "submitting", which is reconciled, never sent again.
 func (s *Service) route(ctx context.Context, v tollgate.Video) error {
-	p := CreateParams{Model: v.Model, Policy: v.Policy, Seconds: v.Seconds, Size: v.Size, Kind: v.Kind, Constraints: v.Constraints}
+	p := CreateParams{Model: v.Model, Policy: v.Policy, Seconds: v.Seconds, Size: v.Size, Kind: v.Kind, Constraints: v.Constraints,
+		inputSeconds: v.InputSeconds}
 	if v.SourceID != "" {
 		src, err := s.read(ctx, v.SourceID)
 		if err != nil {
 			return err
 		}
 		p.only = src.Provider
-		if v.Kind == tollgate.VideoExtend {
-			p.Seconds = v.Seconds - src.Seconds
+	}
+	if v.Kind == tollgate.VideoExtend {
+		_, base, err := s.base(ctx, v)
+		if err != nil {
+			return err
 		}
+		p.Seconds = v.Seconds - base
 	}
 	cands, err := s.candidates(ctx, &p, v.Held, s.spent(v))
 	if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable && s.waiting(ctx, &p, v) {
@@ -524,8 +529,8 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	now := s.c.Clock.Now()
 	base := 0 // an extension charges the seconds it adds
 	if v.Kind == tollgate.VideoExtend {
-		if src, err := s.read(ctx, v.SourceID); err == nil {
-			base = src.Seconds
+		if _, b, err := s.base(ctx, v); err == nil {
+			base = b
 		}
 	}
 	charge := s.charge(v, delivered, base)
@@ -572,12 +577,13 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 		return Probe{}, err
 	}
 	segment := v.Seconds
-	var src tollgate.Video
+	var source string // the clip an extension is joined to
+	var baseSeconds int
 	if v.Kind == tollgate.VideoExtend {
-		if src, err = s.read(ctx, v.SourceID); err != nil {
+		if source, baseSeconds, err = s.base(ctx, v); err != nil {
 			return Probe{}, err
 		}
-		segment = v.Seconds - src.Seconds
+		segment = v.Seconds - baseSeconds
 	}
 	// An extension comes stitched from a provider that extends videos
 	// itself (as long as the whole), or as the added segment alone.
@@ -595,7 +601,7 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 		}
 	}
 	if v.Kind == tollgate.VideoExtend && !stitched {
-		joined, source := filepath.Join(dir, "joined.mp4"), filepath.Join(s.c.Dir, src.ID, fileVideo)
+		joined := filepath.Join(dir, "joined.mp4")
 		seg, err := m.Probe(ctx, raw)
 		if err != nil {
 			return Probe{}, err
@@ -603,7 +609,7 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 		// Joined as they are when both clips are encoded alike; otherwise
 		// (another provider's codec, size or rate) encoded afresh.
 		err = m.Concat(ctx, source, raw, joined)
-		if j, perr := m.Probe(ctx, joined); err != nil || perr != nil || j.Seconds < float64(src.Seconds)+seg.Seconds-0.5 {
+		if j, perr := m.Probe(ctx, joined); err != nil || perr != nil || j.Seconds < float64(baseSeconds)+seg.Seconds-0.5 {
 			err = m.ConcatEncode(ctx, source, raw, joined, v.Size)
 		}
 		if err != nil {
@@ -696,7 +702,10 @@ func (s *Service) event(v tollgate.Video, typ string) tollgate.Event {
 
 // lastFrame stores the last frame of v's source as v's input image.
 func (s *Service) lastFrame(ctx context.Context, v *tollgate.Video) error {
-	src := filepath.Join(s.c.Dir, v.SourceID, fileVideo)
+	src, _, err := s.base(ctx, *v)
+	if err != nil {
+		return err
+	}
 	dir := filepath.Join(s.c.Dir, v.ID)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
@@ -706,4 +715,17 @@ func (s *Service) lastFrame(ctx context.Context, v *tollgate.Video) error {
 	}
 	v.Input = "lastframe.png"
 	return nil
+}
+
+// base is the clip an extension or an edit works on: its source's
+// content, or the video uploaded with it; and its length in seconds.
+func (s *Service) base(ctx context.Context, v tollgate.Video) (string, int, error) {
+	if v.SourceID == "" {
+		return filepath.Join(s.c.Dir, v.ID, v.Input), v.InputSeconds, nil
+	}
+	src, err := s.read(ctx, v.SourceID)
+	if err != nil {
+		return "", 0, err
+	}
+	return filepath.Join(s.c.Dir, src.ID, fileVideo), src.Seconds, nil
 }

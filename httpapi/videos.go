@@ -152,18 +152,23 @@ func (remixVideoRequest) schemaName() string { return "RemixVideoRequest" }
 // /v1/videos/extensions.
 type editVideoRequest struct {
 	Prompt   string            `json:"prompt" required:"true"`
-	Video    *videoReference   `json:"video" doc:"The completed video, as {id} (video[id] in a form). An uploaded video is not supported yet."`
+	Video    *videoReference   `json:"video" doc:"The completed video, as {id} (video[id] in a form); or upload an MP4 as the multipart file video (at most 120 s)."`
 	Seconds  videoSecondsValue `json:"seconds"`
 	Tollgate videoOptionsField `json:"tollgate"`
+	file     *upload
 }
 
 func (editVideoRequest) schemaName() string { return "EditVideoRequest" }
 
 func (b *editVideoRequest) upload(name string, f upload) error {
-	if name == "video" {
-		return tollgate.FieldError("video", "an uploaded video is not supported yet: give the id of a completed video as video[id]")
+	if name != "video" {
+		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("this endpoint takes one file, video; not %q", name)}
 	}
-	return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("this endpoint takes no file %q", name)}
+	if b.file != nil {
+		return tollgate.FieldError(name, "is given twice; send one file")
+	}
+	b.file = &f
+	return nil
 }
 
 // videoView is OpenAI's video object with Tollgate's member.
@@ -458,10 +463,20 @@ func (s *Server) derive(r *http.Request, c *call, in *videoDerived, kind tollgat
 	if err != nil {
 		return videoView{}, err
 	}
-	if b.Video == nil || b.Video.ID == "" {
-		return videoView{}, tollgate.FieldError("video", "is required: the completed video, as video[id]")
+	switch {
+	case b.file != nil && b.Video != nil:
+		return videoView{}, tollgate.FieldError("video", "give video[id] or an uploaded video, not both")
+	case b.file != nil:
+		if ct := http.DetectContentType(b.file.Data); ct != "video/mp4" {
+			return videoView{}, tollgate.FieldError("video", "the uploaded video must be an MP4; this is %s", ct)
+		}
+		p.Input, p.InputExt = b.file.Data, ".mp4"
+	case b.Video == nil || b.Video.ID == "":
+		return videoView{}, tollgate.FieldError("video", "is required: the completed video as video[id], or an uploaded MP4")
+	default:
+		p.SourceID = b.Video.ID
 	}
-	p.Kind, p.Prompt, p.SourceID = kind, b.Prompt, b.Video.ID
+	p.Kind, p.Prompt = kind, b.Prompt
 	switch {
 	case kind == tollgate.VideoExtend && !b.Seconds.set:
 		return videoView{}, tollgate.FieldError("seconds", "is required: the seconds to add, 4, 8, 12, 16 or 20")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,6 +164,7 @@ func TestOpenAISDK(t *testing.T) {
 	}
 
 	// Download each variant.
+	var fox []byte
 	for variant, ct := range map[openai.VideoDownloadContentParamsVariant]string{"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"} {
 		resp, err := e.videos.DownloadContent(ctx, v.ID, openai.VideoDownloadContentParams{Variant: variant})
 		if err != nil {
@@ -175,6 +177,7 @@ func TestOpenAISDK(t *testing.T) {
 		}
 		if variant == "video" {
 			checkClip(t, body, 4, "1280x720")
+			fox = body
 		}
 	}
 
@@ -248,9 +251,32 @@ func TestOpenAISDK(t *testing.T) {
 	if _, err := e.videos.Get(ctx, v.ID); !errors.As(err, &apiErr) || apiErr.StatusCode != 404 {
 		t.Errorf("get after delete: %v, want 404", err)
 	}
-	// Every charge is what was held: 0.4 + 0.8 + 0.4 + 0.4 + 1.6 (the extension's added 16 s).
-	if available, held := e.balance(t); held != "0" || available != "46.4" {
-		t.Errorf("in the end: available %s held %s, want 46.4 and 0", available, held)
+	// An uploaded video, edited and extended: its size and length come
+	// from the file.
+	upEdit, err := e.videos.Edit(ctx, openai.VideoEditParams{Prompt: "make it snow harder",
+		Video: openai.VideoEditParamsVideoUnion{OfFile: bytes.NewReader(fox)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upExt, err := e.videos.Extend(ctx, openai.VideoExtendParams{Prompt: "it runs on", Seconds: openai.VideoSeconds4,
+		Video: openai.VideoExtendParamsVideoUnion{OfFile: bytes.NewReader(fox)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upEdit.Seconds != "4" || upEdit.Size != "1280x720" || upExt.Seconds != "8" {
+		t.Errorf("uploads: edit %s s at %s, extension %s s; want 4 at 1280x720 and 8", upEdit.Seconds, upEdit.Size, upExt.Seconds)
+	}
+	for _, id := range []string{upEdit.ID, upExt.ID} {
+		if got, err := e.videos.PollStatus(ctx, id, 50); err != nil || got.Status != openai.VideoStatusCompleted {
+			t.Fatalf("upload %s: %+v %v", id, got, err)
+		}
+	}
+	if _, err := e.videos.Edit(ctx, openai.VideoEditParams{Prompt: "x", Video: openai.VideoEditParamsVideoUnion{OfFile: strings.NewReader("not a video")}}); !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "video" {
+		t.Errorf("a text file as the video: %v, want 400 naming video", err)
+	}
+	// Every charge is what was held: 0.4 + 0.8 + 0.4 + 0.4 + 1.6 (the extension's added 16 s), and 0.4 + 0.4 for the uploads.
+	if available, held := e.balance(t); held != "0" || available != "45.6" {
+		t.Errorf("in the end: available %s held %s, want 45.6 and 0", available, held)
 	}
 }
 

@@ -205,17 +205,24 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 		body, _ := json.Marshal(map[string]string{"prompt": j.Prompt})
 		req, err = c.request(ctx, http.MethodPost, "/videos/"+j.SourceJob+"/remix", "application/json", bytes.NewReader(body))
 	case tollgate.VideoEdit, tollgate.VideoExtend:
-		if j.SourceJob == "" {
-			return "", &router.Error{Kind: router.Terminal, Code: "no_source", Message: "an edit or an extension goes to the upstream that made the source"}
+		// The upstream's own video by id, or the video uploaded with the job.
+		fields, file := [][2]string{{"prompt", j.Prompt}}, ""
+		switch {
+		case j.SourceJob != "":
+			fields = append(fields, [2]string{"video[id]", j.SourceJob})
+		case j.Input != "":
+			file = j.Input
+		default:
+			return "", &router.Error{Kind: router.Terminal, Code: "no_source", Message: "an edit or an extension needs the upstream's video or an upload"}
 		}
-		fields := [][2]string{{"prompt", j.Prompt}, {"video[id]", j.SourceJob}}
 		path := "/videos/edits"
 		if j.Kind == tollgate.VideoExtend {
 			fields, path = append(fields, [2]string{"seconds", strconv.Itoa(j.Seconds)}), "/videos/extensions"
 		}
-		req, err = c.form(ctx, path, fields, "")
+		req, err = c.formFile(ctx, path, fields, "video", file)
 	default:
-		req, err = c.form(ctx, "/videos", [][2]string{{"prompt", j.Prompt}, {"model", j.Model}, {"seconds", strconv.Itoa(j.Seconds)}, {"size", j.Size}}, j.Input)
+		req, err = c.formFile(ctx, "/videos", [][2]string{{"prompt", j.Prompt}, {"model", j.Model}, {"seconds", strconv.Itoa(j.Seconds)}, {"size", j.Size}},
+			"input_reference", j.Input)
 	}
 	if err != nil {
 		return "", &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
@@ -227,9 +234,9 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 	return v.ID, nil
 }
 
-// form makes a multipart request of fields and, when set, the file at
-// input as input_reference.
-func (c *Client) form(ctx context.Context, path string, fields [][2]string, input string) (*http.Request, error) {
+// formFile makes a multipart request of fields and, when input is set,
+// the file at input as the part named file.
+func (c *Client) formFile(ctx context.Context, path string, fields [][2]string, file, input string) (*http.Request, error) {
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	for _, f := range fields {
@@ -242,7 +249,7 @@ func (c *Client) form(ctx context.Context, path string, fields [][2]string, inpu
 		if err != nil {
 			return nil, fmt.Errorf("read the reference: %w", err)
 		}
-		fw, err := w.CreateFormFile("input_reference", filepath.Base(input))
+		fw, err := w.CreateFormFile(file, filepath.Base(input))
 		if err != nil {
 			return nil, err
 		}

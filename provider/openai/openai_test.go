@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -210,3 +212,41 @@ func FuzzParseError(f *testing.F) {
 }
 
 func newServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+// TestSubmitUpload: an edit or an extension of an uploaded video sends it
+// as the multipart file video, as OpenAI's API takes it.
+func TestSubmitUpload(t *testing.T) {
+	t.Parallel()
+	clip := filepath.Join(t.TempDir(), "input.mp4")
+	if err := os.WriteFile(clip, []byte("\x00\x00\x00\x18ftypmp42 the clip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *http.Request, 2)
+	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			t.Error(err)
+		}
+		got <- r
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"video_up","object":"video","status":"queued"}`))
+	}))
+	defer srv.Close()
+	c := openai.New(openai.Options{BaseURL: srv.URL + "/v1", APIKey: "k"})
+	for _, j := range []router.Job{
+		{Kind: tollgate.VideoEdit, Prompt: "more snow", Input: clip},
+		{Kind: tollgate.VideoExtend, Prompt: "on", Seconds: 8, Input: clip},
+	} {
+		if _, err := c.Submit(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		want := map[tollgate.VideoKind]string{tollgate.VideoEdit: "/v1/videos/edits", tollgate.VideoExtend: "/v1/videos/extensions"}[j.Kind]
+		files := r.MultipartForm.File["video"]
+		if r.URL.Path != want || len(files) != 1 || r.FormValue("video[id]") != "" || r.FormValue("prompt") != j.Prompt {
+			t.Errorf("%s: %s with files %v and fields %v", j.Kind, r.URL.Path, r.MultipartForm.File, r.MultipartForm.Value)
+		}
+		if j.Kind == tollgate.VideoExtend && r.FormValue("seconds") != "8" {
+			t.Errorf("extension seconds %q", r.FormValue("seconds"))
+		}
+	}
+}
