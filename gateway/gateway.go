@@ -476,10 +476,14 @@ func (s *Service) List(ctx context.Context, accountID, after string, limit int, 
 // hold released; a running one is cancelled where its provider can, else
 // cannot_cancel.
 func (s *Service) Delete(ctx context.Context, id, accountID string) (tollgate.Video, error) {
-	for range 5 {
+	for try := 0; try < 20; try++ {
 		v, err := s.Get(ctx, id, accountID)
 		if err != nil {
 			return v, err
+		}
+		if n := len(v.Attempts); n > 0 && v.Attempts[n-1].Outcome == outcomeSubmitting && v.ProviderJob == "" && try < 19 {
+			time.Sleep(100 * time.Millisecond) // a submit takes a moment: wait for its answer, then cancel what it started
+			continue
 		}
 		now := s.c.Clock.Now()
 		if v.Status.Final() {

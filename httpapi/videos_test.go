@@ -157,6 +157,16 @@ func TestVideoOverHTTP(t *testing.T) {
 			Header: map[string]string{"Content-Type": ct, "Idempotency-Key": "v1", "OpenAI-Project": "proj_1"}}
 		var v videoView
 		e.call(t, req, 200, &v)
+		// A prompt that looks like JSON stays text.
+		jp, jct := form(t, [][2]string{{"prompt", `{"scene":"a fox"}`}, {"seconds", "4"}, {"size", "720x1280"}}, nil)
+		var jv videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos", Key: key, Body: jp, Header: map[string]string{"Content-Type": jct}}, 200, &jv)
+		if jv.Prompt != `{"scene":"a fox"}` {
+			t.Errorf("a JSON-looking prompt came back as %q", jv.Prompt)
+		}
+		// Deleted before it finishes: cancelled, and its hold released.
+		e.call(t, request{Method: "DELETE", Path: "/v1/videos/" + jv.ID, Key: key}, 200, nil)
+		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + jv.ID, Key: key}), 404, tollgate.CodeNotFound, "video_id")
 		if v.Status != "queued" || v.Tollgate.Credits.Held != tollgate.Credits(400_000) || !v.Tollgate.Demo || v.Tollgate.Project != "proj_1" {
 			t.Fatalf("created %+v", v)
 		}
