@@ -107,6 +107,24 @@ type phaseResult struct {
 	P50, P99 time.Duration
 	P999     time.Duration
 	FirstErr string // the first error, to say what went wrong
+	// CPU is the CPU time the phase cost this process (server and load
+	// generator) and PostgreSQL.
+	CPU cpuUse
+}
+
+// cpuLine says what the phase's operations cost in CPU, each.
+func (p phaseResult) cpuLine() string {
+	if p.Ops == 0 {
+		return ""
+	}
+	per := func(d time.Duration) string { return (d / time.Duration(p.Ops)).Round(100 * time.Nanosecond).String() }
+	line := fmt.Sprintf("          cpu: tollgate and the clients %s (%s an op, %.0f%% of a core)", p.CPU.Self.Round(10*time.Millisecond),
+		per(p.CPU.Self), 100*p.CPU.Self.Seconds()/p.Elapsed.Seconds())
+	if p.CPU.Postgres > 0 {
+		line += fmt.Sprintf("; postgres %s (%s an op, %.0f%% of a core)", p.CPU.Postgres.Round(10*time.Millisecond), per(p.CPU.Postgres),
+			100*p.CPU.Postgres.Seconds()/p.Elapsed.Seconds())
+	}
+	return line + "\n"
 }
 
 func (p phaseResult) rate() float64 { return float64(p.Ops) / p.Elapsed.Seconds() }
@@ -206,6 +224,7 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		results = append(results, r)
 		out.printf("%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
 			r.Name, r.rate(), r.P50, r.P99, r.P999, r.Ops, r.Errors)
+		out.printf("%s", r.cpuLine())
 		if r.FirstErr != "" {
 			out.printf("          first error: %s\n", r.FirstErr)
 		}
@@ -363,7 +382,7 @@ func (b *bencher) phase(ctx context.Context, name string, fn func(context.Contex
 	var first string
 	lat := make([][]time.Duration, b.o.clients)
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), cpuNow()
 	for i := range b.o.clients {
 		wg.Add(1)
 		go func() {
@@ -386,7 +405,7 @@ func (b *bencher) phase(ctx context.Context, name string, fn func(context.Contex
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return phaseResult{Name: name, Ops: ops.Load(), Errors: errs.Load(), Elapsed: elapsed,
-		P50: pct(all, 0.50), P99: pct(all, 0.99), P999: pct(all, 0.999), FirstErr: first}
+		P50: pct(all, 0.50), P99: pct(all, 0.99), P999: pct(all, 0.999), FirstErr: first, CPU: cpuNow().sub(cpu)}
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
@@ -647,6 +666,7 @@ func (b *bencher) videoPhases(ctx context.Context, inst *instance, out *printer)
 	})
 	out.printf("%-12s %7.0f creates/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors; %d clients)\n", closed.Name, closed.rate(), closed.P50, closed.P99,
 		closed.P999, closed.Ops, closed.Errors, b.o.clients)
+	out.printf("%s", closed.cpuLine())
 	for _, r := range []phaseResult{open, closed} {
 		if r.FirstErr != "" {
 			out.printf("             first error of %s: %s\n", r.Name, r.FirstErr)
