@@ -204,6 +204,15 @@ func TestVideoOverHTTP(t *testing.T) {
 		if len(list.Data) != 1 || list.HasMore || list.FirstID == nil || *list.FirstID != v.ID {
 			t.Errorf("list %+v", list)
 		}
+		// Past expires_at the content is gone: a 404 in OpenAI's shape; the
+		// video itself, and its charge, stay.
+		before := e.do(t, request{Method: "GET", Path: "/v1/videos/" + v.ID + "/content?variant=thumbnail", Key: key})
+		if before.Status != 200 || before.Header.Get("Content-Type") != "image/webp" {
+			t.Errorf("thumbnail: %d %s", before.Status, before.Header.Get("Content-Type"))
+		}
+		e.clock.Advance(8 * 24 * time.Hour)
+		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + v.ID + "/content", Key: key}), 404, tollgate.CodeVideoNotReady, "")
+		e.call(t, request{Method: "GET", Path: "/v1/videos/" + v.ID, Key: key}, 200, nil)
 		var del videoDeletedView
 		e.call(t, request{Method: "DELETE", Path: "/v1/videos/" + v.ID, Key: key}, 200, &del)
 		if !del.Deleted || del.Object != "video.deleted" {
