@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type benchOptions struct {
 	// the create alone is measured.
 	videos    bool
 	videoRate int
+	// phases are the HTTP phases to run, of healthz, holds and hot: a CPU
+	// profile of one alone.
+	phases string
 }
 
 func benchCmd() *cobra.Command {
@@ -91,6 +95,7 @@ runs verify on the database (when it started the server, or with
 	f.IntVar(&o.preload, "preload", 0, "settled holds (hold then capture) to make in-process before the phases, for a database with a history (started server only)")
 	f.BoolVar(&o.videos, "videos", false, "measure video creates (POST /v1/videos, the hold and the job committed; no provider called) at --video-rate a second, then at saturation, instead of the holds phases (started server only)")
 	f.IntVar(&o.videoRate, "video-rate", 100, "creates a second of the open-loop video phase")
+	f.StringVar(&o.phases, "phases", "healthz,holds,hot", "the HTTP phases to run, comma-separated: healthz, holds, hot (one alone profiles it alone with --cpuprofile)")
 	f.BoolVar(&o.backup, "backup", false, "run the holds phase again while tollgate backup copies the database, and report it (started server on SQLite only)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	f.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database of the server under test (default: a fresh SQLite file)")
@@ -220,6 +225,9 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		{"holds", b.holdSettle(false)},
 		{"hot", b.holdSettle(true)},
 	} {
+		if !slices.Contains(strings.Split(o.phases, ","), ph.name) {
+			continue
+		}
 		r := b.phase(ctx, ph.name, ph.fn)
 		results = append(results, r)
 		out.printf("%-9s %9.0f ops/s  p50 %-9s p99 %-9s p999 %-9s (%d ok, %d errors)\n",
@@ -240,7 +248,9 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		if r.FirstErr != "" {
 			out.printf("          first error: %s\n", r.FirstErr)
 		}
-		out.printf("noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[1].rate())
+		if i := slices.IndexFunc(results, func(p phaseResult) bool { return p.Name == "holds" }); i >= 0 {
+			out.printf("noisy: the other accounts kept %.0f%% of their holds phase rate\n", 100*r.rate()/results[i].rate())
+		}
 	}
 	if o.backup {
 		if err := b.duringBackup(ctx, c, inst, out); err != nil {
@@ -250,9 +260,11 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 	od := b.overdraft(ctx)
 	out.printf("overdraft %d holds won, %d refused with 402, %d errors; quota %d: %s\n",
 		od.Ops, od.Refused, od.Errors, o.hotQuota, verdict(od.Ops == int64(o.hotQuota) && od.Errors == 0))
-	h, holds, hot := results[0], results[1], results[2]
-	out.printf("summary: holds+settle %.0f ops/s = %.0f%% of healthz; hot account %.0f ops/s (%.0f holds/s)\n",
-		holds.rate(), 100*holds.rate()/h.rate(), hot.rate(), hot.rate()/2)
+	if len(results) == 3 {
+		h, holds, hot := results[0], results[1], results[2]
+		out.printf("summary: holds+settle %.0f ops/s = %.0f%% of healthz; hot account %.0f ops/s (%.0f holds/s)\n",
+			holds.rate(), 100*holds.rate()/h.rate(), hot.rate(), hot.rate()/2)
+	}
 
 	var failed error
 	if od.Ops != int64(o.hotQuota) || od.Errors > 0 {
