@@ -225,7 +225,7 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		{"holds", b.holdSettle(false)},
 		{"hot", b.holdSettle(true)},
 	} {
-		if !slices.Contains(strings.Split(o.phases, ","), ph.name) {
+		if o.phases != "" && !slices.Contains(strings.Split(o.phases, ","), ph.name) { // "": every one
 			continue
 		}
 		r := b.phase(ctx, ph.name, ph.fn)
