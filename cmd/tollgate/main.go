@@ -9,13 +9,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"tollgate/httpapi"
 	"tollgate/store/dial"
 
 	"github.com/spf13/cobra"
 )
 
+// gcPercent is the garbage collector's target when GOGC is not set: the
+// heap may grow four times past what is live before a collection, instead
+// of Go's once. The server's live heap is small; collecting a quarter as
+// often gave 16% more holds a second on SQLite and 6% on PostgreSQL, for
+// 24 to 44 MB more resident memory (docs/PERFORMANCE.md). GOGC and
+// GOMEMLIMIT still rule when set.
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	if err := rootCmd().Execute(); err != nil {
 		os.Exit(1)
 	}
