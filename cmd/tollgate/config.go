@@ -70,6 +70,10 @@ type config struct {
 	// changes; 0 only on SIGHUP.
 	CatalogReload time.Duration `env:"CATALOG_RELOAD" envDefault:"10s"`
 
+	// Committers is how many batches the ledger commits at once on
+	// PostgreSQL (SQLite has one writer); 0: the store's default.
+	Committers int `env:"COMMITTERS"`
+
 	noVideoRunner bool // bench --videos: jobs are made, not run
 
 	envErr  error          // what reading the environment refused
@@ -136,6 +140,9 @@ func (c *config) check() error {
 		(c.VideoPollEvery > 0 && c.VideoPollEvery < 10*time.Millisecond) || c.VideoRetention < 0 || (c.VideoRetention > 0 && c.VideoRetention < time.Minute) {
 		return fmt.Errorf("video settings out of range: TOLLGATE_VIDEO_LEASE at least 1s (is %s), TOLLGATE_LOCAL_RENDER_TIME not negative (is %s), "+
 			"TOLLGATE_VIDEO_POLL_EVERY at least 10ms (is %s), TOLLGATE_VIDEO_RETENTION at least 1m (is %s)", c.VideoLease, c.LocalRenderTime, c.VideoPollEvery, c.VideoRetention)
+	}
+	if c.Committers < 0 || c.Committers > 64 {
+		return fmt.Errorf("TOLLGATE_COMMITTERS is %d; give 0 (the store's default) to 64", c.Committers)
 	}
 	if _, err := upstreams(c); err != nil {
 		return err
