@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,7 @@ type envOptions struct {
 	retryBase    time.Duration
 	lease        time.Duration
 	retryRefused bool
+	noMedia      bool // as on a machine without ffmpeg
 }
 
 func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env {
@@ -105,11 +107,15 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env 
 		r.Providers = map[string]router.Provider{}
 	}
 	dir := filepath.Join(t.TempDir(), "videos")
+	media := gateway.FindMedia(local.Thumbnail, local.Spritesheet)
+	if o.noMedia {
+		media = gateway.Media{FallbackThumbnail: local.Thumbnail, FallbackSpritesheet: local.Spritesheet}
+	}
 	if o.lease == 0 {
 		o.lease = 30 * time.Second // a loaded machine renders slowly; a step that runs out of lease is done again
 	}
 	gw := gateway.New(gateway.Config{Ledger: l, Quotes: q, Router: r, Dir: dir, Clock: tollgate.SystemClock{},
-		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), PollEvery: 20 * time.Millisecond, Lease: o.lease, Deadline: o.deadline,
+		Media: media, PollEvery: 20 * time.Millisecond, Lease: o.lease, Deadline: o.deadline,
 		RetryBase: o.retryBase, RetryRefused: o.retryRefused})
 	if err := gw.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -537,6 +543,40 @@ func TestExtensionFromLastFrame(t *testing.T) {
 			t.Errorf("cheap was asked %+v, want a clip from the frame", cheap.started)
 		} else if b, err := os.ReadFile(cheap.started[0].Input); err != nil || http.DetectContentType(b) != "image/png" {
 			t.Errorf("the frame sent: %v, %d bytes", err, len(b))
+		}
+	})
+}
+
+// TestWithoutFFmpeg: on a machine without ffmpeg the whole flow still
+// runs: the local renderer serves its embedded clip, stored as sent with
+// the embedded thumbnail and spritesheet, and charged as asked.
+func TestWithoutFFmpeg(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		r := local.New(0, tollgate.SystemClock{})
+		r.FFmpeg = ""
+		e := newEnv(t, open, envOptions{local: r, noMedia: true})
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Model: "sora-2", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.wait(v.ID)
+		if got.Status != tollgate.VideoCompleted || got.Charged != got.Held {
+			t.Fatalf("got %+v, want completed and charged", got)
+		}
+		for variant, want := range map[string][]byte{"video": local.Clip, "thumbnail": local.Thumbnail, "spritesheet": local.Spritesheet} {
+			path, _, err := e.gw.Content(e.ctx, v.ID, "acme", variant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, want) {
+				t.Errorf("%s: %d bytes, %v; want the embedded one", variant, len(b), err)
+			}
+		}
+		// An uploaded video cannot be read: a clear 400.
+		_, err = e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Kind: tollgate.VideoEdit, Prompt: "more snow", Input: local.Clip, InputExt: ".mp4"})
+		if tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+			t.Errorf("an upload without ffmpeg: %v, want invalid_field", err)
 		}
 	})
 }
