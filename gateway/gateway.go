@@ -13,6 +13,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -161,19 +162,32 @@ type CreateParams struct {
 // errors of Ledger.Hold. With an Idempotency key already answered, it
 // returns *ledger.Replayed.
 func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, error) {
-	if err := s.fill(ctx, &p); err != nil {
-		return tollgate.Video{}, err
-	}
 	quoted := tollgate.Credits(0)
+	var terms quoteTerms
 	if p.QuoteID != "" {
 		q, credits, err := s.c.Quotes.Usable(ctx, p.QuoteID, p.AccountID, tollgate.ProductVideo, 0)
 		if err != nil {
 			return tollgate.Video{}, err
 		}
-		if err := quoteMatches(q, p); err != nil {
-			return tollgate.Video{}, err
+		if err := json.Unmarshal(q.Details, &terms); err != nil {
+			return tollgate.Video{}, fmt.Errorf("read quote %s: %w", q.ID, err)
+		}
+		// What the request leaves out, the quote says.
+		if p.Model == "" {
+			p.Model = terms.Model
+		}
+		if p.Seconds == 0 {
+			p.Seconds = terms.Seconds
 		}
 		quoted = credits
+	}
+	if err := s.fill(ctx, &p); err != nil {
+		return tollgate.Video{}, err
+	}
+	if p.QuoteID != "" {
+		if err := s.quoteMatches(terms, p); err != nil {
+			return tollgate.Video{}, err
+		}
 	}
 	cands, err := s.candidates(ctx, &p, quoted, nil)
 	if err != nil {
@@ -336,18 +350,25 @@ func (s *Service) uploaded(ctx context.Context, p *CreateParams) error {
 	return nil
 }
 
-// quoteMatches refuses a quote for another request than p.
-func quoteMatches(q tollgate.Quote, p CreateParams) error {
-	var d struct {
-		Model   string `json:"model"`
-		Seconds int    `json:"seconds"`
-		Size    string `json:"size"`
+// quoteTerms are what a video quote priced.
+type quoteTerms struct {
+	Model      string `json:"model"`
+	Resolution string `json:"resolution"`
+	Seconds    int    `json:"seconds"`
+}
+
+// quoteMatches refuses a quote for another video than p: another length,
+// resolution, or model (a request for auto may be made by any model whose
+// price is within the quote, as the router ensures).
+func (s *Service) quoteMatches(q quoteTerms, p CreateParams) error {
+	if q.Seconds != p.Seconds {
+		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %d seconds, not %d", p.QuoteID, q.Seconds, p.Seconds)
 	}
-	if err := jsonUnmarshal(q.Details, &d); err != nil {
-		return fmt.Errorf("read quote %s: %w", q.ID, err)
+	if res, err := pricing.Resolution(p.Size); err != nil || res != q.Resolution {
+		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %s, not %s", p.QuoteID, q.Resolution, p.Size)
 	}
-	if d.Seconds != 0 && d.Seconds != p.Seconds {
-		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %d seconds, not %d", q.ID, d.Seconds, p.Seconds)
+	if !strings.HasPrefix(p.Model, "auto") && s.c.Quotes.File().Canonical(p.Model) != q.Model {
+		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %s, not %s", p.QuoteID, q.Model, p.Model)
 	}
 	return nil
 }

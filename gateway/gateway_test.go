@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"tollgate/router"
 	"tollgate/store"
 	"tollgate/store/postgres/pgtest"
+	"tollgate/store/record"
 	"tollgate/store/sqlite"
 )
 
@@ -577,6 +579,51 @@ func TestWithoutFFmpeg(t *testing.T) {
 		_, err = e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Kind: tollgate.VideoEdit, Prompt: "more snow", Input: local.Clip, InputExt: ".mp4"})
 		if tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
 			t.Errorf("an upload without ffmpeg: %v, want invalid_field", err)
+		}
+	})
+}
+
+// TestCreateWithQuote: a quote pays for the video it priced, filling in
+// what the request leaves out; a quote for another length, resolution or
+// model is refused, and nothing is held.
+func TestCreateWithQuote(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		e := newEnv(t, open, envOptions{local: local.New(time.Hour, tollgate.SystemClock{})})
+		quote := func(model, res string, seconds int, credits tollgate.Credits) string {
+			t.Helper()
+			now := time.Now().UTC()
+			details, _ := json.Marshal(map[string]any{"model": model, "resolution": res, "seconds": seconds})
+			q := tollgate.Quote{ID: tollgate.NewID("quote"), AccountID: "acme", Product: tollgate.ProductVideo, Credits: credits, Details: details,
+				CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+			if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error { return tx.QuoteInsert(e.ctx, q) }); err != nil {
+				t.Fatal(err)
+			}
+			return q.ID
+		}
+		for _, tc := range []struct {
+			name string
+			p    gateway.CreateParams
+		}{
+			{"another resolution", gateway.CreateParams{Model: "sora-2-pro", Seconds: 4, Size: "1792x1024"}},
+			{"another model", gateway.CreateParams{Model: "sora-2-pro", Seconds: 4, Size: "1280x720"}},
+			{"another length", gateway.CreateParams{Model: "sora-2", Seconds: 8, Size: "1280x720"}},
+		} {
+			tc.p.AccountID, tc.p.Prompt, tc.p.QuoteID = "acme", "a fox", quote("sora-2", "720p", 4, 400_000)
+			if _, err := e.gw.Create(e.ctx, tc.p); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+				t.Errorf("%s: got %v, want invalid_field on tollgate.quote_id", tc.name, err)
+			}
+		}
+		if b := e.balance(); b.Held != 0 {
+			t.Fatalf("refused creates held %s", b.Held)
+		}
+		// The model and length come from the quote; the size asked is of its resolution.
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "a fox", Size: "720x1280", QuoteID: quote("sora-2-pro", "720p", 8, 2_400_000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Model != "sora-2-pro" || v.Seconds != 8 || v.Held != 2_400_000 || v.QuoteID == "" {
+			t.Errorf("created %+v: want sora-2-pro for 8 s, held as quoted", v)
 		}
 	})
 }

@@ -42,8 +42,6 @@ const stepExpire tollgate.VideoStep = "expire"
 // stepReconcile looks for an attempt whose submit's answer was lost.
 const stepReconcile tollgate.VideoStep = "reconcile"
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // Start runs the job runner until ctx ends or Stop is called.
 func (s *Service) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.c.Dir, 0o750); err != nil {
