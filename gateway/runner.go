@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"tollgate"
@@ -277,13 +276,13 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	case router.Refused:
 		a.Outcome, a.Cost = outcomeRefused, tollgate.Money{}
 		if s.c.RetryRefused {
-			a.Error += " (" + router.Terminal.String() + ")" // this provider is spent; the next may make it
+			a.Final = true // this provider is spent; the next may make it
 			v.Step = tollgate.StepRoute
 			return s.save(ctx, v, 0)
 		}
 		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
 	case router.Terminal:
-		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
+		a.Outcome, a.Cost, a.Final = outcomeFailed, tollgate.Money{}, true
 		v.Step = tollgate.StepRoute // the next candidate, this provider left out
 		return s.save(ctx, v, 0)
 	}
@@ -311,15 +310,11 @@ func (s *Service) spent(v tollgate.Video) []string {
 		if slices.Contains(out, a.Provider) {
 			continue
 		}
-		if (a.Outcome == outcomeFailed && a.Error != "" && s.retries(v, a.Provider) >= maxRetries) || terminal(a) {
+		if a.Final || a.Outcome == outcomeRefused || s.retries(v, a.Provider) >= maxRetries {
 			out = append(out, a.Provider)
 		}
 	}
 	return out
-}
-
-func terminal(a tollgate.VideoAttempt) bool {
-	return a.Outcome == outcomeRefused || a.Outcome == outcomeFailed && strings.Contains(a.Error, "("+router.Terminal.String()+")")
 }
 
 // retries counts v's failed attempts at provider.
@@ -369,10 +364,8 @@ func (s *Service) started(ctx context.Context, v tollgate.Video, id string) erro
 	if v.StartedAt == nil {
 		v.StartedAt = &now
 	}
-	return s.save(ctx, v, s.pollWait())
+	return s.save(ctx, v, s.c.PollEvery)
 }
-
-func (s *Service) pollWait() time.Duration { return s.c.PollEvery }
 
 // reconcile looks for the job an attempt whose submit's answer was lost
 // may have started. Found, it is polled; not found by a provider that can
@@ -395,7 +388,7 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 		return s.started(ctx, v, id)
 	case err == nil:
 		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
-		a.Error = "not started: the submit's answer was lost and the provider has no such job (retryable)"
+		a.Error = "not started: the submit's answer was lost and the provider has no such job"
 		v.Step = tollgate.StepRoute
 		return s.save(ctx, v, 0)
 	}
@@ -424,7 +417,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 			return s.giveUp(ctx, v, "provider_failed", fmt.Sprintf("%s: %s", v.Provider, pe.Message))
 		}
 		s.c.Router.Failed(v.Provider)
-		return s.save(ctx, v, max(s.pollWait(), pe.RetryAfter))
+		return s.save(ctx, v, max(s.c.PollEvery, pe.RetryAfter))
 	}
 	s.c.Router.Succeeded(v.Provider)
 	switch st.State {
@@ -434,7 +427,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 		} else if st.Progress < 0 {
 			v.Progress = s.estimate(v)
 		}
-		return s.save(ctx, v, s.pollWait())
+		return s.save(ctx, v, s.c.PollEvery)
 	case router.Completed:
 		v.Step = tollgate.StepFetch
 		return s.save(ctx, v, 0)
@@ -451,11 +444,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 		return s.giveUp(ctx, v, string(tollgate.CodeModerationBlocked), pe.Message)
 	}
 	// Known to be over at this provider: another candidate may make it.
-	a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
-	a.Error = pe.Error()
-	if pe.Kind != router.Terminal {
-		a.Error += " (" + router.Terminal.String() + ")"
-	}
+	a.Outcome, a.Cost, a.Final = outcomeFailed, tollgate.Money{}, true
 	v.Status, v.Step = tollgate.VideoQueued, tollgate.StepRoute
 	return s.save(ctx, v, 0)
 }
