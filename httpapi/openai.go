@@ -115,9 +115,9 @@ func (s *Server) readOpenAIBody(w http.ResponseWriter, r *http.Request) ([]byte,
 
 // decodeOpenAI decodes a JSON body strictly, or a form (multipart or
 // urlencoded) by making its bracket keys a JSON object first: a[b]=x is
-// {"a":{"b":"x"}}, a[]=x and a[][b]=x append to an array. The tollgate
-// field, a JSON object in a string (openai-go sends extra fields so), is
-// that object. Files go to the body's upload.
+// {"a":{"b":"x"}}, a[]=x and a[][b]=x append to an array. Values stay
+// strings (the tollgate field, a JSON object in a string as openai-go
+// sends extra fields, is read by its own decoder). Files go to the body's upload.
 func decodeOpenAI(r *http.Request, body []byte, v any, optional bool) error {
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var form map[string][]string
@@ -185,14 +185,7 @@ func setBracket(obj map[string]any, key, val string) error {
 		if _, dup := obj[name]; dup {
 			return &tollgate.Error{Code: tollgate.CodeMalformedJSON, Field: name, Message: fmt.Sprintf("form field %q appears twice; send it once", name)}
 		}
-		// Only Tollgate's member comes as JSON in a string; a prompt that
-		// looks like JSON stays the text it is.
-		var parsed map[string]any
-		if name == "tollgate" && json.Unmarshal([]byte(val), &parsed) == nil {
-			obj[name] = parsed
-		} else {
-			obj[name] = val
-		}
+		obj[name] = val // a string: the tollgate field's own decoder reads the JSON in it
 		return nil
 	}
 	inner, after, ok := strings.Cut(rest, "]")

@@ -68,11 +68,9 @@ func (videoOptions) schemaName() string { return "VideoOptions" }
 // videoOptionsField accepts videoOptions as an object or as a string.
 type videoOptionsField struct {
 	videoOptions
-	set bool
 }
 
 func (f *videoOptionsField) UnmarshalJSON(b []byte) error {
-	f.set = true
 	var s string
 	if json.Unmarshal(b, &s) == nil {
 		b = []byte(s)
@@ -80,7 +78,7 @@ func (f *videoOptionsField) UnmarshalJSON(b []byte) error {
 	if err := decode(b, &f.videoOptions, false); err != nil {
 		var e *tollgate.Error
 		if errors.As(err, &e) {
-			e.Field = "tollgate" + cond(e.Field != "", "."+e.Field, "")
+			e.Field = strings.TrimSuffix("tollgate."+e.Field, ".")
 		}
 		return err
 	}
@@ -90,13 +88,6 @@ func (f *videoOptionsField) UnmarshalJSON(b []byte) error {
 func (videoOptionsField) jsonSchema(g *schemas) map[string]any {
 	return map[string]any{"description": "Tollgate's options: an object, or the same object as a JSON string (as a multipart field).",
 		"oneOf": []any{g.of(reflect.TypeFor[videoOptions](), true), map[string]any{"type": "string", "contentMediaType": "application/json"}}}
-}
-
-func cond[T any](ok bool, a, b T) T {
-	if ok {
-		return a
-	}
-	return b
 }
 
 type imageReference struct {
