@@ -310,8 +310,8 @@ func adjustOpenAI(w http.ResponseWriter, r *http.Request, e *tollgate.Error, sta
 	switch {
 	case e.Code == tollgate.CodeIdempotencyMismatch:
 		w.Header().Set("X-Should-Retry", "false")
-	case status == http.StatusConflict, status == http.StatusUnprocessableEntity:
-		status = http.StatusBadRequest
+	case openaiStatus(e.Code) != status:
+		status = openaiStatus(e.Code)
 		w.Header().Set("X-Should-Retry", "false")
 	case e.Code == tollgate.CodeOutcomeUnknown && r.Header.Get("Idempotency-Key") == "":
 		status = http.StatusBadRequest
@@ -325,7 +325,10 @@ func adjustOpenAI(w http.ResponseWriter, r *http.Request, e *tollgate.Error, sta
 
 // openaiStatus is the status a code is answered with on this surface.
 func openaiStatus(c tollgate.Code) int {
-	st := statusOf[c]
+	st, ok := statusOf[c]
+	if !ok {
+		return http.StatusInternalServerError
+	}
 	if st == http.StatusConflict && c != tollgate.CodeIdempotencyMismatch || st == http.StatusUnprocessableEntity {
 		return http.StatusBadRequest
 	}

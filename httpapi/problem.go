@@ -153,6 +153,8 @@ func (s *Server) fail(surface *surface, w http.ResponseWriter, r *http.Request, 
 		w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
 	if surface.adjust != nil {
+		ec := *e // the error may be shared (a batch's, answered to each of its requests): adjust a copy
+		e = &ec
 		status = surface.adjust(w, r, e, status)
 	}
 	ct, body := surface.render(s, r, e, status)
