@@ -149,7 +149,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		if model == "" {
 			model = "auto"
 		}
-		cands, err := s.Videos.Route(r.Context(), model, req.Policy, price.Seconds, cmp.Or(req.Size, "1280x720"))
+		cands, err := s.Videos.Route(r.Context(), model, req.Policy, price.Seconds, cmp.Or(req.Size, pricing.DefaultSize))
 		if err != nil {
 			return nil, err
 		}

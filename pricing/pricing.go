@@ -30,6 +30,9 @@ const (
 	MeterOutputTokens = "output_tokens"
 )
 
+// DefaultSize is the size a video request that names none is priced at.
+const DefaultSize = "1280x720"
+
 // Limits on a request, so that every price fits an int64.
 const (
 	MaxSeconds = 3600
@@ -449,7 +452,7 @@ func (c *Catalog) priceVideo(r Request, rules []Rule) (Price, error) {
 		r.Model = "auto"
 	}
 	if r.Size == "" {
-		r.Size = "1280x720"
+		r.Size = DefaultSize
 	}
 	res, err := Resolution(r.Size)
 	if err != nil {
