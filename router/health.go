@@ -65,21 +65,6 @@ func (r *Router) Failed(provider string) {
 	}
 }
 
-// Open lists the providers whose breaker is open now.
-func (r *Router) Open() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	now := r.Clock.Now()
-	n, _ := r.breakerLimits()
-	for p, b := range r.breakers {
-		if b.failures >= n && now.Before(b.openUntil) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // Observed records how long provider took to make a clip of model, moving
 // its estimate a fifth of the way to it.
 func (r *Router) Observed(provider, model string, took time.Duration) {

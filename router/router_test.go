@@ -105,8 +105,9 @@ func TestCandidates(t *testing.T) {
 		t.Errorf("after the open period: %d candidates, want 3 (half open)", len(cs))
 	}
 	r.Succeeded("long")
-	if open := r.Open(); len(open) != 0 {
-		t.Errorf("open breakers %v after a success", open)
+	r.Failed("long") // one failure after a success: the count started again
+	if cs, _ := r.Candidates(ctx, router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720"}); len(cs) != 3 {
+		t.Errorf("a failure after a success left %d candidates, want 3", len(cs))
 	}
 
 	// Speed: observed times move the estimate.
