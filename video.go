@@ -122,8 +122,8 @@ type VideoAttempt struct {
 	// Final: this provider failed the video for good (a terminal error, a
 	// refusal when the operator lets another try): it is not sent there
 	// again.
-	Final bool `json:",omitempty"`
-	Seconds int `json:",omitempty"` // asked of the provider
+	Final   bool `json:",omitempty"`
+	Seconds int  `json:",omitempty"` // asked of the provider
 	// Tries counts the calls of the attempt's current step that failed
 	// (reconciling, downloading), bounded before the job gives up.
 	Tries int    `json:",omitempty"`
