@@ -117,6 +117,10 @@ type Grant struct {
 	// for nothing until the dispute closes; what pending holds return to
 	// it stays frozen.
 	Frozen bool
+	// Held counts the credits pending holds drew from the grant and still
+	// hold (overdue ones included until they are timed out): a balance
+	// or a refund reads it instead of every pending hold.
+	Held Credits
 }
 
 // Pays reports whether the grant may pay for product p.

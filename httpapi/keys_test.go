@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate"
 )
 
 // TestKeysListAndRevoke: keys are listed by name and prefix without their
@@ -205,6 +207,23 @@ func TestListGrants(t *testing.T) {
 			t.Fatalf("pages of 2: %+v", l)
 		}
 		e.call(t, request{Method: "GET", Path: "/v1/accounts/lg/grants?status=spent", Key: key}, http.StatusUnprocessableEntity, nil)
+		// What a pending hold draws is shown held on the grants it drew on,
+		// and leaves them when the hold is released.
+		var h holdView
+		e.call(t, request{Method: "POST", Path: "/v1/holds", Key: key, Body: `{"product":"video","credits":"8"}`}, http.StatusCreated, &h)
+		heldNow := func() (sum tollgate.Credits) {
+			for _, g := range list("?limit=100").Data {
+				sum += g.Held
+			}
+			return sum
+		}
+		if got := heldNow(); got != cr("8") {
+			t.Fatalf("held on the grants with a pending hold of 8: %s", got)
+		}
+		e.call(t, request{Method: "POST", Path: "/v1/holds/" + h.ID + "/release", Key: key, Body: `{}`}, http.StatusOK, nil)
+		if got := heldNow(); got != 0 {
+			t.Fatalf("held on the grants after the release: %s, want 0", got)
+		}
 	})
 }
 

@@ -31,6 +31,7 @@ type grantView struct {
 	Source      tollgate.GrantSource `json:"source"`
 	Credits     tollgate.Credits     `json:"credits"`
 	Remaining   tollgate.Credits     `json:"remaining"`
+	Held        tollgate.Credits     `json:"held" doc:"Credits that pending holds drew from this grant and still hold: they return to remaining if released, or are spent if captured."`
 	Products    []tollgate.Product   `json:"products" doc:"Empty: pays for every product."`
 	Priority    int                  `json:"priority"`
 	EffectiveAt time.Time            `json:"effective_at"`
@@ -52,7 +53,7 @@ func viewBalanceGrant(g tollgate.Grant) balanceGrantView {
 }
 
 func viewGrant(g tollgate.Grant) grantView {
-	return grantView{g.ID, "grant", g.AccountID, g.Source, g.Amount, g.Remaining, productList(g.Products), g.Priority,
+	return grantView{g.ID, "grant", g.AccountID, g.Source, g.Amount, g.Remaining, g.Held, productList(g.Products), g.Priority,
 		g.EffectiveAt, g.ExpiresAt, g.ExternalRef, g.CreatedAt}
 }
 

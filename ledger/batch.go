@@ -40,10 +40,6 @@ type batch struct {
 
 	quotesUsed map[string]bool // quotes that have paid for a hold, known to this batch
 	orders     map[string]*orderState
-	// allPending: accounts whose every pending hold is in holds, as a
-	// refund needs to know what is held on each grant.
-	allPending map[string]bool
-
 	// pendingDelta is how the batch changed each account's count of
 	// pending holds; keyPending counts the pending holds of the keys with a
 	// cap of their own that make holds in this batch, as the batch changes
@@ -119,7 +115,6 @@ func newBatch(l *Ledger, tx batchTx, now time.Time) *batch {
 		holds:      map[string]*holdState{},
 		quotesUsed: map[string]bool{},
 		orders:     map[string]*orderState{},
-		allPending: map[string]bool{},
 		owner:      map[string]*op{},
 		idemOwner:  map[store.IdempotencyKey]*op{},
 	}
@@ -176,23 +171,6 @@ func (b *batch) pendingCap(a *account, p *HoldParams) error {
 		}
 	}
 	return nil
-}
-
-// heldOn is what pending holds hold on grant g. The batch must know every
-// pending hold of g's account (loadPending).
-func (b *batch) heldOn(g string) tollgate.Credits {
-	var sum tollgate.Credits
-	for _, hs := range b.holds {
-		if hs.h.Status != tollgate.HoldPending {
-			continue
-		}
-		for _, a := range hs.h.Allocations {
-			if a.GrantID == g {
-				sum += a.Amount
-			}
-		}
-	}
-	return sum
 }
 
 // spendable is what an account can spend now from its grants, today's
@@ -318,9 +296,12 @@ func (b *batch) closeHold(hs *holdState, captured tollgate.Credits, txn string, 
 		if take > 0 {
 			b.entry(txn, kind, h.AccountID, tollgate.RevenueBook(h.Product), a.GrantID, h.ID, take)
 		}
-		if gs := b.grants[a.GrantID]; gs != nil && gs.g.RefundOwed > 0 {
-			g := &gs.g
-			stillHeld := b.heldOn(g.ID) - a.Amount // this hold is still pending here
+		// load brings the grant of every allocation of a pending hold.
+		gs := b.grants[a.GrantID]
+		gs.g.Held -= a.Amount
+		gs.dirty = true
+		if g := &gs.g; g.RefundOwed > 0 {
+			stillHeld := g.Held // by the other pending holds
 			if r := min(g.RefundOwed, back); r > 0 {
 				b.entry(txn, kind, h.AccountID, tollgate.BookRefunds, g.ID, h.ID, r)
 				g.RefundOwed -= r
@@ -331,13 +312,10 @@ func (b *batch) closeHold(hs *holdState, captured tollgate.Credits, txn string, 
 				b.entry(txn, kind, h.AccountID, tollgate.BookRefundLoss, g.ID, h.ID, lost)
 				g.RefundOwed -= lost
 			}
-			gs.dirty = true
 		}
 		if back > 0 {
-			gs := b.grants[a.GrantID]
-			if gs != nil && gs.g.Usable(b.now) {
+			if gs.g.Usable(b.now) {
 				gs.g.Remaining += back
-				gs.dirty = true
 				b.entry(txn, kind, h.AccountID, tollgate.BookAvailable, a.GrantID, h.ID, back)
 			} else {
 				b.entry(txn, kind, h.AccountID, tollgate.BookBreakage, a.GrantID, h.ID, back)
@@ -684,6 +662,7 @@ func (b *batch) hold(ctx context.Context, a *account, p *HoldParams, usage bool)
 			b.entry(txn, kind, a.a.ID, tollgate.RevenueBook(p.Product), gs.g.ID, h.ID, take)
 		} else {
 			b.entry(txn, kind, a.a.ID, tollgate.BookHeld, gs.g.ID, h.ID, take)
+			gs.g.Held += take
 		}
 	}
 	if usage {
@@ -720,7 +699,8 @@ func (b *batch) flush(ctx context.Context) error {
 		if gs.isNew {
 			b.w.Grants = append(b.w.Grants, gs.g)
 		} else {
-			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Amount: gs.g.Amount, Remaining: gs.g.Remaining, RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt, Frozen: gs.g.Frozen})
+			b.w.GrantUpdates = append(b.w.GrantUpdates, store.GrantUpdate{ID: id, Amount: gs.g.Amount, Remaining: gs.g.Remaining, Held: gs.g.Held,
+				RefundOwed: gs.g.RefundOwed, ExpiredAt: gs.g.ExpiredAt, Frozen: gs.g.Frozen})
 		}
 	}
 	hids := make([]string, 0, len(b.holds))

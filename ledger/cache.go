@@ -200,25 +200,6 @@ func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, t
 	return nil
 }
 
-func (cl *cachingLoader) allPending(ctx context.Context, b *batch, ids []string) error {
-	var read []string
-	for _, id := range ids {
-		if ca := cl.c.accounts[id]; ca != nil && !b.fresh[id] {
-			for _, h := range ca.pending {
-				if b.holds[h.ID] == nil {
-					b.holds[h.ID] = &holdState{h: h}
-				}
-			}
-			continue
-		}
-		read = append(read, id)
-	}
-	if len(read) == 0 {
-		return nil
-	}
-	return cl.db.allPending(ctx, b, read)
-}
-
 // keyPending counts from the cache, which knows every pending hold of a
 // cached account; those of an account read now are in the batch or kept
 // for the cache.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"tollgate"
 )
@@ -21,9 +20,6 @@ type loader interface {
 	// found, their open grants, their overdue pending holds and those of
 	// targets, the holds being settled.
 	accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool) error
-	// allPending adds every pending hold of the accounts (locked, sorted)
-	// to b.
-	allPending(ctx context.Context, b *batch, ids []string) error
 	// keyPending adds to b.keyPending, for each (account, key) it has,
 	// the key's pending holds as stored; ids are their accounts, sorted.
 	keyPending(ctx context.Context, b *batch, ids []string) error
@@ -174,23 +170,6 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			}
 		}
 	}
-	// A refund needs every pending hold of its account, to know what is
-	// held on the grant; so does returning credits to a grant a refund is
-	// owed from.
-	wantAll := map[string]bool{}
-	for _, o := range ops {
-		if o.n.order != "" && b.accounts[o.accountID] != nil {
-			wantAll[o.accountID] = true
-		}
-	}
-	for _, gs := range b.grants {
-		if gs.g.RefundOwed > 0 && b.accounts[gs.g.AccountID] != nil {
-			wantAll[gs.g.AccountID] = true
-		}
-	}
-	if err := b.loadPending(ctx, wantAll); err != nil {
-		return err
-	}
 	if needPlans {
 		var err error
 		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
@@ -226,23 +205,6 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		}
 	}
 	return nil
-}
-
-// loadPending adds every pending hold of the accounts to the batch, once
-// per account.
-func (b *batch) loadPending(ctx context.Context, accounts map[string]bool) error {
-	var ids []string
-	for id := range accounts {
-		if !b.allPending[id] {
-			b.allPending[id] = true
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	slices.Sort(ids)
-	return b.l.loader.allPending(ctx, b, ids)
 }
 
 // countPending counts, as stored, the pending holds of the keys with a
@@ -326,19 +288,6 @@ func (dbLoader) lock(ctx context.Context, b *batch, ids []string) ([]string, err
 		b.addGrant(g, false)
 	}
 	return locked, nil
-}
-
-func (dbLoader) allPending(ctx context.Context, b *batch, ids []string) error {
-	hs, err := b.tx.HoldsPending(ctx, ids, time.Time{})
-	if err != nil {
-		return err
-	}
-	for _, h := range hs {
-		if b.holds[h.ID] == nil {
-			b.holds[h.ID] = &holdState{h: h}
-		}
-	}
-	return nil
 }
 
 func (dbLoader) keyPending(ctx context.Context, b *batch, ids []string) error {

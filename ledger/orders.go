@@ -168,15 +168,14 @@ func (b *batch) grantRow(ctx context.Context, id string) (*grantState, error) {
 // what is available at once; what pending holds hold (and no earlier
 // refund is owed) as those holds return it; the rest, already spent or
 // expired, is recorded as a refund loss. A full refund takes everything
-// still available and closes the grant. The batch must know every pending
-// hold of the grant's account.
+// still available and closes the grant.
 func (b *batch) refundGrant(gs *grantState, credits tollgate.Credits, full bool) Refunded {
 	g := &gs.g
 	take := min(credits, g.Remaining)
 	if full {
 		take = g.Remaining
 	}
-	owe := min(credits-take, max(b.heldOn(g.ID)-g.RefundOwed, 0))
+	owe := min(credits-take, max(g.Held-g.RefundOwed, 0))
 	r := Refunded{TakenBack: take, Owed: owe, Lost: max(credits-take-owe, 0)}
 	txn := tollgate.NewID("txn")
 	if r.TakenBack > 0 {

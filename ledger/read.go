@@ -61,9 +61,10 @@ func (l *Ledger) Balance(ctx context.Context, accountID string) (Balance, error)
 
 // snapshot is an account's state read in one transaction.
 //
-// Pending holds are summed by the database, not read: an account with
-// thousands of them costs a read little more than one with none. Only the
-// overdue ones, which return their credits as of now, are read.
+// Pending holds are not read: what they hold is kept on each grant
+// (Grant.Held), so an account with thousands of them costs a read no more
+// than one with none. Only the overdue ones, which return their credits as
+// of now, are read.
 type snapshot struct {
 	acct    tollgate.Account
 	grants  []tollgate.Grant
@@ -86,11 +87,14 @@ func (l *Ledger) snapshot(ctx context.Context, accountID string) (snapshot, erro
 		if snap.grants, err = tx.GrantsOpen(ctx, []string{accountID}); err != nil {
 			return err
 		}
-		if snap.held, err = tx.HoldsPendingTotal(ctx, accountID, snap.now); err != nil {
+		if snap.held, err = tx.GrantsHeld(ctx, accountID); err != nil {
 			return err
 		}
 		if snap.overdue, err = tx.HoldsPending(ctx, []string{accountID}, snap.now); err != nil {
 			return err
+		}
+		for _, h := range snap.overdue {
+			snap.held -= h.Amount
 		}
 		if snap.plans, err = tx.PlanVersionList(ctx); err != nil {
 			return err

@@ -557,7 +557,7 @@ func testVerifyRefunds(t *testing.T, open Opener) {
 	g := done.Grant.ID
 	// The refund forgets what it is owed: the held 3 would come back.
 	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
-		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(1)}}})
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, Held: cr(8), RefundOwed: cr(1)}}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +571,7 @@ func testVerifyRefunds(t *testing.T, open Opener) {
 	}
 	// Owed more than is held.
 	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
-		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(9)}}})
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, Held: cr(8), RefundOwed: cr(9)}}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -580,9 +580,20 @@ func testVerifyRefunds(t *testing.T, open Opener) {
 	if !slices.Contains(rep.Violations, want) {
 		t.Fatalf("verify: got %q, want it to include %q", rep.Violations, want)
 	}
+	// What the grant records as held no longer matches the pending hold.
+	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, Held: cr(5), RefundOwed: cr(3)}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = e.l.Verify(e.ctx)
+	want = "grant " + g + ": held is 5 but pending holds draw 8"
+	if !slices.Contains(rep.Violations, want) {
+		t.Fatalf("verify: got %q, want it to include %q", rep.Violations, want)
+	}
 	// Put it right, so the cleanup's verify passes.
 	if err := e.s.Write(e.ctx, func(tx store.Tx) error {
-		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, RefundOwed: cr(3)}}})
+		return tx.Apply(e.ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: g, Remaining: 0, Held: cr(8), RefundOwed: cr(3)}}})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@ type Report struct {
 // and checks the invariants of DESIGN.md on one snapshot: each transaction
 // sums to zero; each grant's remainder equals its available entries, is
 // between zero and its amount, and its issuance equals its amount; each
-// grant's held entries equal what pending holds draw on it; each hold's
+// grant's held entries, and the held it records, equal what pending holds
+// draw on it; each hold's
 // allocations sum to its amount and it captured no more than it held; an
 // expired grant keeps nothing; a grant a refund is owed from keeps nothing
 // available and is owed no more than pending holds hold on it; and each
@@ -122,6 +123,9 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		for _, g := range grants {
 			if got := sum[key{g.ID, tollgate.BookHeld}]; got != held[g.ID] {
 				r.add("grant %s: pending holds draw %s but the journal holds %s", g.ID, held[g.ID], got)
+			}
+			if g.Held != held[g.ID] {
+				r.add("grant %s: held is %s but pending holds draw %s", g.ID, g.Held, held[g.ID])
 			}
 			if g.RefundOwed < 0 || g.RefundOwed > held[g.ID] {
 				r.add("grant %s: a refund is owed %s of it but pending holds hold %s", g.ID, g.RefundOwed, held[g.ID])

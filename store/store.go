@@ -271,9 +271,10 @@ type Tx interface {
 	// then id; those expiring at or before dueBy only when dueBy is
 	// non-zero.
 	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
-	// HoldsPendingTotal sums what the account's pending holds expiring
-	// after t hold.
-	HoldsPendingTotal(ctx context.Context, accountID string, t time.Time) (tollgate.Credits, error)
+	// GrantsHeld sums Held over the account's grants, closed ones
+	// included: what its pending holds hold, overdue ones included. Zero
+	// for an unknown account.
+	GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error)
 	// HoldsPendingCount counts the pending holds of the accounts by the key
 	// that made them, by account id then key id.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
@@ -387,11 +388,13 @@ type TxnSum struct {
 	Sum   tollgate.Credits
 }
 
-// GrantUpdate sets a grant's remainder and refund owed and, once, its expiry.
+// GrantUpdate sets a grant's remainder, what is held on it and its refund
+// owed and, once, its expiry.
 type GrantUpdate struct {
 	ID         string
 	Amount     tollgate.Credits // zero keeps it; raised when an upgrade tops up an allowance
 	Remaining  tollgate.Credits
+	Held       tollgate.Credits
 	RefundOwed tollgate.Credits
 	ExpiredAt  *time.Time
 	Frozen     bool

@@ -228,7 +228,7 @@ func scanGrant(r row) (tollgate.Grant, error) {
 	var g tollgate.Grant
 	var products string
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt, &g.RefundOwed, &g.Frozen)
+		&g.EffectiveAt, &g.ExpiresAt, &g.ExpiredAt, &g.ExternalRef, &g.CreatedAt, &g.RefundOwed, &g.Frozen, &g.Held)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = g.EffectiveAt.UTC(), g.CreatedAt.UTC()
 	g.ExpiresAt, g.ExpiredAt = utc(g.ExpiresAt), utc(g.ExpiredAt)
@@ -553,9 +553,9 @@ func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, f
 }
 
 const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at),
-	frozen = u.frozen, amount = coalesce(nullif(u.amount, 0), g.amount)
-	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::bigint[])
-		AS u(id, remaining, refund_owed, expired_at, frozen, amount)
+	frozen = u.frozen, amount = coalesce(nullif(u.amount, 0), g.amount), held = u.held
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::bigint[], $7::bigint[])
+		AS u(id, remaining, refund_owed, expired_at, frozen, amount, held)
 	WHERE g.id = u.id`
 
 const accountPendingSQL = `UPDATE accounts a SET pending_holds = u.n
@@ -572,7 +572,7 @@ const (
 	batchInsertSQL = `INSERT INTO batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING pg_current_xact_id()::text`
 	grantInsertSQL = `INSERT INTO grants (` + sqlq.GrantCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
-		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[], $14::boolean[])
+		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[], $14::boolean[], $15::bigint[])
 	ON CONFLICT DO NOTHING RETURNING id`
 	holdInsertSQL = `INSERT INTO holds (` + sqlq.HoldCols + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
@@ -631,11 +631,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(batchInsertSQL, w.Batch)
 	}
 	if n := len(w.Grants); n > 0 {
-		c := newColumns(14, n)
+		c := newColumns(15, n)
 		for _, g := range w.Grants {
 			c.add(g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
 				int32(g.Priority), tsz(&g.EffectiveAt), tsz(g.ExpiresAt), tsz(g.ExpiredAt), g.ExternalRef, tsz(&g.CreatedAt), int64(g.RefundOwed),
-				g.Frozen)
+				g.Frozen, int64(g.Held))
 		}
 		b.Queue(grantInsertSQL, c.args()...)
 	}
@@ -844,12 +844,12 @@ func convert[T any](col []any) []T {
 func queueUpdates(b *pgx.Batch, gus []store.GrantUpdate, hus []store.HoldUpdate) {
 	if len(gus) > 0 {
 		ids, remaining, owed, expired := make([]string, len(gus)), make([]int64, len(gus)), make([]int64, len(gus)), make([]pgtype.Timestamptz, len(gus))
-		frozen, amount := make([]bool, len(gus)), make([]int64, len(gus))
+		frozen, amount, held := make([]bool, len(gus)), make([]int64, len(gus)), make([]int64, len(gus))
 		for i, u := range gus {
 			ids[i], remaining[i], owed[i], expired[i], frozen[i] = u.ID, int64(u.Remaining), int64(u.RefundOwed), tsz(u.ExpiredAt), u.Frozen
-			amount[i] = int64(u.Amount)
+			amount[i], held[i] = int64(u.Amount), int64(u.Held)
 		}
-		b.Queue(grantUpdateSQL, ids, remaining, owed, expired, frozen, amount)
+		b.Queue(grantUpdateSQL, ids, remaining, owed, expired, frozen, amount, held)
 	}
 	if len(hus) > 0 {
 		ids, status, captured, settled := make([]string, len(hus)), make([]string, len(hus)), make([]int64, len(hus)), make([]pgtype.Timestamptz, len(hus))
@@ -897,12 +897,10 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	return cs, nil
 }
 
-func (t *tx) HoldsPendingTotal(ctx context.Context, accountID string, after time.Time) (tollgate.Credits, error) {
+func (t *tx) GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error) {
 	var sum int64
-	// sum(bigint) is numeric; the cast fails loudly on overflow.
-	if err := t.q.QueryRow(ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM holds WHERE account_id = $1 AND status = 'pending' AND expires_at > $2`,
-		accountID, after).Scan(&sum); err != nil {
-		return 0, fmt.Errorf("sum pending holds: %w", mapErr(err))
+	if err := t.q.QueryRow(ctx, sqlq.GrantsHeld.PG, accountID).Scan(&sum); err != nil {
+		return 0, fmt.Errorf("sum held on grants: %w", mapErr(err))
 	}
 	return tollgate.Credits(sum), nil
 }

@@ -248,7 +248,7 @@ func scanGrant(r interface{ Scan(...any) error }) (tollgate.Grant, error) {
 	var eff, created int64
 	var expires, expired sql.NullInt64
 	err := r.Scan(&g.ID, &g.AccountID, &g.Source, &g.Amount, &g.Remaining, &products, &g.Priority,
-		&eff, &expires, &expired, &g.ExternalRef, &created, &g.RefundOwed, &g.Frozen)
+		&eff, &expires, &expired, &g.ExternalRef, &created, &g.RefundOwed, &g.Frozen, &g.Held)
 	g.Products = store.SplitProducts(products)
 	g.EffectiveAt, g.CreatedAt = fromMicros(eff), fromMicros(created)
 	g.ExpiresAt, g.ExpiredAt = fromNullMicros(expires), fromNullMicros(expired)
@@ -691,7 +691,7 @@ const (
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
-	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
+	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, held = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
 	// Rows that may meet a unique key someone else took are skipped, not
 	// refused, so that Apply can say which ones.
 	skipTaken  = ` ON CONFLICT (account_id, external_ref) WHERE external_ref <> '' DO NOTHING`
@@ -718,7 +718,7 @@ func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
 		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
-		qs = append(qs, insertQuery(insertGrants, skipTaken, 14, c), insertQuery(insertHolds, "", 13, c),
+		qs = append(qs, insertQuery(insertGrants, skipTaken, 15, c), insertQuery(insertHolds, "", 13, c),
 			insertQuery(insertJournal, "", 6, c))
 	}
 	return qs
@@ -784,11 +784,11 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			}
 		}
 	}
-	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 14, len(w.Grants), func(i int, a []any) []any {
+	n, _, err := t.insertRows(ctx, insertGrants, skipTaken, 15, len(w.Grants), func(i int, a []any) []any {
 		g := &w.Grants[i]
 		return append(a, g.ID, g.AccountID, string(g.Source), int64(g.Amount), int64(g.Remaining), store.JoinProducts(g.Products),
 			g.Priority, micros(g.EffectiveAt), nullMicros(g.ExpiresAt), nullMicros(g.ExpiredAt), g.ExternalRef, micros(g.CreatedAt), int64(g.RefundOwed),
-			g.Frozen)
+			g.Frozen, int64(g.Held))
 	})
 	if err != nil {
 		return fmt.Errorf("insert grants: %w", err)
@@ -847,7 +847,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}
 	for _, u := range w.GrantUpdates {
 		r, err := t.exec(ctx, updateGrant,
-			int64(u.Amount), int64(u.Remaining), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.Frozen, u.ID)
+			int64(u.Amount), int64(u.Remaining), int64(u.Held), int64(u.RefundOwed), nullMicros(u.ExpiredAt), u.Frozen, u.ID)
 		if err != nil {
 			return fmt.Errorf("update grant %s: %w", u.ID, err)
 		}
@@ -952,11 +952,10 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	})
 }
 
-func (t *tx) HoldsPendingTotal(ctx context.Context, accountID string, after time.Time) (tollgate.Credits, error) {
+func (t *tx) GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error) {
 	var sum tollgate.Credits
-	if err := t.q.QueryRowContext(ctx, `SELECT coalesce(sum(amount), 0) FROM holds WHERE account_id = ? AND status = 'pending' AND expires_at > ?`,
-		accountID, micros(after)).Scan(&sum); err != nil {
-		return 0, fmt.Errorf("sum pending holds: %w", err)
+	if err := t.q.QueryRowContext(ctx, sqlq.GrantsHeld.Lite, accountID).Scan(&sum); err != nil {
+		return 0, fmt.Errorf("sum held on grants: %w", err)
 	}
 	return sum, nil
 }

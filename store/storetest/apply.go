@@ -18,7 +18,9 @@ func testApply(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g1 := grant("g1", "a", tollgate.WholeCredits(10))
 	g1.Products, g1.Priority, g1.ExpiresAt, g1.ExternalRef = []tollgate.Product{tollgate.ProductVideo, tollgate.ProductStitch}, 3, ptr(T0.Add(time.Hour)), "pay_1"
+	g1.Held = tollgate.WholeCredits(1)
 	g2 := grant("g2", "a", tollgate.WholeCredits(10))
+	g2.Held = tollgate.WholeCredits(2)
 	h1 := hold("h1", "a", T0.Add(time.Minute))
 	h1.Metadata, h1.QuoteID = map[string]string{"job": "j1"}, "q1"
 	h2 := hold("h2", "a", T0.Add(time.Minute))
@@ -34,10 +36,21 @@ func testApply(t *testing.T, s store.Store) {
 			Idempotency: []record.Idempotency{{Scope: "a", Key: "k", RequestHash: []byte{9}, Status: 201, CreatedAt: T0}},
 		})
 	})
+	heldOn := func(account string, want tollgate.Credits) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			if got, err := tx.GrantsHeld(ctx, account); err != nil || got != want {
+				t.Errorf("GrantsHeld(%s): got %s, %v, want %s", account, got, err, want)
+			}
+			return nil
+		})
+	}
+	heldOn("a", tollgate.WholeCredits(3))
+	heldOn("nobody", 0)
 	settled := T0.Add(30 * time.Second)
 	write(t, s, func(tx store.Tx) error {
 		return tx.Apply(ctx, &store.Writes{
-			GrantUpdates: []store.GrantUpdate{{ID: "g1", Remaining: tollgate.WholeCredits(9)}, {ID: "g2", Remaining: 0, ExpiredAt: &settled}},
+			GrantUpdates: []store.GrantUpdate{{ID: "g1", Remaining: tollgate.WholeCredits(9)}, {ID: "g2", Remaining: 0, Held: tollgate.WholeCredits(5), ExpiredAt: &settled}},
 			HoldUpdates:  []store.HoldUpdate{{ID: "h1", Status: tollgate.HoldCaptured, Captured: tollgate.WholeCredits(1), SettledAt: &settled}},
 		})
 	})
@@ -47,8 +60,8 @@ func testApply(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		g1.Remaining = tollgate.WholeCredits(9)
-		g2.Remaining, g2.ExpiredAt = 0, &settled
+		g1.Remaining, g1.Held = tollgate.WholeCredits(9), 0
+		g2.Remaining, g2.Held, g2.ExpiredAt = 0, tollgate.WholeCredits(5), &settled
 		if diff := cmp.Diff([]tollgate.Grant{g1, g2}, gs); diff != "" {
 			t.Errorf("GrantsByID (-want +got):\n%s", diff)
 		}
@@ -142,6 +155,12 @@ func testApply(t *testing.T, s store.Store) {
 	})
 	if err == nil {
 		t.Error("Apply negative remaining: got nil, want an error")
+	}
+	err = s.Write(ctx, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{GrantUpdates: []store.GrantUpdate{{ID: "g1", Remaining: 1, Held: -1}}})
+	})
+	if err == nil {
+		t.Error("Apply negative held: got nil, want an error")
 	}
 }
 

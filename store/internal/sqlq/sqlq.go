@@ -47,7 +47,7 @@ func Dollar(s string) string {
 const (
 	AccountCols      = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
 	KeyCols          = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
-	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen`
+	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen, held`
 	HoldCols         = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
 	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
 	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
@@ -87,6 +87,7 @@ var (
 	GrantByRef               = q(`SELECT ` + GrantCols + ` FROM grants WHERE account_id = ? AND external_ref = ?`)
 	GrantsDue                = q(`SELECT DISTINCT account_id FROM grants
 		WHERE expired_at IS NULL AND expires_at <= ? AND (remaining > 0 OR source = 'allowance') LIMIT ?`)
+	GrantsHeld              = q(`SELECT CAST(coalesce(sum(held), 0) AS BIGINT) FROM grants WHERE account_id = ?`) // PostgreSQL's sum is numeric: the cast fails loudly on overflow
 	GrantsExpiringUnnoticed = q(`SELECT ` + GrantCols + ` FROM grants g
 		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
