@@ -60,8 +60,16 @@ type Options struct {
 	// fails the batch, which is tried again like one it could not reach,
 	// rather than holding every caller forever.
 	BatchTimeout time.Duration // default DefaultBatchTimeout
+	// AccountReads bounds the reads of one account (its balance, its
+	// grants, holds and journal) running at once in this process; more
+	// wait their turn, so that one account's readers cannot take the
+	// database from the others.
+	AccountReads int // default DefaultAccountReads
 	Logger       *slog.Logger
 }
+
+// DefaultAccountReads is Options.AccountReads' default.
+const DefaultAccountReads = 2
 
 // DefaultBatchTimeout is Options.BatchTimeout's default: far beyond what a
 // batch takes (milliseconds), short enough that a hung database is noticed.
@@ -100,6 +108,7 @@ type Ledger struct {
 	cached bool
 
 	adminKeys map[string]tollgate.APIKey // by hash, from Options.AdminKeys
+	gate      *accountGate               // Options.AccountReads
 
 	ops      chan *op
 	mu       sync.RWMutex // guards stopped against sends on ops
@@ -132,11 +141,15 @@ func New(s store.Store, opt Options) *Ledger {
 	if opt.IdempotencyTTL <= 0 {
 		opt.IdempotencyTTL = 48 * time.Hour
 	}
+	if opt.AccountReads <= 0 {
+		opt.AccountReads = DefaultAccountReads
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
 	l := &Ledger{
 		store: s, clock: opt.Clock, opt: opt, log: opt.Logger,
+		gate: newAccountGate(opt.AccountReads),
 		ops:  make(chan *op, 8192),
 		done: make(chan struct{}),
 	}

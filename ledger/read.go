@@ -79,49 +79,22 @@ func (l *Ledger) snapshot(ctx context.Context, accountID string) (snapshot, erro
 		return snapshot{}, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", accountID)
 	}
 	snap := snapshot{now: l.clock.Now()}
-	err := l.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		if snap.acct, err = tx.AccountByID(ctx, accountID); err != nil {
+	err := l.readAccount(ctx, accountID, func(tx store.Tx) error {
+		st, err := tx.AccountState(ctx, accountID, snap.now)
+		if err != nil {
 			return notFound(err, "account", accountID)
 		}
-		if snap.grants, err = tx.GrantsOpen(ctx, []string{accountID}); err != nil {
-			return err
-		}
-		if snap.held, err = tx.GrantsHeld(ctx, accountID); err != nil {
-			return err
-		}
-		if snap.overdue, err = tx.HoldsPending(ctx, []string{accountID}, snap.now); err != nil {
-			return err
-		}
-		for _, h := range snap.overdue {
-			snap.held -= h.Amount
-		}
-		if snap.plans, err = tx.PlanVersionList(ctx); err != nil {
-			return err
-		}
-		// Grants that pending holds drew on but are closed.
-		have := map[string]bool{}
-		for _, g := range snap.grants {
-			have[g.ID] = true
-		}
-		var missing []string
-		for _, h := range snap.overdue {
-			for _, a := range h.Allocations {
-				if !have[a.GrantID] {
-					missing = append(missing, a.GrantID)
-					have[a.GrantID] = true
-				}
-			}
-		}
-		if len(missing) > 0 {
-			more, err := tx.GrantsByID(ctx, missing)
-			if err != nil {
-				return err
-			}
-			snap.grants = append(snap.grants, more...)
-		}
+		snap.acct, snap.grants, snap.overdue, snap.plans = st.Account, st.Grants, st.Overdue, st.Plans
 		return nil
 	})
+	// Every grant a pending hold holds credits on is among the grants:
+	// what they hold, less what the overdue holds return as of now.
+	for _, g := range snap.grants {
+		snap.held += g.Held
+	}
+	for _, h := range snap.overdue {
+		snap.held -= h.Amount
+	}
 	return snap, err
 }
 
@@ -346,7 +319,7 @@ func (l *Ledger) Grants(ctx context.Context, p GrantListParams) ([]tollgate.Gran
 	}
 	now := l.clock.Now()
 	var gs []tollgate.Grant
-	err := l.store.Read(ctx, func(tx store.Tx) error {
+	err := l.readAccount(ctx, p.AccountID, func(tx store.Tx) error {
 		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
 			return notFound(err, "account", p.AccountID)
 		}
@@ -381,7 +354,7 @@ func (l *Ledger) Holds(ctx context.Context, p HoldListParams) ([]tollgate.Hold, 
 	}
 	now := l.clock.Now()
 	var hs []tollgate.Hold
-	err := l.store.Read(ctx, func(tx store.Tx) error {
+	err := l.readAccount(ctx, p.AccountID, func(tx store.Tx) error {
 		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
 			return notFound(err, "account", p.AccountID)
 		}
@@ -409,7 +382,7 @@ func (l *Ledger) Entries(ctx context.Context, p EntryListParams) ([]tollgate.Ent
 		return nil, tollgate.Errorf(tollgate.CodeNotFound, "account %q not found", p.AccountID)
 	}
 	var es []tollgate.Entry
-	err := l.store.Read(ctx, func(tx store.Tx) error {
+	err := l.readAccount(ctx, p.AccountID, func(tx store.Tx) error {
 		if _, err := tx.AccountByID(ctx, p.AccountID); err != nil {
 			return notFound(err, "account", p.AccountID)
 		}

@@ -271,10 +271,13 @@ type Tx interface {
 	// then id; those expiring at or before dueBy only when dueBy is
 	// non-zero.
 	HoldsPending(ctx context.Context, accountIDs []string, dueBy time.Time) ([]tollgate.Hold, error)
-	// GrantsHeld sums Held over the account's grants, closed ones
-	// included: what its pending holds hold, overdue ones included. Zero
-	// for an unknown account.
-	GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error)
+	// AccountState reads what an account's balance is computed from: the
+	// account, its grants that are open (as GrantsOpen) or that pending
+	// holds hold credits on (Held above zero), by id, its pending holds
+	// expiring at or before dueBy, by id, and every plan version (as
+	// PlanVersionList). It fails with ErrNotFound for an unknown account.
+	// PostgreSQL sends the reads in one round trip.
+	AccountState(ctx context.Context, accountID string, dueBy time.Time) (AccountState, error)
 	// HoldsPendingCount counts the pending holds of the accounts by the key
 	// that made them, by account id then key id.
 	HoldsPendingCount(ctx context.Context, accountIDs []string) ([]PendingCount, error)
@@ -386,6 +389,14 @@ type EntryTotal struct {
 type TxnSum struct {
 	TxnID string
 	Sum   tollgate.Credits
+}
+
+// AccountState is what Tx.AccountState reads.
+type AccountState struct {
+	Account tollgate.Account
+	Grants  []tollgate.Grant // open, or with credits held
+	Overdue []tollgate.Hold  // pending, expiring at or before dueBy
+	Plans   []tollgate.PlanVersion
 }
 
 // GrantUpdate sets a grant's remainder, what is held on it and its refund

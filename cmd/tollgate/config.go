@@ -12,6 +12,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/spf13/cobra"
+
+	"tollgate/ledger"
 )
 
 // config is every setting of every subcommand, read in one place: the
@@ -73,6 +75,9 @@ type config struct {
 	// Committers is how many batches the ledger commits at once on
 	// PostgreSQL (SQLite has one writer); 0: the store's default.
 	Committers int `env:"COMMITTERS"`
+	// AccountReads is how many reads of one account run at once in this
+	// process; 0: ledger.DefaultAccountReads.
+	AccountReads int `env:"ACCOUNT_READS"`
 
 	noVideoRunner bool // bench --videos: jobs are made, not run
 
@@ -143,6 +148,9 @@ func (c *config) check() error {
 	}
 	if c.Committers < 0 || c.Committers > 64 {
 		return fmt.Errorf("TOLLGATE_COMMITTERS is %d; give 0 (the store's default) to 64", c.Committers)
+	}
+	if c.AccountReads < 0 || c.AccountReads > 1024 {
+		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
 	}
 	if _, err := upstreams(c); err != nil {
 		return err

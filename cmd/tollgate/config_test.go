@@ -38,6 +38,7 @@ func TestConfigRefusesBadValues(t *testing.T) {
 		{"bad proxy", map[string]string{"TOLLGATE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "TOLLGATE_TRUSTED_PROXIES"},
 		{"lease too short", map[string]string{"TOLLGATE_VIDEO_LEASE": "10ms"}, "TOLLGATE_VIDEO_LEASE"},
 		{"too many committers", map[string]string{"TOLLGATE_COMMITTERS": "500"}, "TOLLGATE_COMMITTERS"},
+		{"negative account reads", map[string]string{"TOLLGATE_ACCOUNT_READS": "-1"}, "TOLLGATE_ACCOUNT_READS"},
 		{"negative render time", map[string]string{"TOLLGATE_LOCAL_RENDER_TIME": "-1s"}, "TOLLGATE_LOCAL_RENDER_TIME"},
 		{"retention too short", map[string]string{"TOLLGATE_VIDEO_RETENTION": "5s"}, "TOLLGATE_VIDEO_RETENTION"},
 		{"upstream without a key", map[string]string{"TOLLGATE_OPENAI_UPSTREAMS": "agg=https://agg.example/v1"}, "TOLLGATE_OPENAI_UPSTREAM_KEY_AGG"},

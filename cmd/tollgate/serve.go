@@ -206,7 +206,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
 	undo = append(undo, s.Close)
 	notice := time.Duration(c.NoticeDays) * 24 * time.Hour
-	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins, Committers: c.Committers}
+	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins, Committers: c.Committers, AccountReads: c.AccountReads}
 	if db, ok := s.(*sqlite.DB); ok {
 		// One process owns a SQLite file, so its committer may keep
 		// accounts' state in memory between batches.

@@ -202,24 +202,26 @@ func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) erro
 }
 
 func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
-	vs, err := query(ctx, t, func(r row) (tollgate.PlanVersion, error) {
-		var v tollgate.PlanVersion
-		var allow, limits string
-		if err := r.Scan(&v.Plan, &v.Version, &v.EffectiveAt, &allow, &v.CreatedAt, &limits); err != nil {
-			return v, err
-		}
-		v.EffectiveAt, v.CreatedAt = v.EffectiveAt.UTC(), v.CreatedAt.UTC()
-		var err error
-		if v.Allowances, err = store.DecodeAllowances(allow); err != nil {
-			return v, err
-		}
-		v.Limits, err = store.DecodeLimits(limits)
-		return v, err
-	}, `SELECT plan, version, effective_at, allowances, created_at, limits FROM plan_versions ORDER BY plan, version`)
+	vs, err := query(ctx, t, scanPlanVersion, sqlq.PlanVersions.PG)
 	if err != nil {
 		return nil, fmt.Errorf("list plan versions: %w", err)
 	}
 	return vs, nil
+}
+
+func scanPlanVersion(r row) (tollgate.PlanVersion, error) {
+	var v tollgate.PlanVersion
+	var allow, limits string
+	if err := r.Scan(&v.Plan, &v.Version, &v.EffectiveAt, &allow, &v.CreatedAt, &limits); err != nil {
+		return v, err
+	}
+	v.EffectiveAt, v.CreatedAt = v.EffectiveAt.UTC(), v.CreatedAt.UTC()
+	var err error
+	if v.Allowances, err = store.DecodeAllowances(allow); err != nil {
+		return v, err
+	}
+	v.Limits, err = store.DecodeLimits(limits)
+	return v, err
 }
 
 // --- grants
@@ -897,10 +899,30 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	return cs, nil
 }
 
-func (t *tx) GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error) {
-	var sum int64
-	if err := t.q.QueryRow(ctx, sqlq.GrantsHeld.PG, accountID).Scan(&sum); err != nil {
-		return 0, fmt.Errorf("sum held on grants: %w", mapErr(err))
+// AccountState sends its four reads as one batch: one round trip.
+func (t *tx) AccountState(ctx context.Context, accountID string, dueBy time.Time) (st store.AccountState, err error) {
+	var b pgx.Batch
+	b.Queue(sqlq.AccountByID.PG, accountID)
+	b.Queue(sqlq.GrantsOpenOrHeld.PG, accountID)
+	b.Queue(sqlq.HoldsOverdue.PG, accountID, dueBy)
+	b.Queue(sqlq.PlanVersions.PG)
+	br := t.q.SendBatch(ctx, &b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = mapErr(cerr)
+		}
+	}()
+	if st.Account, err = scanAccount(br.QueryRow()); err != nil {
+		return st, err
 	}
-	return tollgate.Credits(sum), nil
+	if st.Grants, err = scanAll(scanGrant)(br.Query()); err != nil {
+		return st, fmt.Errorf("grants: %w", err)
+	}
+	if st.Overdue, err = scanAll(scanHold)(br.Query()); err != nil {
+		return st, fmt.Errorf("overdue holds: %w", err)
+	}
+	if st.Plans, err = scanAll(scanPlanVersion)(br.Query()); err != nil {
+		return st, fmt.Errorf("list plan versions: %w", err)
+	}
+	return st, nil
 }

@@ -219,7 +219,7 @@ func (t *tx) PlanVersionInsert(ctx context.Context, v tollgate.PlanVersion) erro
 }
 
 func (t *tx) PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error) {
-	rows, err := t.query(ctx, qPlanVersions)
+	rows, err := t.query(ctx, sqlq.PlanVersions.Lite)
 	if err != nil {
 		return nil, fmt.Errorf("list plan versions: %w", err)
 	}
@@ -709,14 +709,13 @@ const (
 		AND expires_at <= ? ORDER BY account_id, id`
 	qHoldsPendingCount = `SELECT account_id, key_id, count(*) FROM holds WHERE status = 'pending' AND account_id IN ` + inIDs + `
 		GROUP BY account_id, key_id ORDER BY account_id, key_id`
-	qPlanVersions = `SELECT plan, version, effective_at, allowances, created_at, limits FROM plan_versions ORDER BY plan, version`
-	qIdempotency  = `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`
+	qIdempotency = `SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?`
 )
 
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
-		qPlanVersions, qIdempotency, insertIdempotency, insertBatch}
+		sqlq.PlanVersions.Lite, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 15, c), insertQuery(insertHolds, "", 13, c),
 			insertQuery(insertJournal, "", 6, c))
@@ -952,10 +951,25 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	})
 }
 
-func (t *tx) GrantsHeld(ctx context.Context, accountID string) (tollgate.Credits, error) {
-	var sum tollgate.Credits
-	if err := t.q.QueryRowContext(ctx, sqlq.GrantsHeld.Lite, accountID).Scan(&sum); err != nil {
-		return 0, fmt.Errorf("sum held on grants: %w", err)
+func (t *tx) AccountState(ctx context.Context, accountID string, dueBy time.Time) (store.AccountState, error) {
+	var st store.AccountState
+	var err error
+	if st.Account, err = t.AccountByID(ctx, accountID); err != nil {
+		return st, err
 	}
-	return sum, nil
+	rows, err := t.query(ctx, sqlq.GrantsOpenOrHeld.Lite, accountID)
+	if err != nil {
+		return st, fmt.Errorf("grants: %w", err)
+	}
+	if st.Grants, err = collect(rows, scanGrant); err != nil {
+		return st, err
+	}
+	if rows, err = t.query(ctx, sqlq.HoldsOverdue.Lite, accountID, micros(dueBy)); err != nil {
+		return st, fmt.Errorf("overdue holds: %w", err)
+	}
+	if st.Overdue, err = collect(rows, scanHold); err != nil {
+		return st, err
+	}
+	st.Plans, err = t.PlanVersionList(ctx)
+	return st, err
 }

@@ -154,3 +154,75 @@ func testGrantLists(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testAccountState: AccountState reads the account, its open grants and
+// those that pending holds hold credits on (closed or not), its pending
+// holds due by a time, and every plan version; an unknown account is
+// ErrNotFound.
+func testAccountState(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	open := grant("g_open", "a", 5)
+	spentHeld := grant("g_spent_held", "a", 0)
+	spentHeld.Held = tollgate.WholeCredits(2)
+	spent := grant("g_spent", "a", 0)
+	expiredHeld := grant("g_expired_held", "a", 0)
+	expiredHeld.ExpiresAt, expiredHeld.ExpiredAt, expiredHeld.Held = ptr(T0), ptr(T0), tollgate.WholeCredits(1)
+	other := grant("g_other", "b", 5)
+	soon := hold("h_soon", "a", T0.Add(time.Minute))
+	later := hold("h_later", "a", T0.Add(time.Hour))
+	settled := hold("h_settled", "a", T0)
+	settled.Status, settled.SettledAt = tollgate.HoldReleased, ptr(T0)
+	theirs := hold("h_theirs", "b", T0)
+	v := tollgate.PlanVersion{Plan: "free", Version: 1, EffectiveAt: T0,
+		Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(30)}, CreatedAt: T0}
+	write(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"a", "b"} {
+			if err := tx.AccountInsert(ctx, account(id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.PlanVersionInsert(ctx, v); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, &store.Writes{
+			Grants: []tollgate.Grant{open, spentHeld, spent, expiredHeld, other},
+			Holds:  []tollgate.Hold{soon, later, settled, theirs},
+		})
+	})
+	grantID := func(g tollgate.Grant) string { return g.ID }
+	holdID := func(h tollgate.Hold) string { return h.ID }
+	read(t, s, func(tx store.Tx) error {
+		st, err := tx.AccountState(ctx, "a", T0.Add(time.Minute))
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(account("a"), st.Account); diff != "" {
+			t.Errorf("AccountState account (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]tollgate.Grant{expiredHeld, open, spentHeld}, st.Grants); diff != "" {
+			t.Errorf("AccountState grants: open or holding, by id (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"h_soon"}, ids(st.Overdue, holdID)); diff != "" {
+			t.Errorf("AccountState overdue holds (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]tollgate.PlanVersion{v}, st.Plans); diff != "" {
+			t.Errorf("AccountState plans (-want +got):\n%s", diff)
+		}
+		if st, err = tx.AccountState(ctx, "a", T0.Add(2*time.Hour)); err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"h_later", "h_soon"}, ids(st.Overdue, holdID)); diff != "" {
+			t.Errorf("AccountState overdue holds, later (-want +got):\n%s", diff)
+		}
+		if st, err = tx.AccountState(ctx, "b", T0); err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"g_other"}, ids(st.Grants, grantID)); diff != "" {
+			t.Errorf("AccountState grants of b (-want +got):\n%s", diff)
+		}
+		if _, err := tx.AccountState(ctx, "nobody", T0); !errors.Is(err, tollgate.ErrNotFound) {
+			t.Errorf("AccountState of an unknown account: got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}

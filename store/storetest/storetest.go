@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"ApplyCoalescesUpdates", testApplyCoalescesUpdates},
 		{"GrantsOpenAndDue", testGrantsOpenAndDue},
 		{"GrantLists", testGrantLists},
+		{"AccountState", testAccountState},
 		{"HoldsPendingAndDue", testHoldsPendingAndDue},
 		{"HoldLists", testHoldLists},
 		{"JournalTotals", testJournalTotals},

@@ -87,7 +87,10 @@ var (
 	GrantByRef               = q(`SELECT ` + GrantCols + ` FROM grants WHERE account_id = ? AND external_ref = ?`)
 	GrantsDue                = q(`SELECT DISTINCT account_id FROM grants
 		WHERE expired_at IS NULL AND expires_at <= ? AND (remaining > 0 OR source = 'allowance') LIMIT ?`)
-	GrantsHeld              = q(`SELECT CAST(coalesce(sum(held), 0) AS BIGINT) FROM grants WHERE account_id = ?`) // PostgreSQL's sum is numeric: the cast fails loudly on overflow
+	GrantsOpenOrHeld = q(`SELECT ` + GrantCols + ` FROM grants WHERE account_id = ?
+		AND ((expired_at IS NULL AND (remaining > 0 OR source = 'allowance')) OR held > 0) ORDER BY id`)
+	HoldsOverdue            = q(`SELECT ` + HoldCols + ` FROM holds WHERE status = 'pending' AND account_id = ? AND expires_at <= ? ORDER BY id`)
+	PlanVersions            = q(`SELECT plan, version, effective_at, allowances, created_at, limits FROM plan_versions ORDER BY plan, version`)
 	GrantsExpiringUnnoticed = q(`SELECT ` + GrantCols + ` FROM grants g
 		WHERE expired_at IS NULL AND expires_at > ? AND expires_at <= ? AND remaining > 0 AND source <> 'allowance'
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = 'evt_expiring_' || g.id)
