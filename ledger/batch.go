@@ -40,6 +40,7 @@ type batch struct {
 
 	quotesUsed map[string]bool // quotes that have paid for a hold, known to this batch
 	orders     map[string]*orderState
+	plansRead  bool // plans was read, by the loader
 	// pendingDelta is how the batch changed each account's count of
 	// pending holds; keyPending counts the pending holds of the keys with a
 	// cap of their own that make holds in this batch, as the batch changes
@@ -61,6 +62,7 @@ type batch struct {
 type batchTx interface {
 	// Loading (loader.go): accounts locked, then their grants and holds.
 	AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error)
+	LockAccounts(ctx context.Context, q store.LockQuery) (store.Locked, error)
 	GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Grant, error)
 	GrantsByID(ctx context.Context, ids []string) ([]tollgate.Grant, error)
 	HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, error)

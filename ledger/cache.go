@@ -125,7 +125,7 @@ func (c *stateCache) store(b *batch) {
 // dbLoader for the rest, reading every pending hold of an account it reads
 // so that the cache can keep them. All use of the cache by a batch is here.
 type cachingLoader struct {
-	db dbLoader
+	db *dbLoader
 	c  *stateCache
 }
 
@@ -149,7 +149,7 @@ func (cl *cachingLoader) holdAccounts(ctx context.Context, b *batch, ids []strin
 	return known, nil
 }
 
-func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool) error {
+func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool, _ bool) error {
 	c := cl.c
 	var fresh []string
 	for _, id := range ids {

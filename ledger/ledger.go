@@ -153,9 +153,9 @@ func New(s store.Store, opt Options) *Ledger {
 		ops:  make(chan *op, 8192),
 		done: make(chan struct{}),
 	}
-	l.loader = dbLoader{}
+	l.loader = newDBLoader()
 	if opt.CacheState && opt.Committers == 1 {
-		l.loader, l.cached = &cachingLoader{c: newStateCache(200_000)}, true
+		l.loader, l.cached = &cachingLoader{db: newDBLoader(), c: newStateCache(200_000)}, true
 	}
 	if len(opt.AdminKeys) > 0 {
 		l.adminKeys = map[string]tollgate.APIKey{}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"tollgate"
+	"tollgate/store"
 )
 
 // loader reads into a batch what its operations need, locking their
@@ -18,8 +20,9 @@ type loader interface {
 	holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error)
 	// accounts locks the accounts (ids sorted, unique) and adds to b those
 	// found, their open grants, their overdue pending holds and those of
-	// targets, the holds being settled.
-	accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool) error
+	// targets, the holds being settled; with plans, it may read the plan
+	// versions too (b.plansRead says whether it did).
+	accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool, plans bool) error
 	// keyPending adds to b.keyPending, for each (account, key) it has,
 	// the key's pending holds as stored; ids are their accounts, sorted.
 	keyPending(ctx context.Context, b *batch, ids []string) error
@@ -106,7 +109,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 	for _, id := range holdIDs {
 		targets[id] = true
 	}
-	if err := ld.accounts(ctx, b, ids, targets); err != nil {
+	if err := ld.accounts(ctx, b, ids, targets, needPlans); err != nil {
 		return err
 	}
 	// The holds being settled that the loader did not bring, read now
@@ -170,7 +173,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			}
 		}
 	}
-	if needPlans {
+	if needPlans && !b.plansRead {
 		var err error
 		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
 			return err
@@ -231,15 +234,35 @@ func (b *batch) countPending(ctx context.Context, ops []*op) error {
 	return b.l.loader.keyPending(ctx, b, slices.Compact(ids))
 }
 
-// dbLoader reads everything from the batch's transaction.
-type dbLoader struct{}
+// dbLoader reads everything from the batch's transaction but which
+// account a hold is of, which never changes: it remembers that of the holds
+// its batches made, so that settling them needs no read before the lock.
+type dbLoader struct {
+	mu    sync.Mutex
+	homes map[string]string // hold id -> account id
+}
 
-func (dbLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error) {
+// maxHomes bounds dbLoader.homes; past it, it starts afresh.
+const maxHomes = 100_000
+
+func newDBLoader() *dbLoader { return &dbLoader{homes: map[string]string{}} }
+
+func (d *dbLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	if len(ids) == 0 {
+	var unknown []string
+	d.mu.Lock()
+	for _, id := range ids {
+		if a, ok := d.homes[id]; ok {
+			out[id] = a
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	d.mu.Unlock()
+	if len(unknown) == 0 {
 		return out, nil
 	}
-	hs, err := b.tx.HoldsByID(ctx, ids)
+	hs, err := b.tx.HoldsByID(ctx, unknown)
 	if err != nil {
 		return nil, err
 	}
@@ -249,25 +272,40 @@ func (dbLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[s
 	return out, nil
 }
 
-func (d dbLoader) accounts(ctx context.Context, b *batch, ids []string, _ map[string]bool) error {
-	locked, err := d.lock(ctx, b, ids)
-	if err != nil || len(locked) == 0 {
-		return err
+func (d *dbLoader) accounts(ctx context.Context, b *batch, ids []string, targets map[string]bool, plans bool) error {
+	q := store.LockQuery{AccountIDs: ids, DueBy: b.now, Plans: plans}
+	for id := range targets {
+		q.Holds = append(q.Holds, id)
 	}
-	// Only the overdue pending holds: those this batch times out.
-	pending, err := b.tx.HoldsPending(ctx, locked, b.now)
+	slices.Sort(q.Holds)
+	l, err := b.tx.LockAccounts(ctx, q)
 	if err != nil {
 		return err
 	}
-	for _, h := range pending {
-		b.holds[h.ID] = &holdState{h: h}
+	for _, a := range l.Accounts {
+		b.accounts[a.ID] = &account{a: a}
 	}
+	for _, g := range l.Grants {
+		if b.accounts[g.AccountID] != nil {
+			b.addGrant(g, false)
+		}
+	}
+	// Only the overdue pending holds, those this batch times out, and
+	// the holds it settles.
+	for _, hs := range [][]tollgate.Hold{l.Overdue, l.Holds} {
+		for _, h := range hs {
+			if b.accounts[h.AccountID] != nil && b.holds[h.ID] == nil {
+				b.holds[h.ID] = &holdState{h: h}
+			}
+		}
+	}
+	b.plans, b.plansRead = l.Plans, plans
 	return nil
 }
 
 // lock locks the accounts and adds those found, with their open grants, to
 // b; it returns their ids.
-func (dbLoader) lock(ctx context.Context, b *batch, ids []string) ([]string, error) {
+func (*dbLoader) lock(ctx context.Context, b *batch, ids []string) ([]string, error) {
 	accts, err := b.tx.AccountsLock(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -290,7 +328,7 @@ func (dbLoader) lock(ctx context.Context, b *batch, ids []string) ([]string, err
 	return locked, nil
 }
 
-func (dbLoader) keyPending(ctx context.Context, b *batch, ids []string) error {
+func (*dbLoader) keyPending(ctx context.Context, b *batch, ids []string) error {
 	cs, err := b.tx.HoldsPendingCount(ctx, ids)
 	if err != nil {
 		return err
@@ -304,6 +342,19 @@ func (dbLoader) keyPending(ctx context.Context, b *batch, ids []string) error {
 	return nil
 }
 
-func (dbLoader) forget(string)    {}
-func (dbLoader) committed(*batch) {}
-func (dbLoader) failed()          {}
+func (*dbLoader) forget(string) {}
+func (*dbLoader) failed()       {}
+
+// committed remembers the accounts of the holds b made.
+func (d *dbLoader) committed(b *batch) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, hs := range b.holds {
+		if hs.isNew && hs.h.Status == tollgate.HoldPending {
+			if len(d.homes) >= maxHomes {
+				clear(d.homes)
+			}
+			d.homes[id] = hs.h.AccountID
+		}
+	}
+}

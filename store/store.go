@@ -210,6 +210,14 @@ type Tx interface {
 	// transaction touches in one call, so instances never deadlock. Missing
 	// ids are left out of the result.
 	AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account, error)
+	// LockAccounts locks q.AccountIDs as AccountsLock does and then reads,
+	// each as its own method would: the open grants of the accounts found
+	// (GrantsOpen), their pending holds expiring at or before q.DueBy
+	// (HoldsPending; none for a zero DueBy), the holds q.Holds names (HoldsByID) and, with
+	// q.Plans, every plan version (PlanVersionList). The reads come after
+	// the lock, so they see what the last holder of the lock committed.
+	// PostgreSQL sends it all in one round trip.
+	LockAccounts(ctx context.Context, q LockQuery) (Locked, error)
 	// AccountList pages through accounts by id.
 	AccountList(ctx context.Context, p AccountListParams) ([]tollgate.Account, error)
 	// AccountUpdate writes an account's name, plan, time zone, status,
@@ -389,6 +397,23 @@ type EntryTotal struct {
 type TxnSum struct {
 	TxnID string
 	Sum   tollgate.Credits
+}
+
+// LockQuery is what Tx.LockAccounts locks and reads.
+type LockQuery struct {
+	AccountIDs []string // sorted, unique
+	DueBy      time.Time
+	Holds      []string
+	Plans      bool
+}
+
+// Locked is what Tx.LockAccounts read.
+type Locked struct {
+	Accounts []tollgate.Account // found, by id
+	Grants   []tollgate.Grant   // open, by account id then id
+	Overdue  []tollgate.Hold    // by account id then id
+	Holds    []tollgate.Hold    // by id
+	Plans    []tollgate.PlanVersion
 }
 
 // AccountState is what Tx.AccountState reads.

@@ -110,7 +110,7 @@ func (t *tx) AccountsLock(ctx context.Context, ids []string) ([]tollgate.Account
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	q := `SELECT ` + sqlq.AccountCols + ` FROM accounts WHERE id = ANY($1) ORDER BY id`
+	q := accountsLockSQL
 	if t.write {
 		q += ` FOR UPDATE`
 	}
@@ -241,9 +241,7 @@ func (t *tx) GrantsOpen(ctx context.Context, accountIDs []string) ([]tollgate.Gr
 	if len(accountIDs) == 0 {
 		return nil, nil
 	}
-	gs, err := query(ctx, t, scanGrant, `SELECT `+sqlq.GrantCols+` FROM grants
-		WHERE account_id = ANY($1) AND expired_at IS NULL
-		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`, accountIDs)
+	gs, err := query(ctx, t, scanGrant, grantsOpenSQL, accountIDs)
 	if err != nil {
 		return nil, fmt.Errorf("open grants: %w", err)
 	}
@@ -304,9 +302,6 @@ func scanString(r row) (string, error) {
 
 // --- holds
 
-var holdColumns = []string{"id", "account_id", "product", "amount", "captured", "status", "allocations", "metadata",
-	"quote_id", "created_at", "expires_at", "settled_at", "key_id"}
-
 func scanHold(r row) (tollgate.Hold, error) {
 	var h tollgate.Hold
 	var alloc, meta string
@@ -327,7 +322,7 @@ func (t *tx) HoldsByID(ctx context.Context, ids []string) ([]tollgate.Hold, erro
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	hs, err := query(ctx, t, scanHold, `SELECT `+sqlq.HoldCols+` FROM holds WHERE id = ANY($1) ORDER BY id`, ids)
+	hs, err := query(ctx, t, scanHold, holdsByIDSQL, ids)
 	if err != nil {
 		return nil, fmt.Errorf("holds by id: %w", err)
 	}
@@ -411,8 +406,6 @@ func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.H
 // --- journal
 
 const entryCols = `id, txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at`
-
-var entryColumns = []string{"txn_id", "kind", "account_id", "book", "grant_id", "hold_id", "amount", "created_at"}
 
 func (t *tx) EntryList(ctx context.Context, p store.EntryListParams) ([]tollgate.Entry, error) {
 	es, err := query(ctx, t, func(r row) (tollgate.Entry, error) {
@@ -528,32 +521,6 @@ func (t *tx) BatchPurge(ctx context.Context, before time.Time) (int64, error) {
 
 // --- bulk writes
 
-// copyRows feeds n rows to CopyFrom, filling one reused slice per row: pgx
-// encodes each row before asking for the next.
-type copyRows struct {
-	n, i int
-	row  []any
-	fill func(i int, row []any)
-}
-
-func newCopyRows(n, cols int, fill func(i int, row []any)) *copyRows {
-	return &copyRows{n: n, i: -1, row: make([]any, cols), fill: fill}
-}
-
-func (c *copyRows) Next() bool { c.i++; return c.i < c.n }
-
-func (c *copyRows) Values() ([]any, error) { c.fill(c.i, c.row); return c.row, nil }
-
-func (c *copyRows) Err() error { return nil }
-
-func (t *tx) copyFrom(ctx context.Context, table string, cols []string, n int, fill func(i int, row []any)) error {
-	if n == 0 {
-		return nil
-	}
-	_, err := t.q.CopyFrom(ctx, pgx.Identifier{table}, cols, newCopyRows(n, len(cols), fill))
-	return mapErr(err)
-}
-
 const grantUpdateSQL = `UPDATE grants g SET remaining = u.remaining, refund_owed = u.refund_owed, expired_at = coalesce(u.expired_at, g.expired_at),
 	frozen = u.frozen, amount = coalesce(nullif(u.amount, 0), g.amount), held = u.held
 	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::bigint[], $7::bigint[])
@@ -576,10 +543,7 @@ const (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::int[],
 		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::bigint[], $14::boolean[], $15::bigint[])
 	ON CONFLICT DO NOTHING RETURNING id`
-	holdInsertSQL = `INSERT INTO holds (` + sqlq.HoldCols + `)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
-	ON CONFLICT DO NOTHING RETURNING id`
+	holdInsertSQL        = plainHoldInsertSQL + ` ON CONFLICT DO NOTHING RETURNING id`
 	idempotencyInsertSQL = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::bytea[], $6::timestamptz[])
 	ON CONFLICT DO NOTHING RETURNING scope, key`
@@ -599,38 +563,25 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	if err := w.Check(); err != nil {
 		return err
 	}
-	var quoted []int
-	plain := 0
+	var quoted, plain []*tollgate.Hold
 	for i := range w.Holds {
 		if w.Holds[i].QuoteID != "" {
-			quoted = append(quoted, i)
+			quoted = append(quoted, &w.Holds[i])
 		} else {
-			plain++
+			plain = append(plain, &w.Holds[i])
 		}
 	}
-	next := -1
-	if err := t.copyFrom(ctx, "holds", holdColumns, plain, func(_ int, r []any) {
-		next++
-		for w.Holds[next].QuoteID != "" {
-			next++
-		}
-		h := &w.Holds[next]
-		r[0], r[1], r[2], r[3], r[4], r[5] = h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status)
-		r[6], r[7], r[8] = store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID
-		r[9], r[10], r[11], r[12] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt), h.KeyID
-	}); err != nil {
-		return fmt.Errorf("insert holds: %w", err)
-	}
-	if err := t.copyFrom(ctx, "entries", entryColumns, len(w.Entries), func(i int, r []any) {
-		e := &w.Entries[i]
-		r[0], r[1], r[2], r[3] = e.TxnID, string(e.Kind), e.AccountID, string(e.Book)
-		r[4], r[5], r[6], r[7] = e.GrantID, e.HoldID, int64(e.Amount), e.CreatedAt
-	}); err != nil {
-		return fmt.Errorf("insert entries: %w", err)
-	}
+	// Everything goes in one batch, one round trip; the answers are read
+	// in this order by sendApply.
 	var b pgx.Batch
 	if w.Batch != 0 {
 		b.Queue(batchInsertSQL, w.Batch)
+	}
+	if len(plain) > 0 {
+		b.Queue(plainHoldInsertSQL, holdArrays(plain)...)
+	}
+	if len(w.Entries) > 0 {
+		b.Queue(entryInsertSQL, entryArrays(w.Entries)...)
 	}
 	if n := len(w.Grants); n > 0 {
 		c := newColumns(15, n)
@@ -641,15 +592,8 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		}
 		b.Queue(grantInsertSQL, c.args()...)
 	}
-	if n := len(quoted); n > 0 {
-		c := newColumns(13, n)
-		for _, i := range quoted {
-			h := &w.Holds[i]
-			c.add(h.ID, h.AccountID, string(h.Product), int64(h.Amount), int64(h.Captured), string(h.Status),
-				store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID,
-				tsz(&h.CreatedAt), tsz(&h.ExpiresAt), tsz(h.SettledAt), h.KeyID)
-		}
-		b.Queue(holdInsertSQL, c.args()...)
+	if len(quoted) > 0 {
+		b.Queue(holdInsertSQL, holdArrays(quoted)...)
 	}
 	queueUpdates(&b, w.GrantUpdates, w.HoldUpdates)
 	if n := len(w.AccountPending); n > 0 {
@@ -667,7 +611,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(idempotencyInsertSQL, c.args()...)
 	}
 	if b.Len() > 0 {
-		if err := t.sendApply(ctx, &b, w, quoted); err != nil {
+		if err := t.sendApply(ctx, &b, w, plain, quoted); err != nil {
 			return err
 		}
 	}
@@ -696,8 +640,48 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	return nil
 }
 
+// Holds without a quote meet no unique key but their id, and entries none:
+// they are inserted plainly.
+const (
+	plainHoldInsertSQL = `INSERT INTO holds (` + sqlq.HoldCols + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])`
+	entryInsertSQL = `INSERT INTO entries (txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[])`
+)
+
+// holdArrays returns the holds as one array per column of HoldCols.
+func holdArrays(hs []*tollgate.Hold) []any {
+	n := len(hs)
+	id, acct, product, status, alloc, meta, quote, key := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	amount, captured := make([]int64, n), make([]int64, n)
+	created, expires, settled := make([]time.Time, n), make([]time.Time, n), make([]pgtype.Timestamptz, n)
+	for i, h := range hs {
+		id[i], acct[i], product[i], status[i] = h.ID, h.AccountID, string(h.Product), string(h.Status)
+		alloc[i], meta[i], quote[i], key[i] = store.EncodeAllocations(h.Allocations), store.EncodeMetadata(h.Metadata), h.QuoteID, h.KeyID
+		amount[i], captured[i] = int64(h.Amount), int64(h.Captured)
+		created[i], expires[i], settled[i] = h.CreatedAt, h.ExpiresAt, tsz(h.SettledAt)
+	}
+	return []any{id, acct, product, amount, captured, status, alloc, meta, quote, created, expires, settled, key}
+}
+
+// entryArrays returns the entries as one array per column of entryInsertSQL.
+func entryArrays(es []tollgate.Entry) []any {
+	n := len(es)
+	txn, kind, acct, book, grant, hold := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	amount, at := make([]int64, n), make([]time.Time, n)
+	for i := range es {
+		e := &es[i]
+		txn[i], kind[i], acct[i], book[i], grant[i], hold[i] = e.TxnID, string(e.Kind), e.AccountID, string(e.Book), e.GrantID, e.HoldID
+		amount[i], at[i] = int64(e.Amount), e.CreatedAt
+	}
+	return []any{txn, kind, acct, book, grant, hold, amount, at}
+}
+
 // sendApply sends what Apply queued and reads the answers in order.
-func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quoted []int) error {
+func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, plain, quoted []*tollgate.Hold) error {
 	br := t.q.SendBatch(ctx, b)
 	var conflict store.ConflictError
 	err := func() error {
@@ -713,6 +697,16 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quote
 				t.xid, _ = strconv.ParseInt(xids[0], 10, 64)
 			}
 		}
+		if len(plain) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("insert holds: %w", mapErr(err))
+			}
+		}
+		if len(w.Entries) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("insert entries: %w", mapErr(err))
+			}
+		}
 		if len(w.Grants) > 0 {
 			ids, err := returned(br, scanString)
 			if err != nil {
@@ -725,7 +719,7 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, quote
 			if err != nil {
 				return fmt.Errorf("insert holds: %w", err)
 			}
-			conflict.Holds = missing(ids, len(quoted), func(i int) string { return w.Holds[quoted[i]].ID })
+			conflict.Holds = missing(ids, len(quoted), func(i int) string { return quoted[i].ID })
 		}
 		if err := checkUpdate(br, "grants", len(w.GrantUpdates)); err != nil {
 			return err
@@ -897,6 +891,64 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 		return nil, fmt.Errorf("count pending holds: %w", err)
 	}
 	return cs, nil
+}
+
+const (
+	accountsLockSQL = `SELECT ` + sqlq.AccountCols + ` FROM accounts WHERE id = ANY($1) ORDER BY id`
+	grantsOpenSQL   = `SELECT ` + sqlq.GrantCols + ` FROM grants
+		WHERE account_id = ANY($1) AND expired_at IS NULL
+		AND (remaining > 0 OR source = 'allowance') ORDER BY account_id, id`
+	holdsByIDSQL  = `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE id = ANY($1) ORDER BY id`
+	holdsDueBySQL = `SELECT ` + sqlq.HoldCols + ` FROM holds WHERE status = 'pending' AND account_id = ANY($1)
+		AND expires_at <= $2 ORDER BY account_id, id`
+)
+
+// LockAccounts sends the lock and the reads as one batch: one round trip.
+// They run in order, so the reads see the accounts' state once locked.
+func (t *tx) LockAccounts(ctx context.Context, q store.LockQuery) (l store.Locked, err error) {
+	if len(q.AccountIDs) == 0 && len(q.Holds) == 0 && !q.Plans {
+		return l, nil
+	}
+	var b pgx.Batch
+	lock := accountsLockSQL
+	if t.write {
+		lock += ` FOR UPDATE`
+	}
+	b.Queue(lock, q.AccountIDs)
+	b.Queue(grantsOpenSQL, q.AccountIDs)
+	b.Queue(holdsDueBySQL, q.AccountIDs, q.DueBy)
+	if len(q.Holds) > 0 {
+		b.Queue(holdsByIDSQL, q.Holds)
+	}
+	if q.Plans {
+		b.Queue(sqlq.PlanVersions.PG)
+	}
+	br := t.q.SendBatch(ctx, &b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = mapErr(cerr)
+		}
+	}()
+	if l.Accounts, err = scanAll(scanAccount)(br.Query()); err != nil {
+		return l, fmt.Errorf("lock accounts: %w", err)
+	}
+	if l.Grants, err = scanAll(scanGrant)(br.Query()); err != nil {
+		return l, fmt.Errorf("open grants: %w", err)
+	}
+	if l.Overdue, err = scanAll(scanHold)(br.Query()); err != nil {
+		return l, fmt.Errorf("pending holds: %w", err)
+	}
+	if len(q.Holds) > 0 {
+		if l.Holds, err = scanAll(scanHold)(br.Query()); err != nil {
+			return l, fmt.Errorf("holds by id: %w", err)
+		}
+	}
+	if q.Plans {
+		if l.Plans, err = scanAll(scanPlanVersion)(br.Query()); err != nil {
+			return l, fmt.Errorf("list plan versions: %w", err)
+		}
+	}
+	return l, nil
 }
 
 // AccountState sends its four reads as one batch: one round trip.

@@ -951,6 +951,37 @@ func (t *tx) HoldsPendingCount(ctx context.Context, accountIDs []string) ([]stor
 	})
 }
 
+func (t *tx) LockAccounts(ctx context.Context, q store.LockQuery) (store.Locked, error) {
+	var l store.Locked
+	var err error
+	if l.Accounts, err = t.AccountsLock(ctx, q.AccountIDs); err != nil {
+		return l, err
+	}
+	if len(l.Accounts) > 0 {
+		ids := make([]string, len(l.Accounts))
+		for i, a := range l.Accounts {
+			ids[i] = a.ID
+		}
+		if l.Grants, err = t.GrantsOpen(ctx, ids); err != nil {
+			return l, err
+		}
+		if !q.DueBy.IsZero() { // zero: none, as PostgreSQL's comparison gives
+			if l.Overdue, err = t.HoldsPending(ctx, ids, q.DueBy); err != nil {
+				return l, err
+			}
+		}
+	}
+	if len(q.Holds) > 0 {
+		if l.Holds, err = t.HoldsByID(ctx, q.Holds); err != nil {
+			return l, err
+		}
+	}
+	if q.Plans {
+		l.Plans, err = t.PlanVersionList(ctx)
+	}
+	return l, err
+}
+
 func (t *tx) AccountState(ctx context.Context, accountID string, dueBy time.Time) (store.AccountState, error) {
 	var st store.AccountState
 	var err error

@@ -226,3 +226,64 @@ func testAccountState(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testLockAccounts: LockAccounts returns what AccountsLock, GrantsOpen,
+// HoldsPending, HoldsByID and PlanVersionList would, in a write
+// transaction, leaving out accounts that do not exist and the plans unless
+// asked.
+func testLockAccounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ga := grant("g_a", "a", 5)
+	gSpent := grant("g_a_spent", "a", 0)
+	gb := grant("g_b", "b", 5)
+	due := hold("h_due", "a", T0)
+	later := hold("h_later", "a", T0.Add(time.Hour))
+	theirs := hold("h_b", "b", T0)
+	v := tollgate.PlanVersion{Plan: "free", Version: 1, EffectiveAt: T0,
+		Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(30)}, CreatedAt: T0}
+	write(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"a", "b"} {
+			if err := tx.AccountInsert(ctx, account(id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.PlanVersionInsert(ctx, v); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, &store.Writes{Grants: []tollgate.Grant{ga, gSpent, gb}, Holds: []tollgate.Hold{due, later, theirs}})
+	})
+	accountID := func(a tollgate.Account) string { return a.ID }
+	grantID := func(g tollgate.Grant) string { return g.ID }
+	holdID := func(h tollgate.Hold) string { return h.ID }
+	write(t, s, func(tx store.Tx) error {
+		l, err := tx.LockAccounts(ctx, store.LockQuery{AccountIDs: []string{"a", "b", "c"}, DueBy: T0, Holds: []string{"h_later", "nope"}, Plans: true})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"a", "b"}, ids(l.Accounts, accountID)); diff != "" {
+			t.Errorf("LockAccounts accounts (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]tollgate.Grant{ga, gb}, l.Grants); diff != "" {
+			t.Errorf("LockAccounts grants (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"h_due", "h_b"}, ids(l.Overdue, holdID)); diff != "" {
+			t.Errorf("LockAccounts overdue holds, by account then id (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]tollgate.Hold{later}, l.Holds); diff != "" {
+			t.Errorf("LockAccounts holds by id (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]tollgate.PlanVersion{v}, l.Plans); diff != "" {
+			t.Errorf("LockAccounts plans (-want +got):\n%s", diff)
+		}
+		if l, err = tx.LockAccounts(ctx, store.LockQuery{AccountIDs: []string{"b"}, DueBy: T0.Add(-time.Hour)}); err != nil {
+			return err
+		}
+		if len(l.Overdue) != 0 || len(l.Holds) != 0 || len(l.Plans) != 0 {
+			t.Errorf("LockAccounts of b, nothing due, no holds or plans asked: got %v, %v, %v", ids(l.Overdue, holdID), ids(l.Holds, holdID), l.Plans)
+		}
+		if diff := cmp.Diff([]string{"g_b"}, ids(l.Grants, grantID)); diff != "" {
+			t.Errorf("LockAccounts grants of b (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"GrantsOpenAndDue", testGrantsOpenAndDue},
 		{"GrantLists", testGrantLists},
 		{"AccountState", testAccountState},
+		{"LockAccounts", testLockAccounts},
 		{"HoldsPendingAndDue", testHoldsPendingAndDue},
 		{"HoldLists", testHoldLists},
 		{"JournalTotals", testJournalTotals},
