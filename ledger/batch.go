@@ -37,6 +37,7 @@ type batch struct {
 	// the cache to keep.
 	fresh        map[string]bool
 	freshPending []tollgate.Hold
+	uncached     map[string]bool // read from the database, but not to keep: too many pending holds
 
 	quotesUsed map[string]bool // quotes that have paid for a hold, known to this batch
 	orders     map[string]*orderState

@@ -84,6 +84,9 @@ func (c *stateCache) store(b *batch) {
 		c.accounts, c.holds = map[string]*cachedAccount{}, map[string]string{}
 	}
 	for id, a := range b.accounts {
+		if b.uncached[id] {
+			continue // too many pending holds to keep
+		}
 		ca := c.accounts[id]
 		if ca == nil || b.fresh[id] {
 			c.evict(id)
@@ -127,7 +130,12 @@ func (c *stateCache) store(b *batch) {
 type cachingLoader struct {
 	db *dbLoader
 	c  *stateCache
+	// maxPending: an account with more pending holds is not kept, since
+	// filling the cache would read them all in one batch and hold up the
+	// batch's other accounts; its batches read what they need instead.
+	maxPending int
 }
+
 
 func (cl *cachingLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error) {
 	var unknown []string
@@ -173,7 +181,7 @@ func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, t
 			}
 		}
 	}
-	b.fresh = map[string]bool{}
+	b.fresh, b.uncached = map[string]bool{}, map[string]bool{}
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -181,12 +189,33 @@ func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, t
 	if err != nil || len(locked) == 0 {
 		return err
 	}
+	// An account with more pending holds than the cache keeps is read as
+	// without the cache, its overdue holds only; the others whole.
+	var whole, big []string
 	for _, id := range locked {
-		b.fresh[id] = true
+		if b.accounts[id].a.PendingHolds > cl.maxPending {
+			b.uncached[id] = true
+			big = append(big, id)
+		} else {
+			b.fresh[id] = true
+			whole = append(whole, id)
+		}
+	}
+	if len(big) > 0 {
+		overdue, err := b.tx.HoldsPending(ctx, big, b.now)
+		if err != nil {
+			return err
+		}
+		for _, h := range overdue {
+			b.holds[h.ID] = &holdState{h: h}
+		}
+	}
+	if len(whole) == 0 {
+		return nil
 	}
 	// Every pending hold of an account read now, for the cache to keep;
 	// the batch takes the overdue ones and those it settles.
-	pending, err := b.tx.HoldsPending(ctx, locked, time.Time{})
+	pending, err := b.tx.HoldsPending(ctx, whole, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -203,7 +232,18 @@ func (cl *cachingLoader) accounts(ctx context.Context, b *batch, ids []string, t
 // keyPending counts from the cache, which knows every pending hold of a
 // cached account; those of an account read now are in the batch or kept
 // for the cache.
-func (cl *cachingLoader) keyPending(_ context.Context, b *batch, ids []string) error {
+func (cl *cachingLoader) keyPending(ctx context.Context, b *batch, ids []string) error {
+	var big []string
+	for _, id := range ids {
+		if b.uncached[id] {
+			big = append(big, id)
+		}
+	}
+	if len(big) > 0 {
+		if err := cl.db.keyPending(ctx, b, big); err != nil {
+			return err
+		}
+	}
 	count := func(h *tollgate.Hold) {
 		k := [2]string{h.AccountID, h.KeyID}
 		if _, ok := b.keyPending[k]; ok {
@@ -211,7 +251,7 @@ func (cl *cachingLoader) keyPending(_ context.Context, b *batch, ids []string) e
 		}
 	}
 	for _, id := range ids {
-		if !b.fresh[id] {
+		if !b.fresh[id] && !b.uncached[id] {
 			for _, h := range cl.c.accounts[id].pending {
 				count(&h)
 			}

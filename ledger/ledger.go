@@ -155,7 +155,7 @@ func New(s store.Store, opt Options) *Ledger {
 	}
 	l.loader = newDBLoader()
 	if opt.CacheState && opt.Committers == 1 {
-		l.loader, l.cached = &cachingLoader{db: newDBLoader(), c: newStateCache(200_000)}, true
+		l.loader, l.cached = &cachingLoader{db: newDBLoader(), c: newStateCache(200_000), maxPending: tollgate.DefaultLimits.MaxPendingHolds}, true
 	}
 	if len(opt.AdminKeys) > 0 {
 		l.adminKeys = map[string]tollgate.APIKey{}
