@@ -136,7 +136,6 @@ type cachingLoader struct {
 	maxPending int
 }
 
-
 func (cl *cachingLoader) holdAccounts(ctx context.Context, b *batch, ids []string) (map[string]string, error) {
 	var unknown []string
 	known := map[string]string{}
