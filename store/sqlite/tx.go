@@ -410,21 +410,41 @@ func (t *tx) HoldList(ctx context.Context, p store.HoldListParams) ([]tollgate.H
 // room for that many per row.
 const linesPerRow = 1024
 
+// encodeLines packs entries as lines "book|grant|hold|amount" joined by
+// ";". A grant or hold the same as the line before's is written "^", and
+// an amount that brings the row's sum back to zero "=": the usual row, a
+// pair of lines moving credits of one grant and hold between two books,
+// then repeats neither its ids nor its amount. Rows written before this
+// compaction have no "^" or "=" and read the same.
 func encodeLines(es []tollgate.Entry) string {
 	var b strings.Builder
+	var sum tollgate.Credits
 	for i, e := range es {
 		if i > 0 {
 			b.WriteByte(';')
 		}
 		b.WriteString(string(e.Book))
 		b.WriteByte('|')
-		b.WriteString(e.GrantID)
+		writeSame(&b, e.GrantID, i > 0 && e.GrantID != "" && e.GrantID == es[i-1].GrantID)
 		b.WriteByte('|')
-		b.WriteString(e.HoldID)
+		writeSame(&b, e.HoldID, i > 0 && e.HoldID != "" && e.HoldID == es[i-1].HoldID)
 		b.WriteByte('|')
-		b.WriteString(strconv.FormatInt(int64(e.Amount), 10))
+		if i > 0 && e.Amount == -sum {
+			b.WriteByte('=')
+		} else {
+			b.WriteString(strconv.FormatInt(int64(e.Amount), 10))
+		}
+		sum += e.Amount
 	}
 	return b.String()
+}
+
+func writeSame(b *strings.Builder, id string, same bool) {
+	if same {
+		b.WriteByte('^')
+	} else {
+		b.WriteString(id)
+	}
 }
 
 // journalRow is one stored row: the entries of one transaction.
@@ -440,17 +460,30 @@ func (r *journalRow) each(fn func(tollgate.Entry)) error {
 	if r.lines == "" {
 		return nil
 	}
+	var grant, hold string
+	var sum tollgate.Credits
 	for i, line := range strings.Split(r.lines, ";") {
 		parts := strings.Split(line, "|")
-		if len(parts) != 4 {
+		if len(parts) != 4 || (i == 0 && (parts[1] == "^" || parts[2] == "^" || parts[3] == "=")) {
 			return fmt.Errorf("journal row %d: bad line %q", r.id, line)
 		}
-		n, err := strconv.ParseInt(parts[3], 10, 64)
-		if err != nil {
-			return fmt.Errorf("journal row %d: bad amount %q", r.id, parts[3])
+		if parts[1] != "^" {
+			grant = parts[1]
 		}
+		if parts[2] != "^" {
+			hold = parts[2]
+		}
+		amount := -sum
+		if parts[3] != "=" {
+			n, err := strconv.ParseInt(parts[3], 10, 64)
+			if err != nil {
+				return fmt.Errorf("journal row %d: bad amount %q", r.id, parts[3])
+			}
+			amount = tollgate.Credits(n)
+		}
+		sum += amount
 		fn(tollgate.Entry{ID: r.id*linesPerRow + int64(i), TxnID: r.txnID, Kind: tollgate.TxnKind(r.kind), AccountID: r.acct,
-			Book: tollgate.Book(parts[0]), GrantID: parts[1], HoldID: parts[2], Amount: tollgate.Credits(n), CreatedAt: fromMicros(r.created)})
+			Book: tollgate.Book(parts[0]), GrantID: grant, HoldID: hold, Amount: amount, CreatedAt: fromMicros(r.created)})
 	}
 	return nil
 }
