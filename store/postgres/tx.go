@@ -610,17 +610,16 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		}
 		b.Queue(idempotencyInsertSQL, c.args()...)
 	}
+	if len(w.Videos) > 0 {
+		b.Queue(videoInsertSQL, videoArrays(w.Videos)...)
+	}
+	if len(w.VideoUpdates) > 0 {
+		b.Queue(videoUpdateSQL, videoArrays(w.VideoUpdates)...)
+	}
 	if b.Len() > 0 {
 		if err := t.sendApply(ctx, &b, w, plain, quoted); err != nil {
 			return err
 		}
-	}
-	var conflict store.ConflictError
-	if err := t.applyVideos(ctx, w, &conflict); err != nil {
-		return err
-	}
-	if len(conflict.Videos) > 0 {
-		return &conflict
 	}
 	for _, u := range w.OrderUpdates {
 		if err := t.orderUpdate(ctx, u); err != nil {
@@ -649,6 +648,34 @@ const (
 	entryInsertSQL = `INSERT INTO entries (txn_id, kind, account_id, book, grant_id, hold_id, amount, created_at)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[])`
 )
+
+// Video jobs, inserted and updated in the writes' batch; an update checks
+// the version it was read at.
+const (
+	videoInsertSQL = `INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc)
+	SELECT u.id, u.account_id, u.status, u.next_at, u.deleted_at, 1, u.doc
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::bigint[])
+		AS u(id, account_id, status, next_at, deleted_at, doc, version)
+	ON CONFLICT (id) DO NOTHING RETURNING id`
+	videoUpdateSQL = `UPDATE videos v SET status = u.status, next_at = u.next_at, deleted_at = u.deleted_at, version = v.version + 1, doc = u.doc
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::bigint[])
+		AS u(id, account_id, status, next_at, deleted_at, doc, version)
+	WHERE v.id = u.id AND v.version = u.version RETURNING v.id`
+)
+
+// videoArrays returns the jobs as one array per column of videoInsertSQL
+// and videoUpdateSQL (the version is the one an update checks).
+func videoArrays(vs []tollgate.Video) []any {
+	n := len(vs)
+	id, acct, status, doc := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	next, deleted, version := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]int64, n)
+	for i := range vs {
+		v := &vs[i]
+		id[i], acct[i], status[i], doc[i] = v.ID, v.AccountID, string(v.Status), store.EncodeVideo(*v)
+		next[i], deleted[i], version[i] = tsz(v.NextAt), tsz(v.DeletedAt), v.Version
+	}
+	return []any{id, acct, status, next, deleted, doc, version}
+}
 
 // holdArrays returns the holds as one array per column of HoldCols.
 func holdArrays(hs []*tollgate.Hold) []any {
@@ -684,6 +711,7 @@ func entryArrays(es []tollgate.Entry) []any {
 func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, plain, quoted []*tollgate.Hold) error {
 	br := t.q.SendBatch(ctx, b)
 	var conflict store.ConflictError
+	var stale []string // video updates that changed no row
 	err := func() error {
 		if w.Batch != 0 {
 			xids, err := returned(br, scanString)
@@ -748,6 +776,22 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, plain
 				}
 			}
 		}
+		if len(w.Videos) > 0 {
+			ids, err := returned(br, scanString)
+			if err != nil {
+				return fmt.Errorf("insert videos: %w", err)
+			}
+			if m := missing(ids, len(w.Videos), func(i int) string { return w.Videos[i].ID }); len(m) > 0 {
+				return fmt.Errorf("insert video %s: %w", m[0], tollgate.ErrConflict)
+			}
+		}
+		if len(w.VideoUpdates) > 0 {
+			ids, err := returned(br, scanString)
+			if err != nil {
+				return fmt.Errorf("update videos: %w", err)
+			}
+			stale = missing(ids, len(w.VideoUpdates), func(i int) string { return w.VideoUpdates[i].ID })
+		}
 		return nil
 	}()
 	if cerr := br.Close(); err == nil && cerr != nil {
@@ -756,7 +800,15 @@ func (t *tx) sendApply(ctx context.Context, b *pgx.Batch, w *store.Writes, plain
 	if err != nil {
 		return err
 	}
-	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 {
+	// A video update that changed nothing met a job written since its
+	// version, or one that does not exist.
+	for _, id := range stale {
+		if _, err := t.VideoByID(ctx, id); err != nil {
+			return fmt.Errorf("update video %s: %w", id, err)
+		}
+		conflict.Videos = append(conflict.Videos, id)
+	}
+	if conflict.Batch || len(conflict.Grants) > 0 || len(conflict.Holds) > 0 || len(conflict.Idempotency) > 0 || len(conflict.Videos) > 0 {
 		return &conflict
 	}
 	return nil

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -72,25 +71,4 @@ func (t *tx) VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgat
 		return nil, fmt.Errorf("videos due: %w", err)
 	}
 	return vs, nil
-}
-
-// applyVideos writes a batch's video jobs: inserts, then updates that
-// check their version, naming in conflict those written since.
-func (t *tx) applyVideos(ctx context.Context, w *store.Writes, conflict *store.ConflictError) error {
-	for _, v := range w.Videos {
-		if err := t.VideoInsert(ctx, v); err != nil {
-			return err
-		}
-	}
-	for _, v := range w.VideoUpdates {
-		err := t.VideoUpdate(ctx, v)
-		switch {
-		case err == nil:
-		case errors.Is(err, tollgate.ErrConflict):
-			conflict.Videos = append(conflict.Videos, v.ID)
-		default:
-			return err
-		}
-	}
-	return nil
 }

@@ -722,6 +722,7 @@ const (
 	insertGrants      = `INSERT INTO grants (` + sqlq.GrantCols + `) VALUES `
 	insertHolds       = `INSERT INTO holds (` + sqlq.HoldCols + `) VALUES `
 	insertJournal     = `INSERT INTO journal (txn_id, kind, account_id, lines, created_at, batch) VALUES `
+	insertVideos      = `INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc) VALUES `
 	insertIdempotency = `INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	insertBatch       = `INSERT INTO batches (id) VALUES (?) ON CONFLICT DO NOTHING`
 	updateGrant       = `UPDATE grants SET amount = coalesce(nullif(?, 0), amount), remaining = ?, held = ?, refund_owed = ?, expired_at = coalesce(?, expired_at), frozen = ? WHERE id = ?`
@@ -751,7 +752,7 @@ func hotQueries() []string {
 		sqlq.PlanVersions.Lite, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 15, c), insertQuery(insertHolds, "", 13, c),
-			insertQuery(insertJournal, "", 6, c))
+			insertQuery(insertJournal, "", 6, c), insertQuery(insertVideos, ` ON CONFLICT (id) DO NOTHING`, 7, c))
 	}
 	return qs
 }

@@ -79,10 +79,15 @@ func (t *tx) VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgat
 // applyVideos writes a batch's video jobs: inserts, then updates that
 // check their version, naming in conflict those written since.
 func (t *tx) applyVideos(ctx context.Context, w *store.Writes, conflict *store.ConflictError) error {
-	for _, v := range w.Videos {
-		if err := t.VideoInsert(ctx, v); err != nil {
-			return err
-		}
+	n, _, err := t.insertRows(ctx, insertVideos, ` ON CONFLICT (id) DO NOTHING`, 7, len(w.Videos), func(i int, a []any) []any {
+		v := &w.Videos[i]
+		return append(a, v.ID, v.AccountID, string(v.Status), videoNext(v), nullMicros(v.DeletedAt), 1, store.EncodeVideo(*v))
+	})
+	if err != nil {
+		return fmt.Errorf("insert videos: %w", err)
+	}
+	if n != int64(len(w.Videos)) {
+		return fmt.Errorf("insert videos: %d of %d were new: %w", n, len(w.Videos), tollgate.ErrConflict)
 	}
 	for _, v := range w.VideoUpdates {
 		err := t.VideoUpdate(ctx, v)
