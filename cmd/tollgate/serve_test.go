@@ -307,16 +307,18 @@ func TestSIGTERMKeepsAcknowledgedWrites(t *testing.T) {
 	t.Logf("%d acknowledged holds all committed", len(acked))
 }
 
-// TestBench runs a short bench end to end: it must report every phase, find
-// no overdraft and verify clean.
+// TestBench runs a short bench end to end, with the naive baseline and the
+// open loop: it must report every phase, find no overdraft and verify
+// clean, the naive server's holds included.
 func TestBench(t *testing.T) {
 	var out bytes.Buffer
-	o := &benchOptions{accounts: 20, clients: 8, duration: 300 * time.Millisecond, hotQuota: 100}
+	o := &benchOptions{accounts: 20, clients: 8, duration: 300 * time.Millisecond, hotQuota: 100, baseline: true, openLoop: 50}
 	err := runBench(context.Background(), &config{}, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, &out)
 	}
-	for _, want := range []string{"healthz", "holds", "hot", "overdraft 100 holds won", "no overdraft", "0 violations"} {
+	for _, want := range []string{"healthz", "holds", "hot", "naive-holds", "naive-hot", "holds@50", "naive@50", "x the naive baseline",
+		"overdraft 100 holds won", "no overdraft", "verify: 46 accounts", "0 violations"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, &out)
 		}
