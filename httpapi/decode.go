@@ -76,60 +76,124 @@ func decode(body []byte, v any, optional bool) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return tollgate.Errorf(tollgate.CodeMalformedJSON, "the body has data after the JSON object")
 	}
 	return nil
 }
 
 // noDuplicates refuses a body in which some object has a member twice.
-// Malformed JSON passes: Decode reports it.
+// Malformed JSON passes: Decode reports it. It scans the bytes without
+// building tokens: a request's body costs no allocation here unless a name
+// has an escape or an object has many members.
 func noDuplicates(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	type object struct {
-		seen   map[string]bool
-		expect bool // the next token is a member name
+	type frame struct {
+		object     bool
+		expectName bool // in an object: the next string is a member name
+		start      int  // its names begin at names[start]
+		// seen holds its names once it has more than a few, so that a
+		// body of many members costs linear time, not quadratic.
+		seen map[string]struct{}
 	}
-	var stack []*object
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil
+	var frameBuf [8]frame
+	var nameBuf [16][]byte
+	frames, names := frameBuf[:0], nameBuf[:0]
+	valueDone := func() { // a value ended: in an object, a name comes next
+		if n := len(frames); n > 0 && frames[n-1].object {
+			frames[n-1].expectName = true
 		}
-		var top *object
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		inObject := top != nil && top.seen != nil
-		if inObject && top.expect {
-			if name, ok := tok.(string); ok {
-				if top.seen[name] {
-					return &tollgate.Error{Code: tollgate.CodeMalformedJSON, Field: name, Message: fmt.Sprintf("member %q appears twice; send it once", name)}
-				}
-				top.seen[name] = true
-				top.expect = false
+	}
+	for i := 0; i < len(body); {
+		switch c := body[i]; c {
+		case ' ', '\t', '\n', '\r', ':', ',':
+			i++
+		case '{', '[':
+			frames = append(frames, frame{object: c == '{', expectName: c == '{', start: len(names)})
+			i++
+		case '}', ']':
+			if len(frames) == 0 {
+				return nil // malformed
+			}
+			names = names[:frames[len(frames)-1].start]
+			frames = frames[:len(frames)-1]
+			valueDone()
+			i++
+		case '"':
+			end := stringEnd(body, i)
+			if end < 0 {
+				return nil // malformed
+			}
+			n := len(frames)
+			if n == 0 || !frames[n-1].object || !frames[n-1].expectName {
+				valueDone()
+				i = end
 				continue
 			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			if inObject {
-				top.expect = true // after this value, a name (or the end)
+			top := &frames[n-1]
+			top.expectName = false
+			name := body[i+1 : end-1]
+			if bytes.IndexByte(name, '\\') >= 0 { // compare names as they decode
+				var s string
+				if json.Unmarshal(body[i:end], &s) != nil {
+					return nil // malformed
+				}
+				name = []byte(s)
 			}
-			stack = append(stack, &object{seen: map[string]bool{}, expect: true})
-		case json.Delim('['):
-			if inObject {
-				top.expect = true
+			i = end
+			if top.seen == nil {
+				for _, m := range names[top.start:] {
+					if bytes.Equal(m, name) {
+						return duplicateMember(name)
+					}
+				}
+				names = append(names, name)
+				if len(names)-top.start > 16 {
+					top.seen = make(map[string]struct{}, 64)
+					for _, m := range names[top.start:] {
+						top.seen[string(m)] = struct{}{}
+					}
+				}
+				continue
 			}
-			stack = append(stack, &object{}) // an array: no names
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		default:
-			if inObject {
-				top.expect = true
+			if _, dup := top.seen[string(name)]; dup {
+				return duplicateMember(name)
 			}
+			top.seen[string(name)] = struct{}{}
+		default: // a number, true, false or null
+			for i < len(body) && !endsLiteral(body[i]) {
+				i++
+			}
+			valueDone()
 		}
 	}
+	return nil
+}
+
+func endsLiteral(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', ']', '}', '[', '{', '"':
+		return true
+	}
+	return false
+}
+
+// stringEnd returns the index just after the JSON string starting at
+// body[i] (a quote), or -1 when it does not end.
+func stringEnd(body []byte, i int) int {
+	for j := i + 1; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			j++ // the escaped byte
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+func duplicateMember(name []byte) error {
+	n := string(name)
+	return &tollgate.Error{Code: tollgate.CodeMalformedJSON, Field: n, Message: fmt.Sprintf("member %q appears twice; send it once", n)}
 }
 
 var fieldSets sync.Map // reflect.Type -> map[string]bool

@@ -637,15 +637,31 @@ func (s *Server) unsent(r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := marshal(v)
-	if err != nil {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 { // a big answer's buffer is not kept
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
-	_, err = w.Write(b)
+	_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	return err
 }
+
+// jsonBuffers are the buffers answers are encoded into: an answer is
+// written from its buffer, which is then used again.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// contentTypeJSON is the Content-Type of a JSON answer, shared: set as a
+// header's value, it is never changed.
+var contentTypeJSON = []string{"application/json"}
 
 // marshal encodes v as JSON without escaping <, > and & (URLs stay
 // readable) and without the encoder's trailing newline.

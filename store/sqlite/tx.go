@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tollgate"
@@ -687,7 +688,7 @@ var chunks = []int{256, 64, 16, 4, 1}
 // than n when tail is an ON CONFLICT DO NOTHING that skipped some) and the
 // rowid of the last.
 func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, args func(i int, dst []any) []any) (inserted, last int64, err error) {
-	buf := make([]any, 0, cols*chunks[0])
+	buf := make([]any, 0, cols*min(n, chunks[0]))
 	for i := 0; i < n; {
 		size := 1
 		for _, c := range chunks {
@@ -713,10 +714,27 @@ func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, arg
 	return inserted, last, nil
 }
 
+// insertQuery returns the multi-row INSERT of rows rows: head, the rows'
+// placeholders, tail. Each is built once and kept.
 func insertQuery(head, tail string, cols, rows int) string {
+	k := insertKey{head, tail, cols, rows}
+	if q, ok := insertQueries.Load(k); ok {
+		return q.(string)
+	}
 	row := "(" + placeholders(cols) + ")"
-	return head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",") + tail
+	q := head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",") + tail
+	insertQueries.Store(k, q)
+	return q
 }
+
+type insertKey struct {
+	head, tail string
+	cols, rows int
+}
+
+// insertQueries are the INSERTs insertQuery built: a few per table, one
+// per chunk size.
+var insertQueries sync.Map // insertKey -> string
 
 const (
 	insertGrants      = `INSERT INTO grants (` + sqlq.GrantCols + `) VALUES `
