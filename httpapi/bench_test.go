@@ -75,3 +75,33 @@ func holdID(s string) string {
 	id, _, _ := strings.Cut(rest, `"`)
 	return id
 }
+
+// BenchmarkCreateAlone serves one video create at a time through the API's
+// handler in-process: the server's part of a create's latency (no job
+// runs: the gateway's runner is stopped).
+func BenchmarkCreateAlone(b *testing.B) {
+	for _, sc := range storeCases {
+		b.Run(sc.name, func(b *testing.B) {
+			e := newEnv(b, sc.open)
+			// Jobs stay pending, each with its hold: accounts enough for
+			// the free plan's cap on pending holds.
+			const accounts = 50
+			for i := range accounts {
+				id := fmt.Sprintf("alone-%02d", i)
+				e.createAccount(b, id, "free", "")
+				e.grant(b, id, `{"credits":"100000000","source":"admin"}`)
+			}
+			e.videos.Stop() // jobs are made, not run: the create alone is measured, as tollgate bench --videos does
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				body := `{"prompt":"a lighthouse at dusk","model":"sora-2","seconds":"4","size":"1280x720","tollgate":{"account_id":"alone-` +
+					fmt.Sprintf("%02d", i%accounts) + `"}}`
+				if w := serveOnce(e, "POST", "/v1/videos", body); w.Code != http.StatusOK {
+					b.Fatalf("create: %d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}

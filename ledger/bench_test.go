@@ -121,3 +121,42 @@ func benchHolds(b *testing.B, open Opener, opt ledger.Options, accounts, usedQuo
 		b.Fatalf("verify: %v %v", err, r.Violations)
 	}
 }
+
+// BenchmarkLedgerAlone takes one hold at a time, each waiting for the one
+// before: a batch of one operation, what a hold costs when nothing shares
+// its commit (the latency of a quiet server, fsync included).
+func BenchmarkLedgerAlone(b *testing.B) {
+	for _, sc := range stores() {
+		b.Run(sc.name, func(b *testing.B) {
+			s := sc.open(b)
+			ctx := context.Background()
+			l := ledger.New(s, sc.opt)
+			if _, err := l.Bootstrap(ctx, ""); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			defer l.Stop()
+			if _, err := l.CreateAccount(ctx, ledger.AccountParams{ID: "alone", Name: "alone", Plan: "free"}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Grant(ctx, ledger.GrantParams{AccountID: "alone", Credits: tollgate.WholeCredits(1_000_000_000)}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				h, err := l.Hold(ctx, ledger.HoldParams{AccountID: "alone", Product: tollgate.ProductVideo, Credits: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.Capture(ctx, ledger.CaptureParams{HoldID: h.ID}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(2*b.N), "µs/commit")
+		})
+	}
+}
