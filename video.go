@@ -58,6 +58,9 @@ type Video struct {
 	Seconds   int    // asked for; an extension's stitched total
 	Size      string // "1280x720"
 	SourceID  string // the video remixed, edited or extended
+	// Characters are the account's characters the video shows (their
+	// Tollgate ids): they pin it to the provider that holds them.
+	Characters []string `json:",omitempty"`
 	// Input is the stored reference image or video (a file name under the
 	// data directory), "" for none.
 	Input string
@@ -143,4 +146,25 @@ func (a VideoAttempt) Latency(now time.Time) time.Duration {
 const (
 	EventVideoCompleted = "video.completed"
 	EventVideoFailed    = "video.failed"
+)
+
+// Character is a likeness made from an uploaded clip at a provider that
+// keeps characters, for an account's videos to show. Its ids mean
+// something to that provider alone, so a video that names it is made there.
+type Character struct {
+	ID         string
+	AccountID  string
+	KeyID      string // the account key that made it; "" for an admin key
+	Name       string
+	Provider   string // the provider that keeps it
+	ProviderID string // the provider's id of it
+	Demo       bool   // made by the local renderer standing in for the provider
+	CreatedAt  time.Time
+}
+
+// Limits on characters.
+const (
+	MaxCharactersPerAccount = 200 // characters one account may keep
+	MaxCharactersPerVideo   = 4   // characters one video may name
+	MaxCharacterNameBytes   = 80
 )

@@ -143,6 +143,9 @@ type CreateParams struct {
 	QuoteID     string
 	Constraints tollgate.VideoConstraints
 	Idempotency *ledger.Idempotency
+	// Characters are the account's characters the video shows (a create
+	// only): it is made by the provider that keeps them.
+	Characters []string
 
 	// only is the provider that made the source of a remix, an edit or
 	// an extension: its ids mean something to it alone.
@@ -153,6 +156,8 @@ type CreateParams struct {
 	// inputSeconds is the length of a video uploaded to be edited or
 	// extended.
 	inputSeconds int
+	// image: a create from a reference image, which its provider must take.
+	image bool
 }
 
 // Create prices p, checks that a provider can make it, and holds the
@@ -204,7 +209,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 	v := tollgate.Video{ID: tollgate.NewID("video"), AccountID: p.AccountID, KeyID: p.KeyID, Project: p.Project, Kind: p.Kind,
 		Status: tollgate.VideoQueued, Model: p.Model, Policy: p.Policy, Prompt: p.Prompt, Seconds: p.Seconds, Size: p.Size,
 		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now,
-		FromFrame: p.fromFrame}
+		FromFrame: p.fromFrame, Characters: p.Characters}
 	v.InputSeconds = p.inputSeconds
 	if p.Kind == tollgate.VideoExtend {
 		base := p.inputSeconds
@@ -282,6 +287,12 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 		}
 		p.only = src.Provider
 	}
+	if len(p.Characters) > 0 {
+		if err := s.fillCharacters(ctx, p); err != nil {
+			return err
+		}
+	}
+	p.image = p.Kind == tollgate.VideoCreate && len(p.Input) > 0
 	if p.Model == "" {
 		p.Model = "sora-2"
 	}
@@ -388,6 +399,12 @@ func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits to
 	req := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, p.Kind, p.Constraints, maxCredits)
 	req.ExcludeProviders, req.Only = append(req.ExcludeProviders, exclude...), p.only
 	req.Extension = req.Extension || p.inputSeconds > 0 // an uploaded clip's length is its own
+	if p.image {
+		req.Features = append(req.Features, pricing.FeatureImage)
+	}
+	if len(p.Characters) > 0 {
+		req.Features = append(req.Features, pricing.FeatureCharacter)
+	}
 	cands, err := s.c.Router.Candidates(ctx, req)
 	if err != nil {
 		return nil, err
@@ -397,7 +414,7 @@ func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits to
 		// seconds from the source's last frame, by any provider that takes
 		// an image, joined to the source.
 		frame := s.routeRequest(p.Model, p.Policy, p.Seconds, p.Size, tollgate.VideoCreate, p.Constraints, maxCredits)
-		frame.ExcludeProviders, frame.Feature = append(frame.ExcludeProviders, exclude...), pricing.FeatureImage
+		frame.ExcludeProviders, frame.Features = append(frame.ExcludeProviders, exclude...), append(frame.Features, pricing.FeatureImage)
 		if cands, err = s.c.Router.Candidates(ctx, frame); err != nil {
 			return nil, err
 		}
@@ -438,11 +455,11 @@ func (s *Service) routeRequest(model, policy string, seconds int, size string, k
 		Providers: c.Providers, ExcludeProviders: slices.Clone(c.ExcludeProviders)}
 	switch kind {
 	case tollgate.VideoRemix:
-		req.Feature = pricing.FeatureRemix
+		req.Features = []string{pricing.FeatureRemix}
 	case tollgate.VideoEdit:
-		req.Feature = pricing.FeatureEdit
+		req.Features = []string{pricing.FeatureEdit}
 	case tollgate.VideoExtend:
-		req.Extension, req.Feature = true, pricing.FeatureExtend
+		req.Extension, req.Features = true, []string{pricing.FeatureExtend}
 	}
 	return req
 }

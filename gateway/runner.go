@@ -215,7 +215,17 @@ func (s *Service) save(ctx context.Context, v tollgate.Video, wait time.Duration
 // "submitting", which is reconciled, never sent again.
 func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	p := CreateParams{Model: v.Model, Policy: v.Policy, Seconds: v.Seconds, Size: v.Size, Kind: v.Kind, Constraints: v.Constraints,
-		inputSeconds: v.InputSeconds}
+		inputSeconds: v.InputSeconds, Characters: v.Characters, image: v.Kind == tollgate.VideoCreate && v.Input != ""}
+	var characters []string // their ids at the provider that keeps them
+	if len(v.Characters) > 0 {
+		var err error
+		if p.only, characters, err = s.characters(ctx, v.Characters, v.AccountID); err != nil {
+			if tollgate.ErrorCode(err) == tollgate.CodeInvalidField {
+				return s.giveUp(ctx, v, "invalid_character", err.Error())
+			}
+			return err
+		}
+	}
 	if v.SourceID != "" {
 		src, err := s.read(ctx, v.SourceID)
 		if err != nil {
@@ -259,6 +269,7 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	}
 	v.Version++
 	job := s.job(ctx, v, c.Seconds, now)
+	job.Characters = characters
 	id, err := c.Provider.Submit(ctx, job)
 	a := &v.Attempts[len(v.Attempts)-1]
 	if err == nil {

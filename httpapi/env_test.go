@@ -236,7 +236,7 @@ func (e *env) do(tb testing.TB, req request) response {
 			hr.Header.Set(k, v)
 		}
 	}
-	_, pattern := e.api.mux.Handler(hr)
+	_, pattern := e.api.handler(hr)
 	res, err := e.srv.Client().Do(hr)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", req.Method, req.Path, err)
@@ -325,11 +325,13 @@ type world struct {
 	Entries  map[string]int // per account
 	Balances map[string]string
 	Videos   []tollgate.Video
+	// Characters counts each account's characters.
+	Characters map[string]int
 }
 
 func (e *env) world(tb testing.TB) world {
 	tb.Helper()
-	w := world{Entries: map[string]int{}, Balances: map[string]string{}}
+	w := world{Entries: map[string]int{}, Balances: map[string]string{}, Characters: map[string]int{}}
 	err := e.store.Read(e.ctx, func(tx store.Tx) error {
 		var err error
 		if w.Accounts, err = tx.AccountList(e.ctx, store.AccountListParams{}); err != nil {
@@ -352,6 +354,9 @@ func (e *env) world(tb testing.TB) world {
 				return err
 			}
 			w.Videos = append(w.Videos, vs...)
+			if w.Characters[a.ID], err = tx.CharacterCount(e.ctx, a.ID); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -69,7 +69,7 @@ func handle[In, Out any](s *Server, o op, h func(r *http.Request, c *call, in *I
 	b := s.add(&o, reflect.TypeFor[In](), reflect.TypeFor[Out]())
 	s.routes = append(s.routes, o.pattern)
 	status := o.successStatus()
-	s.mux.Handle(o.pattern, s.wrap(&o, func(w http.ResponseWriter, r *http.Request, c *call) error {
+	s.muxFor(o.pattern).Handle(o.pattern, s.wrap(&o, func(w http.ResponseWriter, r *http.Request, c *call) error {
 		c.status = status
 		if o.idempotent() {
 			if err := c.readIdempotencyKey(r); err != nil {

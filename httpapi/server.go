@@ -74,6 +74,11 @@ type Server struct {
 	l   *ledger.Ledger
 	log *slog.Logger
 	mux *http.ServeMux
+	// characters serves /v1/videos/characters/{character_id}, which
+	// ServeMux would find in conflict with /v1/videos/{video_id}/content
+	// (both match /v1/videos/characters/content): a path under
+	// charactersPath goes there instead.
+	characters *http.ServeMux
 
 	keys   sync.Map // key hash -> cachedKey
 	plans  planCache
@@ -115,7 +120,7 @@ func New(c Config) *Server {
 			return jobs.Fetch(ctx, jobs.NewClient(c.AllowPrivateWebhooks), url, limit)
 		}
 	}
-	s := &Server{Config: c, l: c.Ledger, log: c.Log, mux: http.NewServeMux()}
+	s := &Server{Config: c, l: c.Ledger, log: c.Log, mux: http.NewServeMux(), characters: http.NewServeMux()}
 	s.register()
 	return s
 }
@@ -387,7 +392,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := tollgate.NewID("req")
 	w.Header().Set("Request-Id", id)
 	w.Header().Set("X-Request-Id", id) // the name the OpenAI SDKs read
-	s.mux.ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
+	mux := s.mux
+	if strings.HasPrefix(r.URL.Path, charactersPath) {
+		if _, pattern := s.characters.Handler(r); pattern != "" {
+			mux = s.characters
+		}
+	}
+	// The mux serves it, not the handler it finds: it sets the request's
+	// path values.
+	mux.ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
+}
+
+// charactersPath starts the paths of one character.
+const charactersPath = "/v1/videos/characters/"
+
+// muxFor returns the mux a pattern is served by.
+func (s *Server) muxFor(pattern string) *http.ServeMux {
+	_, path, _ := strings.Cut(pattern, " ")
+	if strings.HasPrefix(path, charactersPath) {
+		return s.characters
+	}
+	return s.mux
+}
+
+// handler returns the handler of r and its pattern.
+func (s *Server) handler(r *http.Request) (http.Handler, string) {
+	if strings.HasPrefix(r.URL.Path, charactersPath) {
+		if h, pattern := s.characters.Handler(r); pattern != "" {
+			return h, pattern
+		}
+	}
+	return s.mux.Handler(r)
 }
 
 // noRoute answers what no route matched: 405 with Allow when the path
@@ -397,7 +432,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+		if _, pattern := s.handler(probe); pattern != "" && pattern != "/" {
 			allow = append(allow, m)
 		}
 	}

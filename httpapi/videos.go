@@ -110,7 +110,7 @@ type createVideoRequest struct {
 	Seconds        videoSecondsValue    `json:"seconds"`
 	Size           string               `json:"size" enum:"720x1280,1280x720,1024x1792,1792x1024,1920x1080,1080x1920" doc:"Default 720x1280."`
 	InputReference *imageReference      `json:"input_reference" doc:"A reference image: uploaded as the multipart file input_reference, or {image_url}."`
-	Characters     []characterReference `json:"characters" doc:"Not supported yet: answered 400."`
+	Characters     []characterReference `json:"characters" doc:"Characters of this account (POST /v1/videos/characters) the video shows, at most 4 (characters[][id] in a form); the video is made by the provider that keeps them."`
 	Tollgate       videoOptionsField    `json:"tollgate"`
 	files          map[string]upload
 }
@@ -217,6 +217,7 @@ type videoExtraView struct {
 	ProviderModel *string          `json:"provider_model" nullable:"true"`
 	Demo          bool             `json:"demo" doc:"The local renderer stood in for the model: no provider is configured."`
 	Project       string           `json:"project,omitempty" doc:"The OpenAI-Project header it was made with."`
+	Characters    []string         `json:"characters,omitempty" doc:"The characters it shows."`
 	Attempts      []attemptView    `json:"attempts"`
 	Cost          *tollgate.Money  `json:"cost,omitempty" doc:"Admin keys only: what the provider charges for the video."`
 }
@@ -237,7 +238,7 @@ func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
 		out.Error = &videoError{Code: v.ErrorCode, Message: v.ErrorMessage}
 	}
 	x := videoExtraView{AccountID: v.AccountID, Kind: string(v.Kind), Credits: videoCreditsView{Held: v.Held, Charged: v.Charged},
-		Demo: v.Demo, Project: v.Project, Attempts: []attemptView{}}
+		Demo: v.Demo, Project: v.Project, Characters: v.Characters, Attempts: []attemptView{}}
 	if v.QuoteID != "" {
 		x.QuoteID = &v.QuoteID
 	}
@@ -355,8 +356,8 @@ func (s *Server) createVideo(r *http.Request, c *call, in *struct {
 		return videoView{}, err
 	}
 	p.Kind, p.Prompt, p.Model, p.Seconds, p.Size = tollgate.VideoCreate, b.Prompt, b.Model, b.Seconds.n, b.Size
-	if len(b.Characters) > 0 {
-		return videoView{}, tollgate.FieldError("characters", "characters are not supported yet; remove them")
+	for _, ch := range b.Characters {
+		p.Characters = append(p.Characters, ch.ID)
 	}
 	if f, ok := b.files["input_reference"]; ok {
 		if b.InputReference != nil {
@@ -599,6 +600,124 @@ func (s *Server) videoContent(r *http.Request, c *call, in *struct {
 	return fileAnswer{r: r, path: path, ct: ct}, nil
 }
 
+// createCharacterRequest is POST /v1/videos/characters, multipart: a name
+// and the clip, the file video.
+type createCharacterRequest struct {
+	Name     string                `json:"name" required:"true" doc:"Display name for the character (at most 80 bytes)."`
+	Tollgate characterOptionsField `json:"tollgate"`
+	file     *upload
+}
+
+func (createCharacterRequest) schemaName() string { return "CreateCharacterRequest" }
+
+func (b *createCharacterRequest) upload(name string, f upload) error {
+	if name != "video" {
+		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("this endpoint takes one file, video; not %q", name)}
+	}
+	if b.file != nil {
+		return tollgate.FieldError(name, "is given twice; send one file")
+	}
+	b.file = &f
+	return nil
+}
+
+type characterOptions struct {
+	AccountID string `json:"account_id" doc:"Required with an admin key: the account the character is for."`
+	Provider  string `json:"provider" doc:"The provider to make it at; default: the first configured that keeps characters (the local renderer in demo mode)."`
+}
+
+func (characterOptions) schemaName() string { return "CharacterOptions" }
+
+// characterOptionsField accepts characterOptions as an object or as a
+// string (a multipart field).
+type characterOptionsField struct {
+	characterOptions
+}
+
+func (f *characterOptionsField) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		b = []byte(s)
+	}
+	if err := decode(b, &f.characterOptions, false); err != nil {
+		var e *tollgate.Error
+		if errors.As(err, &e) {
+			e.Field = strings.TrimSuffix("tollgate."+e.Field, ".")
+		}
+		return err
+	}
+	return nil
+}
+
+func (characterOptionsField) jsonSchema(g *schemas) map[string]any {
+	return map[string]any{"description": "Tollgate's options: an object, or the same object as a JSON string (as a multipart field).",
+		"oneOf": []any{g.of(reflect.TypeFor[characterOptions](), true), map[string]any{"type": "string", "contentMediaType": "application/json"}}}
+}
+
+// characterView is OpenAI's character with Tollgate's member.
+type characterView struct {
+	ID        string                `json:"id" doc:"char_..., to name in a create's characters."`
+	Object    string                `json:"object" const:"video.character"`
+	CreatedAt int64                 `json:"created_at" doc:"Unix seconds."`
+	Name      string                `json:"name"`
+	Tollgate  characterTollgateView `json:"tollgate"`
+}
+
+type characterTollgateView struct {
+	AccountID string `json:"account_id"`
+	Provider  string `json:"provider" doc:"The provider that keeps it: the videos that show it are made there."`
+	Demo      bool   `json:"demo" doc:"Made by the local renderer standing in for a provider (demo mode)."`
+}
+
+func (characterView) schemaName() string { return "Character" }
+
+func viewCharacter(c tollgate.Character) characterView {
+	return characterView{ID: c.ID, Object: "video.character", CreatedAt: c.CreatedAt.Unix(), Name: c.Name,
+		Tollgate: characterTollgateView{AccountID: c.AccountID, Provider: c.Provider, Demo: c.Demo}}
+}
+
+type characterPath struct {
+	ID string `path:"character_id" doc:"Character id (char_...). Another account's is 404."`
+}
+
+func (s *Server) createCharacter(r *http.Request, c *call, in *struct {
+	videoHeaders
+	Body createCharacterRequest
+}) (characterView, error) {
+	if err := s.videosOn(); err != nil {
+		return characterView{}, err
+	}
+	b := in.Body
+	acct, err := videoAccount(c, b.Tollgate.AccountID)
+	if err != nil {
+		return characterView{}, err
+	}
+	if b.file == nil {
+		return characterView{}, tollgate.FieldError("video", "is required: upload the clip as the multipart file video (an MP4)")
+	}
+	p := gateway.CharacterParams{AccountID: acct, Name: b.Name, Video: b.file.Data, Provider: b.Tollgate.Provider,
+		Idempotency: c.idempotency(r, func(v any) any { return viewCharacter(v.(tollgate.Character)) })}
+	if !c.key.Admin() {
+		p.KeyID = c.key.ID
+	}
+	ch, err := s.Videos.NewCharacter(r.Context(), p)
+	if err != nil {
+		return characterView{}, err
+	}
+	return viewCharacter(ch), nil
+}
+
+func (s *Server) getCharacter(r *http.Request, c *call, in *struct{ characterPath }) (characterView, error) {
+	if err := s.videosOn(); err != nil {
+		return characterView{}, err
+	}
+	ch, err := s.Videos.Character(r.Context(), in.ID, c.key.AccountID)
+	if err != nil {
+		return characterView{}, err
+	}
+	return viewCharacter(ch), nil
+}
+
 func (s *Server) registerVideos() {
 	const videos = "videos"
 	errs := []tollgate.Code{tollgate.CodeInsufficientCredits, tollgate.CodeModelUnavailable, tollgate.CodeNotFound, tollgate.CodeQuoteExpired,
@@ -628,4 +747,12 @@ func (s *Server) registerVideos() {
 	handle(s, op{pattern: "POST /v1/videos/extensions", id: "extendVideo", tag: videos, surface: openaiAPI, answer: created, errors: errs,
 		summary: "Extend a video", description: "Adds seconds to a completed video (video[id]); the answer's seconds is the stitched total. " +
 			"The added seconds are charged."}, s.extendVideo)
+	handle(s, op{pattern: "POST /v1/videos/characters", id: "createCharacter", tag: videos, surface: openaiAPI,
+		errors:  []tollgate.Code{tollgate.CodeModelUnavailable, tollgate.CodeConflict, tollgate.CodeNotFound},
+		summary: "Create a character", description: "OpenAI-compatible: multipart name and video (an MP4 clip of 1 to 30 s). " +
+			"The character is made at a provider that keeps characters and belongs to the account; a create names it in characters. " +
+			"At most 200 per account (409 beyond). Free of credits.",
+		answer: "The character."}, s.createCharacter)
+	handle(s, op{pattern: "GET /v1/videos/characters/{character_id}", id: "getCharacter", tag: videos, surface: openaiAPI,
+		summary: "Get a character", answer: "The character."}, s.getCharacter)
 }

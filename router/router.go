@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -40,6 +41,14 @@ type Provider interface {
 // ErrCannotCancel is returned by a provider that has no way to stop a job.
 var ErrCannotCancel = errors.New("the provider cannot cancel a job")
 
+// CharacterMaker is a provider that keeps characters: a likeness made
+// from a clip, that its videos can show.
+type CharacterMaker interface {
+	// NewCharacter makes a character named name from the clip video (an
+	// MP4) and returns the provider's id of it.
+	NewCharacter(ctx context.Context, name string, video []byte) (string, error)
+}
+
 // Job is what a provider is asked to make.
 type Job struct {
 	VideoID string // Tollgate's id: a reference the provider may echo
@@ -53,6 +62,8 @@ type Job struct {
 	// SourceJob is the provider's id of the video remixed, edited or
 	// extended, for a provider that made it.
 	SourceJob string
+	// Characters are the provider's ids of the characters it shows.
+	Characters []string
 	// SubmittedAt is when the attempt was recorded, before Submit was
 	// called: what a reconciliation matches on.
 	SubmittedAt time.Time
@@ -144,11 +155,11 @@ const (
 
 // Request is what the router chooses for.
 type Request struct {
-	Model   string // a model, an alias, auto, auto:cheapest or auto:fastest
-	Policy  string // overrides the one auto:... names; default cheapest
-	Seconds int
-	Size    string
-	Feature string // a feature every candidate must have ("" none)
+	Model    string // a model, an alias, auto, auto:cheapest or auto:fastest
+	Policy   string // overrides the one auto:... names; default cheapest
+	Seconds  int
+	Size     string
+	Features []string // features every candidate must have
 	// MaxCredits: candidates whose credit price is above it are left out
 	// (a fallback never costs the user more than the quote); 0 no limit.
 	MaxCredits       tollgate.Credits
@@ -198,6 +209,33 @@ type Router struct {
 	mu       sync.Mutex
 	breakers map[string]*breaker
 	speed    map[string]time.Duration // provider/model → moving estimate
+}
+
+// CharacterProvider returns the provider a new character is made at:
+// name when set, else the first by name of the configured providers that
+// keep characters and offer a model that shows them (the local renderer in
+// demo mode). ok is false when there is none.
+func (r *Router) CharacterProvider(name string) (p CharacterMaker, provider string, demo, ok bool) {
+	if r.Demo() && (name == "" || name == "local") {
+		cm, ok := r.Local.(CharacterMaker)
+		return cm, "local", true, ok
+	}
+	cat := r.Catalog()
+	now := r.Clock.Now()
+	keeps := map[string]bool{}
+	for _, o := range cat.OfferList {
+		if o.Has(pricing.FeatureCharacter) && !o.Retired(now) {
+			keeps[o.Provider] = true
+		}
+	}
+	names := slices.Sorted(maps.Keys(r.Providers))
+	for _, n := range names {
+		cm, isMaker := r.Providers[n].(CharacterMaker)
+		if isMaker && keeps[n] && (name == "" || name == n) {
+			return cm, n, false, true
+		}
+	}
+	return nil, "", false, false
 }
 
 // Demo reports whether the local renderer stands in for models.
@@ -287,7 +325,7 @@ func (r *Router) candidate(o pricing.Offer, q Request, credits tollgate.Credits)
 		q.Only != "" && o.Provider != q.Only,
 		len(q.Providers) > 0 && !slices.Contains(q.Providers, o.Provider),
 		slices.Contains(q.ExcludeProviders, o.Provider),
-		q.Feature != "" && !o.Has(q.Feature),
+		slices.ContainsFunc(q.Features, func(f string) bool { return !o.Has(f) }),
 		!slices.Contains(o.Sizes, q.Size),
 		!q.AnyHealth && !r.healthy(o.Provider):
 		return Candidate{}, false

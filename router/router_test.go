@@ -68,7 +68,7 @@ func TestCandidates(t *testing.T) {
 		{"providers", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", Providers: []string{"dear"}}, "dear"},
 		{"exclude", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", ExcludeProviders: []string{"long"}}, "cheap,dear"},
 		{"only", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", Only: "cheap"}, "cheap"},
-		{"a feature none has", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", Feature: pricing.FeatureExtend}, ""},
+		{"a feature none has", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", Features: []string{pricing.FeatureExtend}}, ""},
 		{"max credits below the price", router.Request{Model: "sora-2", Seconds: 4, Size: "1280x720", MaxCredits: 1}, ""},
 		{"an alias; for 8 s long's 10 s clip is cheapest", router.Request{Model: "sora-2-2025-12-08", Seconds: 8, Size: "1280x720"}, "long,cheap,dear"},
 	} {

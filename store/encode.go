@@ -165,3 +165,21 @@ func DecodeVideo(doc string, version int64) (tollgate.Video, error) {
 	v.Version = version
 	return v, nil
 }
+
+// EncodeCharacter encodes a character's document as stored, JSON.
+func EncodeCharacter(c tollgate.Character) string {
+	b, err := json.Marshal(c)
+	if err != nil { // a Character always encodes
+		panic("encode character: " + err.Error())
+	}
+	return string(b)
+}
+
+// DecodeCharacter decodes EncodeCharacter.
+func DecodeCharacter(doc string) (tollgate.Character, error) {
+	var c tollgate.Character
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return c, fmt.Errorf("decode character: %w", err)
+	}
+	return c, nil
+}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/gateway"
 	"tollgate/ledger"
+	"tollgate/provider/local"
 	"tollgate/store/record"
 	"tollgate/store/sqlite"
 )
@@ -75,6 +77,9 @@ func filledInstallation(t *testing.T) string {
 	if _, err := inst.ledger.CreateVideo(ctx, ledger.HoldParams{AccountID: "ada", Product: tollgate.ProductVideo, Credits: tollgate.WholeCredits(1)},
 		tollgate.Video{ID: tollgate.NewID("video"), AccountID: "ada", Kind: tollgate.VideoCreate, Status: tollgate.VideoQueued, Model: "sora-2",
 			Prompt: "a lighthouse", Seconds: 4, Size: "1280x720", Step: tollgate.StepRoute, NextAt: &next, CreatedAt: next}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.videos.NewCharacter(ctx, gateway.CharacterParams{AccountID: "ada", Name: "Captain Lux", Video: local.Clip}); err != nil {
 		t.Fatal(err)
 	}
 	if err := inst.close(log); err != nil {

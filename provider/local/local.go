@@ -65,8 +65,9 @@ type Provider struct {
 }
 
 var (
-	_ router.Provider   = (*Provider)(nil)
-	_ router.Reconciler = (*Provider)(nil)
+	_ router.Provider       = (*Provider)(nil)
+	_ router.Reconciler     = (*Provider)(nil)
+	_ router.CharacterMaker = (*Provider)(nil)
 )
 
 // New returns a renderer taking renderTime per job, using the ffmpeg on
@@ -96,6 +97,19 @@ type job struct {
 	Start   time.Time `json:"t"`
 	Render  int64     `json:"r"` // milliseconds
 	Cancel  bool      `json:"c,omitempty"`
+	Shows   []string  `json:"h,omitempty"` // the characters' names
+}
+
+// characterPrefix starts a local character's id, which is its name.
+const characterPrefix = "local_char_"
+
+// NewCharacter makes a character: its id is its name, drawn in the clips
+// that show it.
+func (p *Provider) NewCharacter(_ context.Context, name string, video []byte) (string, error) {
+	if len(video) == 0 {
+		return "", &router.Error{Kind: router.Terminal, Code: "invalid_request", Message: "a character is made from a clip"}
+	}
+	return characterPrefix + base64.RawURLEncoding.EncodeToString([]byte(name)), nil
 }
 
 func encode(j job) string {
@@ -130,7 +144,16 @@ func (p *Provider) Submit(_ context.Context, j router.Job) (string, error) {
 	if start.IsZero() {
 		start = p.Clock.Now()
 	}
-	return encode(job{Prompt: j.Prompt, Seconds: j.Seconds, Size: j.Size, Start: start.UTC(), Render: p.RenderTime.Milliseconds()}), nil
+	var shows []string
+	for _, id := range j.Characters {
+		raw, ok := strings.CutPrefix(id, characterPrefix)
+		name, err := base64.RawURLEncoding.DecodeString(raw)
+		if !ok || err != nil {
+			return "", &router.Error{Kind: router.Terminal, Code: "invalid_request", Message: fmt.Sprintf("no local character %q", id)}
+		}
+		shows = append(shows, string(name))
+	}
+	return encode(job{Prompt: j.Prompt, Seconds: j.Seconds, Size: j.Size, Start: start.UTC(), Render: p.RenderTime.Milliseconds(), Shows: shows}), nil
 }
 
 // Reconcile finds the job Submit made for j: a local job is what its id
@@ -173,7 +196,11 @@ func (p *Provider) Fetch(ctx context.Context, id string, w io.Writer) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	text := filepath.Join(dir, "prompt.txt")
-	if err := os.WriteFile(text, []byte(wrap(j.Prompt, 40, 6)), 0o600); err != nil {
+	drawn := j.Prompt
+	if len(j.Shows) > 0 {
+		drawn += " - with " + strings.Join(j.Shows, ", ")
+	}
+	if err := os.WriteFile(text, []byte(wrap(drawn, 40, 6)), 0o600); err != nil {
 		return err
 	}
 	out := filepath.Join(dir, "out.mp4")

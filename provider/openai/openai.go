@@ -47,8 +47,9 @@ type Client struct {
 }
 
 var (
-	_ router.Provider   = (*Client)(nil)
-	_ router.Reconciler = (*Client)(nil)
+	_ router.Provider       = (*Client)(nil)
+	_ router.Reconciler     = (*Client)(nil)
+	_ router.CharacterMaker = (*Client)(nil)
 )
 
 // Options configure a Client.
@@ -221,8 +222,11 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 		}
 		req, err = c.formFile(ctx, path, fields, "video", file)
 	default:
-		req, err = c.formFile(ctx, "/videos", [][2]string{{"prompt", j.Prompt}, {"model", j.Model}, {"seconds", strconv.Itoa(j.Seconds)}, {"size", j.Size}},
-			"input_reference", j.Input)
+		fields := [][2]string{{"prompt", j.Prompt}, {"model", j.Model}, {"seconds", strconv.Itoa(j.Seconds)}, {"size", j.Size}}
+		for _, id := range j.Characters {
+			fields = append(fields, [2]string{"characters[][id]", id})
+		}
+		req, err = c.formFile(ctx, "/videos", fields, "input_reference", j.Input)
 	}
 	if err != nil {
 		return "", &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
@@ -232,6 +236,50 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 		return "", err
 	}
 	return v.ID, nil
+}
+
+// NewCharacter makes a character from the clip (POST /videos/characters,
+// multipart name and video) and returns the upstream's id of it.
+func (c *Client) NewCharacter(ctx context.Context, name string, video []byte) (string, error) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	err := w.WriteField("name", name)
+	var fw io.Writer
+	if err == nil {
+		fw, err = w.CreateFormFile("video", "character.mp4")
+	}
+	if err == nil {
+		_, err = fw.Write(video)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return "", &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
+	}
+	req, err := c.request(ctx, http.MethodPost, "/videos/characters", w.FormDataContentType(), &b)
+	if err != nil {
+		return "", &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", transportError(err, true)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return "", transportError(err, true)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", ParseError(resp.StatusCode, resp.Header, body)
+	}
+	var ch struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &ch); err != nil || ch.ID == "" || len(ch.ID) > 200 || !tollgate.CleanText(ch.ID) {
+		return "", &router.Error{Kind: router.Unknown, Code: "malformed_answer", Message: fmt.Sprintf("the character's answer has no usable id: %.200s", body)}
+	}
+	return ch.ID, nil
 }
 
 // formFile makes a multipart request of fields and, when input is set,

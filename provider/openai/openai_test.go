@@ -250,3 +250,48 @@ func TestSubmitUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestCharacters: a character is made upstream from a clip (multipart name
+// and video) and a create that shows it names it as characters[][id]; the
+// upstream's refusals are classified.
+func TestCharacters(t *testing.T) {
+	t.Parallel()
+	f := openaitest.New(time.Hour, openaitest.Chaos{})
+	defer f.Close()
+	c := client(f, openaitest.Key)
+	ctx := context.Background()
+	mp4 := append([]byte("\x00\x00\x00\x18ftypmp42"), make([]byte, 64)...)
+	id, err := c.NewCharacter(ctx, "Captain Lux", mp4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.CharacterNames()[id] != "Captain Lux" {
+		t.Fatalf("character %s upstream: %v", id, f.CharacterNames())
+	}
+	if _, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoCreate, Model: "sora-2", Prompt: "a duel", Seconds: 4, Size: "1280x720",
+		Characters: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Shows("a duel"); len(got) != 1 || got[0] != id {
+		t.Errorf("the create named characters %v upstream, want [%s]", got, id)
+	}
+	// A character the upstream does not have: its 400, terminal.
+	_, err = c.Submit(ctx, router.Job{Kind: tollgate.VideoCreate, Model: "sora-2", Prompt: "a ghost", Seconds: 4, Size: "1280x720",
+		Characters: []string{"char_none"}})
+	if kindOf(err) != router.Terminal {
+		t.Errorf("an unknown character upstream: %v, want a terminal error", err)
+	}
+	// Not a clip: the upstream's 400, terminal; a wrong key too.
+	if _, err := c.NewCharacter(ctx, "Mira", []byte("text")); kindOf(err) != router.Terminal {
+		t.Errorf("a character of text: %v, want terminal", err)
+	}
+	if _, err := client(f, "sk-wrong").NewCharacter(ctx, "Mira", mp4); kindOf(err) != router.Terminal {
+		t.Errorf("a wrong key: %v, want terminal", err)
+	}
+	// An upstream that answers without an id: not taken as made.
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"name":"Mira"}`)) }))
+	defer bad.Close()
+	if _, err := openai.New(openai.Options{BaseURL: bad.URL, APIKey: "k"}).NewCharacter(ctx, "Mira", mp4); kindOf(err) != router.Unknown {
+		t.Errorf("an answer without an id: %v, want unknown", err)
+	}
+}

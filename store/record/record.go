@@ -157,6 +157,15 @@ type Tx interface {
 	// soonest first: the job runner's work.
 	VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Video, error)
 
+	// CharacterInsert stores a new character; an id taken fails with
+	// tollgate.ErrConflict.
+	CharacterInsert(ctx context.Context, c tollgate.Character) error
+	// CharacterByID returns a character; tollgate.ErrNotFound if there is
+	// none.
+	CharacterByID(ctx context.Context, id string) (tollgate.Character, error)
+	// CharacterCount counts an account's characters.
+	CharacterCount(ctx context.Context, accountID string) (int, error)
+
 	// IdempotencyByKey returns a remembered answer; tollgate.ErrNotFound
 	// if the key has none.
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)

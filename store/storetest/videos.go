@@ -158,3 +158,36 @@ func videoIDs(vs []tollgate.Video) []string {
 	}
 	return ids
 }
+
+func testCharacters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c1 := tollgate.Character{ID: "char_1", AccountID: "a", KeyID: "key_1", Name: "Captain Lux", Provider: "openai", ProviderID: "ch_up_1", CreatedAt: T0}
+	c2 := tollgate.Character{ID: "char_2", AccountID: "a", Name: "Mira", Provider: "local", ProviderID: "local_char_2", Demo: true, CreatedAt: T0.Add(time.Second)}
+	c3 := tollgate.Character{ID: "char_3", AccountID: "b", Name: "Other", Provider: "openai", ProviderID: "ch_up_3", CreatedAt: T0}
+	write(t, s, func(tx store.Tx) error {
+		for _, c := range []tollgate.Character{c1, c2, c3} {
+			if err := tx.CharacterInsert(ctx, c); err != nil {
+				return err
+			}
+		}
+		if err := tx.CharacterInsert(ctx, c1); !errors.Is(err, tollgate.ErrConflict) {
+			t.Errorf("insert of a taken id: got %v, want conflict", err)
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		if err := byID(t, "CharacterByID", func(id string) (tollgate.Character, error) { return tx.CharacterByID(ctx, id) }, "char_2", c2, "char_9"); err != nil {
+			return err
+		}
+		for acct, want := range map[string]int{"a": 2, "b": 1, "c": 0} {
+			n, err := tx.CharacterCount(ctx, acct)
+			if err != nil {
+				return err
+			}
+			if n != want {
+				t.Errorf("CharacterCount(%s) = %d, want %d", acct, n, want)
+			}
+		}
+		return nil
+	})
+}

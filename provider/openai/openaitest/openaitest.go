@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +52,8 @@ type Fake struct {
 	failures map[string]int
 	renderer *local.Provider
 	clips    map[string][]byte // rendered, by seconds and size
+	// characters are the characters made, by id: their names.
+	characters map[string]string
 }
 
 type video struct {
@@ -67,12 +70,14 @@ type video struct {
 	Error     any    `json:"error"`
 	start     time.Time
 	refuse    bool
+	shows     []string // the characters it shows
 }
 
 // New starts a fake whose videos take renderTime, failing as chaos says.
 func New(renderTime time.Duration, chaos Chaos) *Fake {
 	f := &Fake{RenderTime: renderTime, chaos: chaos, rng: rand.New(rand.NewPCG(chaos.Seed, 1)), creates: map[string]int{}, failures: map[string]int{}, clips: map[string][]byte{},
-		renderer: local.New(0, tollgate.SystemClock{})}
+		characters: map[string]string{},
+		renderer:   local.New(0, tollgate.SystemClock{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/videos", f.create)
 	mux.HandleFunc("GET /v1/videos", f.list)
@@ -81,6 +86,7 @@ func New(renderTime time.Duration, chaos Chaos) *Fake {
 	mux.HandleFunc("POST /v1/videos/{id}/remix", f.remix)
 	mux.HandleFunc("POST /v1/videos/edits", f.derive)
 	mux.HandleFunc("POST /v1/videos/extensions", f.derive)
+	mux.HandleFunc("POST /v1/videos/characters", f.newCharacter)
 	mux.HandleFunc("DELETE /v1/videos/{id}", f.delete)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+Key {
@@ -208,7 +214,67 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.refuse = strings.Contains(v.Prompt, "REFUSE") // refused once it runs
+	v.shows = r.MultipartForm.Value["characters[][id]"]
+	f.mu.Lock()
+	for _, id := range v.shows {
+		if _, ok := f.characters[id]; !ok {
+			f.mu.Unlock()
+			apiError(w, 400, "invalid_request_error", "", "characters", fmt.Sprintf("Character '%s' not found.", id))
+			return
+		}
+	}
+	f.mu.Unlock()
 	f.add(w, v)
+}
+
+// newCharacter is POST /v1/videos/characters: a name and an MP4 clip.
+func (f *Fake) newCharacter(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		apiError(w, 400, "invalid_request_error", "", "", "Expected multipart/form-data.")
+		return
+	}
+	name := r.FormValue("name")
+	file, _, err := r.FormFile("video")
+	if err != nil {
+		apiError(w, 400, "invalid_request_error", "", "video", "Missing required parameter: 'video'.")
+		return
+	}
+	defer func() { _ = file.Close() }()
+	head := make([]byte, 8)
+	if n, _ := file.Read(head); n < 8 || string(head[4:8]) != "ftyp" {
+		apiError(w, 400, "invalid_request_error", "", "video", "The video must be an MP4 file.")
+		return
+	}
+	if name == "" {
+		apiError(w, 400, "invalid_request_error", "", "name", "Missing required parameter: 'name'.")
+		return
+	}
+	f.mu.Lock()
+	id := fmt.Sprintf("char_up%04d", len(f.characters)+1)
+	f.characters[id] = name
+	f.mu.Unlock()
+	writeJSON(w, map[string]any{"id": id, "object": "character", "name": name, "created_at": time.Now().Unix()})
+}
+
+// Shows returns the characters (the fake's ids) the videos made with
+// prompt were asked to show.
+func (f *Fake) Shows(prompt string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, v := range f.videos {
+		if v.Prompt == prompt {
+			out = append(out, v.shows...)
+		}
+	}
+	return out
+}
+
+// CharacterNames returns the characters made, by id.
+func (f *Fake) CharacterNames() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.characters)
 }
 
 func (f *Fake) add(w http.ResponseWriter, v *video) {

@@ -123,3 +123,10 @@ var (
 	VideoListAsc  = q(`SELECT version, doc FROM videos WHERE account_id = ? AND (deleted_at IS NULL OR ?) AND id > ? ORDER BY id LIMIT ?`)
 	VideoListDesc = q(`SELECT version, doc FROM videos WHERE account_id = ? AND (deleted_at IS NULL OR ?) AND id < ? ORDER BY id DESC LIMIT ?`)
 )
+
+// Characters: the columns looked up, and the document.
+var (
+	CharacterInsert = q(`INSERT INTO characters (id, account_id, created_at, doc) VALUES (?,?,?,?) ON CONFLICT (id) DO NOTHING`)
+	CharacterByID   = q(`SELECT doc FROM characters WHERE id = ?`)
+	CharacterCount  = q(`SELECT count(*) FROM characters WHERE account_id = ?`)
+)
