@@ -213,6 +213,15 @@ func runBench(ctx context.Context, c *config, o *benchOptions, log *slog.Logger,
 		}()
 		o.url = inst.URL
 		out.printf("bench: started a server at %s on %s\n", o.url, inst.store.Kind())
+		if d, ok := inst.store.(interface {
+			Durability(context.Context) (string, error)
+		}); ok {
+			settings, err := d.Durability(ctx)
+			if err != nil {
+				return err
+			}
+			out.printf("bench: durability: %s\n", settings)
+		}
 	}
 	if o.adminKey == "" {
 		return errors.New("bench: --admin-key is required with --url")

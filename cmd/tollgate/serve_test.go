@@ -318,7 +318,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, &out)
 	}
 	for _, want := range []string{"healthz", "holds", "hot", "naive-holds", "naive-hot", "holds@50", "naive@50", "x the naive baseline",
-		"overdraft 100 holds won", "no overdraft", "verify: 46 accounts", "0 violations"} {
+		"overdraft 100 holds won", "no overdraft", "verify: 46 accounts", "0 violations", "durability: SQLite synchronous=FULL, journal_mode=wal"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, &out)
 		}

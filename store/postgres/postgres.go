@@ -443,3 +443,14 @@ func optTime(t time.Time) any {
 	}
 	return t
 }
+
+// Durability says what a commit's durability rests on, as the server has
+// it: synchronous_commit, fsync and full_page_writes.
+func (db *DB) Durability(ctx context.Context) (string, error) {
+	var sc, fs, fpw string
+	err := db.pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), current_setting('fsync'), current_setting('full_page_writes')`).Scan(&sc, &fs, &fpw)
+	if err != nil {
+		return "", fmt.Errorf("read the durability settings: %w", err)
+	}
+	return fmt.Sprintf("PostgreSQL synchronous_commit=%s, fsync=%s, full_page_writes=%s", sc, fs, fpw), nil
+}

@@ -226,3 +226,12 @@ func TestReadsLeaveRoomForWrites(t *testing.T) {
 	close(release)
 	wg.Wait()
 }
+
+// TestDurability: the test server commits durably, and the store says so.
+func TestDurability(t *testing.T) {
+	t.Parallel()
+	got, err := openTest(t).Durability(t.Context())
+	if err != nil || !strings.Contains(got, "synchronous_commit=on") || !strings.Contains(got, "fsync=on") {
+		t.Fatalf("durability %q %v", got, err)
+	}
+}

@@ -422,3 +422,19 @@ func (db *DB) LockExclusive() error {
 	db.mu.Unlock()
 	return nil
 }
+
+// Durability says what a commit's durability rests on, as the writer
+// connection has it: synchronous (FULL: every commit is synced to disk)
+// and the journal mode.
+func (db *DB) Durability(ctx context.Context) (string, error) {
+	var sync int
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return "", fmt.Errorf("read synchronous: %w", err)
+	}
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("read journal_mode: %w", err)
+	}
+	name := map[int]string{0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[sync]
+	return fmt.Sprintf("SQLite synchronous=%s, journal_mode=%s", name, mode), nil
+}

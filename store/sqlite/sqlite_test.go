@@ -90,3 +90,13 @@ func TestAuditAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDurability: the writer commits with synchronous=FULL in WAL mode, and
+// says so.
+func TestDurability(t *testing.T) {
+	t.Parallel()
+	got, err := open(t).(*sqlite.DB).Durability(t.Context())
+	if err != nil || got != "SQLite synchronous=FULL, journal_mode=wal" {
+		t.Fatalf("durability %q %v", got, err)
+	}
+}
