@@ -28,7 +28,6 @@ import (
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
-	"tollgate/store"
 	"tollgate/store/dial"
 )
 
@@ -594,11 +593,7 @@ func (b *bencher) holdThenSettle(ctx context.Context, acct string, since time.Ti
 // its own accounts, so that the instance's state cache never holds what
 // it writes. It returns a bencher aimed at it and what stops it.
 func (b *bencher) startBaseline(ctx context.Context, c *config, inst *instance, log *slog.Logger) (*bencher, func() error, error) {
-	s, ok := inst.store.(store.Store)
-	if !ok {
-		return nil, nil, errors.New("bench: the instance's database is not a store")
-	}
-	l := ledger.New(s, ledger.Options{MaxBatch: 1, Committers: 16, AdminKeys: c.admins, Logger: log})
+	l := inst.newLedger(ledger.Options{MaxBatch: 1, Committers: 16, AdminKeys: c.admins, Logger: log})
 	if err := l.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, nil, err
 	}

@@ -95,11 +95,14 @@ type database interface {
 
 // instance is a running Tollgate: store, ledger, sweeper and HTTP server.
 type instance struct {
-	store   database
-	ledger  *ledger.Ledger
-	sweeper *ledger.Sweeper
-	hooks   *jobs.Webhooks
-	videos  *gateway.Service
+	store database
+	// newLedger makes another ledger on the instance's database (bench's
+	// naive baseline).
+	newLedger func(ledger.Options) *ledger.Ledger
+	ledger    *ledger.Ledger
+	sweeper   *ledger.Sweeper
+	hooks     *jobs.Webhooks
+	videos    *gateway.Service
 	// stopCatalog stops watching the catalog file.
 	stopCatalog func()
 	http        *http.Server
@@ -307,7 +310,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if payments.Provider != nil {
 		provider = payments.Provider.Name()
 	}
-	inst = &instance{store: s, ledger: l, sweeper: sw, hooks: hooks, videos: videos, stopCatalog: stopCatalog, http: srv, ln: ln, URL: listenURL, payments: provider,
+	inst = &instance{store: s, newLedger: func(o ledger.Options) *ledger.Ledger { return ledger.New(s, o) }, ledger: l, sweeper: sw, hooks: hooks, videos: videos, stopCatalog: stopCatalog, http: srv, ln: ln, URL: listenURL, payments: provider,
 		reconcile: reconcileEvery(context.WithoutCancel(ctx), payments, ReconcileEvery, log), health: hl, stopVerify: func() {}, stopSignals: func() {}, replica: replica}
 	if c.VerifyEvery > 0 {
 		inst.verifyEvery(context.WithoutCancel(ctx), c.VerifyEvery, log)
