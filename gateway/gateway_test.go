@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,7 +85,8 @@ type envOptions struct {
 	retryBase    time.Duration
 	lease        time.Duration
 	retryRefused bool
-	noMedia      bool // as on a machine without ffmpeg
+	noMedia      bool          // as on a machine without ffmpeg
+	pollEvery    time.Duration // default 20 ms
 }
 
 func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env {
@@ -117,7 +119,7 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env 
 		o.lease = 30 * time.Second // a loaded machine renders slowly; a step that runs out of lease is done again
 	}
 	gw := gateway.New(gateway.Config{Ledger: l, Quotes: q, Router: r, Dir: dir, Clock: tollgate.SystemClock{},
-		Media: media, PollEvery: 20 * time.Millisecond, Lease: o.lease, Deadline: o.deadline,
+		Media: media, PollEvery: cmp.Or(o.pollEvery, 20*time.Millisecond), Lease: o.lease, Deadline: o.deadline,
 		RetryBase: o.retryBase, RetryRefused: o.retryRefused})
 	if err := gw.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -755,4 +756,52 @@ func (s *Server) registerVideos() {
 		answer: "The character."}, s.createCharacter)
 	handle(s, op{pattern: "GET /v1/videos/characters/{character_id}", id: "getCharacter", tag: videos, surface: openaiAPI,
 		summary: "Get a character", answer: "The character."}, s.getCharacter)
+
+	str := map[string]any{"type": "string"}
+	responses := map[string]any{"200": map[string]any{"description": "Received.", "content": map[string]any{"application/json": map[string]any{
+		"schema": map[string]any{"type": "object", "additionalProperties": false, "required": []any{"received", "result"},
+			"properties": map[string]any{"received": map[string]any{"type": "boolean"},
+				"result": map[string]any{"type": "string", "enum": []any{string(gateway.NotifiedPolled), string(gateway.NotifiedIgnored)}}}}}}}}
+	for st, cs := range map[int][]tollgate.Code{400: {tollgate.CodeInvalidSignature}, 404: {tollgate.CodeNotFound}, 413: {tollgate.CodeBodyTooLarge},
+		500: {tollgate.CodeInternal}, 503: {tollgate.CodeUnavailable}} {
+		responses[strconv.Itoa(st)] = problemResponse(st, cs)
+	}
+	plain(s, op{pattern: "POST /v1/webhooks/providers/{provider}", id: "providerWebhook", tag: videos, summary: "A provider's notification",
+		description: "Where an OpenAI-compatible upstream sends video.completed and video.failed (set it as the upstream's webhook URL, " +
+			"and its secret in TOLLGATE_OPENAI_WEBHOOK_SECRET or TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_<NAME>). Verified as Standard " +
+			"Webhooks (webhook-id, webhook-timestamp within 5 minutes, webhook-signature); the video it names is then polled at once " +
+			"rather than at its next poll. Nothing else in it is believed: the poll says how the video stands.",
+		raw: &rawOp{params: []any{
+			map[string]any{"name": "provider", "in": "path", "required": true, "description": "The provider's name (openai, or an upstream's).", "schema": str},
+			map[string]any{"name": "webhook-id", "in": "header", "required": true, "schema": str},
+			map[string]any{"name": "webhook-timestamp", "in": "header", "required": true, "schema": str},
+			map[string]any{"name": "webhook-signature", "in": "header", "required": true, "schema": str},
+		}, body: map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"type": "object", "description": "The provider's event, as it sends it."}}}},
+			responses: responses}}, s.providerWebhook)
+}
+
+// providerWebhook takes a provider's notification: the video it names is
+// polled at once.
+func (s *Server) providerWebhook(w http.ResponseWriter, r *http.Request) {
+	if err := s.videosOn(); err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeBodyTooLarge, "the notification is over 1 MiB"))
+		return
+	}
+	provider := r.PathValue("provider")
+	ctx := ledger.WithActor(r.Context(), ledger.Actor{KeyID: provider, Kind: ledger.ActorProvider, RequestID: ledger.ActorOf(r.Context()).RequestID})
+	did, err := s.Videos.Notify(ctx, provider, r.Header, body)
+	if err != nil {
+		if tollgate.ErrorCode(err) == tollgate.CodeInvalidSignature {
+			s.log.Warn("provider notification refused", "provider", provider, "err", err)
+		}
+		s.problem(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, map[string]any{"received": true, "result": did})
 }

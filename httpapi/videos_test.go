@@ -221,3 +221,13 @@ func TestVideoOverHTTP(t *testing.T) {
 		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + v.ID + "/content", Key: key}), 404, tollgate.CodeNotFound, "video_id")
 	})
 }
+
+// TestProviderWebhookRoute: a notification for a provider this server does
+// not have is a 404 problem; it needs no key (the provider signs it).
+func TestProviderWebhookRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, openSQLite)
+	r := e.do(t, request{Method: "POST", Path: "/v1/webhooks/providers/openai", Body: `{"type":"video.completed","data":{"id":"video_1"}}`,
+		Header: map[string]string{"webhook-id": "evt_1", "webhook-timestamp": "1796000000", "webhook-signature": "v1,x"}})
+	problemOf(t, r, 404, tollgate.CodeNotFound)
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -48,6 +49,21 @@ type CharacterMaker interface {
 	// MP4) and returns the provider's id of it.
 	NewCharacter(ctx context.Context, name string, video []byte) (string, error)
 }
+
+// Notifier is a provider that sends notifications (webhooks) when a job it
+// runs ends. A notification only says where to look: the job is polled
+// before anything is done with it, so a forged or stale one costs a poll.
+type Notifier interface {
+	// Notification checks a notification's signature and returns the
+	// provider's id of the job it is about. An error wrapping
+	// ErrBadNotification means it does not verify; ok false means it
+	// verifies but is about nothing a job waits for.
+	Notification(header http.Header, body []byte, now time.Time) (jobID string, ok bool, err error)
+}
+
+// ErrBadNotification is wrapped by Notification for a notification that
+// does not verify (signature, age) or a provider with no secret to check it.
+var ErrBadNotification = errors.New("the notification does not verify")
 
 // Job is what a provider is asked to make.
 type Job struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -61,6 +63,9 @@ type config struct {
 	// "name=https://host/v1,other=https://...", each with its key in
 	// TOLLGATE_OPENAI_UPSTREAM_KEY_<NAME> (upper case, - as _).
 	OpenAIUpstreams string `env:"OPENAI_UPSTREAMS"`
+	// OpenAIWebhookSecret verifies the openai provider's webhooks (an
+	// upstream's: TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_<NAME>).
+	OpenAIWebhookSecret string `env:"OPENAI_WEBHOOK_SECRET"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -145,6 +150,11 @@ func (c *config) check() error {
 		(c.VideoPollEvery > 0 && c.VideoPollEvery < 10*time.Millisecond) || c.VideoRetention < 0 || (c.VideoRetention > 0 && c.VideoRetention < time.Minute) {
 		return fmt.Errorf("video settings out of range: TOLLGATE_VIDEO_LEASE at least 1s (is %s), TOLLGATE_LOCAL_RENDER_TIME not negative (is %s), "+
 			"TOLLGATE_VIDEO_POLL_EVERY at least 10ms (is %s), TOLLGATE_VIDEO_RETENTION at least 1m (is %s)", c.VideoLease, c.LocalRenderTime, c.VideoPollEvery, c.VideoRetention)
+	}
+	if sec := c.OpenAIWebhookSecret; sec != "" {
+		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sec, "whsec_")); err != nil || len(key) < 16 || !strings.HasPrefix(sec, "whsec_") {
+			return errors.New("TOLLGATE_OPENAI_WEBHOOK_SECRET is not a webhook secret: give it as the upstream shows it, whsec_ and at least 16 bytes in base64")
+		}
 	}
 	if c.Committers < 0 || c.Committers > 64 {
 		return fmt.Errorf("TOLLGATE_COMMITTERS is %d; give 0 (the store's default) to 64", c.Committers)

@@ -521,7 +521,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
-		out["openai"] = openai.New(openai.Options{Name: "openai", BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIKey})
+		out["openai"] = openai.New(openai.Options{Name: "openai", BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIKey, WebhookSecret: c.OpenAIWebhookSecret})
 	}
 	for part := range strings.SplitSeq(c.OpenAIUpstreams, ",") {
 		if strings.TrimSpace(part) == "" {
@@ -539,7 +539,8 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 		if key == "" {
 			return nil, fmt.Errorf("TOLLGATE_OPENAI_UPSTREAMS names %s: set its key in %s", name, env)
 		}
-		out[name] = openai.New(openai.Options{Name: name, BaseURL: base, APIKey: key})
+		secret := os.Getenv("TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+		out[name] = openai.New(openai.Options{Name: name, BaseURL: base, APIKey: key, WebhookSecret: secret})
 	}
 	return out, nil
 }

@@ -10,6 +10,9 @@ package openai
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,17 +42,19 @@ const (
 // Client calls one OpenAI-compatible upstream. It is safe for concurrent
 // use.
 type Client struct {
-	name    string
-	base    string
-	key     string
-	http    *http.Client
-	content *http.Client // downloads: no overall timeout, the context bounds them
+	name          string
+	webhookSecret string
+	base          string
+	key           string
+	http          *http.Client
+	content       *http.Client // downloads: no overall timeout, the context bounds them
 }
 
 var (
 	_ router.Provider       = (*Client)(nil)
 	_ router.Reconciler     = (*Client)(nil)
 	_ router.CharacterMaker = (*Client)(nil)
+	_ router.Notifier       = (*Client)(nil)
 )
 
 // Options configure a Client.
@@ -57,6 +62,10 @@ type Options struct {
 	Name    string // the provider's name in the catalog; default "openai"
 	BaseURL string // default DefaultBaseURL
 	APIKey  string
+	// WebhookSecret ("whsec_..."), when set, verifies the upstream's
+	// webhooks (video.completed, video.failed), signed as Standard
+	// Webhooks: a verified one has its job polled at once.
+	WebhookSecret string
 	// Timeout bounds each call but downloads; default 60 s.
 	Timeout time.Duration
 	// Transport, when set, is used instead of the default one (tests).
@@ -84,7 +93,7 @@ func New(o Options) *Client {
 		c.ResponseHeaderTimeout = max(o.Timeout, 5*time.Minute)
 		tr, ctr = t, c
 	}
-	return &Client{name: o.Name, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey,
+	return &Client{name: o.Name, webhookSecret: o.WebhookSecret, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey,
 		http: &http.Client{Timeout: o.Timeout, Transport: tr}, content: &http.Client{Transport: ctr}}
 }
 
@@ -236,6 +245,59 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 		return "", err
 	}
 	return v.ID, nil
+}
+
+// WebhookTolerance is how far a webhook's timestamp may be from now.
+const WebhookTolerance = 5 * time.Minute
+
+// Notification verifies a webhook the upstream sent (Standard Webhooks:
+// webhook-id, webhook-timestamp and webhook-signature, an HMAC-SHA256 of
+// "id.timestamp.body" with the secret) and returns the video it is about,
+// for video.completed and video.failed events.
+func (c *Client) Notification(h http.Header, body []byte, now time.Time) (string, bool, error) {
+	if c.webhookSecret == "" {
+		return "", false, fmt.Errorf("%w: no webhook secret is configured for %s", router.ErrBadNotification, c.name)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(c.webhookSecret, "whsec_"))
+	if err != nil || len(key) == 0 {
+		return "", false, fmt.Errorf("%w: the webhook secret of %s is not whsec_<base64>", router.ErrBadNotification, c.name)
+	}
+	id, ts := h.Get("Webhook-Id"), h.Get("Webhook-Timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if id == "" || err != nil {
+		return "", false, fmt.Errorf("%w: webhook-id and webhook-timestamp are required", router.ErrBadNotification)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > WebhookTolerance || d < -WebhookTolerance {
+		return "", false, fmt.Errorf("%w: its timestamp is %s from now, beyond %s", router.ErrBadNotification, d.Round(time.Second), WebhookTolerance)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	want := mac.Sum(nil)
+	verified := false
+	for sig := range strings.FieldsSeq(h.Get("Webhook-Signature")) {
+		v, b64, ok := strings.Cut(sig, ",")
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if ok && v == "v1" && err == nil && hmac.Equal(got, want) {
+			verified = true
+		}
+	}
+	if !verified {
+		return "", false, fmt.Errorf("%w: no signature in webhook-signature matches", router.ErrBadNotification)
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return "", false, fmt.Errorf("%w: the event is not JSON: %v", router.ErrBadNotification, err)
+	}
+	if (ev.Type != "video.completed" && ev.Type != "video.failed") || ev.Data.ID == "" {
+		return "", false, nil
+	}
+	return ev.Data.ID, true, nil
 }
 
 // NewCharacter makes a character from the clip (POST /videos/characters,

@@ -3,16 +3,20 @@ package openai_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"tollgate"
+	"tollgate/jobs"
 	"tollgate/provider/openai"
 	"tollgate/provider/openai/openaitest"
 	"tollgate/router"
@@ -293,5 +297,53 @@ func TestCharacters(t *testing.T) {
 	defer bad.Close()
 	if _, err := openai.New(openai.Options{BaseURL: bad.URL, APIKey: "k"}).NewCharacter(ctx, "Mira", mp4); kindOf(err) != router.Unknown {
 		t.Errorf("an answer without an id: %v, want unknown", err)
+	}
+}
+
+// TestNotification: a webhook signed as Standard Webhooks with the
+// configured secret verifies, and names its video for video.completed and
+// video.failed; a wrong signature, an old timestamp, a missing secret do
+// not verify; other events are about nothing to poll.
+func TestNotification(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	c := openai.New(openai.Options{Name: "up", APIKey: "k", WebhookSecret: secret})
+	now := time.Unix(1_796_000_000, 0)
+	sign := func(secret, id string, at time.Time, body string) http.Header {
+		sig, err := jobs.Sign(secret, id, at.Unix(), []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {strconv.FormatInt(at.Unix(), 10)}, "Webhook-Signature": {sig}}
+	}
+	completed := `{"id":"evt_1","object":"event","created_at":1796000000,"type":"video.completed","data":{"id":"video_up1"}}`
+	id, ok, err := c.Notification(sign(secret, "evt_1", now, completed), []byte(completed), now)
+	if err != nil || !ok || id != "video_up1" {
+		t.Fatalf("a signed video.completed: %q %v %v", id, ok, err)
+	}
+	// While a secret is rotated the upstream may sign with both.
+	h := sign(secret, "evt_1", now, completed)
+	h.Set("Webhook-Signature", "v1,bm90IGl0 "+h.Get("Webhook-Signature"))
+	if _, ok, err := c.Notification(h, []byte(completed), now); err != nil || !ok {
+		t.Errorf("two signatures, the second right: %v %v", ok, err)
+	}
+	other := `{"id":"evt_2","object":"event","type":"batch.completed","data":{"id":"batch_1"}}`
+	if _, ok, err := c.Notification(sign(secret, "evt_2", now, other), []byte(other), now); err != nil || ok {
+		t.Errorf("another event type: %v %v, want verified and about nothing", ok, err)
+	}
+	for name, tc := range map[string]struct {
+		c    *openai.Client
+		h    http.Header
+		body string
+	}{
+		"another secret":     {c, sign("whsec_"+base64.StdEncoding.EncodeToString([]byte("another secret, 32 bytes long!!!")), "evt_1", now, completed), completed},
+		"a changed body":     {c, sign(secret, "evt_1", now, completed), strings.Replace(completed, "up1", "up2", 1)},
+		"an old timestamp":   {c, sign(secret, "evt_1", now.Add(-10*time.Minute), completed), completed},
+		"no signature":       {c, http.Header{"Webhook-Id": {"evt_1"}, "Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)}}, completed},
+		"no secret set here": {openai.New(openai.Options{APIKey: "k"}), sign(secret, "evt_1", now, completed), completed},
+	} {
+		if _, _, err := tc.c.Notification(tc.h, []byte(tc.body), now); !errors.Is(err, router.ErrBadNotification) {
+			t.Errorf("%s: %v, want it refused", name, err)
+		}
 	}
 }
