@@ -504,6 +504,7 @@ var DefaultPlans = []tollgate.PlanVersion{
 func (l *Ledger) Bootstrap(ctx context.Context, adminSecret string) (string, error) {
 	now := l.clock.Now()
 	shown := ""
+	defer l.plansWritten() // the default plans may have been seeded
 	err := l.store.Write(ctx, func(tx store.Tx) error {
 		vs, err := tx.PlanVersionList(ctx)
 		if err != nil {

@@ -108,7 +108,14 @@ type Ledger struct {
 	cached bool
 
 	adminKeys map[string]tollgate.APIKey // by hash, from Options.AdminKeys
-	gate      *accountGate               // Options.AccountReads
+
+	// plansGen counts the writes of plan versions; with the state cache,
+	// the committer keeps the plan versions it read (plans, read at
+	// generation plansAt) until it moves.
+	plansGen atomic.Int64
+	plans    []tollgate.PlanVersion
+	plansAt  int64
+	gate     *accountGate // Options.AccountReads
 
 	ops      chan *op
 	mu       sync.RWMutex // guards stopped against sends on ops
@@ -579,3 +586,29 @@ func (l *Ledger) Health(ctx context.Context, timeout time.Duration) error {
 	}
 	return s.Compatible()
 }
+
+// batchPlans returns the plan versions a batch prices allowances with:
+// read in its transaction, or with the state cache (this ledger the
+// database's one writer), kept from an earlier batch until this ledger
+// writes a plan version. Only the committer calls it.
+func (l *Ledger) batchPlans(ctx context.Context, tx interface {
+	PlanVersionList(context.Context) ([]tollgate.PlanVersion, error)
+}) ([]tollgate.PlanVersion, error) {
+	if !l.cached {
+		return tx.PlanVersionList(ctx)
+	}
+	gen := l.plansGen.Load() // before reading: a write after it makes the next batch read again
+	if l.plans != nil && l.plansAt == gen {
+		return l.plans, nil
+	}
+	vs, err := tx.PlanVersionList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.plans, l.plansAt = vs, gen
+	return vs, nil
+}
+
+// plansWritten says that plan versions may have been written: batches read
+// them again.
+func (l *Ledger) plansWritten() { l.plansGen.Add(1) }

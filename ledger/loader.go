@@ -175,7 +175,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 	}
 	if needPlans && !b.plansRead {
 		var err error
-		if b.plans, err = b.tx.PlanVersionList(ctx); err != nil {
+		if b.plans, err = b.l.batchPlans(ctx, b.tx); err != nil {
 			return err
 		}
 	}

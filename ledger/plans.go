@@ -61,6 +61,7 @@ func (l *Ledger) AddPlanVersion(ctx context.Context, p PlanVersionParams) (tollg
 	if eff.Before(now) {
 		return tollgate.PlanVersion{}, tollgate.FieldError("effective_at", "must not be in the past")
 	}
+	defer l.plansWritten() // after the commit, before the answer: a batch that starts once it is answered reads them
 	res, err := l.writeIdempotent(ctx, p.Idempotency, func(tx store.Tx) (any, error) {
 		vs, err := tx.PlanVersionList(ctx)
 		if err != nil {

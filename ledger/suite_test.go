@@ -137,6 +137,7 @@ func TestLedger(t *testing.T) {
 		{"PendingHoldCap", testPendingHoldCap, false},
 		{"TimezoneChanges", testTimezoneChanges, false},
 		{"PlanChanges", testPlanChanges, false},
+		{"PlanVersionReachesNextHold", testPlanVersionReachesNextHold, false},
 		{"VideoJobs", testVideoJobs, false},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
@@ -224,11 +225,8 @@ const noPlan = "none"
 
 func (e *env) withNoPlan() {
 	e.t.Helper()
-	err := e.s.Write(e.ctx, func(tx store.Tx) error {
-		return tx.PlanVersionInsert(e.ctx, tollgate.PlanVersion{Plan: noPlan, Version: 1, EffectiveAt: time.Unix(0, 0).UTC(),
-			Allowances: map[tollgate.Product]tollgate.Credits{}, CreatedAt: Start})
-	})
-	if err != nil {
+	// Through the ledger, which a state cache keeps plans for.
+	if _, err := e.l.AddPlanVersion(e.ctx, ledger.PlanVersionParams{Plan: noPlan, Allowances: map[tollgate.Product]tollgate.Credits{}}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -192,3 +192,35 @@ func testPlanChanges(t *testing.T, open Opener) {
 		t.Fatalf("an upgraded account the next day: %+v", d)
 	}
 }
+
+// testPlanVersionReachesNextHold: a plan version written takes effect from
+// the next hold on, also where the committer keeps the plans between
+// batches (the state cache): a raise of an allowance is spendable at once.
+func testPlanVersionReachesNextHold(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	if _, err := e.l.AddPlanVersion(e.ctx, ledger.PlanVersionParams{Plan: "grow",
+		Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: cr(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	e.account("a", "grow", "UTC")
+	use := func() error {
+		_, err := e.l.Usage(e.ctx, ledger.HoldParams{AccountID: "a", Product: tollgate.ProductVideo, Credits: cr(1)})
+		return err
+	}
+	for range 2 {
+		if err := use(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, use(), tollgate.CodeInsufficientCredits)
+	if _, err := e.l.AddPlanVersion(e.ctx, ledger.PlanVersionParams{Plan: "grow",
+		Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: cr(5)}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := use(); err != nil {
+			t.Fatalf("use %d of the raised allowance: %v", i+3, err)
+		}
+	}
+	wantCode(t, use(), tollgate.CodeInsufficientCredits)
+}

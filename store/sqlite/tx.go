@@ -727,6 +727,12 @@ func insertQuery(head, tail string, cols, rows int) string {
 	return q
 }
 
+// updatePendingQuery sets the pending-hold counts of rows accounts, from
+// (id, count) pairs.
+func updatePendingQuery(rows int) string {
+	return insertQuery(`UPDATE accounts SET pending_holds = v.column2 FROM (VALUES `, `) AS v WHERE accounts.id = v.column1`, 2, rows)
+}
+
 type insertKey struct {
 	head, tail string
 	cols, rows int
@@ -770,7 +776,7 @@ func hotQueries() []string {
 		sqlq.PlanVersions.Lite, qIdempotency, insertIdempotency, insertBatch}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 15, c), insertQuery(insertHolds, "", 13, c),
-			insertQuery(insertJournal, "", 6, c), insertQuery(insertVideos, ` ON CONFLICT (id) DO NOTHING`, 7, c))
+			insertQuery(insertJournal, "", 6, c), insertQuery(insertVideos, ` ON CONFLICT (id) DO NOTHING`, 7, c), updatePendingQuery(c))
 	}
 	return qs
 }
@@ -933,20 +939,22 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	}
 	// Accounts' counts of pending holds: one statement for many accounts,
 	// as one per account would cost a statement per hold.
+	// The statement's text depends only on its chunk's size, so that it
+	// is prepared once, not parsed for every batch.
+	var args []any
 	for rest := w.AccountPending; len(rest) > 0; {
-		n := min(len(rest), 256)
-		var q strings.Builder
-		q.WriteString(`UPDATE accounts SET pending_holds = v.column2 FROM (VALUES `)
-		args := make([]any, 0, 2*n)
-		for i, a := range rest[:n] {
-			if i > 0 {
-				q.WriteByte(',')
+		n := 1
+		for _, c := range chunks {
+			if len(rest) >= c {
+				n = c
+				break
 			}
-			q.WriteString("(?,?)")
+		}
+		args = args[:0]
+		for _, a := range rest[:n] {
 			args = append(args, a.ID, a.N)
 		}
-		q.WriteString(`) AS v WHERE accounts.id = v.column1`)
-		r, err := t.exec(ctx, q.String(), args...)
+		r, err := t.exec(ctx, updatePendingQuery(n), args...)
 		if err != nil {
 			return fmt.Errorf("update accounts: %w", err)
 		}
