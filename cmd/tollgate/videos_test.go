@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -600,4 +601,74 @@ func TestVideosSurviveKill9(t *testing.T) {
 		t.Errorf("balance after the kill: %d %v %v; want nothing held and 72 available", st, b, err)
 	}
 	t.Logf("%d videos, killed mid-way, all completed once after the restart", completed)
+}
+
+// TestUpstreamWebhooks: an upstream that sends signed webhooks has its
+// videos finished as soon as they end, though Tollgate would poll them
+// only every hour; a webhook whose signature does not verify is refused.
+func TestUpstreamWebhooks(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	up := openaitest.New(200*time.Millisecond, openaitest.Chaos{})
+	defer up.Close()
+	raw, err := os.ReadFile("../../pricing/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(raw), `"retires_at": "2026-09-24T00:00:00Z", `, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery, c.AdminKey, c.Catalog = t.TempDir(), "127.0.0.1:0", 0, testAdminKey, file
+	c.OpenAIKey, c.OpenAIBaseURL, c.OpenAIWebhookSecret, c.VideoPollEvery = openaitest.Key, up.URLv1(), secret, time.Hour
+	inst, _, err := start(context.Background(), c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inst.close(log); err != nil {
+			t.Error(err)
+		}
+	}()
+	hook := inst.URL + "/v1/webhooks/providers/openai"
+	up.Notify(hook, secret)
+	for _, r := range [][]any{{"/v1/accounts", map[string]any{"id": "ada", "name": "Ada"}}, {"/v1/accounts/ada/grants", map[string]any{"credits": "50", "source": "promo"}}} {
+		if st, m, err := try(inst.URL, testAdminKey, "POST", r[0].(string), r[1]); err != nil || st != 201 {
+			t.Fatalf("%s: %d %v %v", r[0], st, m, err)
+		}
+	}
+	var ids []string
+	for i := range 3 {
+		st, m, err := try(inst.URL, testAdminKey, "POST", "/v1/videos", map[string]any{"prompt": fmt.Sprintf("hooked %d", i), "seconds": "4",
+			"size": "1280x720", "tollgate": map[string]any{"account_id": "ada"}})
+		if err != nil || st != 200 {
+			t.Fatalf("create: %d %v %v", st, m, err)
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	for _, v := range waitVideos(t, inst.URL, testAdminKey, ids) {
+		completedOnce(t, v)
+	}
+	if n := up.HooksSent(); n != 3 {
+		t.Errorf("%d webhooks accepted, want 3", n)
+	}
+	// A webhook that does not verify is refused.
+	body := `{"id":"evt_x","object":"event","type":"video.completed","data":{"id":"video_up0001"}}`
+	req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(body))
+	req.Header.Set("Webhook-Id", "evt_x")
+	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString([]byte("forged")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("a forged webhook: %d, want 400", resp.StatusCode)
+	}
 }

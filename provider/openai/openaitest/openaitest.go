@@ -10,6 +10,9 @@ package openaitest
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -54,6 +57,69 @@ type Fake struct {
 	clips    map[string][]byte // rendered, by seconds and size
 	// characters are the characters made, by id: their names.
 	characters map[string]string
+	// hookURL and hookSecret, when set, receive a signed video.completed
+	// or video.failed once each video ends (Notify).
+	hookURL, hookSecret string
+	hooksSent           int
+}
+
+// Notify makes the fake send each video's video.completed or video.failed
+// to url once it ends, signed as Standard Webhooks with secret
+// ("whsec_..."), as OpenAI does for a project's webhook.
+func (f *Fake) Notify(url, secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hookURL, f.hookSecret = url, secret
+}
+
+// HooksSent returns how many webhooks were answered 2xx.
+func (f *Fake) HooksSent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hooksSent
+}
+
+// sendHook posts v's final event once its render time has passed.
+func (f *Fake) sendHook(v *video) {
+	f.mu.Lock()
+	url, secret := f.hookURL, f.hookSecret
+	f.mu.Unlock()
+	if url == "" {
+		return
+	}
+	time.Sleep(f.RenderTime + 10*time.Millisecond)
+	f.mu.Lock()
+	final := f.now(v)
+	f.mu.Unlock()
+	typ := "video.completed"
+	if final.Status == "failed" {
+		typ = "video.failed"
+	}
+	id := fmt.Sprintf("evt_%s", final.ID)
+	body, _ := json.Marshal(map[string]any{"id": id, "object": "event", "created_at": time.Now().Unix(), "type": typ, "data": map[string]string{"id": final.ID}})
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Webhook-Id", id)
+	req.Header.Set("Webhook-Timestamp", ts)
+	req.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		f.mu.Lock()
+		f.hooksSent++
+		f.mu.Unlock()
+	}
 }
 
 type video struct {
@@ -287,6 +353,7 @@ func (f *Fake) add(w http.ResponseWriter, v *video) {
 	out := *v
 	f.mu.Unlock()
 	writeJSON(w, out)
+	go f.sendHook(v)
 }
 
 func cmpOr(a, b string) string {
