@@ -142,21 +142,9 @@ func (s *Service) checkClip(ctx context.Context, clip []byte) error {
 	if !s.c.Media.Available() {
 		return nil // the provider checks it
 	}
-	f, err := os.CreateTemp("", "tollgate-character-*.mp4")
+	got, err := s.probeUpload(ctx, clip)
 	if err != nil {
 		return err
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	_, err = f.Write(clip)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	got, err := s.c.Media.Probe(ctx, f.Name())
-	if err != nil {
-		return tollgate.FieldError("video", "the uploaded file is not a video this server can read: %v", err)
 	}
 	if got.Seconds < 1 || got.Seconds > MaxCharacterSeconds {
 		return tollgate.FieldError("video", "the uploaded clip lasts %.1f s; a character is made from 1 to %d s", got.Seconds, MaxCharacterSeconds)
@@ -202,4 +190,26 @@ func (s *Service) fillCharacters(ctx context.Context, p *CreateParams) error {
 	}
 	p.only = provider
 	return nil
+}
+
+// probeUpload reads an uploaded video's length and size with ffprobe; a
+// file it cannot read is invalid_field naming video.
+func (s *Service) probeUpload(ctx context.Context, data []byte) (Probe, error) {
+	f, err := os.CreateTemp("", "tollgate-upload-*.mp4")
+	if err != nil {
+		return Probe{}, err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Probe{}, err
+	}
+	got, err := s.c.Media.Probe(ctx, f.Name())
+	if err != nil {
+		return Probe{}, tollgate.FieldError("video", "the uploaded file is not a video this server can read: %v", err)
+	}
+	return got, nil
 }

@@ -328,21 +328,9 @@ func (s *Service) uploaded(ctx context.Context, p *CreateParams) error {
 	if !s.c.Media.Available() {
 		return tollgate.FieldError("video", "this server cannot read an uploaded video (ffmpeg is not installed): give video[id]")
 	}
-	f, err := os.CreateTemp("", "tollgate-upload-*.mp4")
+	got, err := s.probeUpload(ctx, p.Input)
 	if err != nil {
 		return err
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	_, err = f.Write(p.Input)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	got, err := s.c.Media.Probe(ctx, f.Name())
-	if err != nil {
-		return tollgate.FieldError("video", "the uploaded file is not a video this server can read: %v", err)
 	}
 	secs := int(got.Seconds + 0.5)
 	if secs < 1 || secs > MaxUploadSeconds {

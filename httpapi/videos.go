@@ -71,12 +71,21 @@ type videoOptionsField struct {
 	videoOptions
 }
 
-func (f *videoOptionsField) UnmarshalJSON(b []byte) error {
+func (f *videoOptionsField) UnmarshalJSON(b []byte) error { return decodeOptions(b, &f.videoOptions) }
+
+func (videoOptionsField) jsonSchema(g *schemas) map[string]any {
+	return optionsSchema(g, reflect.TypeFor[videoOptions]())
+}
+
+// decodeOptions decodes the tollgate member into v: an object, or the same
+// object as a JSON string (openai-go sends extra form fields as strings).
+// An error names its field under tollgate.
+func decodeOptions(b []byte, v any) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {
 		b = []byte(s)
 	}
-	if err := decode(b, &f.videoOptions, false); err != nil {
+	if err := decode(b, v, false); err != nil {
 		var e *tollgate.Error
 		if errors.As(err, &e) {
 			e.Field = strings.TrimSuffix("tollgate."+e.Field, ".")
@@ -86,9 +95,10 @@ func (f *videoOptionsField) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (videoOptionsField) jsonSchema(g *schemas) map[string]any {
+// optionsSchema describes a tollgate member of type t.
+func optionsSchema(g *schemas, t reflect.Type) map[string]any {
 	return map[string]any{"description": "Tollgate's options: an object, or the same object as a JSON string (as a multipart field).",
-		"oneOf": []any{g.of(reflect.TypeFor[videoOptions](), true), map[string]any{"type": "string", "contentMediaType": "application/json"}}}
+		"oneOf": []any{g.of(t, true), map[string]any{"type": "string", "contentMediaType": "application/json"}}}
 }
 
 type imageReference struct {
@@ -152,14 +162,17 @@ type editVideoRequest struct {
 
 func (editVideoRequest) schemaName() string { return "EditVideoRequest" }
 
-func (b *editVideoRequest) upload(name string, f upload) error {
+func (b *editVideoRequest) upload(name string, f upload) error { return oneVideo(&b.file, name, f) }
+
+// oneVideo takes the one file an endpoint takes, video, into dst.
+func oneVideo(dst **upload, name string, f upload) error {
 	if name != "video" {
 		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("this endpoint takes one file, video; not %q", name)}
 	}
-	if b.file != nil {
+	if *dst != nil {
 		return tollgate.FieldError(name, "is given twice; send one file")
 	}
-	b.file = &f
+	*dst = &f
 	return nil
 }
 
@@ -612,14 +625,7 @@ type createCharacterRequest struct {
 func (createCharacterRequest) schemaName() string { return "CreateCharacterRequest" }
 
 func (b *createCharacterRequest) upload(name string, f upload) error {
-	if name != "video" {
-		return &tollgate.Error{Code: tollgate.CodeUnknownField, Field: name, Message: fmt.Sprintf("this endpoint takes one file, video; not %q", name)}
-	}
-	if b.file != nil {
-		return tollgate.FieldError(name, "is given twice; send one file")
-	}
-	b.file = &f
-	return nil
+	return oneVideo(&b.file, name, f)
 }
 
 type characterOptions struct {
@@ -636,23 +642,11 @@ type characterOptionsField struct {
 }
 
 func (f *characterOptionsField) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		b = []byte(s)
-	}
-	if err := decode(b, &f.characterOptions, false); err != nil {
-		var e *tollgate.Error
-		if errors.As(err, &e) {
-			e.Field = strings.TrimSuffix("tollgate."+e.Field, ".")
-		}
-		return err
-	}
-	return nil
+	return decodeOptions(b, &f.characterOptions)
 }
 
 func (characterOptionsField) jsonSchema(g *schemas) map[string]any {
-	return map[string]any{"description": "Tollgate's options: an object, or the same object as a JSON string (as a multipart field).",
-		"oneOf": []any{g.of(reflect.TypeFor[characterOptions](), true), map[string]any{"type": "string", "contentMediaType": "application/json"}}}
+	return optionsSchema(g, reflect.TypeFor[characterOptions]())
 }
 
 // characterView is OpenAI's character with Tollgate's member.
