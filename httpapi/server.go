@@ -392,15 +392,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := tollgate.NewID("req")
 	w.Header().Set("Request-Id", id)
 	w.Header().Set("X-Request-Id", id) // the name the OpenAI SDKs read
-	mux := s.mux
-	if strings.HasPrefix(r.URL.Path, charactersPath) {
-		if _, pattern := s.characters.Handler(r); pattern != "" {
-			mux = s.characters
-		}
-	}
 	// The mux serves it, not the handler it finds: it sets the request's
 	// path values.
-	mux.ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
+	s.muxOf(r).ServeHTTP(w, r.WithContext(ledger.WithActor(r.Context(), ledger.Actor{Kind: ledger.ActorSystem, RequestID: id})))
 }
 
 // charactersPath starts the paths of one character.
@@ -415,15 +409,18 @@ func (s *Server) muxFor(pattern string) *http.ServeMux {
 	return s.mux
 }
 
-// handler returns the handler of r and its pattern.
-func (s *Server) handler(r *http.Request) (http.Handler, string) {
+// muxOf returns the mux that serves r.
+func (s *Server) muxOf(r *http.Request) *http.ServeMux {
 	if strings.HasPrefix(r.URL.Path, charactersPath) {
-		if h, pattern := s.characters.Handler(r); pattern != "" {
-			return h, pattern
+		if _, pattern := s.characters.Handler(r); pattern != "" {
+			return s.characters
 		}
 	}
-	return s.mux.Handler(r)
+	return s.mux
 }
+
+// handler returns the handler of r and its pattern.
+func (s *Server) handler(r *http.Request) (http.Handler, string) { return s.muxOf(r).Handler(r) }
 
 // noRoute answers what no route matched: 405 with Allow when the path
 // exists for other methods, else 404. Matched requests never come here.

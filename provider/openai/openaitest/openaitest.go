@@ -10,9 +10,6 @@ package openaitest
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -26,6 +23,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/jobs"
 	"tollgate/provider/local"
 	"tollgate/router"
 )
@@ -97,19 +95,19 @@ func (f *Fake) sendHook(v *video) {
 	}
 	id := fmt.Sprintf("evt_%s", final.ID)
 	body, _ := json.Marshal(map[string]any{"id": id, "object": "event", "created_at": time.Now().Unix(), "type": typ, "data": map[string]string{"id": final.ID}})
-	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
+	ts := time.Now().Unix()
+	sig, err := jobs.Sign(secret, id, ts, body)
+	if err != nil {
+		return
+	}
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Webhook-Id", id)
-	req.Header.Set("Webhook-Timestamp", ts)
-	req.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("Webhook-Signature", sig)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return
