@@ -50,6 +50,29 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	return t.q.QueryContext(ctx, query, args...)
 }
 
+// count runs a SELECT of one integer, prepared once when it is one of the
+// hot statements.
+func (t *tx) count(ctx context.Context, query string, args ...any) (int64, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	defer rows.Close()
+	var n int64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, mapErr(err)
+		}
+	}
+	return n, mapErr(rows.Err())
+}
+
+// Whether a batch id is taken, by the batches table or a journal row.
+const (
+	qBatchTaken     = `SELECT count(*) FROM batches WHERE id = ?`
+	qBatchJournaled = `SELECT count(*) FROM journal WHERE batch = ?`
+)
+
 // inIDs is an id list bound as one JSON parameter, so the statement text
 // stays the same whatever the number of ids and is prepared once.
 const inIDs = `(SELECT value FROM json_each(?))`
@@ -773,7 +796,7 @@ const (
 // hotQueries lists the statements of the write path, prepared once per store.
 func hotQueries() []string {
 	qs := []string{updateGrant, updateHold, qAccountsLock, qGrantsOpen, qGrantsByID, qHoldsByID, qHoldsByQuote, qHoldsPending, qHoldsPendingCount,
-		sqlq.PlanVersions.Lite, qIdempotency, insertIdempotency, insertBatch}
+		sqlq.PlanVersions.Lite, qIdempotency, insertIdempotency, insertBatch, qBatchTaken, qBatchJournaled}
 	for _, c := range chunks {
 		qs = append(qs, insertQuery(insertGrants, skipTaken, 15, c), insertQuery(insertHolds, "", 13, c),
 			insertQuery(insertJournal, "", 6, c), insertQuery(insertVideos, ` ON CONFLICT (id) DO NOTHING`, 7, c), updatePendingQuery(c))
@@ -822,13 +845,13 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 	// unique index on batch, below; the batches table is looked at here.
 	// Without, both are, and the id goes into the batches table.
 	if w.Batch != 0 {
-		q := `SELECT count(*) FROM batches WHERE id = ?`
+		q := qBatchTaken
 		if len(w.Entries) == 0 {
-			q = `SELECT count(*) FROM journal WHERE batch = ?`
+			q = qBatchJournaled
 		}
-		var n int
-		if err := t.q.QueryRowContext(ctx, q, w.Batch).Scan(&n); err != nil {
-			return fmt.Errorf("look up batch: %w", mapErr(err))
+		n, err := t.count(ctx, q, w.Batch)
+		if err != nil {
+			return fmt.Errorf("look up batch: %w", err)
 		}
 		conflict.Batch = n > 0
 		if !conflict.Batch && len(w.Entries) == 0 {
