@@ -12,11 +12,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 
 	"tollgate"
 	"tollgate/jobs"
+	"tollgate/provider/internal/call"
 	"tollgate/router"
 )
 
@@ -33,9 +32,9 @@ import (
 const (
 	DefaultBaseURL = "https://api.openai.com/v1"
 	// MaxContent bounds a downloaded video.
-	MaxContent = 1 << 30
+	MaxContent = call.MaxContent
 	// maxAnswer bounds an answer that is not a video.
-	maxAnswer = 4 << 20
+	maxAnswer = call.MaxAnswer
 )
 
 // Client calls one OpenAI-compatible upstream. It is safe for concurrent
@@ -79,21 +78,9 @@ func New(o Options) *Client {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 60 * time.Second
-	}
-	tr, ctr := o.Transport, o.Transport
-	if tr == nil {
-		t := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: o.Timeout}
-		// A download's answer may take a while to start (an upstream
-		// encoding on demand); the step's context bounds it.
-		c := t.Clone()
-		c.ResponseHeaderTimeout = max(o.Timeout, 5*time.Minute)
-		tr, ctr = t, c
-	}
+	api, content := call.Clients(o.Timeout, o.Transport)
 	return &Client{name: o.Name, webhookSecret: o.WebhookSecret, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey,
-		http: &http.Client{Timeout: o.Timeout, Transport: tr}, content: &http.Client{Transport: ctr}}
+		http: api, content: content}
 }
 
 // Name returns the provider's name.
@@ -163,7 +150,7 @@ func ParseError(status int, header http.Header, body []byte) *router.Error {
 	if code == "" {
 		code = "http_" + strconv.Itoa(status)
 	}
-	e := &router.Error{Code: code, Message: fmt.Sprintf("%d: %s", status, msg), RetryAfter: retryAfter(header)}
+	e := &router.Error{Code: code, Message: fmt.Sprintf("%d: %s", status, msg), RetryAfter: call.RetryAfter(header)}
 	switch {
 	case refusal(code, ae.Error.Type):
 		e.Kind = router.Refused
@@ -182,21 +169,6 @@ func refusal(code, typ string) bool {
 		}
 	}
 	return false
-}
-
-// retryAfter reads retry-after-ms, else Retry-After (seconds or a date).
-func retryAfter(h http.Header) time.Duration {
-	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
-		return time.Duration(ms * float64(time.Millisecond))
-	}
-	v := h.Get("Retry-After")
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }
 
 // Submit sends j: a create (with its reference image), a remix, an edit or
@@ -316,17 +288,9 @@ func (c *Client) NewCharacter(ctx context.Context, name string, video []byte) (s
 	if err != nil {
 		return "", &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
 	}
-	resp, err := c.http.Do(req)
+	body, _, err := call.Send(c.http, req, true, ParseError)
 	if err != nil {
-		return "", transportError(err, true)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return "", transportError(err, true)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", ParseError(resp.StatusCode, resp.Header, body)
+		return "", err
 	}
 	var ch struct {
 		ID string `json:"id"`
@@ -384,40 +348,15 @@ func (c *Client) request(ctx context.Context, method, path, contentType string, 
 // once the request may have left is Unknown.
 func (c *Client) video(req *http.Request) (Video, error) {
 	write := req.Method == http.MethodPost
-	resp, err := c.http.Do(req)
+	body, _, err := call.Send(c.http, req, write, ParseError)
 	if err != nil {
-		return Video{}, transportError(err, write)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return Video{}, transportError(err, write)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Video{}, ParseError(resp.StatusCode, resp.Header, body)
+		return Video{}, err
 	}
 	v, err := ParseVideo(body)
 	if err != nil {
-		kind := router.Retryable
-		if write {
-			kind = router.Unknown
-		}
-		return Video{}, &router.Error{Kind: kind, Code: "malformed_answer", Message: err.Error()}
+		return Video{}, call.Malformed(write, err)
 	}
 	return v, nil
-}
-
-// transportError classifies a failed call: a connection never made is
-// retryable; anything later, for a write, may have reached the upstream.
-func transportError(err error, write bool) *router.Error {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return &router.Error{Kind: router.Retryable, Code: "unreachable", Message: err.Error()}
-	}
-	if write {
-		return &router.Error{Kind: router.Unknown, Code: "answer_lost", Message: err.Error()}
-	}
-	return &router.Error{Kind: router.Retryable, Code: "transport", Message: err.Error()}
 }
 
 // Status reads the job's video.
@@ -461,23 +400,7 @@ func (c *Client) Fetch(ctx context.Context, id string, w io.Writer) error {
 		return err
 	}
 	req.Header.Set("Accept", "video/mp4, application/json")
-	resp, err := c.content.Do(req)
-	if err != nil {
-		return transportError(err, false)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		return ParseError(resp.StatusCode, resp.Header, body)
-	}
-	n, err := io.Copy(w, io.LimitReader(resp.Body, MaxContent+1))
-	if err != nil {
-		return transportError(err, false)
-	}
-	if n > MaxContent {
-		return &router.Error{Kind: router.Terminal, Code: "too_large", Message: fmt.Sprintf("the video is over %d bytes", MaxContent)}
-	}
-	return nil
+	return call.Download(c.content, req, w, ParseError)
 }
 
 // Cancel: OpenAI's API cannot stop a running video (DELETE removes a

@@ -9,11 +9,9 @@ package openaitest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,22 +20,15 @@ import (
 	"sync"
 	"time"
 
-	"tollgate"
 	"tollgate/jobs"
-	"tollgate/provider/local"
-	"tollgate/router"
+	"tollgate/provider/providertest"
 )
 
 // Key is the API key the fake accepts.
 const Key = "sk-test-upstream"
 
 // Chaos is a share of requests to fail, and how long a hang lasts.
-type Chaos struct {
-	Rate float64       // 0 to 1
-	Hang time.Duration // longer than the client's timeout
-	// Seed makes the failures repeatable.
-	Seed uint64
-}
+type Chaos = providertest.Chaos
 
 // Fake is a running fake upstream. Its methods are safe for concurrent use.
 type Fake struct {
@@ -46,13 +37,10 @@ type Fake struct {
 	RenderTime time.Duration
 
 	mu       sync.Mutex
-	chaos    Chaos
-	rng      *rand.Rand
+	inject   *providertest.Injector
+	clips    *providertest.Clips
 	videos   []*video // by creation
 	creates  map[string]int
-	failures map[string]int
-	renderer *local.Provider
-	clips    map[string][]byte // rendered, by seconds and size
 	// characters are the characters made, by id: their names.
 	characters map[string]string
 	// hookURL and hookSecret, when set, receive a signed video.completed
@@ -139,9 +127,8 @@ type video struct {
 
 // New starts a fake whose videos take renderTime, failing as chaos says.
 func New(renderTime time.Duration, chaos Chaos) *Fake {
-	f := &Fake{RenderTime: renderTime, chaos: chaos, rng: rand.New(rand.NewPCG(chaos.Seed, 1)), creates: map[string]int{}, failures: map[string]int{}, clips: map[string][]byte{},
-		characters: map[string]string{},
-		renderer:   local.New(0, tollgate.SystemClock{})}
+	f := &Fake{RenderTime: renderTime, inject: providertest.NewInjector(chaos), clips: providertest.NewClips(), creates: map[string]int{},
+		characters: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/videos", f.create)
 	mux.HandleFunc("GET /v1/videos", f.list)
@@ -174,62 +161,31 @@ func (f *Fake) Creates(prompt string) int {
 }
 
 // Failures counts the failures injected, by kind.
-func (f *Fake) Failures() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range f.failures {
-		out[k] = v
-	}
-	return out
-}
+func (f *Fake) Failures() map[string]int { return f.inject.Failures() }
 
 // URLv1 is the base URL a client is given: the server's, with /v1.
 func (f *Fake) URLv1() string { return f.URL + "/v1" }
 
 // fail injects a failure into r, or reports false.
 func (f *Fake) fail(w http.ResponseWriter, r *http.Request) bool {
-	f.mu.Lock()
-	if f.chaos.Rate == 0 || f.rng.Float64() >= f.chaos.Rate {
-		f.mu.Unlock()
-		return false
-	}
-	kinds := []string{"500", "503", "429", "hang", "malformed"}
-	if r.Method == http.MethodPost && r.URL.Path == "/v1/videos" {
-		kinds = append(kinds, "lost", "lost")
-	}
-	kind := kinds[f.rng.IntN(len(kinds))]
-	f.failures[kind]++
-	hang := f.chaos.Hang
-	f.mu.Unlock()
+	kind := f.inject.Pick(r.Method == http.MethodPost && r.URL.Path == "/v1/videos")
 	switch kind {
-	case "500":
+	case "":
+		return false
+	case providertest.Fail500:
 		apiError(w, 500, "server_error", "", "", "The server had an error while processing your request.")
-	case "503":
+	case providertest.Fail503:
 		apiError(w, 503, "server_error", "", "", "The engine is currently overloaded.")
-	case "429":
+	case providertest.Fail429:
 		w.Header().Set("Retry-After-Ms", "20")
 		apiError(w, 429, "requests", "rate_limit_exceeded", "", "Rate limit reached.")
-	case "hang":
-		select {
-		case <-time.After(hang):
-		case <-r.Context().Done():
-		}
+	case providertest.FailHang:
+		f.inject.Hang(r)
 		apiError(w, 500, "server_error", "", "", "too late")
-	case "malformed":
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"id": "video_`))
-	case "lost":
-		// The video is made, then the connection drops before the answer.
-		rec := httptest.NewRecorder()
-		f.create(rec, r)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return true
-			}
-		}
-		w.WriteHeader(502)
+	case providertest.FailMalformed:
+		providertest.Malformed(w)
+	case providertest.FailLost:
+		providertest.Lose(w, r, f.create)
 	}
 	return true
 }
@@ -445,37 +401,8 @@ func (f *Fake) content(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 404, "invalid_request_error", "video_not_ready", "", "Video is not ready yet.")
 		return
 	}
-	clip, err := f.clip(r.Context(), cur)
-	if err != nil {
-		apiError(w, 500, "server_error", "", "", err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "video/mp4")
-	_, _ = w.Write(clip)
-}
-
-// clip renders a clip of v's length and size, once for each.
-func (f *Fake) clip(ctx context.Context, v video) ([]byte, error) {
-	k := v.Seconds + "/" + v.Size
-	f.mu.Lock()
-	b, ok := f.clips[k]
-	f.mu.Unlock()
-	if ok {
-		return b, nil
-	}
-	secs, _ := strconv.Atoi(v.Seconds)
-	id, err := f.renderer.Submit(ctx, router.Job{Prompt: "upstream clip", Seconds: secs, Size: v.Size})
-	var buf bytes.Buffer
-	if err == nil {
-		err = f.renderer.Fetch(context.WithoutCancel(ctx), id, &buf)
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	f.clips[k] = buf.Bytes()
-	f.mu.Unlock()
-	return buf.Bytes(), nil
+	secs, _ := strconv.Atoi(cur.Seconds)
+	f.clips.Serve(w, r, secs, cur.Size)
 }
 
 func (f *Fake) remix(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,155 @@
+// Package providertest is what the providers' fakes share: failures
+// injected the ways providers fail (5xx, 429 with Retry-After, hangs,
+// malformed answers, and submits that succeed but whose answer is lost),
+// and real clips rendered by the local renderer, once per length and size.
+package providertest
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+
+	"tollgate"
+	"tollgate/provider/local"
+	"tollgate/router"
+)
+
+// Chaos is a share of requests to fail, and how long a hang lasts.
+type Chaos struct {
+	Rate float64       // 0 to 1
+	Hang time.Duration // longer than the client's timeout
+	// Seed makes the failures repeatable.
+	Seed uint64
+}
+
+// Failure kinds an Injector picks from.
+const (
+	Fail500       = "500"
+	Fail503       = "503"
+	Fail429       = "429"
+	FailHang      = "hang"
+	FailMalformed = "malformed"
+	// FailLost: the submit is made, then the connection drops before
+	// the answer.
+	FailLost = "lost"
+)
+
+// Injector decides which requests fail, and counts the failures.
+type Injector struct {
+	mu       sync.Mutex
+	chaos    Chaos
+	rng      *rand.Rand
+	failures map[string]int
+}
+
+// NewInjector returns an injector failing as c says.
+func NewInjector(c Chaos) *Injector {
+	return &Injector{chaos: c, rng: rand.New(rand.NewPCG(c.Seed, 1)), failures: map[string]int{}}
+}
+
+// Pick returns the failure to inject into a request, or "" for none.
+// submit says the request starts work: it may then be lost.
+func (in *Injector) Pick(submit bool) string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.chaos.Rate == 0 || in.rng.Float64() >= in.chaos.Rate {
+		return ""
+	}
+	kinds := []string{Fail500, Fail503, Fail429, FailHang, FailMalformed}
+	if submit {
+		kinds = append(kinds, FailLost, FailLost)
+	}
+	k := kinds[in.rng.IntN(len(kinds))]
+	in.failures[k]++
+	return k
+}
+
+// Failures counts the failures injected, by kind.
+func (in *Injector) Failures() map[string]int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range in.failures {
+		out[k] = v
+	}
+	return out
+}
+
+// Hang waits out a hang, or until the request ends.
+func (in *Injector) Hang(r *http.Request) {
+	select {
+	case <-time.After(in.chaos.Hang):
+	case <-r.Context().Done():
+	}
+}
+
+// Lose runs submit to make the job, then drops the connection before any
+// answer reaches the client.
+func Lose(w http.ResponseWriter, r *http.Request, submit http.HandlerFunc) {
+	submit(httptest.NewRecorder(), r)
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	w.WriteHeader(http.StatusBadGateway)
+}
+
+// Malformed answers a body cut short.
+func Malformed(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"id": "`))
+}
+
+// Clips renders real clips with the local renderer, once per length and
+// size.
+type Clips struct {
+	mu       sync.Mutex
+	renderer *local.Provider
+	clips    map[string][]byte
+}
+
+// NewClips returns an empty cache.
+func NewClips() *Clips {
+	return &Clips{renderer: local.New(0, tollgate.SystemClock{}), clips: map[string][]byte{}}
+}
+
+// Clip returns an MP4 of seconds at size ("1280x720").
+func (c *Clips) Clip(ctx context.Context, seconds int, size string) ([]byte, error) {
+	k := strconv.Itoa(seconds) + "/" + size
+	c.mu.Lock()
+	b, ok := c.clips[k]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	id, err := c.renderer.Submit(ctx, router.Job{Prompt: "upstream clip", Seconds: seconds, Size: size})
+	var buf bytes.Buffer
+	if err == nil {
+		err = c.renderer.Fetch(context.WithoutCancel(ctx), id, &buf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.clips[k] = buf.Bytes()
+	c.mu.Unlock()
+	return buf.Bytes(), nil
+}
+
+// Serve writes a clip as video/mp4.
+func (c *Clips) Serve(w http.ResponseWriter, r *http.Request, seconds int, size string) {
+	b, err := c.Clip(r.Context(), seconds, size)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	_, _ = w.Write(b)
+}
