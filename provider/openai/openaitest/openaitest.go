@@ -36,11 +36,11 @@ type Fake struct {
 	// RenderTime is how long a video takes to complete.
 	RenderTime time.Duration
 
-	mu       sync.Mutex
-	inject   *providertest.Injector
-	clips    *providertest.Clips
-	videos   []*video // by creation
-	creates  map[string]int
+	mu      sync.Mutex
+	inject  *providertest.Injector
+	clips   *providertest.Clips
+	videos  []*video // by creation
+	creates map[string]int
 	// characters are the characters made, by id: their names.
 	characters map[string]string
 	// hookURL and hookSecret, when set, receive a signed video.completed
