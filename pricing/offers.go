@@ -22,7 +22,10 @@ type Offer struct {
 	// Features: remix, edit, extend, character (a character reference),
 	// image (an image reference).
 	Features []string `json:"features,omitempty"`
-	Cost     []Cost   `json:"cost"`
+	// ImageOnly: the upstream model makes a video from a reference image
+	// only (Runway's gen4_turbo); a text-only request is not for it.
+	ImageOnly bool   `json:"image_only,omitempty"`
+	Cost      []Cost `json:"cost"`
 	// CostAsOf and Source say when and where the cost figures were read.
 	CostAsOf  string     `json:"cost_as_of"`
 	Source    string     `json:"source"`
@@ -121,6 +124,9 @@ func checkOffer(o Offer, models map[string]Model) error {
 		if !slices.Contains(features, f) {
 			return fmt.Errorf("offer %s: unknown feature %q; known: %s", name, f, strings.Join(features, ", "))
 		}
+	}
+	if o.ImageOnly && !o.Has(FeatureImage) {
+		return fmt.Errorf("offer %s: image_only needs the image feature", name)
 	}
 	if len(o.Cost) == 0 {
 		return fmt.Errorf("offer %s: needs its cost per second", name)

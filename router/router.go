@@ -342,6 +342,7 @@ func (r *Router) candidate(o pricing.Offer, q Request, credits tollgate.Credits)
 		len(q.Providers) > 0 && !slices.Contains(q.Providers, o.Provider),
 		slices.Contains(q.ExcludeProviders, o.Provider),
 		slices.ContainsFunc(q.Features, func(f string) bool { return !o.Has(f) }),
+		o.ImageOnly && !slices.Contains(q.Features, pricing.FeatureImage),
 		!slices.Contains(o.Sizes, q.Size),
 		!q.AnyHealth && !r.healthy(o.Provider):
 		return Candidate{}, false

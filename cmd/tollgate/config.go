@@ -66,6 +66,9 @@ type config struct {
 	// OpenAIWebhookSecret verifies the openai provider's webhooks (an
 	// upstream's: TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_<NAME>).
 	OpenAIWebhookSecret string `env:"OPENAI_WEBHOOK_SECRET"`
+	// Runway is Runway's API; on when its key is set.
+	RunwayKey     string `env:"RUNWAY_API_KEY"`
+	RunwayBaseURL string `env:"RUNWAY_BASE_URL"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -161,6 +164,11 @@ func (c *config) check() error {
 	}
 	if c.AccountReads < 0 || c.AccountReads > 1024 {
 		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
+	}
+	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL} {
+		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return fmt.Errorf("%s %q is not an absolute http or https URL", env, v)
+		}
 	}
 	if _, err := upstreams(c); err != nil {
 		return err

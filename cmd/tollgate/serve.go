@@ -29,6 +29,7 @@ import (
 	"tollgate/pricing"
 	"tollgate/provider/local"
 	"tollgate/provider/openai"
+	"tollgate/provider/runway"
 	"tollgate/router"
 	"tollgate/startstop"
 	"tollgate/store/dial"
@@ -515,9 +516,10 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 	return videos, nil
 }
 
-// upstreams returns the OpenAI-compatible providers configured: openai
-// (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL) and those named in
-// TOLLGATE_OPENAI_UPSTREAMS.
+// upstreams returns the providers configured: openai
+// (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL), the OpenAI-compatible
+// upstreams named in TOLLGATE_OPENAI_UPSTREAMS, and each provider whose key
+// is set (TOLLGATE_RUNWAY_API_KEY).
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
@@ -541,6 +543,12 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 		}
 		secret := os.Getenv("TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 		out[name] = openai.New(openai.Options{Name: name, BaseURL: base, APIKey: key, WebhookSecret: secret})
+	}
+	if c.RunwayKey != "" {
+		if _, dup := out["runway"]; dup {
+			return nil, errors.New("TOLLGATE_OPENAI_UPSTREAMS names runway, the name of Runway's adapter: rename that upstream")
+		}
+		out["runway"] = runway.New(runway.Options{BaseURL: c.RunwayBaseURL, APIKey: c.RunwayKey})
 	}
 	return out, nil
 }
