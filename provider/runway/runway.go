@@ -117,7 +117,9 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 	return created.ID, nil
 }
 
-func usableID(id string) bool { return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#") }
+func usableID(id string) bool {
+	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#")
+}
 
 // Task is Runway's task object, as far as Tollgate reads it.
 type Task struct {

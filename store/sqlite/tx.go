@@ -57,7 +57,7 @@ func (t *tx) count(ctx context.Context, query string, args ...any) (int64, error
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var n int64
 	if rows.Next() {
 		if err := rows.Scan(&n); err != nil {
