@@ -69,6 +69,10 @@ type config struct {
 	// Runway is Runway's API; on when its key is set.
 	RunwayKey     string `env:"RUNWAY_API_KEY"`
 	RunwayBaseURL string `env:"RUNWAY_BASE_URL"`
+	// Luma is Luma's Dream Machine API; on when its key is set. With
+	// TOLLGATE_PUBLIC_URL, Luma calls back and reconciliation is exact.
+	LumaKey     string `env:"LUMA_API_KEY"`
+	LumaBaseURL string `env:"LUMA_BASE_URL"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -165,7 +169,7 @@ func (c *config) check() error {
 	if c.AccountReads < 0 || c.AccountReads > 1024 {
 		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
 	}
-	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL} {
+	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL, "TOLLGATE_LUMA_BASE_URL": c.LumaBaseURL} {
 		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			return fmt.Errorf("%s %q is not an absolute http or https URL", env, v)
 		}

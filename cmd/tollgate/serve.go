@@ -28,6 +28,7 @@ import (
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/provider/local"
+	"tollgate/provider/luma"
 	"tollgate/provider/openai"
 	"tollgate/provider/runway"
 	"tollgate/router"
@@ -519,7 +520,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 // upstreams returns the providers configured: openai
 // (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL), the OpenAI-compatible
 // upstreams named in TOLLGATE_OPENAI_UPSTREAMS, and each provider whose key
-// is set (TOLLGATE_RUNWAY_API_KEY).
+// is set (TOLLGATE_RUNWAY_API_KEY, TOLLGATE_LUMA_API_KEY).
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
@@ -544,11 +545,22 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 		secret := os.Getenv("TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 		out[name] = openai.New(openai.Options{Name: name, BaseURL: base, APIKey: key, WebhookSecret: secret})
 	}
+	adapters := map[string]router.Provider{}
 	if c.RunwayKey != "" {
-		if _, dup := out["runway"]; dup {
-			return nil, errors.New("TOLLGATE_OPENAI_UPSTREAMS names runway, the name of Runway's adapter: rename that upstream")
+		adapters["runway"] = runway.New(runway.Options{BaseURL: c.RunwayBaseURL, APIKey: c.RunwayKey})
+	}
+	if c.LumaKey != "" {
+		callback := ""
+		if c.PublicURL != "" {
+			callback = strings.TrimRight(c.PublicURL, "/") + "/v1/webhooks/providers/luma"
 		}
-		out["runway"] = runway.New(runway.Options{BaseURL: c.RunwayBaseURL, APIKey: c.RunwayKey})
+		adapters["luma"] = luma.New(luma.Options{BaseURL: c.LumaBaseURL, APIKey: c.LumaKey, CallbackURL: callback})
+	}
+	for name, p := range adapters {
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("TOLLGATE_OPENAI_UPSTREAMS names %s, the name of an adapter: rename that upstream", name)
+		}
+		out[name] = p
 	}
 	return out, nil
 }
