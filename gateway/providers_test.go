@@ -14,6 +14,8 @@ import (
 	"tollgate/provider/luma"
 	"tollgate/provider/luma/lumatest"
 	"tollgate/provider/providertest"
+	"tollgate/provider/replicate"
+	"tollgate/provider/replicate/replicatetest"
 	"tollgate/provider/runway"
 	"tollgate/provider/runway/runwaytest"
 	"tollgate/router"
@@ -42,6 +44,13 @@ var adapterCases = []adapterCase{
 			f := lumatest.New(30*time.Millisecond, chaos)
 			hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // callbacks: the polls suffice here
 			c := luma.New(luma.Options{BaseURL: f.BaseURL(), APIKey: lumatest.Key, CallbackURL: hook.URL, Timeout: 150 * time.Millisecond})
+			return c, f.Creates, f.Failures, func() { f.Close(); hook.Close() }
+		}},
+	{name: "replicate", model: "veo-3-fast", seconds: 8, class: "exact",
+		start: func(chaos providertest.Chaos) (router.Provider, func(string) int, func() map[string]int, func()) {
+			f := replicatetest.New(30*time.Millisecond, chaos)
+			hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			c := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: replicatetest.Key, CallbackURL: hook.URL, Timeout: 150 * time.Millisecond})
 			return c, f.Creates, f.Failures, func() { f.Close(); hook.Close() }
 		}},
 }

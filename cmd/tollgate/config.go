@@ -73,6 +73,13 @@ type config struct {
 	// TOLLGATE_PUBLIC_URL, Luma calls back and reconciliation is exact.
 	LumaKey     string `env:"LUMA_API_KEY"`
 	LumaBaseURL string `env:"LUMA_BASE_URL"`
+	// Replicate is Replicate's predictions API; on when its token is set.
+	// With TOLLGATE_PUBLIC_URL, Replicate sends webhooks (verified with
+	// TOLLGATE_REPLICATE_WEBHOOK_SECRET, else the secret its API gives) and
+	// reconciliation is exact.
+	ReplicateToken         string `env:"REPLICATE_API_TOKEN"`
+	ReplicateBaseURL       string `env:"REPLICATE_BASE_URL"`
+	ReplicateWebhookSecret string `env:"REPLICATE_WEBHOOK_SECRET"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -158,9 +165,9 @@ func (c *config) check() error {
 		return fmt.Errorf("video settings out of range: TOLLGATE_VIDEO_LEASE at least 1s (is %s), TOLLGATE_LOCAL_RENDER_TIME not negative (is %s), "+
 			"TOLLGATE_VIDEO_POLL_EVERY at least 10ms (is %s), TOLLGATE_VIDEO_RETENTION at least 1m (is %s)", c.VideoLease, c.LocalRenderTime, c.VideoPollEvery, c.VideoRetention)
 	}
-	if sec := c.OpenAIWebhookSecret; sec != "" {
-		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sec, "whsec_")); err != nil || len(key) < 16 || !strings.HasPrefix(sec, "whsec_") {
-			return errors.New("TOLLGATE_OPENAI_WEBHOOK_SECRET is not a webhook secret: give it as the upstream shows it, whsec_ and at least 16 bytes in base64")
+	for env, sec := range map[string]string{"TOLLGATE_OPENAI_WEBHOOK_SECRET": c.OpenAIWebhookSecret, "TOLLGATE_REPLICATE_WEBHOOK_SECRET": c.ReplicateWebhookSecret} {
+		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sec, "whsec_")); sec != "" && (err != nil || len(key) < 16 || !strings.HasPrefix(sec, "whsec_")) {
+			return fmt.Errorf("%s is not a webhook secret: give it as the provider shows it, whsec_ and at least 16 bytes in base64", env)
 		}
 	}
 	if c.Committers < 0 || c.Committers > 64 {
@@ -169,7 +176,8 @@ func (c *config) check() error {
 	if c.AccountReads < 0 || c.AccountReads > 1024 {
 		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
 	}
-	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL, "TOLLGATE_LUMA_BASE_URL": c.LumaBaseURL} {
+	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL, "TOLLGATE_LUMA_BASE_URL": c.LumaBaseURL,
+		"TOLLGATE_REPLICATE_BASE_URL": c.ReplicateBaseURL} {
 		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			return fmt.Errorf("%s %q is not an absolute http or https URL", env, v)
 		}

@@ -30,6 +30,7 @@ import (
 	"tollgate/provider/local"
 	"tollgate/provider/luma"
 	"tollgate/provider/openai"
+	"tollgate/provider/replicate"
 	"tollgate/provider/runway"
 	"tollgate/router"
 	"tollgate/startstop"
@@ -520,7 +521,8 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 // upstreams returns the providers configured: openai
 // (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL), the OpenAI-compatible
 // upstreams named in TOLLGATE_OPENAI_UPSTREAMS, and each provider whose key
-// is set (TOLLGATE_RUNWAY_API_KEY, TOLLGATE_LUMA_API_KEY).
+// is set (TOLLGATE_RUNWAY_API_KEY, TOLLGATE_LUMA_API_KEY,
+// TOLLGATE_REPLICATE_API_TOKEN).
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
@@ -549,12 +551,18 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 	if c.RunwayKey != "" {
 		adapters["runway"] = runway.New(runway.Options{BaseURL: c.RunwayBaseURL, APIKey: c.RunwayKey})
 	}
-	if c.LumaKey != "" {
-		callback := ""
-		if c.PublicURL != "" {
-			callback = strings.TrimRight(c.PublicURL, "/") + "/v1/webhooks/providers/luma"
+	callback := func(name string) string { // where a provider calls back, when this server can be reached
+		if c.PublicURL == "" {
+			return ""
 		}
-		adapters["luma"] = luma.New(luma.Options{BaseURL: c.LumaBaseURL, APIKey: c.LumaKey, CallbackURL: callback})
+		return strings.TrimRight(c.PublicURL, "/") + "/v1/webhooks/providers/" + name
+	}
+	if c.LumaKey != "" {
+		adapters["luma"] = luma.New(luma.Options{BaseURL: c.LumaBaseURL, APIKey: c.LumaKey, CallbackURL: callback("luma")})
+	}
+	if c.ReplicateToken != "" {
+		adapters["replicate"] = replicate.New(replicate.Options{BaseURL: c.ReplicateBaseURL, APIKey: c.ReplicateToken,
+			CallbackURL: callback("replicate"), WebhookSecret: c.ReplicateWebhookSecret})
 	}
 	for name, p := range adapters {
 		if _, dup := out[name]; dup {

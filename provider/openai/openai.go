@@ -10,7 +10,6 @@ package openai
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"time"
 
 	"tollgate"
-	"tollgate/jobs"
 	"tollgate/provider/internal/call"
 	"tollgate/router"
 )
@@ -219,36 +217,15 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 }
 
 // WebhookTolerance is how far a webhook's timestamp may be from now.
-const WebhookTolerance = 5 * time.Minute
+const WebhookTolerance = call.WebhookTolerance
 
 // Notification verifies a webhook the upstream sent (Standard Webhooks:
 // webhook-id, webhook-timestamp and webhook-signature, an HMAC-SHA256 of
 // "id.timestamp.body" with the secret) and returns the video it is about,
 // for video.completed and video.failed events.
 func (c *Client) Notification(h http.Header, body []byte, now time.Time) (string, bool, error) {
-	if c.webhookSecret == "" {
-		return "", false, fmt.Errorf("%w: no webhook secret is configured for %s", router.ErrBadNotification, c.name)
-	}
-	id, ts := h.Get("Webhook-Id"), h.Get("Webhook-Timestamp")
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if id == "" || err != nil {
-		return "", false, fmt.Errorf("%w: webhook-id and webhook-timestamp are required", router.ErrBadNotification)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > WebhookTolerance || d < -WebhookTolerance {
-		return "", false, fmt.Errorf("%w: its timestamp is %s from now, beyond %s", router.ErrBadNotification, d.Round(time.Second), WebhookTolerance)
-	}
-	want, err := jobs.Sign(c.webhookSecret, id, sec, body) // the signature Tollgate's own webhooks carry, from this secret
-	if err != nil {
-		return "", false, fmt.Errorf("%w: the webhook secret of %s: %v", router.ErrBadNotification, c.name, err)
-	}
-	verified := false
-	for sig := range strings.FieldsSeq(h.Get("Webhook-Signature")) { // several while a secret is rotated
-		if hmac.Equal([]byte(sig), []byte(want)) {
-			verified = true
-		}
-	}
-	if !verified {
-		return "", false, fmt.Errorf("%w: no signature in webhook-signature matches", router.ErrBadNotification)
+	if err := call.VerifyStandard(c.webhookSecret, c.name, h, body, now); err != nil {
+		return "", false, err
 	}
 	var ev struct {
 		Type string `json:"type"`

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/jobs"
 	"tollgate/provider/local"
 	"tollgate/router"
 )
@@ -152,4 +153,28 @@ func (c *Clips) Serve(w http.ResponseWriter, r *http.Request, seconds int, size 
 	}
 	w.Header().Set("Content-Type", "video/mp4")
 	_, _ = w.Write(b)
+}
+
+// SendSigned posts body to url signed as Standard Webhooks with secret
+// ("whsec_...") under message id, and reports whether it was answered 2xx.
+func SendSigned(url, secret, id string, body []byte) bool {
+	ts := time.Now().Unix()
+	sig, err := jobs.Sign(secret, id, ts, body)
+	if err != nil {
+		return false
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Webhook-Id", id)
+	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("Webhook-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode/100 == 2
 }

@@ -8,6 +8,7 @@ package call
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"tollgate/jobs"
 	"tollgate/router"
 )
 
@@ -252,4 +254,36 @@ func Refusal(s ...string) bool {
 		}
 	}
 	return false
+}
+
+// WebhookTolerance is how far a signed webhook's timestamp may be from now.
+const WebhookTolerance = 5 * time.Minute
+
+// VerifyStandard checks a webhook signed as Standard Webhooks with secret
+// ("whsec_..."): webhook-id, webhook-timestamp within WebhookTolerance of
+// now, and a webhook-signature (one of several while a secret rotates)
+// that is the HMAC-SHA256 of "id.timestamp.body". Its errors wrap
+// router.ErrBadNotification.
+func VerifyStandard(secret, provider string, h http.Header, body []byte, now time.Time) error {
+	if secret == "" {
+		return fmt.Errorf("%w: no webhook secret is configured for %s", router.ErrBadNotification, provider)
+	}
+	id, ts := h.Get("Webhook-Id"), h.Get("Webhook-Timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if id == "" || err != nil {
+		return fmt.Errorf("%w: webhook-id and webhook-timestamp are required", router.ErrBadNotification)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > WebhookTolerance || d < -WebhookTolerance {
+		return fmt.Errorf("%w: its timestamp is %s from now, beyond %s", router.ErrBadNotification, d.Round(time.Second), WebhookTolerance)
+	}
+	want, err := jobs.Sign(secret, id, sec, body) // the signature Tollgate's own webhooks carry, from this secret
+	if err != nil {
+		return fmt.Errorf("%w: the webhook secret of %s: %v", router.ErrBadNotification, provider, err)
+	}
+	for sig := range strings.FieldsSeq(h.Get("Webhook-Signature")) {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no signature in webhook-signature matches", router.ErrBadNotification)
 }

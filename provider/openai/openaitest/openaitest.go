@@ -8,7 +8,6 @@
 package openaitest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"tollgate/jobs"
 	"tollgate/provider/providertest"
 )
 
@@ -83,25 +81,7 @@ func (f *Fake) sendHook(v *video) {
 	}
 	id := fmt.Sprintf("evt_%s", final.ID)
 	body, _ := json.Marshal(map[string]any{"id": id, "object": "event", "created_at": time.Now().Unix(), "type": typ, "data": map[string]string{"id": final.ID}})
-	ts := time.Now().Unix()
-	sig, err := jobs.Sign(secret, id, ts, body)
-	if err != nil {
-		return
-	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Webhook-Id", id)
-	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Webhook-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
+	if providertest.SendSigned(url, secret, id, body) {
 		f.mu.Lock()
 		f.hooksSent++
 		f.mu.Unlock()
