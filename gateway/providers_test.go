@@ -18,6 +18,8 @@ import (
 	"tollgate/provider/replicate/replicatetest"
 	"tollgate/provider/runway"
 	"tollgate/provider/runway/runwaytest"
+	"tollgate/provider/veo"
+	"tollgate/provider/veo/veotest"
 	"tollgate/router"
 	"tollgate/store"
 )
@@ -52,6 +54,12 @@ var adapterCases = []adapterCase{
 			hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			c := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: replicatetest.Key, CallbackURL: hook.URL, Timeout: 150 * time.Millisecond})
 			return c, f.Creates, f.Failures, func() { f.Close(); hook.Close() }
+		}},
+	{name: "veo", model: "veo-3-fast", seconds: 8, class: "none",
+		start: func(chaos providertest.Chaos) (router.Provider, func(string) int, func() map[string]int, func()) {
+			f := veotest.New(30*time.Millisecond, chaos)
+			c := veo.New(veo.Options{BaseURL: f.BaseURL(), APIKey: veotest.Key, Timeout: 150 * time.Millisecond})
+			return c, f.Creates, f.Failures, f.Close
 		}},
 }
 

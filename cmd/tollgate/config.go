@@ -80,6 +80,10 @@ type config struct {
 	ReplicateToken         string `env:"REPLICATE_API_TOKEN"`
 	ReplicateBaseURL       string `env:"REPLICATE_BASE_URL"`
 	ReplicateWebhookSecret string `env:"REPLICATE_WEBHOOK_SECRET"`
+	// Veo is Google's Veo through the Gemini API (provider veo); on when
+	// its key is set.
+	GeminiKey     string `env:"GEMINI_API_KEY"`
+	GeminiBaseURL string `env:"GEMINI_BASE_URL"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -177,7 +181,7 @@ func (c *config) check() error {
 		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
 	}
 	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL, "TOLLGATE_LUMA_BASE_URL": c.LumaBaseURL,
-		"TOLLGATE_REPLICATE_BASE_URL": c.ReplicateBaseURL} {
+		"TOLLGATE_REPLICATE_BASE_URL": c.ReplicateBaseURL, "TOLLGATE_GEMINI_BASE_URL": c.GeminiBaseURL} {
 		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			return fmt.Errorf("%s %q is not an absolute http or https URL", env, v)
 		}

@@ -32,6 +32,7 @@ import (
 	"tollgate/provider/openai"
 	"tollgate/provider/replicate"
 	"tollgate/provider/runway"
+	"tollgate/provider/veo"
 	"tollgate/router"
 	"tollgate/startstop"
 	"tollgate/store/dial"
@@ -522,7 +523,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 // (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL), the OpenAI-compatible
 // upstreams named in TOLLGATE_OPENAI_UPSTREAMS, and each provider whose key
 // is set (TOLLGATE_RUNWAY_API_KEY, TOLLGATE_LUMA_API_KEY,
-// TOLLGATE_REPLICATE_API_TOKEN).
+// TOLLGATE_REPLICATE_API_TOKEN, TOLLGATE_GEMINI_API_KEY).
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
@@ -563,6 +564,9 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 	if c.ReplicateToken != "" {
 		adapters["replicate"] = replicate.New(replicate.Options{BaseURL: c.ReplicateBaseURL, APIKey: c.ReplicateToken,
 			CallbackURL: callback("replicate"), WebhookSecret: c.ReplicateWebhookSecret})
+	}
+	if c.GeminiKey != "" {
+		adapters["veo"] = veo.New(veo.Options{BaseURL: c.GeminiBaseURL, APIKey: c.GeminiKey})
 	}
 	for name, p := range adapters {
 		if _, dup := out[name]; dup {

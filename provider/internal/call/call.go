@@ -174,19 +174,28 @@ func Get(ctx context.Context, url string) (*http.Request, error) {
 	return req, nil
 }
 
-// DataURL reads the image at path as a data URL (PNG, JPEG or WebP by its
-// extension), at most MaxImage bytes.
-func DataURL(path string) (string, error) {
+// Image reads the image at path (PNG, JPEG or WebP by its extension), at
+// most MaxImage bytes, and returns it with its MIME type.
+func Image(path string) ([]byte, string, error) {
 	mime := map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}[strings.ToLower(filepath.Ext(path))]
 	if mime == "" {
-		return "", fmt.Errorf("the reference %s is not a PNG, JPEG or WebP image", filepath.Base(path))
+		return nil, "", fmt.Errorf("the reference %s is not a PNG, JPEG or WebP image", filepath.Base(path))
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read the reference: %w", err)
+		return nil, "", fmt.Errorf("read the reference: %w", err)
 	}
 	if len(b) > MaxImage {
-		return "", fmt.Errorf("the reference image is over %d bytes", MaxImage)
+		return nil, "", fmt.Errorf("the reference image is over %d bytes", MaxImage)
+	}
+	return b, mime, nil
+}
+
+// DataURL reads the image at path as a data URL.
+func DataURL(path string) (string, error) {
+	b, mime, err := Image(path)
+	if err != nil {
+		return "", err
 	}
 	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
 }
