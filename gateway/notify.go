@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"tollgate"
 	"tollgate/router"
@@ -29,14 +30,14 @@ const (
 // in it is believed but the job's id: the poll says how the job stands.
 // A notification that does not verify is invalid_signature; one from a
 // provider that sends none is not_found.
-func (s *Service) Notify(ctx context.Context, provider string, h http.Header, body []byte) (Notified, error) {
+func (s *Service) Notify(ctx context.Context, provider string, h http.Header, query url.Values, body []byte) (Notified, error) {
 	n, ok := s.c.Router.Providers[provider].(router.Notifier)
 	if !ok {
 		return "", &tollgate.Error{Code: tollgate.CodeNotFound, Field: "provider",
 			Message: fmt.Sprintf("no configured provider %q takes notifications", provider)}
 	}
 	now := s.c.Clock.Now()
-	jobID, about, err := n.Notification(h, body, now)
+	jobID, about, err := n.Notification(router.Callback{Header: h, Query: query, Body: body, Now: now})
 	if errors.Is(err, router.ErrBadNotification) {
 		return "", tollgate.Errorf(tollgate.CodeInvalidSignature, "%v", err)
 	}

@@ -33,7 +33,8 @@ func (n *notifier) set(st router.Status) {
 	n.st = st
 }
 
-func (n *notifier) Notification(h http.Header, body []byte, _ time.Time) (string, bool, error) {
+func (n *notifier) Notification(cb router.Callback) (string, bool, error) {
+	h, body := cb.Header, cb.Body
 	if h.Get("X-Signed") != "yes" {
 		return "", false, router.ErrBadNotification
 	}
@@ -66,13 +67,13 @@ func TestNotifyPollsAtOnce(t *testing.T) {
 			}
 		}
 		signed := http.Header{"X-Signed": {"yes"}}
-		if _, err := e.gw.Notify(e.ctx, "up", http.Header{}, []byte(running.ProviderJob)); tollgate.ErrorCode(err) != tollgate.CodeInvalidSignature {
+		if _, err := e.gw.Notify(e.ctx, "up", http.Header{}, nil, []byte(running.ProviderJob)); tollgate.ErrorCode(err) != tollgate.CodeInvalidSignature {
 			t.Errorf("an unsigned notification: %v, want invalid_signature", err)
 		}
-		if _, err := e.gw.Notify(e.ctx, "nobody", signed, []byte(running.ProviderJob)); tollgate.ErrorCode(err) != tollgate.CodeNotFound {
+		if _, err := e.gw.Notify(e.ctx, "nobody", signed, nil, []byte(running.ProviderJob)); tollgate.ErrorCode(err) != tollgate.CodeNotFound {
 			t.Errorf("a notification for no provider: %v, want not_found", err)
 		}
-		if did, err := e.gw.Notify(e.ctx, "up", signed, []byte("job_unknown")); err != nil || did != gateway.NotifiedIgnored {
+		if did, err := e.gw.Notify(e.ctx, "up", signed, nil, []byte("job_unknown")); err != nil || did != gateway.NotifiedIgnored {
 			t.Errorf("a notification about no job: %v %v, want ignored", did, err)
 		}
 		// The provider says it is done; the notification makes Tollgate look now.
@@ -81,7 +82,7 @@ func TestNotifyPollsAtOnce(t *testing.T) {
 		if still, err := e.gw.Get(e.ctx, v.ID, "acme"); err != nil || still.Status.Final() {
 			t.Fatalf("polled before its hour without a notification: %+v %v", still, err)
 		}
-		if did, err := e.gw.Notify(e.ctx, "up", signed, []byte(running.ProviderJob)); err != nil || did != gateway.NotifiedPolled {
+		if did, err := e.gw.Notify(e.ctx, "up", signed, nil, []byte(running.ProviderJob)); err != nil || did != gateway.NotifiedPolled {
 			t.Fatalf("notified: %v %v, want polled", did, err)
 		}
 		got := e.waitFor(v.ID, 15*time.Second)

@@ -211,7 +211,7 @@ func TestHandlersReadOnlyTheirInput(t *testing.T) {
 	t.Parallel()
 	allowed := map[string]bool{
 		"bind": true, "readIdempotencyKey": true, "authenticate": true, "readBody": true, "baseURL": true, "trustedPeer": true,
-		"devCheckout": true, "returnPage": true, "startCheckout": true, "stripeWebhook": true, "ServeHTTP": true, "noRoute": true,
+		"devCheckout": true, "returnPage": true, "startCheckout": true, "stripeWebhook": true, "providerWebhook": true, "ServeHTTP": true, "noRoute": true,
 		// The OpenAI-compatible surface reads its bodies (by media type) and
 		// answers its errors (by Idempotency-Key) as readBody does.
 		"readOpenAIBody": true, "decodeOpenAI": true, "adjustOpenAI": true, "canonicalForm": true,

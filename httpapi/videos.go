@@ -761,15 +761,18 @@ func (s *Server) registerVideos() {
 		responses[strconv.Itoa(st)] = problemResponse(st, cs)
 	}
 	plain(s, op{pattern: "POST /v1/webhooks/providers/{provider}", id: "providerWebhook", tag: videos, summary: "A provider's notification",
-		description: "Where an OpenAI-compatible upstream sends video.completed and video.failed (set it as the upstream's webhook URL, " +
-			"and its secret in TOLLGATE_OPENAI_WEBHOOK_SECRET or TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_<NAME>). Verified as Standard " +
-			"Webhooks (webhook-id, webhook-timestamp within 5 minutes, webhook-signature); the video it names is then polled at once " +
+		description: "Where providers say a video has ended. OpenAI-compatible upstreams send video.completed and video.failed " +
+			"(set this as the upstream's webhook URL, and its secret in TOLLGATE_OPENAI_WEBHOOK_SECRET or " +
+			"TOLLGATE_OPENAI_UPSTREAM_WEBHOOK_SECRET_<NAME>), verified as Standard Webhooks (webhook-id, webhook-timestamp within 5 " +
+			"minutes, webhook-signature); Replicate's are verified the same way; Luma's are not signed by Luma. Luma and Replicate " +
+			"are given this URL with each job when TOLLGATE_PUBLIC_URL is set. The video a notification names is then polled at once " +
 			"rather than at its next poll. Nothing else in it is believed: the poll says how the video stands.",
 		raw: &rawOp{params: []any{
-			map[string]any{"name": "provider", "in": "path", "required": true, "description": "The provider's name (openai, or an upstream's).", "schema": str},
-			map[string]any{"name": "webhook-id", "in": "header", "required": true, "schema": str},
-			map[string]any{"name": "webhook-timestamp", "in": "header", "required": true, "schema": str},
-			map[string]any{"name": "webhook-signature", "in": "header", "required": true, "schema": str},
+			map[string]any{"name": "provider", "in": "path", "required": true, "description": "The provider's name (openai, an upstream's, luma, replicate).", "schema": str},
+			map[string]any{"name": "ref", "in": "query", "required": false, "description": "The job attempt's reference, in the URL Tollgate gave the provider.", "schema": str},
+			map[string]any{"name": "webhook-id", "in": "header", "required": false, "description": "Standard Webhooks (OpenAI-compatible upstreams, Replicate).", "schema": str},
+			map[string]any{"name": "webhook-timestamp", "in": "header", "required": false, "schema": str},
+			map[string]any{"name": "webhook-signature", "in": "header", "required": false, "schema": str},
 		}, body: map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
 			"schema": map[string]any{"type": "object", "description": "The provider's event, as it sends it."}}}},
 			responses: responses}}, s.providerWebhook)
@@ -789,7 +792,7 @@ func (s *Server) providerWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	provider := r.PathValue("provider")
 	ctx := ledger.WithActor(r.Context(), ledger.Actor{KeyID: provider, Kind: ledger.ActorProvider, RequestID: ledger.ActorOf(r.Context()).RequestID})
-	did, err := s.Videos.Notify(ctx, provider, r.Header, body)
+	did, err := s.Videos.Notify(ctx, provider, r.Header, r.URL.Query(), body)
 	if err != nil {
 		if tollgate.ErrorCode(err) == tollgate.CodeInvalidSignature {
 			s.log.Warn("provider notification refused", "provider", provider, "err", err)

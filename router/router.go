@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,17 @@ type Notifier interface {
 	// provider's id of the job it is about. An error wrapping
 	// ErrBadNotification means it does not verify; ok false means it
 	// verifies but is about nothing a job waits for.
-	Notification(header http.Header, body []byte, now time.Time) (jobID string, ok bool, err error)
+	Notification(cb Callback) (jobID string, ok bool, err error)
+}
+
+// Callback is a notification as it arrived.
+type Callback struct {
+	Header http.Header
+	// Query is the query of the URL it was sent to: what the adapter put
+	// in the callback URL it gave the provider (an attempt's reference).
+	Query url.Values
+	Body  []byte
+	Now   time.Time
 }
 
 // ErrBadNotification is wrapped by Notification for a notification that

@@ -373,8 +373,8 @@ func ParseList(b []byte) (List, error) {
 // Notification reads a callback: Luma posts the generation as it stands
 // and does not sign it, so only its id is taken, and the gateway polls the
 // generation before doing anything.
-func (c *Client) Notification(_ http.Header, body []byte, _ time.Time) (string, bool, error) {
-	g, err := ParseGeneration(body)
+func (c *Client) Notification(cb router.Callback) (string, bool, error) {
+	g, err := ParseGeneration(cb.Body)
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %v", router.ErrBadNotification, err)
 	}

@@ -60,7 +60,7 @@ func newReceiver(t *testing.T, c **luma.Client) *receiver {
 	rc := &receiver{}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		id, ok, err := (*c).Notification(r.Header, body, time.Now())
+		id, ok, err := (*c).Notification(router.Callback{Header: r.Header, Body: body, Now: time.Now()})
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		rc.refs = append(rc.refs, r.URL.Query().Get("ref"))
@@ -215,14 +215,14 @@ func TestReconcile(t *testing.T) {
 func TestNotification(t *testing.T) {
 	t.Parallel()
 	c := luma.New(luma.Options{APIKey: "k"})
-	if id, ok, err := c.Notification(nil, []byte(`{"id":"g-1","state":"completed","assets":{"video":"https://x/y.mp4"}}`), time.Now()); err != nil || !ok || id != "g-1" {
+	if id, ok, err := c.Notification(router.Callback{Body: []byte(`{"id":"g-1","state":"completed","assets":{"video":"https://x/y.mp4"}}`), Now: time.Now()}); err != nil || !ok || id != "g-1" {
 		t.Errorf("completed: %s %v %v", id, ok, err)
 	}
-	if _, ok, err := c.Notification(nil, []byte(`{"id":"g-1","state":"dreaming"}`), time.Now()); err != nil || ok {
+	if _, ok, err := c.Notification(router.Callback{Body: []byte(`{"id":"g-1","state":"dreaming"}`), Now: time.Now()}); err != nil || ok {
 		t.Errorf("dreaming: %v %v, want nothing to do", ok, err)
 	}
 	for _, b := range []string{`{}`, `not json`, `{"id":"../x","state":"completed"}`, `{"id":"g","state":"done"}`} {
-		if _, _, err := c.Notification(nil, []byte(b), time.Now()); !errors.Is(err, router.ErrBadNotification) {
+		if _, _, err := c.Notification(router.Callback{Body: []byte(b), Now: time.Now()}); !errors.Is(err, router.ErrBadNotification) {
 			t.Errorf("%s: %v, want ErrBadNotification", b, err)
 		}
 	}

@@ -223,8 +223,9 @@ const WebhookTolerance = call.WebhookTolerance
 // webhook-id, webhook-timestamp and webhook-signature, an HMAC-SHA256 of
 // "id.timestamp.body" with the secret) and returns the video it is about,
 // for video.completed and video.failed events.
-func (c *Client) Notification(h http.Header, body []byte, now time.Time) (string, bool, error) {
-	if err := call.VerifyStandard(c.webhookSecret, c.name, h, body, now); err != nil {
+func (c *Client) Notification(cb router.Callback) (string, bool, error) {
+	body := cb.Body
+	if err := call.VerifyStandard(c.webhookSecret, c.name, cb.Header, body, cb.Now); err != nil {
 		return "", false, err
 	}
 	var ev struct {

@@ -317,18 +317,18 @@ func TestNotification(t *testing.T) {
 		return http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {strconv.FormatInt(at.Unix(), 10)}, "Webhook-Signature": {sig}}
 	}
 	completed := `{"id":"evt_1","object":"event","created_at":1796000000,"type":"video.completed","data":{"id":"video_up1"}}`
-	id, ok, err := c.Notification(sign(secret, "evt_1", now, completed), []byte(completed), now)
+	id, ok, err := c.Notification(router.Callback{Header: sign(secret, "evt_1", now, completed), Body: []byte(completed), Now: now})
 	if err != nil || !ok || id != "video_up1" {
 		t.Fatalf("a signed video.completed: %q %v %v", id, ok, err)
 	}
 	// While a secret is rotated the upstream may sign with both.
 	h := sign(secret, "evt_1", now, completed)
 	h.Set("Webhook-Signature", "v1,bm90IGl0 "+h.Get("Webhook-Signature"))
-	if _, ok, err := c.Notification(h, []byte(completed), now); err != nil || !ok {
+	if _, ok, err := c.Notification(router.Callback{Header: h, Body: []byte(completed), Now: now}); err != nil || !ok {
 		t.Errorf("two signatures, the second right: %v %v", ok, err)
 	}
 	other := `{"id":"evt_2","object":"event","type":"batch.completed","data":{"id":"batch_1"}}`
-	if _, ok, err := c.Notification(sign(secret, "evt_2", now, other), []byte(other), now); err != nil || ok {
+	if _, ok, err := c.Notification(router.Callback{Header: sign(secret, "evt_2", now, other), Body: []byte(other), Now: now}); err != nil || ok {
 		t.Errorf("another event type: %v %v, want verified and about nothing", ok, err)
 	}
 	for name, tc := range map[string]struct {
@@ -342,7 +342,7 @@ func TestNotification(t *testing.T) {
 		"no signature":       {c, http.Header{"Webhook-Id": {"evt_1"}, "Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)}}, completed},
 		"no secret set here": {openai.New(openai.Options{APIKey: "k"}), sign(secret, "evt_1", now, completed), completed},
 	} {
-		if _, _, err := tc.c.Notification(tc.h, []byte(tc.body), now); !errors.Is(err, router.ErrBadNotification) {
+		if _, _, err := tc.c.Notification(router.Callback{Header: tc.h, Body: []byte(tc.body), Now: now}); !errors.Is(err, router.ErrBadNotification) {
 			t.Errorf("%s: %v, want it refused", name, err)
 		}
 	}

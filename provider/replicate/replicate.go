@@ -461,15 +461,15 @@ func ParseList(b []byte) (List, error) {
 // Notification verifies a webhook Replicate sent (Standard Webhooks, with
 // the configured secret or the one its API gives) and returns the
 // prediction it is about when it has ended.
-func (c *Client) Notification(h http.Header, body []byte, now time.Time) (string, bool, error) {
+func (c *Client) Notification(cb router.Callback) (string, bool, error) {
 	secret, err := c.webhookSecret()
 	if err != nil {
 		return "", false, fmt.Errorf("%w: the webhook secret could not be read from Replicate: %v", router.ErrBadNotification, err)
 	}
-	if err := call.VerifyStandard(secret, c.name, h, body, now); err != nil {
+	if err := call.VerifyStandard(secret, c.name, cb.Header, cb.Body, cb.Now); err != nil {
 		return "", false, err
 	}
-	p, err := ParsePrediction(body)
+	p, err := ParsePrediction(cb.Body)
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %v", router.ErrBadNotification, err)
 	}

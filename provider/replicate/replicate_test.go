@@ -59,7 +59,7 @@ func newHooks(t *testing.T, c **replicate.Client) *hooks {
 	h := &hooks{verifier: c}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		id, ok, err := (*h.verifier).Notification(r.Header, body, time.Now())
+		id, ok, err := (*h.verifier).Notification(router.Callback{Header: r.Header, Body: body, Now: time.Now()})
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.refs = append(h.refs, r.URL.Query().Get("ref"))
@@ -225,7 +225,7 @@ func TestNotification(t *testing.T) {
 	var got []string
 	rec := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		id, ok, err := c.Notification(r.Header, b, time.Now())
+		id, ok, err := c.Notification(router.Callback{Header: r.Header, Body: b, Now: time.Now()})
 		got = append(got, strings.Join([]string{id, strconv.FormatBool(ok), errString(err)}, "|"))
 	}))
 	defer rec.Close()
@@ -236,10 +236,10 @@ func TestNotification(t *testing.T) {
 		t.Errorf("notifications: %q", got)
 	}
 	h := http.Header{"Webhook-Id": {"msg_1"}, "Webhook-Timestamp": {strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)}, "Webhook-Signature": {"v1,x"}}
-	if _, _, err := c.Notification(h, body, time.Now()); !errors.Is(err, router.ErrBadNotification) {
+	if _, _, err := c.Notification(router.Callback{Header: h, Body: body, Now: time.Now()}); !errors.Is(err, router.ErrBadNotification) {
 		t.Errorf("stale: %v", err)
 	}
-	if _, _, err := c.Notification(http.Header{}, body, time.Now()); !errors.Is(err, router.ErrBadNotification) {
+	if _, _, err := c.Notification(router.Callback{Header: http.Header{}, Body: body, Now: time.Now()}); !errors.Is(err, router.ErrBadNotification) {
 		t.Errorf("unsigned: %v", err)
 	}
 }
