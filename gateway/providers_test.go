@@ -11,6 +11,8 @@ import (
 	"tollgate"
 	"tollgate/gateway"
 	"tollgate/pricing"
+	"tollgate/provider/fal"
+	"tollgate/provider/fal/faltest"
 	"tollgate/provider/luma"
 	"tollgate/provider/luma/lumatest"
 	"tollgate/provider/providertest"
@@ -54,6 +56,12 @@ var adapterCases = []adapterCase{
 			hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			c := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: replicatetest.Key, CallbackURL: hook.URL, Timeout: 150 * time.Millisecond})
 			return c, f.Creates, f.Failures, func() { f.Close(); hook.Close() }
+		}},
+	{name: "fal", model: "kling-2.1-master", seconds: 5, class: "heuristic",
+		start: func(chaos providertest.Chaos) (router.Provider, func(string) int, func() map[string]int, func()) {
+			f := faltest.New(30*time.Millisecond, chaos)
+			c := fal.New(fal.Options{QueueURL: f.URL, APIURL: f.URL, JWKSURL: f.JWKSURL(), APIKey: faltest.Key, Timeout: 150 * time.Millisecond})
+			return c, f.Creates, f.Failures, f.Close
 		}},
 	{name: "veo", model: "veo-3-fast", seconds: 8, class: "none",
 		start: func(chaos providertest.Chaos) (router.Provider, func(string) int, func() map[string]int, func()) {

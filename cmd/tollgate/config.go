@@ -84,6 +84,13 @@ type config struct {
 	// its key is set.
 	GeminiKey     string `env:"GEMINI_API_KEY"`
 	GeminiBaseURL string `env:"GEMINI_BASE_URL"`
+	// fal is fal's queue API (Kling, Pika, MiniMax, Veo as fal models); on
+	// when its key is set. With TOLLGATE_PUBLIC_URL, fal sends webhooks,
+	// verified with the keys of TOLLGATE_FAL_JWKS_URL.
+	FalKey      string `env:"FAL_KEY"`
+	FalQueueURL string `env:"FAL_QUEUE_URL"`
+	FalAPIURL   string `env:"FAL_API_URL"`
+	FalJWKSURL  string `env:"FAL_JWKS_URL"`
 	// VideoLease is how long a claimed job step may run before another
 	// instance takes it over (an instance that died holds its jobs that
 	// long, on PostgreSQL).
@@ -181,7 +188,8 @@ func (c *config) check() error {
 		return fmt.Errorf("TOLLGATE_ACCOUNT_READS is %d; give 0 (the default, %d) to 1024", c.AccountReads, ledger.DefaultAccountReads)
 	}
 	for env, v := range map[string]string{"TOLLGATE_OPENAI_BASE_URL": c.OpenAIBaseURL, "TOLLGATE_RUNWAY_BASE_URL": c.RunwayBaseURL, "TOLLGATE_LUMA_BASE_URL": c.LumaBaseURL,
-		"TOLLGATE_REPLICATE_BASE_URL": c.ReplicateBaseURL, "TOLLGATE_GEMINI_BASE_URL": c.GeminiBaseURL} {
+		"TOLLGATE_REPLICATE_BASE_URL": c.ReplicateBaseURL, "TOLLGATE_GEMINI_BASE_URL": c.GeminiBaseURL,
+		"TOLLGATE_FAL_QUEUE_URL": c.FalQueueURL, "TOLLGATE_FAL_API_URL": c.FalAPIURL, "TOLLGATE_FAL_JWKS_URL": c.FalJWKSURL} {
 		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			return fmt.Errorf("%s %q is not an absolute http or https URL", env, v)
 		}

@@ -42,7 +42,7 @@ func TestConfigRefusesBadValues(t *testing.T) {
 		{"negative render time", map[string]string{"TOLLGATE_LOCAL_RENDER_TIME": "-1s"}, "TOLLGATE_LOCAL_RENDER_TIME"},
 		{"retention too short", map[string]string{"TOLLGATE_VIDEO_RETENTION": "5s"}, "TOLLGATE_VIDEO_RETENTION"},
 		{"upstream without a key", map[string]string{"TOLLGATE_OPENAI_UPSTREAMS": "agg=https://agg.example/v1"}, "TOLLGATE_OPENAI_UPSTREAM_KEY_AGG"},
-		{"providers on", map[string]string{"TOLLGATE_RUNWAY_API_KEY": "key_x", "TOLLGATE_LUMA_API_KEY": "luma-x", "TOLLGATE_REPLICATE_API_TOKEN": "r8_x", "TOLLGATE_GEMINI_API_KEY": "AIza-x",
+		{"providers on", map[string]string{"TOLLGATE_RUNWAY_API_KEY": "key_x", "TOLLGATE_LUMA_API_KEY": "luma-x", "TOLLGATE_REPLICATE_API_TOKEN": "r8_x", "TOLLGATE_GEMINI_API_KEY": "AIza-x", "TOLLGATE_FAL_KEY": "id:secret",
 			"TOLLGATE_REPLICATE_WEBHOOK_SECRET": "whsec_cmVwbGljYXRlLXRlc3Qtc2VjcmV0LWtleQ==", "TOLLGATE_PUBLIC_URL": "https://t.example"}, ""},
 		{"upstream named as an adapter", map[string]string{"TOLLGATE_RUNWAY_API_KEY": "key_x", "TOLLGATE_OPENAI_UPSTREAMS": "runway=https://r.example/v1",
 			"TOLLGATE_OPENAI_UPSTREAM_KEY_RUNWAY": "k"}, "rename that upstream"},

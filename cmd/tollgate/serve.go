@@ -27,6 +27,7 @@ import (
 	"tollgate/ledger"
 	"tollgate/payment"
 	"tollgate/pricing"
+	"tollgate/provider/fal"
 	"tollgate/provider/local"
 	"tollgate/provider/luma"
 	"tollgate/provider/openai"
@@ -523,7 +524,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 // (TOLLGATE_OPENAI_API_KEY, TOLLGATE_OPENAI_BASE_URL), the OpenAI-compatible
 // upstreams named in TOLLGATE_OPENAI_UPSTREAMS, and each provider whose key
 // is set (TOLLGATE_RUNWAY_API_KEY, TOLLGATE_LUMA_API_KEY,
-// TOLLGATE_REPLICATE_API_TOKEN, TOLLGATE_GEMINI_API_KEY).
+// TOLLGATE_REPLICATE_API_TOKEN, TOLLGATE_GEMINI_API_KEY, TOLLGATE_FAL_KEY).
 func upstreams(c *config) (map[string]router.Provider, error) {
 	out := map[string]router.Provider{}
 	if c.OpenAIKey != "" {
@@ -564,6 +565,9 @@ func upstreams(c *config) (map[string]router.Provider, error) {
 	if c.ReplicateToken != "" {
 		adapters["replicate"] = replicate.New(replicate.Options{BaseURL: c.ReplicateBaseURL, APIKey: c.ReplicateToken,
 			CallbackURL: callback("replicate"), WebhookSecret: c.ReplicateWebhookSecret})
+	}
+	if c.FalKey != "" {
+		adapters["fal"] = fal.New(fal.Options{QueueURL: c.FalQueueURL, APIURL: c.FalAPIURL, JWKSURL: c.FalJWKSURL, APIKey: c.FalKey, CallbackURL: callback("fal")})
 	}
 	if c.GeminiKey != "" {
 		adapters["veo"] = veo.New(veo.Options{BaseURL: c.GeminiBaseURL, APIKey: c.GeminiKey})
