@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -165,3 +167,163 @@ func TestImageOnlyOffer(t *testing.T) {
 		t.Errorf("held %s, %d tasks; want nothing", b.Held, f.Tasks())
 	}
 }
+
+// TestChaosAllProviders runs every real adapter at once against its fake,
+// each failing 30% of the time, with the shipped catalog: jobs for every
+// model, so that the router chooses among several providers (veo-3 and
+// veo-3-fast are offered by Replicate, fal and Veo) and falls back when
+// one fails for good. Every job ends completed and charged the hold or
+// failed and released; no exact or none provider made a job twice;
+// duplicates at heuristic providers are counted and reported with their
+// cost; verify is clean.
+func TestChaosAllProviders(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it): the fakes render clips with it")
+	}
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		providers := map[string]router.Provider{}
+		creates := map[string]func(string) int{}
+		failures := map[string]func() map[string]int{}
+		classes := map[string]string{}
+		for i, ac := range adapterCases {
+			p, cr, fl, stop := ac.start(providertest.Chaos{Rate: 0.3, Hang: 400 * time.Millisecond, Seed: uint64(20 + i)})
+			defer stop()
+			providers[ac.name], creates[ac.name], failures[ac.name], classes[ac.name] = p, cr, fl, ac.class
+		}
+		e := newEnv(t, open, envOptions{providers: providers, catalog: pricing.Default(), retryBase: 10 * time.Millisecond})
+		models := []struct {
+			model   string
+			seconds int
+			size    string
+		}{{"runway-gen4.5", 5, "1280x720"}, {"luma-ray-2", 5, "720x1280"}, {"luma-ray-flash-2", 9, "1920x1080"}, {"veo-3", 8, "1280x720"},
+			{"veo-3-fast", 4, "720x1280"}, {"kling-2.1-master", 10, "1280x720"}, {"pika-2.2", 5, "1080x1920"}}
+		type job struct{ id, prompt string }
+		var jobs []job
+		for round := range 3 {
+			for _, m := range models {
+				prompt := fmt.Sprintf("all %s %d", m.model, round)
+				v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Model: m.model, Prompt: prompt, Seconds: m.seconds, Size: m.size})
+				if err != nil {
+					t.Fatalf("%s: %v", m.model, err)
+				}
+				jobs = append(jobs, job{v.ID, prompt})
+			}
+		}
+		var completed int
+		var charged tollgate.Credits
+		codes, by, dupes := map[string]int{}, map[string]int{}, map[string]int{}
+		for _, j := range jobs {
+			v := e.waitFor(j.id, 120*time.Second)
+			charged += v.Charged
+			for name, cr := range creates {
+				switch n := cr(j.prompt); {
+				case n > 1 && classes[name] == "heuristic":
+					dupes[name] += n - 1
+				case n > 1:
+					t.Errorf("%s: %s (%s) made it %d times", j.prompt, name, classes[name], n)
+				}
+			}
+			if v.Status == tollgate.VideoCompleted {
+				completed++
+				by[v.Provider]++
+				if v.Charged != v.Held {
+					t.Errorf("%s completed at %s: charged %s of %s", j.prompt, v.Provider, v.Charged, v.Held)
+				}
+				continue
+			}
+			codes[v.ErrorCode]++
+			if v.Charged != 0 {
+				t.Errorf("%s failed (%s) but charged %s", j.prompt, v.ErrorCode, v.Charged)
+			}
+		}
+		if b := e.balance(); b.Held != 0 || b.Available != tollgate.WholeCredits(100)-charged {
+			t.Errorf("balance %+v, want nothing held and 100 less %s charged", b, charged)
+		}
+		inj := map[string]map[string]int{}
+		for name, fl := range failures {
+			inj[name] = fl()
+		}
+		t.Logf("%d jobs: %d completed %v, failed %v; duplicates at heuristic providers %v; failures injected %v", len(jobs), completed, by, codes, dupes, inj)
+		if completed < len(jobs)/2 {
+			t.Errorf("%d of %d jobs completed: the run proves little", completed, len(jobs))
+		}
+	})
+}
+
+// TestRouterAcrossAdapters: the router ranks the real adapters' offers of
+// one model (veo-3-fast: Replicate, fal and Veo in the shipped catalog) by
+// each policy and constraint, and an offer whose retirement passes is no
+// longer a candidate.
+func TestRouterAcrossAdapters(t *testing.T) {
+	t.Parallel()
+	providers := map[string]router.Provider{}
+	for _, ac := range adapterCases {
+		p, _, _, stop := ac.start(providertest.Chaos{})
+		defer stop()
+		providers[ac.name] = p
+	}
+	cat := pricing.Default()
+	clock := &stepClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	retire := clock.now.Add(time.Hour)
+	for i := range cat.OfferList {
+		if o := &cat.OfferList[i]; o.Provider == "veo" && o.Model == "veo-3-fast" {
+			o.RetiresAt = &retire
+		}
+	}
+	r := &router.Router{Catalog: func() *pricing.Catalog { return cat }, Providers: providers, Clock: clock,
+		Price: func(context.Context, pricing.Request) (tollgate.Credits, error) { return tollgate.WholeCredits(1), nil }}
+	names := func(cs []router.Candidate) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Offer.Provider)
+		}
+		return out
+	}
+	ctx := context.Background()
+	q := router.Request{Model: "veo-3-fast", Seconds: 8, Size: "1280x720"}
+	cs, err := r.Candidates(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// veo $0.15/s and fal $0.15/s tie; replicate is $0.40/s.
+	if got := names(cs); len(got) != 3 || got[2] != "replicate" || cs[0].Cost.Amount != 120 {
+		t.Errorf("cheapest: %v (first costs %v), want veo and fal at 120 cents, then replicate", got, cs[0].Cost)
+	}
+	q.Policy = router.Fastest // expected seconds: veo 60, fal 60, replicate 90
+	if cs, _ := r.Candidates(ctx, q); names(cs)[2] != "replicate" {
+		t.Errorf("fastest: %v, want replicate last", names(cs))
+	}
+	q.Policy, q.Providers = "", []string{"replicate"}
+	if cs, _ := r.Candidates(ctx, q); len(cs) != 1 || cs[0].Offer.Provider != "replicate" {
+		t.Errorf("providers=[replicate]: %v", names(cs))
+	}
+	q.Providers, q.ExcludeProviders = nil, []string{"veo", "fal"}
+	if cs, _ := r.Candidates(ctx, q); len(cs) != 1 || cs[0].Offer.Provider != "replicate" {
+		t.Errorf("exclude veo, fal: %v", names(cs))
+	}
+	q.ExcludeProviders, q.MaxCredits = nil, tollgate.WholeCredits(1)/2
+	if cs, _ := r.Candidates(ctx, q); len(cs) != 0 {
+		t.Errorf("max_credits below the price: %v, want none", names(cs))
+	}
+	q.MaxCredits, q.Features = 0, []string{pricing.FeatureImage}
+	if cs, _ := r.Candidates(ctx, q); len(cs) != 2 || slices.Contains(names(cs), "fal") {
+		t.Errorf("with an image: %v, want veo and replicate (fal's offer takes none)", names(cs))
+	}
+	q.Features = nil
+	clock.now = retire // Veo's offer retires during the run
+	if cs, _ := r.Candidates(ctx, q); slices.Contains(names(cs), "veo") || len(cs) != 2 {
+		t.Errorf("after veo's offer retired: %v", names(cs))
+	}
+	if cs, _ := r.Candidates(ctx, router.Request{Model: "runway-gen4-turbo", Seconds: 5, Size: "1280x720"}); len(cs) != 0 {
+		t.Errorf("an image-only model without an image: %v", names(cs))
+	}
+	if cs, _ := r.Candidates(ctx, router.Request{Model: "auto", Seconds: 5, Size: "1280x720"}); len(cs) == 0 || cs[0].Cost.Amount > cs[len(cs)-1].Cost.Amount {
+		t.Errorf("auto: %v, want the cheapest of every model first", names(cs))
+	}
+}
+
+// stepClock is a clock a test moves.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time { return c.now }
