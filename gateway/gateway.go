@@ -26,6 +26,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/metrics"
 	"tollgate/pricing"
 	"tollgate/router"
 	"tollgate/startstop"
@@ -73,6 +74,9 @@ type Config struct {
 	// claimed and never finished (it was killed) are taken up at once
 	// rather than when their lease ends.
 	SoleRunner bool
+	// Metrics, when set, counts jobs, attempts, provider errors and
+	// reconciliations for GET /metrics.
+	Metrics *metrics.Metrics
 	// RetryRefused sends a video a provider refused on its content policy
 	// to the next candidate, as after any final failure; by default it
 	// fails (uncharged), since another provider's policy is rarely looser
@@ -246,6 +250,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 		return tollgate.Video{}, err
 	}
 	s.Wake()
+	s.c.Metrics.JobCreated(out.Model, out.Held)
 	return out, nil
 }
 

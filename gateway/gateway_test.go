@@ -20,6 +20,7 @@ import (
 	"tollgate"
 	"tollgate/gateway"
 	"tollgate/ledger"
+	"tollgate/metrics"
 	"tollgate/pricing"
 	"tollgate/provider/local"
 	"tollgate/provider/openai"
@@ -87,6 +88,7 @@ type envOptions struct {
 	retryRefused bool
 	noMedia      bool          // as on a machine without ffmpeg
 	pollEvery    time.Duration // default 20 ms
+	metrics      *metrics.Metrics
 }
 
 func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env {
@@ -120,7 +122,7 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, o envOptions) *env 
 	}
 	gw := gateway.New(gateway.Config{Ledger: l, Quotes: q, Router: r, Dir: dir, Clock: tollgate.SystemClock{},
 		Media: media, PollEvery: cmp.Or(o.pollEvery, 20*time.Millisecond), Lease: o.lease, Deadline: o.deadline,
-		RetryBase: o.retryBase, RetryRefused: o.retryRefused})
+		RetryBase: o.retryBase, RetryRefused: o.retryRefused, Metrics: o.metrics})
 	if err := gw.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"tollgate"
 	"tollgate/gateway"
+	"tollgate/metrics"
 	"tollgate/pricing"
 	"tollgate/provider/fal"
 	"tollgate/provider/fal/faltest"
@@ -92,7 +94,8 @@ func TestChaosProviders(t *testing.T) {
 			forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
 				p, creates, failures, stop := ac.start(providertest.Chaos{Rate: 0.3, Hang: 400 * time.Millisecond, Seed: 11})
 				defer stop()
-				e := newEnv(t, open, envOptions{providers: map[string]router.Provider{ac.name: p}, catalog: pricing.Default(), retryBase: 10 * time.Millisecond})
+				met := metrics.New()
+				e := newEnv(t, open, envOptions{providers: map[string]router.Provider{ac.name: p}, catalog: pricing.Default(), retryBase: 10 * time.Millisecond, metrics: met})
 				const jobs = 12
 				var ids []string
 				for i := range jobs {
@@ -143,6 +146,28 @@ func TestChaosProviders(t *testing.T) {
 					t.Errorf("submits were lost (%v) but no job says its outcome is unknown", failures())
 				}
 				t.Logf("%s (%s): %d jobs, %d completed, failed %v; failures injected %v", ac.name, ac.class, jobs, completed, codes, failures())
+				// The metrics say what the jobs did.
+				rec := httptest.NewRecorder()
+				met.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+				scraped := rec.Body.String()
+				for _, want := range []string{
+					fmt.Sprintf(`tollgate_video_jobs_total{model=%q,provider="",status="created"} %d`, ac.model, jobs),
+					fmt.Sprintf(`tollgate_video_jobs_total{model=%q,provider=%q,status="completed"} %d`, ac.model, ac.name, completed),
+				} {
+					if !strings.Contains(scraped, want) {
+						t.Errorf("metrics lack %s", want)
+					}
+				}
+				f := failures()
+				if lost := f[providertest.FailLost]; lost > 0 {
+					outcome := map[string]string{"none": "gave_up", "exact": "found", "heuristic": "found"}[ac.class]
+					if !strings.Contains(scraped, fmt.Sprintf(`tollgate_reconciliations_total{outcome=%q,provider=%q}`, outcome, ac.name)) {
+						t.Errorf("%d submits were lost at a %s provider, but no reconciliation %s is counted", lost, ac.class, outcome)
+					}
+				}
+				if f[providertest.Fail500]+f[providertest.Fail503]+f[providertest.Fail429] > 0 && !strings.Contains(scraped, fmt.Sprintf(`tollgate_provider_errors_total{kind="retryable",provider=%q`, ac.name)) {
+					t.Error("retryable failures were injected, but no provider error is counted")
+				}
 				if completed == 0 {
 					t.Error("no job completed: the test proves nothing")
 				}

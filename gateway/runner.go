@@ -278,6 +278,7 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	}
 	pe := router.Classify(err)
 	a.Error = pe.Error()
+	s.c.Metrics.ProviderError(c.Offer.Provider, "submit", pe.Kind.String())
 	switch pe.Kind {
 	case router.Unknown:
 		a.Outcome = outcomeUnknown
@@ -388,6 +389,7 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 	p := s.provider(a.Provider)
 	rc, ok := p.(router.Reconciler)
 	if p == nil || !ok {
+		s.c.Metrics.Reconciled(a.Provider, "gave_up")
 		a.Outcome = outcomeUnknown
 		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("whether %s started the video is not known and it cannot be looked up; "+
 			"it is not sent anywhere again, so it cannot be made twice", a.Provider))
@@ -395,19 +397,23 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 	id, found, err := rc.Reconcile(ctx, s.job(ctx, v, a.Seconds, a.StartedAt))
 	switch {
 	case err == nil && found:
+		s.c.Metrics.Reconciled(a.Provider, "found")
 		s.c.Log.Info("video runner: a submit whose answer was lost is found at the provider", "video", v.ID, "provider", a.Provider, "job", id)
 		return s.started(ctx, v, id)
 	case err == nil:
+		s.c.Metrics.Reconciled(a.Provider, "not_started")
 		a.Outcome, a.Cost = outcomeFailed, tollgate.Money{}
 		a.Error = "not started: the submit's answer was lost and the provider has no such job"
 		v.Step = tollgate.StepRoute
 		return s.save(ctx, v, 0)
 	}
 	if a.Tries >= maxReconciles {
+		s.c.Metrics.Reconciled(a.Provider, "gave_up")
 		a.Outcome = outcomeUnknown
 		return s.giveUp(ctx, v, "provider_outcome_unknown", fmt.Sprintf("%s did not say whether it started the video (%v); "+
 			"it is not sent anywhere again, so it cannot be made twice", a.Provider, err))
 	}
+	s.c.Metrics.Reconciled(a.Provider, "unsure")
 	a.Tries++
 	a.Error = fmt.Sprintf("reconcile %d: %v", a.Tries, err)
 	return s.save(ctx, v, s.backoff(a.Tries, 0))
@@ -423,6 +429,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 	a := &v.Attempts[len(v.Attempts)-1]
 	if err != nil {
 		pe := router.Classify(err)
+		s.c.Metrics.ProviderError(v.Provider, "poll", pe.Kind.String())
 		if pe.Kind == router.Terminal { // the provider lost the job
 			a.Outcome, a.Error = outcomeFailed, pe.Error()
 			return s.giveUp(ctx, v, "provider_failed", fmt.Sprintf("%s: %s", v.Provider, pe.Message))
@@ -456,6 +463,7 @@ func (s *Service) poll(ctx context.Context, v tollgate.Video) error {
 	}
 	// Known to be over at this provider: another candidate may make it.
 	a.Outcome, a.Cost, a.Final = outcomeFailed, tollgate.Money{}, true
+	s.attemptEnded(v)
 	v.Status, v.Step = tollgate.VideoQueued, tollgate.StepRoute
 	return s.save(ctx, v, 0)
 }
@@ -500,6 +508,7 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 	a := &v.Attempts[len(v.Attempts)-1]
 	if err != nil {
 		pe := router.Classify(err)
+		s.c.Metrics.ProviderError(v.Provider, "fetch", pe.Kind.String())
 		if pe.Kind == router.Terminal || a.Tries >= maxFetches {
 			a.Outcome, a.Error = outcomeFailed, pe.Error()
 			return s.giveUp(ctx, v, "fetch_failed", fmt.Sprintf("the video was made by %s but could not be downloaded: %s", v.Provider, pe.Message))
@@ -548,6 +557,8 @@ func (s *Service) fetch(ctx context.Context, v tollgate.Video) error {
 		return err
 	}
 	s.c.Router.Observed(v.Provider, v.ProviderModel, now.Sub(a.StartedAt))
+	s.attemptEnded(done)
+	s.c.Metrics.JobCompleted(v.Provider, v.Model, done.Held, done.Charged, v.Cost)
 	s.c.Log.Info("video completed", "video", v.ID, "provider", v.Provider, "seconds", delivered.Seconds, "charged", done.Charged, "held", done.Held)
 	return nil
 }
@@ -664,6 +675,7 @@ func (s *Service) fail(v *tollgate.Video, code, message string, now time.Time) {
 
 // giveUp fails v and releases its hold, in one transaction.
 func (s *Service) giveUp(ctx context.Context, v tollgate.Video, code, message string) error {
+	open := len(v.Attempts) > 0 && v.Attempts[len(v.Attempts)-1].EndedAt == nil
 	s.fail(&v, code, message, s.c.Clock.Now())
 	_, err := s.c.Ledger.SettleVideo(ctx, v, nil, s.event(v, tollgate.EventVideoFailed))
 	if tollgate.ErrorCode(err) == tollgate.CodeHoldNotPending {
@@ -675,6 +687,10 @@ func (s *Service) giveUp(ctx context.Context, v tollgate.Video, code, message st
 	if err == nil {
 		_ = os.RemoveAll(filepath.Join(s.c.Dir, v.ID))
 		s.c.Log.Info("video failed; its hold is released", "video", v.ID, "code", code, "message", message)
+		if open {
+			s.attemptEnded(v)
+		}
+		s.c.Metrics.JobFailed(v.Provider, v.Model, code, v.Held)
 	}
 	return err
 }
@@ -726,4 +742,13 @@ func (s *Service) base(ctx context.Context, v tollgate.Video) (string, int, erro
 		return "", 0, err
 	}
 	return filepath.Join(s.c.Dir, src.ID, fileVideo), src.Seconds, nil
+}
+
+// attemptEnded observes v's last attempt's latency by its outcome.
+func (s *Service) attemptEnded(v tollgate.Video) {
+	if len(v.Attempts) == 0 || s.c.Metrics == nil {
+		return
+	}
+	a := v.Attempts[len(v.Attempts)-1]
+	s.c.Metrics.AttemptEnded(a.Provider, a.ProviderModel, a.Outcome, a.Latency(s.c.Clock.Now()))
 }

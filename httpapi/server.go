@@ -66,6 +66,9 @@ type Config struct {
 	// Fetch reads a URL a request names (a reference image) within limit
 	// bytes, refusing private addresses; default jobs.Fetch.
 	Fetch func(ctx context.Context, url string, limit int64) ([]byte, error)
+	// Metrics serves GET /metrics (Prometheus's text format) to admin
+	// keys; without it the path answers not_found.
+	Metrics http.Handler
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.
@@ -150,6 +153,17 @@ func (s *Server) register() {
 			w.Header().Set("Content-Type", "application/json")
 			s.write(w, r, s.openapi)
 		})
+
+	plain(s, op{pattern: "GET /metrics", id: "getMetrics", tag: "meta", summary: "Metrics",
+		description: "Prometheus's text format: video jobs by provider, model and outcome, attempt latencies, provider errors by kind, " +
+			"circuit breakers, reconciliations, credits held and captured, provider cost, the ledger's batches and commit times, and " +
+			"Go's and the process's own. An admin key is required (Prometheus: authorization: {credentials: <key>}).",
+		raw: &rawOp{responses: map[string]any{
+			"200": map[string]any{"description": "The metrics.", "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}},
+			"401": problemResponse(http.StatusUnauthorized, []tollgate.Code{tollgate.CodeUnauthorized}),
+			"403": problemResponse(http.StatusForbidden, []tollgate.Code{tollgate.CodeForbidden}),
+			"404": problemResponse(http.StatusNotFound, []tollgate.Code{tollgate.CodeNotFound}),
+		}}}, s.metrics)
 
 	handle(s, op{pattern: "POST /v1/accounts", id: "createAccount", tag: accounts, who: adminOnly, status: http.StatusCreated,
 		summary: "Create an account", description: "Admin key only.", answer: "Created.",
@@ -705,4 +719,22 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// metrics serves Prometheus's metrics to an admin key.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.Metrics == nil {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "metrics are not served by this instance"))
+		return
+	}
+	key, _, err := s.authenticate(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if !key.Admin() {
+		s.problem(w, r, tollgate.Errorf(tollgate.CodeForbidden, "metrics need an admin key"))
+		return
+	}
+	s.Metrics.ServeHTTP(w, r)
 }

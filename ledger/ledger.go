@@ -66,6 +66,9 @@ type Options struct {
 	// database from the others.
 	AccountReads int // default DefaultAccountReads
 	Logger       *slog.Logger
+	// OnBatch, when set, is told of each batch committed: its operations
+	// and how long its transaction took (metrics).
+	OnBatch func(ops int, took time.Duration)
 }
 
 // DefaultAccountReads is Options.AccountReads' default.
@@ -318,8 +321,12 @@ func (l *Ledger) run(ops []*op) {
 		l.applied.Add(int64(len(ops)))
 		t := time.Now()
 		b, err := l.apply(ops)
-		l.busy.Add(int64(time.Since(t)))
+		took := time.Since(t)
+		l.busy.Add(int64(took))
 		if err == nil {
+			if l.opt.OnBatch != nil {
+				l.opt.OnBatch(len(ops), took)
+			}
 			l.loader.committed(b)
 			l.answer(ops, nil)
 			return

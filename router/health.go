@@ -30,6 +30,10 @@ type breaker struct {
 	openUntil time.Time
 }
 
+// Healthy reports whether provider's circuit is closed: it may be given
+// a job now.
+func (r *Router) Healthy(provider string) bool { return r.healthy(provider) }
+
 // healthy reports whether provider may be given a job now.
 func (r *Router) healthy(provider string) bool {
 	r.mu.Lock()

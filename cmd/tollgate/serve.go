@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"tollgate"
@@ -25,6 +26,7 @@ import (
 	"tollgate/httpapi"
 	"tollgate/jobs"
 	"tollgate/ledger"
+	"tollgate/metrics"
 	"tollgate/payment"
 	"tollgate/pricing"
 	"tollgate/provider/fal"
@@ -214,7 +216,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	log.Info("database ready", "store", s.Kind(), "url", dial.Redact(c.databaseURL()))
 	undo = append(undo, s.Close)
 	notice := time.Duration(c.NoticeDays) * 24 * time.Hour
-	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins, Committers: c.Committers, AccountReads: c.AccountReads}
+	met := metrics.New()
+	opt := ledger.Options{Logger: log, PlanNotice: notice, AdminKeys: c.admins, Committers: c.Committers, AccountReads: c.AccountReads,
+		OnBatch: met.Batch}
 	if db, ok := s.(*sqlite.DB); ok {
 		// One process owns a SQLite file, so its committer may keep
 		// accounts' state in memory between batches.
@@ -245,6 +249,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return fail(err)
 	}
 	undo = append(undo, noErr(l.Stop))
+	met.Register(ledgerCounters(l)...)
 	sw := ledger.NewSweeper(l, 5*time.Second)
 	if err := sw.Start(context.WithoutCancel(ctx)); err != nil {
 		return fail(err)
@@ -265,10 +270,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	if err := payments.Seed(ctx); err != nil {
 		return fail(fmt.Errorf("seed packs: %w", err))
 	}
-	videos, err := startVideos(ctx, c, l, quotes, catalog, log)
+	videos, err := startVideos(ctx, c, l, quotes, catalog, met, log)
 	if err != nil {
 		return fail(err)
 	}
+	met.Register(circuits(videos.Router())...)
 	undo = append(undo, noErr(videos.Stop))
 	cctx, stopCatalog := context.WithCancel(context.WithoutCancel(ctx))
 	go watchCatalog(cctx, c, quotes, log)
@@ -290,7 +296,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	listenURL := "http://" + ln.Addr().String()
 	hl := &health{ledger: l}
 	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
-		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness, Videos: videos}
+		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness, Videos: videos, Metrics: met.Handler()}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		cfg.ListenURL = listenURL
 	} else if c.PublicURL == "" && len(proxies) == 0 {
@@ -491,7 +497,7 @@ func (inst *instance) reportViolations(ctx context.Context, res *httpapi.VerifyR
 // startVideos starts the video gateway: the catalog's providers that are
 // configured, the local renderer (standing in for every model when none
 // is), and the job runner.
-func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *pricing.Quotes, catalog *pricing.Catalog, log *slog.Logger) (*gateway.Service, error) {
+func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *pricing.Quotes, catalog *pricing.Catalog, met *metrics.Metrics, log *slog.Logger) (*gateway.Service, error) {
 	renderer := local.New(c.LocalRenderTime, l.Clock())
 	providers, err := upstreams(c)
 	if err != nil {
@@ -510,7 +516,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Dir: filepath.Join(c.DataDir, "videos"),
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
 		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused, Lease: c.VideoLease,
-		SoleRunner: !dial.IsPostgres(c.databaseURL())})
+		SoleRunner: !dial.IsPostgres(c.databaseURL()), Metrics: met})
 	if !c.noVideoRunner {
 		if err := videos.Start(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("start the video runner: %w", err)
@@ -649,4 +655,35 @@ func modTime(path string) time.Time {
 		return time.Time{}
 	}
 	return fi.ModTime()
+}
+
+// ledgerCounters exposes the committer's counters, read at scrape time.
+func ledgerCounters(l *ledger.Ledger) []prometheus.Collector {
+	counter := func(name, help string, f func(ledger.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(l.Stats()) })
+	}
+	return []prometheus.Collector{
+		counter("tollgate_ledger_batches_total", "Transactions the committer ran.", func(s ledger.Stats) float64 { return float64(s.Batches) }),
+		counter("tollgate_ledger_operations_total", "Operations applied, retries included.", func(s ledger.Stats) float64 { return float64(s.Operations) }),
+		counter("tollgate_ledger_retried_total", "Batches whose transaction failed and were applied again.", func(s ledger.Stats) float64 { return float64(s.Retried) }),
+		counter("tollgate_ledger_commit_unknown_total", "Commits whose answer was lost, then looked up.", func(s ledger.Stats) float64 { return float64(s.Unknown) }),
+		counter("tollgate_ledger_conflicts_total", "Operations taken out of a batch for a key taken meanwhile.", func(s ledger.Stats) float64 { return float64(s.Conflicts) }),
+		counter("tollgate_ledger_busy_seconds_total", "Time spent in the committer's transactions.", func(s ledger.Stats) float64 { return s.Busy.Seconds() }),
+	}
+}
+
+// circuits exposes each configured provider's circuit: 1 open (left out
+// of routing for now), 0 closed.
+func circuits(rt *router.Router) []prometheus.Collector {
+	var out []prometheus.Collector
+	for _, name := range slices.Sorted(maps.Keys(rt.Providers)) {
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tollgate_provider_circuit_open", Help: "1 while a provider's circuit breaker is open.",
+			ConstLabels: prometheus.Labels{"provider": name}}, func() float64 {
+			if rt.Healthy(name) {
+				return 0
+			}
+			return 1
+		}))
+	}
+	return out
 }
