@@ -85,6 +85,12 @@ type Video struct {
 	Attempts      []VideoAttempt
 	// Cost is the provider's price for what it delivered, in money.
 	Cost Money
+	// Revenue is what the credits charged were paid for, one amount per
+	// currency: each purchased credit at its order's price per credit
+	// (rounded down per grant); allowance, promotion, admin, refund,
+	// royalty and transferred credits are worth nothing. Set by the
+	// capture, in its transaction.
+	Revenue []Money `json:",omitempty"`
 	Demo bool // the local renderer stood in for the model (no provider configured)
 	// FromFrame: an extension made as a clip of its own from the source's
 	// last frame, then joined to it, because the provider that made the

@@ -234,6 +234,7 @@ type videoExtraView struct {
 	Characters    []string         `json:"characters,omitempty" doc:"The characters it shows."`
 	Attempts      []attemptView    `json:"attempts"`
 	Cost          *tollgate.Money  `json:"cost,omitempty" doc:"Admin keys only: what the provider charges for the video."`
+	Revenue       []tollgate.Money `json:"revenue,omitempty" doc:"Admin keys only: what the credits charged were paid for, per currency (purchased credits at their order's price per credit; allowance, promotion and admin credits are worth nothing)."`
 }
 
 func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
@@ -272,6 +273,9 @@ func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
 	}
 	if admin && v.Status == tollgate.VideoCompleted && v.Cost.Currency != "" {
 		x.Cost = &v.Cost
+	}
+	if admin {
+		x.Revenue = v.Revenue
 	}
 	out.Tollgate = x
 	return out

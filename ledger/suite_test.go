@@ -139,6 +139,7 @@ func TestLedger(t *testing.T) {
 		{"PlanChanges", testPlanChanges, false},
 		{"PlanVersionReachesNextHold", testPlanVersionReachesNextHold, false},
 		{"VideoJobs", testVideoJobs, false},
+		{"VideoRevenue", testVideoRevenue, false},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}

@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"tollgate"
 )
@@ -87,9 +89,54 @@ func (o *videoSettleOp) apply(ctx context.Context, b *batch, a *account) error {
 		return err
 	}
 	o.v.Charged = o.close.res.Captured
+	rev, err := b.revenue(ctx, o.close.res)
+	if err != nil {
+		return err
+	}
+	o.v.Revenue = rev
 	b.w.VideoUpdates = append(b.w.VideoUpdates, o.v)
 	b.w.Events = append(b.w.Events, o.events...)
 	b.owner[o.v.ID] = b.cur
 	o.v.Version++
 	return nil
+}
+
+// revenue is what the credits h captured were paid for: closeHold takes
+// them from h's allocations in order; each taken from a purchase grant is
+// worth its order's price per credit, rounded down per grant. Other
+// grants' credits (allowance, promotion, admin, refund, royalty,
+// transferred) are worth nothing. One amount per currency, in the order
+// met.
+func (b *batch) revenue(ctx context.Context, h tollgate.Hold) ([]tollgate.Money, error) {
+	var out []tollgate.Money
+	left := h.Captured
+	for _, al := range h.Allocations {
+		take := min(left, al.Amount)
+		left -= take
+		gs := b.grants[al.GrantID]
+		if take <= 0 || gs == nil || gs.g.Source != tollgate.SourcePurchase || !strings.HasPrefix(gs.g.ExternalRef, "order:") {
+			continue
+		}
+		o, err := b.tx.OrderByID(ctx, strings.TrimPrefix(gs.g.ExternalRef, "order:"))
+		if tollgate.ErrorCode(err) == tollgate.CodeNotFound {
+			continue // credits bought before orders were kept: worth what nobody can tell
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the order of grant %s: %w", gs.g.ID, err)
+		}
+		if o.Credits <= 0 {
+			continue
+		}
+		v, ok := tollgate.MulDivFloor(int64(take), o.Price.Amount, int64(o.Credits))
+		if !ok {
+			return nil, fmt.Errorf("the value of %s credits of order %s overflows", take, o.ID)
+		}
+		i := slices.IndexFunc(out, func(m tollgate.Money) bool { return m.Currency == o.Price.Currency })
+		if i < 0 {
+			out = append(out, tollgate.Money{Currency: o.Price.Currency})
+			i = len(out) - 1
+		}
+		out[i].Amount += v
+	}
+	return out, nil
 }

@@ -207,3 +207,74 @@ func testVerifyVideos(t *testing.T, open Opener) {
 		t.Fatalf("verify after the repair: %v %v", r.Violations, err)
 	}
 }
+
+// testVideoRevenue: a video's capture records what its credits were paid
+// for, in the capture's transaction: the credits it took from each
+// purchase grant (in the order the hold drew them) at that order's price
+// per credit, rounded down, one amount per currency; promotion credits
+// are worth nothing; a released job has no revenue.
+func testVideoRevenue(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	e.account("buyer", noPlan, "UTC")
+	buy := func(id string, credits tollgate.Credits, price tollgate.Money, days int) {
+		t.Helper()
+		o := tollgate.Order{ID: id, AccountID: "buyer", PackID: "pack", Credits: credits, Price: price, ValidForDays: days,
+			Status: tollgate.OrderPending, Provider: "dev", CreatedAt: Start}
+		if err := e.s.Write(e.ctx, func(tx store.Tx) error { return tx.OrderInsert(e.ctx, o) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.l.CompleteOrder(e.ctx, ledger.CompleteOrderParams{OrderID: id, PaidAt: Start}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Spent first to last by expiry: dollars (30 days), euros (a year), the promotion (never).
+	buy("order_usd", cr(10), tollgate.Money{Amount: 400, Currency: "usd"}, 30)
+	buy("order_eur", cr(3), tollgate.Money{Amount: 100, Currency: "eur"}, 365)
+	e.grant(ledger.GrantParams{AccountID: "buyer", Credits: cr(5), Source: tollgate.SourcePromo})
+
+	v, err := e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductVideo, Credits: cr(15), TTL: time.Hour}, newVideo("buyer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Status = tollgate.VideoCompleted
+	charge := cr(12) + cr(1)/2 // 10 dollar credits, then 2.5 of the euro ones
+	done, err := e.l.SettleVideo(e.ctx, v, &charge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2.5 credits of an order of 3 for 100 cents: 83.33, rounded down.
+	want := []tollgate.Money{{Amount: 400, Currency: "usd"}, {Amount: 83, Currency: "eur"}}
+	if len(done.Revenue) != 2 || done.Revenue[0] != want[0] || done.Revenue[1] != want[1] {
+		t.Errorf("revenue %+v, want %+v", done.Revenue, want)
+	}
+	if got := e.video(v.ID); len(got.Revenue) != 2 || got.Revenue[1] != want[1] {
+		t.Errorf("stored revenue %+v, want %+v", got.Revenue, want)
+	}
+
+	// What the first hold did not capture went back to the euro grant:
+	// the next half credit is paid with it (16.67 cents, rounded down),
+	// and the credit after that with the promotion, worth nothing.
+	for _, c := range []struct {
+		credits tollgate.Credits
+		want    []tollgate.Money
+	}{{cr(1) / 2, []tollgate.Money{{Amount: 16, Currency: "eur"}}}, {cr(1), nil}} {
+		w, err := e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductVideo, Credits: c.credits, TTL: time.Hour}, newVideo("buyer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Status = tollgate.VideoCompleted
+		done, err := e.l.SettleVideo(e.ctx, w, &c.credits)
+		if err != nil || len(done.Revenue) != len(c.want) || (len(c.want) > 0 && done.Revenue[0] != c.want[0]) {
+			t.Errorf("%s credits: revenue %+v, %v; want %+v", c.credits, done.Revenue, err, c.want)
+		}
+	}
+	r, err := e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "buyer", Product: tollgate.ProductVideo, Credits: cr(1), TTL: time.Hour}, newVideo("buyer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Status = tollgate.VideoFailed
+	if done, err := e.l.SettleVideo(e.ctx, r, nil); err != nil || len(done.Revenue) != 0 || done.Charged != 0 {
+		t.Errorf("released: %+v, %v; want no charge and no revenue", done, err)
+	}
+}
