@@ -91,7 +91,7 @@ type Video struct {
 	// royalty and transferred credits are worth nothing. Set by the
 	// capture, in its transaction.
 	Revenue []Money `json:",omitempty"`
-	Demo bool // the local renderer stood in for the model (no provider configured)
+	Demo    bool    // the local renderer stood in for the model (no provider configured)
 	// FromFrame: an extension made as a clip of its own from the source's
 	// last frame, then joined to it, because the provider that made the
 	// source cannot extend it.
