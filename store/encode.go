@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"tollgate"
 )
@@ -154,6 +155,15 @@ func EncodeVideo(v tollgate.Video) string {
 		panic("encode video: " + err.Error())
 	}
 	return string(b)
+}
+
+// VideoEnded is when v ended, for the videos' ended_at column: nil while
+// it is queued or running.
+func VideoEnded(v tollgate.Video) *time.Time {
+	if v.Status != tollgate.VideoCompleted && v.Status != tollgate.VideoFailed {
+		return nil
+	}
+	return v.CompletedAt
 }
 
 // DecodeVideo decodes EncodeVideo, setting the version read beside it.

@@ -17,7 +17,9 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/store"
 	"tollgate/store/dial"
+	"tollgate/store/record"
 )
 
 // upgradeFixtures are the databases earlier releases left behind after
@@ -310,4 +312,83 @@ func diffLines(got, want []string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestVideoEndedBackfill: a job that ended before the videos' ended_at
+// column existed gets it from its document when the migration adds it,
+// on both stores, so a report over a period finds it.
+func TestVideoEndedBackfill(t *testing.T) {
+	t.Parallel()
+	ended := time.Date(2026, 11, 30, 12, 34, 56, 789000000, time.UTC)
+	doc := fmt.Sprintf(`{"ID":"video_old","AccountID":"acme","Status":"completed","Model":"sora-2","CompletedAt":%q}`, ended.Format(time.RFC3339Nano))
+	insert := fmt.Sprintf(`INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc) VALUES ('video_old', 'acme', 'completed', NULL, NULL, 3, '%s');`+
+		`INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc) VALUES ('video_running', 'acme', 'in_progress', NULL, NULL, 1, '{"ID":"video_running","Status":"in_progress"}');`, doc)
+	check := func(t *testing.T, dbURL string) {
+		t.Helper()
+		ctx := context.Background()
+		s, err := dial.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatalf("open and migrate: %v", err)
+		}
+		defer func() { _ = s.Close() }()
+		var got []tollgate.Video
+		err = s.Read(ctx, func(tx store.Tx) error {
+			got, err = tx.VideosEnded(ctx, record.VideosEndedParams{To: ended.Add(time.Hour), AfterAt: ended.Add(-time.Hour), Limit: 10})
+			return err
+		})
+		if err != nil || len(got) != 1 || got[0].ID != "video_old" {
+			t.Fatalf("ended after the backfill: %+v %v; want video_old alone", got, err)
+		}
+		if err := s.Read(ctx, func(tx store.Tx) error {
+			got, err = tx.VideosEnded(ctx, record.VideosEndedParams{To: ended.Add(time.Millisecond), AfterAt: ended.Add(-time.Millisecond), Limit: 10})
+			return err
+		}); err != nil || len(got) != 1 {
+			t.Errorf("ended_at is not within a millisecond of the document's CompletedAt: %v %v", got, err)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		b, err := os.ReadFile(filepath.Join(upgradeDir, "0020_characters.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "tollgate.db")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(insert)
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "sqlite:"+path)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		base := os.Getenv("TOLLGATE_TEST_DATABASE_URL")
+		if base == "" {
+			t.Skip("TOLLGATE_TEST_DATABASE_URL not set: skipping PostgreSQL")
+		}
+		t.Parallel()
+		b, err := os.ReadFile(filepath.Join(upgradeDir, "0020_characters.pg.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := fmt.Sprintf("tollgate_backfill_%d", time.Now().UnixNano())
+		dump := filepath.Join(t.TempDir(), "dump.sql")
+		sqlText := strings.ReplaceAll(string(b), "UPGRADE_SCHEMA", schema) + "\nSET search_path TO " + schema + ";\n" + insert + "\n"
+		if err := os.WriteFile(dump, []byte(sqlText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dropSchema(base, schema) })
+		if out, err := exec.Command("psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", dump, base).CombinedOutput(); err != nil {
+			t.Fatalf("psql: %v\n%s", err, out)
+		}
+		check(t, withSearchPath(t, base, schema))
+	})
 }

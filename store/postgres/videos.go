@@ -52,7 +52,7 @@ func (t *tx) VideoList(ctx context.Context, p record.VideoListParams) ([]tollgat
 }
 
 func (t *tx) VideoUpdate(ctx context.Context, v tollgate.Video) error {
-	r, err := t.exec(ctx, sqlq.VideoUpdate.PG, string(v.Status), v.NextAt, v.DeletedAt, store.EncodeVideo(v), v.ID, v.Version)
+	r, err := t.exec(ctx, sqlq.VideoUpdate.PG, string(v.Status), v.NextAt, v.DeletedAt, store.VideoEnded(v), store.EncodeVideo(v), v.ID, v.Version)
 	if err != nil {
 		return fmt.Errorf("update video %s: %w", v.ID, err)
 	}
@@ -63,6 +63,14 @@ func (t *tx) VideoUpdate(ctx context.Context, v tollgate.Video) error {
 		return fmt.Errorf("update video %s: %w", v.ID, err)
 	}
 	return fmt.Errorf("update video %s: written since version %d: %w", v.ID, v.Version, tollgate.ErrConflict)
+}
+
+func (t *tx) VideosEnded(ctx context.Context, p record.VideosEndedParams) ([]tollgate.Video, error) {
+	vs, err := query(ctx, t, scanVideo, sqlq.VideosEnded.PG, p.To, p.AfterAt, p.AfterAt, p.AfterID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("videos ended: %w", err)
+	}
+	return vs, nil
 }
 
 func (t *tx) VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Video, error) {

@@ -156,6 +156,9 @@ type Tx interface {
 	// VideosDue returns up to limit jobs whose NextAt is at or before now,
 	// soonest first: the job runner's work.
 	VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Video, error)
+	// VideosEnded pages through every account's jobs that ended
+	// (completed or failed) in [From, To), by when they ended, then id.
+	VideosEnded(ctx context.Context, p VideosEndedParams) ([]tollgate.Video, error)
 
 	// CharacterInsert stores a new character; an id taken fails with
 	// tollgate.ErrConflict.
@@ -191,6 +194,16 @@ type VideoListParams struct {
 	After     string // an id; "" starts at the first (or, descending, the last)
 	Desc      bool
 	Limit     int // 1 or more
+}
+
+// VideosEndedParams pages through the jobs that ended in a period.
+type VideosEndedParams struct {
+	To time.Time // exclusive
+	// AfterAt and AfterID are the last job of the previous page: when it
+	// ended and its id. The first page starts at the period's start and "".
+	AfterAt time.Time
+	AfterID string
+	Limit   int // 1 or more
 }
 
 // PaymentEventListParams filters and pages payment events.

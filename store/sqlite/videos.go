@@ -55,7 +55,7 @@ func (t *tx) VideoList(ctx context.Context, p record.VideoListParams) ([]tollgat
 }
 
 func (t *tx) VideoUpdate(ctx context.Context, v tollgate.Video) error {
-	r, err := t.exec(ctx, sqlq.VideoUpdate.Lite, string(v.Status), videoNext(&v), nullMicros(v.DeletedAt), store.EncodeVideo(v), v.ID, v.Version)
+	r, err := t.exec(ctx, sqlq.VideoUpdate.Lite, string(v.Status), videoNext(&v), nullMicros(v.DeletedAt), nullMicros(store.VideoEnded(v)), store.EncodeVideo(v), v.ID, v.Version)
 	if err != nil {
 		return fmt.Errorf("update video %s: %w", v.ID, err)
 	}
@@ -66,6 +66,14 @@ func (t *tx) VideoUpdate(ctx context.Context, v tollgate.Video) error {
 		return fmt.Errorf("update video %s: %w", v.ID, err)
 	}
 	return fmt.Errorf("update video %s: written since version %d: %w", v.ID, v.Version, tollgate.ErrConflict)
+}
+
+func (t *tx) VideosEnded(ctx context.Context, p record.VideosEndedParams) ([]tollgate.Video, error) {
+	rows, err := t.q.QueryContext(ctx, sqlq.VideosEnded.Lite, micros(p.To), micros(p.AfterAt), micros(p.AfterAt), p.AfterID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("videos ended: %w", mapErr(err))
+	}
+	return collect(rows, scanVideo)
 }
 
 func (t *tx) VideosDue(ctx context.Context, now time.Time, limit int) ([]tollgate.Video, error) {

@@ -41,6 +41,7 @@ var recordTests = []struct {
 	{"DeliveryDone", testDeliveryDone},
 	{"DeliveriesResend", testDeliveriesResend},
 	{"Videos", testVideos},
+	{"VideosEnded", testVideosEnded},
 	{"Characters", testCharacters},
 	{"EventEnqueueByAccount", testEventEnqueueByAccount},
 }

@@ -191,3 +191,58 @@ func testCharacters(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testVideosEnded: the jobs that ended (completed or failed) in a period,
+// across accounts, by when they ended then id, paged from the last row
+// read; running jobs and jobs that ended outside it are left out.
+func testVideosEnded(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	end := func(v tollgate.Video, st tollgate.VideoStatus, at time.Time) tollgate.Video {
+		v.Status, v.CompletedAt, v.Step, v.NextAt = st, &at, tollgate.StepDone, nil
+		return v
+	}
+	vs := []tollgate.Video{video("video_a", "a", T0), video("video_b", "b", T0), video("video_c", "a", T0), video("video_d", "c", T0),
+		video("video_e", "a", T0), video("video_f", "b", T0)}
+	write(t, s, func(tx store.Tx) error {
+		for _, v := range vs {
+			if err := tx.VideoInsert(ctx, v); err != nil {
+				return err
+			}
+		}
+		for i, e := range []tollgate.Video{
+			end(vs[0], tollgate.VideoCompleted, T0.Add(time.Hour)),
+			end(vs[1], tollgate.VideoFailed, T0.Add(time.Hour)), // the same instant: by id
+			end(vs[2], tollgate.VideoCompleted, T0.Add(2*time.Hour)),
+			end(vs[3], tollgate.VideoCompleted, T0.Add(-time.Hour)),   // before the period
+			end(vs[4], tollgate.VideoCompleted, T0.Add(24*time.Hour)), // at its end: excluded
+		} {
+			e.Version = 1
+			if err := tx.VideoUpdate(ctx, e); err != nil {
+				t.Errorf("end %d: %v", i, err)
+			}
+		}
+		return nil // vs[5] still queued
+	})
+	var got []string
+	p := record.VideosEndedParams{To: T0.Add(24 * time.Hour), AfterAt: T0, Limit: 2}
+	read(t, s, func(tx store.Tx) error {
+		for range 5 {
+			page, err := tx.VideosEnded(ctx, p)
+			if err != nil {
+				return err
+			}
+			for _, v := range page {
+				got = append(got, v.ID)
+			}
+			if len(page) < p.Limit {
+				break
+			}
+			last := page[len(page)-1]
+			p.AfterAt, p.AfterID = *last.CompletedAt, last.ID
+		}
+		return nil
+	})
+	if diff := cmp.Diff([]string{"video_a", "video_b", "video_c"}, got); diff != "" {
+		t.Errorf("videos ended in the period (-want +got):\n%s", diff)
+	}
+}

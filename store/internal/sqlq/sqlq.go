@@ -115,7 +115,10 @@ var (
 var (
 	VideoInsert = q(`INSERT INTO videos (id, account_id, status, next_at, deleted_at, version, doc) VALUES (?,?,?,?,?,1,?) ON CONFLICT (id) DO NOTHING`)
 	VideoByID   = q(`SELECT version, doc FROM videos WHERE id = ?`)
-	VideoUpdate = q(`UPDATE videos SET status = ?, next_at = ?, deleted_at = ?, version = version + 1, doc = ? WHERE id = ? AND version = ?`)
+	VideoUpdate = q(`UPDATE videos SET status = ?, next_at = ?, deleted_at = ?, ended_at = ?, version = version + 1, doc = ? WHERE id = ? AND version = ?`)
+	// VideosEnded takes the period's start and end, and the (ended_at, id)
+	// of the last row of the previous page (the start and "" at first).
+	VideosEnded = q(`SELECT version, doc FROM videos WHERE ended_at IS NOT NULL AND ended_at < ? AND (ended_at > ? OR (ended_at = ? AND id > ?)) ORDER BY ended_at, id LIMIT ?`)
 	VideosDue   = q(`SELECT version, doc FROM videos WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?`)
 	// VideoListAsc and VideoListDesc take the account, whether deleted
 	// jobs are listed too, a bound (exclusive:
