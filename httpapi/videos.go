@@ -755,6 +755,12 @@ func (s *Server) registerVideos() {
 	handle(s, op{pattern: "GET /v1/videos/characters/{character_id}", id: "getCharacter", tag: videos, surface: openaiAPI,
 		summary: "Get a character", answer: "The character."}, s.getCharacter)
 
+	handle(s, op{pattern: "GET /v1/reports/margin", id: "marginReport", tag: "reports", who: adminOnly,
+		summary: "Margin of video jobs", description: "Admin key only. The video jobs that ended in [from, to) per provider, model or " +
+			"UTC day: jobs completed and failed, credits charged, what those credits were paid for (revenue), what the providers " +
+			"charge by the catalog (cost), the margin, and what attempts whose outcome stayed unknown may cost. As JSON, or CSV with format=csv.",
+		answer: "The report."}, s.marginReport)
+
 	str := map[string]any{"type": "string"}
 	responses := map[string]any{"200": map[string]any{"description": "Received.", "content": map[string]any{"application/json": map[string]any{
 		"schema": map[string]any{"type": "object", "additionalProperties": false, "required": []any{"received", "result"},

@@ -204,6 +204,21 @@ func TestVideoOverHTTP(t *testing.T) {
 		if len(list.Data) != 1 || list.HasMore || list.FirstID == nil || *list.FirstID != v.ID {
 			t.Errorf("list %+v", list)
 		}
+		// The margin report counts it, for admin keys only, as JSON and CSV.
+		e.call(t, request{Method: "GET", Path: "/v1/reports/margin", Key: key}, 403, nil)
+		var m marginView
+		e.call(t, request{Method: "GET", Path: "/v1/reports/margin?group_by=provider", Key: adminKey}, 200, &m)
+		if len(m.Rows) != 1 || m.Rows[0].Key != "local" || m.Rows[0].Completed != 1 || m.Rows[0].Charged != v.Tollgate.Credits.Charged ||
+			m.Total.Completed != 1 || m.Total.Failed != m.Rows[0].Failed {
+			t.Errorf("margin by provider: %+v", m)
+		}
+		csvAns := e.call(t, request{Method: "GET", Path: "/v1/reports/margin?group_by=model&format=csv", Key: adminKey}, 200, nil)
+		lines := strings.Split(strings.TrimSpace(string(csvAns.Body)), "\n")
+		if csvAns.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(lines) != 3 || !strings.HasPrefix(lines[0], "key,currency,completed") ||
+			!strings.HasPrefix(lines[1], "sora-2,") || !strings.HasPrefix(lines[2], "total,") {
+			t.Errorf("margin as CSV: %s\n%q", csvAns.Header.Get("Content-Type"), lines)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/reports/margin?group_by=account", Key: adminKey}, 422, nil)
 		// Past expires_at the content is gone: a 404 in OpenAI's shape; the
 		// video itself, and its charge, stay.
 		before := e.do(t, request{Method: "GET", Path: "/v1/videos/" + v.ID + "/content?variant=thumbnail", Key: key})

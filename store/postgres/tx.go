@@ -611,7 +611,7 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 		b.Queue(idempotencyInsertSQL, c.args()...)
 	}
 	if len(w.Videos) > 0 {
-		b.Queue(videoInsertSQL, videoArrays(w.Videos)...)
+		b.Queue(videoInsertSQL, videoArrays(w.Videos)[:7]...)
 	}
 	if len(w.VideoUpdates) > 0 {
 		b.Queue(videoUpdateSQL, videoArrays(w.VideoUpdates)...)
@@ -657,24 +657,26 @@ const (
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::bigint[])
 		AS u(id, account_id, status, next_at, deleted_at, doc, version)
 	ON CONFLICT (id) DO NOTHING RETURNING id`
-	videoUpdateSQL = `UPDATE videos v SET status = u.status, next_at = u.next_at, deleted_at = u.deleted_at, version = v.version + 1, doc = u.doc
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::bigint[])
-		AS u(id, account_id, status, next_at, deleted_at, doc, version)
+	videoUpdateSQL = `UPDATE videos v SET status = u.status, next_at = u.next_at, deleted_at = u.deleted_at, ended_at = u.ended_at,
+		version = v.version + 1, doc = u.doc
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::bigint[], $8::timestamptz[])
+		AS u(id, account_id, status, next_at, deleted_at, doc, version, ended_at)
 	WHERE v.id = u.id AND v.version = u.version RETURNING v.id`
 )
 
-// videoArrays returns the jobs as one array per column of videoInsertSQL
-// and videoUpdateSQL (the version is the one an update checks).
+// videoArrays returns the jobs as one array per column of videoUpdateSQL
+// (the version is the one an update checks); videoInsertSQL takes the
+// first seven (a job is never made ended).
 func videoArrays(vs []tollgate.Video) []any {
 	n := len(vs)
 	id, acct, status, doc := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	next, deleted, version := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]int64, n)
+	next, deleted, ended, version := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]int64, n)
 	for i := range vs {
 		v := &vs[i]
 		id[i], acct[i], status[i], doc[i] = v.ID, v.AccountID, string(v.Status), store.EncodeVideo(*v)
-		next[i], deleted[i], version[i] = tsz(v.NextAt), tsz(v.DeletedAt), v.Version
+		next[i], deleted[i], ended[i], version[i] = tsz(v.NextAt), tsz(v.DeletedAt), tsz(store.VideoEnded(*v)), v.Version
 	}
-	return []any{id, acct, status, next, deleted, doc, version}
+	return []any{id, acct, status, next, deleted, doc, version, ended}
 }
 
 // holdArrays returns the holds as one array per column of HoldCols.

@@ -202,7 +202,7 @@ func testVideosEnded(t *testing.T, s store.Store) {
 		return v
 	}
 	vs := []tollgate.Video{video("video_a", "a", T0), video("video_b", "b", T0), video("video_c", "a", T0), video("video_d", "c", T0),
-		video("video_e", "a", T0), video("video_f", "b", T0)}
+		video("video_e", "a", T0), video("video_f", "b", T0), video("video_g", "c", T0)}
 	write(t, s, func(tx store.Tx) error {
 		for _, v := range vs {
 			if err := tx.VideoInsert(ctx, v); err != nil {
@@ -220,6 +220,12 @@ func testVideosEnded(t *testing.T, s store.Store) {
 			if err := tx.VideoUpdate(ctx, e); err != nil {
 				t.Errorf("end %d: %v", i, err)
 			}
+		}
+		// Ended through the committer's writes, as the ledger ends a job.
+		g := end(vs[6], tollgate.VideoCompleted, T0.Add(3*time.Hour))
+		g.Version = 1
+		if err := tx.Apply(ctx, &store.Writes{VideoUpdates: []tollgate.Video{g}}); err != nil {
+			t.Errorf("end through Apply: %v", err)
 		}
 		return nil // vs[5] still queued
 	})
@@ -242,7 +248,7 @@ func testVideosEnded(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	if diff := cmp.Diff([]string{"video_a", "video_b", "video_c"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"video_a", "video_b", "video_c", "video_g"}, got); diff != "" {
 		t.Errorf("videos ended in the period (-want +got):\n%s", diff)
 	}
 }
