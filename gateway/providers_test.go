@@ -223,7 +223,10 @@ func TestChaosAllProviders(t *testing.T) {
 			size    string
 		}{{"runway-gen4.5", 5, "1280x720"}, {"luma-ray-2", 5, "720x1280"}, {"luma-ray-flash-2", 9, "1920x1080"}, {"veo-3", 8, "1280x720"},
 			{"veo-3-fast", 4, "720x1280"}, {"kling-2.1-master", 10, "1280x720"}, {"pika-2.2", 5, "1080x1920"}}
-		type job struct{ id, prompt string }
+		type job struct {
+			id, prompt, model, size string
+			seconds                 int
+		}
 		var jobs []job
 		for round := range 3 {
 			for _, m := range models {
@@ -232,12 +235,13 @@ func TestChaosAllProviders(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", m.model, err)
 				}
-				jobs = append(jobs, job{v.ID, prompt})
+				jobs = append(jobs, job{v.ID, prompt, m.model, m.size, m.seconds})
 			}
 		}
 		var completed int
 		var charged tollgate.Credits
 		codes, by, dupes := map[string]int{}, map[string]int{}, map[string]int{}
+		var dupeCost []tollgate.Money
 		for _, j := range jobs {
 			v := e.waitFor(j.id, 120*time.Second)
 			charged += v.Charged
@@ -245,6 +249,12 @@ func TestChaosAllProviders(t *testing.T) {
 				switch n := cr(j.prompt); {
 				case n > 1 && classes[name] == "heuristic":
 					dupes[name] += n - 1
+					for _, o := range pricing.Default().Offers(j.model, time.Now()) {
+						if secs, ok := o.Duration(j.seconds); ok && o.Provider == name {
+							c, _ := o.CostFor(secs, j.size)
+							dupeCost = addCost(dupeCost, tollgate.Money{Amount: c.Amount * int64(n-1), Currency: c.Currency})
+						}
+					}
 				case n > 1:
 					t.Errorf("%s: %s (%s) made it %d times", j.prompt, name, classes[name], n)
 				}
@@ -269,7 +279,7 @@ func TestChaosAllProviders(t *testing.T) {
 		for name, fl := range failures {
 			inj[name] = fl()
 		}
-		t.Logf("%d jobs: %d completed %v, failed %v; duplicates at heuristic providers %v; failures injected %v", len(jobs), completed, by, codes, dupes, inj)
+		t.Logf("%d jobs: %d completed %v, failed %v; duplicates at heuristic providers %v costing %v; failures injected %v", len(jobs), completed, by, codes, dupes, dupeCost, inj)
 		if completed < len(jobs)/2 {
 			t.Errorf("%d of %d jobs completed: the run proves little", completed, len(jobs))
 		}
@@ -319,6 +329,10 @@ func TestRouterAcrossAdapters(t *testing.T) {
 	if cs, _ := r.Candidates(ctx, q); names(cs)[2] != "replicate" {
 		t.Errorf("fastest: %v, want replicate last", names(cs))
 	}
+	q.Policy = router.Balanced // cost times expected time: replicate's is the worst of both
+	if cs, _ := r.Candidates(ctx, q); names(cs)[2] != "replicate" {
+		t.Errorf("balanced: %v, want replicate last", names(cs))
+	}
 	q.Policy, q.Providers = "", []string{"replicate"}
 	if cs, _ := r.Candidates(ctx, q); len(cs) != 1 || cs[0].Offer.Provider != "replicate" {
 		t.Errorf("providers=[replicate]: %v", names(cs))
@@ -352,3 +366,14 @@ func TestRouterAcrossAdapters(t *testing.T) {
 type stepClock struct{ now time.Time }
 
 func (c *stepClock) Now() time.Time { return c.now }
+
+// addCost adds m to the amount of its currency in ms.
+func addCost(ms []tollgate.Money, m tollgate.Money) []tollgate.Money {
+	for i := range ms {
+		if ms[i].Currency == m.Currency {
+			ms[i].Amount += m.Amount
+			return ms
+		}
+	}
+	return append(ms, m)
+}

@@ -80,6 +80,14 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want the batches run so far", name, got)
 		}
 	}
+	if got := sample(body, "tollgate_ready"); got != 1 {
+		t.Errorf("tollgate_ready = %v, want 1", got)
+	}
+	for _, name := range []string{"tollgate_disk_free_bytes", "tollgate_database_bytes", "tollgate_last_backup_timestamp_seconds", "tollgate_verify_violations"} {
+		if !strings.Contains(body, "\n"+name+" ") {
+			t.Errorf("%s is missing", name)
+		}
+	}
 	if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_") {
 		t.Error("Go's and the process's collectors are missing")
 	}

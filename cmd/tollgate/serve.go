@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -295,6 +296,7 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	limit := newConnLimit(maxConns, log)
 	listenURL := "http://" + ln.Addr().String()
 	hl := &health{ledger: l}
+	met.Register(hl.gauges()...)
 	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
 		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness, Videos: videos, Metrics: met.Handler()}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
@@ -686,4 +688,54 @@ func circuits(rt *router.Router) []prometheus.Collector {
 		}))
 	}
 	return out
+}
+
+// gauges exposes the operations signals /readyz shows, read at scrape
+// time from the last measures: NaN where nothing was measured yet (the
+// signals are SQLite's; PostgreSQL's server watches its own).
+func (h *health) gauges() []prometheus.Collector {
+	nan := math.NaN()
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	signal := func(f func(*httpapi.Signals) float64) func() float64 {
+		return func() float64 {
+			if s := h.signals.Load(); s != nil {
+				return f(s)
+			}
+			return nan
+		}
+	}
+	return []prometheus.Collector{
+		gauge("tollgate_ready", "1 while this instance should take traffic (as /readyz).", func() float64 {
+			if h.draining.Load() {
+				return 0
+			}
+			return 1
+		}),
+		gauge("tollgate_disk_free_bytes", "Free space on the data directory's disk (SQLite).", signal(func(s *httpapi.Signals) float64 { return float64(s.DiskFreeBytes) })),
+		gauge("tollgate_disk_free_ratio", "That space as a share of the disk.", signal(func(s *httpapi.Signals) float64 { return s.DiskFreeRatio })),
+		gauge("tollgate_database_bytes", "The SQLite database's size, its WAL included.", signal(func(s *httpapi.Signals) float64 { return float64(s.DatabaseBytes) })),
+		gauge("tollgate_last_backup_timestamp_seconds", "When tollgate backup last wrote a backup of the data directory (0: never).", signal(func(s *httpapi.Signals) float64 {
+			if s.LastBackupAt == nil {
+				return 0
+			}
+			return float64(s.LastBackupAt.Unix())
+		})),
+		gauge("tollgate_replica_in_sync", "1 while the replica has every transaction the database has (with TOLLGATE_REPLICA_URL).", signal(func(s *httpapi.Signals) float64 {
+			switch {
+			case s.Replica == nil:
+				return nan
+			case s.Replica.InSync:
+				return 1
+			}
+			return 0
+		})),
+		gauge("tollgate_verify_violations", "Violations the last scheduled verify found (NaN before the first).", func() float64 {
+			if v := h.verify.Load(); v != nil {
+				return float64(len(v.Violations))
+			}
+			return nan
+		}),
+	}
 }
