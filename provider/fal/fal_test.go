@@ -23,32 +23,14 @@ import (
 
 const kling = "fal-ai/kling-video/v2.1/master/text-to-video"
 
-func errOf(err error) *router.Error {
-	var e *router.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &router.Error{Kind: -1, Message: "not a *router.Error"}
-}
-
 func client(f *faltest.Fake, callback string) *fal.Client {
 	return fal.New(fal.Options{QueueURL: f.URL, APIURL: f.URL, JWKSURL: f.JWKSURL(), APIKey: faltest.Key, CallbackURL: callback, Timeout: 2 * time.Second})
 }
 
 func wait(t *testing.T, c *fal.Client, id string) router.Status {
 	t.Helper()
-	for range 400 {
-		st, err := c.Status(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.State != router.Running {
-			return st
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s still running", id)
-	return router.Status{}
+	st, _ := providertest.Wait(t, c.Status, id)
+	return st
 }
 
 // TestClient runs the adapter against the fake for each model family:
@@ -102,16 +84,16 @@ func TestClient(t *testing.T) {
 	if err := c.Cancel(ctx, cid); !errors.Is(err, router.ErrCannotCancel) {
 		t.Errorf("cancel of a completed request: %v, want ErrCannotCancel", err)
 	}
-	if _, err := fal.New(fal.Options{QueueURL: f.URL, APIKey: "wrong"}).Submit(ctx, job("a fox")); errOf(err).Kind != router.Terminal {
+	if _, err := fal.New(fal.Options{QueueURL: f.URL, APIKey: "wrong"}).Submit(ctx, job("a fox")); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a wrong key: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: kling, Prompt: "a fox", Seconds: 6, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: kling, Prompt: "a fox", Seconds: 6, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a duration Kling refuses: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "fal-ai/../x", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "fal-ai/../x", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a model with a dot-dot segment: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); errOf(err).Kind != router.Refused {
+	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
 	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "RUNNERDIED fox": router.Terminal} {
@@ -124,7 +106,7 @@ func TestClient(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"nothing", "fal-ai/kling-video/../../x", "a/b/c d"} {
-		if _, err := c.Status(ctx, bad); errOf(err).Kind != router.Terminal {
+		if _, err := c.Status(ctx, bad); providertest.ErrOf(err).Kind != router.Terminal {
 			t.Errorf("status of %q: %v, want terminal", bad, err)
 		}
 	}
@@ -154,13 +136,13 @@ func TestReconcile(t *testing.T) {
 	}
 	never := j
 	never.Prompt = "never sent"
-	if _, found, err := c.Reconcile(ctx, never); found || errOf(err).Kind != router.Unknown {
+	if _, found, err := c.Reconcile(ctx, never); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("no match: found %v, %v; want unknown (a listing proves no absence)", found, err)
 	}
 	if _, err := c.Submit(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := c.Reconcile(ctx, j); found || errOf(err).Code != "ambiguous" {
+	if _, found, err := c.Reconcile(ctx, j); found || providertest.ErrOf(err).Code != "ambiguous" {
 		t.Errorf("two matches: found %v, %v; want ambiguous", found, err)
 	}
 }
@@ -235,16 +217,10 @@ func TestLostAndFailed(t *testing.T) {
 	f := faltest.New(time.Hour, providertest.Chaos{Rate: 1, Seed: 2, Hang: 500 * time.Millisecond})
 	defer f.Close()
 	c := fal.New(fal.Options{QueueURL: f.URL, APIURL: f.URL, APIKey: faltest.Key, Timeout: 300 * time.Millisecond})
-	kinds := map[string]int{}
-	for i := range 40 {
+	providertest.CheckSubmitOutcomes(t, 40, func(i int) error {
 		_, err := c.Submit(context.Background(), router.Job{Model: kling, Prompt: "a fox " + strconv.Itoa(i), Seconds: 5, Size: "1280x720"})
-		kinds[errOf(err).Kind.String()]++
-	}
-	fails := f.Failures()
-	if kinds["unknown"] != fails[providertest.FailLost]+fails[providertest.FailMalformed]+fails[providertest.FailHang] ||
-		kinds["retryable"] != fails[providertest.Fail500]+fails[providertest.Fail503]+fails[providertest.Fail429] {
-		t.Errorf("outcomes %v for failures %v", kinds, fails)
-	}
+		return err
+	}, f.Failures)
 }
 
 func FuzzParse(f *testing.F) {

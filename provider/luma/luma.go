@@ -146,10 +146,6 @@ type Generation struct {
 	} `json:"request"`
 }
 
-func usableID(id string) bool {
-	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#%")
-}
-
 // ParseGeneration reads a generation, refusing one without an id or with
 // a state Luma does not have.
 func ParseGeneration(b []byte) (Generation, error) {
@@ -157,7 +153,7 @@ func ParseGeneration(b []byte) (Generation, error) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		return g, fmt.Errorf("the generation does not parse: %w", err)
 	}
-	if !usableID(g.ID) {
+	if !call.UsableID(g.ID) {
 		return g, errors.New("the generation has no usable id")
 	}
 	switch g.State {
@@ -208,22 +204,14 @@ func refused(reason string) bool {
 }
 
 func (c *Client) generation(ctx context.Context, id string) (Generation, error) {
-	if !usableID(id) {
-		return Generation{}, &router.Error{Kind: router.Terminal, Code: "not_found", Message: fmt.Sprintf("%q is not a Luma generation id", id)}
+	if !call.UsableID(id) {
+		return Generation{}, call.NotAJob("Luma", id)
 	}
 	req, err := c.request(ctx, http.MethodGet, "/generations/"+id, nil)
 	if err != nil {
 		return Generation{}, err
 	}
-	b, _, err := call.Send(c.http, req, false, ParseError)
-	if err != nil {
-		return Generation{}, err
-	}
-	g, err := ParseGeneration(b)
-	if err != nil {
-		return Generation{}, call.Malformed(false, err)
-	}
-	return g, nil
+	return call.Read(c.http, req, ParseError, ParseGeneration)
 }
 
 // Status reads the generation.

@@ -20,31 +20,15 @@ import (
 	"tollgate/router"
 )
 
-func errOf(err error) *router.Error {
-	var e *router.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &router.Error{Kind: -1, Message: "not a *router.Error"}
-}
-
 func wait(t *testing.T, c *luma.Client, id string) router.Status {
 	t.Helper()
-	for range 400 {
-		st, err := c.Status(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
+	st, progress := providertest.Wait(t, c.Status, id)
+	for _, p := range progress {
+		if p != -1 {
+			t.Errorf("Luma reports no progress, got %d", p)
 		}
-		if st.State != router.Running {
-			return st
-		}
-		if st.Progress != -1 {
-			t.Errorf("Luma reports no progress, got %d", st.Progress)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("%s still running", id)
-	return router.Status{}
+	return st
 }
 
 // receiver records the callbacks Luma posts, through the adapter's
@@ -126,16 +110,16 @@ func TestClient(t *testing.T) {
 	job := func(prompt string) router.Job {
 		return router.Job{Model: "ray-2", Prompt: prompt, Seconds: 5, Size: "1280x720", SubmittedAt: time.Now()}
 	}
-	if _, err := luma.New(luma.Options{BaseURL: f.BaseURL(), APIKey: "wrong"}).Submit(ctx, job("a fox")); errOf(err).Kind != router.Terminal {
+	if _, err := luma.New(luma.Options{BaseURL: f.BaseURL(), APIKey: "wrong"}).Submit(ctx, job("a fox")); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a wrong key: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "ray-2", Prompt: "a fox", Seconds: 6, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "ray-2", Prompt: "a fox", Seconds: 6, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a duration Luma does not make: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); errOf(err).Kind != router.Refused {
+	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoRemix, Prompt: "x", SourceJob: id}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoRemix, Prompt: "x", SourceJob: id}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a remix: %v, want terminal", err)
 	}
 	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BROKEN fox": router.Terminal} {
@@ -147,7 +131,7 @@ func TestClient(t *testing.T) {
 			t.Errorf("%s: %+v, want failed and %s", prompt, st, want)
 		}
 	}
-	if _, err := c.Status(ctx, "00000000-none"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "00000000-none"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown generation: %v, want terminal", err)
 	}
 }
@@ -183,7 +167,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("a submit never made, a minute ago: found %v, %v; want not found, for sure", found, err)
 	}
 	never.SubmittedAt = time.Now()
-	if _, found, err := exact.Reconcile(ctx, never); found || errOf(err).Kind != router.Unknown {
+	if _, found, err := exact.Reconcile(ctx, never); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("a submit a moment ago, not listed: found %v, %v; want unknown (it may not be listed yet)", found, err)
 	}
 
@@ -200,11 +184,11 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("heuristic reconcile: %s %v %v, want %s", got, found, err, hid)
 	}
 	h.Prompt = "never sent"
-	if _, found, err := heur.Reconcile(ctx, h); found || errOf(err).Kind != router.Unknown {
+	if _, found, err := heur.Reconcile(ctx, h); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("heuristic, no match: found %v, %v; want unknown", found, err)
 	}
 	amb := router.Job{Model: "ray-2", Prompt: "a lost fox", Seconds: 9, Size: "720x1280", SubmittedAt: at}
-	if _, found, err := heur.Reconcile(ctx, amb); found || errOf(err).Code != "ambiguous" {
+	if _, found, err := heur.Reconcile(ctx, amb); found || providertest.ErrOf(err).Code != "ambiguous" {
 		t.Errorf("heuristic, many matches: found %v, %v; want ambiguous", found, err)
 	}
 }
@@ -235,16 +219,10 @@ func TestLostAndFailed(t *testing.T) {
 	f := lumatest.New(time.Hour, providertest.Chaos{Rate: 1, Seed: 5, Hang: 500 * time.Millisecond})
 	defer f.Close()
 	c := luma.New(luma.Options{BaseURL: f.BaseURL(), APIKey: lumatest.Key, Timeout: 300 * time.Millisecond})
-	kinds := map[string]int{}
-	for i := range 40 {
+	providertest.CheckSubmitOutcomes(t, 40, func(i int) error {
 		_, err := c.Submit(context.Background(), router.Job{Model: "ray-2", Prompt: "a fox " + strings.Repeat("x", i), Seconds: 5, Size: "1280x720"})
-		kinds[errOf(err).Kind.String()]++
-	}
-	fails := f.Failures()
-	if kinds["unknown"] != fails[providertest.FailLost]+fails[providertest.FailMalformed]+fails[providertest.FailHang] ||
-		kinds["retryable"] != fails[providertest.Fail500]+fails[providertest.Fail503]+fails[providertest.Fail429] {
-		t.Errorf("outcomes %v for failures %v", kinds, fails)
-	}
+		return err
+	}, f.Failures)
 }
 
 func FuzzParseGeneration(f *testing.F) {

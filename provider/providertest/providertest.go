@@ -7,11 +7,14 @@ package providertest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"tollgate"
@@ -158,23 +161,110 @@ func (c *Clips) Serve(w http.ResponseWriter, r *http.Request, seconds int, size 
 // SendSigned posts body to url signed as Standard Webhooks with secret
 // ("whsec_...") under message id, and reports whether it was answered 2xx.
 func SendSigned(url, secret, id string, body []byte) bool {
-	ts := time.Now().Unix()
-	sig, err := jobs.Sign(secret, id, ts, body)
+	return post(&http.Client{Timeout: 5 * time.Second}, Delivery{URL: url, Body: body, Header: func() http.Header { return StandardHeaders(secret, id, body) }})
+}
+
+// ErrOf returns err as a *router.Error, or one of kind -1 when it is not.
+func ErrOf(err error) *router.Error {
+	var e *router.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &router.Error{Kind: -1, Message: fmt.Sprintf("not a *router.Error: %v", err)}
+}
+
+// Wait polls status until the job is no longer running (at most 2 s) and
+// returns its end and the progress reported on the way.
+func Wait(t testing.TB, status func(ctx context.Context, id string) (router.Status, error), id string) (router.Status, []int) {
+	t.Helper()
+	var progress []int
+	for range 400 {
+		st, err := status(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != router.Running {
+			return st, progress
+		}
+		progress = append(progress, st.Progress)
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s still running", id)
+	return router.Status{}, nil
+}
+
+// CheckSubmitOutcomes makes n submits against a fake failing every
+// request, and checks each failure's kind against what was injected: a
+// submit lost, cut short or hung is Unknown (the provider may have made
+// the job); a 5xx or 429, made before anything started, is retryable.
+func CheckSubmitOutcomes(t testing.TB, n int, submit func(i int) error, failures func() map[string]int) {
+	t.Helper()
+	kinds := map[string]int{}
+	for i := range n {
+		kinds[ErrOf(submit(i)).Kind.String()]++
+	}
+	f := failures()
+	if kinds["unknown"] != f[FailLost]+f[FailMalformed]+f[FailHang] || kinds["retryable"] != f[Fail500]+f[Fail503]+f[Fail429] {
+		t.Errorf("outcomes %v for the failures injected %v", kinds, f)
+	}
+}
+
+// Delivery is a callback a fake posts: Times copies of Body to URL, each
+// with the headers Header makes (signed afresh for each try).
+type Delivery struct {
+	URL    string
+	Body   []byte
+	Header func() http.Header
+	Times  int // 0 counts as 1
+}
+
+// Deliver runs a fake's callbacks until due reports stop: every 5 ms it
+// takes the deliveries due and posts each, trying up to tries times,
+// pause apart, until one is answered 2xx, which ok is told of.
+func Deliver(due func() (ds []Delivery, stop bool), tries int, pause time.Duration, ok func()) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for range t.C {
+		ds, stop := due()
+		if stop {
+			return
+		}
+		for _, d := range ds {
+			for range max(d.Times, 1) {
+				for range tries {
+					if post(c, d) {
+						ok()
+						break
+					}
+					time.Sleep(pause)
+				}
+			}
+		}
+	}
+}
+
+func post(c *http.Client, d Delivery) bool {
+	req, err := http.NewRequest(http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return false
 	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
+	if d.Header != nil {
+		req.Header = d.Header()
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Webhook-Id", id)
-	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Webhook-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode/100 == 2
+}
+
+// StandardHeaders signs body as Standard Webhooks with secret
+// ("whsec_...") under message id, now.
+func StandardHeaders(secret, id string, body []byte) http.Header {
+	ts := time.Now().Unix()
+	sig, _ := jobs.Sign(secret, id, ts, body)
+	return http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {strconv.FormatInt(ts, 10)}, "Webhook-Signature": {sig}}
 }

@@ -207,10 +207,6 @@ func (p Prediction) errorText() string {
 	}
 }
 
-func usableID(id string) bool {
-	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#%")
-}
-
 // ParsePrediction reads a prediction, refusing one without an id or with
 // a status Replicate does not have.
 func ParsePrediction(b []byte) (Prediction, error) {
@@ -218,7 +214,7 @@ func ParsePrediction(b []byte) (Prediction, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return p, fmt.Errorf("the prediction does not parse: %w", err)
 	}
-	if !usableID(p.ID) {
+	if !call.UsableID(p.ID) {
 		return p, errors.New("the prediction has no usable id")
 	}
 	switch p.Status {
@@ -262,22 +258,14 @@ func refused(s string) bool {
 }
 
 func (c *Client) prediction(ctx context.Context, id string) (Prediction, error) {
-	if !usableID(id) {
-		return Prediction{}, &router.Error{Kind: router.Terminal, Code: "not_found", Message: fmt.Sprintf("%q is not a Replicate prediction id", id)}
+	if !call.UsableID(id) {
+		return Prediction{}, call.NotAJob("Replicate", id)
 	}
 	req, err := c.request(ctx, http.MethodGet, "/predictions/"+id, nil)
 	if err != nil {
 		return Prediction{}, err
 	}
-	b, _, err := call.Send(c.http, req, false, ParseError)
-	if err != nil {
-		return Prediction{}, err
-	}
-	p, err := ParsePrediction(b)
-	if err != nil {
-		return Prediction{}, call.Malformed(false, err)
-	}
-	return p, nil
+	return call.Read(c.http, req, ParseError, ParsePrediction)
 }
 
 // Status reads the prediction. Replicate reports no progress for these
@@ -332,7 +320,7 @@ func (c *Client) Fetch(ctx context.Context, id string, w io.Writer) error {
 
 // Cancel cancels the prediction (POST /v1/predictions/{id}/cancel).
 func (c *Client) Cancel(ctx context.Context, id string) error {
-	if !usableID(id) {
+	if !call.UsableID(id) {
 		return nil
 	}
 	req, err := c.request(ctx, http.MethodPost, "/predictions/"+id+"/cancel", nil)

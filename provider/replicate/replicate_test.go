@@ -21,28 +21,10 @@ import (
 	"tollgate/router"
 )
 
-func errOf(err error) *router.Error {
-	var e *router.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &router.Error{Kind: -1, Message: "not a *router.Error"}
-}
-
 func wait(t *testing.T, c *replicate.Client, id string) router.Status {
 	t.Helper()
-	for range 400 {
-		st, err := c.Status(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.State != router.Running {
-			return st
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s still running", id)
-	return router.Status{}
+	st, _ := providertest.Wait(t, c.Status, id)
+	return st
 }
 
 // hooks records the webhooks Replicate sends, as the adapter verifies them.
@@ -134,19 +116,19 @@ func TestClient(t *testing.T) {
 	job := func(prompt string) router.Job {
 		return router.Job{Model: "google/veo-3", Prompt: prompt, Seconds: 8, Size: "1280x720", SubmittedAt: time.Now()}
 	}
-	if _, err := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: "r8_wrong"}).Submit(ctx, job("a fox")); errOf(err).Kind != router.Terminal {
+	if _, err := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: "r8_wrong"}).Submit(ctx, job("a fox")); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a wrong token: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "google/veo-3", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "google/veo-3", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a duration the model refuses: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "nobody/nothing", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "nobody/nothing", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown model: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "veo-3", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "veo-3", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a model that is not owner/name: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); errOf(err).Kind != router.Refused {
+	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
 	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BROKEN fox": router.Terminal} {
@@ -158,7 +140,7 @@ func TestClient(t *testing.T) {
 			t.Errorf("%s: %+v, want failed and %s", prompt, st, want)
 		}
 	}
-	if _, err := c.Status(ctx, "nonexistent0000000000000000"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "nonexistent0000000000000000"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown prediction: %v, want terminal", err)
 	}
 }
@@ -193,7 +175,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("a submit never made, a minute ago: found %v, %v; want not found, for sure", found, err)
 	}
 	never.SubmittedAt = time.Now()
-	if _, found, err := exact.Reconcile(ctx, never); found || errOf(err).Kind != router.Unknown {
+	if _, found, err := exact.Reconcile(ctx, never); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("a submit a moment ago, not listed: found %v, %v; want unknown", found, err)
 	}
 
@@ -207,10 +189,10 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("heuristic reconcile: %s %v %v, want %s", got, found, err, hid)
 	}
 	h.Prompt = "never sent"
-	if _, found, err := heur.Reconcile(ctx, h); found || errOf(err).Kind != router.Unknown {
+	if _, found, err := heur.Reconcile(ctx, h); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("heuristic, no match: found %v, %v; want unknown", found, err)
 	}
-	if _, found, err := heur.Reconcile(ctx, router.Job{Model: "google/veo-3", Prompt: "a lost fox", SubmittedAt: j.SubmittedAt}); found || errOf(err).Code != "ambiguous" {
+	if _, found, err := heur.Reconcile(ctx, router.Job{Model: "google/veo-3", Prompt: "a lost fox", SubmittedAt: j.SubmittedAt}); found || providertest.ErrOf(err).Code != "ambiguous" {
 		t.Errorf("heuristic, many matches: found %v, %v; want ambiguous", found, err)
 	}
 }
@@ -258,16 +240,10 @@ func TestLostAndFailed(t *testing.T) {
 	f := replicatetest.New(time.Hour, providertest.Chaos{Rate: 1, Seed: 9, Hang: 500 * time.Millisecond})
 	defer f.Close()
 	c := replicate.New(replicate.Options{BaseURL: f.BaseURL(), APIKey: replicatetest.Key, Timeout: 300 * time.Millisecond})
-	kinds := map[string]int{}
-	for i := range 40 {
+	providertest.CheckSubmitOutcomes(t, 40, func(i int) error {
 		_, err := c.Submit(context.Background(), router.Job{Model: "google/veo-3", Prompt: "a fox " + strconv.Itoa(i), Seconds: 8, Size: "1280x720"})
-		kinds[errOf(err).Kind.String()]++
-	}
-	fails := f.Failures()
-	if kinds["unknown"] != fails[providertest.FailLost]+fails[providertest.FailMalformed]+fails[providertest.FailHang] ||
-		kinds["retryable"] != fails[providertest.Fail500]+fails[providertest.Fail503]+fails[providertest.Fail429] {
-		t.Errorf("outcomes %v for failures %v", kinds, fails)
-	}
+		return err
+	}, f.Failures)
 }
 
 func FuzzParsePrediction(f *testing.F) {

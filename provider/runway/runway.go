@@ -111,14 +111,10 @@ func (c *Client) Submit(ctx context.Context, j router.Job) (string, error) {
 	var created struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(ans, &created); err != nil || !usableID(created.ID) {
+	if err := json.Unmarshal(ans, &created); err != nil || !call.UsableID(created.ID) {
 		return "", call.Malformed(true, fmt.Errorf("the task's answer has no usable id: %.200s", ans))
 	}
 	return created.ID, nil
-}
-
-func usableID(id string) bool {
-	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#")
 }
 
 // Task is Runway's task object, as far as Tollgate reads it.
@@ -141,7 +137,7 @@ func ParseTask(b []byte) (Task, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return t, fmt.Errorf("the task does not parse: %w", err)
 	}
-	if !usableID(t.ID) {
+	if !call.UsableID(t.ID) {
 		return t, errors.New("the task has no usable id")
 	}
 	known := false
@@ -187,22 +183,14 @@ func ParseError(status int, h http.Header, body []byte) *router.Error {
 }
 
 func (c *Client) task(ctx context.Context, id string) (Task, error) {
-	if !usableID(id) {
-		return Task{}, &router.Error{Kind: router.Terminal, Code: "not_found", Message: fmt.Sprintf("%q is not a Runway task id", id)}
+	if !call.UsableID(id) {
+		return Task{}, call.NotAJob("Runway", id)
 	}
 	req, err := c.request(ctx, http.MethodGet, "/v1/tasks/"+id, nil)
 	if err != nil {
 		return Task{}, err
 	}
-	b, _, err := call.Send(c.http, req, false, ParseError)
-	if err != nil {
-		return Task{}, err
-	}
-	t, err := ParseTask(b)
-	if err != nil {
-		return Task{}, call.Malformed(false, err)
-	}
-	return t, nil
+	return call.Read(c.http, req, ParseError, ParseTask)
 }
 
 // Status reads the task. Runway's progress (0 to 1) is reported while it
@@ -271,7 +259,7 @@ func (c *Client) Fetch(ctx context.Context, id string, w io.Writer) error {
 // Cancel cancels a task that is pending or running (DELETE /v1/tasks/{id});
 // a task Runway no longer knows is as good as cancelled.
 func (c *Client) Cancel(ctx context.Context, id string) error {
-	if !usableID(id) {
+	if !call.UsableID(id) {
 		return nil
 	}
 	req, err := c.request(ctx, http.MethodDelete, "/v1/tasks/"+id, nil)

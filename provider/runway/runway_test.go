@@ -3,7 +3,6 @@ package runway_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -23,33 +22,9 @@ func client(f *runwaytest.Fake, key string) *runway.Client {
 	return runway.New(runway.Options{BaseURL: f.URL, APIKey: key, Timeout: 2 * time.Second})
 }
 
-func errOf(err error) *router.Error {
-	var e *router.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &router.Error{Kind: -1, Message: "not a *router.Error"}
-}
-
 func wait(t *testing.T, c *runway.Client, id string) (router.Status, []int) {
 	t.Helper()
-	var progress []int
-	for range 400 {
-		st, err := c.Status(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.State != router.Running {
-			return st, progress
-		}
-		if st.Progress < 0 || st.Progress > 99 {
-			t.Errorf("running with progress %d", st.Progress)
-		}
-		progress = append(progress, st.Progress)
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s still running", id)
-	return router.Status{}, nil
+	return providertest.Wait(t, c.Status, id)
 }
 
 func pngFile(t *testing.T) string {
@@ -88,6 +63,9 @@ func TestClient(t *testing.T) {
 	}
 	rose := false
 	for i := 1; i < len(progress); i++ {
+		if progress[i] < 0 || progress[i] > 99 {
+			t.Errorf("running with progress %d", progress[i])
+		}
 		if progress[i] < progress[i-1] {
 			t.Errorf("progress fell: %v", progress)
 		}
@@ -113,7 +91,7 @@ func TestClient(t *testing.T) {
 		t.Errorf("image task: %+v", st)
 	}
 	// gen4_turbo without an image is refused by Runway, for good.
-	if _, err := c.Submit(ctx, router.Job{Model: "gen4_turbo", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "gen4_turbo", Prompt: "a fox", Seconds: 5, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("gen4_turbo from text: %v, want terminal", err)
 	}
 
@@ -136,19 +114,19 @@ func TestClient(t *testing.T) {
 	job := func(prompt string) router.Job {
 		return router.Job{Model: "gen4.5", Prompt: prompt, Seconds: 5, Size: "1280x720"}
 	}
-	if _, err := client(f, "key_wrong").Submit(ctx, job("a fox")); errOf(err).Kind != router.Terminal {
+	if _, err := client(f, "key_wrong").Submit(ctx, job("a fox")); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a wrong key: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "gen4.5", Prompt: "a fox", Seconds: 5, Size: "1024x1792"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "gen4.5", Prompt: "a fox", Seconds: 5, Size: "1024x1792"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a ratio Runway does not make: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); errOf(err).Kind != router.Refused {
+	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
-	if _, err := c.Submit(ctx, job("NOCREDITS fox")); errOf(err).Kind != router.Terminal || errOf(err).Code != "provider_credits" {
+	if _, err := c.Submit(ctx, job("NOCREDITS fox")); providertest.ErrOf(err).Kind != router.Terminal || providertest.ErrOf(err).Code != "provider_credits" {
 		t.Errorf("Runway out of credits: %v, want terminal provider_credits", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoRemix, Prompt: "x", SourceJob: id}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Kind: tollgate.VideoRemix, Prompt: "x", SourceJob: id}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a remix: %v, want terminal", err)
 	}
 	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BADOUTPUT fox": router.Terminal} {
@@ -161,10 +139,10 @@ func TestClient(t *testing.T) {
 			t.Errorf("%s: %+v, want failed and %s", prompt, st, want)
 		}
 	}
-	if _, err := c.Status(ctx, "00000000-0000-4000-8000-000000000000"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "00000000-0000-4000-8000-000000000000"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown task: %v, want terminal", err)
 	}
-	if _, err := c.Status(ctx, "../../v1/x"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "../../v1/x"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an id that is a path: %v, want terminal", err)
 	}
 }
@@ -181,22 +159,14 @@ func TestNoReconcile(t *testing.T) {
 	f := runwaytest.New(time.Hour, providertest.Chaos{Rate: 1, Seed: 3, Hang: 500 * time.Millisecond})
 	defer f.Close()
 	c := runway.New(runway.Options{BaseURL: f.URL, APIKey: runwaytest.Key, Timeout: 300 * time.Millisecond})
-	kinds := map[string]int{}
-	for i := range 40 {
+	providertest.CheckSubmitOutcomes(t, 40, func(i int) error {
 		_, err := c.Submit(context.Background(), router.Job{Model: "gen4.5", Prompt: "a fox " + string(rune('a'+i%26)), Seconds: 5, Size: "1280x720"})
-		e := errOf(err)
-		kinds[e.Kind.String()]++
-		if e.RetryAfter > 0 && e.Kind != router.Retryable {
+		if e := providertest.ErrOf(err); e.RetryAfter > 0 && e.Kind != router.Retryable {
 			t.Errorf("Retry-After on a %s failure", e.Kind)
 		}
-	}
+		return err
+	}, f.Failures)
 	fails := f.Failures()
-	if kinds["unknown"] != fails[providertest.FailLost]+fails[providertest.FailMalformed]+fails[providertest.FailHang] {
-		t.Errorf("unknown outcomes %d, want one per lost, malformed or hung submit %v", kinds["unknown"], fails)
-	}
-	if kinds["retryable"] != fails[providertest.Fail500]+fails[providertest.Fail503]+fails[providertest.Fail429] {
-		t.Errorf("retryable %d, want one per 5xx and 429 %v", kinds["retryable"], fails)
-	}
 	if f.Tasks() != fails[providertest.FailLost] {
 		t.Errorf("%d tasks made, want one per lost submit (%d)", f.Tasks(), fails[providertest.FailLost])
 	}

@@ -224,21 +224,13 @@ func ParseError(status int, h http.Header, body []byte) *router.Error {
 
 func (c *Client) operation(ctx context.Context, name string) (Operation, error) {
 	if !opName.MatchString(name) {
-		return Operation{}, &router.Error{Kind: router.Terminal, Code: "not_found", Message: fmt.Sprintf("%.100q is not a Veo operation", name)}
+		return Operation{}, call.NotAJob("Veo", name)
 	}
 	req, err := c.request(ctx, http.MethodGet, name, nil)
 	if err != nil {
 		return Operation{}, err
 	}
-	b, _, err := call.Send(c.http, req, false, ParseError)
-	if err != nil {
-		return Operation{}, err
-	}
-	o, err := ParseOperation(b)
-	if err != nil {
-		return Operation{}, call.Malformed(false, err)
-	}
-	return o, nil
+	return call.Read(c.http, req, ParseError, ParseOperation)
 }
 
 // Status reads the operation. Veo reports no progress; the gateway

@@ -20,28 +20,10 @@ import (
 	"tollgate/router"
 )
 
-func errOf(err error) *router.Error {
-	var e *router.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &router.Error{Kind: -1, Message: "not a *router.Error"}
-}
-
 func wait(t *testing.T, c *veo.Client, id string) router.Status {
 	t.Helper()
-	for range 400 {
-		st, err := c.Status(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.State != router.Running {
-			return st
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s still running", id)
-	return router.Status{}
+	st, _ := providertest.Wait(t, c.Status, id)
+	return st
 }
 
 // TestClient runs the adapter against the fake: an operation polled to
@@ -94,19 +76,19 @@ func TestClient(t *testing.T) {
 	job := func(prompt string) router.Job {
 		return router.Job{Model: "veo-3.0-generate-001", Prompt: prompt, Seconds: 8, Size: "1280x720"}
 	}
-	if _, err := veo.New(veo.Options{BaseURL: f.BaseURL(), APIKey: "wrong"}).Submit(ctx, job("a fox")); errOf(err).Kind != router.Terminal {
+	if _, err := veo.New(veo.Options{BaseURL: f.BaseURL(), APIKey: "wrong"}).Submit(ctx, job("a fox")); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a wrong key: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "veo-3.0-generate-001", Prompt: "a fox", Seconds: 4, Size: "1920x1080"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "veo-3.0-generate-001", Prompt: "a fox", Seconds: 4, Size: "1920x1080"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("4 s at 1080p, which Veo refuses: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "veo-9", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "veo-9", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown model: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, router.Job{Model: "../files/x", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); errOf(err).Kind != router.Terminal {
+	if _, err := c.Submit(ctx, router.Job{Model: "../files/x", Prompt: "a fox", Seconds: 8, Size: "1280x720"}); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a model that is a path: %v, want terminal", err)
 	}
-	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); errOf(err).Kind != router.Refused {
+	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
 	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BROKEN fox": router.Terminal} {
@@ -122,10 +104,10 @@ func TestClient(t *testing.T) {
 			t.Errorf("a done operation without samples: code %s, want rai_media_filtered", st.Err.Code)
 		}
 	}
-	if _, err := c.Status(ctx, "models/veo-3.0-generate-001/operations/none"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "models/veo-3.0-generate-001/operations/none"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("an unknown operation: %v, want terminal", err)
 	}
-	if _, err := c.Status(ctx, "files/abc"); errOf(err).Kind != router.Terminal {
+	if _, err := c.Status(ctx, "files/abc"); providertest.ErrOf(err).Kind != router.Terminal {
 		t.Errorf("a name that is not an operation: %v, want terminal", err)
 	}
 }
@@ -143,17 +125,11 @@ func TestNoReconcile(t *testing.T) {
 	f := veotest.New(time.Hour, providertest.Chaos{Rate: 1, Seed: 4, Hang: 500 * time.Millisecond})
 	defer f.Close()
 	c := veo.New(veo.Options{BaseURL: f.BaseURL(), APIKey: veotest.Key, Timeout: 300 * time.Millisecond})
-	kinds := map[string]int{}
-	for i := range 40 {
+	providertest.CheckSubmitOutcomes(t, 40, func(i int) error {
 		_, err := c.Submit(context.Background(), router.Job{Model: "veo-3.0-generate-001", Prompt: "a fox " + strconv.Itoa(i), Seconds: 8, Size: "1280x720"})
-		kinds[errOf(err).Kind.String()]++
-	}
-	fails := f.Failures()
-	if kinds["unknown"] != fails[providertest.FailLost]+fails[providertest.FailMalformed]+fails[providertest.FailHang] ||
-		kinds["retryable"] != fails[providertest.Fail500]+fails[providertest.Fail503]+fails[providertest.Fail429] {
-		t.Errorf("outcomes %v for failures %v", kinds, fails)
-	}
-	if f.Operations() != fails[providertest.FailLost] {
+		return err
+	}, f.Failures)
+	if fails := f.Failures(); f.Operations() != fails[providertest.FailLost] {
 		t.Errorf("%d operations, want one per lost submit %v", f.Operations(), fails)
 	}
 }

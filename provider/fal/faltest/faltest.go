@@ -429,20 +429,10 @@ func (f *Fake) Sign(requestID string, body []byte, at time.Time) http.Header {
 // hookLoop posts each completed request's webhook, signed, to its
 // fal_webhook, until answered 2xx.
 func (f *Fake) hookLoop() {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for range t.C {
-		type hook struct {
-			url  string
-			body []byte
-			id   string
-		}
-		var hooks []hook
+	providertest.Deliver(func() ([]providertest.Delivery, bool) {
 		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return
-		}
+		defer f.mu.Unlock()
+		var ds []providertest.Delivery
 		for _, q := range f.reqs {
 			if q.webhook == "" || q.hooked || f.state(q) != "COMPLETED" {
 				continue
@@ -453,31 +443,16 @@ func (f *Fake) hookLoop() {
 			if status != 200 {
 				ev["status"], ev["error"] = "ERROR", fmt.Sprintf("Invalid status code: %d", status)
 			}
-			b, _ := json.Marshal(ev)
-			hooks = append(hooks, hook{q.webhook, b, q.id})
+			body, _ := json.Marshal(ev)
+			id := q.id
+			ds = append(ds, providertest.Delivery{URL: q.webhook, Body: body, Header: func() http.Header { return f.Sign(id, body, time.Now()) }})
 		}
+		return ds, f.closed
+	}, 3, 20*time.Millisecond, func() {
+		f.mu.Lock()
+		f.hooks++
 		f.mu.Unlock()
-		for _, h := range hooks {
-			for range 3 {
-				req, err := http.NewRequest(http.MethodPost, h.url, strings.NewReader(string(h.body)))
-				if err != nil {
-					break
-				}
-				req.Header = f.Sign(h.id, h.body, time.Now())
-				resp, err := http.DefaultClient.Do(req)
-				if err == nil {
-					_ = resp.Body.Close()
-					if resp.StatusCode/100 == 2 {
-						f.mu.Lock()
-						f.hooks++
-						f.mu.Unlock()
-						break
-					}
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}
+	})
 }
 
 // Close stops the fake and its webhooks.

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"tollgate"
 	"tollgate/jobs"
 	"tollgate/router"
 )
@@ -295,4 +296,31 @@ func VerifyStandard(secret, provider string, h http.Header, body []byte, now tim
 		}
 	}
 	return fmt.Errorf("%w: no signature in webhook-signature matches", router.ErrBadNotification)
+}
+
+// Read sends req, which starts nothing, and parses a 2xx answer with
+// parse; an answer that does not parse is a retryable malformed_answer.
+func Read[T any](c *http.Client, req *http.Request, parseErr ErrorParser, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	b, _, err := Send(c, req, false, parseErr)
+	if err != nil {
+		return zero, err
+	}
+	v, err := parse(b)
+	if err != nil {
+		return zero, Malformed(false, err)
+	}
+	return v, nil
+}
+
+// UsableID reports whether a provider's id of a job is safe to put in a
+// URL's path: printable, at most 200 bytes, without / ? # or %.
+func UsableID(id string) bool {
+	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#%")
+}
+
+// NotAJob is the failure of an id that cannot be one of provider's jobs:
+// final, as for a job the provider does not know.
+func NotAJob(provider, id string) *router.Error {
+	return &router.Error{Kind: router.Terminal, Code: "not_found", Message: fmt.Sprintf("%.100q is not a %s job", id, provider)}
 }

@@ -13,7 +13,6 @@
 package lumatest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,12 +38,12 @@ type Fake struct {
 	inject *providertest.Injector
 	clips  *providertest.Clips
 
-	mu        sync.Mutex
-	gens      []*generation // by creation
-	creates   map[string]int
-	callbacks int // posted and answered 200
-	leaked    int
-	closed    bool
+	mu      sync.Mutex
+	gens    []*generation // by creation
+	creates map[string]int
+	sentOK  int // callbacks posted and answered 200
+	leaked  int
+	closed  bool
 }
 
 type generation struct {
@@ -99,7 +98,7 @@ func New(renderTime time.Duration, chaos providertest.Chaos) *Fake {
 			providertest.Lose(w, r, mux.ServeHTTP)
 		}
 	}))
-	go f.callbackLoop()
+	go f.callbacks()
 	return f
 }
 
@@ -288,23 +287,14 @@ func (f *Fake) video(w http.ResponseWriter, r *http.Request) {
 	f.clips.Serve(w, r, view.seconds, view.size)
 }
 
-// callbackLoop posts each generation with a callback_url there on
-// dreaming and on its end; a final one twice, as Luma may.
-func (f *Fake) callbackLoop() {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for range t.C {
-		type post struct {
-			url  string
-			body []byte
-			n    int
-		}
-		var posts []post
+// callbacks posts each generation with a callback_url there on dreaming
+// and on its end (a final one twice, as Luma may), unsigned; Luma tries
+// again 100 ms apart on anything but 200.
+func (f *Fake) callbacks() {
+	providertest.Deliver(func() ([]providertest.Delivery, bool) {
 		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return
-		}
+		defer f.mu.Unlock()
+		var ds []providertest.Delivery
 		for _, g := range f.gens {
 			cb, _ := g.Request["callback_url"].(string)
 			view := f.now(g)
@@ -313,36 +303,18 @@ func (f *Fake) callbackLoop() {
 			}
 			g.sent[view.State] = true
 			body, _ := json.Marshal(view)
-			n := 1
-			if view.State != "dreaming" {
-				n = 2
+			d := providertest.Delivery{URL: cb, Body: body, Times: 2}
+			if view.State == "dreaming" {
+				d.Times = 1
 			}
-			posts = append(posts, post{cb, body, n})
+			ds = append(ds, d)
 		}
+		return ds, f.closed
+	}, 3, 100*time.Millisecond, func() {
+		f.mu.Lock()
+		f.sentOK++
 		f.mu.Unlock()
-		for _, p := range posts {
-			for range p.n {
-				f.post(p.url, p.body)
-			}
-		}
-	}
-}
-
-func (f *Fake) post(url string, body []byte) {
-	c := http.Client{Timeout: 5 * time.Second}
-	for range 3 { // Luma tries again, 100 ms apart, on anything but 200
-		resp, err := c.Post(url, "application/json", bytes.NewReader(body))
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				f.mu.Lock()
-				f.callbacks++
-				f.mu.Unlock()
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	})
 }
 
 // Close stops the fake and its callbacks.
@@ -364,7 +336,7 @@ func (f *Fake) Creates(prompt string) int {
 func (f *Fake) Callbacks() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.callbacks
+	return f.sentOK
 }
 
 // KeyLeaks counts video downloads that carried the API key.

@@ -317,22 +317,13 @@ func (f *Fake) output(w http.ResponseWriter, r *http.Request) {
 }
 
 // hookLoop sends each ended prediction's completed webhook, signed, to its
-// webhook URL; a success is sent twice, as Replicate's retries may.
+// webhook URL, retried until answered 2xx; a success is sent twice for
+// some, as Replicate's retries may.
 func (f *Fake) hookLoop() {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for range t.C {
-		type hook struct {
-			url, id string
-			body    []byte
-			n       int
-		}
-		var hooks []hook
+	providertest.Deliver(func() ([]providertest.Delivery, bool) {
 		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return
-		}
+		defer f.mu.Unlock()
+		var ds []providertest.Delivery
 		for _, p := range f.preds {
 			v := f.now(p)
 			if p.Webhook == nil || p.hooked || (p.Status != "succeeded" && p.Status != "failed" && p.Status != "canceled") {
@@ -340,23 +331,16 @@ func (f *Fake) hookLoop() {
 			}
 			p.hooked = true
 			body, _ := json.Marshal(v)
-			hooks = append(hooks, hook{*p.Webhook, "msg_" + p.ID, body, 1 + len(p.ID)%2})
+			id := "msg_" + p.ID
+			ds = append(ds, providertest.Delivery{URL: *p.Webhook, Body: body, Times: 1 + len(p.ID)%2,
+				Header: func() http.Header { return providertest.StandardHeaders(Secret, id, body) }})
 		}
+		return ds, f.closed
+	}, 3, 20*time.Millisecond, func() {
+		f.mu.Lock()
+		f.hooks++
 		f.mu.Unlock()
-		for _, h := range hooks {
-			for range h.n {
-				for range 3 { // the completed webhook is retried until answered
-					if providertest.SendSigned(h.url, Secret, h.id, h.body) {
-						f.mu.Lock()
-						f.hooks++
-						f.mu.Unlock()
-						break
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		}
-	}
+	})
 }
 
 // Close stops the fake and its webhooks.
