@@ -222,7 +222,7 @@ func TestChaosAllProviders(t *testing.T) {
 			seconds int
 			size    string
 		}{{"runway-gen4.5", 5, "1280x720"}, {"luma-ray-2", 5, "720x1280"}, {"luma-ray-flash-2", 9, "1920x1080"}, {"veo-3", 8, "1280x720"},
-			{"veo-3-fast", 4, "720x1280"}, {"kling-2.1-master", 10, "1280x720"}, {"pika-2.2", 5, "1080x1920"}}
+			{"veo-3-fast", 4, "720x1280"}, {"kling-2.1-master", 10, "1280x720"}, {"pika-2.2", 5, "1080x1920"}, {"minimax-hailuo-02", 6, "1280x720"}}
 		type job struct {
 			id, prompt, model, size string
 			seconds                 int

@@ -212,7 +212,7 @@ func (s *Server) refundOrder(r *http.Request, c *call, in *struct {
 	}); err != nil {
 		var rep *ledger.Replayed
 		if !errors.As(err, &rep) {
-			s.log.Error("a refund was asked of the provider but could not be recorded", "order", rs.Order.ID, "refund", rs.RefundID, "err", err)
+			s.log.ErrorContext(r.Context(), "a refund was asked of the provider but could not be recorded", "order", rs.Order.ID, "refund", rs.RefundID, "err", err)
 		}
 		return refundView{}, err
 	}
@@ -337,7 +337,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Temp
 	switch {
 	case err == nil:
 	case errors.As(err, &execErr), errors.As(err, &escErr):
-		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	default:
 		s.unsent(r, err)
 	}
@@ -470,7 +470,7 @@ func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
 	}
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
-		s.log.Warn("no offers in a 402: packs unavailable", "err", err)
+		s.log.WarnContext(r.Context(), "no offers in a 402: packs unavailable", "err", err)
 		return out
 	}
 	now := s.l.Clock().Now()
@@ -495,18 +495,18 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	did, err := s.Payments.HandleStripe(ctx, body, r.Header.Get("Stripe-Signature"))
 	switch {
 	case errors.Is(err, payment.ErrBadSignature):
-		s.log.Warn("stripe webhook refused", "err", err)
+		s.log.WarnContext(r.Context(), "stripe webhook refused", "err", err)
 		s.problem(w, r, tollgate.Errorf(tollgate.CodeInvalidSignature, "the Stripe-Signature does not verify with the configured webhook secret, or is older than %s", payment.WebhookTolerance))
 		return
 	case errors.Is(err, payment.ErrNotReady):
-		s.log.Info("stripe webhook deferred", "err", err)
+		s.log.InfoContext(r.Context(), "stripe webhook deferred", "err", err)
 		s.problem(w, r, tollgate.Errorf(tollgate.CodeUnavailable, "%v", err))
 		return
 	case err != nil:
 		s.problem(w, r, err)
 		return
 	}
-	s.log.Info("stripe webhook", "result", did)
+	s.log.InfoContext(r.Context(), "stripe webhook", "result", did)
 	s.reply(w, r, http.StatusOK, map[string]any{"received": true, "result": did})
 }
 

@@ -172,17 +172,17 @@ func (s *Server) asError(r *http.Request, err error) *tollgate.Error {
 	case errors.As(err, &e):
 		return e
 	case errors.Is(err, record.ErrCommitUnknown):
-		s.log.Error("request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request's commit outcome unknown", "method", r.Method, "path", r.URL.Path, "err", err)
 		return tollgate.Errorf(tollgate.CodeOutcomeUnknown, "the database connection dropped while this request was being committed, "+
 			"and whether it took effect is not known; retry with the same Idempotency-Key, or check before retrying without one")
 	case errors.Is(err, record.ErrFull):
-		s.log.Error("request failed: the database is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed: the database is full", "method", r.Method, "path", r.URL.Path, "err", err)
 		return ledger.FullError()
 	case errors.Is(err, record.ErrUnavailable):
-		s.log.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.WarnContext(r.Context(), "request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		return tollgate.Errorf(tollgate.CodeUnavailable, "the database is unavailable; nothing was changed: retry shortly")
 	}
-	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	return &tollgate.Error{Code: tollgate.CodeInternal, Message: "something went wrong on our side; retry with the same Idempotency-Key, and report it if it persists"}
 }
 

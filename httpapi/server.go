@@ -123,7 +123,7 @@ func New(c Config) *Server {
 			return jobs.Fetch(ctx, jobs.NewClient(c.AllowPrivateWebhooks), url, limit)
 		}
 	}
-	s := &Server{Config: c, l: c.Ledger, log: c.Log, mux: http.NewServeMux(), characters: http.NewServeMux()}
+	s := &Server{Config: c, l: c.Ledger, log: slog.New(requestIDs{c.Log.Handler()}), mux: http.NewServeMux(), characters: http.NewServeMux()}
 	s.register()
 	return s
 }
@@ -620,7 +620,7 @@ func (s *Server) authenticate(r *http.Request) (tollgate.APIKey, string, error) 
 	if key.Hash != nil && (key.LastUsedAt == nil || s.l.Clock().Now().Sub(*key.LastUsedAt) > keyTouchEvery) &&
 		!strings.HasPrefix(key.ID, "key_env_") {
 		if err := s.l.TouchKey(r.Context(), key.ID); err != nil {
-			s.log.Warn("could not record a key's use", "key", key.ID, "err", err)
+			s.log.WarnContext(r.Context(), "could not record a key's use", "key", key.ID, "err", err)
 		}
 	}
 	plan := ""
@@ -679,7 +679,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, b []byte) {
 
 // unsent logs a response that could not be written to the client.
 func (s *Server) unsent(r *http.Request, err error) {
-	s.log.Debug("response not sent: the client has gone away", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.log.DebugContext(r.Context(), "response not sent: the client has gone away", "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -738,3 +738,20 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.ServeHTTP(w, r)
 }
+
+// requestIDs adds the id of the request a record is logged in (its
+// X-Request-Id) as request_id, so a failure in the logs can be found from
+// the answer a client got.
+type requestIDs struct{ slog.Handler }
+
+func (h requestIDs) Handle(ctx context.Context, r slog.Record) error {
+	if id := ledger.ActorOf(ctx).RequestID; id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDs) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDs{h.Handler.WithAttrs(as)}
+}
+func (h requestIDs) WithGroup(name string) slog.Handler { return requestIDs{h.Handler.WithGroup(name)} }

@@ -805,7 +805,7 @@ func (s *Server) providerWebhook(w http.ResponseWriter, r *http.Request) {
 	did, err := s.Videos.Notify(ctx, provider, r.Header, r.URL.Query(), body)
 	if err != nil {
 		if tollgate.ErrorCode(err) == tollgate.CodeInvalidSignature {
-			s.log.Warn("provider notification refused", "provider", provider, "err", err)
+			s.log.WarnContext(r.Context(), "provider notification refused", "provider", provider, "err", err)
 		}
 		s.problem(w, r, err)
 		return
