@@ -131,7 +131,7 @@ func TestClient(t *testing.T) {
 	if _, err := c.Submit(ctx, job("FORBIDDEN fox")); providertest.ErrOf(err).Kind != router.Refused {
 		t.Errorf("a prompt refused at submit: %v, want refused", err)
 	}
-	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BROKEN fox": router.Terminal} {
+	for prompt, want := range map[string]router.Kind{"REFUSE fox": router.Refused, "BROKEN fox": router.Terminal, "ABORT fox": router.Terminal} {
 		rid, err := c.Submit(ctx, job(prompt))
 		if err != nil {
 			t.Fatal(err)

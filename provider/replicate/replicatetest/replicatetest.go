@@ -10,7 +10,8 @@
 // problem JSON.
 //
 // Prompts steer it: FORBIDDEN is refused at submit (422), REFUSE fails
-// with E005 (flagged as sensitive), BROKEN fails with E1000.
+// with E005 (flagged as sensitive), BROKEN fails with E1000, ABORT is
+// aborted before it starts.
 package replicatetest
 
 import (
@@ -203,9 +204,11 @@ func (f *Fake) now(p *prediction) map[string]any {
 	elapsed := time.Since(p.start)
 	prompt, _ := p.Input["prompt"].(string)
 	switch {
-	case p.Status == "succeeded" || p.Status == "failed" || p.Status == "canceled":
+	case p.Status == "succeeded" || p.Status == "failed" || p.Status == "canceled" || p.Status == "aborted":
 	case p.canceled:
 		p.Status = "canceled"
+	case elapsed >= f.RenderTime/4 && strings.Contains(prompt, "ABORT"): // its Cancel-After deadline passed before it started
+		p.Status = "aborted"
 	case elapsed >= f.RenderTime && strings.Contains(prompt, "REFUSE"):
 		p.Status, p.Error = "failed", "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
 	case elapsed >= f.RenderTime && strings.Contains(prompt, "BROKEN"):
