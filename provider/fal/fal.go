@@ -150,8 +150,7 @@ func splitJob(job string) (app, id string, ok bool) {
 		return "", "", false
 	}
 	app, id = job[:i], job[i+1:]
-	owner, name, ok := strings.Cut(app, "/")
-	return app, id, ok && segment.MatchString(owner) && segment.MatchString(name) && owner != ".." && name != ".." && requestID.MatchString(id)
+	return app, id, appName(app) && requestID.MatchString(id)
 }
 
 // Ref is the reference of the attempt j, carried in the webhook URL.
@@ -412,15 +411,16 @@ func (c *Client) Cancel(ctx context.Context, job string) error {
 const listPages = 10
 
 // Reconcile lists the endpoint's requests since just before j's submit,
-// with their inputs, and matches the prompt and duration: one match is
+// with their inputs, and matches every field sent: one match is
 // the job. fal takes no reference of Tollgate's, so none or several
 // matches are Unknown: a listing cannot prove a request was not made.
+// Every field sent is compared, the reference image included.
 func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, error) {
 	app, err := endpoint(j.Model)
 	if err != nil {
 		return "", false, &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
 	}
-	want, err := input(router.Job{Model: j.Model, Prompt: j.Prompt, Seconds: j.Seconds, Size: j.Size})
+	want, err := input(j)
 	if err != nil {
 		return "", false, &router.Error{Kind: router.Terminal, Code: "bad_request", Message: err.Error()}
 	}
@@ -440,7 +440,7 @@ func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, err
 			return "", false, &router.Error{Kind: router.Unknown, Code: "list_failed", Message: err.Error()}
 		}
 		for _, it := range l.Items {
-			if it.JSONInput["prompt"] == want["prompt"] && fmt.Sprint(it.JSONInput["duration"]) == fmt.Sprint(want["duration"]) && requestID.MatchString(it.RequestID) {
+			if sameInput(it.JSONInput, want) && requestID.MatchString(it.RequestID) {
 				matches = append(matches, jobID(app, it.RequestID))
 			}
 		}
@@ -518,7 +518,7 @@ func (c *Client) Notification(cb router.Callback) (string, bool, error) {
 		return "", false, fmt.Errorf("%w: the body's request_id is not the signed one", router.ErrBadNotification)
 	}
 	app := cb.Query.Get("app")
-	if owner, name, ok := strings.Cut(app, "/"); !ok || !segment.MatchString(owner) || !segment.MatchString(name) || !requestID.MatchString(reqID) {
+	if !appName(app) || !requestID.MatchString(reqID) {
 		return "", false, nil // not sent to the URL Tollgate gives: about no job of its
 	}
 	return jobID(app, reqID), true, nil
@@ -578,4 +578,22 @@ func (c *Client) readJWKS() ([]ed25519.PublicKey, error) {
 		return nil, errors.New("the JWKS has no Ed25519 key")
 	}
 	return keys, nil
+}
+
+// appName reports whether app is owner/name, each a name (not . or ..).
+func appName(app string) bool {
+	owner, name, ok := strings.Cut(app, "/")
+	step := func(s string) bool { return segment.MatchString(s) && s != "." && s != ".." }
+	return ok && step(owner) && step(name)
+}
+
+// sameInput reports whether a listed request's input is want: every field
+// Tollgate sends (prompt, duration, shape, reference image).
+func sameInput(got, want map[string]any) bool {
+	for k, v := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
 }

@@ -40,8 +40,12 @@ type Client struct {
 	base     string
 	key      string
 	callback string
-	http     *http.Client
-	content  *http.Client
+	// settle is how long after a submit a listing that lacks it is
+	// believed: the submit's own timeout (Luma may still be taking it),
+	// and 30 s more for the listing to show it.
+	settle  time.Duration
+	http    *http.Client
+	content *http.Client
 }
 
 var (
@@ -74,7 +78,8 @@ func New(o Options) *Client {
 		o.BaseURL = DefaultBaseURL
 	}
 	api, content := call.Clients(o.Timeout, o.Transport)
-	return &Client{name: o.Name, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, callback: o.CallbackURL, http: api, content: content}
+	return &Client{name: o.Name, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, callback: o.CallbackURL, settle: api.Timeout + 30*time.Second,
+		http: api, content: content}
 }
 
 // Name returns the provider's name.
@@ -142,6 +147,8 @@ type Generation struct {
 		Prompt      string `json:"prompt"`
 		Model       string `json:"model"`
 		Duration    string `json:"duration"`
+		Resolution  string `json:"resolution"`
+		AspectRatio string `json:"aspect_ratio"`
 		CallbackURL string `json:"callback_url"`
 	} `json:"request"`
 }
@@ -269,21 +276,19 @@ func (c *Client) Cancel(context.Context, string) error { return router.ErrCannot
 const (
 	listPages = 10
 	listLimit = 100
-	// settle is how long after a submit a listing that lacks it is
-	// believed: before that, the generation may not be listed yet.
-	settle = 30 * time.Second
 )
 
 // Reconcile lists Luma's generations for the one j's submit made. With
 // callbacks on, the attempt's reference in request.callback_url finds it
 // for sure; a complete listing without it, read once the submit is over
-// settle old, proves it was not made. Without, prompt, model and time are
+// settle old and with every generation of the period carrying its
+// callback, proves it was not made. Without, prompt, model and time are
 // matched: one match is the job; none or several are Unknown.
 func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, error) {
 	ref := "ref=" + url.QueryEscape(Ref(j))
 	since := j.SubmittedAt.Add(-5 * time.Second)
 	var matches []string
-	complete := false
+	complete, echoed := false, true
 	for page := range listPages {
 		req, err := c.request(ctx, http.MethodGet, fmt.Sprintf("/generations?limit=%d&offset=%d", listLimit, page*listLimit), nil)
 		if err != nil {
@@ -298,16 +303,16 @@ func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, err
 			return "", false, &router.Error{Kind: router.Unknown, Code: "list_failed", Message: err.Error()}
 		}
 		for _, g := range l.Generations {
+			if c.callback != "" && (g.Request == nil || g.Request.CallbackURL == "") && !g.CreatedAt.Before(since) {
+				echoed = false // a generation of the period without its callback: the listing cannot prove an absence
+			}
 			if g.Request == nil {
 				continue
 			}
-			switch {
-			case c.callback != "":
-				if strings.HasSuffix(g.Request.CallbackURL, "?"+ref) {
-					return g.ID, true, nil
-				}
-			case !g.CreatedAt.Before(since) && g.Request.Prompt == j.Prompt && g.Request.Model == j.Model &&
-				g.Request.Duration == strconv.Itoa(j.Seconds)+"s":
+			if c.callback != "" && strings.HasSuffix(g.Request.CallbackURL, "?"+ref) {
+				return g.ID, true, nil
+			}
+			if !g.CreatedAt.Before(since) && sameRequest(g, j) {
 				matches = append(matches, g.ID)
 			}
 		}
@@ -316,10 +321,11 @@ func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, err
 			break
 		}
 	}
+	exact := c.callback != "" && echoed
 	switch {
-	case c.callback != "" && complete && time.Since(j.SubmittedAt) > settle:
-		return "", false, nil // exact: listed in full, and it is not there
-	case c.callback != "":
+	case exact && complete && time.Since(j.SubmittedAt) > c.settle:
+		return "", false, nil // listed in full, and it is not there
+	case exact:
 		return "", false, &router.Error{Kind: router.Unknown, Code: "not_listed_yet", Message: "the generation is not listed, and the listing cannot prove it yet"}
 	case len(matches) == 1:
 		return matches[0], true, nil
@@ -339,15 +345,15 @@ type List struct {
 func ParseList(b []byte) (List, error) {
 	var raw struct {
 		Generations []json.RawMessage `json:"generations"`
-		HasMore     bool              `json:"has_more"`
+		HasMore     *bool             `json:"has_more"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return List{}, fmt.Errorf("the list does not parse: %w", err)
 	}
-	if raw.Generations == nil {
-		return List{}, errors.New("the list has no generations member")
+	if raw.Generations == nil || raw.HasMore == nil {
+		return List{}, errors.New("the list has no generations or has_more member")
 	}
-	l := List{HasMore: raw.HasMore}
+	l := List{HasMore: *raw.HasMore}
 	for _, d := range raw.Generations {
 		g, err := ParseGeneration(d)
 		if err != nil {
@@ -370,4 +376,13 @@ func (c *Client) Notification(cb router.Callback) (string, bool, error) {
 		return "", false, nil // dreaming: the polls go on as they were
 	}
 	return g.ID, true, nil
+}
+
+// sameRequest reports whether g was asked for what j asks: prompt, model,
+// duration, resolution and aspect ratio.
+func sameRequest(g Generation, j router.Job) bool {
+	shape, err := call.ShapeOf(j.Size)
+	r := g.Request
+	return err == nil && r.Prompt == j.Prompt && r.Model == j.Model && r.Duration == strconv.Itoa(j.Seconds)+"s" &&
+		r.Resolution == shape.Resolution && r.AspectRatio == shape.Ratio
 }

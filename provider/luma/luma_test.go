@@ -162,9 +162,9 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("exact reconcile: %s %v %v, want %s", got, found, err, id)
 	}
 	never := j
-	never.SubmittedAt = at.Add(-time.Minute)
+	never.SubmittedAt = at.Add(-3 * time.Minute) // past the submit's timeout and the listing's delay
 	if _, found, err := exact.Reconcile(ctx, never); found || err != nil {
-		t.Errorf("a submit never made, a minute ago: found %v, %v; want not found, for sure", found, err)
+		t.Errorf("a submit never made, three minutes ago: found %v, %v; want not found, for sure", found, err)
 	}
 	never.SubmittedAt = time.Now()
 	if _, found, err := exact.Reconcile(ctx, never); found || providertest.ErrOf(err).Kind != router.Unknown {
@@ -253,4 +253,27 @@ func FuzzParseError(f *testing.F) {
 			t.Fatalf("%d classified %s", status, e.Kind)
 		}
 	})
+}
+
+// TestReconcileNeedsEchoes: a listing that cannot prove an absence says
+// Unknown, never "not made": a generation of the period without its
+// callback_url (the reference could be missing from it), or a page
+// without has_more.
+func TestReconcileNeedsEchoes(t *testing.T) {
+	t.Parallel()
+	for name, page := range map[string]string{
+		"no callback": `{"generations":[{"id":"g1","state":"completed","created_at":"%s","request":{"prompt":"x","model":"ray-2"}}],"has_more":false}`,
+		"no has_more": `{"generations":[]}`,
+	} {
+		at := time.Now().Add(-3 * time.Minute)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(strings.ReplaceAll(page, "%s", at.UTC().Format(time.RFC3339))))
+		}))
+		c := luma.New(luma.Options{BaseURL: srv.URL, APIKey: "k", CallbackURL: "https://t.example/v1/webhooks/providers/luma"})
+		_, found, err := c.Reconcile(context.Background(), router.Job{VideoID: "video_x", Model: "ray-2", Prompt: "y", Seconds: 5, Size: "1280x720", SubmittedAt: at})
+		if found || providertest.ErrOf(err).Kind != router.Unknown {
+			t.Errorf("%s: found %v, %v; want unknown", name, found, err)
+		}
+		srv.Close()
+	}
 }

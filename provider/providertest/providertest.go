@@ -195,8 +195,9 @@ func Wait(t testing.TB, status func(ctx context.Context, id string) (router.Stat
 
 // CheckSubmitOutcomes makes n submits against a fake failing every
 // request, and checks each failure's kind against what was injected: a
-// submit lost, cut short or hung is Unknown (the provider may have made
-// the job); a 5xx or 429, made before anything started, is retryable.
+// submit lost, cut short, hung or answered 500 (or 504 after a hang) is
+// Unknown (the provider may have made the job); a 503 or 429, which turn
+// it away, is retryable.
 func CheckSubmitOutcomes(t testing.TB, n int, submit func(i int) error, failures func() map[string]int) {
 	t.Helper()
 	kinds := map[string]int{}
@@ -204,7 +205,7 @@ func CheckSubmitOutcomes(t testing.TB, n int, submit func(i int) error, failures
 		kinds[ErrOf(submit(i)).Kind.String()]++
 	}
 	f := failures()
-	if kinds["unknown"] != f[FailLost]+f[FailMalformed]+f[FailHang] || kinds["retryable"] != f[Fail500]+f[Fail503]+f[Fail429] {
+	if kinds["unknown"] != f[FailLost]+f[FailMalformed]+f[FailHang]+f[Fail500] || kinds["retryable"] != f[Fail503]+f[Fail429] {
 		t.Errorf("outcomes %v for the failures injected %v", kinds, f)
 	}
 }

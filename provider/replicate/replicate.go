@@ -42,8 +42,12 @@ type Client struct {
 	base     string
 	key      string
 	callback string
-	http     *http.Client
-	content  *http.Client
+	// settle is how long after a submit a listing that lacks it is
+	// believed: the submit's own timeout (the provider may still be
+	// taking it), and 30 s more for the listing to show it.
+	settle  time.Duration
+	http    *http.Client
+	content *http.Client
 
 	mu     sync.Mutex
 	secret string // the webhook signing secret, configured or read once
@@ -83,7 +87,7 @@ func New(o Options) *Client {
 	}
 	api, content := call.Clients(o.Timeout, o.Transport)
 	return &Client{name: o.Name, base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, callback: o.CallbackURL, secret: o.WebhookSecret,
-		http: api, content: content}
+		settle: api.Timeout + 30*time.Second, http: api, content: content}
 }
 
 // Name returns the provider's name.
@@ -334,9 +338,8 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 // Limits of a reconciliation's listing.
 const (
 	listPages = 10
-	// settle is how long after a submit a listing that lacks it is
-	// believed: before that, the prediction may not be listed yet.
-	settle = 30 * time.Second
+	// listSkew is how far before a submit the listing starts.
+	listSkew = 10 * time.Minute
 )
 
 // Reconcile lists Replicate's predictions newest first, from just before
@@ -347,7 +350,9 @@ const (
 // Otherwise the model, prompt and time are matched: one match is the job,
 // none or several are Unknown.
 func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, error) {
-	since := j.SubmittedAt.Add(-5 * time.Second)
+	// A wide window: the reference, not the time, finds the prediction,
+	// and Replicate's clock may differ from this one.
+	since := j.SubmittedAt.Add(-listSkew)
 	ref := "?ref=" + url.QueryEscape(Ref(j))
 	path := "/predictions?created_after=" + url.QueryEscape(since.UTC().Format(time.RFC3339))
 	var matches []string
@@ -378,20 +383,23 @@ func (c *Client) Reconcile(ctx context.Context, j router.Job) (string, bool, err
 					return p.ID, true, nil
 				}
 			}
-			if prompt, _ := p.Input["prompt"].(string); prompt == j.Prompt && (p.Model == "" || p.Model == j.Model) {
+			if !p.CreatedAt.Before(j.SubmittedAt.Add(-5*time.Second)) && sameInput(p, j) {
 				matches = append(matches, p.ID)
 			}
 		}
-		next, ok := c.nextPath(l.Next)
-		if older || !ok {
+		if older || l.Next == nil || *l.Next == "" {
 			complete = true
 			break
+		}
+		next, ok := c.nextPath(l.Next)
+		if !ok { // a next page this client cannot follow: the listing proves nothing
+			return "", false, &router.Error{Kind: router.Unknown, Code: "list_failed", Message: fmt.Sprintf("the listing's next page %.200q is not under %s", *l.Next, c.base)}
 		}
 		path = next
 	}
 	exact := c.callback != "" && echoed // else the webhook is not echoed: match as without one
 	switch {
-	case exact && complete && time.Since(j.SubmittedAt) > settle:
+	case exact && complete && time.Since(j.SubmittedAt) > c.settle:
 		return "", false, nil // listed past the submit, and it is not there
 	case exact:
 		return "", false, &router.Error{Kind: router.Unknown, Code: "not_listed_yet", Message: "the prediction is not listed, and the listing cannot prove it yet"}
@@ -493,4 +501,22 @@ func (c *Client) webhookSecret() (string, error) {
 	}
 	c.secret = s.Key
 	return s.Key, nil
+}
+
+// sameInput reports whether p was made from what j asks: model, prompt,
+// duration, shape and reference image.
+func sameInput(p Prediction, j router.Job) bool {
+	if p.Model != "" && p.Model != j.Model {
+		return false
+	}
+	want, err := input(j)
+	if err != nil {
+		return false
+	}
+	for k, v := range want {
+		if fmt.Sprint(p.Input[k]) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
 }

@@ -170,9 +170,9 @@ func TestReconcile(t *testing.T) {
 	}
 	never := j
 	never.VideoID = "video_never"
-	never.SubmittedAt = time.Now().Add(-time.Minute)
+	never.SubmittedAt = time.Now().Add(-3 * time.Minute) // past the submit's timeout and the listing's delay
 	if _, found, err := exact.Reconcile(ctx, never); found || err != nil {
-		t.Errorf("a submit never made, a minute ago: found %v, %v; want not found, for sure", found, err)
+		t.Errorf("a submit never made, three minutes ago: found %v, %v; want not found, for sure", found, err)
 	}
 	never.SubmittedAt = time.Now()
 	if _, found, err := exact.Reconcile(ctx, never); found || providertest.ErrOf(err).Kind != router.Unknown {
@@ -192,7 +192,7 @@ func TestReconcile(t *testing.T) {
 	if _, found, err := heur.Reconcile(ctx, h); found || providertest.ErrOf(err).Kind != router.Unknown {
 		t.Errorf("heuristic, no match: found %v, %v; want unknown", found, err)
 	}
-	if _, found, err := heur.Reconcile(ctx, router.Job{Model: "google/veo-3", Prompt: "a lost fox", SubmittedAt: j.SubmittedAt}); found || providertest.ErrOf(err).Code != "ambiguous" {
+	if _, found, err := heur.Reconcile(ctx, router.Job{Model: "google/veo-3", Prompt: "a lost fox", Seconds: 8, Size: "1280x720", SubmittedAt: j.SubmittedAt}); found || providertest.ErrOf(err).Code != "ambiguous" {
 		t.Errorf("heuristic, many matches: found %v, %v; want ambiguous", found, err)
 	}
 }
@@ -276,4 +276,20 @@ func FuzzParseError(f *testing.F) {
 			t.Fatalf("%d classified %s", status, e.Kind)
 		}
 	})
+}
+
+// TestReconcileFollowsOnlyItsHost: a listing whose next page is on a host
+// the client does not call proves nothing: Unknown, never "not made".
+func TestReconcileFollowsOnlyItsHost(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"results":[],"next":"https://elsewhere.example/v1/predictions?cursor=abc"}`))
+	}))
+	defer srv.Close()
+	c := replicate.New(replicate.Options{BaseURL: srv.URL + "/v1", APIKey: "k", CallbackURL: "https://t.example/v1/webhooks/providers/replicate"})
+	_, found, err := c.Reconcile(context.Background(), router.Job{VideoID: "video_x", Model: "google/veo-3", Prompt: "y", Seconds: 8, Size: "1280x720",
+		SubmittedAt: time.Now().Add(-3 * time.Minute)})
+	if found || providertest.ErrOf(err).Kind != router.Unknown {
+		t.Errorf("found %v, %v; want unknown", found, err)
+	}
 }

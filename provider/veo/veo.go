@@ -72,20 +72,21 @@ func New(o Options) *Client {
 		base = &url.URL{Scheme: "https", Host: "invalid.invalid"}
 	}
 	api, content := call.Clients(o.Timeout, o.Transport)
-	c := &Client{name: o.Name, base: base, key: o.APIKey, http: api}
-	// The key goes to the API's host only: Go keeps custom headers across
-	// redirects, and the download is redirected to storage.
-	dl := *content
-	dl.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	c := &Client{name: o.Name, base: base, key: o.APIKey}
+	// The key goes to the API's own scheme and host only: Go keeps custom
+	// headers across redirects, and the download is redirected to storage.
+	keep := func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("too many redirects")
 		}
-		if req.URL.Host != c.base.Host {
+		if !c.ours(req) {
 			req.Header.Del(keyHeader)
 		}
 		return nil
 	}
-	c.content = &dl
+	a, dl := *api, *content
+	a.CheckRedirect, dl.CheckRedirect = keep, keep
+	c.http, c.content = &a, &dl
 	return c
 }
 
@@ -286,7 +287,7 @@ func (c *Client) Fetch(ctx context.Context, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if req.URL.Host == c.base.Host {
+	if c.ours(req) {
 		req.Header.Set(keyHeader, c.key)
 	}
 	return call.Download(c.content, req, w, ParseError)
@@ -294,3 +295,8 @@ func (c *Client) Fetch(ctx context.Context, name string, w io.Writer) error {
 
 // Cancel: the Gemini API cannot cancel a video operation.
 func (c *Client) Cancel(context.Context, string) error { return router.ErrCannotCancel }
+
+// ours reports whether req goes to the API itself: its scheme and host.
+func (c *Client) ours(req *http.Request) bool {
+	return req.URL.Scheme == c.base.Scheme && req.URL.Host == c.base.Host
+}

@@ -62,7 +62,9 @@ type ErrorParser func(status int, h http.Header, body []byte) *router.Error
 // Send does req and returns the body of a 2xx answer, at most MaxAnswer
 // bytes. A non-2xx answer is classified by parse. write says the request
 // may start work (a POST that submits): a failure once it may have left
-// is then Unknown.
+// is then Unknown, and so are 500, 502 and 504, which a server or a proxy
+// in front of it may answer after the work was started (429 and 503 say
+// the request was turned away, and stay retryable).
 func Send(c *http.Client, req *http.Request, write bool, parse ErrorParser) ([]byte, http.Header, error) {
 	resp, err := c.Do(req)
 	if err != nil {
@@ -74,7 +76,15 @@ func Send(c *http.Client, req *http.Request, write bool, parse ErrorParser) ([]b
 		return nil, nil, Transport(err, write)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, resp.Header, parse(resp.StatusCode, resp.Header, body)
+		e := parse(resp.StatusCode, resp.Header, body)
+		switch resp.StatusCode {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+			if write && e.Kind == router.Retryable {
+				e.Kind = router.Unknown
+				e.Message += " (the provider may have started it)"
+			}
+		}
+		return nil, resp.Header, e
 	}
 	return body, resp.Header, nil
 }
@@ -314,9 +324,10 @@ func Read[T any](c *http.Client, req *http.Request, parseErr ErrorParser, parse 
 }
 
 // UsableID reports whether a provider's id of a job is safe to put in a
-// URL's path: printable, at most 200 bytes, without / ? # or %.
+// URL's path: printable, at most 200 bytes, without / ? # or %, and not
+// . or .. (which a server would read as a path step).
 func UsableID(id string) bool {
-	return id != "" && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#%")
+	return id != "" && id != "." && id != ".." && len(id) <= 200 && tollgate.CleanText(id) && !strings.ContainsAny(id, "/?#%")
 }
 
 // NotAJob is the failure of an id that cannot be one of provider's jobs:
