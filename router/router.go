@@ -129,8 +129,10 @@ type Kind int
 
 // Kinds of failure.
 const (
-	// Retryable: nothing was started (a 429, a 5xx, a refused
-	// connection); the same call may be tried again after RetryAfter.
+	// Retryable: nothing was started (a 429, a 503, a refused
+	// connection, or any failure of a call that starts nothing); the same
+	// call may be tried again after RetryAfter. A submit answered 500,
+	// 502 or 504 is Unknown instead: the work may have begun.
 	Retryable Kind = iota
 	// Terminal: the provider will not make this job (a bad request, an
 	// unsupported option, no credit with the provider); another provider
