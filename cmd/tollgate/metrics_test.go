@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"tollgate/router"
 )
 
 // scrape reads GET /metrics with key and returns the status and body.
@@ -90,5 +96,31 @@ func TestMetrics(t *testing.T) {
 	}
 	if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_") {
 		t.Error("Go's and the process's collectors are missing")
+	}
+}
+
+// TestProvidersFromEnvironment: each provider whose key is set is on, and
+// only those; without any, the local renderer stands in (demo mode).
+func TestProvidersFromEnvironment(t *testing.T) {
+	t.Parallel()
+	c := newConfig()
+	c.DataDir, c.Addr, c.VerifyEvery = t.TempDir(), "127.0.0.1:0", 0
+	c.RunwayKey, c.LumaKey, c.ReplicateToken, c.FalKey, c.GeminiKey = "key_x", "luma-x", "r8_x", "id:secret", "AIza-x"
+	c.PublicURL = "https://tollgate.example"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, _, err := start(context.Background(), c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = inst.close(log) }()
+	rt := inst.videos.Router()
+	got := slices.Sorted(maps.Keys(rt.Providers))
+	if want := []string{"fal", "luma", "replicate", "runway", "veo"}; !slices.Equal(got, want) || rt.Demo() {
+		t.Errorf("providers on: %v (demo %v), want %v", got, rt.Demo(), want)
+	}
+	for name, p := range rt.Providers {
+		if _, isNotifier := p.(router.Notifier); (name == "luma" || name == "replicate" || name == "fal") != isNotifier {
+			t.Errorf("%s: takes notifications %v", name, isNotifier)
+		}
 	}
 }
