@@ -395,6 +395,17 @@ func (s *Service) reconcile(ctx context.Context, v tollgate.Video) error {
 			"it is not sent anywhere again, so it cannot be made twice", a.Provider))
 	}
 	id, found, err := rc.Reconcile(ctx, s.job(ctx, v, a.Seconds, a.StartedAt))
+	if err == nil && found {
+		// A match by fields (a heuristic) could be another job's video,
+		// made from an identical request: then it is not this one's.
+		other, terr := s.jobOf(ctx, a.Provider, id, v.ID)
+		switch {
+		case terr != nil:
+			return terr
+		case other != "":
+			err = &router.Error{Kind: router.Unknown, Code: "taken", Message: fmt.Sprintf("the job %s found at %s is video %s's", id, a.Provider, other)}
+		}
+	}
 	switch {
 	case err == nil && found:
 		s.c.Metrics.Reconciled(a.Provider, "found")
@@ -751,4 +762,28 @@ func (s *Service) attemptEnded(v tollgate.Video) {
 	}
 	a := v.Attempts[len(v.Attempts)-1]
 	s.c.Metrics.AttemptEnded(a.Provider, a.ProviderModel, a.Outcome, a.Latency(s.c.Clock.Now()))
+}
+
+// jobScan bounds the jobs jobOf reads.
+const jobScan = 10_000
+
+// jobOf returns the id of a video other than self whose job at provider
+// is job, among those still running or kept (their content not yet
+// expired: both have a next step), or "" if none is.
+func (s *Service) jobOf(ctx context.Context, provider, job, self string) (string, error) {
+	var vs []tollgate.Video
+	err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		vs, err = tx.VideosDue(ctx, s.c.Clock.Now().Add(s.c.Retention+time.Hour), jobScan)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range vs {
+		if o.ID != self && o.Provider == provider && o.ProviderJob == job {
+			return o.ID, nil
+		}
+	}
+	return "", nil
 }
