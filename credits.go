@@ -150,6 +150,18 @@ type Money struct {
 	Currency string `json:"currency"`
 }
 
+// AddMoney adds m to the amount of its currency in ms, which holds one
+// amount per currency (appending one for a currency not there yet).
+func AddMoney(ms []Money, m Money) []Money {
+	for i := range ms {
+		if ms[i].Currency == m.Currency {
+			ms[i].Amount += m.Amount
+			return ms
+		}
+	}
+	return append(ms, m)
+}
+
 // MulDivCeil returns ceil(a*b/d) for non-negative a and b and positive d,
 // computed in 128 bits; ok is false when the result does not fit an int64.
 // Prices and proportions of credits and money use it so nothing is lost to

@@ -111,39 +111,28 @@ func (s *Service) Margin(ctx context.Context, from, to time.Time, groupBy string
 func (r *MarginRow) add(v tollgate.Video) {
 	r.Charged += v.Charged
 	for _, m := range v.Revenue {
-		r.Revenue = addMoney(r.Revenue, m)
+		r.Revenue = tollgate.AddMoney(r.Revenue, m)
 	}
 	if v.Status == tollgate.VideoCompleted {
 		r.Completed++
 		if v.Cost.Currency != "" {
-			r.Cost = addMoney(r.Cost, v.Cost)
+			r.Cost = tollgate.AddMoney(r.Cost, v.Cost)
 		}
 	} else {
 		r.Failed++
 	}
 	for _, a := range v.Attempts {
 		if a.Outcome == outcomeUnknown && a.Cost.Currency != "" {
-			r.PossibleCost = addMoney(r.PossibleCost, a.Cost)
+			r.PossibleCost = tollgate.AddMoney(r.PossibleCost, a.Cost)
 		}
 	}
-}
-
-// addMoney adds m to the amount of its currency in ms.
-func addMoney(ms []tollgate.Money, m tollgate.Money) []tollgate.Money {
-	for i := range ms {
-		if ms[i].Currency == m.Currency {
-			ms[i].Amount += m.Amount
-			return ms
-		}
-	}
-	return append(ms, m)
 }
 
 // subtract is a less b, per currency.
 func subtract(a, b []tollgate.Money) []tollgate.Money {
 	out := slices.Clone(a)
 	for _, m := range b {
-		out = addMoney(out, tollgate.Money{Amount: -m.Amount, Currency: m.Currency})
+		out = tollgate.AddMoney(out, tollgate.Money{Amount: -m.Amount, Currency: m.Currency})
 	}
 	slices.SortFunc(out, func(x, y tollgate.Money) int { return cmp.Compare(x.Currency, y.Currency) })
 	return out

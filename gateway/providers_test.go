@@ -254,7 +254,7 @@ func TestChaosAllProviders(t *testing.T) {
 					for _, o := range pricing.Default().Offers(j.model, time.Now()) {
 						if secs, ok := o.Duration(j.seconds); ok && o.Provider == name {
 							c, _ := o.CostFor(secs, j.size)
-							dupeCost = addCost(dupeCost, tollgate.Money{Amount: c.Amount * int64(n-1), Currency: c.Currency})
+							dupeCost = tollgate.AddMoney(dupeCost, tollgate.Money{Amount: c.Amount * int64(n-1), Currency: c.Currency})
 						}
 					}
 				case n > 1:
@@ -368,14 +368,3 @@ func TestRouterAcrossAdapters(t *testing.T) {
 type stepClock struct{ now time.Time }
 
 func (c *stepClock) Now() time.Time { return c.now }
-
-// addCost adds m to the amount of its currency in ms.
-func addCost(ms []tollgate.Money, m tollgate.Money) []tollgate.Money {
-	for i := range ms {
-		if ms[i].Currency == m.Currency {
-			ms[i].Amount += m.Amount
-			return ms
-		}
-	}
-	return append(ms, m)
-}

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"tollgate"
@@ -131,12 +130,7 @@ func (b *batch) revenue(ctx context.Context, h tollgate.Hold) ([]tollgate.Money,
 		if !ok {
 			return nil, fmt.Errorf("the value of %s credits of order %s overflows", take, o.ID)
 		}
-		i := slices.IndexFunc(out, func(m tollgate.Money) bool { return m.Currency == o.Price.Currency })
-		if i < 0 {
-			out = append(out, tollgate.Money{Currency: o.Price.Currency})
-			i = len(out) - 1
-		}
-		out[i].Amount += v
+		out = tollgate.AddMoney(out, tollgate.Money{Amount: v, Currency: o.Price.Currency})
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@
 package fal
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -96,15 +97,8 @@ func New(o Options) *Client {
 		o.Name = "fal"
 	}
 	api, content := call.Clients(o.Timeout, o.Transport)
-	return &Client{name: o.Name, queue: strings.TrimRight(cmpOr(o.QueueURL, DefaultQueueURL), "/"), api: strings.TrimRight(cmpOr(o.APIURL, DefaultAPIURL), "/"),
-		jwksURL: cmpOr(o.JWKSURL, DefaultJWKSURL), key: o.APIKey, callback: o.CallbackURL, http: api, content: content}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return &Client{name: o.Name, queue: strings.TrimRight(cmp.Or(o.QueueURL, DefaultQueueURL), "/"), api: strings.TrimRight(cmp.Or(o.APIURL, DefaultAPIURL), "/"),
+		jwksURL: cmp.Or(o.JWKSURL, DefaultJWKSURL), key: o.APIKey, callback: o.CallbackURL, http: api, content: content}
 }
 
 // Name returns the provider's name.
@@ -290,7 +284,7 @@ func ParseError(status int, h http.Header, body []byte) *router.Error {
 	if msg == "" {
 		msg = call.Excerpt(body)
 	}
-	code := cmpOr(e.ErrorType, h.Get("X-Fal-Error-Type"))
+	code := cmp.Or(e.ErrorType, h.Get("X-Fal-Error-Type"))
 	if code == "" {
 		code = fmt.Sprintf("http_%d", status)
 	}
@@ -329,7 +323,7 @@ func (c *Client) Status(ctx context.Context, job string) (router.Status, error) 
 	case s.Status != "COMPLETED":
 		return router.Status{State: router.Running, Progress: -1}, nil
 	case s.Error != "":
-		e := &router.Error{Kind: router.Terminal, Code: cmpOr(s.ErrorType, "failed"), Message: s.Error}
+		e := &router.Error{Kind: router.Terminal, Code: cmp.Or(s.ErrorType, "failed"), Message: s.Error}
 		if call.Refusal(s.Error, s.ErrorType) {
 			e.Kind = router.Refused
 		}

@@ -12,6 +12,7 @@
 package runway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -215,7 +216,7 @@ func status(t Task) router.Status {
 		if t.FailureCode != nil && *t.FailureCode != "" {
 			code = *t.FailureCode
 		}
-		e := &router.Error{Kind: router.Terminal, Code: code, Message: cmpOr(t.Failure, "Runway says the task failed")}
+		e := &router.Error{Kind: router.Terminal, Code: code, Message: cmp.Or(t.Failure, "Runway says the task failed")}
 		if strings.HasPrefix(code, "SAFETY.") || strings.Contains(code, ".SAFETY.") {
 			e.Kind = router.Refused
 		}
@@ -230,13 +231,6 @@ func status(t Task) router.Status {
 		return router.Status{State: router.Running, Progress: min(p, 99)}
 	}
 	return router.Status{State: router.Running, Progress: 0} // PENDING, THROTTLED
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Fetch downloads the task's video from its output URL (signed by

@@ -14,6 +14,7 @@
 package veo
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -249,7 +250,7 @@ func status(o Operation) router.Status {
 	case !o.Done:
 		return router.Status{State: router.Running, Progress: -1}
 	case o.Error != nil:
-		e := &router.Error{Kind: router.Terminal, Code: cmpOr(o.Error.Status, fmt.Sprintf("rpc_%d", o.Error.Code)), Message: cmpOr(o.Error.Message, "the operation failed")}
+		e := &router.Error{Kind: router.Terminal, Code: cmp.Or(o.Error.Status, fmt.Sprintf("rpc_%d", o.Error.Code)), Message: cmp.Or(o.Error.Message, "the operation failed")}
 		if call.Refusal(o.Error.Message) {
 			e.Kind = router.Refused
 		}
@@ -259,16 +260,9 @@ func status(o Operation) router.Status {
 	case o.Response != nil && o.Response.GenerateVideoResponse != nil && o.Response.GenerateVideoResponse.RAIMediaFilteredCount > 0:
 		// Done without a video: Google's safety filters took it.
 		return router.Status{State: router.Failed, Progress: -1, Err: &router.Error{Kind: router.Refused, Code: "rai_media_filtered",
-			Message: cmpOr(strings.Join(o.Response.GenerateVideoResponse.RAIMediaFilteredReasons, " "), "Veo's safety filters removed the video")}}
+			Message: cmp.Or(strings.Join(o.Response.GenerateVideoResponse.RAIMediaFilteredReasons, " "), "Veo's safety filters removed the video")}}
 	}
 	return router.Status{State: router.Failed, Progress: -1, Err: &router.Error{Kind: router.Terminal, Code: "no_output", Message: "the operation is done but has no video"}}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Fetch downloads the operation's video. Its URI is on the API's host

@@ -13,6 +13,7 @@
 package lumatest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -227,8 +228,8 @@ func (f *Fake) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
-	limit, err1 := strconv.Atoi(cmpOr(r.URL.Query().Get("limit"), "100"))
-	offset, err2 := strconv.Atoi(cmpOr(r.URL.Query().Get("offset"), "0"))
+	limit, err1 := strconv.Atoi(cmp.Or(r.URL.Query().Get("limit"), "100"))
+	offset, err2 := strconv.Atoi(cmp.Or(r.URL.Query().Get("offset"), "0"))
 	if err1 != nil || err2 != nil || limit < 1 || limit > 1000 || offset < 0 {
 		detail(w, 400, "Invalid limit or offset")
 		return
@@ -245,13 +246,6 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"generations": append([]generation{}, page...), "has_more": offset+limit < len(all),
 		"count": len(page), "limit": limit, "offset": offset})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (f *Fake) delete(w http.ResponseWriter, r *http.Request) {
