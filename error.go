@@ -37,10 +37,11 @@ const (
 	CodeOutcomeUnknown      Code = "outcome_unknown"        // 503
 	CodeInternal            Code = "internal"               // 500
 	// Video jobs.
-	CodeModelUnavailable  Code = "model_unavailable"  // 400: no live provider makes it
-	CodeModerationBlocked Code = "moderation_blocked" // 400: refused by a content policy
-	CodeCannotCancel      Code = "cannot_cancel"      // 400: the provider cannot stop the job
-	CodeVideoNotReady     Code = "video_not_ready"    // 404: its content is not there (yet, or any more)
+	CodeModelUnavailable  Code = "model_unavailable"   // 400: no live provider makes it
+	CodeModerationBlocked Code = "moderation_blocked"  // 400: refused by a content policy
+	CodeCannotCancel      Code = "cannot_cancel"       // 400: the provider cannot stop the job
+	CodeVideoNotReady     Code = "video_not_ready"     // 404: its content is not there (yet, or any more)
+	CodeCameoNotPermitted Code = "cameo_not_permitted" // 403: the cameo's owner has not consented
 )
 
 // Error is an error with a stable code and a message fit for the client.

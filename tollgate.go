@@ -198,6 +198,12 @@ const (
 	// transfer_in; the two sum to zero.
 	BookTransferOut Book = "transfer_out"
 	BookTransferIn  Book = "transfer_in"
+	// A fee paid at capture to a cameo's or a published video's owner:
+	// the payer's revenue gives the owner's share to royalty_out, and the
+	// owner's royalty grant receives it from royalty_in; the two sum to
+	// zero. What the platform keeps stays in revenue.
+	BookRoyaltyOut Book = "royalty_out"
+	BookRoyaltyIn  Book = "royalty_in"
 )
 
 // RevenueBook is the book that collects spent credits of product p.
@@ -217,9 +223,10 @@ const (
 	TxnUsage    TxnKind = "usage"
 	TxnRefund   TxnKind = "refund"
 	TxnTransfer TxnKind = "transfer"
+	TxnRoyalty  TxnKind = "royalty" // a fee paid to an owner at capture
 )
 
-var txnKinds = []TxnKind{TxnGrant, TxnHold, TxnCapture, TxnRelease, TxnExpire, TxnTimeout, TxnUsage, TxnRefund, TxnTransfer}
+var txnKinds = []TxnKind{TxnGrant, TxnHold, TxnCapture, TxnRelease, TxnExpire, TxnTimeout, TxnUsage, TxnRefund, TxnTransfer, TxnRoyalty}
 
 // Valid reports whether k is a known transaction kind.
 func (k TxnKind) Valid() bool { return slices.Contains(txnKinds, k) }
@@ -233,7 +240,7 @@ func TxnKinds() string {
 	return strings.Join(s, ", ")
 }
 
-var books = []Book{BookAvailable, BookHeld, BookIssuance, BookBreakage, BookRefunds, BookRefundLoss, BookTransferOut, BookTransferIn}
+var books = []Book{BookAvailable, BookHeld, BookIssuance, BookBreakage, BookRefunds, BookRefundLoss, BookTransferOut, BookTransferIn, BookRoyaltyOut, BookRoyaltyIn}
 
 // Valid reports whether b is a known book: a fixed one, or a product's
 // revenue book.

@@ -55,12 +55,20 @@ type Video struct {
 	Model     string // as asked: a model, an alias or auto, auto:cheapest, auto:fastest
 	Policy    string // cheapest, fastest or balanced
 	Prompt    string
-	Seconds   int    // asked for; an extension's stitched total
-	Size      string // "1280x720"
-	SourceID  string // the video remixed, edited or extended
-	// Characters are the account's characters the video shows (their
-	// Tollgate ids): they pin it to the provider that holds them.
+	// UpstreamPrompt is the prompt sent to the provider when it differs
+	// from Prompt: each cameo's @handle replaced by its name.
+	UpstreamPrompt string `json:",omitempty"`
+	Seconds        int    // asked for; an extension's stitched total
+	Size           string // "1280x720"
+	SourceID       string // the video remixed, edited or extended
+	// Characters are the cameos the video shows (their Tollgate ids); those
+	// kept at a provider as characters pin it to that provider.
 	Characters []string `json:",omitempty"`
+	// Fees are what the video pays at capture to the owners of the cameos
+	// it shows and of the published video it builds on, fixed when it was
+	// held; they are part of Held, and paid in full only when the video is
+	// delivered.
+	Fees []Fee `json:",omitempty"`
 	// Input is the stored reference image or video (a file name under the
 	// data directory), "" for none.
 	Input string
@@ -152,25 +160,4 @@ func (a VideoAttempt) Latency(now time.Time) time.Duration {
 const (
 	EventVideoCompleted = "video.completed"
 	EventVideoFailed    = "video.failed"
-)
-
-// Character is a likeness made from an uploaded clip at a provider that
-// keeps characters, for an account's videos to show. Its ids mean
-// something to that provider alone, so a video that names it is made there.
-type Character struct {
-	ID         string
-	AccountID  string
-	KeyID      string // the account key that made it; "" for an admin key
-	Name       string
-	Provider   string // the provider that keeps it
-	ProviderID string // the provider's id of it
-	Demo       bool   // made by the local renderer standing in for the provider
-	CreatedAt  time.Time
-}
-
-// Limits on characters.
-const (
-	MaxCharactersPerAccount = 200 // characters one account may keep
-	MaxCharactersPerVideo   = 4   // characters one video may name
-	MaxCharacterNameBytes   = 80
 )

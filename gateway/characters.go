@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/ledger"
 	"tollgate/router"
 	"tollgate/store/record"
@@ -30,30 +32,32 @@ type CharacterParams struct {
 }
 
 // NewCharacter makes a character at a provider that keeps them and stores
-// it for the account. A repeat of an answered request (same
+// it for the account as a cameo: kind character, a handle derived from the
+// name (with a number added when taken), policy owner_only and fee 0 until
+// its owner changes them. A repeat of an answered request (same
 // Idempotency-Key) returns *ledger.Replayed before the provider is asked
-// again. An account keeps at most tollgate.MaxCharactersPerAccount.
-func (s *Service) NewCharacter(ctx context.Context, p CharacterParams) (tollgate.Character, error) {
+// again. An account keeps at most tollgate.MaxCharactersPerAccount cameos.
+func (s *Service) NewCharacter(ctx context.Context, p CharacterParams) (tollgate.Cameo, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "":
-		return tollgate.Character{}, tollgate.FieldError("name", "is required: the character's display name")
+		return tollgate.Cameo{}, tollgate.FieldError("name", "is required: the character's display name")
 	case len(name) > tollgate.MaxCharacterNameBytes || !tollgate.CleanText(name):
-		return tollgate.Character{}, tollgate.FieldError("name", "must be UTF-8 text of at most %d bytes without control characters",
+		return tollgate.Cameo{}, tollgate.FieldError("name", "must be UTF-8 text of at most %d bytes without control characters",
 			tollgate.MaxCharacterNameBytes)
 	case len(p.Video) == 0:
-		return tollgate.Character{}, tollgate.FieldError("video", "upload the clip the character is made from as the MP4 file video")
+		return tollgate.Cameo{}, tollgate.FieldError("video", "upload the clip the character is made from as the MP4 file video")
 	}
 	maker, provider, demo, ok := s.c.Router.CharacterProvider(p.Provider)
 	if !ok {
 		if p.Provider != "" {
-			return tollgate.Character{}, tollgate.FieldError("tollgate.provider", "provider %q does not keep characters here", p.Provider)
+			return tollgate.Cameo{}, tollgate.FieldError("tollgate.provider", "provider %q does not keep characters here", p.Provider)
 		}
-		return tollgate.Character{}, tollgate.Errorf(tollgate.CodeModelUnavailable,
+		return tollgate.Cameo{}, tollgate.Errorf(tollgate.CodeModelUnavailable,
 			"no configured provider keeps characters: the operator should configure one whose catalog offers list the character feature")
 	}
 	if err := s.checkClip(ctx, p.Video); err != nil {
-		return tollgate.Character{}, err
+		return tollgate.Cameo{}, err
 	}
 	// Look first: a repeat must not make a second character upstream.
 	err := s.c.Ledger.WriteRecords(ctx, func(tx record.Tx) error {
@@ -62,73 +66,62 @@ func (s *Service) NewCharacter(ctx context.Context, p CharacterParams) (tollgate
 				return err
 			}
 		}
-		n, err := tx.CharacterCount(ctx, p.AccountID)
+		n, err := tx.CameoCount(ctx, p.AccountID)
 		if err != nil {
 			return err
 		}
 		if n >= tollgate.MaxCharactersPerAccount {
-			return tollgate.Errorf(tollgate.CodeConflict, "account %s keeps %d characters, the most an account may have", p.AccountID, n)
+			return tollgate.Errorf(tollgate.CodeConflict, "account %s keeps %d cameos, the most an account may have; delete one first", p.AccountID, n)
 		}
 		return nil
 	})
 	if err != nil {
-		return tollgate.Character{}, err
+		return tollgate.Cameo{}, err
 	}
 	upstream, err := maker.NewCharacter(ctx, name, p.Video)
 	if err != nil {
-		return tollgate.Character{}, characterError(provider, err)
+		return tollgate.Cameo{}, characterError(provider, err)
 	}
-	c := tollgate.Character{ID: tollgate.NewID("char"), AccountID: p.AccountID, KeyID: p.KeyID, Name: name, Provider: provider,
-		ProviderID: upstream, Demo: demo, CreatedAt: s.c.Clock.Now()}
-	res, err := s.c.Ledger.WriteIdempotent(ctx, p.Idempotency, func(tx record.Tx) (any, error) {
-		if err := tx.CharacterInsert(ctx, c); err != nil {
-			return nil, err
-		}
-		return c, s.c.Ledger.Audit(ctx, tx, "character.create", c.AccountID, c.ID, map[string]any{"provider": provider, "name": name})
-	})
-	if err != nil {
-		return tollgate.Character{}, err
-	}
-	return res.(tollgate.Character), nil
+	return s.c.Cameos.Create(ctx, cameo.Params{AccountID: p.AccountID, KeyID: p.KeyID, Kind: tollgate.CameoCharacter, Name: name,
+		Provider: provider, ProviderID: upstream, Demo: demo, Idempotency: p.Idempotency})
 }
 
-// Character returns a character; with accountID set, another account's
-// is not found.
-func (s *Service) Character(ctx context.Context, id, accountID string) (tollgate.Character, error) {
-	var c tollgate.Character
-	var err error = tollgate.ErrNotFound
-	if tollgate.CleanText(id) && id != "" && len(id) <= 100 {
-		err = s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+// Character returns a cameo as OpenAI's character: to its owner, or to an
+// account it permits; anyone else gets not_found.
+func (s *Service) Character(ctx context.Context, id, accountID string) (tollgate.Cameo, error) {
+	v, err := s.c.Cameos.Get(ctx, id, accountID)
+	if tollgate.ErrorCode(err) == tollgate.CodeNotFound {
+		return tollgate.Cameo{}, &tollgate.Error{Code: tollgate.CodeNotFound, Field: "character_id", Message: fmt.Sprintf("character %q not found", id)}
+	}
+	return v.Cameo, err
+}
+
+// characters reads the cameos a video shows (already held: their terms
+// were checked then) and returns the provider that keeps those kept as
+// characters, and their ids there.
+func (s *Service) characters(ctx context.Context, ids []string) (provider string, upstream []string, err error) {
+	first := ""
+	for _, id := range ids {
+		var c tollgate.Cameo
+		err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 			var err error
-			c, err = tx.CharacterByID(ctx, id)
+			c, err = tx.CameoByID(ctx, id)
 			return err
 		})
-	}
-	if err == nil && accountID != "" && c.AccountID != accountID {
-		err = tollgate.ErrNotFound
-	}
-	if errors.Is(err, tollgate.ErrNotFound) {
-		return tollgate.Character{}, &tollgate.Error{Code: tollgate.CodeNotFound, Field: "character_id", Message: fmt.Sprintf("character %q not found", id)}
-	}
-	return c, err
-}
-
-// characters reads the characters a video names, all of its account and
-// kept by one provider, and returns that provider and their ids there.
-func (s *Service) characters(ctx context.Context, ids []string, accountID string) (provider string, upstream []string, err error) {
-	for i, id := range ids {
-		c, err := s.Character(ctx, id, accountID)
-		if tollgate.ErrorCode(err) == tollgate.CodeNotFound {
-			return "", nil, tollgate.FieldError("characters", "character %q not found", id)
+		if errors.Is(err, tollgate.ErrNotFound) {
+			return "", nil, tollgate.FieldError("characters", "cameo %q not found", id)
 		}
 		if err != nil {
 			return "", nil, err
 		}
-		if i > 0 && c.Provider != provider {
-			return "", nil, tollgate.FieldError("characters", "characters %s and %s are kept by different providers (%s, %s): one video can show characters of one provider",
-				ids[0], id, provider, c.Provider)
+		if c.Provider == "" {
+			continue
 		}
-		provider, upstream = c.Provider, append(upstream, c.ProviderID)
+		if provider != "" && c.Provider != provider {
+			return "", nil, tollgate.FieldError("characters", "cameos %s and %s are kept by different providers (%s, %s): one video can show characters of one provider",
+				first, id, provider, c.Provider)
+		}
+		first, provider, upstream = cmp.Or(first, id), c.Provider, append(upstream, c.ProviderID)
 	}
 	return provider, upstream, nil
 }
@@ -170,25 +163,46 @@ func characterError(provider string, err error) error {
 	return e
 }
 
-// fillCharacters checks the characters a create names and pins it to the
-// provider that keeps them.
-func (s *Service) fillCharacters(ctx context.Context, p *CreateParams) error {
-	switch {
-	case p.Kind != tollgate.VideoCreate:
-		return tollgate.FieldError("characters", "only a new video shows characters; a remix, an edit or an extension keeps its source's")
-	case len(p.Characters) > tollgate.MaxCharactersPerVideo:
-		return tollgate.FieldError("characters", "a video shows at most %d characters, not %d", tollgate.MaxCharactersPerVideo, len(p.Characters))
-	}
-	for i, id := range p.Characters {
-		if slices.Contains(p.Characters[:i], id) {
-			return tollgate.FieldError("characters", "character %s is named twice", id)
+// fillCameos finds the cameos a video shows (named on a create, the
+// source's on a remix, an edit or an extension, and @handles in the
+// prompt), checks that the account may use them, fixes their fees, and
+// pins the video to the provider that keeps those kept as characters.
+func (s *Service) fillCameos(ctx context.Context, p *CreateParams, src *tollgate.Video) error {
+	ids := p.Characters
+	if p.Kind != tollgate.VideoCreate {
+		if len(p.Characters) > 0 {
+			return tollgate.FieldError("characters", "only a new video names cameos; a remix, an edit or an extension shows its source's (and those its prompt names by @handle)")
+		}
+		if src != nil {
+			ids = src.Characters
 		}
 	}
-	provider, _, err := s.characters(ctx, p.Characters, p.AccountID)
+	for i, id := range ids {
+		if slices.Contains(ids[:i], id) {
+			return tollgate.FieldError("characters", "cameo %s is named twice", id)
+		}
+	}
+	if len(ids) == 0 && !strings.Contains(p.Prompt, "@") {
+		return nil
+	}
+	use, err := s.c.Cameos.Resolve(ctx, p.AccountID, "characters", ids, p.Prompt)
 	if err != nil {
 		return err
 	}
-	p.only = provider
+	p.Characters, p.fees, p.cameos = cameo.IDs(use.Cameos), use.Fees, use.Cameos
+	if len(use.Cameos) == 0 {
+		p.Characters = nil
+	}
+	provider, _, err := s.characters(ctx, p.Characters)
+	if err != nil {
+		return err
+	}
+	if provider != "" {
+		if p.only != "" && p.only != provider {
+			return tollgate.FieldError("characters", "the source was made by %s, but the characters it shows are kept by %s", p.only, provider)
+		}
+		p.only, p.kept = provider, true
+	}
 	return nil
 }
 

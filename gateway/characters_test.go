@@ -56,7 +56,7 @@ func TestCharactersGoToTheirProvider(t *testing.T) {
 			var n int
 			if err := e.l.ReadRecords(e.ctx, func(tx record.Tx) error {
 				var err error
-				n, err = tx.CharacterCount(e.ctx, "acme")
+				n, err = tx.CameoCount(e.ctx, "acme")
 				return err
 			}); err != nil {
 				t.Fatal(err)
@@ -102,9 +102,9 @@ func TestCharactersGoToTheirProvider(t *testing.T) {
 		if tollgate.ErrorCode(err) != tollgate.CodeModelUnavailable {
 			t.Errorf("a character with only the cheap provider allowed: %v, want model_unavailable", err)
 		}
-		// Another account's character is not found.
-		if _, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "other", Prompt: "a duel", Characters: []string{ch.ID}}); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
-			t.Errorf("another account's character: %v, want invalid_field", err)
+		// Another account's character (owner_only) is not permitted.
+		if _, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "other", Prompt: "a duel", Characters: []string{ch.ID}}); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
+			t.Errorf("another account's character: %v, want cameo_not_permitted", err)
 		}
 	})
 }

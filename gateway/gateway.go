@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/ledger"
 	"tollgate/metrics"
 	"tollgate/pricing"
@@ -47,6 +48,8 @@ const (
 // Config configures a Service.
 type Config struct {
 	Ledger *ledger.Ledger
+	// Cameos decides which cameos a video may show and their fees.
+	Cameos *cameo.Service
 	Quotes *pricing.Quotes
 	Router *router.Router
 	// Dir is where outputs are stored, a directory per job.
@@ -117,8 +120,14 @@ func New(c Config) *Service {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Cameos == nil {
+		c.Cameos = cameo.New(cameo.Config{Ledger: c.Ledger, Clock: c.Clock, TakeBPS: -1})
+	}
 	return &Service{c: c, wake: make(chan struct{}, 1), sem: make(chan struct{}, c.Workers)}
 }
+
+// Cameos returns the cameo service the gateway checks and charges with.
+func (s *Service) Cameos() *cameo.Service { return s.c.Cameos }
 
 // Router returns the service's router.
 func (s *Service) Router() *router.Router { return s.c.Router }
@@ -147,8 +156,9 @@ type CreateParams struct {
 	QuoteID     string
 	Constraints tollgate.VideoConstraints
 	Idempotency *ledger.Idempotency
-	// Characters are the account's characters the video shows (a create
-	// only): it is made by the provider that keeps them.
+	// Characters are the cameos the video shows, by id (a create only:
+	// characters[][id] and tollgate.cameos); those kept at a provider as
+	// characters make it there.
 	Characters []string
 
 	// only is the provider that made the source of a remix, an edit or
@@ -162,6 +172,20 @@ type CreateParams struct {
 	inputSeconds int
 	// image: a create from a reference image, which its provider must take.
 	image bool
+	// cameos are the cameos the video shows, and fees what it pays for
+	// them; kept: some are characters kept at the provider only.
+	cameos []tollgate.Cameo
+	fees   []tollgate.Fee
+	kept   bool
+}
+
+// feesTotal is what fees come to.
+func feesTotal(fees []tollgate.Fee) tollgate.Credits {
+	var t tollgate.Credits
+	for _, f := range fees {
+		t += f.Credits
+	}
+	return t
 }
 
 // Create prices p, checks that a provider can make it, and holds the
@@ -194,17 +218,21 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 		return tollgate.Video{}, err
 	}
 	if p.QuoteID != "" {
-		if err := s.quoteMatches(terms, p); err != nil {
+		if err := s.quoteMatches(terms, &p); err != nil {
 			return tollgate.Video{}, err
 		}
 	}
-	cands, err := s.candidates(ctx, &p, quoted, nil)
+	fees := feesTotal(p.fees)
+	if quoted > 0 && quoted <= fees {
+		return tollgate.Video{}, tollgate.FieldError("tollgate.quote_id", "quote %s does not cover the fees of the cameos the video shows", p.QuoteID)
+	}
+	cands, err := s.candidates(ctx, &p, max(quoted-fees, 0), nil)
 	if err != nil {
 		return tollgate.Video{}, err
 	}
 	credits := quoted
 	if credits == 0 {
-		credits = cands[0].Credits
+		credits = cands[0].Credits + fees
 	}
 	if p.Constraints.MaxCredits > 0 && credits > p.Constraints.MaxCredits {
 		return tollgate.Video{}, tollgate.FieldError("tollgate.max_credits", "this video costs %s credits, more than max_credits %s", credits, p.Constraints.MaxCredits)
@@ -213,7 +241,10 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 	v := tollgate.Video{ID: tollgate.NewID("video"), AccountID: p.AccountID, KeyID: p.KeyID, Project: p.Project, Kind: p.Kind,
 		Status: tollgate.VideoQueued, Model: p.Model, Policy: p.Policy, Prompt: p.Prompt, Seconds: p.Seconds, Size: p.Size,
 		SourceID: p.SourceID, Constraints: p.Constraints, Demo: cands[0].Demo, Step: tollgate.StepRoute, NextAt: &now, CreatedAt: now,
-		FromFrame: p.fromFrame, Characters: p.Characters}
+		FromFrame: p.fromFrame, Characters: p.Characters, Fees: p.fees}
+	if up := cameo.Upstream(p.Prompt, p.cameos); up != p.Prompt {
+		v.UpstreamPrompt = up
+	}
 	v.InputSeconds = p.inputSeconds
 	if p.Kind == tollgate.VideoExtend {
 		base := p.inputSeconds
@@ -266,15 +297,17 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 	if len(p.Prompt) > MaxPromptBytes || !tollgate.CleanText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ").Replace(p.Prompt)) {
 		return tollgate.FieldError("prompt", "must be UTF-8 text of at most %d bytes", MaxPromptBytes)
 	}
+	var src *tollgate.Video
 	if p.Kind != tollgate.VideoCreate && p.SourceID == "" {
 		if err := s.uploaded(ctx, p); err != nil {
 			return err
 		}
 	} else if p.Kind != tollgate.VideoCreate {
-		src, err := s.Get(ctx, p.SourceID, p.AccountID)
+		got, err := s.Get(ctx, p.SourceID, p.AccountID)
 		if err != nil {
 			return err
 		}
+		src = &got
 		if src.Status != tollgate.VideoCompleted {
 			return tollgate.FieldError("video", "video %s is %s; only a completed video can be remixed, edited or extended", src.ID, src.Status)
 		}
@@ -292,10 +325,8 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 		}
 		p.only = src.Provider
 	}
-	if len(p.Characters) > 0 {
-		if err := s.fillCharacters(ctx, p); err != nil {
-			return err
-		}
+	if err := s.fillCameos(ctx, p, src); err != nil {
+		return err
 	}
 	p.image = p.Kind == tollgate.VideoCreate && len(p.Input) > 0
 	if p.Model == "" {
@@ -359,12 +390,34 @@ type quoteTerms struct {
 	Model      string `json:"model"`
 	Resolution string `json:"resolution"`
 	Seconds    int    `json:"seconds"`
+	// Fees are the cameo fees quoted, one per cameo of another account.
+	Fees []struct {
+		CameoID string           `json:"cameo_id"`
+		Credits tollgate.Credits `json:"credits"`
+	} `json:"fees"`
 }
 
 // quoteMatches refuses a quote for another video than p: another length,
 // resolution, or model (a request for auto may be made by any model whose
 // price is within the quote, as the router ensures).
-func (s *Service) quoteMatches(q quoteTerms, p CreateParams) error {
+func (s *Service) quoteMatches(q quoteTerms, p *CreateParams) error {
+	if len(q.Fees) != len(p.fees) {
+		return tollgate.FieldError("tollgate.quote_id", "quote %s priced %d cameo fees, but the video shows %d cameos of other accounts: quote it with the same cameos",
+			p.QuoteID, len(q.Fees), len(p.fees))
+	}
+	for i := range p.fees {
+		f := &p.fees[i]
+		j := slices.IndexFunc(q.Fees, func(qf struct {
+			CameoID string           `json:"cameo_id"`
+			Credits tollgate.Credits `json:"credits"`
+		}) bool {
+			return qf.CameoID == f.Subject
+		})
+		if j < 0 {
+			return tollgate.FieldError("tollgate.quote_id", "quote %s does not price cameo %s: quote it with the same cameos", p.QuoteID, f.Subject)
+		}
+		f.Credits = q.Fees[j].Credits // the fee quoted is the fee paid
+	}
 	if q.Seconds != p.Seconds {
 		return tollgate.FieldError("tollgate.quote_id", "quote %s is for %d seconds, not %d", p.QuoteID, q.Seconds, p.Seconds)
 	}
@@ -395,7 +448,7 @@ func (s *Service) candidates(ctx context.Context, p *CreateParams, maxCredits to
 	if p.image {
 		req.Features = append(req.Features, pricing.FeatureImage)
 	}
-	if len(p.Characters) > 0 {
+	if p.kept {
 		req.Features = append(req.Features, pricing.FeatureCharacter)
 	}
 	cands, err := s.c.Router.Candidates(ctx, req)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -219,12 +220,13 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 	var characters []string // their ids at the provider that keeps them
 	if len(v.Characters) > 0 {
 		var err error
-		if p.only, characters, err = s.characters(ctx, v.Characters, v.AccountID); err != nil {
+		if p.only, characters, err = s.characters(ctx, v.Characters); err != nil {
 			if tollgate.ErrorCode(err) == tollgate.CodeInvalidField {
 				return s.giveUp(ctx, v, "invalid_character", err.Error())
 			}
 			return err
 		}
+		p.kept = p.only != ""
 	}
 	if v.SourceID != "" {
 		src, err := s.read(ctx, v.SourceID)
@@ -240,7 +242,7 @@ func (s *Service) route(ctx context.Context, v tollgate.Video) error {
 		}
 		p.Seconds = v.Seconds - base
 	}
-	cands, err := s.candidates(ctx, &p, v.Held, s.spent(v))
+	cands, err := s.candidates(ctx, &p, v.Held-feesTotal(v.Fees), s.spent(v))
 	if tollgate.ErrorCode(err) == tollgate.CodeModelUnavailable && s.waiting(ctx, &p, v) {
 		// Its providers' breakers are open: it waits for them, within its
 		// deadline, rather than fail.
@@ -351,7 +353,7 @@ func (s *Service) backoff(n int, retryAfter time.Duration) time.Duration {
 
 // job is what v asks of its provider.
 func (s *Service) job(ctx context.Context, v tollgate.Video, seconds int, at time.Time) router.Job {
-	j := router.Job{VideoID: v.ID, Kind: v.Kind, Model: v.ProviderModel, Prompt: v.Prompt, Seconds: seconds, Size: v.Size, SubmittedAt: at}
+	j := router.Job{VideoID: v.ID, Kind: v.Kind, Model: v.ProviderModel, Prompt: cmp.Or(v.UpstreamPrompt, v.Prompt), Seconds: seconds, Size: v.Size, SubmittedAt: at}
 	if v.Input != "" {
 		j.Input = filepath.Join(s.c.Dir, v.ID, v.Input)
 	}
@@ -651,25 +653,28 @@ func (s *Service) store(ctx context.Context, v tollgate.Video, dir, raw string) 
 	return got, os.Rename(raw, final)
 }
 
-// charge is what v is charged for what was delivered: the hold pro rata
-// to the seconds delivered of those asked (past base, the source's, for an
+// charge is what v is charged for what was delivered: its cameo fees in
+// full (it was delivered), and the rest of the hold pro rata to the
+// seconds delivered of those asked (past base, the source's, for an
 // extension), all of it when all were (within a tenth of a second of
 // encoding), never more.
 func (s *Service) charge(v tollgate.Video, got Probe, base int) tollgate.Credits {
+	fees := feesTotal(v.Fees)
+	gen := v.Held - fees
 	asked := float64(v.Seconds - base)
 	delivered := got.Seconds - float64(base)
 	if delivered >= asked-0.1 {
 		return v.Held
 	}
-	if delivered <= 0 {
-		return 0
+	if delivered <= 0 || gen <= 0 {
+		return fees
 	}
 	ms := int64(delivered * 1000)
-	c, ok := tollgate.MulDivCeil(int64(v.Held), ms, int64(v.Seconds-base)*1000)
-	if !ok || tollgate.Credits(c) > v.Held {
+	c, ok := tollgate.MulDivCeil(int64(gen), ms, int64(v.Seconds-base)*1000)
+	if !ok || tollgate.Credits(c) > gen {
 		return v.Held
 	}
-	return tollgate.Credits(c)
+	return tollgate.Credits(c) + fees
 }
 
 // fail marks v failed with code and message at now.

@@ -100,7 +100,6 @@ func TestCharacters(t *testing.T) {
 		for _, tc := range []struct {
 			name, key, body, param string
 		}{
-			{"another account's", keyB, `{"prompt":"a duel","characters":[{"id":"` + ch.ID + `"}]}`, "characters"},
 			{"unknown", keyA, `{"prompt":"a duel","characters":[{"id":"char_none"}]}`, "characters"},
 			{"named twice", keyA, `{"prompt":"a duel","characters":[{"id":"` + ch.ID + `"},{"id":"` + ch.ID + `"}]}`, "characters"},
 			{"too many", keyA, `{"prompt":"a duel","characters":[` + strings.Repeat(`{"id":"c"},`, tollgate.MaxCharactersPerVideo) + `{"id":"c"}]}`, "characters"},
@@ -109,14 +108,17 @@ func TestCharacters(t *testing.T) {
 				openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos", Key: tc.key, Body: tc.body}), 400, tollgate.CodeInvalidField, tc.param)
 			})
 		}
+		// Another account's, owner_only: its owner has not consented.
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos", Key: keyB, Body: `{"prompt":"a duel","characters":[{"id":"` + ch.ID + `"}]}`}),
+			403, tollgate.CodeCameoNotPermitted, "cameos")
 		e.unchanged(t, before)
 
 		// An account keeps at most MaxCharactersPerAccount: the next is a
 		// conflict, and the provider is not asked.
 		if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error {
 			for i := range tollgate.MaxCharactersPerAccount {
-				if err := tx.CharacterInsert(e.ctx, tollgate.Character{ID: fmt.Sprintf("char_b%03d", i), AccountID: "b", Name: "n", Provider: "local",
-					ProviderID: "local_char_bg", CreatedAt: testStart}); err != nil {
+				if err := tx.CameoInsert(e.ctx, tollgate.Cameo{ID: fmt.Sprintf("char_b%03d", i), AccountID: "b", Name: "n", Handle: fmt.Sprintf("n_%03d", i),
+					Provider: "local", ProviderID: "local_char_bg", CreatedAt: testStart}); err != nil {
 					return err
 				}
 			}

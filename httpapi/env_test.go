@@ -145,7 +145,7 @@ func newEnv(tb testing.TB, open opener) *env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(e.videos.Stop) // before the ledger stops
-	e.api = New(Config{Ledger: e.l, Log: log, Videos: e.videos,
+	e.api = New(Config{Ledger: e.l, Log: log, Videos: e.videos, Cameos: e.videos.Cameos(),
 		Quotes:               quotes,
 		Payments:             &payment.Service{Ledger: e.l, Provider: payment.Dev{}, Clock: e.clock, Defaults: catalog.DefaultPacks()},
 		AllowPrivateWebhooks: true, // the test endpoints are on loopback
@@ -354,7 +354,7 @@ func (e *env) world(tb testing.TB) world {
 				return err
 			}
 			w.Videos = append(w.Videos, vs...)
-			if w.Characters[a.ID], err = tx.CharacterCount(e.ctx, a.ID); err != nil {
+			if w.Characters[a.ID], err = tx.CameoCount(e.ctx, a.ID); err != nil {
 				return err
 			}
 		}

@@ -68,6 +68,7 @@ var codeDocs = map[tollgate.Code]string{
 	tollgate.CodeInternal:            "something went wrong on the server; retry with the same Idempotency-Key (internal)",
 	tollgate.CodeModelUnavailable:    "no configured provider can make the model at that length and size now; alternatives lists what can, with prices (model_unavailable)",
 	tollgate.CodeModerationBlocked:   "a content policy refused the prompt or the video; nothing is charged (moderation_blocked)",
+	tollgate.CodeCameoNotPermitted:   "a cameo the request names may not be used by this account (its owner's policy, a revocation, a pause, its daily limit); nothing is held (cameo_not_permitted)",
 	tollgate.CodeCannotCancel:        "the video runs at a provider that cannot stop it: wait for it to finish, then delete it (cannot_cancel)",
 	tollgate.CodeVideoNotReady:       "the video is not completed yet, or its content expired (video_not_ready)",
 }

@@ -43,6 +43,7 @@ var statusOf = map[tollgate.Code]int{
 	tollgate.CodeModerationBlocked:   http.StatusBadRequest,
 	tollgate.CodeCannotCancel:        http.StatusBadRequest,
 	tollgate.CodeVideoNotReady:       http.StatusNotFound,
+	tollgate.CodeCameoNotPermitted:   http.StatusForbidden,
 }
 
 var titles = map[tollgate.Code]string{
@@ -74,6 +75,7 @@ var titles = map[tollgate.Code]string{
 	tollgate.CodeModerationBlocked:   "Refused by a content policy",
 	tollgate.CodeCannotCancel:        "The job cannot be cancelled",
 	tollgate.CodeVideoNotReady:       "The video's content is not available",
+	tollgate.CodeCameoNotPermitted:   "The cameo's owner has not consented to this use",
 }
 
 // Problem is an RFC 9457 problem document with Tollgate's stable code.

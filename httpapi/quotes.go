@@ -25,6 +25,8 @@ type quoteRequest struct {
 	InputTokens  int64            `json:"input_tokens" minimum:"0"`
 	OutputTokens int64            `json:"output_tokens" minimum:"0"`
 	Policy       string           `json:"policy" enum:"cheapest,fastest,balanced" doc:"video: how the router ranks providers; default cheapest (auto:fastest means fastest)."`
+	Cameos       []string         `json:"cameos" doc:"video: the cameos (ids or @handles) the video will show; each of another account adds its fee as a line of its own. Consent is checked now and again when the video is held."`
+	Prompt       string           `json:"prompt" doc:"video: the prompt, whose exact @handle tokens name cameos too."`
 }
 
 func (quoteRequest) schemaName() string { return "CreateQuoteRequest" }
@@ -65,6 +67,7 @@ type quoteView struct {
 	Seconds    int              `json:"seconds,omitempty"`
 	Credits    tollgate.Credits `json:"credits"`
 	Breakdown  []pricing.Line   `json:"breakdown"`
+	Fees       []feeView        `json:"fees,omitempty" doc:"video: the fee of each cameo of another account it shows, included in credits; paid to its owner only if the video is delivered."`
 	UnitPrices *unitPricesView  `json:"unit_prices,omitempty"`
 	Money      *moneyView       `json:"money" doc:"The price in money at the cheapest pack's rate."`
 	Payment    paymentView      `json:"payment"`
@@ -160,13 +163,31 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 			}
 		}
 	}
-	plan, err := s.l.Preview(r.Context(), acct, price.Product, price.Credits)
+	var fees []tollgate.Fee
+	if len(req.Cameos) > 0 || strings.Contains(req.Prompt, "@") {
+		if price.Product != tollgate.ProductVideo || s.Cameos == nil {
+			return nil, tollgate.FieldError("cameos", "are for video quotes only")
+		}
+		use, err := s.Cameos.Resolve(r.Context(), acct, "cameos", req.Cameos, req.Prompt)
+		if err != nil {
+			return nil, err
+		}
+		fees = use.Fees
+	}
+	total := price.Credits
+	for _, f := range fees {
+		total += f.Credits
+	}
+	plan, err := s.l.Preview(r.Context(), acct, price.Product, total)
 	if err != nil {
 		return nil, err
 	}
 	v := quoteView{ID: tollgate.NewID("quote"), Object: "quote", AccountID: acct, Product: price.Product, Model: price.Model,
-		Resolution: price.Resolution, Seconds: price.Seconds, Credits: price.Credits, Breakdown: price.Lines,
+		Resolution: price.Resolution, Seconds: price.Seconds, Credits: total, Breakdown: price.Lines,
 		CreatedAt: now, ExpiresAt: s.Quotes.ExpiresAt(now)}
+	for _, f := range fees {
+		v.Fees = append(v.Fees, feeView{Kind: string(f.Kind), CameoID: f.Subject, Handle: "@" + f.Handle, Credits: f.Credits})
+	}
 	if price.Seconds > 0 {
 		v.UnitPrices = &unitPricesView{PerSecond: price.PerSecond(), PerMinute: price.PerMinute()}
 	}
@@ -175,7 +196,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		return nil, err
 	}
 	if pack, ok := pricing.BestPack(packs, price.Product); ok {
-		v.Money = &moneyView{Money: pricing.MoneyFor(pack, price.Credits), PackID: pack.ID}
+		v.Money = &moneyView{Money: pricing.MoneyFor(pack, total), PackID: pack.ID}
 	}
 	v.Payment = paymentView{Covered: plan.Covered, From: []paymentLineView{}, Shortfall: plan.Shortfall, AvailableAfter: plan.AvailableAfter}
 	for _, l := range plan.Lines {
@@ -186,7 +207,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 	if err != nil {
 		return nil, err
 	}
-	q := tollgate.Quote{ID: v.ID, AccountID: acct, Product: price.Product, Credits: price.Credits, Details: details,
+	q := tollgate.Quote{ID: v.ID, AccountID: acct, Product: price.Product, Credits: total, Details: details,
 		CreatedAt: now, ExpiresAt: v.ExpiresAt}
 	idem := c.idempotency(r, func(any) any { return json.RawMessage(details) })
 	if _, err := s.l.WriteIdempotent(r.Context(), idem, func(tx record.Tx) (any, error) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/gateway"
 	"tollgate/jobs"
 	"tollgate/ledger"
@@ -60,6 +61,8 @@ type Config struct {
 
 	// Videos runs video jobs; without it /v1/videos answers unavailable.
 	Videos *gateway.Service
+	// Cameos keeps cameos; without it /v1/cameos answers unavailable.
+	Cameos *cameo.Service
 	// MaxUpload caps a multipart body of /v1/videos and an image fetched
 	// for one, in bytes (default DefaultMaxUpload).
 	MaxUpload int64
@@ -301,6 +304,7 @@ func (s *Server) register() {
 		answer: "A page of the audit log, oldest first: as JSON, or as CSV with format=csv."}, s.listAudit)
 
 	s.registerVideos()
+	s.registerCameos()
 
 	s.mux.HandleFunc("/", s.noRoute)
 	doc, err := marshal(s.document())

@@ -62,6 +62,7 @@ type videoOptions struct {
 	Policy           string   `json:"policy" enum:"cheapest,fastest,balanced" doc:"How the router ranks providers; default cheapest (auto:fastest means fastest)."`
 	Providers        []string `json:"providers" doc:"Only these providers may make it."`
 	ExcludeProviders []string `json:"exclude_providers" doc:"These providers may not."`
+	Cameos           []string `json:"cameos" doc:"Cameos (ids or @handles) a new video shows, besides characters and the @handles of its prompt; a remix, an edit or an extension shows its source's."`
 }
 
 func (videoOptions) schemaName() string { return "VideoOptions" }
@@ -121,7 +122,7 @@ type createVideoRequest struct {
 	Seconds        videoSecondsValue    `json:"seconds"`
 	Size           string               `json:"size" enum:"720x1280,1280x720,1024x1792,1792x1024,1920x1080,1080x1920" doc:"Default 720x1280."`
 	InputReference *imageReference      `json:"input_reference" doc:"A reference image: uploaded as the multipart file input_reference, or {image_url}."`
-	Characters     []characterReference `json:"characters" doc:"Characters of this account (POST /v1/videos/characters) the video shows, at most 4 (characters[][id] in a form); the video is made by the provider that keeps them."`
+	Characters     []characterReference `json:"characters" doc:"Cameos the video shows (POST /v1/videos/characters or /v1/cameos), at most 4 with tollgate.cameos and the prompt's @handles (characters[][id] in a form). Another account's needs its owner's consent (403 cameo_not_permitted) and pays its fee; one kept at a provider as a character makes the video there."`
 	Tollgate       videoOptionsField    `json:"tollgate"`
 	files          map[string]upload
 }
@@ -231,11 +232,22 @@ type videoExtraView struct {
 	ProviderModel *string          `json:"provider_model" nullable:"true"`
 	Demo          bool             `json:"demo" doc:"The local renderer stood in for the model: no provider is configured."`
 	Project       string           `json:"project,omitempty" doc:"The OpenAI-Project header it was made with."`
-	Characters    []string         `json:"characters,omitempty" doc:"The characters it shows."`
+	Characters    []string         `json:"characters,omitempty" doc:"The cameos it shows."`
+	Fees          []feeView        `json:"fees,omitempty" doc:"What it pays the owners of the cameos it shows, part of credits.held; paid at capture only if it is delivered."`
 	Attempts      []attemptView    `json:"attempts"`
 	Cost          *tollgate.Money  `json:"cost,omitempty" doc:"Admin keys only: what the provider charges for the video."`
 	Revenue       []tollgate.Money `json:"revenue,omitempty" doc:"Admin keys only: what the credits charged were paid for, per currency (purchased credits at their order's price per credit; allowance, promotion and admin credits are worth nothing)."`
 }
+
+// feeView is a fee a video pays, as its payer sees it.
+type feeView struct {
+	Kind    string           `json:"kind" enum:"cameo,remix"`
+	CameoID string           `json:"cameo_id"`
+	Handle  string           `json:"handle"`
+	Credits tollgate.Credits `json:"credits"`
+}
+
+func (feeView) schemaName() string { return "VideoFee" }
 
 func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
 	out := videoView{ID: v.ID, Object: "video", Model: v.Model, Status: string(v.Status), Progress: v.Progress, CreatedAt: v.CreatedAt.Unix(),
@@ -254,6 +266,9 @@ func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
 	}
 	x := videoExtraView{AccountID: v.AccountID, Kind: string(v.Kind), Credits: videoCreditsView{Held: v.Held, Charged: v.Charged},
 		Demo: v.Demo, Project: v.Project, Characters: v.Characters, Attempts: []attemptView{}}
+	for _, f := range v.Fees {
+		x.Fees = append(x.Fees, feeView{Kind: string(f.Kind), CameoID: f.Subject, Handle: "@" + f.Handle, Credits: f.Credits})
+	}
 	if v.QuoteID != "" {
 		x.QuoteID = &v.QuoteID
 	}
@@ -325,7 +340,7 @@ func (s *Server) videoParams(r *http.Request, c *call, h videoHeaders, o videoOp
 	if err := c.mayUse(tollgate.ProductVideo); err != nil {
 		return gateway.CreateParams{}, err
 	}
-	p := gateway.CreateParams{AccountID: acct, Policy: o.Policy, QuoteID: o.QuoteID, Project: h.Project,
+	p := gateway.CreateParams{AccountID: acct, Policy: o.Policy, QuoteID: o.QuoteID, Project: h.Project, Characters: o.Cameos,
 		Constraints: tollgate.VideoConstraints{Providers: o.Providers, ExcludeProviders: o.ExcludeProviders}}
 	if len(p.Project) > 200 || !tollgate.CleanText(p.Project) {
 		return p, tollgate.FieldError("OpenAI-Project", "must be printable text of at most 200 bytes")
@@ -664,19 +679,20 @@ type characterView struct {
 
 type characterTollgateView struct {
 	AccountID string `json:"account_id"`
+	Handle    string `json:"handle" doc:"Its cameo @handle: a prompt naming it shows it; its owner sets its policy and fee at /v1/cameos."`
 	Provider  string `json:"provider" doc:"The provider that keeps it: the videos that show it are made there."`
 	Demo      bool   `json:"demo" doc:"Made by the local renderer standing in for a provider (demo mode)."`
 }
 
 func (characterView) schemaName() string { return "Character" }
 
-func viewCharacter(c tollgate.Character) characterView {
+func viewCharacter(c tollgate.Cameo) characterView {
 	return characterView{ID: c.ID, Object: "video.character", CreatedAt: c.CreatedAt.Unix(), Name: c.Name,
-		Tollgate: characterTollgateView{AccountID: c.AccountID, Provider: c.Provider, Demo: c.Demo}}
+		Tollgate: characterTollgateView{AccountID: c.AccountID, Handle: "@" + c.Handle, Provider: c.Provider, Demo: c.Demo}}
 }
 
 type characterPath struct {
-	ID string `path:"character_id" doc:"Character id (char_...). Another account's is 404."`
+	ID string `path:"character_id" doc:"Character id (char_...). One the key's account may not use is 404."`
 }
 
 func (s *Server) createCharacter(r *http.Request, c *call, in *struct {
@@ -695,7 +711,7 @@ func (s *Server) createCharacter(r *http.Request, c *call, in *struct {
 		return characterView{}, tollgate.FieldError("video", "is required: upload the clip as the multipart file video (an MP4)")
 	}
 	p := gateway.CharacterParams{AccountID: acct, Name: b.Name, Video: b.file.Data, Provider: b.Tollgate.Provider,
-		Idempotency: c.idempotency(r, func(v any) any { return viewCharacter(v.(tollgate.Character)) })}
+		Idempotency: c.idempotency(r, func(v any) any { return viewCharacter(v.(tollgate.Cameo)) })}
 	if !c.key.Admin() {
 		p.KeyID = c.key.ID
 	}
@@ -720,7 +736,7 @@ func (s *Server) getCharacter(r *http.Request, c *call, in *struct{ characterPat
 func (s *Server) registerVideos() {
 	const videos = "videos"
 	errs := []tollgate.Code{tollgate.CodeInsufficientCredits, tollgate.CodeModelUnavailable, tollgate.CodeNotFound, tollgate.CodeQuoteExpired,
-		tollgate.CodeQuoteUsed, tollgate.CodeAccountSuspended, tollgate.CodeTooManyPendingHolds}
+		tollgate.CodeQuoteUsed, tollgate.CodeAccountSuspended, tollgate.CodeTooManyPendingHolds, tollgate.CodeCameoNotPermitted}
 	const created = "The video, queued: poll GET /v1/videos/{video_id} (or wait for the video.completed webhook)."
 	handle(s, op{pattern: "POST /v1/videos", id: "createVideo", tag: videos, surface: openaiAPI, answer: created, errors: errs,
 		summary: "Create a video", description: "OpenAI-compatible: multipart/form-data as the SDKs send it, or JSON. " +

@@ -48,6 +48,8 @@ type batch struct {
 	// them (account id, key id).
 	pendingDelta map[string]int
 	keyPending   map[[2]string]int
+	// cameoUses is how the batch changed cameos' uses ("cameo day").
+	cameoUses map[string]int
 
 	// cur is the operation being applied; owner and idemOwner map the
 	// rows it makes (grants and holds by id, idempotency records by key)
@@ -72,6 +74,10 @@ type batchTx interface {
 	HoldsByQuote(ctx context.Context, quoteIDs []string) ([]tollgate.Hold, error)
 	PlanVersionList(ctx context.Context) ([]tollgate.PlanVersion, error)
 	OrderByID(ctx context.Context, id string) (tollgate.Order, error)
+	// Cameos a video pays fees for: consent and uses per day.
+	CameoByID(ctx context.Context, id string) (tollgate.Cameo, error)
+	CameoApproved(ctx context.Context, cameoID, accountID string) (bool, error)
+	CameoUsesOn(ctx context.Context, cameoID, day string) (int, error)
 	// Checks while applying: a reference taken, an order by its payment,
 	// when the last credits.low went out, a request answered before.
 	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)

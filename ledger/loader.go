@@ -99,6 +99,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		if o.n.to != "" {
 			ids = append(ids, o.n.to)
 		}
+		ids = append(ids, o.n.others...)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)

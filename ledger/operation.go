@@ -28,7 +28,10 @@ type operation interface {
 type need struct {
 	account string // the account acted on; "" when the loader resolves it from hold or order
 	to      string // a second account, locked with the first (a transfer's)
-	hold    string // a hold it settles; its account is the one acted on
+	// others are more accounts locked with the first: the owners a
+	// video's fees pay.
+	others []string
+	hold   string // a hold it settles; its account is the one acted on
 	// owner, when set, is the only account whose hold (hold) may be
 	// settled: another's is not found.
 	owner string

@@ -140,6 +140,7 @@ func TestLedger(t *testing.T) {
 		{"PlanVersionReachesNextHold", testPlanVersionReachesNextHold, false},
 		{"VideoJobs", testVideoJobs, false},
 		{"VideoRevenue", testVideoRevenue, false},
+		{"VideoFees", testVideoFees, false},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}

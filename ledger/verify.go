@@ -72,7 +72,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 				r.add("grant %s: remaining is %s but the journal says %s", g.ID, g.Remaining, got)
 			}
 			// A grant is issued, or received from another account.
-			if got := -sum[key{g.ID, tollgate.BookIssuance}] - sum[key{g.ID, tollgate.BookTransferIn}]; got != g.Amount {
+			if got := -sum[key{g.ID, tollgate.BookIssuance}] - sum[key{g.ID, tollgate.BookTransferIn}] - sum[key{g.ID, tollgate.BookRoyaltyIn}]; got != g.Amount {
 				r.add("grant %s: amount is %s but the journal issued %s", g.ID, g.Amount, got)
 			}
 			if g.ExpiredAt != nil && g.Remaining != 0 {
@@ -186,6 +186,33 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		for acct, d := range gap {
 			if d != untagged[acct] {
 				r.add("account %s: its orders' refunds cover %s more than their grants account for", acct, d-untagged[acct])
+			}
+		}
+		// Royalties: what each owner's grants received from royalty_in is
+		// the net of the earnings recorded for it, and each earning's gross
+		// is its take plus its net.
+		royaltyIn := map[string]tollgate.Credits{}
+		for _, t := range totals {
+			if t.Book == tollgate.BookRoyaltyIn {
+				royaltyIn[t.AccountID] -= t.Sum
+			}
+		}
+		earned, err := tx.EarningTotals(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range earned {
+			if e.Bad > 0 {
+				r.add("account %s: %d of its earnings do not split into take plus net", e.OwnerID, e.Bad)
+			}
+			if royaltyIn[e.OwnerID] != e.Net {
+				r.add("account %s earned %s net by its earnings but its grants received %s in royalties", e.OwnerID, e.Net, royaltyIn[e.OwnerID])
+			}
+			delete(royaltyIn, e.OwnerID)
+		}
+		for acct, got := range royaltyIn {
+			if got != 0 {
+				r.add("account %s received %s in royalties with no earnings recorded", acct, got)
 			}
 		}
 		accts, err := tx.AccountList(ctx, store.AccountListParams{})

@@ -33,12 +33,16 @@ type videoHoldOp struct {
 	v    tollgate.Video
 }
 
-func (o *videoHoldOp) need(n *need) { o.hold.need(n) }
+func (o *videoHoldOp) need(n *need) { o.hold.need(n); n.others = feeOwners(&o.v) }
 func (o *videoHoldOp) result() any  { return o.v }
 func (o *videoHoldOp) apply(ctx context.Context, b *batch, a *account) error {
+	if err := b.checkFees(ctx, a, &o.v); err != nil {
+		return err
+	}
 	if err := o.hold.apply(ctx, b, a); err != nil {
 		return err
 	}
+	b.countUses(&o.v)
 	h := o.hold.res
 	o.v.HoldID, o.v.Held, o.v.QuoteID, o.v.Version = h.ID, h.Amount, h.QuoteID, 1
 	b.w.Videos = append(b.w.Videos, o.v)
@@ -81,13 +85,17 @@ type videoSettleOp struct {
 	events []tollgate.Event
 }
 
-func (o *videoSettleOp) need(n *need) { o.close.need(n) }
+func (o *videoSettleOp) need(n *need) { o.close.need(n); n.others = feeOwners(&o.v) }
 func (o *videoSettleOp) result() any  { return o.v }
 func (o *videoSettleOp) apply(ctx context.Context, b *batch, a *account) error {
+	if err := b.checkPayable(&o.v, o.close.credits); err != nil {
+		return err
+	}
 	if err := o.close.apply(ctx, b, a); err != nil {
 		return err
 	}
 	o.v.Charged = o.close.res.Captured
+	b.payFees(o.close.res, &o.v)
 	rev, err := b.revenue(ctx, o.close.res)
 	if err != nil {
 		return err

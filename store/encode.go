@@ -176,20 +176,34 @@ func DecodeVideo(doc string, version int64) (tollgate.Video, error) {
 	return v, nil
 }
 
-// EncodeCharacter encodes a character's document as stored, JSON.
-func EncodeCharacter(c tollgate.Character) string {
+// EncodeCameo encodes a cameo's document as stored, JSON.
+func EncodeCameo(c tollgate.Cameo) string {
 	b, err := json.Marshal(c)
-	if err != nil { // a Character always encodes
-		panic("encode character: " + err.Error())
+	if err != nil { // a Cameo always encodes
+		panic("encode cameo: " + err.Error())
 	}
 	return string(b)
 }
 
-// DecodeCharacter decodes EncodeCharacter.
-func DecodeCharacter(doc string) (tollgate.Character, error) {
-	var c tollgate.Character
+// DecodeCameo decodes EncodeCameo, and the documents of characters made
+// before cameos: characters, owner_only, active, fee 0, their id as
+// handle.
+func DecodeCameo(doc string) (tollgate.Cameo, error) {
+	var c tollgate.Cameo
 	if err := json.Unmarshal([]byte(doc), &c); err != nil {
-		return c, fmt.Errorf("decode character: %w", err)
+		return c, fmt.Errorf("decode cameo: %w", err)
+	}
+	if c.Kind == "" {
+		c.Kind = tollgate.CameoCharacter
+	}
+	if c.Policy == "" {
+		c.Policy = tollgate.PolicyOwnerOnly
+	}
+	if c.Status == "" {
+		c.Status = tollgate.CameoActive
+	}
+	if c.Handle == "" {
+		c.Handle = c.ID
 	}
 	return c, nil
 }

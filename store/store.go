@@ -486,6 +486,18 @@ type Writes struct {
 	// moved on meanwhile fails the transaction with a ConflictError
 	// naming it.
 	VideoUpdates []tollgate.Video
+	// CameoUses change cameos' counts of uses per day (by Delta).
+	CameoUses []CameoUse
+	// Earnings are fees paid at captures, for statements.
+	Earnings []tollgate.Earning
+}
+
+// CameoUse changes a cameo's count of uses on a day of its owner's time
+// zone (YYYY-MM-DD).
+type CameoUse struct {
+	CameoID string
+	Day     string
+	Delta   int
 }
 
 // AccountPending is an account's new count of pending holds.

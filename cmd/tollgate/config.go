@@ -15,6 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/spf13/cobra"
 
+	"tollgate"
 	"tollgate/ledger"
 )
 
@@ -51,6 +52,11 @@ type config struct {
 	Drain time.Duration `env:"DRAIN" envDefault:"0s"`
 	// LocalRenderTime is how long the local renderer takes per video.
 	LocalRenderTime time.Duration `env:"LOCAL_RENDER_TIME" envDefault:"3s"`
+	// RoyaltyTakeBPS is the platform's take of each cameo fee, in basis
+	// points (2000: 20%).
+	RoyaltyTakeBPS int `env:"ROYALTY_TAKE_BPS" envDefault:"2000"`
+	// CameoFeeNotice is how far ahead a raise of a cameo's fee applies.
+	CameoFeeNotice time.Duration `env:"CAMEO_FEE_NOTICE" envDefault:"336h"`
 	// VideoRetention is how long a completed video's content is kept.
 	VideoRetention time.Duration `env:"VIDEO_RETENTION" envDefault:"168h"`
 	// VideoPollEvery is how often a running video is polled at its provider.
@@ -175,6 +181,10 @@ func (c *config) check() error {
 		(c.VideoPollEvery > 0 && c.VideoPollEvery < 10*time.Millisecond) || c.VideoRetention < 0 || (c.VideoRetention > 0 && c.VideoRetention < time.Minute) {
 		return fmt.Errorf("video settings out of range: TOLLGATE_VIDEO_LEASE at least 1s (is %s), TOLLGATE_LOCAL_RENDER_TIME not negative (is %s), "+
 			"TOLLGATE_VIDEO_POLL_EVERY at least 10ms (is %s), TOLLGATE_VIDEO_RETENTION at least 1m (is %s)", c.VideoLease, c.LocalRenderTime, c.VideoPollEvery, c.VideoRetention)
+	}
+	if c.RoyaltyTakeBPS < 0 || c.RoyaltyTakeBPS > tollgate.MaxTakeBPS || c.CameoFeeNotice < 0 {
+		return fmt.Errorf("TOLLGATE_ROYALTY_TAKE_BPS must be from 0 to 10000 basis points (is %d) and TOLLGATE_CAMEO_FEE_NOTICE not negative (is %s)",
+			c.RoyaltyTakeBPS, c.CameoFeeNotice)
 	}
 	for env, sec := range map[string]string{"TOLLGATE_OPENAI_WEBHOOK_SECRET": c.OpenAIWebhookSecret, "TOLLGATE_REPLICATE_WEBHOOK_SECRET": c.ReplicateWebhookSecret} {
 		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sec, "whsec_")); sec != "" && (err != nil || len(key) < 16 || !strings.HasPrefix(sec, "whsec_")) {

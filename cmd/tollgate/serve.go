@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/gateway"
 	"tollgate/httpapi"
 	"tollgate/jobs"
@@ -299,6 +300,9 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	met.Register(hl.gauges()...)
 	cfg := httpapi.Config{Ledger: l, Quotes: quotes, Payments: payments, Log: log, BaseURL: c.PublicURL,
 		TrustedProxies: proxies, AllowPrivateWebhooks: c.AllowPrivateWebhooks, Readiness: hl.readiness, Videos: videos, Metrics: met.Handler()}
+	if videos != nil {
+		cfg.Cameos = videos.Cameos()
+	}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 		cfg.ListenURL = listenURL
 	} else if c.PublicURL == "" && len(proxies) == 0 {
@@ -515,7 +519,8 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 			return p.Credits, err
 		},
 	}
-	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Dir: filepath.Join(c.DataDir, "videos"),
+	cameos := cameo.New(cameo.Config{Ledger: l, Clock: l.Clock(), TakeBPS: c.RoyaltyTakeBPS, Notice: c.CameoFeeNotice})
+	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Cameos: cameos, Dir: filepath.Join(c.DataDir, "videos"),
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
 		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused, Lease: c.VideoLease,
 		SoleRunner: !dial.IsPostgres(c.databaseURL()), Metrics: met})

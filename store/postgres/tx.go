@@ -636,6 +636,9 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return err
 		}
 	}
+	if err := t.applyCameos(ctx, w); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -160,14 +160,42 @@ type Tx interface {
 	// (completed or failed) in [From, To), by when they ended, then id.
 	VideosEnded(ctx context.Context, p VideosEndedParams) ([]tollgate.Video, error)
 
-	// CharacterInsert stores a new character; an id taken fails with
+	// CameoInsert stores a new cameo; an id or a handle taken fails with
 	// tollgate.ErrConflict.
-	CharacterInsert(ctx context.Context, c tollgate.Character) error
-	// CharacterByID returns a character; tollgate.ErrNotFound if there is
-	// none.
-	CharacterByID(ctx context.Context, id string) (tollgate.Character, error)
-	// CharacterCount counts an account's characters.
-	CharacterCount(ctx context.Context, accountID string) (int, error)
+	CameoInsert(ctx context.Context, c tollgate.Cameo) error
+	// CameoUpdate writes a cameo's document (and frees its handle once it
+	// is deleted); tollgate.ErrNotFound if there is none.
+	CameoUpdate(ctx context.Context, c tollgate.Cameo) error
+	// CameoByID returns a cameo, deleted ones included;
+	// tollgate.ErrNotFound if there is none.
+	CameoByID(ctx context.Context, id string) (tollgate.Cameo, error)
+	// CameoByHandle returns the cameo with a handle (lowercase, without
+	// the @); tollgate.ErrNotFound if there is none.
+	CameoByHandle(ctx context.Context, handle string) (tollgate.Cameo, error)
+	// CameoCount counts an account's cameos, deleted ones left out.
+	CameoCount(ctx context.Context, accountID string) (int, error)
+	// CameoList pages through an account's cameos by id, deleted ones
+	// left out.
+	CameoList(ctx context.Context, accountID, after string, limit int) ([]tollgate.Cameo, error)
+	// CameoApprove records that a cameo's owner approved an account
+	// (again: nothing changes).
+	CameoApprove(ctx context.Context, cameoID, accountID string, at time.Time) error
+	// CameoRevoke forgets an approval and reports whether it was there.
+	CameoRevoke(ctx context.Context, cameoID, accountID string) (bool, error)
+	// CameoApproved reports whether a cameo's owner approved an account.
+	CameoApproved(ctx context.Context, cameoID, accountID string) (bool, error)
+	// CameoApprovalCount counts a cameo's approved accounts.
+	CameoApprovalCount(ctx context.Context, cameoID string) (int, error)
+	// CameoApprovals pages through a cameo's approved accounts by id.
+	CameoApprovals(ctx context.Context, cameoID, after string, limit int) ([]string, error)
+	// CameoUsesOn is how many uses a cameo has on a day of its owner's
+	// time zone (YYYY-MM-DD).
+	CameoUsesOn(ctx context.Context, cameoID, day string) (int, error)
+	// EarningList pages through the fees an owner was paid in [From, To),
+	// by when, then id, after (AfterAt, AfterID).
+	EarningList(ctx context.Context, p EarningListParams) ([]tollgate.Earning, error)
+	// EarningTotals sums every owner's earnings, for verify.
+	EarningTotals(ctx context.Context) ([]EarningTotal, error)
 
 	// IdempotencyByKey returns a remembered answer; tollgate.ErrNotFound
 	// if the key has none.
@@ -194,6 +222,25 @@ type VideoListParams struct {
 	After     string // an id; "" starts at the first (or, descending, the last)
 	Desc      bool
 	Limit     int // 1 or more
+}
+
+// EarningTotal is what an owner was paid in all: Bad counts the rows whose
+// gross is not their take plus their net, or that are negative.
+type EarningTotal struct {
+	OwnerID          string
+	N                int
+	Gross, Take, Net tollgate.Credits
+	Bad              int
+}
+
+// EarningListParams select the fees paid to an owner in [From, To), after
+// the row (AfterAt, AfterID), at most Limit.
+type EarningListParams struct {
+	OwnerID  string
+	From, To time.Time
+	AfterAt  time.Time
+	AfterID  string
+	Limit    int
 }
 
 // VideosEndedParams pages through the jobs that ended in a period.

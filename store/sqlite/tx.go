@@ -960,6 +960,9 @@ func (t *tx) Apply(ctx context.Context, w *store.Writes) error {
 			return err
 		}
 	}
+	if err := t.applyCameos(ctx, w); err != nil {
+		return err
+	}
 	// Accounts' counts of pending holds: one statement for many accounts,
 	// as one per account would cost a statement per hold.
 	// The statement's text depends only on its chunk's size, so that it

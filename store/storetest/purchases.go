@@ -42,7 +42,7 @@ var recordTests = []struct {
 	{"DeliveriesResend", testDeliveriesResend},
 	{"Videos", testVideos},
 	{"VideosEnded", testVideosEnded},
-	{"Characters", testCharacters},
+	{"Cameos", testCameos},
 	{"EventEnqueueByAccount", testEventEnqueueByAccount},
 }
 

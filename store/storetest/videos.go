@@ -159,34 +159,149 @@ func videoIDs(vs []tollgate.Video) []string {
 	return ids
 }
 
-func testCharacters(t *testing.T, s store.Store) {
+// testCameos: cameos by id and by unique handle (deleting one frees its
+// handle), an owner's list and count, approvals, uses per day, and the
+// earnings a batch writes.
+func testCameos(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	c1 := tollgate.Character{ID: "char_1", AccountID: "a", KeyID: "key_1", Name: "Captain Lux", Provider: "openai", ProviderID: "ch_up_1", CreatedAt: T0}
-	c2 := tollgate.Character{ID: "char_2", AccountID: "a", Name: "Mira", Provider: "local", ProviderID: "local_char_2", Demo: true, CreatedAt: T0.Add(time.Second)}
-	c3 := tollgate.Character{ID: "char_3", AccountID: "b", Name: "Other", Provider: "openai", ProviderID: "ch_up_3", CreatedAt: T0}
+	c1 := tollgate.Cameo{ID: "char_1", AccountID: "a", KeyID: "key_1", Kind: tollgate.CameoCharacter, Name: "Captain Lux", Handle: "captain_lux",
+		Policy: tollgate.PolicyOwnerOnly, Status: tollgate.CameoActive, Provider: "openai", ProviderID: "ch_up_1", CreatedAt: T0}
+	c2 := tollgate.Cameo{ID: "char_2", AccountID: "a", Kind: tollgate.CameoLikeness, Name: "Mira", Handle: "mira", Policy: tollgate.PolicyApproved,
+		Status: tollgate.CameoPendingVerification, Fee: 2 * tollgate.MicroPerCredit, DailyLimit: 3, CreatedAt: T0.Add(time.Second)}
+	c3 := tollgate.Cameo{ID: "char_3", AccountID: "b", Kind: tollgate.CameoCharacter, Name: "Other", Handle: "other", Policy: tollgate.PolicyAnyone,
+		Status: tollgate.CameoActive, CreatedAt: T0}
 	write(t, s, func(tx store.Tx) error {
-		for _, c := range []tollgate.Character{c1, c2, c3} {
-			if err := tx.CharacterInsert(ctx, c); err != nil {
+		for _, c := range []tollgate.Cameo{c1, c2, c3} {
+			if err := tx.CameoInsert(ctx, c); err != nil {
 				return err
 			}
 		}
-		if err := tx.CharacterInsert(ctx, c1); !errors.Is(err, tollgate.ErrConflict) {
+		if err := tx.CameoInsert(ctx, c1); !errors.Is(err, tollgate.ErrConflict) {
 			t.Errorf("insert of a taken id: got %v, want conflict", err)
+		}
+		taken := c3
+		taken.ID = "char_4"
+		if err := tx.CameoInsert(ctx, taken); !errors.Is(err, tollgate.ErrConflict) {
+			t.Errorf("insert of a taken handle: got %v, want conflict", err)
 		}
 		return nil
 	})
 	read(t, s, func(tx store.Tx) error {
-		if err := byID(t, "CharacterByID", func(id string) (tollgate.Character, error) { return tx.CharacterByID(ctx, id) }, "char_2", c2, "char_9"); err != nil {
+		if err := byID(t, "CameoByID", func(id string) (tollgate.Cameo, error) { return tx.CameoByID(ctx, id) }, "char_2", c2, "char_9"); err != nil {
+			return err
+		}
+		if err := byID(t, "CameoByHandle", func(h string) (tollgate.Cameo, error) { return tx.CameoByHandle(ctx, h) }, "other", c3, "nobody"); err != nil {
 			return err
 		}
 		for acct, want := range map[string]int{"a": 2, "b": 1, "c": 0} {
-			n, err := tx.CharacterCount(ctx, acct)
+			n, err := tx.CameoCount(ctx, acct)
 			if err != nil {
 				return err
 			}
 			if n != want {
-				t.Errorf("CharacterCount(%s) = %d, want %d", acct, n, want)
+				t.Errorf("CameoCount(%s) = %d, want %d", acct, n, want)
 			}
+		}
+		got, err := tx.CameoList(ctx, "a", "char_1", 10)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]tollgate.Cameo{c2}, got); diff != "" {
+			t.Errorf("CameoList after char_1 (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	// Deleting frees the handle for another cameo; the row stays.
+	deleted := c3
+	deleted.Status, deleted.DeletedAt = tollgate.CameoDeleted, &T0
+	again := c3
+	again.ID, again.AccountID = "char_5", "c"
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CameoUpdate(ctx, deleted); err != nil {
+			return err
+		}
+		if err := tx.CameoUpdate(ctx, tollgate.Cameo{ID: "char_9"}); !errors.Is(err, tollgate.ErrNotFound) {
+			t.Errorf("update of a missing cameo: got %v, want not_found", err)
+		}
+		return tx.CameoInsert(ctx, again)
+	})
+	read(t, s, func(tx store.Tx) error {
+		if got, err := tx.CameoByHandle(ctx, "other"); err != nil || got.ID != "char_5" {
+			t.Errorf("handle other after the delete: %s %v, want char_5", got.ID, err)
+		}
+		if got, err := tx.CameoByID(ctx, "char_3"); err != nil || got.Status != tollgate.CameoDeleted {
+			t.Errorf("deleted cameo: %+v %v, want it kept as deleted", got, err)
+		}
+		if n, err := tx.CameoCount(ctx, "b"); err != nil || n != 0 {
+			t.Errorf("count of b after its delete: %d %v, want 0", n, err)
+		}
+		return nil
+	})
+	// Approvals.
+	write(t, s, func(tx store.Tx) error {
+		for _, acct := range []string{"y", "x", "z", "x"} {
+			if err := tx.CameoApprove(ctx, "char_2", acct, T0); err != nil {
+				return err
+			}
+		}
+		if ok, err := tx.CameoRevoke(ctx, "char_2", "z"); err != nil || !ok {
+			t.Errorf("revoke z: %v %v, want true", ok, err)
+		}
+		if ok, err := tx.CameoRevoke(ctx, "char_2", "z"); err != nil || ok {
+			t.Errorf("revoke z again: %v %v, want false", ok, err)
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		for acct, want := range map[string]bool{"x": true, "y": true, "z": false, "a": false} {
+			if ok, err := tx.CameoApproved(ctx, "char_2", acct); err != nil || ok != want {
+				t.Errorf("CameoApproved(char_2, %s) = %v %v, want %v", acct, ok, err, want)
+			}
+		}
+		if n, err := tx.CameoApprovalCount(ctx, "char_2"); err != nil || n != 2 {
+			t.Errorf("CameoApprovalCount = %d %v, want 2", n, err)
+		}
+		got, err := tx.CameoApprovals(ctx, "char_2", "", 10)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"x", "y"}, got); diff != "" {
+			t.Errorf("CameoApprovals (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	// Uses per day and earnings, written by a batch.
+	e1 := tollgate.Earning{ID: "earn_1", OwnerID: "a", PayerID: "b", Kind: tollgate.FeeCameo, Subject: "char_2", VideoID: "video_1",
+		Gross: 10, Take: 2, Net: 8, CreatedAt: T0}
+	e2 := e1
+	e2.ID, e2.Kind, e2.Subject, e2.CreatedAt = "earn_2", tollgate.FeeRemix, "video_0", T0.Add(time.Hour)
+	write(t, s, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{
+			CameoUses: []store.CameoUse{{CameoID: "char_2", Day: "2026-01-02", Delta: 2}, {CameoID: "char_2", Day: "2026-01-02", Delta: -1},
+				{CameoID: "char_2", Day: "2026-01-03", Delta: 1}},
+			Earnings: []tollgate.Earning{e1, e2},
+		})
+	})
+	read(t, s, func(tx store.Tx) error {
+		for day, want := range map[string]int{"2026-01-02": 1, "2026-01-03": 1, "2026-01-04": 0} {
+			if n, err := tx.CameoUsesOn(ctx, "char_2", day); err != nil || n != want {
+				t.Errorf("CameoUsesOn(%s) = %d %v, want %d", day, n, err, want)
+			}
+		}
+		got, err := tx.EarningList(ctx, record.EarningListParams{OwnerID: "a", From: T0, To: T0.Add(2 * time.Hour), Limit: 10})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]tollgate.Earning{e1, e2}, got); diff != "" {
+			t.Errorf("EarningList (-want +got):\n%s", diff)
+		}
+		got, err = tx.EarningList(ctx, record.EarningListParams{OwnerID: "a", From: T0, To: T0.Add(2 * time.Hour), AfterAt: T0, AfterID: "earn_1", Limit: 10})
+		if err != nil || len(got) != 1 || got[0].ID != "earn_2" {
+			t.Errorf("EarningList after earn_1: %+v %v, want earn_2", got, err)
+		}
+		got, err = tx.EarningList(ctx, record.EarningListParams{OwnerID: "b", From: T0, To: T0.Add(2 * time.Hour), Limit: 10})
+		if err != nil || len(got) != 0 {
+			t.Errorf("EarningList of the payer: %+v %v, want none", got, err)
 		}
 		return nil
 	})

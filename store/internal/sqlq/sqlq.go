@@ -127,9 +127,28 @@ var (
 	VideoListDesc = q(`SELECT version, doc FROM videos WHERE account_id = ? AND (deleted_at IS NULL OR ?) AND id < ? ORDER BY id DESC LIMIT ?`)
 )
 
-// Characters: the columns looked up, and the document.
+// Cameos (the characters table): the columns looked up, and the
+// document. A deleted cameo keeps its row (statements name it) without its
+// handle.
 var (
-	CharacterInsert = q(`INSERT INTO characters (id, account_id, created_at, doc) VALUES (?,?,?,?) ON CONFLICT (id) DO NOTHING`)
-	CharacterByID   = q(`SELECT doc FROM characters WHERE id = ?`)
-	CharacterCount  = q(`SELECT count(*) FROM characters WHERE account_id = ?`)
+	CameoInsert   = q(`INSERT INTO characters (id, account_id, created_at, handle, doc) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`)
+	CameoUpdate   = q(`UPDATE characters SET handle = ?, doc = ? WHERE id = ?`)
+	CameoByID     = q(`SELECT doc FROM characters WHERE id = ?`)
+	CameoByHandle = q(`SELECT doc FROM characters WHERE handle = ?`)
+	CameoCount    = q(`SELECT count(*) FROM characters WHERE account_id = ? AND handle IS NOT NULL`)
+	CameoList     = q(`SELECT doc FROM characters WHERE account_id = ? AND id > ? AND handle IS NOT NULL ORDER BY id LIMIT ?`)
+
+	CameoApprove       = q(`INSERT INTO cameo_approvals (cameo_id, account_id, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`)
+	CameoRevoke        = q(`DELETE FROM cameo_approvals WHERE cameo_id = ? AND account_id = ?`)
+	CameoApproved      = q(`SELECT count(*) FROM cameo_approvals WHERE cameo_id = ? AND account_id = ?`)
+	CameoApprovalCount = q(`SELECT count(*) FROM cameo_approvals WHERE cameo_id = ?`)
+	CameoApprovals     = q(`SELECT account_id FROM cameo_approvals WHERE cameo_id = ? AND account_id > ? ORDER BY account_id LIMIT ?`)
+
+	CameoUsesOn  = q(`SELECT uses FROM cameo_uses WHERE cameo_id = ? AND day = ?`)
+	CameoUsesAdd = q(`INSERT INTO cameo_uses (cameo_id, day, uses) VALUES (?,?,?) ON CONFLICT (cameo_id, day) DO UPDATE SET uses = cameo_uses.uses + excluded.uses`)
+
+	EarningCols   = `id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at`
+	EarningList   = q(`SELECT ` + EarningCols + ` FROM earnings WHERE owner_id = ? AND created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`)
+	EarningTotals = q(`SELECT owner_id, count(*), sum(gross), sum(take), sum(net), sum(CASE WHEN gross = take + net AND take >= 0 AND net >= 0 THEN 0 ELSE 1 END) FROM earnings GROUP BY owner_id ORDER BY owner_id`)
+	EarningInsert = q(`INSERT INTO earnings (id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)`)
 )

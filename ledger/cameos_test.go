@@ -1,0 +1,155 @@
+package ledger_test
+
+import (
+	"testing"
+	"time"
+
+	"tollgate"
+	"tollgate/ledger"
+	"tollgate/store"
+	"tollgate/store/record"
+)
+
+func (e *env) cameo(c tollgate.Cameo) tollgate.Cameo {
+	e.t.Helper()
+	if c.Kind == "" {
+		c.Kind = tollgate.CameoCharacter
+	}
+	if c.Status == "" {
+		c.Status = tollgate.CameoActive
+	}
+	c.Handle, c.Name, c.CreatedAt = c.ID, c.ID, Start
+	if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error { return tx.CameoInsert(e.ctx, c) }); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func cameoFee(c tollgate.Cameo, bps int) tollgate.Fee {
+	return tollgate.Fee{Kind: tollgate.FeeCameo, Subject: c.ID, Handle: c.Handle, OwnerID: c.AccountID, Credits: c.Fee, TakeBPS: bps}
+}
+
+// testVideoFees: a video's cameo fees are checked when it is held (consent,
+// daily limit on the owner's day) and paid at its capture, in the same
+// transaction, to the owners' royalty grants less the take; a failed video
+// pays no one and gives its uses back.
+func testVideoFees(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	e.account("payer", noPlan, "UTC")
+	e.account("owner", noPlan, "Asia/Kolkata")
+	e.account("other", noPlan, "UTC")
+	e.grant(ledger.GrantParams{AccountID: "payer", Credits: cr(100)})
+	lux := e.cameo(tollgate.Cameo{ID: "lux", AccountID: "owner", Policy: tollgate.PolicyAnyone, Fee: cr(2), DailyLimit: 2})
+	mira := e.cameo(tollgate.Cameo{ID: "mira", AccountID: "other", Policy: tollgate.PolicyApproved, Fee: tollgate.Credits(1_500_001)})
+
+	create := func(held tollgate.Credits, fees ...tollgate.Fee) (tollgate.Video, error) {
+		v := newVideo("payer")
+		v.Fees = fees
+		return e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "payer", Product: tollgate.ProductVideo, Credits: held, TTL: time.Hour}, v)
+	}
+	// Without consent: refused, nothing held, no use counted.
+	if _, err := create(cr(8), cameoFee(lux, 2000), cameoFee(mira, 2000)); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
+		t.Fatalf("create with an unapproved cameo: got %v, want cameo_not_permitted", err)
+	}
+	if b := e.balance("payer"); b.Held != 0 {
+		t.Fatalf("a refused create held %s", b.Held)
+	}
+	if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error { return tx.CameoApprove(e.ctx, "mira", "payer", Start) }); err != nil {
+		t.Fatal(err)
+	}
+	fees := []tollgate.Fee{cameoFee(lux, 2000), cameoFee(mira, 2000)} // 3.500001 credits
+	v, err := create(tollgate.Credits(7_500_001), fees...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner's day is Kolkata's: 09:00 UTC is 14:30 there, the same day.
+	if v.Fees[0].Day != "2026-11-21" || v.Fees[1].Day != "2026-11-21" {
+		t.Errorf("days counted: %q %q, want 2026-11-21 for both", v.Fees[0].Day, v.Fees[1].Day)
+	}
+	// A capture that does not cover the fees is refused, and changes nothing.
+	v.Status = tollgate.VideoCompleted
+	if _, err := e.l.SettleVideo(e.ctx, v, ptr(cr(3))); err == nil {
+		t.Fatal("a capture below the fees went through")
+	}
+	// Delivered in part: 2 of the 4 generation credits, and the fees in full.
+	got, err := e.l.SettleVideo(e.ctx, v, ptr(tollgate.Credits(5_500_001)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Charged != tollgate.Credits(5_500_001) {
+		t.Errorf("charged %s, want 5.500001", got.Charged)
+	}
+	// lux: 2 less 20% = 1.6 to owner. mira: 1.500001 * 0.8 = 1.2000008,
+	// rounded down to 1.200000; the platform keeps 0.300001.
+	if b := e.balance("owner"); b.Available != tollgate.Credits(1_600_000) {
+		t.Errorf("owner earned %s, want 1.6", b.Available)
+	}
+	if b := e.balance("other"); b.Available != tollgate.Credits(1_200_000) {
+		t.Errorf("other earned %s, want 1.2", b.Available)
+	}
+	if b := e.balance("payer"); b.Available != tollgate.Credits(100_000_000-5_500_001) || b.Held != 0 {
+		t.Errorf("payer: available %s held %s, want 94.499999 and 0", b.Available, b.Held)
+	}
+	e.read(func(tx store.Tx) error {
+		es, err := tx.EarningList(e.ctx, record.EarningListParams{OwnerID: "other", From: Start, To: Start.Add(time.Hour), Limit: 10})
+		if err != nil {
+			return err
+		}
+		if len(es) != 1 || es[0].Gross != tollgate.Credits(1_500_001) || es[0].Take != tollgate.Credits(300_001) || es[0].Net != tollgate.Credits(1_200_000) ||
+			es[0].PayerID != "payer" || es[0].VideoID != v.ID || es[0].Kind != tollgate.FeeCameo {
+			t.Errorf("earnings of other: %+v", es)
+		}
+		gs, err := tx.GrantList(e.ctx, store.GrantListParams{AccountID: "owner"})
+		if err != nil {
+			return err
+		}
+		if len(gs) != 1 || gs[0].Source != tollgate.SourceRoyalty || gs[0].ExpiresAt != nil {
+			t.Errorf("owner's grants: %+v, want one royalty grant that never expires", gs)
+		}
+		return nil
+	})
+
+	// The daily limit: one use today; a second is taken, a third refused
+	// while the second is pending, taken again once it failed.
+	second, err := create(cr(6), cameoFee(lux, 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create(cr(6), cameoFee(lux, 2000)); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
+		t.Fatalf("a third use on a limit of 2: got %v, want cameo_not_permitted", err)
+	}
+	second.Status = tollgate.VideoFailed
+	if _, err := e.l.SettleVideo(e.ctx, second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.balance("owner"); b.Available != tollgate.Credits(1_600_000) {
+		t.Errorf("a failed video paid its owner: %s, want 1.6 still", b.Available)
+	}
+	third, err := create(cr(6), cameoFee(lux, 2000))
+	if err != nil {
+		t.Fatalf("a use after the failed one gave it back: %v", err)
+	}
+	// The owner's royalty grant grows: one grant, not one per use.
+	third.Status = tollgate.VideoCompleted
+	if _, err := e.l.SettleVideo(e.ctx, third, ptr(cr(6))); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.balance("owner"); b.Available != tollgate.Credits(3_200_000) || len(b.Grants) != 1 {
+		t.Errorf("owner after two uses: %s in %d grants, want 3.2 in one", b.Available, len(b.Grants))
+	}
+	// The next day in Kolkata starts at 18:30 UTC.
+	e.clock.Set(time.Date(2026, 11, 21, 18, 30, 0, 0, time.UTC))
+	if _, err := create(cr(6), cameoFee(lux, 2000)); err != nil {
+		t.Fatalf("a use on the owner's next day: %v", err)
+	}
+	// Paused: the owner's consent is withdrawn for new jobs.
+	lux.Status = tollgate.CameoPaused
+	if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error { return tx.CameoUpdate(e.ctx, lux) }); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(time.Date(2026, 11, 22, 19, 0, 0, 0, time.UTC))
+	if _, err := create(cr(6), cameoFee(lux, 2000)); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
+		t.Fatalf("a paused cameo: got %v, want cameo_not_permitted", err)
+	}
+}

@@ -1,0 +1,202 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tollgate"
+	"tollgate/store"
+	"tollgate/store/internal/sqlq"
+	"tollgate/store/record"
+)
+
+// handleOf is the handle column of c: NULL once deleted, which frees it.
+func handleOf(c tollgate.Cameo) any {
+	if c.Status == tollgate.CameoDeleted {
+		return nil
+	}
+	return c.Handle
+}
+
+func (t *tx) CameoInsert(ctx context.Context, c tollgate.Cameo) error {
+	r, err := t.exec(ctx, sqlq.CameoInsert.PG, c.ID, c.AccountID, c.CreatedAt, handleOf(c), store.EncodeCameo(c))
+	if err != nil {
+		return fmt.Errorf("insert cameo: %w", err)
+	}
+	if r.RowsAffected() != 1 {
+		return fmt.Errorf("insert cameo %s (@%s): %w", c.ID, c.Handle, tollgate.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) CameoUpdate(ctx context.Context, c tollgate.Cameo) error {
+	r, err := t.exec(ctx, sqlq.CameoUpdate.PG, handleOf(c), store.EncodeCameo(c), c.ID)
+	if err != nil {
+		return fmt.Errorf("update cameo %s: %w", c.ID, err)
+	}
+	if r.RowsAffected() != 1 {
+		return fmt.Errorf("update cameo %s: %w", c.ID, tollgate.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) cameo(ctx context.Context, query string, arg string) (tollgate.Cameo, error) {
+	var doc string
+	if err := t.q.QueryRow(ctx, query, arg).Scan(&doc); err != nil {
+		return tollgate.Cameo{}, mapErr(err)
+	}
+	return store.DecodeCameo(doc)
+}
+
+func (t *tx) CameoByID(ctx context.Context, id string) (tollgate.Cameo, error) {
+	return t.cameo(ctx, sqlq.CameoByID.PG, id)
+}
+
+func (t *tx) CameoByHandle(ctx context.Context, handle string) (tollgate.Cameo, error) {
+	return t.cameo(ctx, sqlq.CameoByHandle.PG, handle)
+}
+
+func (t *tx) tally(ctx context.Context, what, query string, args ...any) (int, error) {
+	var n int
+	if err := t.q.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", what, mapErr(err))
+	}
+	return n, nil
+}
+
+func (t *tx) CameoCount(ctx context.Context, accountID string) (int, error) {
+	return t.tally(ctx, "cameos", sqlq.CameoCount.PG, accountID)
+}
+
+func (t *tx) CameoList(ctx context.Context, accountID, after string, limit int) ([]tollgate.Cameo, error) {
+	rows, err := t.q.Query(ctx, sqlq.CameoList.PG, accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list cameos: %w", err)
+	}
+	defer rows.Close()
+	var out []tollgate.Cameo
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		c, err := store.DecodeCameo(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) CameoApprove(ctx context.Context, cameoID, accountID string, at time.Time) error {
+	if _, err := t.exec(ctx, sqlq.CameoApprove.PG, cameoID, accountID, at); err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) CameoRevoke(ctx context.Context, cameoID, accountID string) (bool, error) {
+	r, err := t.exec(ctx, sqlq.CameoRevoke.PG, cameoID, accountID)
+	if err != nil {
+		return false, fmt.Errorf("revoke: %w", err)
+	}
+	return r.RowsAffected() == 1, nil
+}
+
+func (t *tx) CameoApproved(ctx context.Context, cameoID, accountID string) (bool, error) {
+	n, err := t.tally(ctx, "approvals", sqlq.CameoApproved.PG, cameoID, accountID)
+	return n > 0, err
+}
+
+func (t *tx) CameoApprovalCount(ctx context.Context, cameoID string) (int, error) {
+	return t.tally(ctx, "approvals", sqlq.CameoApprovalCount.PG, cameoID)
+}
+
+func (t *tx) CameoApprovals(ctx context.Context, cameoID, after string, limit int) ([]string, error) {
+	rows, err := t.q.Query(ctx, sqlq.CameoApprovals.PG, cameoID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list approvals: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) CameoUsesOn(ctx context.Context, cameoID, day string) (int, error) {
+	var n int
+	err := t.q.QueryRow(ctx, sqlq.CameoUsesOn.PG, cameoID, day).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read uses: %w", err)
+	}
+	return n, nil
+}
+
+// applyCameos writes a batch's changes to cameos' uses and its earnings.
+func (t *tx) applyCameos(ctx context.Context, w *store.Writes) error {
+	for _, u := range w.CameoUses {
+		if _, err := t.exec(ctx, sqlq.CameoUsesAdd.PG, u.CameoID, u.Day, u.Delta); err != nil {
+			return fmt.Errorf("count uses of %s: %w", u.CameoID, err)
+		}
+	}
+	for _, e := range w.Earnings {
+		if _, err := t.exec(ctx, sqlq.EarningInsert.PG, e.ID, e.OwnerID, e.PayerID, string(e.Kind), e.Subject, e.VideoID,
+			int64(e.Gross), int64(e.Take), int64(e.Net), e.CreatedAt); err != nil {
+			return fmt.Errorf("insert earning: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) EarningList(ctx context.Context, p record.EarningListParams) ([]tollgate.Earning, error) {
+	rows, err := t.q.Query(ctx, sqlq.EarningList.PG, p.OwnerID, p.From, p.To, p.AfterAt, p.AfterAt, p.AfterID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list earnings: %w", err)
+	}
+	defer rows.Close()
+	var out []tollgate.Earning
+	for rows.Next() {
+		var e tollgate.Earning
+		var kind string
+		var gross, take, net int64
+		if err := rows.Scan(&e.ID, &e.OwnerID, &e.PayerID, &kind, &e.Subject, &e.VideoID, &gross, &take, &net, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		e.Kind, e.Gross, e.Take, e.Net, e.CreatedAt = tollgate.FeeKind(kind), tollgate.Credits(gross), tollgate.Credits(take), tollgate.Credits(net), e.CreatedAt.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) EarningTotals(ctx context.Context) ([]record.EarningTotal, error) {
+	rows, err := t.q.Query(ctx, sqlq.EarningTotals.PG)
+	if err != nil {
+		return nil, fmt.Errorf("sum earnings: %w", err)
+	}
+	defer rows.Close()
+	var out []record.EarningTotal
+	for rows.Next() {
+		var e record.EarningTotal
+		var gross, take, net int64
+		if err := rows.Scan(&e.OwnerID, &e.N, &gross, &take, &net, &e.Bad); err != nil {
+			return nil, err
+		}
+		e.Gross, e.Take, e.Net = tollgate.Credits(gross), tollgate.Credits(take), tollgate.Credits(net)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,41 @@
+-- compat: expand
+-- Cameos: every character is a cameo (a likeness or a character, with an
+-- owner, a consent policy and a fee per use, in the document). handle is
+-- the unique @handle, NULL once deleted; characters made before cameos
+-- take their id as handle.
+ALTER TABLE characters ADD COLUMN handle text COLLATE "C";
+UPDATE characters SET handle = id;
+CREATE UNIQUE INDEX characters_handle ON characters (handle);
+
+-- The accounts a cameo's owner approved (policy approved).
+CREATE TABLE cameo_approvals (
+    cameo_id   text COLLATE "C" NOT NULL,
+    account_id text COLLATE "C" NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (cameo_id, account_id)
+);
+
+-- Uses of a cameo per day of its owner's time zone (YYYY-MM-DD), counted
+-- when a video is held and given back when it fails: the daily limit.
+CREATE TABLE cameo_uses (
+    cameo_id text COLLATE "C" NOT NULL,
+    day      text COLLATE "C" NOT NULL,
+    uses     bigint NOT NULL,
+    PRIMARY KEY (cameo_id, day)
+);
+
+-- Every fee paid at a capture: gross, the platform's take, and the net
+-- the owner's royalty grant received (gross = take + net), for statements.
+CREATE TABLE earnings (
+    id         text COLLATE "C" PRIMARY KEY,
+    owner_id   text COLLATE "C" NOT NULL,
+    payer_id   text COLLATE "C" NOT NULL,
+    kind       text NOT NULL,
+    subject    text COLLATE "C" NOT NULL,
+    video_id   text COLLATE "C" NOT NULL,
+    gross      bigint NOT NULL,
+    take       bigint NOT NULL,
+    net        bigint NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX earnings_owner ON earnings (owner_id, created_at);

@@ -1,0 +1,41 @@
+-- compat: expand
+-- Cameos: every character is a cameo (a likeness or a character, with an
+-- owner, a consent policy and a fee per use, in the document). handle is
+-- the unique @handle, NULL once deleted; characters made before cameos
+-- take their id as handle.
+ALTER TABLE characters ADD COLUMN handle TEXT;
+UPDATE characters SET handle = id;
+CREATE UNIQUE INDEX characters_handle ON characters (handle);
+
+-- The accounts a cameo's owner approved (policy approved).
+CREATE TABLE cameo_approvals (
+    cameo_id   TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (cameo_id, account_id)
+) WITHOUT ROWID;
+
+-- Uses of a cameo per day of its owner's time zone (YYYY-MM-DD), counted
+-- when a video is held and given back when it fails: the daily limit.
+CREATE TABLE cameo_uses (
+    cameo_id TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    uses     INTEGER NOT NULL,
+    PRIMARY KEY (cameo_id, day)
+) WITHOUT ROWID;
+
+-- Every fee paid at a capture: gross, the platform's take, and the net
+-- the owner's royalty grant received (gross = take + net), for statements.
+CREATE TABLE earnings (
+    id         TEXT PRIMARY KEY,
+    owner_id   TEXT NOT NULL,
+    payer_id   TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    video_id   TEXT NOT NULL,
+    gross      INTEGER NOT NULL,
+    take       INTEGER NOT NULL,
+    net        INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX earnings_owner ON earnings (owner_id, created_at);
