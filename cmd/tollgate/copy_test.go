@@ -82,6 +82,22 @@ func filledInstallation(t *testing.T) string {
 	if _, err := inst.videos.NewCharacter(ctx, gateway.CharacterParams{AccountID: "ada", Name: "Captain Lux", Video: local.Clip}); err != nil {
 		t.Fatal(err)
 	}
+	// A cameo of bob's that ada may use, and a video of ada's that shows
+	// it, completed: an approval, a use and an earning.
+	fox := must(201, "POST", "/v1/cameos", map[string]any{"account_id": "bob", "name": "Bob the Fox", "policy": "approved", "fee": "1"})["id"].(string)
+	must(200, "POST", "/v1/cameos/"+fox+"/approvals", map[string]any{"account_id": "ada"})
+	shows, err := inst.ledger.CreateVideo(ctx, ledger.HoldParams{AccountID: "ada", Product: tollgate.ProductVideo, Credits: tollgate.WholeCredits(2)},
+		tollgate.Video{ID: tollgate.NewID("video"), AccountID: "ada", Kind: tollgate.VideoCreate, Status: tollgate.VideoQueued, Model: "sora-2",
+			Prompt: "a fox", Seconds: 4, Size: "1280x720", Step: tollgate.StepRoute, NextAt: &next, CreatedAt: next, Characters: []string{fox},
+			Fees: []tollgate.Fee{{Kind: tollgate.FeeCameo, Subject: fox, OwnerID: "bob", Credits: tollgate.WholeCredits(1), TakeBPS: 2000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shows.Status, shows.Step, shows.NextAt = tollgate.VideoCompleted, tollgate.StepDone, nil
+	charge := tollgate.WholeCredits(2)
+	if _, err := inst.ledger.SettleVideo(ctx, shows, &charge); err != nil {
+		t.Fatal(err)
+	}
 	if err := inst.close(log); err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +179,10 @@ func TestCopyToPostgres(t *testing.T) {
 		}
 	}()
 	b, err := inst.ledger.Balance(ctx, "bob")
-	// 50 granted, 100 bought, 30 of today's allowance, 3 held.
-	if err != nil || b.Available.String() != "177" || b.Held.String() != "3" {
-		t.Errorf("bob on PostgreSQL: got %s available, %s held (%v); want 177 and 3", b.Available, b.Held, err)
+	// 50 granted, 100 bought, 30 of today's allowance, 3 held, and 0.8
+	// earned from ada's use of his cameo (1 less the 20% take).
+	if err != nil || b.Available.String() != "177.8" || b.Held.String() != "3" {
+		t.Errorf("bob on PostgreSQL: got %s available, %s held (%v); want 177.8 and 3", b.Available, b.Held, err)
 	}
 	if _, err := inst.ledger.Grant(ctx, grantParams("ada", 1)); err != nil {
 		t.Fatalf("a write on the copy: %v", err)

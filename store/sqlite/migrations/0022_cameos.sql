@@ -13,7 +13,7 @@ CREATE TABLE cameo_approvals (
     account_id TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (cameo_id, account_id)
-) WITHOUT ROWID;
+);
 
 -- Uses of a cameo per day of its owner's time zone (YYYY-MM-DD), counted
 -- when a video is held and given back when it fails: the daily limit.
@@ -22,7 +22,7 @@ CREATE TABLE cameo_uses (
     day      TEXT NOT NULL,
     uses     INTEGER NOT NULL,
     PRIMARY KEY (cameo_id, day)
-) WITHOUT ROWID;
+);
 
 -- Every fee paid at a capture: gross, the platform's take, and the net
 -- the owner's royalty grant received (gross = take + net), for statements.
