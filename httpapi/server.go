@@ -231,8 +231,9 @@ func (s *Server) register() {
 			"reserves at most its credits. Lists the breakdown by rule, unit prices, the money equivalent at the cheapest pack, and how " +
 			"the account would pay now. Unknown models, durations or sizes are 422 naming the allowed values. A video quote lists every " +
 			"provider that can make it now (route), the router's choice and why; for auto, the model quoted is the router's choice. " +
-			"A model no live provider makes is 400 model_unavailable with the alternatives.", answer: "The quote.",
-		errors: []tollgate.Code{tollgate.CodeNotFound, tollgate.CodeModelUnavailable}}, s.createQuote)
+			"A model no live provider makes is 400 model_unavailable with the alternatives. With cameos (or @handles in prompt), each of " +
+			"another account adds its fee as a line of its own; one the account may not use is 403 cameo_not_permitted.", answer: "The quote.",
+		errors: []tollgate.Code{tollgate.CodeNotFound, tollgate.CodeModelUnavailable, tollgate.CodeCameoNotPermitted}}, s.createQuote)
 	handle(s, op{pattern: "GET /v1/quotes/{id}", id: "getQuote", tag: prices,
 		summary: "Get a quote", description: "The quote as it was given.", answer: "The quote."}, s.getQuote)
 	serve(s, op{pattern: "GET /v1/prices", id: "getPrices", tag: prices, summary: "The public price table",
