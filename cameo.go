@@ -226,6 +226,18 @@ func (f Fee) Split() (take, net Credits) {
 	return f.Credits - Credits(n), Credits(n)
 }
 
+// Published is a completed video its creator made visible to every
+// account, with a fee other accounts pay to remix, edit or extend it
+// (while Remixable: the creator's consent switch). Unpublishing deletes
+// it: no new use, and its earnings stay in the statements.
+type Published struct {
+	VideoID     string
+	AccountID   string
+	RemixFee    Credits
+	Remixable   bool
+	PublishedAt time.Time
+}
+
 // Earning is one fee paid at a capture: what a statement sums.
 type Earning struct {
 	ID        string

@@ -189,7 +189,7 @@ func (s *Service) fillCameos(ctx context.Context, p *CreateParams, src *tollgate
 	if err != nil {
 		return err
 	}
-	p.Characters, p.fees, p.cameos = cameo.IDs(use.Cameos), use.Fees, use.Cameos
+	p.Characters, p.fees, p.cameos = cameo.IDs(use.Cameos), append(p.fees, use.Fees...), use.Cameos
 	if len(use.Cameos) == 0 {
 		p.Characters = nil
 	}

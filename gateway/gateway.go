@@ -249,7 +249,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (tollgate.Video, e
 	if p.Kind == tollgate.VideoExtend {
 		base := p.inputSeconds
 		if p.SourceID != "" {
-			src, err := s.Get(ctx, p.SourceID, p.AccountID)
+			src, _, err := s.Shared(ctx, p.SourceID, p.AccountID)
 			if err != nil {
 				return tollgate.Video{}, err
 			}
@@ -303,7 +303,7 @@ func (s *Service) fill(ctx context.Context, p *CreateParams) error {
 			return err
 		}
 	} else if p.Kind != tollgate.VideoCreate {
-		got, err := s.Get(ctx, p.SourceID, p.AccountID)
+		got, err := s.source(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -401,6 +401,12 @@ type quoteTerms struct {
 // resolution, or model (a request for auto may be made by any model whose
 // price is within the quote, as the router ensures).
 func (s *Service) quoteMatches(q quoteTerms, p *CreateParams) error {
+	for _, f := range p.fees {
+		if f.Kind == tollgate.FeeRemix {
+			return tollgate.FieldError("tollgate.quote_id", "a quote does not price the remix fee of video %s (%s credits, paid to its creator): send the request without quote_id",
+				f.Subject, f.Credits)
+		}
+	}
 	if len(q.Fees) != len(p.fees) {
 		return tollgate.FieldError("tollgate.quote_id", "quote %s priced %d cameo fees, but the video shows %d cameos of other accounts: quote it with the same cameos",
 			p.QuoteID, len(q.Fees), len(p.fees))
@@ -625,7 +631,7 @@ const (
 // Content returns the path of a completed video's content and its media
 // type; video_not_ready before completion and after it expires.
 func (s *Service) Content(ctx context.Context, id, accountID, variant string) (string, string, error) {
-	v, err := s.Get(ctx, id, accountID)
+	v, _, err := s.Shared(ctx, id, accountID)
 	if err != nil {
 		return "", "", err
 	}

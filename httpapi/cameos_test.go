@@ -211,3 +211,84 @@ func TestCameoUse(t *testing.T) {
 		e.waitVideo(t, keyO, own.ID)
 	})
 }
+
+// TestRemixFees: a creator publishes a completed video with a remix fee;
+// another account sees it, remixes it and pays the fee, which the creator
+// earns less the take when the remix completes; the creator's switch and
+// unpublishing stop new remixes.
+func TestRemixFees(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.createAccount(t, "p", "free", "UTC")
+		e.createAccount(t, "r", "free", "UTC")
+		keyP, keyR := e.createKey(t, "p"), e.createKey(t, "r")
+		var src videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos", Key: keyP, Body: `{"prompt":"a lighthouse at dusk","seconds":"4"}`}, 200, &src)
+		// Not published yet: another account sees nothing, cannot remix.
+		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + src.ID, Key: keyR}), 404, tollgate.CodeNotFound, "video_id")
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/publish", Key: keyP, Body: `{}`}), 400,
+			tollgate.CodeInvalidField, "video_id") // not completed yet
+		src = e.waitVideo(t, keyP, src.ID)
+		var pub publishedView
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/publish", Key: keyP, Body: `{"remix_fee":"0.3"}`}, 200, &pub)
+		if pub.RemixFee != tollgate.Credits(300_000) || !pub.Remixable || pub.AccountID != "p" {
+			t.Fatalf("published %+v", pub)
+		}
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/publish", Key: keyR, Body: `{}`}), 404,
+			tollgate.CodeNotFound, "video_id") // another's
+		var list listView[publishedView]
+		e.call(t, request{Method: "GET", Path: "/v1/published_videos", Key: keyR}, 200, &list)
+		if len(list.Data) != 1 || list.Data[0].VideoID != src.ID {
+			t.Fatalf("published list %+v", list.Data)
+		}
+		// r sees it, without what it cost, and can download it.
+		var seen videoView
+		e.call(t, request{Method: "GET", Path: "/v1/videos/" + src.ID, Key: keyR}, 200, &seen)
+		if seen.Tollgate.Credits.Held != 0 || seen.Tollgate.Published == nil || seen.Tollgate.Published.RemixFee != pub.RemixFee {
+			t.Errorf("r sees %+v", seen.Tollgate)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/videos/" + src.ID + "/content", Key: keyR}, 200, nil)
+
+		// r remixes it: the fee is on the video, and paid when it completes.
+		var rx videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/remix", Key: keyR, Body: `{"prompt":"the same at dawn"}`}, 200, &rx)
+		if len(rx.Tollgate.Fees) != 1 || rx.Tollgate.Fees[0].Kind != "remix" || rx.Tollgate.Fees[0].Credits != pub.RemixFee {
+			t.Fatalf("remix fees %+v", rx.Tollgate.Fees)
+		}
+		rx = e.waitVideo(t, keyR, rx.ID)
+		if rx.Status != "completed" || rx.Tollgate.Credits.Charged != rx.Tollgate.Credits.Held {
+			t.Fatalf("remix ended %s, %+v", rx.Status, rx.Tollgate.Credits)
+		}
+		var royalty tollgate.Credits
+		for _, g := range e.balance(t, "p").Grants {
+			if g.Source == "royalty" {
+				royalty += g.Remaining
+			}
+		}
+		if royalty != tollgate.Credits(240_000) {
+			t.Errorf("the creator earned %s, want 0.24 (0.3 less 20%%)", royalty)
+		}
+		// p remixing its own pays no fee.
+		var own videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/remix", Key: keyP, Body: `{"prompt":"mine again"}`}, 200, &own)
+		if len(own.Tollgate.Fees) != 0 {
+			t.Errorf("the creator's own remix pays %+v", own.Tollgate.Fees)
+		}
+		e.waitVideo(t, keyP, own.ID)
+
+		// The switch off: others may see it but not build on it.
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/publish", Key: keyP, Body: `{"remix_fee":"0.3","remixable":false}`}, 200, nil)
+		before := e.world(t)
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/remix", Key: keyR, Body: `{"prompt":"again"}`}), 403,
+			tollgate.CodeCameoNotPermitted, "video")
+		e.unchanged(t, before)
+		// Unpublished: gone for others.
+		e.call(t, request{Method: "DELETE", Path: "/v1/videos/" + src.ID + "/publish", Key: keyP}, 200, nil)
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/remix", Key: keyR, Body: `{"prompt":"again"}`}), 404,
+			tollgate.CodeNotFound, "video_id")
+		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + src.ID + "/content", Key: keyR}), 404, tollgate.CodeNotFound, "video_id")
+	})
+}

@@ -306,6 +306,7 @@ func (s *Server) register() {
 
 	s.registerVideos()
 	s.registerCameos()
+	s.registerPublished()
 
 	s.mux.HandleFunc("/", s.noRoute)
 	doc, err := marshal(s.document())

@@ -223,6 +223,7 @@ type attemptView struct {
 }
 
 type videoExtraView struct {
+	Published     *publishedView   `json:"published,omitempty" doc:"Set when its creator published it: every account sees it, and others pay remix_fee to build on it."`
 	AccountID     string           `json:"account_id"`
 	Kind          string           `json:"kind" enum:"create,remix,edit,extend"`
 	QuoteID       *string          `json:"quote_id" nullable:"true"`
@@ -297,7 +298,7 @@ func viewVideo(v tollgate.Video, admin bool, now time.Time) videoView {
 }
 
 type videoPath struct {
-	ID string `path:"video_id" doc:"Video id (video_...). Another account's is 404."`
+	ID string `path:"video_id" doc:"Video id (video_...). Another account's is 404, unless its creator published it (GET only)."`
 }
 
 // videosOn refuses video requests on a server built without a gateway.
@@ -517,14 +518,21 @@ func (s *Server) getVideo(r *http.Request, c *call, in *struct{ videoPath }) (vi
 	if err := s.videosOn(); err != nil {
 		return videoView{}, err
 	}
-	v, err := s.Videos.Get(r.Context(), in.ID, c.key.AccountID)
+	v, own, err := s.Videos.Shared(r.Context(), in.ID, c.key.AccountID)
 	if err != nil {
 		return videoView{}, err
 	}
 	if !v.Status.Final() {
 		c.setHeader("Openai-Poll-After-Ms", strconv.FormatInt(s.Videos.PollAfter().Milliseconds(), 10))
 	}
-	return viewVideo(v, c.key.Admin(), s.l.Clock().Now()), nil
+	out := viewVideo(v, c.key.Admin(), s.l.Clock().Now())
+	if !own {
+		out = sharedView(out)
+	}
+	if pub, err := s.Videos.Published(r.Context(), v.ID); err == nil {
+		out.Tollgate.Published = viewPublished(pub)
+	}
+	return out, nil
 }
 
 type videoListView struct {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"tollgate"
@@ -42,8 +43,23 @@ func (b *batch) checkFees(ctx context.Context, payer *account, v *tollgate.Video
 		if owner == nil {
 			return tollgate.Errorf(tollgate.CodeCameoNotPermitted, "the owner of %s no longer exists", f.Subject)
 		}
-		if f.Kind != tollgate.FeeCameo {
+		if f.Kind == tollgate.FeeRemix {
+			pub, err := b.tx.PublishedByID(ctx, f.Subject)
+			if errors.Is(err, tollgate.ErrNotFound) || err == nil && pub.AccountID != f.OwnerID {
+				return &tollgate.Error{Code: tollgate.CodeCameoNotPermitted, Field: "video",
+					Message: fmt.Sprintf("video %s is no longer published by its creator: it cannot be remixed, edited or extended", f.Subject)}
+			}
+			if err != nil {
+				return err
+			}
+			if !pub.Remixable {
+				return &tollgate.Error{Code: tollgate.CodeCameoNotPermitted, Field: "video",
+					Message: fmt.Sprintf("the creator of video %s does not allow remixes, edits or extensions of it", f.Subject)}
+			}
 			continue
+		}
+		if f.Kind != tollgate.FeeCameo {
+			return fmt.Errorf("unknown fee kind %q", f.Kind)
 		}
 		c, err := b.tx.CameoByID(ctx, f.Subject)
 		if err != nil {

@@ -200,3 +200,58 @@ func (t *tx) EarningTotals(ctx context.Context) ([]record.EarningTotal, error) {
 	}
 	return out, rows.Err()
 }
+
+func (t *tx) PublishedPut(ctx context.Context, p tollgate.Published) error {
+	if _, err := t.exec(ctx, sqlq.PublishedPut.PG, p.VideoID, p.AccountID, int64(p.RemixFee), p.Remixable, p.PublishedAt); err != nil {
+		return fmt.Errorf("publish %s: %w", p.VideoID, err)
+	}
+	return nil
+}
+
+func (t *tx) PublishedDelete(ctx context.Context, videoID string) (bool, error) {
+	r, err := t.exec(ctx, sqlq.PublishedDelete.PG, videoID)
+	if err != nil {
+		return false, fmt.Errorf("unpublish %s: %w", videoID, err)
+	}
+	return r.RowsAffected() == 1, nil
+}
+
+// scanPublished reads a published_videos row.
+func scanPublished(r interface{ Scan(...any) error }) (tollgate.Published, error) {
+	var p tollgate.Published
+	var fee int64
+	if err := r.Scan(&p.VideoID, &p.AccountID, &fee, &p.Remixable, &p.PublishedAt); err != nil {
+		return p, err
+	}
+	p.RemixFee, p.PublishedAt = tollgate.Credits(fee), p.PublishedAt.UTC()
+	return p, nil
+}
+
+func (t *tx) PublishedByID(ctx context.Context, videoID string) (tollgate.Published, error) {
+	p, err := scanPublished(t.q.QueryRow(ctx, sqlq.PublishedByID.PG, videoID))
+	if err != nil {
+		return p, mapErr(err)
+	}
+	return p, nil
+}
+
+func (t *tx) PublishedList(ctx context.Context, beforeAt time.Time, beforeID string, limit int) ([]tollgate.Published, error) {
+	var at any = beforeAt
+	if beforeAt.IsZero() {
+		at = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	rows, err := t.q.Query(ctx, sqlq.PublishedList.PG, at, at, beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list published videos: %w", err)
+	}
+	defer rows.Close()
+	var out []tollgate.Published
+	for rows.Next() {
+		p, err := scanPublished(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -191,6 +191,18 @@ type Tx interface {
 	// CameoUsesOn is how many uses a cameo has on a day of its owner's
 	// time zone (YYYY-MM-DD).
 	CameoUsesOn(ctx context.Context, cameoID, day string) (int, error)
+	// PublishedPut publishes a video, or changes its remix fee and switch
+	// (keeping when it was first published).
+	PublishedPut(ctx context.Context, p tollgate.Published) error
+	// PublishedDelete unpublishes a video and reports whether it was
+	// published.
+	PublishedDelete(ctx context.Context, videoID string) (bool, error)
+	// PublishedByID returns a published video's terms;
+	// tollgate.ErrNotFound if it is not published.
+	PublishedByID(ctx context.Context, videoID string) (tollgate.Published, error)
+	// PublishedList pages through the published videos, newest first,
+	// before (BeforeAt, BeforeID); a zero BeforeAt starts at the newest.
+	PublishedList(ctx context.Context, beforeAt time.Time, beforeID string, limit int) ([]tollgate.Published, error)
 	// EarningList pages through the fees an owner was paid in [From, To),
 	// by when, then id, after (AfterAt, AfterID).
 	EarningList(ctx context.Context, p EarningListParams) ([]tollgate.Earning, error)

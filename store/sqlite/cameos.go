@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"tollgate"
@@ -196,6 +197,62 @@ func (t *tx) EarningTotals(ctx context.Context) ([]record.EarningTotal, error) {
 		}
 		e.Gross, e.Take, e.Net = tollgate.Credits(gross), tollgate.Credits(take), tollgate.Credits(net)
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PublishedPut(ctx context.Context, p tollgate.Published) error {
+	if _, err := t.exec(ctx, sqlq.PublishedPut.Lite, p.VideoID, p.AccountID, int64(p.RemixFee), p.Remixable, micros(p.PublishedAt)); err != nil {
+		return fmt.Errorf("publish %s: %w", p.VideoID, err)
+	}
+	return nil
+}
+
+func (t *tx) PublishedDelete(ctx context.Context, videoID string) (bool, error) {
+	r, err := t.exec(ctx, sqlq.PublishedDelete.Lite, videoID)
+	if err != nil {
+		return false, fmt.Errorf("unpublish %s: %w", videoID, err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
+
+// scanPublished reads a published_videos row.
+func scanPublished(r interface{ Scan(...any) error }) (tollgate.Published, error) {
+	var p tollgate.Published
+	var fee, at int64
+	if err := r.Scan(&p.VideoID, &p.AccountID, &fee, &p.Remixable, &at); err != nil {
+		return p, err
+	}
+	p.RemixFee, p.PublishedAt = tollgate.Credits(fee), fromMicros(at)
+	return p, nil
+}
+
+func (t *tx) PublishedByID(ctx context.Context, videoID string) (tollgate.Published, error) {
+	p, err := scanPublished(t.q.QueryRowContext(ctx, sqlq.PublishedByID.Lite, videoID))
+	if err != nil {
+		return p, mapErr(err)
+	}
+	return p, nil
+}
+
+func (t *tx) PublishedList(ctx context.Context, beforeAt time.Time, beforeID string, limit int) ([]tollgate.Published, error) {
+	var at any = micros(beforeAt)
+	if beforeAt.IsZero() {
+		at = math.MaxInt64
+	}
+	rows, err := t.q.QueryContext(ctx, sqlq.PublishedList.Lite, at, at, beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list published videos: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []tollgate.Published
+	for rows.Next() {
+		p, err := scanPublished(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }

@@ -270,6 +270,46 @@ func testCameos(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// Published videos: put twice keeps the first time, newest first.
+	p1 := tollgate.Published{VideoID: "video_1", AccountID: "a", RemixFee: 5, Remixable: true, PublishedAt: T0}
+	p2 := tollgate.Published{VideoID: "video_2", AccountID: "b", RemixFee: 0, Remixable: false, PublishedAt: T0.Add(time.Second)}
+	write(t, s, func(tx store.Tx) error {
+		for _, p := range []tollgate.Published{p1, p2, {VideoID: "video_3", AccountID: "a", PublishedAt: T0}} {
+			if err := tx.PublishedPut(ctx, p); err != nil {
+				return err
+			}
+		}
+		changed := p1
+		changed.RemixFee, changed.Remixable, changed.PublishedAt = 7, false, T0.Add(time.Hour)
+		if err := tx.PublishedPut(ctx, changed); err != nil {
+			return err
+		}
+		p1.RemixFee, p1.Remixable = 7, false
+		if ok, err := tx.PublishedDelete(ctx, "video_3"); err != nil || !ok {
+			t.Errorf("unpublish video_3: %v %v, want true", ok, err)
+		}
+		if ok, err := tx.PublishedDelete(ctx, "video_3"); err != nil || ok {
+			t.Errorf("unpublish video_3 again: %v %v, want false", ok, err)
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		if err := byID(t, "PublishedByID", func(id string) (tollgate.Published, error) { return tx.PublishedByID(ctx, id) }, "video_1", p1, "video_3"); err != nil {
+			return err
+		}
+		got, err := tx.PublishedList(ctx, time.Time{}, "", 10)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]tollgate.Published{p2, p1}, got); diff != "" {
+			t.Errorf("PublishedList (-want +got):\n%s", diff)
+		}
+		got, err = tx.PublishedList(ctx, p2.PublishedAt, p2.VideoID, 10)
+		if err != nil || len(got) != 1 || got[0].VideoID != "video_1" {
+			t.Errorf("PublishedList after video_2: %+v %v, want video_1", got, err)
+		}
+		return nil
+	})
 	// Uses per day and earnings, written by a batch.
 	e1 := tollgate.Earning{ID: "earn_1", OwnerID: "a", PayerID: "b", Kind: tollgate.FeeCameo, Subject: "char_2", VideoID: "video_1",
 		Gross: 10, Take: 2, Net: 8, CreatedAt: T0}

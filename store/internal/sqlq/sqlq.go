@@ -147,6 +147,12 @@ var (
 	CameoUsesOn  = q(`SELECT uses FROM cameo_uses WHERE cameo_id = ? AND day = ?`)
 	CameoUsesAdd = q(`INSERT INTO cameo_uses (cameo_id, day, uses) VALUES (?,?,?) ON CONFLICT (cameo_id, day) DO UPDATE SET uses = cameo_uses.uses + excluded.uses`)
 
+	PublishedCols   = `video_id, account_id, remix_fee, remixable, published_at`
+	PublishedPut    = q(`INSERT INTO published_videos (` + PublishedCols + `) VALUES (?,?,?,?,?) ON CONFLICT (video_id) DO UPDATE SET remix_fee = excluded.remix_fee, remixable = excluded.remixable`)
+	PublishedDelete = q(`DELETE FROM published_videos WHERE video_id = ?`)
+	PublishedByID   = q(`SELECT ` + PublishedCols + ` FROM published_videos WHERE video_id = ?`)
+	PublishedList   = q(`SELECT ` + PublishedCols + ` FROM published_videos WHERE (published_at < ? OR (published_at = ? AND video_id < ?)) ORDER BY published_at DESC, video_id DESC LIMIT ?`)
+
 	EarningCols   = `id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at`
 	EarningList   = q(`SELECT ` + EarningCols + ` FROM earnings WHERE owner_id = ? AND created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`)
 	EarningTotals = q(`SELECT owner_id, count(*), sum(gross), sum(take), sum(net), sum(CASE WHEN gross = take + net AND take >= 0 AND net >= 0 THEN 0 ELSE 1 END) FROM earnings GROUP BY owner_id ORDER BY owner_id`)

@@ -39,3 +39,14 @@ CREATE TABLE earnings (
     created_at timestamptz NOT NULL
 );
 CREATE INDEX earnings_owner ON earnings (owner_id, created_at);
+
+-- Completed videos their creators published: visible to every account,
+-- remixed, edited or extended by others for remix_fee while remixable.
+CREATE TABLE published_videos (
+    video_id     text COLLATE "C" PRIMARY KEY,
+    account_id   text COLLATE "C" NOT NULL,
+    remix_fee    bigint NOT NULL,
+    remixable    boolean NOT NULL,
+    published_at timestamptz NOT NULL
+);
+CREATE INDEX published_videos_at ON published_videos (published_at, video_id);

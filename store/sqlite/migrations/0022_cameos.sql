@@ -39,3 +39,14 @@ CREATE TABLE earnings (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX earnings_owner ON earnings (owner_id, created_at);
+
+-- Completed videos their creators published: visible to every account,
+-- remixed, edited or extended by others for remix_fee while remixable.
+CREATE TABLE published_videos (
+    video_id     TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL,
+    remix_fee    INTEGER NOT NULL,
+    remixable    INTEGER NOT NULL,
+    published_at INTEGER NOT NULL
+);
+CREATE INDEX published_videos_at ON published_videos (published_at, video_id);
