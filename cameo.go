@@ -77,9 +77,11 @@ type Cameo struct {
 	Provider   string `json:",omitempty"`
 	ProviderID string `json:",omitempty"`
 	Demo       bool   `json:",omitempty"` // made by the local renderer standing in for the provider
-	CreatedAt  time.Time
-	UpdatedAt  time.Time  `json:",omitempty"`
-	DeletedAt  *time.Time `json:",omitempty"`
+	// Unlisted keeps the cameo off the leaderboards.
+	Unlisted  bool `json:",omitempty"`
+	CreatedAt time.Time
+	UpdatedAt time.Time  `json:",omitempty"`
+	DeletedAt *time.Time `json:",omitempty"`
 }
 
 // FeeAt is the fee per use in force at t.

@@ -270,7 +270,10 @@ type Changes struct {
 	Fee        *tollgate.Credits
 	DailyLimit *int
 	// Paused pauses (true) or resumes (false) the cameo.
-	Paused      *bool
+	Paused *bool
+	// Listed shows it on the leaderboards (true, the default) or keeps it
+	// off (false).
+	Listed      *bool
 	Idempotency *ledger.Idempotency
 }
 
@@ -335,6 +338,9 @@ func (s *Service) Update(ctx context.Context, id, owner string, ch Changes) (tol
 				return nil, tollgate.FieldError("paused", "cameo %s waits for the operator's verification; it can be paused or resumed once verified", c.ID)
 			}
 			detail["status"] = c.Status
+		}
+		if ch.Listed != nil {
+			c.Unlisted, detail["listed"] = !*ch.Listed, *ch.Listed
 		}
 		c.UpdatedAt = now
 		if err := tx.CameoUpdate(ctx, c); err != nil {

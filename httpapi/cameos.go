@@ -26,6 +26,7 @@ type updateCameoRequest struct {
 	Fee        amount  `json:"fee" doc:"A cut applies at once; a raise after the notice period, announced as fee_next and fee_next_at until then. Jobs already held pay what they were quoted."`
 	DailyLimit *int    `json:"daily_limit" minimum:"0" maximum:"1000000"`
 	Paused     *bool   `json:"paused" doc:"true pauses the cameo (others' new jobs are refused), false resumes it."`
+	Listed     *bool   `json:"listed" doc:"false keeps it off the leaderboards; true (the default) shows it there."`
 }
 
 func (updateCameoRequest) schemaName() string { return "UpdateCameoRequest" }
@@ -47,6 +48,7 @@ type cameoView struct {
 	Status     string            `json:"status,omitempty" enum:"active,paused,pending_verification,deleted" doc:"Its owner's view only."`
 	DailyLimit int               `json:"daily_limit,omitempty" doc:"Its owner's view only; 0 is no limit."`
 	Provider   string            `json:"provider,omitempty" doc:"The provider that keeps it as a character (the videos that show it are made there); its owner's view only."`
+	Listed     *bool             `json:"listed,omitempty" doc:"Whether it is shown on the leaderboards; its owner's view only."`
 	CreatedAt  time.Time         `json:"created_at"`
 	DeletedAt  *time.Time        `json:"deleted_at,omitempty"`
 }
@@ -61,6 +63,8 @@ func viewCameo(c tollgate.Cameo, full bool) cameoView {
 	}
 	if full {
 		v.AccountID, v.Status, v.DailyLimit, v.Provider, v.DeletedAt = c.AccountID, string(c.Status), c.DailyLimit, c.Provider, c.DeletedAt
+		listed := !c.Unlisted
+		v.Listed = &listed
 	}
 	return v
 }
@@ -161,7 +165,7 @@ func (s *Server) updateCameo(r *http.Request, c *call, in *struct {
 		return cameoView{}, err
 	}
 	b := in.Body
-	ch := cameo.Changes{Name: b.Name, DailyLimit: b.DailyLimit, Paused: b.Paused,
+	ch := cameo.Changes{Name: b.Name, DailyLimit: b.DailyLimit, Paused: b.Paused, Listed: b.Listed,
 		Idempotency: c.idempotency(r, func(v any) any { return viewCameo(v.(tollgate.Cameo), true) })}
 	if b.Policy != nil {
 		p := tollgate.CameoPolicy(*b.Policy)

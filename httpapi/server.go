@@ -307,6 +307,7 @@ func (s *Server) register() {
 	s.registerVideos()
 	s.registerCameos()
 	s.registerPublished()
+	s.registerEarnings()
 
 	s.mux.HandleFunc("/", s.noRoute)
 	doc, err := marshal(s.document())

@@ -7,6 +7,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // feeOwners are the accounts a video's fees pay: locked with the payer's,
@@ -133,7 +134,9 @@ func (b *batch) checkPayable(v *tollgate.Video, capture *tollgate.Credits) error
 // checkPayable passed: a delivered (completed) video pays each in full
 // from what was captured, less the platform's take, to its owner's
 // royalty grant, in a royalty transaction of the journal; a failed one
-// pays no one and gives its cameos' uses back to their day.
+// pays no one and gives its cameos' uses back to their day. A delivered
+// video also counts, for statements and leaderboards, as a generation of
+// its payer and a paid use of each cameo and published video.
 func (b *batch) payFees(h tollgate.Hold, v *tollgate.Video) {
 	if v.Status != tollgate.VideoCompleted || h.Status != tollgate.HoldCaptured {
 		for _, f := range v.Fees {
@@ -143,12 +146,20 @@ func (b *batch) payFees(h tollgate.Hold, v *tollgate.Video) {
 		}
 		return
 	}
+	b.w.Counters = append(b.w.Counters, record.Counter{Board: BoardCreator, Subject: h.AccountID, OwnerID: h.AccountID, Bucket: b.now, Uses: 1})
 	for _, f := range v.Fees {
 		owner := b.accounts[f.OwnerID]
 		take, net := f.Split()
 		e := tollgate.Earning{ID: tollgate.NewID("earn"), OwnerID: f.OwnerID, PayerID: h.AccountID, Kind: f.Kind, Subject: f.Subject,
 			VideoID: v.ID, Gross: f.Credits, Take: take, Net: net, CreatedAt: b.now}
 		b.w.Earnings = append(b.w.Earnings, e)
+		board := BoardCameo
+		if f.Kind == tollgate.FeeRemix {
+			board = BoardVideo
+		}
+		b.w.Counters = append(b.w.Counters,
+			record.Counter{Board: board, Subject: f.Subject, OwnerID: f.OwnerID, Bucket: b.now, Uses: 1, Gross: f.Credits, Take: take, Net: net},
+			record.Counter{Board: BoardCreator, Subject: f.OwnerID, OwnerID: f.OwnerID, Bucket: b.now, Gross: f.Credits, Take: take, Net: net})
 		if net == 0 {
 			continue
 		}
@@ -163,6 +174,15 @@ func (b *batch) payFees(h tollgate.Hold, v *tollgate.Video) {
 		b.entry(txn, tollgate.TxnRoyalty, owner.a.ID, tollgate.BookAvailable, gs.g.ID, h.ID, net)
 	}
 }
+
+// Boards of the counters: a cameo's paid uses, a published video's paid
+// remixes, edits and extensions, and a creator's generations and
+// earnings.
+const (
+	BoardCameo   = "cameo"
+	BoardVideo   = "video"
+	BoardCreator = "creator"
+)
 
 // royaltyGrant is the grant an owner's earnings go to: its open royalty
 // grant, or a new one once that is spent. Royalty grants never expire and

@@ -490,6 +490,8 @@ type Writes struct {
 	CameoUses []CameoUse
 	// Earnings are fees paid at captures, for statements.
 	Earnings []tollgate.Earning
+	// Counters are added to the statements' and leaderboards' counters.
+	Counters []record.Counter
 }
 
 // CameoUse changes a cameo's count of uses on a day of its owner's time

@@ -203,6 +203,19 @@ type Tx interface {
 	// PublishedList pages through the published videos, newest first,
 	// before (BeforeAt, BeforeID); a zero BeforeAt starts at the newest.
 	PublishedList(ctx context.Context, beforeAt time.Time, beforeID string, limit int) ([]tollgate.Published, error)
+	// CounterTop sums a board's counters over the buckets in [from, to)
+	// per subject, best first by uses (by "uses") or by net earnings (by
+	// "net"), skipping offset.
+	CounterTop(ctx context.Context, board string, from, to time.Time, by string, offset, limit int) ([]Counter, error)
+	// CounterOwner returns the cameo and video counters of an owner's
+	// subjects in the buckets in [from, to), by bucket.
+	CounterOwner(ctx context.Context, ownerID string, from, to time.Time) ([]Counter, error)
+	// OptInSet records whether an account appears on the creators'
+	// leaderboard; OptedIn reads it.
+	OptInSet(ctx context.Context, accountID string, in bool, at time.Time) error
+	// OptedIn reports whether an account chose to appear on the creators'
+	// leaderboard.
+	OptedIn(ctx context.Context, accountID string) (bool, error)
 	// EarningList pages through the fees an owner was paid in [From, To),
 	// by when, then id, after (AfterAt, AfterID).
 	EarningList(ctx context.Context, p EarningListParams) ([]tollgate.Earning, error)
@@ -235,6 +248,21 @@ type VideoListParams struct {
 	Desc      bool
 	Limit     int // 1 or more
 }
+
+// Counter is a statement's or a leaderboard's counter: what a subject
+// (a cameo, a published video, a creator) of an owner did in the 15
+// minutes from Bucket, or (summed) over a period.
+type Counter struct {
+	Board            string // cameo, video or creator
+	Subject          string
+	OwnerID          string
+	Bucket           time.Time // UTC, a multiple of 15 minutes; zero in sums
+	Uses             int64
+	Gross, Take, Net tollgate.Credits
+}
+
+// CounterBucket is the 15 minutes of UTC that t falls in.
+func CounterBucket(t time.Time) time.Time { return t.UTC().Truncate(15 * time.Minute) }
 
 // EarningTotal is what an owner was paid in all: Bad counts the rows whose
 // gross is not their take plus their net, or that are negative.

@@ -153,6 +153,12 @@ func (t *tx) applyCameos(ctx context.Context, w *store.Writes) error {
 			return fmt.Errorf("count uses of %s: %w", u.CameoID, err)
 		}
 	}
+	for _, c := range w.Counters {
+		if _, err := t.exec(ctx, sqlq.CounterAdd.Lite, c.Board, c.Subject, record.CounterBucket(c.Bucket).Unix(), c.OwnerID, c.Uses,
+			int64(c.Gross), int64(c.Take), int64(c.Net)); err != nil {
+			return fmt.Errorf("count %s %s: %w", c.Board, c.Subject, err)
+		}
+	}
 	for _, e := range w.Earnings {
 		if _, err := t.exec(ctx, sqlq.EarningInsert.Lite, e.ID, e.OwnerID, e.PayerID, string(e.Kind), e.Subject, e.VideoID,
 			int64(e.Gross), int64(e.Take), int64(e.Net), micros(e.CreatedAt)); err != nil {
@@ -255,4 +261,75 @@ func (t *tx) PublishedList(ctx context.Context, beforeAt time.Time, beforeID str
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// scanCounters reads counters: board, subject and bucket when bucketed,
+// else subject and owner (sums), then uses, gross, take, net.
+func scanCounters(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, board string, bucketed bool) ([]record.Counter, error) {
+	var out []record.Counter
+	for rows.Next() {
+		c := record.Counter{Board: board}
+		var gross, take, net, bucket int64
+		var err error
+		if bucketed {
+			err = rows.Scan(&c.Board, &c.Subject, &bucket, &c.Uses, &gross, &take, &net)
+			c.Bucket = time.Unix(bucket, 0).UTC()
+		} else {
+			err = rows.Scan(&c.Subject, &c.OwnerID, &c.Uses, &gross, &take, &net)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Gross, c.Take, c.Net = tollgate.Credits(gross), tollgate.Credits(take), tollgate.Credits(net)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) CounterTop(ctx context.Context, board string, from, to time.Time, by string, offset, limit int) ([]record.Counter, error) {
+	q := sqlq.CounterTopUses.Lite
+	if by == "net" {
+		q = sqlq.CounterTopNet.Lite
+	}
+	rows, err := t.q.QueryContext(ctx, q, board, record.CounterBucket(from).Unix(), to.Unix(), limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("sum counters: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	return scanCounters(rows, board, false)
+}
+
+func (t *tx) CounterOwner(ctx context.Context, ownerID string, from, to time.Time) ([]record.Counter, error) {
+	rows, err := t.q.QueryContext(ctx, sqlq.CounterOwner.Lite, ownerID, record.CounterBucket(from).Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out, err := scanCounters(rows, "", true)
+	for i := range out {
+		out[i].OwnerID = ownerID
+	}
+	return out, err
+}
+
+func (t *tx) OptInSet(ctx context.Context, accountID string, in bool, at time.Time) error {
+	var err error
+	if in {
+		_, err = t.exec(ctx, sqlq.OptInPut.Lite, accountID, micros(at))
+	} else {
+		_, err = t.exec(ctx, sqlq.OptInDelete.Lite, accountID)
+	}
+	if err != nil {
+		return fmt.Errorf("leaderboard opt-in: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) OptedIn(ctx context.Context, accountID string) (bool, error) {
+	n, err := t.tally(ctx, "opt-ins", sqlq.OptInGet.Lite, accountID)
+	return n > 0, err
 }

@@ -153,6 +153,19 @@ var (
 	PublishedByID   = q(`SELECT ` + PublishedCols + ` FROM published_videos WHERE video_id = ?`)
 	PublishedList   = q(`SELECT ` + PublishedCols + ` FROM published_videos WHERE (published_at < ? OR (published_at = ? AND video_id < ?)) ORDER BY published_at DESC, video_id DESC LIMIT ?`)
 
+	CounterAdd = q(`INSERT INTO counters (board, subject, bucket, owner_id, uses, gross, take, net) VALUES (?,?,?,?,?,?,?,?) ` +
+		`ON CONFLICT (board, subject, bucket) DO UPDATE SET uses = counters.uses + excluded.uses, gross = counters.gross + excluded.gross, ` +
+		`take = counters.take + excluded.take, net = counters.net + excluded.net`)
+	CounterTopUses = q(`SELECT subject, owner_id, sum(uses), sum(gross), sum(take), sum(net) FROM counters WHERE board = ? AND bucket >= ? AND bucket < ? ` +
+		`GROUP BY subject, owner_id ORDER BY sum(uses) DESC, sum(net) DESC, subject LIMIT ? OFFSET ?`)
+	CounterTopNet = q(`SELECT subject, owner_id, sum(uses), sum(gross), sum(take), sum(net) FROM counters WHERE board = ? AND bucket >= ? AND bucket < ? ` +
+		`GROUP BY subject, owner_id ORDER BY sum(net) DESC, sum(uses) DESC, subject LIMIT ? OFFSET ?`)
+	CounterOwner = q(`SELECT board, subject, bucket, uses, gross, take, net FROM counters WHERE owner_id = ? AND bucket >= ? AND bucket < ? ` +
+		`AND board <> 'creator' ORDER BY bucket, board, subject`)
+	OptInPut    = q(`INSERT INTO leaderboard_optins (account_id, created_at) VALUES (?,?) ON CONFLICT (account_id) DO NOTHING`)
+	OptInDelete = q(`DELETE FROM leaderboard_optins WHERE account_id = ?`)
+	OptInGet    = q(`SELECT count(*) FROM leaderboard_optins WHERE account_id = ?`)
+
 	EarningCols   = `id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at`
 	EarningList   = q(`SELECT ` + EarningCols + ` FROM earnings WHERE owner_id = ? AND created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`)
 	EarningTotals = q(`SELECT owner_id, count(*), sum(gross), sum(take), sum(net), sum(CASE WHEN gross = take + net AND take >= 0 AND net >= 0 THEN 0 ELSE 1 END) FROM earnings GROUP BY owner_id ORDER BY owner_id`)

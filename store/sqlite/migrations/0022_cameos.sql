@@ -50,3 +50,29 @@ CREATE TABLE published_videos (
     published_at INTEGER NOT NULL
 );
 CREATE INDEX published_videos_at ON published_videos (published_at, video_id);
+
+-- Counters for statements and leaderboards, per 15 minutes of UTC (bucket:
+-- its start in Unix seconds), so any time zone's days and weeks are sums
+-- of whole buckets. board: cameo (a cameo's paid uses), video (a published
+-- video's paid remixes, edits and extensions), creator (an account's
+-- generations, and what it earned). owner_id: whose subject it is.
+-- Updated in the capture's transaction; read by summing.
+CREATE TABLE counters (
+    board    TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    bucket   INTEGER NOT NULL,
+    owner_id TEXT NOT NULL,
+    uses     INTEGER NOT NULL,
+    gross    INTEGER NOT NULL,
+    take     INTEGER NOT NULL,
+    net      INTEGER NOT NULL,
+    PRIMARY KEY (board, subject, bucket)
+);
+CREATE INDEX counters_board ON counters (board, bucket);
+CREATE INDEX counters_owner ON counters (owner_id, bucket);
+
+-- Accounts that chose to appear on the creators' leaderboard.
+CREATE TABLE leaderboard_optins (
+    account_id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
