@@ -253,3 +253,49 @@ type Earning struct {
 	Net       Credits
 	CreatedAt time.Time
 }
+
+// PayoutStatus is where a payout of earnings stands.
+type PayoutStatus string
+
+// Payout statuses: pending (asked; the transfer is on its way, or waits
+// for the operator), paid (the money left), failed (the earnings came
+// back to the owner).
+const (
+	PayoutPending PayoutStatus = "pending"
+	PayoutPaid    PayoutStatus = "paid"
+	PayoutFailed  PayoutStatus = "failed"
+)
+
+// PayoutRate is a version of the rate at which earnings are paid out in
+// one currency: MinorPerCredit minor units of money per credit, for
+// payouts of at least Minimum credits, from EffectiveAt.
+type PayoutRate struct {
+	Currency       string
+	Version        int
+	MinorPerCredit int64
+	Minimum        Credits
+	EffectiveAt    time.Time
+	CreatedAt      time.Time
+}
+
+// Payout moves an owner's earnings (royalty credits) out as money. Its
+// credits leave the royalty grants for the payouts book when it is asked
+// for, in one transaction with the payout; a failed payout returns them to
+// the grants they came from.
+type Payout struct {
+	ID          string
+	AccountID   string
+	Credits     Credits
+	Amount      Money // at the rate in force when asked
+	RateVersion int
+	Status      PayoutStatus
+	// Destination is the Stripe connected account the money goes to; ""
+	// when the operator pays it by hand.
+	Destination string       `json:",omitempty"`
+	TransferID  string       `json:",omitempty"` // the provider's
+	Reference   string       `json:",omitempty"` // the operator's, for one paid by hand
+	Failure     string       `json:",omitempty"`
+	Drawn       []Allocation // the royalty grants it drew on
+	CreatedAt   time.Time
+	SettledAt   *time.Time `json:",omitempty"`
+}

@@ -204,6 +204,9 @@ const (
 	// zero. What the platform keeps stays in revenue.
 	BookRoyaltyOut Book = "royalty_out"
 	BookRoyaltyIn  Book = "royalty_in"
+	// Earnings paid out (or on their way): a failed payout brings them
+	// back to the grants they left.
+	BookPayouts Book = "payouts"
 )
 
 // RevenueBook is the book that collects spent credits of product p.
@@ -224,9 +227,10 @@ const (
 	TxnRefund   TxnKind = "refund"
 	TxnTransfer TxnKind = "transfer"
 	TxnRoyalty  TxnKind = "royalty" // a fee paid to an owner at capture
+	TxnPayout   TxnKind = "payout"  // earnings paid out, or back from a failed payout
 )
 
-var txnKinds = []TxnKind{TxnGrant, TxnHold, TxnCapture, TxnRelease, TxnExpire, TxnTimeout, TxnUsage, TxnRefund, TxnTransfer, TxnRoyalty}
+var txnKinds = []TxnKind{TxnGrant, TxnHold, TxnCapture, TxnRelease, TxnExpire, TxnTimeout, TxnUsage, TxnRefund, TxnTransfer, TxnRoyalty, TxnPayout}
 
 // Valid reports whether k is a known transaction kind.
 func (k TxnKind) Valid() bool { return slices.Contains(txnKinds, k) }
@@ -240,7 +244,7 @@ func TxnKinds() string {
 	return strings.Join(s, ", ")
 }
 
-var books = []Book{BookAvailable, BookHeld, BookIssuance, BookBreakage, BookRefunds, BookRefundLoss, BookTransferOut, BookTransferIn, BookRoyaltyOut, BookRoyaltyIn}
+var books = []Book{BookAvailable, BookHeld, BookIssuance, BookBreakage, BookRefunds, BookRefundLoss, BookTransferOut, BookTransferIn, BookRoyaltyOut, BookRoyaltyIn, BookPayouts}
 
 // Valid reports whether b is a known book: a fixed one, or a product's
 // revenue book.

@@ -36,8 +36,12 @@ type Config struct {
 	Notice time.Duration
 }
 
-// Service keeps cameos. It is safe for concurrent use.
-type Service struct{ c Config }
+// Service keeps cameos, and pays out what they earn. It is safe for
+// concurrent use.
+type Service struct {
+	c   Config
+	pay PayoutConfig
+}
 
 // New returns a Service.
 func New(c Config) *Service {

@@ -148,14 +148,23 @@ func TestChaosProviders(t *testing.T) {
 					t.Errorf("submits were lost (%v) but no job says its outcome is unknown", failures())
 				}
 				t.Logf("%s (%s): %d jobs, %d completed, failed %v; failures injected %v", ac.name, ac.class, jobs, completed, codes, failures())
-				// The metrics say what the jobs did.
-				rec := httptest.NewRecorder()
-				met.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-				scraped := rec.Body.String()
-				for _, want := range []string{
+				// The metrics say what the jobs did. A job is counted just
+				// after its completion is committed, which the test may see
+				// first: scrape until the counts arrive, or a few seconds.
+				wants := []string{
 					fmt.Sprintf(`tollgate_video_jobs_total{model=%q,provider="",status="created"} %d`, ac.model, jobs),
 					fmt.Sprintf(`tollgate_video_jobs_total{model=%q,provider=%q,status="completed"} %d`, ac.model, ac.name, completed),
-				} {
+				}
+				var scraped string
+				for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					rec := httptest.NewRecorder()
+					met.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+					scraped = rec.Body.String()
+					if strings.Contains(scraped, wants[0]) && strings.Contains(scraped, wants[1]) || time.Now().After(end) {
+						break
+					}
+				}
+				for _, want := range wants {
 					if !strings.Contains(scraped, want) {
 						t.Errorf("metrics lack %s", want)
 					}

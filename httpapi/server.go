@@ -308,6 +308,7 @@ func (s *Server) register() {
 	s.registerCameos()
 	s.registerPublished()
 	s.registerEarnings()
+	s.registerPayouts()
 
 	s.mux.HandleFunc("/", s.noRoute)
 	doc, err := marshal(s.document())

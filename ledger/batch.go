@@ -79,6 +79,7 @@ type batchTx interface {
 	CameoApproved(ctx context.Context, cameoID, accountID string) (bool, error)
 	CameoUsesOn(ctx context.Context, cameoID, day string) (int, error)
 	PublishedByID(ctx context.Context, videoID string) (tollgate.Published, error)
+	PayoutByID(ctx context.Context, id string) (tollgate.Payout, error)
 	// Checks while applying: a reference taken, an order by its payment,
 	// when the last credits.low went out, a request answered before.
 	GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Grant, error)

@@ -153,3 +153,72 @@ func testVideoFees(t *testing.T, open Opener) {
 		t.Fatalf("a paused cameo: got %v, want cameo_not_permitted", err)
 	}
 }
+
+// testPayouts: a payout takes earnings (royalty credits only) to the
+// payouts book with its record, in one transaction; a failed one brings
+// them back to the grants they left, even a grant spent to zero since;
+// settling twice the same way is a no-op, the other way a conflict.
+func testPayouts(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	e.account("o", noPlan, "UTC")
+	e.grant(ledger.GrantParams{AccountID: "o", Credits: cr(50)}) // bought or given: not paid out
+	e.grant(ledger.GrantParams{AccountID: "o", Credits: cr(10), Source: tollgate.SourceRoyalty})
+	e.grant(ledger.GrantParams{AccountID: "o", Credits: cr(5), Source: tollgate.SourceRoyalty})
+	rate := tollgate.PayoutRate{Currency: "usd", Version: 1, MinorPerCredit: 30, Minimum: cr(2)}
+	pay := func(c tollgate.Credits) (tollgate.Payout, error) {
+		return e.l.Payout(e.ctx, ledger.PayoutParams{AccountID: "o", Credits: c, Rate: rate})
+	}
+	if _, err := pay(cr(1)); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+		t.Errorf("below the minimum: %v", err)
+	}
+	if _, err := pay(cr(16)); tollgate.ErrorCode(err) != tollgate.CodeInvalidField {
+		t.Errorf("more than the earnings: %v", err)
+	}
+	p, err := pay(tollgate.Credits(12_345_678))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 12.345678 credits at 30 cents: 370.37 cents, rounded down.
+	if p.Amount != (tollgate.Money{Amount: 370, Currency: "usd"}) || p.Status != tollgate.PayoutPending || len(p.Drawn) != 2 {
+		t.Fatalf("payout %+v", p)
+	}
+	if b := e.balance("o"); b.Available != tollgate.Credits(65_000_000-12_345_678) {
+		t.Errorf("available after the payout: %s", b.Available)
+	}
+	// The rest of the earnings are spent on a video: the grants are at zero.
+	h := e.hold("o", tollgate.ProductVideo, cr(50)+tollgate.Credits(15_000_000-12_345_678))
+	if _, err := e.l.Capture(e.ctx, ledger.CaptureParams{HoldID: h.ID}); err != nil {
+		t.Fatal(err)
+	}
+	failed, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: p.ID, AccountID: "o", Status: tollgate.PayoutFailed, Failure: "the bank refused it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed.Status != tollgate.PayoutFailed || failed.SettledAt == nil {
+		t.Errorf("failed payout %+v", failed)
+	}
+	if b := e.balance("o"); b.Available != tollgate.Credits(12_345_678) {
+		t.Errorf("available after the failure: %s, want the payout's 12.345678 back", b.Available)
+	}
+	if _, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: p.ID, AccountID: "o", Status: tollgate.PayoutFailed}); err != nil {
+		t.Errorf("failing it again: %v, want the same answer", err)
+	}
+	if _, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: p.ID, AccountID: "o", Status: tollgate.PayoutPaid}); tollgate.ErrorCode(err) != tollgate.CodeConflict {
+		t.Errorf("paying a failed payout: %v, want conflict", err)
+	}
+	if _, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: p.ID, AccountID: "x", Status: tollgate.PayoutPaid}); tollgate.ErrorCode(err) != tollgate.CodeNotFound {
+		t.Errorf("another account's payout: %v, want not_found", err)
+	}
+	// Paid: the credits stay out.
+	p2, err := pay(cr(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: p2.ID, AccountID: "o", Status: tollgate.PayoutPaid, TransferID: "tr_1"}); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.balance("o"); b.Available != tollgate.Credits(345_678) {
+		t.Errorf("available after a paid payout: %s", b.Available)
+	}
+}

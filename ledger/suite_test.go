@@ -141,6 +141,7 @@ func TestLedger(t *testing.T) {
 		{"VideoJobs", testVideoJobs, false},
 		{"VideoRevenue", testVideoRevenue, false},
 		{"VideoFees", testVideoFees, false},
+		{"Payouts", testPayouts, false},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}

@@ -215,6 +215,29 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 				r.add("account %s received %s in royalties with no earnings recorded", acct, got)
 			}
 		}
+		// Payouts: the payouts book of each account holds the credits of
+		// its payouts that did not fail.
+		paidOut := map[string]tollgate.Credits{}
+		for _, t := range totals {
+			if t.Book == tollgate.BookPayouts {
+				paidOut[t.AccountID] += t.Sum
+			}
+		}
+		payouts, err := tx.PayoutTotals(ctx)
+		if err != nil {
+			return err
+		}
+		for acct, want := range payouts {
+			if paidOut[acct] != want {
+				r.add("account %s: its payouts that did not fail come to %s credits but its payouts book holds %s", acct, want, paidOut[acct])
+			}
+			delete(paidOut, acct)
+		}
+		for acct, got := range paidOut {
+			if got != 0 {
+				r.add("account %s: its payouts book holds %s credits with no payout", acct, got)
+			}
+		}
 		accts, err := tx.AccountList(ctx, store.AccountListParams{})
 		if err != nil {
 			return err

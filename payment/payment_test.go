@@ -18,6 +18,7 @@ import (
 	"github.com/stripe/stripe-go/v85/webhook"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/clocktest"
 	"tollgate/ledger"
 	"tollgate/store"
@@ -447,4 +448,46 @@ func TestConcurrentPartialRefunds(t *testing.T) {
 			t.Fatalf("after refunds of a quarter and a half, many times over: %s credits, want 5", got)
 		}
 	})
+}
+
+// TestStripeMockTransfer sends a payout's transfer and starts an
+// onboarding on stripe-mock, which checks the requests against Stripe's
+// specification.
+func TestStripeMockTransfer(t *testing.T) {
+	url := os.Getenv("TOLLGATE_TEST_STRIPE_URL")
+	if url == "" {
+		t.Skip("TOLLGATE_TEST_STRIPE_URL not set (stripe-mock, e.g. http://127.0.0.1:12111): skipping")
+	}
+	p := NewStripe("sk_test_123", whsec, url, "https://tollgate.test")
+	id, err := p.Transfer(context.Background(), "acct_123", tollgate.Money{Amount: 370, Currency: "usd"}, "payout-po_1", map[string]string{"payout_id": "po_1"})
+	if err != nil || !strings.HasPrefix(id, "tr_") {
+		t.Fatalf("stripe-mock transfer: %q, %v", id, err)
+	}
+	acct, link, err := p.Onboard(context.Background(), "creator", "", "https://tollgate.test/")
+	if err != nil || !strings.HasPrefix(acct, "acct_") || link == "" {
+		t.Fatalf("stripe-mock onboarding: %q %q, %v", acct, link, err)
+	}
+}
+
+// TestStripeTransferOutcomes: Stripe's 4xx refuses a transfer for good (a
+// *cameo.TransferError); a 5xx or a 429 leaves its outcome unknown.
+func TestStripeTransferOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status  int
+		refused bool
+	}{{400, true}, {404, true}, {429, false}, {500, false}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"No such destination: 'acct_gone'"}}`))
+		}))
+		p := NewStripe("sk_test_123", whsec, srv.URL, "https://tollgate.test")
+		_, err := p.Transfer(context.Background(), "acct_gone", tollgate.Money{Amount: 100, Currency: "usd"}, "payout-po_2", nil)
+		var refused *cameo.TransferError
+		if errors.As(err, &refused) != tc.refused || err == nil {
+			t.Errorf("Stripe answering %d: %v, want refused %v", tc.status, err, tc.refused)
+		}
+		srv.Close()
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stripe/stripe-go/v85/webhook"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/ledger"
 	"tollgate/store/record"
 )
@@ -449,4 +450,54 @@ func (s *Stripe) Session(ctx context.Context, id string) (*stripe.CheckoutSessio
 	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	defer cancel()
 	return s.client.V1CheckoutSessions.Retrieve(ctx, id, nil)
+}
+
+var _ cameo.Transferer = (*Stripe)(nil)
+var _ cameo.Onboarder = (*Stripe)(nil)
+
+// Transfer sends amount to a connected account with Stripe Connect, once
+// per idempotencyKey. A refusal (a 4xx other than 429: no such account,
+// not enough balance) is a *cameo.TransferError; anything else leaves the
+// outcome unknown.
+func (s *Stripe) Transfer(ctx context.Context, destination string, amount tollgate.Money, idempotencyKey string, metadata map[string]string) (string, error) {
+	p := &stripe.TransferCreateParams{Amount: stripe.Int64(amount.Amount), Currency: stripe.String(amount.Currency),
+		Destination: stripe.String(destination), Metadata: metadata}
+	p.SetIdempotencyKey(idempotencyKey)
+	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+	defer cancel()
+	tr, err := s.client.V1Transfers.Create(ctx, p)
+	if err != nil {
+		var se *stripe.Error
+		if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests &&
+			se.HTTPStatusCode != http.StatusConflict {
+			return "", &cameo.TransferError{Message: se.Msg}
+		}
+		return "", fmt.Errorf("stripe transfer: %w", err)
+	}
+	return tr.ID, nil
+}
+
+// Onboard makes an Express connected account when existing is "" and
+// returns it with an Account Link where its owner completes onboarding;
+// returnURL is where Stripe sends them back (and where a stale link
+// refreshes).
+func (s *Stripe) Onboard(ctx context.Context, accountID, existing, returnURL string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+	defer cancel()
+	acct := existing
+	if acct == "" {
+		p := &stripe.AccountCreateParams{Type: stripe.String(string(stripe.AccountTypeExpress)), Metadata: map[string]string{"account_id": accountID}}
+		p.SetIdempotencyKey("onboard-" + accountID)
+		a, err := s.client.V1Accounts.Create(ctx, p)
+		if err != nil {
+			return "", "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not make the connected account (%v); nothing was stored, try again", err)
+		}
+		acct = a.ID
+	}
+	l, err := s.client.V1AccountLinks.Create(ctx, &stripe.AccountLinkCreateParams{Account: stripe.String(acct), RefreshURL: stripe.String(returnURL),
+		ReturnURL: stripe.String(returnURL), Type: stripe.String("account_onboarding")})
+	if err != nil {
+		return acct, "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not make the onboarding link (%v); try again", err)
+	}
+	return acct, l.URL, nil
 }

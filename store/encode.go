@@ -207,3 +207,21 @@ func DecodeCameo(doc string) (tollgate.Cameo, error) {
 	}
 	return c, nil
 }
+
+// EncodePayout encodes a payout's document as stored, JSON.
+func EncodePayout(p tollgate.Payout) string {
+	b, err := json.Marshal(p)
+	if err != nil { // a Payout always encodes
+		panic("encode payout: " + err.Error())
+	}
+	return string(b)
+}
+
+// DecodePayout decodes EncodePayout.
+func DecodePayout(doc string) (tollgate.Payout, error) {
+	var p tollgate.Payout
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return p, fmt.Errorf("decode payout: %w", err)
+	}
+	return p, nil
+}

@@ -492,6 +492,10 @@ type Writes struct {
 	Earnings []tollgate.Earning
 	// Counters are added to the statements' and leaderboards' counters.
 	Counters []record.Counter
+	// Payouts are new payouts; PayoutUpdates change pending ones (a payout
+	// no longer pending fails the transaction with tollgate.ErrConflict).
+	Payouts       []tollgate.Payout
+	PayoutUpdates []tollgate.Payout
 }
 
 // CameoUse changes a cameo's count of uses on a day of its owner's time
@@ -545,18 +549,8 @@ func once(what string, n int, id func(int) string) error {
 func (w *Writes) Empty() bool {
 	return w.Batch == 0 && len(w.Grants) == 0 && len(w.Holds) == 0 && len(w.Entries) == 0 &&
 		len(w.GrantUpdates) == 0 && len(w.HoldUpdates) == 0 && len(w.OrderUpdates) == 0 && len(w.Idempotency) == 0 && len(w.Events) == 0 &&
-		len(w.Audit) == 0 && len(w.AccountPending) == 0 && len(w.Videos) == 0 && len(w.VideoUpdates) == 0
-}
-
-// Reset empties w, keeping its capacity.
-func (w *Writes) Reset() {
-	w.Batch = 0
-	w.Grants, w.Holds, w.Entries = w.Grants[:0], w.Holds[:0], w.Entries[:0]
-	w.GrantUpdates, w.HoldUpdates, w.Idempotency = w.GrantUpdates[:0], w.HoldUpdates[:0], w.Idempotency[:0]
-	w.OrderUpdates = w.OrderUpdates[:0]
-	w.Events = w.Events[:0]
-	w.Audit = w.Audit[:0]
-	w.AccountPending = w.AccountPending[:0]
+		len(w.Audit) == 0 && len(w.AccountPending) == 0 && len(w.Videos) == 0 && len(w.VideoUpdates) == 0 && len(w.CameoUses) == 0 &&
+		len(w.Earnings) == 0 && len(w.Counters) == 0 && len(w.Payouts) == 0 && len(w.PayoutUpdates) == 0
 }
 
 // ExpiringEventID is the id of a grant's credits.expiring event: one per

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"reflect"
 	"testing"
 )
 
@@ -30,5 +31,31 @@ func TestCompatible(t *testing.T) {
 	s = CompareSchema([]Applied{{"0001_a", Contract}, {"0003_c", Expand}, {"0004_d", Contract}}, known)
 	if err := s.Compatible(); err == nil || !strings.Contains(err.Error(), "0004_d") || strings.Contains(err.Error(), "0003_c") {
 		t.Errorf("an unknown contract migration: got %v, want a refusal naming 0004_d alone", err)
+	}
+}
+
+// TestWritesEmpty: a Writes with any one field set is not empty, so a
+// batch that writes only that is applied (a field Empty forgets would be
+// silently dropped).
+func TestWritesEmpty(t *testing.T) {
+	t.Parallel()
+	if !(&Writes{}).Empty() {
+		t.Fatal("the zero Writes is not empty")
+	}
+	typ := reflect.TypeFor[Writes]()
+	for i := range typ.NumField() {
+		var w Writes
+		f := reflect.ValueOf(&w).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Int64:
+			f.SetInt(1)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to set it", typ.Field(i).Name, f.Kind())
+		}
+		if w.Empty() {
+			t.Errorf("a Writes with only %s set is empty", typ.Field(i).Name)
+		}
 	}
 }

@@ -277,6 +277,11 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 		return fail(err)
 	}
 	met.Register(circuits(videos.Router())...)
+	if st, ok := payments.Provider.(*payment.Stripe); ok {
+		// Earnings are paid out with Stripe Connect; otherwise the
+		// operator pays them by hand.
+		videos.Cameos().SetPayouts(cameo.PayoutConfig{Transfers: st, Onboard: st})
+	}
 	undo = append(undo, noErr(videos.Stop))
 	cctx, stopCatalog := context.WithCancel(context.WithoutCancel(ctx))
 	go watchCatalog(cctx, c, quotes, log)

@@ -159,6 +159,20 @@ func (t *tx) applyCameos(ctx context.Context, w *store.Writes) error {
 			return fmt.Errorf("count %s %s: %w", c.Board, c.Subject, err)
 		}
 	}
+	for _, p := range w.Payouts {
+		if _, err := t.exec(ctx, sqlq.PayoutInsert.PG, p.ID, p.AccountID, string(p.Status), p.CreatedAt, store.EncodePayout(p)); err != nil {
+			return fmt.Errorf("insert payout: %w", err)
+		}
+	}
+	for _, p := range w.PayoutUpdates {
+		r, err := t.exec(ctx, sqlq.PayoutUpdate.PG, string(p.Status), store.EncodePayout(p), p.ID, string(tollgate.PayoutPending))
+		if err != nil {
+			return fmt.Errorf("update payout %s: %w", p.ID, err)
+		}
+		if n := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("update payout %s: it is no longer pending: %w", p.ID, tollgate.ErrConflict)
+		}
+	}
 	for _, e := range w.Earnings {
 		if _, err := t.exec(ctx, sqlq.EarningInsert.PG, e.ID, e.OwnerID, e.PayerID, string(e.Kind), e.Subject, e.VideoID,
 			int64(e.Gross), int64(e.Take), int64(e.Net), e.CreatedAt); err != nil {
@@ -331,4 +345,116 @@ func (t *tx) OptInSet(ctx context.Context, accountID string, in bool, at time.Ti
 func (t *tx) OptedIn(ctx context.Context, accountID string) (bool, error) {
 	n, err := t.tally(ctx, "opt-ins", sqlq.OptInGet.PG, accountID)
 	return n > 0, err
+}
+
+func (t *tx) payouts(ctx context.Context, query string, args ...any) ([]tollgate.Payout, error) {
+	rows, err := t.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payouts: %w", err)
+	}
+	defer rows.Close()
+	var out []tollgate.Payout
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		p, err := store.DecodePayout(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PayoutByID(ctx context.Context, id string) (tollgate.Payout, error) {
+	var doc string
+	if err := t.q.QueryRow(ctx, sqlq.PayoutByID.PG, id).Scan(&doc); err != nil {
+		return tollgate.Payout{}, mapErr(err)
+	}
+	return store.DecodePayout(doc)
+}
+
+func (t *tx) PayoutList(ctx context.Context, accountID, after string, limit int) ([]tollgate.Payout, error) {
+	return t.payouts(ctx, sqlq.PayoutList.PG, accountID, after, limit)
+}
+
+func (t *tx) PayoutsPending(ctx context.Context, after string, limit int) ([]tollgate.Payout, error) {
+	return t.payouts(ctx, sqlq.PayoutPending.PG, after, limit)
+}
+
+func (t *tx) PayoutTotals(ctx context.Context) (map[string]tollgate.Credits, error) {
+	rows, err := t.q.Query(ctx, sqlq.PayoutTotals.PG)
+	if err != nil {
+		return nil, fmt.Errorf("sum payouts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]tollgate.Credits{}
+	for rows.Next() {
+		var acct, doc string
+		if err := rows.Scan(&acct, &doc); err != nil {
+			return nil, err
+		}
+		p, err := store.DecodePayout(doc)
+		if err != nil {
+			return nil, err
+		}
+		out[acct] += p.Credits
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PayoutRatePut(ctx context.Context, r tollgate.PayoutRate) (tollgate.PayoutRate, error) {
+	if _, err := t.exec(ctx, sqlq.PayoutRatePut.PG, r.Currency, r.MinorPerCredit, int64(r.Minimum), r.EffectiveAt, r.CreatedAt, r.Currency); err != nil {
+		return r, fmt.Errorf("add payout rate: %w", err)
+	}
+	rs, err := t.PayoutRates(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, x := range rs {
+		if x.Currency == r.Currency && x.Version > r.Version {
+			r.Version = x.Version
+		}
+	}
+	return r, nil
+}
+
+func (t *tx) PayoutRates(ctx context.Context) ([]tollgate.PayoutRate, error) {
+	rows, err := t.q.Query(ctx, sqlq.PayoutRateList.PG)
+	if err != nil {
+		return nil, fmt.Errorf("list payout rates: %w", err)
+	}
+	defer rows.Close()
+	var out []tollgate.PayoutRate
+	for rows.Next() {
+		var r tollgate.PayoutRate
+		var minimum int64
+		if err := rows.Scan(&r.Currency, &r.Version, &r.MinorPerCredit, &minimum, &r.EffectiveAt, &r.CreatedAt); err != nil {
+			return nil, err
+		}
+		r.Minimum, r.EffectiveAt, r.CreatedAt = tollgate.Credits(minimum), r.EffectiveAt.UTC(), r.CreatedAt.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DestinationPut(ctx context.Context, accountID, stripeAccount string, at time.Time) error {
+	if _, err := t.exec(ctx, sqlq.DestinationPut.PG, accountID, stripeAccount, at); err != nil {
+		return fmt.Errorf("set payout destination: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Destination(ctx context.Context, accountID string) (string, error) {
+	var d string
+	err := t.q.QueryRow(ctx, sqlq.DestinationGet.PG, accountID).Scan(&d)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read payout destination: %w", err)
+	}
+	return d, nil
 }

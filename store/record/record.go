@@ -216,6 +216,26 @@ type Tx interface {
 	// OptedIn reports whether an account chose to appear on the creators'
 	// leaderboard.
 	OptedIn(ctx context.Context, accountID string) (bool, error)
+	// PayoutByID returns a payout; tollgate.ErrNotFound if there is none.
+	PayoutByID(ctx context.Context, id string) (tollgate.Payout, error)
+	// PayoutList pages through an account's payouts by id.
+	PayoutList(ctx context.Context, accountID, after string, limit int) ([]tollgate.Payout, error)
+	// PayoutsPending pages through every pending payout by id.
+	PayoutsPending(ctx context.Context, after string, limit int) ([]tollgate.Payout, error)
+	// PayoutTotals sums the credits of each account's payouts that did not
+	// fail (pending and paid), for verify.
+	PayoutTotals(ctx context.Context) (map[string]tollgate.Credits, error)
+	// PayoutRatePut adds a version of a currency's payout rate (the next
+	// number) and returns it.
+	PayoutRatePut(ctx context.Context, r tollgate.PayoutRate) (tollgate.PayoutRate, error)
+	// PayoutRates lists every version of every currency's payout rate.
+	PayoutRates(ctx context.Context) ([]tollgate.PayoutRate, error)
+	// DestinationPut sets the Stripe connected account an account's
+	// payouts go to; Destination reads it ("" when none).
+	DestinationPut(ctx context.Context, accountID, stripeAccount string, at time.Time) error
+	// Destination returns the Stripe connected account an account's
+	// payouts go to, "" when none is set.
+	Destination(ctx context.Context, accountID string) (string, error)
 	// EarningList pages through the fees an owner was paid in [From, To),
 	// by when, then id, after (AfterAt, AfterID).
 	EarningList(ctx context.Context, p EarningListParams) ([]tollgate.Earning, error)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -157,6 +158,20 @@ func (t *tx) applyCameos(ctx context.Context, w *store.Writes) error {
 		if _, err := t.exec(ctx, sqlq.CounterAdd.Lite, c.Board, c.Subject, record.CounterBucket(c.Bucket).Unix(), c.OwnerID, c.Uses,
 			int64(c.Gross), int64(c.Take), int64(c.Net)); err != nil {
 			return fmt.Errorf("count %s %s: %w", c.Board, c.Subject, err)
+		}
+	}
+	for _, p := range w.Payouts {
+		if _, err := t.exec(ctx, sqlq.PayoutInsert.Lite, p.ID, p.AccountID, string(p.Status), micros(p.CreatedAt), store.EncodePayout(p)); err != nil {
+			return fmt.Errorf("insert payout: %w", err)
+		}
+	}
+	for _, p := range w.PayoutUpdates {
+		r, err := t.exec(ctx, sqlq.PayoutUpdate.Lite, string(p.Status), store.EncodePayout(p), p.ID, string(tollgate.PayoutPending))
+		if err != nil {
+			return fmt.Errorf("update payout %s: %w", p.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("update payout %s: it is no longer pending: %w", p.ID, tollgate.ErrConflict)
 		}
 	}
 	for _, e := range w.Earnings {
@@ -332,4 +347,116 @@ func (t *tx) OptInSet(ctx context.Context, accountID string, in bool, at time.Ti
 func (t *tx) OptedIn(ctx context.Context, accountID string) (bool, error) {
 	n, err := t.tally(ctx, "opt-ins", sqlq.OptInGet.Lite, accountID)
 	return n > 0, err
+}
+
+func (t *tx) payouts(ctx context.Context, query string, args ...any) ([]tollgate.Payout, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payouts: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []tollgate.Payout
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		p, err := store.DecodePayout(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PayoutByID(ctx context.Context, id string) (tollgate.Payout, error) {
+	var doc string
+	if err := t.q.QueryRowContext(ctx, sqlq.PayoutByID.Lite, id).Scan(&doc); err != nil {
+		return tollgate.Payout{}, mapErr(err)
+	}
+	return store.DecodePayout(doc)
+}
+
+func (t *tx) PayoutList(ctx context.Context, accountID, after string, limit int) ([]tollgate.Payout, error) {
+	return t.payouts(ctx, sqlq.PayoutList.Lite, accountID, after, limit)
+}
+
+func (t *tx) PayoutsPending(ctx context.Context, after string, limit int) ([]tollgate.Payout, error) {
+	return t.payouts(ctx, sqlq.PayoutPending.Lite, after, limit)
+}
+
+func (t *tx) PayoutTotals(ctx context.Context) (map[string]tollgate.Credits, error) {
+	rows, err := t.q.QueryContext(ctx, sqlq.PayoutTotals.Lite)
+	if err != nil {
+		return nil, fmt.Errorf("sum payouts: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[string]tollgate.Credits{}
+	for rows.Next() {
+		var acct, doc string
+		if err := rows.Scan(&acct, &doc); err != nil {
+			return nil, err
+		}
+		p, err := store.DecodePayout(doc)
+		if err != nil {
+			return nil, err
+		}
+		out[acct] += p.Credits
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PayoutRatePut(ctx context.Context, r tollgate.PayoutRate) (tollgate.PayoutRate, error) {
+	if _, err := t.exec(ctx, sqlq.PayoutRatePut.Lite, r.Currency, r.MinorPerCredit, int64(r.Minimum), micros(r.EffectiveAt), micros(r.CreatedAt), r.Currency); err != nil {
+		return r, fmt.Errorf("add payout rate: %w", err)
+	}
+	rs, err := t.PayoutRates(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, x := range rs {
+		if x.Currency == r.Currency && x.Version > r.Version {
+			r.Version = x.Version
+		}
+	}
+	return r, nil
+}
+
+func (t *tx) PayoutRates(ctx context.Context) ([]tollgate.PayoutRate, error) {
+	rows, err := t.q.QueryContext(ctx, sqlq.PayoutRateList.Lite)
+	if err != nil {
+		return nil, fmt.Errorf("list payout rates: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []tollgate.PayoutRate
+	for rows.Next() {
+		var r tollgate.PayoutRate
+		var minimum, eff, created int64
+		if err := rows.Scan(&r.Currency, &r.Version, &r.MinorPerCredit, &minimum, &eff, &created); err != nil {
+			return nil, err
+		}
+		r.Minimum, r.EffectiveAt, r.CreatedAt = tollgate.Credits(minimum), fromMicros(eff), fromMicros(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DestinationPut(ctx context.Context, accountID, stripeAccount string, at time.Time) error {
+	if _, err := t.exec(ctx, sqlq.DestinationPut.Lite, accountID, stripeAccount, micros(at)); err != nil {
+		return fmt.Errorf("set payout destination: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Destination(ctx context.Context, accountID string) (string, error) {
+	var d string
+	err := t.q.QueryRowContext(ctx, sqlq.DestinationGet.Lite, accountID).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read payout destination: %w", err)
+	}
+	return d, nil
 }

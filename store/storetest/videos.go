@@ -310,6 +310,70 @@ func testCameos(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// Payouts, their rates and destinations.
+	po := tollgate.Payout{ID: "po_1", AccountID: "a", Credits: 5_000_000, Amount: tollgate.Money{Amount: 150, Currency: "usd"}, RateVersion: 1,
+		Status: tollgate.PayoutPending, Drawn: []tollgate.Allocation{{GrantID: "g1", Amount: 5_000_000}}, CreatedAt: T0}
+	po2 := po
+	po2.ID, po2.Credits = "po_2", 1_000_000
+	write(t, s, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{Payouts: []tollgate.Payout{po, po2}})
+	})
+	paid := po
+	paid.Status, paid.TransferID, paid.SettledAt = tollgate.PayoutPaid, "tr_1", &T0
+	failed := po2
+	failed.Status, failed.Failure = tollgate.PayoutFailed, "no"
+	write(t, s, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{PayoutUpdates: []tollgate.Payout{paid, failed}})
+	})
+	if err := s.Write(ctx, func(tx store.Tx) error {
+		return tx.Apply(ctx, &store.Writes{PayoutUpdates: []tollgate.Payout{paid}})
+	}); !errors.Is(err, tollgate.ErrConflict) {
+		t.Errorf("updating a payout no longer pending: got %v, want conflict", err)
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, r := range []tollgate.PayoutRate{{Currency: "usd", MinorPerCredit: 30, Minimum: 10, EffectiveAt: T0, CreatedAt: T0},
+			{Currency: "eur", MinorPerCredit: 28, EffectiveAt: T0, CreatedAt: T0}, {Currency: "usd", MinorPerCredit: 35, EffectiveAt: T0.Add(time.Hour), CreatedAt: T0}} {
+			got, err := tx.PayoutRatePut(ctx, r)
+			if err != nil {
+				return err
+			}
+			if want := map[int64]int{30: 1, 28: 1, 35: 2}[r.MinorPerCredit]; got.Version != want {
+				t.Errorf("rate %d got version %d, want %d", r.MinorPerCredit, got.Version, want)
+			}
+		}
+		if err := tx.DestinationPut(ctx, "a", "acct_1", T0); err != nil {
+			return err
+		}
+		return tx.DestinationPut(ctx, "a", "acct_2", T0)
+	})
+	read(t, s, func(tx store.Tx) error {
+		if err := byID(t, "PayoutByID", func(id string) (tollgate.Payout, error) { return tx.PayoutByID(ctx, id) }, "po_1", paid, "po_9"); err != nil {
+			return err
+		}
+		list, err := tx.PayoutList(ctx, "a", "", 10)
+		if err != nil || len(list) != 2 || list[1].Status != tollgate.PayoutFailed {
+			t.Errorf("PayoutList: %+v %v", list, err)
+		}
+		if pend, err := tx.PayoutsPending(ctx, "", 10); err != nil || len(pend) != 0 {
+			t.Errorf("PayoutsPending: %+v %v, want none", pend, err)
+		}
+		tot, err := tx.PayoutTotals(ctx)
+		if err != nil || tot["a"] != 5_000_000 {
+			t.Errorf("PayoutTotals: %v %v, want a: 5 (the failed one left out)", tot, err)
+		}
+		rates, err := tx.PayoutRates(ctx)
+		if err != nil || len(rates) != 3 || rates[0].Currency != "eur" || rates[2].MinorPerCredit != 35 || rates[2].Version != 2 ||
+			!rates[2].EffectiveAt.Equal(T0.Add(time.Hour)) || rates[1].Minimum != 10 {
+			t.Errorf("PayoutRates: %+v %v", rates, err)
+		}
+		if d, err := tx.Destination(ctx, "a"); err != nil || d != "acct_2" {
+			t.Errorf("Destination(a) = %q %v, want acct_2", d, err)
+		}
+		if d, err := tx.Destination(ctx, "b"); err != nil || d != "" {
+			t.Errorf("Destination(b) = %q %v, want none", d, err)
+		}
+		return nil
+	})
 	// Uses per day and earnings, written by a batch.
 	e1 := tollgate.Earning{ID: "earn_1", OwnerID: "a", PayerID: "b", Kind: tollgate.FeeCameo, Subject: "char_2", VideoID: "video_1",
 		Gross: 10, Take: 2, Net: 8, CreatedAt: T0}

@@ -166,6 +166,20 @@ var (
 	OptInDelete = q(`DELETE FROM leaderboard_optins WHERE account_id = ?`)
 	OptInGet    = q(`SELECT count(*) FROM leaderboard_optins WHERE account_id = ?`)
 
+	PayoutInsert  = q(`INSERT INTO payouts (id, account_id, status, created_at, doc) VALUES (?,?,?,?,?)`)
+	PayoutUpdate  = q(`UPDATE payouts SET status = ?, doc = ? WHERE id = ? AND status = ?`)
+	PayoutByID    = q(`SELECT doc FROM payouts WHERE id = ?`)
+	PayoutList    = q(`SELECT doc FROM payouts WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`)
+	PayoutPending = q(`SELECT doc FROM payouts WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?`)
+	PayoutTotals  = q(`SELECT account_id, doc FROM payouts WHERE status <> 'failed' ORDER BY account_id, id`)
+
+	PayoutRateCols = `currency, version, minor_per_credit, minimum, effective_at, created_at`
+	PayoutRatePut  = q(`INSERT INTO payout_rates (` + PayoutRateCols + `) SELECT ?, coalesce(max(version), 0) + 1, ?, ?, ?, ? FROM payout_rates WHERE currency = ?`)
+	PayoutRateList = q(`SELECT ` + PayoutRateCols + ` FROM payout_rates ORDER BY currency, version`)
+
+	DestinationPut = q(`INSERT INTO payout_destinations (account_id, stripe_account, created_at) VALUES (?,?,?) ON CONFLICT (account_id) DO UPDATE SET stripe_account = excluded.stripe_account`)
+	DestinationGet = q(`SELECT stripe_account FROM payout_destinations WHERE account_id = ?`)
+
 	EarningCols   = `id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at`
 	EarningList   = q(`SELECT ` + EarningCols + ` FROM earnings WHERE owner_id = ? AND created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`)
 	EarningTotals = q(`SELECT owner_id, count(*), sum(gross), sum(take), sum(net), sum(CASE WHEN gross = take + net AND take >= 0 AND net >= 0 THEN 0 ELSE 1 END) FROM earnings GROUP BY owner_id ORDER BY owner_id`)

@@ -76,3 +76,32 @@ CREATE TABLE leaderboard_optins (
     account_id text COLLATE "C" PRIMARY KEY,
     created_at timestamptz NOT NULL
 );
+
+-- Payouts of earnings: the columns looked up, and the document.
+CREATE TABLE payouts (
+    id         text COLLATE "C" PRIMARY KEY,
+    account_id text COLLATE "C" NOT NULL,
+    status     text COLLATE "C" NOT NULL,
+    created_at timestamptz NOT NULL,
+    doc        text NOT NULL
+);
+CREATE INDEX payouts_account ON payouts (account_id, id);
+
+-- The operator's rates of payout per currency, versioned: minor units of
+-- money per credit, and the least a payout may be (micro-credits).
+CREATE TABLE payout_rates (
+    currency         text COLLATE "C" NOT NULL,
+    version          bigint NOT NULL,
+    minor_per_credit bigint NOT NULL,
+    minimum          bigint NOT NULL,
+    effective_at     timestamptz NOT NULL,
+    created_at       timestamptz NOT NULL,
+    PRIMARY KEY (currency, version)
+);
+
+-- Where an account's payouts go: a Stripe connected account.
+CREATE TABLE payout_destinations (
+    account_id     text COLLATE "C" PRIMARY KEY,
+    stripe_account text COLLATE "C" NOT NULL,
+    created_at     timestamptz NOT NULL
+);

@@ -76,3 +76,32 @@ CREATE TABLE leaderboard_optins (
     account_id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL
 );
+
+-- Payouts of earnings: the columns looked up, and the document.
+CREATE TABLE payouts (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    doc        text NOT NULL
+);
+CREATE INDEX payouts_account ON payouts (account_id, id);
+
+-- The operator's rates of payout per currency, versioned: minor units of
+-- money per credit, and the least a payout may be (micro-credits).
+CREATE TABLE payout_rates (
+    currency         TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    minor_per_credit INTEGER NOT NULL,
+    minimum          INTEGER NOT NULL,
+    effective_at     INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (currency, version)
+);
+
+-- Where an account's payouts go: a Stripe connected account.
+CREATE TABLE payout_destinations (
+    account_id     TEXT PRIMARY KEY,
+    stripe_account TEXT NOT NULL,
+    created_at     INTEGER NOT NULL
+);
