@@ -1,8 +1,11 @@
 package ledger_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"tollgate"
 	"tollgate/ledger"
@@ -221,4 +224,103 @@ func testPayouts(t *testing.T, open Opener) {
 	if b := e.balance("o"); b.Available != tollgate.Credits(345_678) {
 		t.Errorf("available after a paid payout: %s", b.Available)
 	}
+}
+
+// testRoyaltyProperty: over random fees, take rates and outcomes, a
+// delivered video pays each owner its fee less the take rounded down, the
+// payer is charged what was captured and no more, a failed or pending
+// video pays no one, and verify stays clean: credits are conserved to the
+// micro-credit.
+func testRoyaltyProperty(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	run := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		run++
+		payer, o1, o2 := fmt.Sprintf("rp%d-payer", run), fmt.Sprintf("rp%d-o1", run), fmt.Sprintf("rp%d-o2", run)
+		for _, a := range []string{payer, o1, o2} {
+			e.account(a, noPlan, rapid.SampledFrom([]string{"UTC", "Asia/Kolkata", "America/St_Johns"}).Draw(rt, "tz"))
+		}
+		credits := rapid.Custom(func(rt *rapid.T) tollgate.Credits {
+			return tollgate.Credits(rapid.Int64Range(0, 20).Draw(rt, "whole")*tollgate.MicroPerCredit + rapid.Int64Range(0, 999_999).Draw(rt, "micro"))
+		})
+		granted := tollgate.WholeCredits(rapid.Int64Range(1, 200).Draw(rt, "granted"))
+		e.grant(ledger.GrantParams{AccountID: payer, Credits: granted})
+		c1 := e.cameo(tollgate.Cameo{ID: fmt.Sprintf("rp%d-c1", run), AccountID: o1, Policy: tollgate.PolicyAnyone, Fee: credits.Draw(rt, "fee1")})
+		c2 := e.cameo(tollgate.Cameo{ID: fmt.Sprintf("rp%d-c2", run), AccountID: o2, Policy: tollgate.PolicyAnyone, Fee: credits.Draw(rt, "fee2")})
+		src := fmt.Sprintf("rp%d-video", run)
+		if err := e.l.WriteRecords(e.ctx, func(tx record.Tx) error {
+			return tx.PublishedPut(e.ctx, tollgate.Published{VideoID: src, AccountID: o2, RemixFee: credits.Draw(rt, "remix"), Remixable: true, PublishedAt: Start})
+		}); err != nil {
+			rt.Fatal(err)
+		}
+		remixFee, _ := func() (tollgate.Published, error) {
+			var p tollgate.Published
+			err := e.l.ReadRecords(e.ctx, func(tx record.Tx) error { var err error; p, err = tx.PublishedByID(e.ctx, src); return err })
+			return p, err
+		}()
+		var charged, held tollgate.Credits
+		earned := map[string]tollgate.Credits{}
+		for i := range rapid.IntRange(1, 8).Draw(rt, "videos") {
+			var fees []tollgate.Fee
+			for _, f := range []tollgate.Fee{
+				{Kind: tollgate.FeeCameo, Subject: c1.ID, OwnerID: o1, Credits: c1.Fee},
+				{Kind: tollgate.FeeCameo, Subject: c2.ID, OwnerID: o2, Credits: c2.Fee},
+				{Kind: tollgate.FeeRemix, Subject: src, OwnerID: o2, Credits: remixFee.RemixFee},
+			} {
+				if rapid.Bool().Draw(rt, fmt.Sprintf("uses%d", i)) {
+					f.TakeBPS = rapid.IntRange(0, tollgate.MaxTakeBPS).Draw(rt, "take")
+					fees = append(fees, f)
+				}
+			}
+			gen := credits.Draw(rt, "generation") + 1
+			total := gen
+			for _, f := range fees {
+				total += f.Credits
+			}
+			v := newVideo(payer)
+			v.Fees = fees
+			v, err := e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: payer, Product: tollgate.ProductVideo, Credits: total, TTL: 48 * time.Hour}, v)
+			if tollgate.ErrorCode(err) == tollgate.CodeInsufficientCredits {
+				continue
+			}
+			if err != nil {
+				rt.Fatal(err)
+			}
+			switch rapid.SampledFrom([]string{"delivered", "partly", "failed", "pending"}).Draw(rt, "outcome") {
+			case "pending":
+				held += total
+				continue
+			case "failed":
+				v.Status = tollgate.VideoFailed
+				if _, err := e.l.SettleVideo(e.ctx, v, nil); err != nil {
+					rt.Fatal(err)
+				}
+				continue
+			case "partly":
+				total -= tollgate.Credits(rapid.Int64Range(0, int64(gen)).Draw(rt, "short"))
+			}
+			v.Status = tollgate.VideoCompleted
+			if _, err := e.l.SettleVideo(e.ctx, v, &total); err != nil {
+				rt.Fatal(err)
+			}
+			charged += total
+			for _, f := range fees {
+				net, _ := tollgate.MulDivFloor(int64(f.Credits), int64(tollgate.MaxTakeBPS-f.TakeBPS), tollgate.MaxTakeBPS)
+				earned[f.OwnerID] += tollgate.Credits(net)
+			}
+		}
+		if b := e.balance(payer); b.Available != granted-charged-held || b.Held != held {
+			rt.Fatalf("payer: available %s held %s, want %s and %s", b.Available, b.Held, granted-charged-held, held)
+		}
+		for _, o := range []string{o1, o2} {
+			if b := e.balance(o); b.Available != earned[o] {
+				rt.Fatalf("owner %s earned %s, want %s", o, b.Available, earned[o])
+			}
+		}
+		r, err := e.l.Verify(e.ctx)
+		if err != nil || len(r.Violations) > 0 {
+			rt.Fatalf("verify: %v %v", err, r.Violations)
+		}
+	})
 }

@@ -142,6 +142,7 @@ func TestLedger(t *testing.T) {
 		{"VideoRevenue", testVideoRevenue, false},
 		{"VideoFees", testVideoFees, false},
 		{"Payouts", testPayouts, false},
+		{"RoyaltyProperty", testRoyaltyProperty, false},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}
