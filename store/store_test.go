@@ -1,8 +1,8 @@
 package store
 
 import (
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 )
 
