@@ -203,8 +203,8 @@ type Tx interface {
 	// PublishedList pages through the published videos, newest first,
 	// before (BeforeAt, BeforeID); a zero BeforeAt starts at the newest.
 	PublishedList(ctx context.Context, beforeAt time.Time, beforeID string, limit int) ([]tollgate.Published, error)
-	// CounterTop sums a board's counters over the buckets in [from, to)
-	// per subject, best first by uses (by "uses") or by net earnings (by
+	// CounterTop sums a board's counters over [from, to) (15-minute
+	// boundaries) per subject, its whole UTC days from the daily counters, best first by uses (by "uses") or by net earnings (by
 	// "net"), skipping offset.
 	CounterTop(ctx context.Context, board string, from, to time.Time, by string, offset, limit int) ([]Counter, error)
 	// CounterOwner returns the cameo and video counters of an owner's
@@ -279,6 +279,28 @@ type Counter struct {
 	Bucket           time.Time // UTC, a multiple of 15 minutes; zero in sums
 	Uses             int64
 	Gross, Take, Net tollgate.Credits
+}
+
+// CounterSpan splits a period for the counters: the whole UTC days in it
+// [DaysFrom, DaysTo), summed from the daily counters, and its edges
+// [From, EdgeTo) and [EdgeFrom, To), summed from the 15-minute ones.
+type CounterSpan struct {
+	From, EdgeTo, DaysFrom, DaysTo, EdgeFrom, To time.Time
+}
+
+// CounterDays splits [from, to) (instants on 15-minute boundaries) into
+// whole UTC days and the edges around them.
+func CounterDays(from, to time.Time) CounterSpan {
+	from, to = CounterBucket(from), CounterBucket(to)
+	first := from.Truncate(24 * time.Hour)
+	if first.Before(from) {
+		first = first.Add(24 * time.Hour)
+	}
+	last := to.Truncate(24 * time.Hour)
+	if !first.Before(last) { // no whole day: all of it from the 15 minutes
+		return CounterSpan{From: from, EdgeTo: to, DaysFrom: from, DaysTo: from, EdgeFrom: to, To: to}
+	}
+	return CounterSpan{From: from, EdgeTo: first, DaysFrom: first, DaysTo: last, EdgeFrom: last, To: to}
 }
 
 // CounterBucket is the 15 minutes of UTC that t falls in.

@@ -155,9 +155,13 @@ func (t *tx) applyCameos(ctx context.Context, w *store.Writes) error {
 		}
 	}
 	for _, c := range w.Counters {
-		if _, err := t.exec(ctx, sqlq.CounterAdd.Lite, c.Board, c.Subject, record.CounterBucket(c.Bucket).Unix(), c.OwnerID, c.Uses,
-			int64(c.Gross), int64(c.Take), int64(c.Net)); err != nil {
-			return fmt.Errorf("count %s %s: %w", c.Board, c.Subject, err)
+		for _, q := range []struct {
+			sql    string
+			bucket time.Time
+		}{{sqlq.CounterAdd.Lite, record.CounterBucket(c.Bucket)}, {sqlq.CounterAddDaily.Lite, c.Bucket.UTC().Truncate(24 * time.Hour)}} {
+			if _, err := t.exec(ctx, q.sql, c.Board, c.Subject, q.bucket.Unix(), c.OwnerID, c.Uses, int64(c.Gross), int64(c.Take), int64(c.Net)); err != nil {
+				return fmt.Errorf("count %s %s: %w", c.Board, c.Subject, err)
+			}
 		}
 	}
 	for _, p := range w.Payouts {
@@ -310,7 +314,8 @@ func (t *tx) CounterTop(ctx context.Context, board string, from, to time.Time, b
 	if by == "net" {
 		q = sqlq.CounterTopNet.Lite
 	}
-	rows, err := t.q.QueryContext(ctx, q, board, record.CounterBucket(from).Unix(), to.Unix(), limit, offset)
+	d := record.CounterDays(from, to)
+	rows, err := t.q.QueryContext(ctx, q, board, d.DaysFrom.Unix(), d.DaysTo.Unix(), board, d.From.Unix(), d.EdgeTo.Unix(), d.EdgeFrom.Unix(), d.To.Unix(), limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("sum counters: %w", err)
 	}

@@ -156,11 +156,19 @@ var (
 	CounterAdd = q(`INSERT INTO counters (board, subject, bucket, owner_id, uses, gross, take, net) VALUES (?,?,?,?,?,?,?,?) ` +
 		`ON CONFLICT (board, subject, bucket) DO UPDATE SET uses = counters.uses + excluded.uses, gross = counters.gross + excluded.gross, ` +
 		`take = counters.take + excluded.take, net = counters.net + excluded.net`)
-	CounterTopUses = q(`SELECT subject, owner_id, sum(uses), sum(gross), sum(take), sum(net) FROM counters WHERE board = ? AND bucket >= ? AND bucket < ? ` +
-		`GROUP BY subject, owner_id ORDER BY sum(uses) DESC, sum(net) DESC, subject LIMIT ? OFFSET ?`)
-	CounterTopNet = q(`SELECT subject, owner_id, sum(uses), sum(gross), sum(take), sum(net) FROM counters WHERE board = ? AND bucket >= ? AND bucket < ? ` +
-		`GROUP BY subject, owner_id ORDER BY sum(net) DESC, sum(uses) DESC, subject LIMIT ? OFFSET ?`)
-	CounterOwner = q(`SELECT board, subject, bucket, uses, gross, take, net FROM counters WHERE owner_id = ? AND bucket >= ? AND bucket < ? ` +
+	CounterAddDaily = q(`INSERT INTO counters_daily (board, subject, bucket, owner_id, uses, gross, take, net) VALUES (?,?,?,?,?,?,?,?) ` +
+		`ON CONFLICT (board, subject, bucket) DO UPDATE SET uses = counters_daily.uses + excluded.uses, gross = counters_daily.gross + excluded.gross, ` +
+		`take = counters_daily.take + excluded.take, net = counters_daily.net + excluded.net`)
+	// counterSpan sums a board over whole UTC days (daily rows) and two
+	// edges of 15-minute rows: board, days [?, ?), board, edges [?, ?)
+	// and [?, ?).
+	counterSpan = `SELECT subject, owner_id, sum(uses) AS u, sum(gross), sum(take), sum(net) AS n FROM (` +
+		`SELECT subject, owner_id, uses, gross, take, net FROM counters_daily WHERE board = ? AND bucket >= ? AND bucket < ? UNION ALL ` +
+		`SELECT subject, owner_id, uses, gross, take, net FROM counters WHERE board = ? AND ((bucket >= ? AND bucket < ?) OR (bucket >= ? AND bucket < ?))` +
+		`) AS c GROUP BY subject, owner_id `
+	CounterTopUses = q(counterSpan + `ORDER BY u DESC, n DESC, subject LIMIT ? OFFSET ?`)
+	CounterTopNet  = q(counterSpan + `ORDER BY n DESC, u DESC, subject LIMIT ? OFFSET ?`)
+	CounterOwner   = q(`SELECT board, subject, bucket, uses, gross, take, net FROM counters WHERE owner_id = ? AND bucket >= ? AND bucket < ? ` +
 		`AND board <> 'creator' ORDER BY bucket, board, subject`)
 	OptInPut    = q(`INSERT INTO leaderboard_optins (account_id, created_at) VALUES (?,?) ON CONFLICT (account_id) DO NOTHING`)
 	OptInDelete = q(`DELETE FROM leaderboard_optins WHERE account_id = ?`)

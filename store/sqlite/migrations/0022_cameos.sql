@@ -71,6 +71,21 @@ CREATE TABLE counters (
 CREATE INDEX counters_board ON counters (board, bucket);
 CREATE INDEX counters_owner ON counters (owner_id, bucket);
 
+-- The same counters per UTC day (bucket: its midnight): a period's whole
+-- UTC days are summed from these, its edges from counters.
+CREATE TABLE counters_daily (
+    board    TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    bucket   INTEGER NOT NULL,
+    owner_id TEXT NOT NULL,
+    uses     INTEGER NOT NULL,
+    gross    INTEGER NOT NULL,
+    take     INTEGER NOT NULL,
+    net      INTEGER NOT NULL,
+    PRIMARY KEY (board, subject, bucket)
+);
+CREATE INDEX counters_daily_board ON counters_daily (board, bucket);
+
 -- Accounts that chose to appear on the creators' leaderboard.
 CREATE TABLE leaderboard_optins (
     account_id TEXT PRIMARY KEY,
