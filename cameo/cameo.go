@@ -576,31 +576,28 @@ func Upstream(prompt string, cameos []tollgate.Cameo) string {
 		names[c.Handle] = c.Name
 	}
 	var b strings.Builder
-	rest := prompt
-	for {
-		i := strings.IndexByte(rest, '@')
-		if i < 0 {
-			b.WriteString(rest)
-			return b.String()
+	for i := 0; i < len(prompt); {
+		c := prompt[i]
+		if c != '@' {
+			b.WriteByte(c)
+			i++
+			continue
 		}
-		b.WriteString(rest[:i])
 		j := i + 1
-		for j < len(rest) && isHandleByte(rest[j]) {
+		for j < len(prompt) && isHandleByte(prompt[j]) {
 			j++
 		}
-		h := strings.TrimRight(rest[i+1:j], ".")
+		h := strings.TrimRight(prompt[i+1:j], ".")
 		j = i + 1 + len(h)
-		before := byte(' ')
-		if i > 0 {
-			before = rest[i-1]
-		}
-		if name, ok := names[h]; ok && !isHandleByte(before) && before != '@' {
+		name, ok := names[h]
+		if ok && (i == 0 || !isHandleByte(prompt[i-1]) && prompt[i-1] != '@') {
 			b.WriteString(name)
 		} else {
-			b.WriteString(rest[i:j])
+			b.WriteString(prompt[i:j])
 		}
-		rest = rest[j:]
+		i = j
 	}
+	return b.String()
 }
 
 func isHandleByte(c byte) bool {
