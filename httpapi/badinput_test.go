@@ -44,6 +44,9 @@ func newFixture(t *testing.T, e *env) fixture {
 	f.holds["released"] = e.hold(t, adminKey, `{"account_id":"alice","product":"stitch","credits":"1"}`).ID
 	e.call(t, request{Method: "POST", Path: "/v1/holds/" + f.holds["released"] + "/release", Key: adminKey}, http.StatusOK, nil)
 	f.holds["bobs"] = e.hold(t, adminKey, `{"account_id":"bob","product":"video","credits":"2"}`).ID
+	var c cameoView
+	e.call(t, request{Method: "POST", Path: "/v1/cameos", Key: adminKey, Body: `{"account_id":"alice","name":"Lux","policy":"approved"}`}, http.StatusCreated, &c)
+	f.holds["cameo"] = c.ID
 	return f
 }
 
@@ -86,6 +89,13 @@ var bodyEndpoints = []struct {
 	{"usage", "/v1/usage", `{"account_id":"alice","product":"video","credits":"1"}`, false},
 	{"capture", "/v1/holds/{held}/capture", `{"credits":"1"}`, true},
 	{"release", "/v1/holds/{held}/release", `{}`, true},
+	{"cameo", "/v1/cameos", `{"account_id":"alice","name":"Mira"}`, false},
+	{"cameo change", "/v1/cameos/{cameo}", `{"fee":"1"}`, false},
+	{"cameo approval", "/v1/cameos/{cameo}/approvals", `{"account_id":"bob"}`, false},
+	{"payout rate", "/v1/payout_rates", `{"currency":"usd","minor_per_credit":30}`, false},
+	{"payout", "/v1/payouts", `{"account_id":"alice"}`, false},
+	{"payout destination", "/v1/payouts/destination", `{"account_id":"alice","stripe_account":"acct_1"}`, false},
+	{"leaderboard opt-in", "/v1/leaderboards/opt_in", `{"account_id":"alice","opt_in":true}`, false},
 }
 
 func badInputCases() []badCase {
@@ -369,6 +379,38 @@ func badInputCases() []badCase {
 		{"GET", "/v1/usage"}, {"POST", "/v1/balance"}, {"PATCH", "/v1/accounts/alice"},
 	} {
 		add(badCase{name: "route/" + r.method + " " + r.path, method: r.method, path: r.path, key: "admin", status: 405, code: tollgate.CodeMethodNotAllowed})
+	}
+	// Cameos, statements, leaderboards and payouts.
+	for _, c := range []struct {
+		name, method, path, key, body string
+		status                        int
+		code                          tollgate.Code
+	}{
+		{"cameo/negative daily limit", "POST", "/v1/cameos", "admin", `{"account_id":"alice","name":"X","daily_limit":-1}`, 422, tollgate.CodeInvalidField},
+		{"cameo/fee not a number", "POST", "/v1/cameos", "admin", `{"account_id":"alice","name":"X","fee":"lots"}`, 422, tollgate.CodeInvalidField},
+		{"cameo/name of control characters", "POST", "/v1/cameos", "admin", `{"account_id":"alice","name":"a\u0007b"}`, 422, tollgate.CodeInvalidField},
+		{"cameo/another account's", "POST", "/v1/cameos", "bob", `{"account_id":"alice","name":"X"}`, 404, tollgate.CodeNotFound},
+		{"cameo change/unknown policy", "POST", "/v1/cameos/{cameo}", "alice", `{"policy":"all"}`, 422, tollgate.CodeInvalidField},
+		{"cameo change/by another account", "POST", "/v1/cameos/{cameo}", "bob", `{"fee":"0"}`, 404, tollgate.CodeNotFound},
+		{"cameo change/unknown cameo", "POST", "/v1/cameos/char_none", "admin", `{"fee":"0"}`, 404, tollgate.CodeNotFound},
+		{"cameo approval/unknown account", "POST", "/v1/cameos/{cameo}/approvals", "alice", `{"account_id":"nobody"}`, 422, tollgate.CodeInvalidField},
+		{"cameo approval/the owner", "POST", "/v1/cameos/{cameo}/approvals", "alice", `{"account_id":"alice"}`, 422, tollgate.CodeInvalidField},
+		{"cameo revoke/not approved", "DELETE", "/v1/cameos/{cameo}/approvals/bob", "alice", ``, 404, tollgate.CodeNotFound},
+		{"cameo verify/not a likeness waiting", "POST", "/v1/cameos/{cameo}/verify", "admin", ``, 422, tollgate.CodeInvalidField},
+		{"cameo verify/by an account", "POST", "/v1/cameos/{cameo}/verify", "alice", ``, 403, tollgate.CodeForbidden},
+		{"payout rate/bad currency", "POST", "/v1/payout_rates", "admin", `{"currency":"dollars","minor_per_credit":30}`, 422, tollgate.CodeInvalidField},
+		{"payout rate/zero", "POST", "/v1/payout_rates", "admin", `{"currency":"usd","minor_per_credit":0}`, 422, tollgate.CodeInvalidField},
+		{"payout rate/by an account", "POST", "/v1/payout_rates", "alice", `{"currency":"usd","minor_per_credit":30}`, 403, tollgate.CodeForbidden},
+		{"payout/no rate", "POST", "/v1/payouts", "alice", `{"credits":"1"}`, 422, tollgate.CodeInvalidField},
+		{"payout/another account's", "POST", "/v1/payouts", "bob", `{"account_id":"alice"}`, 404, tollgate.CodeNotFound},
+		{"payout destination/not a Stripe account", "POST", "/v1/payouts/destination", "admin", `{"account_id":"alice","stripe_account":"bank 42"}`, 422, tollgate.CodeInvalidField},
+		{"payout mark/unknown", "POST", "/v1/payouts/po_none/mark", "admin", `{"status":"paid"}`, 404, tollgate.CodeNotFound},
+		{"leaderboard opt-in/missing", "POST", "/v1/leaderboards/opt_in", "alice", `{}`, 422, tollgate.CodeInvalidField},
+		{"leaderboard/unknown board", "GET", "/v1/leaderboards?board=songs", "alice", ``, 422, tollgate.CodeInvalidField},
+		{"earnings/bad date", "GET", "/v1/earnings?from=tomorrow", "alice", ``, 422, tollgate.CodeInvalidField},
+		{"published/bad cursor", "GET", "/v1/published_videos?cursor=video_none", "alice", ``, 422, tollgate.CodeInvalidField},
+	} {
+		add(badCase{name: c.name, method: c.method, path: c.path, key: c.key, body: c.body, status: c.status, code: c.code})
 	}
 	return cs
 }
