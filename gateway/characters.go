@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -163,6 +164,41 @@ func characterError(provider string, err error) error {
 	return e
 }
 
+// SaveReference stores a cameo's reference image (its bytes and
+// extension) under the data directory and returns its name there.
+func (s *Service) SaveReference(img []byte, ext string) (string, error) {
+	dir := filepath.Join(s.c.Dir, "cameos")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	name := tollgate.NewID("ref") + ext
+	if err := os.WriteFile(filepath.Join(dir, name), img, 0o640); err != nil {
+		return "", fmt.Errorf("store the reference image: %w", err)
+	}
+	return name, nil
+}
+
+// reference gives a new video without an input image the reference image
+// of the first cameo it shows that has one and is not kept at a provider
+// as a character (which the provider draws itself).
+func (s *Service) reference(p *CreateParams) error {
+	if p.Kind != tollgate.VideoCreate || len(p.Input) > 0 || p.kept {
+		return nil
+	}
+	for _, c := range p.cameos {
+		if c.Reference == "" || c.Provider != "" {
+			continue
+		}
+		img, err := os.ReadFile(filepath.Join(s.c.Dir, "cameos", filepath.Base(c.Reference)))
+		if err != nil {
+			return fmt.Errorf("read the reference image of cameo %s: %w", c.ID, err)
+		}
+		p.Input, p.InputExt = img, filepath.Ext(c.Reference)
+		return nil
+	}
+	return nil
+}
+
 // fillCameos finds the cameos a video shows (named on a create, the
 // source's on a remix, an edit or an extension, and @handles in the
 // prompt), checks that the account may use them, fixes their fees, and
@@ -203,7 +239,14 @@ func (s *Service) fillCameos(ctx context.Context, p *CreateParams, src *tollgate
 		}
 		p.only, p.kept = provider, true
 	}
-	return nil
+	for _, c := range use.Cameos {
+		if c.Kind == tollgate.CameoLikeness && !s.c.LikenessToOpenAI && !slices.Contains(p.Constraints.ExcludeProviders, "openai") {
+			// A real person's likeness is not sent to OpenAI unless the
+			// operator allows it.
+			p.Constraints.ExcludeProviders = append(p.Constraints.ExcludeProviders, "openai")
+		}
+	}
+	return s.reference(p)
 }
 
 // probeUpload reads an uploaded video's length and size with ffprobe; a

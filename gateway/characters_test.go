@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"tollgate"
+	"tollgate/cameo"
 	"tollgate/gateway"
 	"tollgate/ledger"
 	"tollgate/pricing"
@@ -105,6 +106,41 @@ func TestCharactersGoToTheirProvider(t *testing.T) {
 		// Another account's character (owner_only) is not permitted.
 		if _, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "other", Prompt: "a duel", Characters: []string{ch.ID}}); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
 			t.Errorf("another account's character: %v, want cameo_not_permitted", err)
+		}
+	})
+}
+
+// TestCameoReference: a cameo's reference image is the input of a new
+// video that shows it, and a likeness keeps the video away from the
+// provider named openai unless the operator allows it.
+func TestCameoReference(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		e := newEnv(t, open, envOptions{local: local.New(0, tollgate.SystemClock{})})
+		ref, err := e.gw.SaveReference(local.Thumbnail, ".webp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := e.gw.Cameos().Create(e.ctx, cameo.Params{AccountID: "acme", Kind: tollgate.CameoLikeness, Name: "Ada", Reference: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Waiting for verification: not even its owner may use it yet.
+		if _, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "@ada waves", Seconds: 4, Size: "1280x720"}); tollgate.ErrorCode(err) != tollgate.CodeCameoNotPermitted {
+			t.Fatalf("a likeness waiting for verification: %v, want cameo_not_permitted", err)
+		}
+		if _, err := e.gw.Cameos().Verify(e.ctx, me.ID); err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.gw.Create(e.ctx, gateway.CreateParams{AccountID: "acme", Prompt: "@ada waves", Seconds: 4, Size: "1280x720"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Input == "" || !slices.Contains(v.Constraints.ExcludeProviders, "openai") || !slices.Equal(v.Characters, []string{me.ID}) || len(v.Fees) != 0 {
+			t.Errorf("video %+v: want the reference as input, openai excluded, the likeness shown and no fee (its owner's)", v)
+		}
+		if got := e.wait(v.ID); got.Status != tollgate.VideoCompleted {
+			t.Errorf("video ended %s: %s", got.Status, got.ErrorMessage)
 		}
 	})
 }

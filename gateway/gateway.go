@@ -50,6 +50,10 @@ type Config struct {
 	Ledger *ledger.Ledger
 	// Cameos decides which cameos a video may show and their fees.
 	Cameos *cameo.Service
+	// LikenessToOpenAI lets videos that show a real person's likeness go
+	// to the provider named openai (TOLLGATE_LIKENESS_TO_OPENAI); by
+	// default they are made elsewhere.
+	LikenessToOpenAI bool
 	Quotes *pricing.Quotes
 	Router *router.Router
 	// Dir is where outputs are stored, a directory per job.

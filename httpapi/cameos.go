@@ -16,6 +16,9 @@ type createCameoRequest struct {
 	Policy     string `json:"policy" enum:"owner_only,approved,anyone" default:"\"owner_only\"" doc:"Who may use it: its owner alone, the accounts the owner approves, or anyone."`
 	Fee        amount `json:"fee" doc:"Credits paid to the owner per use, less the platform's take; default 0, at most 10000."`
 	DailyLimit int    `json:"daily_limit" minimum:"0" maximum:"1000000" doc:"The most uses a day, counted in the owner's time zone; 0 (the default) is no limit."`
+	Reference  *struct {
+		ImageURL string `json:"image_url" required:"true" doc:"An https URL (fetched; private addresses refused) or a small data: URL of a PNG, JPEG or WebP image."`
+	} `json:"reference" doc:"A reference image of the cameo: a video that shows it, made by a provider that does not keep it as a character, starts from this image."`
 }
 
 func (createCameoRequest) schemaName() string { return "CreateCameoRequest" }
@@ -48,6 +51,7 @@ type cameoView struct {
 	Status     string            `json:"status,omitempty" enum:"active,paused,pending_verification,deleted" doc:"Its owner's view only."`
 	DailyLimit int               `json:"daily_limit,omitempty" doc:"Its owner's view only; 0 is no limit."`
 	Provider   string            `json:"provider,omitempty" doc:"The provider that keeps it as a character (the videos that show it are made there); its owner's view only."`
+	Reference  bool              `json:"reference,omitempty" doc:"It has a reference image; its owner's view only."`
 	Listed     *bool             `json:"listed,omitempty" doc:"Whether it is shown on the leaderboards; its owner's view only."`
 	CreatedAt  time.Time         `json:"created_at"`
 	DeletedAt  *time.Time        `json:"deleted_at,omitempty"`
@@ -63,6 +67,7 @@ func viewCameo(c tollgate.Cameo, full bool) cameoView {
 	}
 	if full {
 		v.AccountID, v.Status, v.DailyLimit, v.Provider, v.DeletedAt = c.AccountID, string(c.Status), c.DailyLimit, c.Provider, c.DeletedAt
+		v.Reference = c.Reference != ""
 		listed := !c.Unlisted
 		v.Listed = &listed
 	}
@@ -112,6 +117,18 @@ func (s *Server) createCameo(r *http.Request, c *call, in *struct{ Body createCa
 	}
 	if !c.key.Admin() {
 		p.KeyID = c.key.ID
+	}
+	if b.Reference != nil {
+		if s.Videos == nil {
+			return cameoView{}, tollgate.Errorf(tollgate.CodeUnavailable, "video generation is not enabled on this server: no reference images")
+		}
+		img, ext, err := s.fetchImage(r, "reference.image_url", b.Reference.ImageURL)
+		if err != nil {
+			return cameoView{}, err
+		}
+		if p.Reference, err = s.Videos.SaveReference(img, ext); err != nil {
+			return cameoView{}, err
+		}
 	}
 	got, err := s.Cameos.Create(r.Context(), p)
 	if err != nil {

@@ -408,7 +408,7 @@ func (s *Server) createVideo(r *http.Request, c *call, in *struct {
 		case ref.ImageURL == "":
 			return videoView{}, tollgate.FieldError("input_reference", "give image_url, or upload the image")
 		}
-		if p.Input, p.InputExt, err = s.fetchImage(r, ref.ImageURL); err != nil {
+		if p.Input, p.InputExt, err = s.fetchImage(r, "input_reference.image_url", ref.ImageURL); err != nil {
 			return videoView{}, err
 		}
 	}
@@ -432,8 +432,7 @@ func imageInput(field, _ string, data []byte) ([]byte, string, error) {
 
 // fetchImage reads an image_url: a data: URL, or an https (or http) URL
 // fetched within the upload limit, refusing private addresses.
-func (s *Server) fetchImage(r *http.Request, raw string) ([]byte, string, error) {
-	const field = "input_reference.image_url"
+func (s *Server) fetchImage(r *http.Request, field, raw string) ([]byte, string, error) {
 	if rest, ok := strings.CutPrefix(raw, "data:"); ok {
 		meta, data, ok := strings.Cut(rest, ",")
 		if !ok || !strings.HasSuffix(meta, ";base64") {

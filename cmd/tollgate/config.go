@@ -55,6 +55,9 @@ type config struct {
 	// RoyaltyTakeBPS is the platform's take of each cameo fee, in basis
 	// points (2000: 20%).
 	RoyaltyTakeBPS int `env:"ROYALTY_TAKE_BPS" envDefault:"2000"`
+	// LikenessToOpenAI lets videos showing a real person's likeness go to
+	// the provider named openai.
+	LikenessToOpenAI bool `env:"LIKENESS_TO_OPENAI" envDefault:"false"`
 	// CameoFeeNotice is how far ahead a raise of a cameo's fee applies.
 	CameoFeeNotice time.Duration `env:"CAMEO_FEE_NOTICE" envDefault:"336h"`
 	// VideoRetention is how long a completed video's content is kept.

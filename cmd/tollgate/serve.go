@@ -525,7 +525,7 @@ func startVideos(ctx context.Context, c *config, l *ledger.Ledger, quotes *prici
 		},
 	}
 	cameos := cameo.New(cameo.Config{Ledger: l, Clock: l.Clock(), TakeBPS: c.RoyaltyTakeBPS, Notice: c.CameoFeeNotice})
-	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Cameos: cameos, Dir: filepath.Join(c.DataDir, "videos"),
+	videos := gateway.New(gateway.Config{Ledger: l, Quotes: quotes, Router: rt, Cameos: cameos, LikenessToOpenAI: c.LikenessToOpenAI, Dir: filepath.Join(c.DataDir, "videos"),
 		Media: gateway.FindMedia(local.Thumbnail, local.Spritesheet), Clock: l.Clock(), Log: log,
 		Retention: c.VideoRetention, PollEvery: c.VideoPollEvery, RetryRefused: c.VideoRetryRefused, Lease: c.VideoLease,
 		SoleRunner: !dial.IsPostgres(c.databaseURL()), Metrics: met})
