@@ -99,6 +99,13 @@ func TestCameoRegistration(t *testing.T) {
 			!up.FeeNextAt.Equal(e.clock.Now().Add(14*24*time.Hour)) {
 			t.Errorf("a raise: %+v, want 0.5 now and 2 announced 14 days ahead", up)
 		}
+		// The raise is announced in quotes too.
+		var announced quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: keyC, Body: `{"product":"video","seconds":4,"cameos":["@foxstar"]}`}, 201, &announced)
+		if len(announced.Fees) != 1 || announced.Fees[0].Credits != fox.Fee || announced.Fees[0].NextCredits == nil ||
+			*announced.Fees[0].NextCredits != tollgate.WholeCredits(2) || announced.Fees[0].NextAt == nil {
+			t.Errorf("the quote's fee line: %+v, want 0.5 now and the raise to 2 announced", announced.Fees)
+		}
 		var cut cameoView
 		e.call(t, request{Method: "POST", Path: "/v1/cameos/" + fox.ID, Key: keyO, Body: `{"fee":"0.25"}`}, 200, &cut)
 		if cut.Fee != tollgate.Credits(250_000) || cut.FeeNext != nil {

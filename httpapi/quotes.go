@@ -164,6 +164,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		}
 	}
 	var fees []tollgate.Fee
+	var cameos []tollgate.Cameo
 	if len(req.Cameos) > 0 || strings.Contains(req.Prompt, "@") {
 		if price.Product != tollgate.ProductVideo || s.Cameos == nil {
 			return nil, tollgate.FieldError("cameos", "are for video quotes only")
@@ -172,7 +173,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		if err != nil {
 			return nil, err
 		}
-		fees = use.Fees
+		fees, cameos = use.Fees, use.Cameos
 	}
 	total := price.Credits
 	for _, f := range fees {
@@ -186,7 +187,13 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 		Resolution: price.Resolution, Seconds: price.Seconds, Credits: total, Breakdown: price.Lines,
 		CreatedAt: now, ExpiresAt: s.Quotes.ExpiresAt(now)}
 	for _, f := range fees {
-		v.Fees = append(v.Fees, feeView{Kind: string(f.Kind), CameoID: f.Subject, Handle: "@" + f.Handle, Credits: f.Credits})
+		fv := feeView{Kind: string(f.Kind), CameoID: f.Subject, Handle: "@" + f.Handle, Credits: f.Credits}
+		for _, c := range cameos {
+			if c.ID == f.Subject && c.FeeNextAt != nil && c.FeeNextAt.After(now) {
+				fv.NextCredits, fv.NextAt = &c.FeeNext, c.FeeNextAt
+			}
+		}
+		v.Fees = append(v.Fees, fv)
 	}
 	if price.Seconds > 0 {
 		v.UnitPrices = &unitPricesView{PerSecond: price.PerSecond(), PerMinute: price.PerMinute()}

@@ -246,6 +246,9 @@ type feeView struct {
 	CameoID string           `json:"cameo_id"`
 	Handle  string           `json:"handle"`
 	Credits tollgate.Credits `json:"credits"`
+	// A quote's fee line announces a raise to come.
+	NextCredits *tollgate.Credits `json:"next_credits,omitempty" doc:"Quotes: the fee from next_at, a raise its owner announced."`
+	NextAt      *time.Time        `json:"next_at,omitempty"`
 }
 
 func (feeView) schemaName() string { return "VideoFee" }
