@@ -528,6 +528,11 @@ func (s *Service) Resolve(ctx context.Context, payer, field string, ids []string
 		if err := s.permits(ctx, c, payer); err != nil {
 			return err
 		}
+		if c.DailyLimit > 0 && c.AccountID != payer {
+			if err := s.underLimit(ctx, c); err != nil {
+				return err
+			}
+		}
 		u.Cameos = append(u.Cameos, c)
 		if fee := c.FeeAt(s.c.Clock.Now()); c.AccountID != payer {
 			u.Fees = append(u.Fees, tollgate.Fee{Kind: tollgate.FeeCameo, Subject: c.ID, Handle: c.Handle, OwnerID: c.AccountID,
@@ -563,6 +568,30 @@ func (s *Service) Resolve(ctx context.Context, payer, field string, ids []string
 		}
 	}
 	return u, nil
+}
+
+// underLimit checks that a cameo has uses left today, in its owner's time
+// zone (the hold checks again, under the owner's lock).
+func (s *Service) underLimit(ctx context.Context, c tollgate.Cameo) error {
+	owner, err := s.c.Ledger.Account(ctx, c.AccountID)
+	if err != nil {
+		return err
+	}
+	day := s.c.Clock.Now().In(owner.Location()).Format(time.DateOnly)
+	var n int
+	if err := s.c.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		n, err = tx.CameoUsesOn(ctx, c.ID, day)
+		return err
+	}); err != nil {
+		return err
+	}
+	if n >= c.DailyLimit {
+		return &tollgate.Error{Code: tollgate.CodeCameoNotPermitted, Field: "cameos",
+			Message: fmt.Sprintf("cameo @%s (%s) was used %d times today, its owner's daily limit; it can be used again after midnight in %s",
+				c.Handle, c.ID, c.DailyLimit, owner.Timezone)}
+	}
+	return nil
 }
 
 // Upstream is the prompt as sent to a provider: each @handle of a cameo

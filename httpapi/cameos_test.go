@@ -209,6 +209,12 @@ func TestCameoUse(t *testing.T) {
 		if royalty != tollgate.Credits(800_000) {
 			t.Errorf("owner's royalties: %s, want 0.8 (%+v)", royalty, b.Grants)
 		}
+		// A daily limit of 2: two uses today (the two videos above), so a
+		// third is refused at quote time already.
+		e.call(t, request{Method: "POST", Path: "/v1/cameos/" + fox.ID, Key: keyO, Body: `{"daily_limit":2}`}, 200, nil)
+		e.call(t, request{Method: "POST", Path: "/v1/cameos/" + fox.ID + "/approvals", Key: keyO, Body: `{"account_id":"c"}`}, 200, nil)
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/quotes", Key: keyC, Body: `{"product":"video","seconds":4,"cameos":["@foxstar"]}`}),
+			403, tollgate.CodeCameoNotPermitted)
 		// The owner uses its own cameo free of fees.
 		var own videoView
 		e.call(t, request{Method: "POST", Path: "/v1/videos", Key: keyO, Body: `{"prompt":"@foxstar at home","seconds":"4"}`}, 200, &own)
