@@ -104,6 +104,8 @@ func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 	e, plan, _ := faultEnv(t, open, opt)
 	e.account("steps", noPlan, "UTC")
 	e.account("steps-to", noPlan, "UTC")
+	lux := e.cameo(tollgate.Cameo{ID: "steps-lux", AccountID: "steps-to", Policy: tollgate.PolicyAnyone, Fee: cr(1)})
+	rate := tollgate.PayoutRate{Currency: "usd", Version: 1, MinorPerCredit: 30}
 	for _, a := range []fault.Action{fault.LoseAnswer, fault.FailBefore} {
 		plan.Next(a)
 		g := e.grant(ledger.GrantParams{AccountID: "steps", Credits: cr(10)})
@@ -136,6 +138,29 @@ func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 		if _, err := e.l.Transfer(e.ctx, ledger.TransferParams{From: "steps", To: "steps-to", Credits: cr(1)}); err != nil {
 			t.Fatalf("transfer after %v: %v", a, err)
 		}
+		// A video that shows a cameo, made and delivered: the fee is paid
+		// once; a payout of it fails and comes back once.
+		plan.Next(a)
+		v := newVideo("steps")
+		v.Fees = []tollgate.Fee{cameoFee(lux, 2000)}
+		v, err = e.l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: "steps", Product: tollgate.ProductVideo, Credits: cr(2), TTL: time.Hour}, v)
+		if err != nil {
+			t.Fatalf("create a video after %v: %v", a, err)
+		}
+		plan.Next(a)
+		v.Status = tollgate.VideoCompleted
+		if _, err := e.l.SettleVideo(e.ctx, v, ptr(cr(2))); err != nil {
+			t.Fatalf("settle a video after %v: %v", a, err)
+		}
+		plan.Next(a)
+		po, err := e.l.Payout(e.ctx, ledger.PayoutParams{AccountID: "steps-to", Credits: tollgate.Credits(800_000), Rate: rate})
+		if err != nil {
+			t.Fatalf("payout after %v: %v", a, err)
+		}
+		plan.Next(a)
+		if _, err := e.l.SettlePayout(e.ctx, ledger.SettlePayoutParams{PayoutID: po.ID, AccountID: "steps-to", Status: tollgate.PayoutFailed}); err != nil {
+			t.Fatalf("fail a payout after %v: %v", a, err)
+		}
 		var holds []tollgate.Hold
 		e.read(func(tx store.Tx) (err error) {
 			holds, err = tx.HoldList(e.ctx, store.HoldListParams{AccountID: "steps"})
@@ -158,12 +183,14 @@ func testFaultEachStep(t *testing.T, open Faulty, opt ledger.Options) {
 			t.Errorf("after %v: the grant answered as %s is not in the database", a, g.ID)
 		}
 	}
-	// Each round: +10, -3 captured, -1 -1 used, -1 moved: 4 left; two rounds: 8.
-	if b := e.balance("steps"); b.Available != cr(8) || b.Held != 0 {
-		t.Errorf("balance: got %s available, %s held; want 8 and 0", b.Available, b.Held)
+	// Each round: +10, -3 captured, -1 -1 used, -1 moved, -2 for the
+	// video: 2 left; two rounds: 4.
+	if b := e.balance("steps"); b.Available != cr(4) || b.Held != 0 {
+		t.Errorf("balance: got %s available, %s held; want 4 and 0", b.Available, b.Held)
 	}
-	if b := e.balance("steps-to"); b.Available != cr(2) {
-		t.Errorf("destination of the transfers: got %s available, want 2", b.Available)
+	// Each round: 1 moved, 0.8 earned (the payout failed and came back).
+	if b := e.balance("steps-to"); b.Available != tollgate.Credits(3_600_000) {
+		t.Errorf("destination of the transfers and fees: got %s available, want 3.6", b.Available)
 	}
 	if plan.Lost.Load() == 0 || plan.Failed.Load() == 0 {
 		t.Fatalf("injected %d lost answers and %d failures, want some of each", plan.Lost.Load(), plan.Failed.Load())

@@ -59,6 +59,7 @@ type payoutOp struct{ p tollgate.Payout }
 func (o *payoutOp) need(n *need) { n.account = o.p.AccountID }
 func (o *payoutOp) result() any  { return o.p }
 func (o *payoutOp) apply(_ context.Context, b *batch, a *account) error {
+	o.p.Drawn = nil // a batch that failed is applied again from the start
 	var from []*grantState
 	var avail tollgate.Credits
 	for _, gs := range a.grants {

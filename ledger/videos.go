@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"tollgate"
@@ -69,7 +70,7 @@ func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tol
 	}
 	o, err := run(ctx, l, &videoSettleOp{
 		close: closeHoldOp{holdID: v.HoldID, owner: v.AccountID, credits: capture, release: capture == nil},
-		v:     v, events: events,
+		in:    v, events: events,
 	}, nil, nil)
 	if err != nil {
 		return tollgate.Video{}, err
@@ -81,13 +82,18 @@ func (l *Ledger) SettleVideo(ctx context.Context, v tollgate.Video, capture *tol
 // job: Ledger.SettleVideo.
 type videoSettleOp struct {
 	close  closeHoldOp
-	v      tollgate.Video
+	in     tollgate.Video // as the caller wrote it
+	v      tollgate.Video // as written: in, settled
 	events []tollgate.Event
 }
 
-func (o *videoSettleOp) need(n *need) { o.close.need(n); n.others = feeOwners(&o.v) }
+func (o *videoSettleOp) need(n *need) { o.close.need(n); n.others = feeOwners(&o.in) }
 func (o *videoSettleOp) result() any  { return o.v }
 func (o *videoSettleOp) apply(ctx context.Context, b *batch, a *account) error {
+	// A batch that failed is applied again from the start: begin from
+	// the job as the caller wrote it, not as the last attempt left it.
+	o.v = o.in
+	o.v.Fees = slices.Clone(o.in.Fees)
 	if err := b.checkPayable(&o.v, o.close.credits); err != nil {
 		return err
 	}
