@@ -305,3 +305,87 @@ func TestRemixFees(t *testing.T) {
 		openaiErrorOf(t, e.do(t, request{Method: "GET", Path: "/v1/videos/" + src.ID + "/content", Key: keyR}), 404, tollgate.CodeNotFound, "video_id")
 	})
 }
+
+// TestCreatorEarningsEndToEnd is the whole story over HTTP: a creator
+// makes a video with one owner's cameo and remixes another's published
+// video; both owners earn the fee less the take, their statements and the
+// leaderboards show it, a payout moves one owner's earnings out, and a
+// stranger without consent is refused with nothing charged.
+func TestCreatorEarningsEndToEnd(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (.ci/run installs it)")
+	}
+	forEachStore(t, func(t *testing.T, e *env) {
+		for _, a := range []string{"olga", "pim", "cleo", "stan"} {
+			e.createAccount(t, a, "free", "UTC")
+		}
+		keyOlga, keyPim, keyCleo, keyStan := e.createKey(t, "olga"), e.createKey(t, "pim"), e.createKey(t, "cleo"), e.createKey(t, "stan")
+		var fox cameoView
+		e.call(t, request{Method: "POST", Path: "/v1/cameos", Key: keyOlga, Body: `{"name":"Fox Star","handle":"foxstar","policy":"approved","fee":"1"}`}, 201, &fox)
+		e.call(t, request{Method: "POST", Path: "/v1/cameos/@foxstar/approvals", Key: keyOlga, Body: `{"account_id":"cleo"}`}, 200, nil)
+		var src videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos", Key: keyPim, Body: `{"prompt":"a lighthouse","seconds":"4"}`}, 200, &src)
+		src = e.waitVideo(t, keyPim, src.ID)
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/publish", Key: keyPim, Body: `{"remix_fee":"0.5"}`}, 200, nil)
+
+		// The stranger: refused, nothing held or charged.
+		before := e.balance(t, "stan")
+		openaiErrorOf(t, e.do(t, request{Method: "POST", Path: "/v1/videos", Key: keyStan, Body: `{"prompt":"@foxstar waves","seconds":"4"}`}), 403,
+			tollgate.CodeCameoNotPermitted, "cameos")
+		if after := e.balance(t, "stan"); after.Available != before.Available || after.Held != 0 {
+			t.Errorf("the stranger's balance moved: %s -> %s, held %s", before.Available, after.Available, after.Held)
+		}
+
+		// Cleo: a video with the cameo, and a remix of the published video.
+		cleo0 := e.balance(t, "cleo").Available
+		var v1, v2 videoView
+		e.call(t, request{Method: "POST", Path: "/v1/videos", Key: keyCleo, Body: `{"prompt":"@foxstar waves","seconds":"4"}`}, 200, &v1)
+		e.call(t, request{Method: "POST", Path: "/v1/videos/" + src.ID + "/remix", Key: keyCleo, Body: `{"prompt":"the lighthouse at dawn"}`}, 200, &v2)
+		v1, v2 = e.waitVideo(t, keyCleo, v1.ID), e.waitVideo(t, keyCleo, v2.ID)
+		if v1.Status != "completed" || v2.Status != "completed" {
+			t.Fatalf("videos ended %s and %s", v1.Status, v2.Status)
+		}
+		if got := cleo0 - e.balance(t, "cleo").Available; got != v1.Tollgate.Credits.Charged+v2.Tollgate.Credits.Charged {
+			t.Errorf("cleo paid %s, her videos charged %s and %s", got, v1.Tollgate.Credits.Charged, v2.Tollgate.Credits.Charged)
+		}
+		earned := func(acct string) tollgate.Credits {
+			var n tollgate.Credits
+			for _, g := range e.balance(t, acct).Grants {
+				if g.Source == "royalty" {
+					n += g.Remaining
+				}
+			}
+			return n
+		}
+		if earned("olga") != tollgate.Credits(800_000) || earned("pim") != tollgate.Credits(400_000) {
+			t.Fatalf("earned: olga %s (want 0.8), pim %s (want 0.4)", earned("olga"), earned("pim"))
+		}
+		// Statements.
+		for key, want := range map[string]string{keyOlga: "cameo:0.8", keyPim: "remix:0.4"} {
+			var st statementView
+			e.call(t, request{Method: "GET", Path: "/v1/earnings", Key: key}, 200, &st)
+			if len(st.Data) != 1 || st.Data[0].Kind+":"+st.Data[0].Net.String() != want {
+				t.Errorf("statement %+v, want %s", st.Data, want)
+			}
+		}
+		// Leaderboards.
+		var lb leaderboardView
+		e.call(t, request{Method: "GET", Path: "/v1/leaderboards?board=cameos&period=week", Key: keyStan}, 200, &lb)
+		if len(lb.Data) != 1 || lb.Data[0].Handle != "@foxstar" || lb.Data[0].Earnings != tollgate.Credits(800_000) {
+			t.Errorf("cameos board %+v", lb.Data)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/leaderboards?board=videos&period=month", Key: keyStan}, 200, &lb)
+		if len(lb.Data) != 1 || lb.Data[0].ID != src.ID || lb.Data[0].Uses != 1 {
+			t.Errorf("videos board %+v", lb.Data)
+		}
+		// A payout moves Olga's earnings out.
+		e.call(t, request{Method: "POST", Path: "/v1/payout_rates", Key: adminKey, Body: `{"currency":"eur","minor_per_credit":28}`}, 201, nil)
+		var po payoutView
+		e.call(t, request{Method: "POST", Path: "/v1/payouts", Key: keyOlga, Body: `{}`}, 201, &po)
+		e.call(t, request{Method: "POST", Path: "/v1/payouts/" + po.ID + "/mark", Key: adminKey, Body: `{"status":"paid","reference":"SEPA 7"}`}, 200, &po)
+		if po.Credits != tollgate.Credits(800_000) || po.Amount != (tollgate.Money{Amount: 22, Currency: "eur"}) || po.Status != "paid" || earned("olga") != 0 {
+			t.Errorf("payout %+v; olga has %s earnings left", po, earned("olga"))
+		}
+	})
+}
