@@ -54,8 +54,8 @@ type Config struct {
 	// to the provider named openai (TOLLGATE_LIKENESS_TO_OPENAI); by
 	// default they are made elsewhere.
 	LikenessToOpenAI bool
-	Quotes *pricing.Quotes
-	Router *router.Router
+	Quotes           *pricing.Quotes
+	Router           *router.Router
 	// Dir is where outputs are stored, a directory per job.
 	Dir   string
 	Media Media
