@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,4 +324,95 @@ func testRoyaltyProperty(t *testing.T, open Opener) {
 			rt.Fatalf("verify: %v %v", err, r.Violations)
 		}
 	})
+}
+
+// testRoyaltyRaceManyLedgers: three ledgers on one store (three instances)
+// create and settle, all at once, videos of several payers that pay fees
+// to the same two owners, and pay those owners out meanwhile: each fee is
+// paid exactly once, payouts never take more than was earned, and verify
+// is clean.
+func testRoyaltyRaceManyLedgers(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	e.withNoPlan()
+	ls := []*ledger.Ledger{e.l, e.ledger(ledger.Options{}), e.ledger(ledger.Options{})}
+	for _, a := range []string{"o1", "o2", "p0", "p1", "p2", "p3"} {
+		e.account(a, noPlan, "UTC")
+	}
+	for i := range 4 {
+		e.grant(ledger.GrantParams{AccountID: fmt.Sprintf("p%d", i), Credits: cr(100)})
+	}
+	c1 := e.cameo(tollgate.Cameo{ID: "race-c1", AccountID: "o1", Policy: tollgate.PolicyAnyone, Fee: tollgate.Credits(1_000_001)})
+	c2 := e.cameo(tollgate.Cameo{ID: "race-c2", AccountID: "o2", Policy: tollgate.PolicyAnyone, Fee: tollgate.Credits(333_333)})
+	rate := tollgate.PayoutRate{Currency: "usd", Version: 1, MinorPerCredit: 100}
+	const perPayer = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	delivered := 0
+	var paidOut tollgate.Credits
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payer := fmt.Sprintf("p%d", p)
+			for i := range perPayer {
+				l := ls[(p+i)%len(ls)]
+				v := newVideo(payer)
+				v.Fees = []tollgate.Fee{cameoFee(c1, 2000), cameoFee(c2, 1500)}
+				v, err := l.CreateVideo(e.ctx, ledger.HoldParams{AccountID: payer, Product: tollgate.ProductVideo, Credits: cr(3), TTL: time.Hour}, v)
+				if err != nil {
+					t.Errorf("create: %v", err)
+					return
+				}
+				v.Status = tollgate.VideoCompleted
+				if i%4 == 3 {
+					v.Status = tollgate.VideoFailed
+					_, err = ls[(p+i+1)%len(ls)].SettleVideo(e.ctx, v, nil)
+				} else {
+					_, err = ls[(p+i+1)%len(ls)].SettleVideo(e.ctx, v, ptr(cr(3)))
+				}
+				if err != nil {
+					t.Errorf("settle: %v", err)
+					return
+				}
+				if v.Status == tollgate.VideoCompleted {
+					mu.Lock()
+					delivered++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Payouts of o1 race the royalties that feed it: each takes what is
+	// there or is refused, never more.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 20 {
+			po, err := ls[i%len(ls)].Payout(e.ctx, ledger.PayoutParams{AccountID: "o1", Credits: tollgate.Credits(500_000), Rate: rate})
+			switch {
+			case err == nil:
+				mu.Lock()
+				paidOut += po.Credits
+				mu.Unlock()
+			case tollgate.ErrorCode(err) != tollgate.CodeInvalidField:
+				t.Errorf("payout: %v", err)
+			}
+		}
+	}()
+	wg.Wait()
+	net1, _ := tollgate.MulDivFloor(1_000_001, 8000, 10000) // 800000
+	net2, _ := tollgate.MulDivFloor(333_333, 8500, 10000)   // 283333
+	if b := e.balance("o1"); b.Available != tollgate.Credits(int64(delivered)*net1)-paidOut {
+		t.Errorf("o1: %s available, want %d fees of %d less %s paid out", b.Available, delivered, net1, paidOut)
+	}
+	if b := e.balance("o2"); b.Available != tollgate.Credits(int64(delivered)*net2) {
+		t.Errorf("o2: %s available, want %d fees of %d", b.Available, delivered, net2)
+	}
+	var spent tollgate.Credits
+	for p := range 4 {
+		spent += cr(100) - e.balance(fmt.Sprintf("p%d", p)).Available
+	}
+	if spent != cr(3)*tollgate.Credits(delivered) {
+		t.Errorf("payers spent %s, want %d deliveries of 3", spent, delivered)
+	}
 }

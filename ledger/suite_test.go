@@ -143,6 +143,7 @@ func TestLedger(t *testing.T) {
 		{"VideoFees", testVideoFees, false},
 		{"Payouts", testPayouts, false},
 		{"RoyaltyProperty", testRoyaltyProperty, false},
+		{"RoyaltyRaceManyLedgers", testRoyaltyRaceManyLedgers, true},
 		{"VerifyVideos", testVerifyVideos, false},
 		{"VideoSettleRaceManyLedgers", testVideoSettleRaceManyLedgers, true},
 	}
