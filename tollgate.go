@@ -407,13 +407,39 @@ type Quote struct {
 // payment, paying for Products (empty: every product). An inactive pack is
 // no longer sold; orders already made keep their terms.
 type Pack struct {
-	ID           string
-	Credits      Credits
-	Price        Money
+	ID      string
+	Credits Credits
+	Price   Money // in its default currency
+	// Prices are its prices in other currencies, each set by the operator
+	// (never converted), in minor units as Stripe counts them.
+	Prices       []Money
 	ValidForDays int
 	Products     []Product
 	Active       bool
 	CreatedAt    time.Time
+}
+
+// PriceIn is the pack's price in currency ("" or its default currency:
+// Price), and whether it is sold in it.
+func (p Pack) PriceIn(currency string) (Money, bool) {
+	if currency == "" || currency == p.Price.Currency {
+		return p.Price, true
+	}
+	for _, m := range p.Prices {
+		if m.Currency == currency {
+			return m, true
+		}
+	}
+	return Money{}, false
+}
+
+// Currencies lists the currencies the pack is sold in, its default first.
+func (p Pack) Currencies() []string {
+	out := []string{p.Price.Currency}
+	for _, m := range p.Prices {
+		out = append(out, m.Currency)
+	}
+	return out
 }
 
 // Pays reports whether the pack's credits pay for product p.

@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -133,6 +133,7 @@ func (s *Server) absolute(r *http.Request, u string) string {
 type checkoutRequest struct {
 	AccountID string `json:"account_id" doc:"Required with an admin key; with an account key, absent or the key's own account."`
 	PackID    string `json:"pack_id" required:"true"`
+	Currency  string `json:"currency" doc:"One the pack is sold in (GET /v1/packs lists its prices); default its first."`
 }
 
 func (s *Server) createCheckout(r *http.Request, c *call, in *struct{ Body checkoutRequest }) (checkoutView, error) {
@@ -148,7 +149,7 @@ func (s *Server) createCheckout(r *http.Request, c *call, in *struct{ Body check
 		st := v.(payment.Started)
 		return checkoutView{"checkout", viewOrder(st.Order), s.absolute(r, st.URL)}
 	}
-	o, u, err := s.Payments.Checkout(r.Context(), acct, req.PackID, c.idempotency(r, view))
+	o, u, err := s.Payments.CheckoutIn(r.Context(), acct, req.PackID, req.Currency, c.idempotency(r, view))
 	if err != nil {
 		return checkoutView{}, err
 	}
@@ -301,6 +302,7 @@ type createPackRequest struct {
 	ValidForDays int                `json:"valid_for_days" minimum:"1" maximum:"3650" required:"true"`
 	Products     []tollgate.Product `json:"products" doc:"Empty or absent: every product."`
 	Active       *bool              `json:"active" default:"true"`
+	Prices       []tollgate.Money   `json:"prices" doc:"Its price in other currencies, each set here (never converted), in minor units as Stripe counts them: {\"amount\": 380, \"currency\": \"eur\"}, {\"amount\": 6500000, \"currency\": \"idr\"} (Rp 65,000)."`
 }
 
 func (s *Server) createPack(r *http.Request, c *call, in *struct{ Body createPackRequest }) (packView, error) {
@@ -313,7 +315,7 @@ func (s *Server) createPack(r *http.Request, c *call, in *struct{ Body createPac
 	if req.Price == nil {
 		return packView{}, tollgate.FieldError("price", `is required, e.g. {"amount": 400, "currency": "usd"}`)
 	}
-	p.Price = *req.Price
+	p.Price, p.Prices = *req.Price, req.Prices
 	if err := pricing.CheckPack(p); err != nil {
 		return packView{}, err
 	}
@@ -358,9 +360,7 @@ valid {{.Order.ValidForDays}} days after payment.</p>
 {{else}}<form method="post"><button type="submit">Confirm (no charge)</button></form>{{end}}
 </body></html>`))
 
-func formatMoney(m tollgate.Money) string {
-	return fmt.Sprintf("%d.%02d %s", m.Amount/100, m.Amount%100, strings.ToUpper(m.Currency))
-}
+func formatMoney(m tollgate.Money) string { return m.Format() }
 
 // devCheckout serves the dev provider's page: GET shows the order, POST
 // completes it. Both say that no money moves.
@@ -433,7 +433,7 @@ valid {{.Pack.ValidForDays}} days after payment.</p>
 // a POST, makes the order (or takes up the account's open order for the
 // pack) and sends the buyer to the provider's checkout.
 func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
-	acct, packID, err := s.Payments.CheckOfferLink(r.URL.Query(), s.l.Clock().Now())
+	acct, packID, currency, err := s.Payments.CheckOfferLink(r.URL.Query(), s.l.Clock().Now())
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -445,15 +445,15 @@ func (s *Server) startCheckout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, p := range packs {
-			if p.ID == packID && p.Active {
-				s.render(w, r, offerPage, map[string]any{"Account": acct, "Pack": p, "Price": formatMoney(p.Price)})
+			if price, ok := p.PriceIn(currency); ok && p.ID == packID && p.Active {
+				s.render(w, r, offerPage, map[string]any{"Account": acct, "Pack": p, "Price": formatMoney(price)})
 				return
 			}
 		}
 		s.problem(w, r, tollgate.Errorf(tollgate.CodeNotFound, "pack %q is not sold any more; see GET /v1/packs", packID))
 		return
 	}
-	_, u, err := s.Payments.CheckoutOpen(r.Context(), acct, packID)
+	_, u, err := s.Payments.CheckoutOpen(r.Context(), acct, packID, currency)
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -474,10 +474,21 @@ func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
 		return out
 	}
 	now := s.l.Clock().Now()
+	want := offerCurrencies(r)
 	for _, p := range packs {
 		if p.Active && p.Pays(in.Product) {
-			out = append(out, Offer{PackID: p.ID, Credits: p.Credits, Price: p.Price, ValidForDays: p.ValidForDays,
-				CheckoutURL: s.Payments.OfferLink(s.baseURL(r), in.AccountID, p.ID, now)})
+			price, cur := p.Price, ""
+			for _, c := range want {
+				if m, ok := p.PriceIn(c); ok {
+					price, cur = m, c
+					break
+				}
+			}
+			if cur == p.Price.Currency {
+				cur = ""
+			}
+			out = append(out, Offer{PackID: p.ID, Credits: p.Credits, Price: price, ValidForDays: p.ValidForDays,
+				CheckoutURL: s.Payments.OfferLink(s.baseURL(r), in.AccountID, p.ID, cur, now)})
 		}
 	}
 	return out
@@ -581,3 +592,34 @@ func (s *Server) checkoutPages() {
 				"content": map[string]any{"application/json": map[string]any{"schema": received}}}),
 		}}, s.stripeWebhook)
 }
+
+// offerCurrencies are the currencies a 402's offers are shown in, most
+// wanted first: content negotiation by Accept-Language, on any operation
+// that may answer insufficient_credits.
+func offerCurrencies(r *http.Request) []string {
+	return localCurrencies(r.Header.Get("Accept-Language"))
+}
+
+// localCurrencies are the currencies an Accept-Language header suggests,
+// most wanted first: a region's own (fr-FR: eur, id-ID: idr, en-US: usd),
+// else the language's (fr: eur, id: idr, ja: jpy, en: usd).
+func localCurrencies(h string) []string {
+	var out []string
+	for _, part := range strings.Split(h, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		lang, region, _ := strings.Cut(strings.ToLower(tag), "-")
+		for _, c := range []string{regionCurrency[region], languageCurrency[lang]} {
+			if c != "" && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+var (
+	regionCurrency = map[string]string{"us": "usd", "fr": "eur", "de": "eur", "es": "eur", "it": "eur", "nl": "eur", "be": "eur", "at": "eur",
+		"ie": "eur", "pt": "eur", "fi": "eur", "id": "idr", "gb": "gbp", "jp": "jpy", "ca": "cad", "au": "aud"}
+	languageCurrency = map[string]string{"fr": "eur", "de": "eur", "es": "eur", "it": "eur", "nl": "eur", "pt": "eur", "fi": "eur",
+		"id": "idr", "ja": "jpy", "en": "usd"}
+)

@@ -315,3 +315,82 @@ func TestLinksBase(t *testing.T) {
 		}
 	})
 }
+
+// TestPricesInCurrencies: a pack priced in several currencies is offered
+// in the buyer's (from Accept-Language), its link and a checkout make the
+// order in that currency, and the minor units are Stripe's (IDR in
+// hundredths).
+func TestPricesInCurrencies(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.call(t, request{Method: "POST", Path: "/v1/packs", Key: adminKey, Body: `{"id":"pack_world","credits":"10","price":{"amount":400,"currency":"usd"},
+			"valid_for_days":365,"prices":[{"amount":380,"currency":"eur"},{"amount":6500000,"currency":"idr"}]}`}, http.StatusCreated, nil)
+		var packs listView[packView]
+		e.call(t, request{Method: "GET", Path: "/v1/packs", Key: adminKey}, 200, &packs)
+		var world packView
+		for _, p := range packs.Data {
+			if p.ID == "pack_world" {
+				world = p
+			}
+		}
+		if len(world.Prices) != 2 || world.Prices[1] != (tollgate.Money{Amount: 6_500_000, Currency: "idr"}) {
+			t.Fatalf("pack %+v", world)
+		}
+		e.createAccount(t, "marie", "free", "Europe/Paris")
+		key := e.createKey(t, "marie")
+		offerFor := func(lang string) Offer {
+			t.Helper()
+			r := e.do(t, request{Method: "POST", Path: "/v1/usage", Key: key, Body: `{"product":"assistant","credits":"2"}`,
+				Header: map[string]string{"Accept-Language": lang}})
+			p := problemOf(t, r, http.StatusPaymentRequired, tollgate.CodeInsufficientCredits)
+			for _, o := range *p.Offers {
+				if o.PackID == "pack_world" {
+					return o
+				}
+			}
+			t.Fatalf("no offer of pack_world in %+v", *p.Offers)
+			return Offer{}
+		}
+		for lang, want := range map[string]tollgate.Money{
+			"fr-FR,fr;q=0.9,en;q=0.5": {Amount: 380, Currency: "eur"},
+			"id":                      {Amount: 6_500_000, Currency: "idr"},
+			"en-US":                   {Amount: 400, Currency: "usd"},
+			"ja-JP":                   {Amount: 400, Currency: "usd"}, // not sold in yen: the default
+			"":                        {Amount: 400, Currency: "usd"},
+		} {
+			if got := offerFor(lang).Price; got != want {
+				t.Errorf("Accept-Language %q: offered %+v, want %+v", lang, got, want)
+			}
+		}
+		// The French offer's link shows and sells in euros.
+		link := offerFor("fr-FR").CheckoutURL
+		if status, body := e.page(t, "GET", link); status != 200 || !strings.Contains(body, "3.80 EUR") {
+			t.Fatalf("offer page: %d %s", status, body)
+		}
+		if status, loc := e.page(t, "POST", link); status != http.StatusSeeOther {
+			t.Fatalf("offer button: %d %s", status, loc)
+		}
+		var orders listView[orderView]
+		e.call(t, request{Method: "GET", Path: "/v1/orders", Key: key}, 200, &orders)
+		if len(orders.Data) != 1 || orders.Data[0].Price != (tollgate.Money{Amount: 380, Currency: "eur"}) {
+			t.Fatalf("orders %+v, want one in euros", orders.Data)
+		}
+		// A checkout names its currency; one the pack is not sold in is a 422.
+		var co checkoutView
+		e.call(t, request{Method: "POST", Path: "/v1/checkout", Key: key, Body: `{"pack_id":"pack_world","currency":"idr"}`}, http.StatusCreated, &co)
+		if co.Order.Price != (tollgate.Money{Amount: 6_500_000, Currency: "idr"}) {
+			t.Errorf("checkout in rupiah: %+v", co.Order.Price)
+		}
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/checkout", Key: key, Body: `{"pack_id":"pack_world","currency":"jpy"}`}), 422, tollgate.CodeInvalidField)
+		// Bad prices: a 422 naming prices, nothing changed.
+		for _, body := range []string{
+			`{"id":"pack_bad","credits":"1","price":{"amount":100,"currency":"usd"},"valid_for_days":1,"prices":[{"amount":100,"currency":"usd"}]}`,
+			`{"id":"pack_bad","credits":"1","price":{"amount":100,"currency":"usd"},"valid_for_days":1,"prices":[{"amount":0,"currency":"eur"}]}`,
+			`{"id":"pack_bad","credits":"1","price":{"amount":100,"currency":"usd"},"valid_for_days":1,"prices":[{"amount":5,"currency":"EUR"}]}`,
+		} {
+			if p := problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/packs", Key: adminKey, Body: body}), 422, tollgate.CodeInvalidField); p.Field != "prices" {
+				t.Errorf("%s: field %q, want prices", body, p.Field)
+			}
+		}
+	})
+}

@@ -215,6 +215,9 @@ func TestHandlersReadOnlyTheirInput(t *testing.T) {
 		// The OpenAI-compatible surface reads its bodies (by media type) and
 		// answers its errors (by Idempotency-Key) as readBody does.
 		"readOpenAIBody": true, "decodeOpenAI": true, "adjustOpenAI": true, "canonicalForm": true,
+		// A 402's offers are priced in the currency Accept-Language asks
+		// for, on whichever operation answers it (content negotiation).
+		"offerCurrencies": true,
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {

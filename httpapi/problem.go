@@ -94,7 +94,7 @@ type Problem struct {
 	Required               *tollgate.Credits `json:"required,omitempty" doc:"insufficient_credits only: what the request needs."`
 	Available              *tollgate.Credits `json:"available,omitempty" doc:"insufficient_credits only: what the account can spend on the product now."`
 	DailyAllowanceResetsAt *time.Time        `json:"daily_allowance_resets_at,omitempty" doc:"insufficient_credits only: when today's allowance for the product resets; absent when the plan gives none for it."`
-	Offers                 *[]Offer          `json:"offers,omitempty" doc:"insufficient_credits only: packs the account could buy; empty until the operator defines some."`
+	Offers                 *[]Offer          `json:"offers,omitempty" doc:"insufficient_credits only: packs the account could buy, each priced in the currency the request's Accept-Language suggests where the pack is sold in it (fr-FR: eur, id: idr), else its default; empty until the operator defines some."`
 	// PurchasesUnavailable, in a 402 from a server that sells nothing,
 	// says so: the offers are empty because buying is not available.
 	PurchasesUnavailable string `json:"purchases_unavailable,omitempty" doc:"insufficient_credits only, from a server that sells no credits (no payment provider and not in demo mode): why offers is empty."`

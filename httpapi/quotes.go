@@ -316,6 +316,7 @@ type packView struct {
 	ValidForDays int                `json:"valid_for_days"`
 	Products     []tollgate.Product `json:"products"`
 	Active       bool               `json:"active" doc:"Inactive packs are no longer sold."`
+	Prices       []tollgate.Money   `json:"prices" doc:"Its price in other currencies than price's."`
 }
 
 func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
@@ -360,7 +361,11 @@ func (s *Server) getPrices(r *http.Request, in *struct{}) (priceTableView, error
 }
 
 func viewPack(p tollgate.Pack) packView {
-	return packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, productList(p.Products), p.Active}
+	prices := p.Prices
+	if prices == nil {
+		prices = []tollgate.Money{}
+	}
+	return packView{p.ID, "pack", p.Credits, p.Price, p.ValidForDays, productList(p.Products), p.Active, prices}
 }
 
 func packViews(packs []tollgate.Pack, activeOnly bool) []packView {

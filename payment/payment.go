@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,11 +162,18 @@ func (s *Service) PutPack(ctx context.Context, p tollgate.Pack, k *ledger.Idempo
 	return res.(tollgate.Pack), nil
 }
 
-// Checkout makes an order for one pack and starts its payment. It fails
-// with not_found for an unknown account or pack, invalid_field for an
-// inactive pack, unavailable when the provider cannot be reached, and
-// ErrPurchasesUnavailable without a provider.
+// Checkout is CheckoutIn at the pack's default currency.
 func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *ledger.Idempotency) (tollgate.Order, string, error) {
+	return s.CheckoutIn(ctx, accountID, packID, "", k)
+}
+
+// CheckoutIn makes an order for one pack at its price in currency ("" for
+// its default) and starts its payment; the order records the currency
+// paid. It fails with not_found for an unknown account or pack,
+// invalid_field for an inactive pack or a currency it is not sold in,
+// unavailable when the provider cannot be reached, and
+// ErrPurchasesUnavailable without a provider.
+func (s *Service) CheckoutIn(ctx context.Context, accountID, packID, currency string, k *ledger.Idempotency) (tollgate.Order, string, error) {
 	if s.Provider == nil {
 		return tollgate.Order{}, "", ErrPurchasesUnavailable
 	}
@@ -192,7 +200,11 @@ func (s *Service) Checkout(ctx context.Context, accountID, packID string, k *led
 	if !pack.Active {
 		return tollgate.Order{}, "", tollgate.FieldError("pack_id", "pack %s is no longer sold; see GET /v1/packs", packID)
 	}
-	o := tollgate.Order{ID: tollgate.NewID("order"), AccountID: acct.ID, PackID: pack.ID, Credits: pack.Credits, Price: pack.Price,
+	price, ok := pack.PriceIn(currency)
+	if !ok {
+		return tollgate.Order{}, "", tollgate.FieldError("currency", "pack %s is sold in %s, not %q", pack.ID, strings.Join(pack.Currencies(), ", "), currency)
+	}
+	o := tollgate.Order{ID: tollgate.NewID("order"), AccountID: acct.ID, PackID: pack.ID, Credits: pack.Credits, Price: price,
 		ValidForDays: pack.ValidForDays, Products: pack.Products, Status: tollgate.OrderPending, Provider: s.Provider.Name(),
 		CreatedAt: s.Clock.Now()}
 	if k != nil {
@@ -235,7 +247,7 @@ const OpenOrderFor = 23 * time.Hour
 // account for that pack made within OpenOrderFor and still pending is taken
 // up (its checkout again), so following links many times makes one order.
 // Otherwise it is Checkout without an Idempotency-Key.
-func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (tollgate.Order, string, error) {
+func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID, currency string) (tollgate.Order, string, error) {
 	if s.Provider == nil {
 		return tollgate.Order{}, "", ErrPurchasesUnavailable
 	}
@@ -251,7 +263,8 @@ func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (t
 	now := s.Clock.Now()
 	for i := len(orders) - 1; i >= 0; i-- {
 		o := orders[i]
-		if o.PackID == packID && o.Status == tollgate.OrderPending && o.Provider == s.Provider.Name() && now.Sub(o.CreatedAt) < OpenOrderFor {
+		if o.PackID == packID && o.Status == tollgate.OrderPending && o.Provider == s.Provider.Name() && now.Sub(o.CreatedAt) < OpenOrderFor &&
+			(currency == "" || o.Price.Currency == currency) {
 			u, _, err := s.Provider.Checkout(ctx, o, s.ReturnOf(o.ID))
 			if err != nil {
 				return tollgate.Order{}, "", tollgate.Errorf(tollgate.CodeUnavailable, "the payment provider could not start a checkout (%v); nothing was charged, retry shortly", err)
@@ -259,7 +272,7 @@ func (s *Service) CheckoutOpen(ctx context.Context, accountID, packID string) (t
 			return o, u, nil
 		}
 	}
-	return s.Checkout(ctx, accountID, packID, nil)
+	return s.CheckoutIn(ctx, accountID, packID, currency, nil)
 }
 
 // orderIDFor is the id of the order a checkout with Idempotency-Key k makes.
@@ -431,26 +444,36 @@ func (s *Service) Orders(ctx context.Context, accountID string, status tollgate.
 }
 
 // OfferLink returns a signed link that starts a checkout of pack for the
-// account when opened, valid for a day: the checkout_url of a 402's offers.
-func (s *Service) OfferLink(baseURL, accountID, packID string, now time.Time) string {
+// account when opened, in currency ("" for the pack's default), valid for
+// a day: the checkout_url of a 402's offers.
+func (s *Service) OfferLink(baseURL, accountID, packID, currency string, now time.Time) string {
 	exp := strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10)
-	v := url.Values{"account": {accountID}, "pack": {packID}, "exp": {exp}, "sig": {s.sign(accountID, packID, exp)}}
+	v := url.Values{"account": {accountID}, "pack": {packID}, "exp": {exp}}
+	if currency == "" {
+		v.Set("sig", s.sign(accountID, packID, exp))
+	} else {
+		v.Set("currency", currency)
+		v.Set("sig", s.sign(accountID, packID, exp, currency))
+	}
 	return baseURL + "/checkout/start?" + v.Encode()
 }
 
-// CheckOfferLink verifies a link made by OfferLink and returns its account
-// and pack.
-func (s *Service) CheckOfferLink(q url.Values, now time.Time) (accountID, packID string, err error) {
-	accountID, packID, exp := q.Get("account"), q.Get("pack"), q.Get("exp")
+// CheckOfferLink verifies a link made by OfferLink and returns its
+// account, pack and currency.
+func (s *Service) CheckOfferLink(q url.Values, now time.Time) (accountID, packID, currency string, err error) {
+	accountID, packID, exp, currency := q.Get("account"), q.Get("pack"), q.Get("exp"), q.Get("currency")
 	want := s.sign(accountID, packID, exp)
+	if currency != "" {
+		want = s.sign(accountID, packID, exp, currency)
+	}
 	if want == "" || !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
-		return "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link is not valid; ask for a new one")
+		return "", "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link is not valid; ask for a new one")
 	}
 	t, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || now.Unix() > t {
-		return "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link has expired; ask for a new one")
+		return "", "", "", tollgate.Errorf(tollgate.CodeNotFound, "this checkout link has expired; ask for a new one")
 	}
-	return accountID, packID, nil
+	return accountID, packID, currency, nil
 }
 
 func (s *Service) sign(parts ...string) string {

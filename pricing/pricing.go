@@ -128,8 +128,8 @@ func CheckPack(p tollgate.Pack) error {
 		return tollgate.FieldError("id", "must be 1 to 64 lowercase letters, digits, '_' or '-'")
 	case p.Credits <= 0 || p.Credits > tollgate.MaxCredits:
 		return tollgate.FieldError("credits", "must be more than zero and at most %s", tollgate.MaxCredits)
-	case p.Price.Amount <= 0 || p.Price.Amount > 100_000_000:
-		return tollgate.FieldError("price", "amount must be from 1 to 100000000 minor units")
+	case p.Price.Amount <= 0 || p.Price.Amount > MaxPackAmount:
+		return tollgate.FieldError("price", "amount must be from 1 to %d minor units", MaxPackAmount)
 	case !currency.MatchString(p.Price.Currency):
 		return tollgate.FieldError("price", "currency must be a lowercase ISO 4217 code such as usd")
 	case p.ValidForDays < 1 || p.ValidForDays > 3650:
@@ -140,8 +140,28 @@ func CheckPack(p tollgate.Pack) error {
 			return tollgate.FieldError("products", "unknown product %q; known: video, assistant, stitch", pr)
 		}
 	}
+	seen := map[string]bool{p.Price.Currency: true}
+	for _, m := range p.Prices {
+		switch {
+		case !currency.MatchString(m.Currency):
+			return tollgate.FieldError("prices", "currency %q is not a lowercase ISO 4217 code such as eur", m.Currency)
+		case seen[m.Currency]:
+			return tollgate.FieldError("prices", "%s is priced twice", m.Currency)
+		case m.Amount <= 0 || m.Amount > MaxPackAmount:
+			return tollgate.FieldError("prices", "the %s amount must be from 1 to %d minor units", m.Currency, MaxPackAmount)
+		}
+		seen[m.Currency] = true
+	}
+	if len(p.Prices) > 20 {
+		return tollgate.FieldError("prices", "a pack is priced in at most 21 currencies")
+	}
 	return nil
 }
+
+// MaxPackAmount bounds a pack's price in minor units: large enough for
+// currencies counted in hundredths of a small unit (Rp 100,000,000 is
+// 10000000000).
+const MaxPackAmount = 100_000_000_000
 
 var (
 	packID   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

@@ -225,3 +225,30 @@ func DecodePayout(doc string) (tollgate.Payout, error) {
 	}
 	return p, nil
 }
+
+// JoinPrices encodes a pack's prices in other currencies as stored:
+// "eur:380,idr:6500000".
+func JoinPrices(ms []tollgate.Money) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		parts = append(parts, m.Currency+":"+strconv.FormatInt(m.Amount, 10))
+	}
+	return strings.Join(parts, ",")
+}
+
+// SplitPrices decodes JoinPrices.
+func SplitPrices(s string) ([]tollgate.Money, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []tollgate.Money
+	for _, part := range strings.Split(s, ",") {
+		cur, amount, ok := strings.Cut(part, ":")
+		n, err := strconv.ParseInt(amount, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("decode pack prices %q", s)
+		}
+		out = append(out, tollgate.Money{Amount: n, Currency: cur})
+	}
+	return out, nil
+}

@@ -17,10 +17,12 @@ func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Gr
 }
 
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
-	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 		ON CONFLICT (id) DO UPDATE SET credits = EXCLUDED.credits, price_amount = EXCLUDED.price_amount,
-		currency = EXCLUDED.currency, valid_for_days = EXCLUDED.valid_for_days, products = EXCLUDED.products, active = EXCLUDED.active`,
-		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, p.CreatedAt)
+		currency = EXCLUDED.currency, valid_for_days = EXCLUDED.valid_for_days, products = EXCLUDED.products, active = EXCLUDED.active,
+		prices = EXCLUDED.prices`,
+		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, p.CreatedAt,
+		store.JoinPrices(p.Prices))
 	if err != nil {
 		return fmt.Errorf("put pack: %w", err)
 	}
@@ -30,9 +32,12 @@ func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
 func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 	ps, err := query(ctx, t, func(r row) (tollgate.Pack, error) {
 		var p tollgate.Pack
-		var products string
-		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &p.CreatedAt)
+		var products, prices string
+		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &p.CreatedAt, &prices)
 		p.Products, p.CreatedAt = store.SplitProducts(products), p.CreatedAt.UTC()
+		if err == nil {
+			p.Prices, err = store.SplitPrices(prices)
+		}
 		return p, err
 	}, sqlq.PackList.PG)
 	if err != nil {

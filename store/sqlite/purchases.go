@@ -16,10 +16,12 @@ func (t *tx) GrantByRef(ctx context.Context, accountID, ref string) (tollgate.Gr
 }
 
 func (t *tx) PackPut(ctx context.Context, p tollgate.Pack) error {
-	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES (?,?,?,?,?,?,?,?)
+	_, err := t.exec(ctx, `INSERT INTO packs (`+sqlq.PackCols+`) VALUES (?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET credits = excluded.credits, price_amount = excluded.price_amount,
-		currency = excluded.currency, valid_for_days = excluded.valid_for_days, products = excluded.products, active = excluded.active`,
-		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, micros(p.CreatedAt))
+		currency = excluded.currency, valid_for_days = excluded.valid_for_days, products = excluded.products, active = excluded.active,
+		prices = excluded.prices`,
+		p.ID, int64(p.Credits), p.Price.Amount, p.Price.Currency, p.ValidForDays, store.JoinProducts(p.Products), p.Active, micros(p.CreatedAt),
+		store.JoinPrices(p.Prices))
 	if err != nil {
 		return fmt.Errorf("put pack: %w", err)
 	}
@@ -35,8 +37,12 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 		var p tollgate.Pack
 		var products string
 		var created int64
-		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &created)
+		var prices string
+		err := r.Scan(&p.ID, &p.Credits, &p.Price.Amount, &p.Price.Currency, &p.ValidForDays, &products, &p.Active, &created, &prices)
 		p.Products, p.CreatedAt = store.SplitProducts(products), fromMicros(created)
+		if err == nil {
+			p.Prices, err = store.SplitPrices(prices)
+		}
 		return p, err
 	})
 }

@@ -49,7 +49,7 @@ var recordTests = []struct {
 func testPacks(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	b := tollgate.Pack{ID: "pk_b", Credits: tollgate.WholeCredits(100), Price: tollgate.Money{Amount: 900, Currency: "usd"},
-		ValidForDays: 30, Active: true, CreatedAt: T0}
+		Prices: []tollgate.Money{{Amount: 850, Currency: "eur"}, {Amount: 14_500_000, Currency: "idr"}}, ValidForDays: 30, Active: true, CreatedAt: T0}
 	a := tollgate.Pack{ID: "pk_a", Credits: tollgate.WholeCredits(10) + 500_000, Price: tollgate.Money{Amount: 150, Currency: "eur"},
 		ValidForDays: 365, Products: []tollgate.Product{tollgate.ProductVideo, tollgate.ProductStitch}, CreatedAt: T0.Add(time.Microsecond)}
 	write(t, s, func(tx store.Tx) error {
@@ -65,7 +65,7 @@ func testPacks(t *testing.T, s store.Store) {
 	// keeps CreatedAt: whether a put may change it is not the contract's.)
 	b2 := b
 	b2.Credits, b2.Price, b2.ValidForDays = tollgate.WholeCredits(120), tollgate.Money{Amount: 1000, Currency: "gbp"}, 7
-	b2.Products, b2.Active = []tollgate.Product{tollgate.ProductAssistant}, false
+	b2.Products, b2.Active, b2.Prices = []tollgate.Product{tollgate.ProductAssistant}, false, []tollgate.Money{{Amount: 1200, Currency: "usd"}}
 	write(t, s, func(tx store.Tx) error { return tx.PackPut(ctx, b2) })
 
 	read(t, s, func(tx store.Tx) error {

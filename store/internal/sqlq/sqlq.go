@@ -49,7 +49,7 @@ const (
 	KeyCols          = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
 	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen, held`
 	HoldCols         = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
-	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at`
+	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at, prices`
 	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
 	PriceRuleCols    = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
 	EndpointCols     = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until, account_id`

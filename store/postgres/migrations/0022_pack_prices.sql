@@ -1,0 +1,5 @@
+-- compat: expand
+-- A pack's price in other currencies than its default (price_amount,
+-- currency): "eur:380,idr:6500000", minor units as Stripe counts them;
+-- empty when it is sold in one currency.
+ALTER TABLE packs ADD COLUMN prices text NOT NULL DEFAULT '';
