@@ -50,6 +50,9 @@ type Account struct {
 	Timezone  string // IANA name, e.g. "Europe/Paris"
 	Status    AccountStatus
 	CreatedAt time.Time
+	// Currency is the currency the account buys in (a lowercase ISO 4217
+	// code), "" when it chose none: its requests' language decides.
+	Currency string
 	// LowBalance: when the credits the account can spend (today's allowance
 	// left out) fall below it, a credits.low event fires. Zero: never.
 	LowBalance Credits

@@ -475,6 +475,9 @@ func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
 	}
 	now := s.l.Clock().Now()
 	want := offerCurrencies(r)
+	if a, err := s.l.Account(r.Context(), in.AccountID); err == nil && a.Currency != "" {
+		want = append([]string{a.Currency}, want...) // the account's own choice first
+	}
 	for _, p := range packs {
 		if p.Active && p.Pays(in.Product) {
 			price, cur := p.Price, ""

@@ -362,6 +362,17 @@ func TestPricesInCurrencies(t *testing.T) {
 				t.Errorf("Accept-Language %q: offered %+v, want %+v", lang, got, want)
 			}
 		}
+		// The account's own currency comes before its requests' language.
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/marie", Key: adminKey, Body: `{"currency":"idr"}`}, 200, nil)
+		if got := offerFor("fr-FR").Price; got != (tollgate.Money{Amount: 6_500_000, Currency: "idr"}) {
+			t.Errorf("an account that buys in rupiah was offered %+v", got)
+		}
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/accounts/marie", Key: adminKey, Body: `{"currency":"rupiah"}`}), 422, tollgate.CodeInvalidField)
+		var acct accountView
+		e.call(t, request{Method: "POST", Path: "/v1/accounts/marie", Key: adminKey, Body: `{"currency":""}`}, 200, &acct)
+		if acct.Currency != "" {
+			t.Errorf("currency cleared: %q", acct.Currency)
+		}
 		// The French offer's link shows and sells in euros.
 		link := offerFor("fr-FR").CheckoutURL
 		if status, body := e.page(t, "GET", link); status != 200 || !strings.Contains(body, "3.80 EUR") {

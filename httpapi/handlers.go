@@ -19,6 +19,7 @@ type createAccountRequest struct {
 	Plan       string `json:"plan" doc:"An existing plan, e.g. free or pro." default:"\"free\""`
 	Timezone   string `json:"timezone" doc:"An IANA time zone such as Europe/Paris; daily allowances reset at its midnight." default:"\"UTC\""`
 	LowBalance amount `json:"low_balance_threshold"`
+	Currency   string `json:"currency" doc:"The currency it buys in (offers and checkouts), a lowercase ISO 4217 code; empty: its requests' Accept-Language decides."`
 }
 
 func (s *Server) createAccount(r *http.Request, c *call, in *struct{ Body createAccountRequest }) (accountView, error) {
@@ -28,7 +29,7 @@ func (s *Server) createAccount(r *http.Request, c *call, in *struct{ Body create
 	}
 	view := func(v any) any { return viewAccount(v.(tollgate.Account)) }
 	a, err := s.l.CreateAccount(r.Context(), ledger.AccountParams{ID: req.ID, Name: req.Name, Plan: req.Plan, Timezone: req.Timezone,
-		LowBalance: req.LowBalance.v, Idempotency: c.idempotency(r, view)})
+		LowBalance: req.LowBalance.v, Currency: req.Currency, Idempotency: c.idempotency(r, view)})
 	if err != nil {
 		return accountView{}, err
 	}
@@ -41,6 +42,7 @@ type updateAccountRequest struct {
 	Timezone   *string `json:"timezone"`
 	Status     *string `json:"status" doc:"A suspended account may not hold or spend credits; its holds still settle." enum:"active,suspended"`
 	LowBalance amount  `json:"low_balance_threshold"`
+	Currency   *string `json:"currency" doc:"The currency it buys in; empty clears it."`
 }
 
 func (s *Server) updateAccount(r *http.Request, c *call, in *struct {
@@ -48,7 +50,7 @@ func (s *Server) updateAccount(r *http.Request, c *call, in *struct {
 	Body updateAccountRequest
 }) (accountView, error) {
 	req := in.Body
-	ch := ledger.AccountChanges{Name: req.Name, Plan: req.Plan, Timezone: req.Timezone}
+	ch := ledger.AccountChanges{Name: req.Name, Plan: req.Plan, Timezone: req.Timezone, Currency: req.Currency}
 	if req.Status != nil {
 		st := tollgate.AccountStatus(*req.Status)
 		ch.Status = &st

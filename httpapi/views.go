@@ -17,11 +17,12 @@ type accountView struct {
 	Timezone   string           `json:"timezone"`
 	Status     string           `json:"status" enum:"active,suspended"`
 	LowBalance tollgate.Credits `json:"low_balance_threshold" doc:"credits.low fires when spendable credits (today's allowance left out) fall below it; 0: never."`
+	Currency   string           `json:"currency" doc:"The currency it buys in; empty: its requests' Accept-Language decides."`
 	CreatedAt  time.Time        `json:"created_at"`
 }
 
 func viewAccount(a tollgate.Account) accountView {
-	return accountView{a.ID, "account", a.Name, a.Plan, a.Timezone, string(a.Status), a.LowBalance, a.CreatedAt}
+	return accountView{a.ID, "account", a.Name, a.Plan, a.Timezone, string(a.Status), a.LowBalance, a.Currency, a.CreatedAt}
 }
 
 type grantView struct {

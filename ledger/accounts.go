@@ -18,11 +18,14 @@ import (
 
 // AccountParams are the arguments of CreateAccount.
 type AccountParams struct {
-	ID          string // optional; generated when empty
-	Name        string
-	Plan        string // default "free"
-	Timezone    string // IANA; default "UTC"
-	LowBalance  tollgate.Credits
+	ID         string // optional; generated when empty
+	Name       string
+	Plan       string // default "free"
+	Timezone   string // IANA; default "UTC"
+	LowBalance tollgate.Credits
+	// Currency is the currency the account buys in; "" lets its requests'
+	// language decide.
+	Currency    string
 	Idempotency *Idempotency
 }
 
@@ -54,7 +57,11 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (tollgate.A
 	if p.LowBalance < 0 || p.LowBalance > tollgate.MaxCredits {
 		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
 	}
-	a := tollgate.Account{ID: p.ID, Name: p.Name, Plan: p.Plan, Timezone: p.Timezone, Status: tollgate.AccountActive, CreatedAt: now, LowBalance: p.LowBalance}
+	if err := checkCurrency(p.Currency); err != nil {
+		return tollgate.Account{}, err
+	}
+	a := tollgate.Account{ID: p.ID, Name: p.Name, Plan: p.Plan, Timezone: p.Timezone, Status: tollgate.AccountActive, CreatedAt: now, LowBalance: p.LowBalance,
+		Currency: p.Currency}
 	if a.ID == "" {
 		a.ID = tollgate.NewID("acct")
 	}
@@ -88,7 +95,20 @@ type AccountChanges struct {
 	Timezone    *string
 	Status      *tollgate.AccountStatus
 	LowBalance  *tollgate.Credits
+	Currency    *string // "" clears it
 	Idempotency *Idempotency
+}
+
+// checkCurrency checks an account's currency: "" or a lowercase ISO 4217
+// code.
+func checkCurrency(c string) error {
+	if c == "" {
+		return nil
+	}
+	if len(c) != 3 || strings.Trim(c, "abcdefghijklmnopqrstuvwxyz") != "" {
+		return tollgate.FieldError("currency", "must be a lowercase ISO 4217 code such as eur, or empty")
+	}
+	return nil
 }
 
 // UpdateAccount changes an account: its name, plan (the new plan's
@@ -112,6 +132,11 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 	}
 	if c.LowBalance != nil && (*c.LowBalance < 0 || *c.LowBalance > tollgate.MaxCredits) {
 		return tollgate.Account{}, tollgate.FieldError("low_balance_threshold", "must be from 0 to %s", tollgate.MaxCredits)
+	}
+	if c.Currency != nil {
+		if err := checkCurrency(*c.Currency); err != nil {
+			return tollgate.Account{}, err
+		}
 	}
 	now := l.clock.Now()
 	res, err := l.writeIdempotent(ctx, c.Idempotency, func(tx store.Tx) (any, error) {
@@ -163,6 +188,9 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 		if c.LowBalance != nil {
 			a.LowBalance = *c.LowBalance
 		}
+		if c.Currency != nil {
+			a.Currency = *c.Currency
+		}
 		if err := tx.AccountUpdate(ctx, a); err != nil {
 			return nil, err
 		}
@@ -171,7 +199,7 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 			name     string
 			from, to any
 		}{{"name", was.Name, a.Name}, {"plan", was.Plan, a.Plan}, {"timezone", was.Timezone, a.Timezone},
-			{"status", was.Status, a.Status}, {"low_balance_threshold", was.LowBalance, a.LowBalance}} {
+			{"status", was.Status, a.Status}, {"low_balance_threshold", was.LowBalance, a.LowBalance}, {"currency", was.Currency, a.Currency}} {
 			if f.from != f.to {
 				changed[f.name] = map[string]any{"from": f.from, "to": f.to}
 			}

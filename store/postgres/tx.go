@@ -72,15 +72,15 @@ func collectRows[T any](rows pgx.Rows, scan func(row) (T, error)) ([]T, error) {
 func scanAccount(r row) (tollgate.Account, error) {
 	var a tollgate.Account
 	err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &a.CreatedAt, &a.LowBalance, &a.PendingHolds, &a.TimezoneFrom,
-		&a.PlanBefore, &a.PlanFrom)
+		&a.PlanBefore, &a.PlanFrom, &a.Currency)
 	a.CreatedAt, a.TimezoneFrom, a.PlanFrom = a.CreatedAt.UTC(), utc(a.TimezoneFrom), utc(a.PlanFrom)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), a.CreatedAt, int64(a.LowBalance), a.PendingHolds, a.TimezoneFrom,
-		a.PlanBefore, a.PlanFrom)
+		a.PlanBefore, a.PlanFrom, a.Currency)
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -89,7 +89,7 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 	ct, err := t.exec(ctx, sqlq.AccountUpdate.PG,
-		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), a.TimezoneFrom, a.PlanBefore, a.PlanFrom, a.ID)
+		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), a.TimezoneFrom, a.PlanBefore, a.PlanFrom, a.Currency, a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}

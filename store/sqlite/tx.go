@@ -88,15 +88,16 @@ func scanAccount(row interface{ Scan(...any) error }) (tollgate.Account, error) 
 	var a tollgate.Account
 	var created int64
 	var tzFrom, planFrom sql.NullInt64
-	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance, &a.PendingHolds, &tzFrom, &a.PlanBefore, &planFrom)
+	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.Timezone, &a.Status, &created, &a.LowBalance, &a.PendingHolds, &tzFrom, &a.PlanBefore, &planFrom,
+		&a.Currency)
 	a.CreatedAt, a.TimezoneFrom, a.PlanFrom = fromMicros(created), fromNullMicros(tzFrom), fromNullMicros(planFrom)
 	return a, mapErr(err)
 }
 
 func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+sqlq.AccountCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		a.ID, a.Name, a.Plan, a.Timezone, string(a.Status), micros(a.CreatedAt), int64(a.LowBalance), a.PendingHolds, nullMicros(a.TimezoneFrom),
-		a.PlanBefore, nullMicros(a.PlanFrom))
+		a.PlanBefore, nullMicros(a.PlanFrom), a.Currency)
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -105,7 +106,7 @@ func (t *tx) AccountInsert(ctx context.Context, a tollgate.Account) error {
 
 func (t *tx) AccountUpdate(ctx context.Context, a tollgate.Account) error {
 	r, err := t.exec(ctx, sqlq.AccountUpdate.Lite,
-		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), nullMicros(a.TimezoneFrom), a.PlanBefore, nullMicros(a.PlanFrom), a.ID)
+		a.Name, a.Plan, a.Timezone, string(a.Status), int64(a.LowBalance), nullMicros(a.TimezoneFrom), a.PlanBefore, nullMicros(a.PlanFrom), a.Currency, a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}

@@ -16,6 +16,7 @@ func testAccounts(t *testing.T, s store.Store) {
 	// Times keep microseconds, in UTC, whatever the zone they came in.
 	a := account("b")
 	a.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("X", 3600))
+	a.Currency = "idr"
 	write(t, s, func(tx store.Tx) error {
 		for _, acc := range []tollgate.Account{a, account("a"), account("B")} {
 			if err := tx.AccountInsert(ctx, acc); err != nil {

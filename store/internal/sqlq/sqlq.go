@@ -45,7 +45,7 @@ func Dollar(s string) string {
 
 // Column lists, in the order the stores scan them.
 const (
-	AccountCols      = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from`
+	AccountCols      = `id, name, plan, timezone, status, created_at, low_balance, pending_holds, timezone_from, plan_before, plan_from, currency`
 	KeyCols          = `id, account_id, name, prefix, hash, created_at, revoked_at, last_used_at, scopes, products, expires_at, limits`
 	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen, held`
 	HoldCols         = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
@@ -100,7 +100,7 @@ var (
 	IdempotencyPurge = q(`DELETE FROM idempotency WHERE created_at < ?`)
 	OrderInsert      = q(`INSERT INTO orders (` + OrderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)
 	AccountUpdate    = q(`UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ?, timezone_from = ?,
-		plan_before = ?, plan_from = ? WHERE id = ?`)
+		plan_before = ?, plan_from = ?, currency = ? WHERE id = ?`)
 	DeliveriesDue = q(`SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
 		CASE WHEN w.old_secret_until > ? THEN w.old_secret ELSE '' END, d.attempts, d.next_at
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
