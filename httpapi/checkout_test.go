@@ -373,6 +373,14 @@ func TestPricesInCurrencies(t *testing.T) {
 		if acct.Currency != "" {
 			t.Errorf("currency cleared: %q", acct.Currency)
 		}
+		// A quote's money equivalent is in the buyer's currency too: 10
+		// credits for 3.80 EUR, so 0.4 credits cost 0.152 EUR, rounded up.
+		var q quoteView
+		e.call(t, request{Method: "POST", Path: "/v1/quotes", Key: key, Body: `{"product":"video","model":"sora-2","seconds":4}`,
+			Header: map[string]string{"Accept-Language": "fr-FR"}}, http.StatusCreated, &q)
+		if q.Money == nil || q.Money.Currency != "eur" || q.Money.PackID != "pack_world" || q.Money.Amount != 16 {
+			t.Errorf("quote's money in French: %+v", q.Money)
+		}
 		// The French offer's link shows and sells in euros.
 		link := offerFor("fr-FR").CheckoutURL
 		if status, body := e.page(t, "GET", link); status != 200 || !strings.Contains(body, "3.80 EUR") {

@@ -124,14 +124,22 @@ func (rv *routeView) withoutCosts() *routeView {
 	return &out
 }
 
-func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteRequest }) (storedJSON[quoteView], error) {
+func (s *Server) createQuote(r *http.Request, c *call, in *struct {
+	Body           quoteRequest
+	AcceptLanguage string `header:"Accept-Language" doc:"The money equivalent is shown in the account's currency, else in the one this suggests (fr-FR: eur, id: idr), where a pack is sold in it."`
+}) (storedJSON[quoteView], error) {
 	req := in.Body
 	acct, err := c.bodyAccount(req.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.l.Account(r.Context(), acct); err != nil {
+	account, err := s.l.Account(r.Context(), acct)
+	if err != nil {
 		return nil, err
+	}
+	currencies := localCurrencies(in.AcceptLanguage)
+	if account.Currency != "" {
+		currencies = append([]string{account.Currency}, currencies...)
 	}
 	if req.Policy != "" && req.Product != tollgate.ProductVideo {
 		return nil, tollgate.FieldError("policy", "is for video quotes only")
@@ -202,8 +210,8 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct{ Body quoteReq
 	if err != nil {
 		return nil, err
 	}
-	if pack, ok := pricing.BestPack(packs, price.Product); ok {
-		v.Money = &moneyView{Money: pricing.MoneyFor(pack, total), PackID: pack.ID}
+	if pack, packPrice, ok := pricing.BestPackIn(packs, price.Product, currencies); ok {
+		v.Money = &moneyView{Money: pricing.MoneyAt(pack, packPrice, total), PackID: pack.ID}
 	}
 	v.Payment = paymentView{Covered: plan.Covered, From: []paymentLineView{}, Shortfall: plan.Shortfall, AvailableAfter: plan.AvailableAfter}
 	for _, l := range plan.Lines {

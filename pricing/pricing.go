@@ -92,6 +92,39 @@ func MoneyFor(p tollgate.Pack, credits tollgate.Credits) tollgate.Money {
 	return tollgate.Money{Amount: amt, Currency: p.Price.Currency}
 }
 
+// BestPackIn returns, among the active packs that pay for product and are
+// sold in one of currencies (most wanted first), the one with the lowest
+// price per credit in the first currency any is sold in, with that price;
+// without any, BestPack and its default price.
+func BestPackIn(packs []tollgate.Pack, product tollgate.Product, currencies []string) (tollgate.Pack, tollgate.Money, bool) {
+	for _, cur := range currencies {
+		var best tollgate.Pack
+		var bestPrice tollgate.Money
+		found := false
+		for _, p := range packs {
+			price, ok := p.PriceIn(cur)
+			if !ok || !p.Active || !p.Pays(product) {
+				continue
+			}
+			if !found || rateLess(price.Amount, int64(p.Credits), bestPrice.Amount, int64(best.Credits)) {
+				best, bestPrice, found = p, price, true
+			}
+		}
+		if found {
+			return best, bestPrice, true
+		}
+	}
+	p, ok := BestPack(packs, product)
+	return p, p.Price, ok
+}
+
+// MoneyAt is what credits cost at a pack's price (its credits for price),
+// rounded up to the minor unit.
+func MoneyAt(p tollgate.Pack, price tollgate.Money, credits tollgate.Credits) tollgate.Money {
+	amt, _ := tollgate.MulDivCeil(int64(credits), price.Amount, int64(p.Credits))
+	return tollgate.Money{Amount: amt, Currency: price.Currency}
+}
+
 // BestPack returns the active pack with the lowest price per credit that
 // pays for product.
 func BestPack(packs []tollgate.Pack, product tollgate.Product) (tollgate.Pack, bool) {
