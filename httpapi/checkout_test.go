@@ -373,6 +373,24 @@ func TestPricesInCurrencies(t *testing.T) {
 		if acct.Currency != "" {
 			t.Errorf("currency cleared: %q", acct.Currency)
 		}
+		// The public price table shows each rule at the pack's rate in
+		// every currency it is sold in.
+		var table priceTableView
+		e.call(t, request{Method: "GET", Path: "/v1/prices"}, 200, &table)
+		got := map[string]int64{}
+		for _, rule := range table.Current {
+			if rule.ID == "video-standard-720p" {
+				for _, m := range rule.Money {
+					if m.PackID == "pack_world" {
+						got[m.Currency] = m.Amount
+					}
+				}
+			}
+		}
+		// 0.1 credits a second at 10 credits for 4.00 USD, 3.80 EUR, Rp 65,000: rounded up.
+		if got["usd"] != 4 || got["eur"] != 4 || got["idr"] != 65_000 {
+			t.Errorf("price table for pack_world: %v", got)
+		}
 		// A quote's money equivalent is in the buyer's currency too: 10
 		// credits for 3.80 EUR, so 0.4 credits cost 0.152 EUR, rounded up.
 		var q quoteView

@@ -312,7 +312,7 @@ type priceRuleView struct {
 	Resolution  string           `json:"resolution,omitempty"`
 	Per         int64            `json:"per" doc:"Credits are per this many units of the meter."`
 	Credits     tollgate.Credits `json:"credits"`
-	Money       []moneyView      `json:"money"` // the same price at each pack's rate
+	Money       []moneyView      `json:"money"` // the same price at each pack's rate, in each currency the pack is sold in
 	EffectiveAt time.Time        `json:"effective_at"`
 }
 
@@ -331,8 +331,12 @@ func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
 	v := priceRuleView{ID: r.ID, Product: r.Product, Meter: r.Meter, Tier: r.Tier, Resolution: r.Resolution, Per: r.Per,
 		Credits: r.Credits, Money: []moneyView{}, EffectiveAt: r.EffectiveAt}
 	for _, p := range packs {
-		if p.Active && p.Pays(r.Product) {
-			v.Money = append(v.Money, moneyView{Money: pricing.MoneyFor(p, r.Credits), PackID: p.ID})
+		if !p.Active || !p.Pays(r.Product) {
+			continue
+		}
+		for _, cur := range p.Currencies() { // every currency the pack is sold in, its default first
+			price, _ := p.PriceIn(cur)
+			v.Money = append(v.Money, moneyView{Money: pricing.MoneyAt(p, price, r.Credits), PackID: p.ID})
 		}
 	}
 	return v
