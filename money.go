@@ -15,6 +15,20 @@ var (
 	threeDecimal = []string{"bhd", "jod", "kwd", "omr", "tnd"}
 )
 
+// ValidCurrency reports whether c is a lowercase ISO 4217 code, as Stripe
+// takes them: "usd", "eur", "idr".
+func ValidCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for _, r := range c {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 // MinorUnits is how many decimals a currency's amounts have as Stripe
 // counts them: 0, 2 or 3.
 func MinorUnits(currency string) int {

@@ -20,3 +20,12 @@ func TestMinorUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestValidCurrency(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[string]bool{"usd": true, "idr": true, "USD": false, "us": false, "euro": false, "e1r": false, "": false} {
+		if got := ValidCurrency(c); got != want {
+			t.Errorf("ValidCurrency(%q) = %v, want %v", c, got, want)
+		}
+	}
+}

@@ -498,15 +498,6 @@ type Use struct {
 	Fees   []tollgate.Fee
 }
 
-// Total is what the fees come to.
-func (u Use) Total() tollgate.Credits {
-	var t tollgate.Credits
-	for _, f := range u.Fees {
-		t += f.Credits
-	}
-	return t
-}
-
 // Resolve finds the cameos a video of payer shows: those named by id
 // (characters[][id] or tollgate.cameos, which must exist), then those
 // named by an exact @handle token in the prompt (a token no cameo has is

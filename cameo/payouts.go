@@ -51,7 +51,7 @@ func (s *Service) SetPayouts(c PayoutConfig) { s.pay = c }
 func (s *Service) AddPayoutRate(ctx context.Context, r tollgate.PayoutRate) (tollgate.PayoutRate, error) {
 	r.Currency = strings.ToLower(r.Currency)
 	switch {
-	case len(r.Currency) != 3 || strings.Trim(r.Currency, "abcdefghijklmnopqrstuvwxyz") != "":
+	case !tollgate.ValidCurrency(r.Currency):
 		return r, tollgate.FieldError("currency", "must be an ISO 4217 code such as usd")
 	case r.MinorPerCredit <= 0 || r.MinorPerCredit > 1_000_000_000:
 		return r, tollgate.FieldError("minor_per_credit", "must be from 1 to 1000000000 minor units per credit")

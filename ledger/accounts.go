@@ -105,7 +105,7 @@ func checkCurrency(c string) error {
 	if c == "" {
 		return nil
 	}
-	if len(c) != 3 || strings.Trim(c, "abcdefghijklmnopqrstuvwxyz") != "" {
+	if !tollgate.ValidCurrency(c) {
 		return tollgate.FieldError("currency", "must be a lowercase ISO 4217 code such as eur, or empty")
 	}
 	return nil

@@ -1,14 +1,13 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"tollgate"
-	"tollgate/store/record"
 )
 
 // PayoutParams ask to pay out an account's earnings.
@@ -151,7 +150,7 @@ func (o *settlePayoutOp) apply(ctx context.Context, b *batch, a *account) error 
 	}
 	now := b.now
 	po.Status, po.SettledAt = o.p.Status, &now
-	po.TransferID, po.Reference, po.Failure = firstSet(o.p.TransferID, po.TransferID), o.p.Reference, o.p.Failure
+	po.TransferID, po.Reference, po.Failure = cmp.Or(o.p.TransferID, po.TransferID), o.p.Reference, o.p.Failure
 	if o.p.Status == tollgate.PayoutFailed {
 		if err := b.returnPayout(ctx, a, po); err != nil {
 			return err
@@ -195,37 +194,4 @@ func (b *batch) returnPayout(ctx context.Context, a *account, po tollgate.Payout
 		b.entry(txn, tollgate.TxnPayout, a.a.ID, tollgate.BookAvailable, d.GrantID, "", d.Amount)
 	}
 	return nil
-}
-
-func firstSet(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// PayoutsDue lists pending payouts that have a destination and were asked
-// for before asOf: those whose transfer may still have to be made.
-func (l *Ledger) PayoutsDue(ctx context.Context, asOf time.Time, limit int) ([]tollgate.Payout, error) {
-	var out []tollgate.Payout
-	err := l.ReadRecords(ctx, func(tx record.Tx) error {
-		after := ""
-		for len(out) < limit {
-			ps, err := tx.PayoutsPending(ctx, after, 100)
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				if p.Destination != "" && p.CreatedAt.Before(asOf) && len(out) < limit {
-					out = append(out, p)
-				}
-			}
-			if len(ps) < 100 {
-				return nil
-			}
-			after = ps[len(ps)-1].ID
-		}
-		return nil
-	})
-	return out, err
 }

@@ -132,7 +132,7 @@ func checkOffer(o Offer, models map[string]Model) error {
 		return fmt.Errorf("offer %s: needs its cost per second", name)
 	}
 	for _, c := range o.Cost {
-		if c.Amount < 0 || c.PerSeconds < 1 || !currency.MatchString(c.Currency) {
+		if c.Amount < 0 || c.PerSeconds < 1 || !tollgate.ValidCurrency(c.Currency) {
 			return fmt.Errorf("offer %s: a cost needs amount >= 0, per_seconds >= 1 and a lowercase ISO currency", name)
 		}
 		if c.Resolution != "" && c.Resolution != "720p" && c.Resolution != "1080p" {

@@ -85,13 +85,6 @@ func (c *Catalog) DefaultPacks() []tollgate.Pack {
 	return ps
 }
 
-// MoneyFor is what credits cost at pack p's rate, rounded up to the
-// currency's minor unit.
-func MoneyFor(p tollgate.Pack, credits tollgate.Credits) tollgate.Money {
-	amt, _ := tollgate.MulDivCeil(int64(credits), p.Price.Amount, int64(p.Credits))
-	return tollgate.Money{Amount: amt, Currency: p.Price.Currency}
-}
-
 // BestPackIn returns, among the active packs that pay for product and are
 // sold in one of currencies (most wanted first), the one with the lowest
 // price per credit in the first currency any is sold in, with that price;
@@ -163,7 +156,7 @@ func CheckPack(p tollgate.Pack) error {
 		return tollgate.FieldError("credits", "must be more than zero and at most %s", tollgate.MaxCredits)
 	case p.Price.Amount <= 0 || p.Price.Amount > MaxPackAmount:
 		return tollgate.FieldError("price", "amount must be from 1 to %d minor units", MaxPackAmount)
-	case !currency.MatchString(p.Price.Currency):
+	case !tollgate.ValidCurrency(p.Price.Currency):
 		return tollgate.FieldError("price", "currency must be a lowercase ISO 4217 code such as usd")
 	case p.ValidForDays < 1 || p.ValidForDays > 3650:
 		return tollgate.FieldError("valid_for_days", "must be from 1 to 3650")
@@ -176,7 +169,7 @@ func CheckPack(p tollgate.Pack) error {
 	seen := map[string]bool{p.Price.Currency: true}
 	for _, m := range p.Prices {
 		switch {
-		case !currency.MatchString(m.Currency):
+		case !tollgate.ValidCurrency(m.Currency):
 			return tollgate.FieldError("prices", "currency %q is not a lowercase ISO 4217 code such as eur", m.Currency)
 		case seen[m.Currency]:
 			return tollgate.FieldError("prices", "%s is priced twice", m.Currency)
@@ -197,8 +190,7 @@ func CheckPack(p tollgate.Pack) error {
 const MaxPackAmount = 100_000_000_000
 
 var (
-	packID   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	currency = regexp.MustCompile(`^[a-z]{3}$`)
+	packID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 )
 
 // Model is a generation model and what it can do.
