@@ -59,3 +59,8 @@ func (m Money) Format() string {
 	}
 	return fmt.Sprintf("%s%d.%0*d %s", sign, a/div, d, a%div, cur)
 }
+
+// MaxMinorUnits bounds any amount of money Tollgate records (a payment, a
+// tax, an invoice), far above any price it sells at, so that sums of them
+// cannot overflow.
+const MaxMinorUnits int64 = 10_000_000_000_000

@@ -497,6 +497,13 @@ type Order struct {
 	// DisputeStatus where it stands: open, won or lost.
 	DisputeID     string
 	DisputeStatus DisputeStatus
+	// TaxBehavior is how Price related to tax when the order was made:
+	// inclusive, exclusive (tax added at checkout) or none computed.
+	TaxBehavior TaxBehavior
+	// Paid is what the buyer paid (net, tax, gross) and the provider's
+	// receipt and invoice links, once the provider reported the payment;
+	// nil before, and for the dev provider's orders.
+	Paid *Paid
 }
 
 // DisputeStatus is where a dispute of an order's payment stands.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"html/template"
 	"io"
@@ -38,7 +39,30 @@ type orderView struct {
 	// PaymentProblem says why a payment naming the order was refused.
 	PaymentProblem string       `json:"payment_problem,omitempty" doc:"Present when a payment naming this order was refused: it was not the order's checkout session, or paid another amount or currency. Nothing was granted for it; refund it in Stripe."`
 	Dispute        *disputeView `json:"dispute" doc:"A dispute (chargeback) of the order's payment; null if none."`
+	TaxBehavior    string       `json:"tax_behavior" enum:"inclusive,exclusive,none" doc:"How price relates to tax: inclusive (the price includes the tax, e.g. VAT), exclusive (tax is added at checkout), none (no tax computed: the price is stated before any tax)."`
+	Paid           *paidView    `json:"paid" doc:"What the buyer paid, as the payment provider reported it, with its receipt; null until then, and for development orders."`
 }
+
+// paidView is what a buyer paid: net, tax and gross, and the links.
+type paidView struct {
+	Currency   string `json:"currency"`
+	Net        int64  `json:"net" doc:"Minor units, before tax."`
+	Tax        int64  `json:"tax" doc:"Minor units of tax (included in the price or added to it)."`
+	Gross      int64  `json:"gross" doc:"Minor units paid: net + tax."`
+	ReceiptURL string `json:"receipt_url" doc:"The payment provider's receipt; empty until it has one."`
+	InvoiceURL string `json:"invoice_url" doc:"The provider's invoice page, where one was made; empty otherwise."`
+}
+
+func (paidView) schemaName() string { return "Paid" }
+
+func viewPaid(p *tollgate.Paid) *paidView {
+	if p == nil {
+		return nil
+	}
+	return &paidView{p.Currency, p.Net, p.Tax, p.Gross, p.ReceiptURL, p.InvoiceURL}
+}
+
+func taxBehavior(t tollgate.TaxBehavior) string { return cmp.Or(string(t), "none") }
 
 // disputeView is a dispute of an order's payment.
 type disputeView struct {
@@ -52,7 +76,7 @@ func viewOrder(o tollgate.Order) orderView {
 		d = &disputeView{o.DisputeID, string(o.DisputeStatus)}
 	}
 	return orderView{o.ID, "order", o.AccountID, o.PackID, o.Credits, o.Price, o.ValidForDays, productList(o.Products), string(o.Status), o.Provider,
-		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentProblem, d}
+		o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentProblem, d, taxBehavior(o.TaxBehavior), viewPaid(o.Paid)}
 }
 
 type checkoutView struct {
@@ -418,6 +442,24 @@ func (s *Server) returnPage(cancelled bool) http.HandlerFunc {
 	}
 }
 
+var subscribePage = template.Must(template.New("subscribed").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}</style></head><body>
+<h1>{{.Title}}</h1><p>{{.Says}}</p></body></html>`))
+
+// subscribePage is where Stripe sends a buyer back from a subscription's
+// checkout. It shows no account's data: the plan follows Stripe's events.
+func (s *Server) subscribePage(cancelled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		title, says := "Subscription received", "Your plan changes as soon as Stripe confirms the payment, usually within seconds. "+
+			"GET /v1/subscriptions shows it; the customer portal (POST /v1/subscriptions/portal) changes or cancels it."
+		if cancelled {
+			title, says = "No subscription started", "The checkout was left before paying; nothing was charged."
+		}
+		s.render(w, r, subscribePage, map[string]any{"Title": title, "Says": says})
+	}
+}
+
 var offerPage = template.Must(template.New("offer").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Buy credits</title>
 <style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
@@ -580,6 +622,12 @@ func (s *Server) checkoutPages() {
 	plain(s, op{pattern: "GET /checkout/cancelled/{id}", id: "checkoutCancelled", tag: "purchases", summary: "Back without paying",
 		description: "Where the payment provider sends a buyer who left the checkout: a signed link saying nothing was charged.",
 		raw:         &rawOp{params: []any{pathID, sig}, responses: with(problems(back...), "200", html("The order's state, as a page."))}}, s.returnPage(true))
+	plain(s, op{pattern: "GET /checkout/subscribed", id: "subscribeDone", tag: "plans", summary: "Back from subscribing",
+		description: "Where Stripe sends a buyer after paying for a subscription.",
+		raw:         &rawOp{responses: with(problems(), "200", html("A page saying the plan changes once Stripe confirms the payment."))}}, s.subscribePage(false))
+	plain(s, op{pattern: "GET /checkout/subscribe-cancelled", id: "subscribeCancelled", tag: "plans", summary: "Back without subscribing",
+		description: "Where Stripe sends a buyer who left a subscription's checkout.",
+		raw:         &rawOp{responses: with(problems(), "200", html("A page saying nothing was charged."))}}, s.subscribePage(true))
 	received := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"received", "result"},
 		"properties": map[string]any{"received": map[string]any{"type": "boolean"}, "result": str}}
 	plain(s, op{pattern: "POST /v1/webhooks/stripe", id: "stripeWebhook", tag: "purchases", summary: "Stripe webhook",

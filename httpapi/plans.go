@@ -49,6 +49,7 @@ type planView struct {
 	Current   *planVersionView  `json:"current"`
 	Scheduled []planVersionView `json:"scheduled"`
 	Versions  []planVersionView `json:"versions"`
+	Prices    []planPriceView   `json:"prices" doc:"What a subscription to the plan costs, per interval, where it is sold (POST /v1/subscriptions)."`
 }
 
 type createPlanVersionRequest struct {
@@ -103,7 +104,7 @@ func (s *Server) listPlans(r *http.Request, in *struct{}) (listView[planView], e
 	for _, v := range vs {
 		p := byPlan[v.Plan]
 		if p == nil {
-			p = &planView{ID: v.Plan, Object: "plan", Scheduled: []planVersionView{}, Versions: []planVersionView{}}
+			p = &planView{ID: v.Plan, Object: "plan", Scheduled: []planVersionView{}, Versions: []planVersionView{}, Prices: []planPriceView{}}
 			byPlan[v.Plan] = p
 			names = append(names, v.Plan)
 		}
@@ -118,6 +119,15 @@ func (s *Server) listPlans(r *http.Request, in *struct{}) (listView[planView], e
 		}
 	}
 	sort.Strings(names)
+	prices, err := s.Payments.PlanPrices(r.Context())
+	if err != nil {
+		return listView[planView]{}, err
+	}
+	for _, pp := range prices {
+		if p := byPlan[pp.Plan]; p != nil && pp.Active {
+			p.Prices = append(p.Prices, viewPlanPrice(pp))
+		}
+	}
 	out := listView[planView]{Object: "list", Data: []planView{}}
 	for _, n := range names {
 		out.Data = append(out.Data, *byPlan[n])

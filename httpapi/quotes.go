@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -327,32 +328,64 @@ type packView struct {
 	Prices       []tollgate.Money   `json:"prices" doc:"Its price in other currencies than price's."`
 }
 
-func ruleView(r pricing.Rule, packs []tollgate.Pack) priceRuleView {
+// ruleView is a rule with its money equivalent at each active pack's rate
+// in every currency the pack is sold in: those in want (the buyer's, most
+// wanted first) before the others, then each pack's default first.
+func ruleView(r pricing.Rule, packs []tollgate.Pack, want []string) priceRuleView {
 	v := priceRuleView{ID: r.ID, Product: r.Product, Meter: r.Meter, Tier: r.Tier, Resolution: r.Resolution, Per: r.Per,
 		Credits: r.Credits, Money: []moneyView{}, EffectiveAt: r.EffectiveAt}
 	for _, p := range packs {
 		if !p.Active || !p.Pays(r.Product) {
 			continue
 		}
-		for _, cur := range p.Currencies() { // every currency the pack is sold in, its default first
+		for _, cur := range p.Currencies() {
 			price, _ := p.PriceIn(cur)
 			v.Money = append(v.Money, moneyView{Money: pricing.MoneyAt(p, price, r.Credits), PackID: p.ID})
 		}
 	}
+	slices.SortStableFunc(v.Money, func(a, b moneyView) int { return cmp.Compare(wantRank(want, a.Currency), wantRank(want, b.Currency)) })
 	return v
+}
+
+// wantRank is where currency c stands in want: its index, or after all.
+func wantRank(want []string, c string) int {
+	if i := slices.Index(want, c); i >= 0 {
+		return i
+	}
+	return len(want)
+}
+
+// buyerCurrency is the first of want that one of the active packs is sold
+// in, "" when none is.
+func buyerCurrency(want []string, packs []tollgate.Pack) string {
+	for _, c := range want {
+		for _, p := range packs {
+			if _, ok := p.PriceIn(c); ok && p.Active {
+				return c
+			}
+		}
+	}
+	return ""
 }
 
 // getPrices is public: the price table in force and every scheduled change.
 type priceTableView struct {
 	Object    string          `json:"object" const:"price_table"`
 	AsOf      time.Time       `json:"as_of"`
+	Currency  string          `json:"currency" doc:"The buyer's currency, from currency or Accept-Language, where a pack is sold in it: every rule's money lists it first. Empty when none applies."`
 	Current   []priceRuleView `json:"current"`
 	Scheduled []priceRuleView `json:"scheduled"`
 	Models    []pricing.Model `json:"models"`
 	Packs     []packView      `json:"packs"`
 }
 
-func (s *Server) getPrices(r *http.Request, in *struct{}) (priceTableView, error) {
+func (s *Server) getPrices(r *http.Request, in *struct {
+	Currency       string `query:"currency" doc:"The buyer's currency (a lowercase ISO 4217 code): its prices come first."`
+	AcceptLanguage string `header:"Accept-Language" doc:"Without currency, the currencies this suggests (fr-FR: eur, id: idr) come first."`
+}) (priceTableView, error) {
+	if in.Currency != "" && !tollgate.ValidCurrency(in.Currency) {
+		return priceTableView{}, tollgate.FieldError("currency", "must be a lowercase ISO 4217 code such as eur")
+	}
 	packs, err := s.Payments.Packs(r.Context())
 	if err != nil {
 		return priceTableView{}, err
@@ -361,13 +394,18 @@ func (s *Server) getPrices(r *http.Request, in *struct{}) (priceTableView, error
 	if err != nil {
 		return priceTableView{}, err
 	}
+	want := localCurrencies(in.AcceptLanguage)
+	if in.Currency != "" {
+		want = append([]string{in.Currency}, want...)
+	}
 	now := s.Quotes.Clock.Now()
-	out := priceTableView{Object: "price_table", AsOf: now, Current: []priceRuleView{}, Scheduled: []priceRuleView{}, Models: catalog.Models, Packs: packViews(packs, true)}
+	out := priceTableView{Object: "price_table", AsOf: now, Currency: buyerCurrency(want, packs), Current: []priceRuleView{}, Scheduled: []priceRuleView{},
+		Models: catalog.Models, Packs: packViews(packs, true)}
 	for _, rule := range catalog.Current(now) {
-		out.Current = append(out.Current, ruleView(rule, packs))
+		out.Current = append(out.Current, ruleView(rule, packs, want))
 	}
 	for _, rule := range catalog.Scheduled(now) {
-		out.Scheduled = append(out.Scheduled, ruleView(rule, packs))
+		out.Scheduled = append(out.Scheduled, ruleView(rule, packs, want))
 	}
 	return out, nil
 }
@@ -431,7 +469,7 @@ func (s *Server) createPriceRule(r *http.Request, c *call, in *struct{ Body crea
 	if err != nil {
 		return priceRuleView{}, err
 	}
-	view := func(v any) any { return ruleView(v.(pricing.Rule), packs) }
+	view := func(v any) any { return ruleView(v.(pricing.Rule), packs, nil) }
 	res, err := s.l.WriteIdempotent(r.Context(), c.idempotency(r, view), func(tx record.Tx) (any, error) {
 		added, err := s.Quotes.AddRule(r.Context(), tx, rule, req.Force)
 		if err != nil {
@@ -442,5 +480,5 @@ func (s *Server) createPriceRule(r *http.Request, c *call, in *struct{ Body crea
 	if err != nil {
 		return priceRuleView{}, err
 	}
-	return ruleView(res.(pricing.Rule), packs), nil
+	return ruleView(res.(pricing.Rule), packs, nil), nil
 }

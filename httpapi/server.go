@@ -252,6 +252,7 @@ func (s *Server) register() {
 			"without a restart; until then their balance lists it under upcoming_changes and their API answers carry a Tollgate-Notice header. " +
 			"A cut (a lower allowance) needs effective_at at least the notice period ahead, or force.", answer: "The new version.",
 		errors: []tollgate.Code{tollgate.CodeNoticeRequired}}, s.createPlanVersion)
+	s.registerSubscriptions()
 
 	serve(s, op{pattern: "GET /v1/packs", id: "listPacks", tag: purchases, summary: "Credit packs for sale",
 		description: "No key needed.", answer: "The packs."}, s.getPacks)

@@ -156,17 +156,9 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 			if !planExists(vs, *c.Plan) {
 				return nil, tollgate.FieldError("plan", "unknown plan %q; known: %s", *c.Plan, strings.Join(planNames(vs), ", "))
 			}
-			if *c.Plan != a.Plan {
-				// An upgrade applies at once; a downgrade from the end
-				// of the local day in progress.
-				open, err := tx.GrantsOpen(ctx, []string{a.ID})
-				if err != nil {
-					return nil, err
-				}
-				end := dayEnd(&was, open, now)
-				a.PlanBefore, a.PlanFrom = a.Plan, &end
+			if err := changePlan(ctx, tx, &a, *c.Plan, now); err != nil {
+				return nil, err
 			}
-			a.Plan = *c.Plan
 		}
 		if c.Name != nil {
 			a.Name = strings.TrimSpace(*c.Name)
@@ -215,6 +207,22 @@ func (l *Ledger) UpdateAccount(ctx context.Context, id string, c AccountChanges)
 		}
 	}
 	return res.(tollgate.Account), nil
+}
+
+// changePlan puts account a on plan: an upgrade applies at once, a
+// downgrade from the end of the local day in progress (until then the
+// daily allowance is the greater of the two plans'). The caller writes a.
+func changePlan(ctx context.Context, tx store.Tx, a *tollgate.Account, plan string, now time.Time) error {
+	if plan == a.Plan {
+		return nil
+	}
+	open, err := tx.GrantsOpen(ctx, []string{a.ID})
+	if err != nil {
+		return err
+	}
+	end := dayEnd(a, open, now)
+	a.PlanBefore, a.PlanFrom, a.Plan = a.Plan, &end, plan
+	return nil
 }
 
 func planExists(vs []tollgate.PlanVersion, plan string) bool {

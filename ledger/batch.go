@@ -114,7 +114,8 @@ type orderState struct {
 	o            tollgate.Order
 	fromStatus   tollgate.OrderStatus
 	fromRefunded tollgate.Credits
-	paymentRef   string // to record, when not ""
+	paymentRef   string         // to record, when not ""
+	paid         *tollgate.Paid // to record, when not nil
 	dirty        bool
 }
 
@@ -741,7 +742,7 @@ func (b *batch) flush(ctx context.Context) error {
 		o := &os.o
 		b.w.OrderUpdates = append(b.w.OrderUpdates, store.OrderUpdate{ID: id, FromStatus: os.fromStatus, FromRefunded: os.fromRefunded,
 			Status: o.Status, GrantID: o.GrantID, RefundedCredits: o.RefundedCredits, PaymentRef: os.paymentRef,
-			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt, DisputeID: o.DisputeID, DisputeStatus: o.DisputeStatus})
+			CompletedAt: o.CompletedAt, RefundedAt: o.RefundedAt, DisputeID: o.DisputeID, DisputeStatus: o.DisputeStatus, Paid: os.paid})
 	}
 	aids := make([]string, 0, len(b.pendingDelta))
 	for id, d := range b.pendingDelta {

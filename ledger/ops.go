@@ -270,6 +270,9 @@ type CompleteOrderParams struct {
 	// PaymentRef, when set, is recorded as the order's payment reference
 	// (a Stripe PaymentIntent id), by which later refunds find it.
 	PaymentRef string
+	// Paid, when set, is recorded as what the buyer paid (net, tax,
+	// gross, receipt), unless the order records it already.
+	Paid *tollgate.Paid
 }
 
 // RefundOrderParams are the arguments of RefundOrder.
@@ -313,11 +316,35 @@ func (l *Ledger) CompleteOrder(ctx context.Context, p CompleteOrderParams) (Orde
 	if len(p.PaymentRef) > 200 || !tollgate.CleanText(p.PaymentRef) {
 		return OrderResult{}, tollgate.FieldError("payment_ref", "must be at most 200 characters of text")
 	}
+	if err := CheckPaid(p.Paid); err != nil {
+		return OrderResult{}, err
+	}
 	o, err := run(ctx, l, &completeOrderOp{p: p}, nil, nil)
 	if err != nil {
 		return OrderResult{}, err
 	}
 	return o.res, nil
+}
+
+// CheckPaid checks what a provider reported as paid (nil passes): amounts
+// from 0 with gross = net + tax, a currency code, links of clean text of at
+// most 2,000 characters.
+func CheckPaid(p *tollgate.Paid) error {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case !tollgate.ValidCurrency(p.Currency):
+		return tollgate.FieldError("paid.currency", "must be a lowercase ISO 4217 code, not %q", p.Currency)
+	case p.Net < 0 || p.Tax < 0 || p.Gross < 0 || p.Net > tollgate.MaxMinorUnits || p.Tax > tollgate.MaxMinorUnits || p.Net+p.Tax != p.Gross:
+		return tollgate.FieldError("paid", "net %d + tax %d must make gross %d, none below 0", p.Net, p.Tax, p.Gross)
+	}
+	for _, u := range []string{p.ReceiptURL, p.InvoiceURL} {
+		if len(u) > 2000 || !tollgate.CleanText(u) {
+			return tollgate.FieldError("paid", "a receipt or invoice link must be at most 2,000 characters of text")
+		}
+	}
+	return nil
 }
 
 // RefundOrder records a refund of an order's payment and takes back, in

@@ -30,6 +30,11 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 	} else {
 		ref = ""
 	}
+	setPaid := p.Paid != nil && o.Paid == nil && o.Status != tollgate.OrderRefunded
+	if setPaid {
+		paid := *p.Paid
+		os.paid, o.Paid, os.dirty = &paid, &paid, true
+	}
 	switch o.Status {
 	case tollgate.OrderRefunded:
 		return OrderResult{Order: *o}, tollgate.Errorf(tollgate.CodeConflict, "order %s was refunded", o.ID)
@@ -41,6 +46,9 @@ func (b *batch) completeOrder(ctx context.Context, a *account, id string, p *Com
 		}
 		if ref != "" {
 			os.paymentRef, o.PaymentRef, os.dirty = ref, ref, true
+			res.Order, res.Changed = *o, true
+		}
+		if setPaid { // completed before what was paid was known
 			res.Order, res.Changed = *o, true
 		}
 		return res, nil

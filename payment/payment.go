@@ -68,6 +68,7 @@ type Service struct {
 	// Defaults are the packs a new database starts with.
 	Defaults []tollgate.Pack
 
+	subs    subLocks
 	mu      sync.Mutex
 	packs   []tollgate.Pack
 	packsAt time.Time
@@ -206,7 +207,7 @@ func (s *Service) CheckoutIn(ctx context.Context, accountID, packID, currency st
 	}
 	o := tollgate.Order{ID: tollgate.NewID("order"), AccountID: acct.ID, PackID: pack.ID, Credits: pack.Credits, Price: price,
 		ValidForDays: pack.ValidForDays, Products: pack.Products, Status: tollgate.OrderPending, Provider: s.Provider.Name(),
-		CreatedAt: s.Clock.Now()}
+		CreatedAt: s.Clock.Now(), TaxBehavior: s.TaxBehavior(price.Currency)}
 	if k != nil {
 		// A retry with the same key, after a failure anywhere below, finds
 		// the same order and the provider's same checkout.
@@ -236,6 +237,15 @@ func (s *Service) CheckoutIn(ctx context.Context, accountID, packID, currency st
 	}
 	st := res.(Started)
 	return st.Order, st.URL, nil
+}
+
+// TaxBehavior is how a price in currency relates to tax on this server:
+// as the Stripe provider's tax policy says, none computed otherwise.
+func (s *Service) TaxBehavior(currency string) tollgate.TaxBehavior {
+	if st, ok := s.Provider.(*Stripe); ok && st != nil {
+		return st.Tax.Behavior(currency)
+	}
+	return tollgate.TaxNone
 }
 
 // OpenOrderFor is how long an open order is offered again rather than a new

@@ -128,6 +128,12 @@ func fakeStripeCounting(t *testing.T, fail *atomic.Bool, calls *atomic.Int64) st
 			answer(w, `{"id":%q,"object":"checkout.session","mode":"payment","payment_status":"unpaid"}`, id)
 			return
 		}
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/payment_intents/"); ok && r.Method == "GET" {
+			// As Stripe, with expand[]=latest_charge: the receipt.
+			w.Header().Set("Content-Type", "application/json")
+			answer(w, `{"id":%q,"object":"payment_intent","latest_charge":{"id":"ch_%s","object":"charge","receipt_url":"https://pay.stripe.test/receipts/%s"}}`, id, id, id)
+			return
+		}
 		if r.Method != "POST" || r.URL.Path != "/v1/checkout/sessions" {
 			http.Error(w, `{"error":{"type":"invalid_request_error","message":"unknown path"}}`, 404)
 			return

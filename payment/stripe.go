@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +22,41 @@ import (
 
 // Stripe takes payments with Stripe Checkout. It is safe for concurrent use.
 type Stripe struct {
-	client        *stripe.Client
+	api           StripeAPI
 	webhookSecret string
 	// BaseURL is the server's public URL, absolute (Stripe refuses
 	// relative return URLs), e.g. https://tollgate.example.com.
 	BaseURL string
+	// Tax is how prices relate to tax; the zero value computes none.
+	Tax TaxPolicy
+	// Grace is how long a subscription whose renewal is unpaid keeps its
+	// plan (DefaultGrace when zero).
+	Grace time.Duration
+}
+
+// TaxPolicy is how prices relate to tax at checkout.
+type TaxPolicy struct {
+	// Automatic: Stripe Tax computes the tax of every checkout (the
+	// operator registers where it collects tax in Stripe).
+	Automatic bool
+	// Inclusive lists the currencies whose prices include the tax (eur
+	// for France's VAT, idr for Indonesia's PPN); tax is added to prices
+	// in the others (usd: US sales tax).
+	Inclusive []string
+	// Invoices: Stripe makes an invoice for each pack bought, as it does
+	// for every subscription payment.
+	Invoices bool
+}
+
+// Behavior is how a price in currency relates to tax under the policy.
+func (t TaxPolicy) Behavior(currency string) tollgate.TaxBehavior {
+	switch {
+	case !t.Automatic:
+		return tollgate.TaxNone
+	case slices.Contains(t.Inclusive, currency):
+		return tollgate.TaxInclusive
+	}
+	return tollgate.TaxExclusive
 }
 
 var _ Provider = (*Stripe)(nil)
@@ -40,7 +71,13 @@ func NewStripe(secretKey, webhookSecret, apiURL, baseURL string) *Stripe {
 		b := stripe.GetBackendWithConfig(stripe.APIBackend, cfg)
 		opts = append(opts, stripe.WithBackends(&stripe.Backends{API: b, Connect: b, Uploads: b, MeterEvents: b}))
 	}
-	return &Stripe{client: stripe.NewClient(secretKey, opts...), webhookSecret: webhookSecret, BaseURL: baseURL}
+	return NewStripeAPI(stripeClient{stripe.NewClient(secretKey, opts...)}, webhookSecret, baseURL)
+}
+
+// NewStripeAPI returns a Stripe provider calling api: Stripe's own client
+// (NewStripe), or a fake in tests.
+func NewStripeAPI(api StripeAPI, webhookSecret, baseURL string) *Stripe {
+	return &Stripe{api: api, webhookSecret: webhookSecret, BaseURL: baseURL}
 }
 
 // Name returns "stripe".
@@ -66,12 +103,20 @@ func (s *Stripe) Checkout(ctx context.Context, o tollgate.Order, back Return) (s
 		Metadata:          map[string]string{"order_id": o.ID, "account_id": o.AccountID},
 		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: map[string]string{"order_id": o.ID}},
 	}
+	if o.TaxBehavior != tollgate.TaxNone {
+		p.AutomaticTax = &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)}
+		p.LineItems[0].PriceData.TaxBehavior = stripe.String(string(o.TaxBehavior))
+	}
+	if s.Tax.Invoices {
+		p.InvoiceCreation = &stripe.CheckoutSessionCreateInvoiceCreationParams{Enabled: stripe.Bool(true),
+			InvoiceData: &stripe.CheckoutSessionCreateInvoiceCreationInvoiceDataParams{Metadata: map[string]string{"order_id": o.ID}}}
+	}
 	p.SetIdempotencyKey("checkout-" + o.ID)
 	// Bounded well below the server's write timeout: the buyer gets a 503
 	// with Retry-After, and the same order and session on retry.
 	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	defer cancel()
-	sess, err := s.client.V1CheckoutSessions.Create(ctx, p)
+	sess, err := s.api.CreateCheckoutSession(ctx, p)
 	if err != nil {
 		return "", "", fmt.Errorf("stripe checkout session: %w", err)
 	}
@@ -90,7 +135,7 @@ func (s *Stripe) Refund(ctx context.Context, o tollgate.Order, amount int64, ide
 	p.SetIdempotencyKey(idempotencyKey)
 	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	defer cancel()
-	r, err := s.client.V1Refunds.Create(ctx, p)
+	r, err := s.api.CreateRefund(ctx, p)
 	if err != nil {
 		var se *stripe.Error
 		if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 {
@@ -169,7 +214,7 @@ func (s *Service) HandleStripe(ctx context.Context, payload []byte, signature st
 
 // eventAbout is what an event concerned, as applying it found out.
 type eventAbout struct {
-	object, order string
+	object, order, subscription string
 }
 
 // recordEvent keeps what was done with a verified event, for the operator
@@ -182,7 +227,7 @@ func (s *Service) recordEvent(ctx context.Context, ev stripe.Event, about eventA
 		outcome = "not applied, Stripe retries: " + err.Error()
 	}
 	e := tollgate.PaymentEvent{ID: tollgate.NewID("pev"), Provider: "stripe", EventID: ev.ID, Type: string(ev.Type),
-		ObjectID: about.object, OrderID: about.order, Matched: err == nil && about.order != "", Outcome: outcome,
+		ObjectID: about.object, OrderID: about.order, Matched: err == nil && (about.order != "" || about.subscription != ""), Outcome: outcome,
 		CreatedAt: time.Unix(ev.Created, 0).UTC(), ReceivedAt: s.Clock.Now()}
 	if len(e.Outcome) > 1000 {
 		e.Outcome = e.Outcome[:1000]
@@ -192,13 +237,40 @@ func (s *Service) recordEvent(ctx context.Context, ev stripe.Event, about eventA
 
 // applyStripe applies one verified event; about says what it concerned.
 func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *eventAbout) (string, error) {
+	st, _ := s.Provider.(*Stripe)
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
 		var sess stripe.CheckoutSession
 		if err := json.Unmarshal(ev.Data.Raw, &sess); err != nil {
 			return "", malformed(ev.ID, err)
 		}
+		if sess.Mode == stripe.CheckoutSessionModeSubscription {
+			about.object = sess.ID
+			if sess.Subscription == nil || sess.Subscription.ID == "" {
+				return fmt.Sprintf("subscription session %s has no subscription yet: waiting for its events", sess.ID), nil
+			}
+			return s.syncSubscription(ctx, st, sess.Subscription.ID, nil, about)
+		}
 		return s.applySession(ctx, &sess, time.Unix(ev.Created, 0).UTC(), about)
+	case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
+		"customer.subscription.paused", "customer.subscription.resumed":
+		var sub stripe.Subscription
+		if err := json.Unmarshal(ev.Data.Raw, &sub); err != nil {
+			return "", malformed(ev.ID, err)
+		}
+		if sub.ID == "" {
+			return "", malformed(ev.ID, errors.New("the subscription has no id"))
+		}
+		return s.syncSubscription(ctx, st, sub.ID, nil, about)
+	case "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible":
+		var inv stripe.Invoice
+		if err := json.Unmarshal(ev.Data.Raw, &inv); err != nil {
+			return "", malformed(ev.ID, err)
+		}
+		if inv.ID == "" {
+			return "", malformed(ev.ID, errors.New("the invoice has no id"))
+		}
+		return s.applyInvoiceEvent(ctx, st, &inv, about)
 	case "charge.refunded":
 		var ch stripe.Charge
 		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
@@ -372,7 +444,21 @@ func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession
 	if sess.PaymentIntent != nil {
 		ref = sess.PaymentIntent.ID
 	}
-	res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: paidAt, PaymentRef: ref})
+	if o.Status == tollgate.OrderCompleted && o.Paid != nil && o.Paid.ReceiptURL != "" {
+		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
+	}
+	paid := s.paidOf(ctx, sess)
+	if o.Status == tollgate.OrderCompleted && o.Paid != nil { // its receipt was not there the first time
+		if paid.ReceiptURL != "" || paid.InvoiceURL != "" {
+			err := s.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.OrderSetReceipt(ctx, o.ID, paid.ReceiptURL, paid.InvoiceURL) })
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("order %s already completed: its receipt recorded", o.ID), nil
+		}
+		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
+	}
+	res, err := s.Ledger.CompleteOrder(ctx, ledger.CompleteOrderParams{OrderID: o.ID, PaidAt: paidAt, PaymentRef: ref, Paid: paid})
 	if errors.Is(err, tollgate.ErrConflict) {
 		if o.GrantID != "" {
 			return fmt.Sprintf("order %s was paid and then refunded: replay ignored", o.ID), nil
@@ -386,6 +472,45 @@ func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession
 		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
 	}
 	return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
+}
+
+// paidOf is what a paid session's buyer paid: gross, tax (inclusive or
+// added), net, and the receipt and invoice links Stripe has for it. The
+// links are asked for and left empty when Stripe does not answer (a
+// replay of the event or the reconciliation records them later); nil when
+// the session's amounts do not add up.
+func (s *Service) paidOf(ctx context.Context, sess *stripe.CheckoutSession) *tollgate.Paid {
+	p := &tollgate.Paid{Currency: string(sess.Currency), Gross: sess.AmountTotal}
+	if sess.TotalDetails != nil {
+		p.Tax = sess.TotalDetails.AmountTax
+	}
+	p.Net = p.Gross - p.Tax
+	if ledger.CheckPaid(p) != nil {
+		return nil
+	}
+	st, ok := s.Provider.(*Stripe)
+	if !ok || st == nil {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if sess.PaymentIntent != nil && sess.PaymentIntent.ID != "" {
+		if pi, err := st.api.PaymentIntent(ctx, sess.PaymentIntent.ID); err == nil && pi.LatestCharge != nil {
+			p.ReceiptURL = pi.LatestCharge.ReceiptURL
+		}
+	}
+	if inv := sess.Invoice; inv != nil && inv.ID != "" {
+		p.InvoiceURL = inv.HostedInvoiceURL
+		if p.InvoiceURL == "" {
+			if full, err := st.api.Invoice(ctx, inv.ID); err == nil {
+				p.InvoiceURL = full.HostedInvoiceURL
+			}
+		}
+	}
+	if ledger.CheckPaid(p) != nil { // a link that is not one
+		p.ReceiptURL, p.InvoiceURL = "", ""
+	}
+	return p
 }
 
 // ReconcileAfter is how old a pending Stripe order must be before the
@@ -449,7 +574,7 @@ func (s *Service) Reconcile(ctx context.Context) (looked, completed int, err err
 func (s *Stripe) Session(ctx context.Context, id string) (*stripe.CheckoutSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	defer cancel()
-	return s.client.V1CheckoutSessions.Retrieve(ctx, id, nil)
+	return s.api.CheckoutSession(ctx, id)
 }
 
 var _ cameo.Transferer = (*Stripe)(nil)
@@ -465,7 +590,7 @@ func (s *Stripe) Transfer(ctx context.Context, destination string, amount tollga
 	p.SetIdempotencyKey(idempotencyKey)
 	ctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	defer cancel()
-	tr, err := s.client.V1Transfers.Create(ctx, p)
+	tr, err := s.api.CreateTransfer(ctx, p)
 	if err != nil {
 		var se *stripe.Error
 		if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests &&
@@ -488,13 +613,13 @@ func (s *Stripe) Onboard(ctx context.Context, accountID, existing, returnURL str
 	if acct == "" {
 		p := &stripe.AccountCreateParams{Type: stripe.String(string(stripe.AccountTypeExpress)), Metadata: map[string]string{"account_id": accountID}}
 		p.SetIdempotencyKey("onboard-" + accountID)
-		a, err := s.client.V1Accounts.Create(ctx, p)
+		a, err := s.api.CreateAccount(ctx, p)
 		if err != nil {
 			return "", "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not make the connected account (%v); nothing was stored, try again", err)
 		}
 		acct = a.ID
 	}
-	l, err := s.client.V1AccountLinks.Create(ctx, &stripe.AccountLinkCreateParams{Account: stripe.String(acct), RefreshURL: stripe.String(returnURL),
+	l, err := s.api.CreateAccountLink(ctx, &stripe.AccountLinkCreateParams{Account: stripe.String(acct), RefreshURL: stripe.String(returnURL),
 		ReturnURL: stripe.String(returnURL), Type: stripe.String("account_onboarding")})
 	if err != nil {
 		return acct, "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not make the onboarding link (%v); try again", err)

@@ -460,6 +460,8 @@ type OrderUpdate struct {
 	RefundedAt      *time.Time
 	DisputeID       string
 	DisputeStatus   tollgate.DisputeStatus
+	// Paid, when set, replaces what the order records as paid.
+	Paid *tollgate.Paid
 }
 
 // Writes is a batch of rows for Apply. The ledger coalesces updates so that

@@ -131,6 +131,15 @@ type stripeConfig struct {
 	SecretKey     string `env:"SECRET_KEY"`
 	WebhookSecret string `env:"WEBHOOK_SECRET"`
 	APIURL        string `env:"API_URL"` // Stripe's API; set for stripe-mock
+	// Tax turns on Stripe Tax (automatic tax) on every checkout.
+	Tax bool `env:"TAX"`
+	// TaxInclusive lists the currencies whose prices include tax (eur,idr).
+	TaxInclusive []string `env:"TAX_INCLUSIVE" envSeparator:","`
+	// Invoices: Stripe makes an invoice for each pack bought.
+	Invoices bool `env:"INVOICES"`
+	// Grace is how long a subscription whose renewal is unpaid keeps its
+	// plan.
+	Grace time.Duration `env:"SUBSCRIPTION_GRACE" envDefault:"168h"`
 }
 
 // newConfig reads the environment. A value it cannot parse is kept in the
@@ -241,6 +250,17 @@ func (c *config) check() error {
 		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("TOLLGATE_STRIPE_API_URL %q is not an absolute http or https URL", s.APIURL)
 		}
+	}
+	for _, cur := range s.TaxInclusive {
+		if !tollgate.ValidCurrency(cur) {
+			return fmt.Errorf("TOLLGATE_STRIPE_TAX_INCLUSIVE lists %q: give lowercase ISO 4217 codes separated by commas, such as eur,idr", cur)
+		}
+	}
+	if len(s.TaxInclusive) > 0 && !s.Tax {
+		return errors.New("TOLLGATE_STRIPE_TAX_INCLUSIVE is set without TOLLGATE_STRIPE_TAX=true: tax-inclusive prices need Stripe Tax to compute the tax they include")
+	}
+	if s.Grace < 0 || s.Grace > 90*24*time.Hour {
+		return fmt.Errorf("TOLLGATE_STRIPE_SUBSCRIPTION_GRACE must be from 0 to 2160h (90 days), is %s", s.Grace)
 	}
 	if s.SecretKey != "" && c.Demo {
 		return errors.New("demo mode (TOLLGATE_DEMO, --demo) cannot be on with Stripe configured: its development checkout grants credits without payment")

@@ -67,8 +67,29 @@ func filledInstallation(t *testing.T) string {
 	_ = resp.Body.Close()
 	err = inst.ledger.WriteRecords(ctx, func(tx record.Tx) error {
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		return tx.PaymentEventPut(ctx, tollgate.PaymentEvent{ID: "pev_1", Provider: "stripe", EventID: "evt_1", Type: "charge.refunded",
-			ObjectID: "ch_1", Outcome: "no order: a charge Tollgate did not sell", CreatedAt: now, ReceivedAt: now})
+		if err := tx.PaymentEventPut(ctx, tollgate.PaymentEvent{ID: "pev_1", Provider: "stripe", EventID: "evt_1", Type: "charge.refunded",
+			ObjectID: "ch_1", Outcome: "no order: a charge Tollgate did not sell", CreatedAt: now, ReceivedAt: now}); err != nil {
+			return err
+		}
+		// A plan's price, a subscription to it with its first invoice, and
+		// an order paid with tax (the dev order above has none).
+		if err := tx.PlanPricePut(ctx, tollgate.PlanPrice{Plan: "pro", Interval: tollgate.IntervalMonth,
+			Prices: []tollgate.Money{{Amount: 900, Currency: "usd"}, {Amount: 850, Currency: "eur"}}, Active: true, CreatedAt: now}); err != nil {
+			return err
+		}
+		paid := tollgate.Paid{Currency: "usd", Net: 900, Tax: 81, Gross: 981, ReceiptURL: "https://pay.example/r/1", InvoiceURL: "https://pay.example/i/1"}
+		if err := tx.SubscriptionPut(ctx, tollgate.Subscription{ID: "sub_1", AccountID: "ada", Provider: "stripe", Customer: "cus_ada",
+			Plan: "pro", Interval: tollgate.IntervalMonth, Currency: "usd", Status: tollgate.SubscriptionActive, PeriodStart: now,
+			PeriodEnd: now.AddDate(0, 1, 0), PaidThrough: &now, FallbackPlan: "free", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.InvoicePut(ctx, tollgate.Invoice{ID: "in_1", SubscriptionID: "sub_1", AccountID: "ada", Reason: "subscription_create",
+			Status: "paid", Paid: paid, PeriodStart: now, PeriodEnd: now.AddDate(0, 1, 0), CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.OrderInsert(ctx, tollgate.Order{ID: "ord_paid", AccountID: "ada", PackID: "pack_big", Credits: tollgate.WholeCredits(100),
+			Price: tollgate.Money{Amount: 900, Currency: "usd"}, ValidForDays: 365, Status: tollgate.OrderPending, Provider: "stripe",
+			ProviderRef: "cs_paid", TaxBehavior: tollgate.TaxExclusive, Paid: &paid, CreatedAt: now})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +211,32 @@ func TestCopyToPostgres(t *testing.T) {
 	// it paid out.
 	if err != nil || b.Available.String() != "177.3" || b.Held.String() != "3" {
 		t.Errorf("bob on PostgreSQL: got %s available, %s held (%v); want 177.3 and 3", b.Available, b.Held, err)
+	}
+	// Columns SQLite keeps as integers arrive as PostgreSQL's types: what
+	// an order paid (NULL until paid), a subscription's times and flags.
+	err = inst.ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		o, err := tx.OrderByID(ctx, "ord_paid")
+		if err != nil {
+			return err
+		}
+		if o.TaxBehavior != tollgate.TaxExclusive || o.Paid == nil || o.Paid.Gross != 981 || o.Paid.Tax != 81 || o.Paid.InvoiceURL == "" {
+			t.Errorf("the paid order on PostgreSQL: got %s %+v, want exclusive, 981 of which 81 tax, with links", o.TaxBehavior, o.Paid)
+		}
+		dev, err := tx.OrderList(ctx, record.OrderListParams{AccountID: "bob"})
+		if err != nil || len(dev) != 1 || dev[0].Paid != nil {
+			t.Errorf("bob's dev order on PostgreSQL: got %+v (%v), want one, not paid through a provider", dev, err)
+		}
+		sub, err := tx.SubscriptionByID(ctx, "sub_1")
+		if err != nil {
+			return err
+		}
+		if sub.PaidThrough == nil || sub.GraceUntil != nil || sub.EndedAt != nil || sub.Entitled || !sub.PeriodEnd.After(sub.PeriodStart) {
+			t.Errorf("the subscription on PostgreSQL: got %+v", sub)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := inst.ledger.Grant(ctx, grantParams("ada", 1)); err != nil {
 		t.Fatalf("a write on the copy: %v", err)

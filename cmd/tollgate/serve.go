@@ -262,7 +262,10 @@ func start(ctx context.Context, c *config, log *slog.Logger) (inst *instance, ad
 	payments := &payment.Service{Ledger: l, Clock: l.Clock(), Defaults: catalog.DefaultPacks()}
 	switch {
 	case c.Stripe.SecretKey != "":
-		payments.Provider = payment.NewStripe(c.Stripe.SecretKey, c.Stripe.WebhookSecret, c.Stripe.APIURL, c.PublicURL)
+		st := payment.NewStripe(c.Stripe.SecretKey, c.Stripe.WebhookSecret, c.Stripe.APIURL, c.PublicURL)
+		st.Tax = payment.TaxPolicy{Automatic: c.Stripe.Tax, Inclusive: c.Stripe.TaxInclusive, Invoices: c.Stripe.Invoices}
+		st.Grace = c.Stripe.Grace
+		payments.Provider = st
 	case c.Demo || loopback(c.Addr):
 		// Demo mode: the development checkout, which moves no money. On
 		// by itself only where nobody else can reach the server.
@@ -485,6 +488,13 @@ func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Dur
 				log.Warn("reconciling pending orders with Stripe failed; trying again later", "looked", looked, "completed", completed, "err", err)
 			case completed > 0:
 				log.Info("reconciled pending orders with Stripe: payments whose webhook had not come were credited", "looked", looked, "completed", completed)
+			}
+			looked, changed, err := svc.SweepSubscriptions(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("looking again at subscriptions past their period or grace failed; trying again later", "looked", looked, "err", err)
+			case changed > 0:
+				log.Info("subscriptions past their period or grace period: accounts moved to their plan", "looked", looked, "changed", changed)
 			}
 		})
 	})

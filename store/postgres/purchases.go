@@ -49,19 +49,51 @@ func (t *tx) PackList(ctx context.Context) ([]tollgate.Pack, error) {
 func scanOrder(r row) (tollgate.Order, error) {
 	var o tollgate.Order
 	var products string
+	var paid tollgate.Paid
+	var net, tax, gross *int64
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
 		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &o.CreatedAt, &o.CompletedAt, &o.RefundedAt, &o.PaymentRef, &o.PaymentProblem,
-		&o.DisputeID, &o.DisputeStatus)
+		&o.DisputeID, &o.DisputeStatus, &o.TaxBehavior, &paid.Currency, &net, &tax, &gross, &paid.ReceiptURL, &paid.InvoiceURL)
 	o.Products = store.SplitProducts(products)
 	o.CreatedAt, o.CompletedAt, o.RefundedAt = o.CreatedAt.UTC(), utc(o.CompletedAt), utc(o.RefundedAt)
+	if gross != nil {
+		paid.Net, paid.Tax, paid.Gross = deref(net), deref(tax), *gross
+		o.Paid = &paid
+	}
 	return o, mapErr(err)
 }
 
+func deref(n *int64) int64 {
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
+// paidArgs are the arguments of an order's paid columns (currency, net,
+// tax, gross, receipt and invoice links) for p; for no p, those of an
+// order not paid: no currency or links, NULL amounts.
+func paidArgs(p *tollgate.Paid) []any {
+	if p == nil {
+		return []any{"", nil, nil, nil, "", ""}
+	}
+	return []any{p.Currency, p.Net, p.Tax, p.Gross, p.ReceiptURL, p.InvoiceURL}
+}
+
+// paidUpdateArgs are OrderUpdate's paid arguments: NULLs, which keep what
+// the order has, when p is nil.
+func paidUpdateArgs(p *tollgate.Paid) []any {
+	if p == nil {
+		return make([]any, 6)
+	}
+	return paidArgs(p)
+}
+
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, sqlq.OrderInsert.PG,
+	r, err := t.exec(ctx, sqlq.OrderInsert.PG, append([]any{
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, o.CreatedAt, o.CompletedAt, o.RefundedAt, o.PaymentRef, o.PaymentProblem,
-		o.DisputeID, string(o.DisputeStatus))
+		o.DisputeID, string(o.DisputeStatus), string(o.TaxBehavior)}, paidArgs(o.Paid)...)...)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -107,14 +139,25 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 }
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
-	ct, err := t.exec(ctx, sqlq.OrderUpdate.PG,
-		string(u.Status), u.GrantID, int64(u.RefundedCredits), u.CompletedAt, u.RefundedAt,
-		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus), u.ID, string(u.FromStatus), int64(u.FromRefunded))
+	args := append([]any{string(u.Status), u.GrantID, int64(u.RefundedCredits), u.CompletedAt, u.RefundedAt,
+		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus)}, paidUpdateArgs(u.Paid)...)
+	ct, err := t.exec(ctx, sqlq.OrderUpdate.PG, append(args, u.ID, string(u.FromStatus), int64(u.FromRefunded))...)
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}
 	if ct.RowsAffected() != 1 {
 		return fmt.Errorf("update order %s: not %s with %s refunded: %w", u.ID, u.FromStatus, u.FromRefunded, tollgate.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) OrderSetReceipt(ctx context.Context, id, receiptURL, invoiceURL string) error {
+	ct, err := t.exec(ctx, sqlq.OrderSetReceipt.PG, receiptURL, invoiceURL, id)
+	if err != nil {
+		return fmt.Errorf("set receipt of order %s: %w", id, err)
+	}
+	if ct.RowsAffected() != 1 {
+		return fmt.Errorf("set receipt of order %s: not paid: %w", id, tollgate.ErrNotFound)
 	}
 	return nil
 }

@@ -242,6 +242,29 @@ type Tx interface {
 	// EarningTotals sums every owner's earnings, for verify.
 	EarningTotals(ctx context.Context) ([]EarningTotal, error)
 
+	// OrderSetReceipt records the provider's receipt and invoice links of
+	// a paid order (either "" leaves the one stored); it fails with
+	// tollgate.ErrNotFound for an order not paid through a provider
+	// (Paid unset).
+	OrderSetReceipt(ctx context.Context, id, receiptURL, invoiceURL string) error
+
+	// PlanPricePut creates or replaces the price of a plan at an interval.
+	PlanPricePut(ctx context.Context, p tollgate.PlanPrice) error
+	// PlanPrices lists every plan's prices, by plan then interval.
+	PlanPrices(ctx context.Context) ([]tollgate.PlanPrice, error)
+	// SubscriptionPut creates or replaces a subscription (by id).
+	SubscriptionPut(ctx context.Context, s tollgate.Subscription) error
+	// SubscriptionByID returns a subscription; tollgate.ErrNotFound if
+	// there is none.
+	SubscriptionByID(ctx context.Context, id string) (tollgate.Subscription, error)
+	// SubscriptionList pages through subscriptions by id: one account's
+	// (AccountID set) or all, only those not ended (Open) or any.
+	SubscriptionList(ctx context.Context, p SubscriptionListParams) ([]tollgate.Subscription, error)
+	// InvoicePut creates or replaces an invoice (by id).
+	InvoicePut(ctx context.Context, inv tollgate.Invoice) error
+	// InvoiceList lists a subscription's invoices, oldest first.
+	InvoiceList(ctx context.Context, subscriptionID string) ([]tollgate.Invoice, error)
+
 	// IdempotencyByKey returns a remembered answer; tollgate.ErrNotFound
 	// if the key has none.
 	IdempotencyByKey(ctx context.Context, scope, key string) (Idempotency, error)
@@ -250,6 +273,14 @@ type Tx interface {
 	// each other's answer rather than race to write it. SQLite's one
 	// writer already serialises them.
 	IdempotencyLock(ctx context.Context, scope, key string) error
+}
+
+// SubscriptionListParams pages through subscriptions by id.
+type SubscriptionListParams struct {
+	AccountID string // empty: every account's
+	Open      bool   // only those whose EndedAt is unset
+	After     string
+	Limit     int // 0: no limit
 }
 
 // OrderListParams pages through orders by id.

@@ -52,19 +52,44 @@ func scanOrder(r interface{ Scan(...any) error }) (tollgate.Order, error) {
 	var products string
 	var created int64
 	var completed, refunded sql.NullInt64
+	var paid tollgate.Paid
+	var net, tax, gross sql.NullInt64
 	err := r.Scan(&o.ID, &o.AccountID, &o.PackID, &o.Credits, &o.Price.Amount, &o.Price.Currency, &o.ValidForDays, &products,
 		&o.Status, &o.Provider, &o.ProviderRef, &o.RefundedCredits, &o.GrantID, &created, &completed, &refunded, &o.PaymentRef, &o.PaymentProblem,
-		&o.DisputeID, &o.DisputeStatus)
+		&o.DisputeID, &o.DisputeStatus, &o.TaxBehavior, &paid.Currency, &net, &tax, &gross, &paid.ReceiptURL, &paid.InvoiceURL)
 	o.Products, o.CreatedAt = store.SplitProducts(products), fromMicros(created)
 	o.CompletedAt, o.RefundedAt = fromNullMicros(completed), fromNullMicros(refunded)
+	if gross.Valid {
+		paid.Net, paid.Tax, paid.Gross = net.Int64, tax.Int64, gross.Int64
+		o.Paid = &paid
+	}
 	return o, mapErr(err)
 }
 
+// paidArgs are the arguments of an order's paid columns (currency, net,
+// tax, gross, receipt and invoice links) for p; for no p, those of an
+// order not paid: no currency or links, NULL amounts.
+func paidArgs(p *tollgate.Paid) []any {
+	if p == nil {
+		return []any{"", nil, nil, nil, "", ""}
+	}
+	return []any{p.Currency, p.Net, p.Tax, p.Gross, p.ReceiptURL, p.InvoiceURL}
+}
+
+// paidUpdateArgs are OrderUpdate's paid arguments: NULLs, which keep what
+// the order has, when p is nil.
+func paidUpdateArgs(p *tollgate.Paid) []any {
+	if p == nil {
+		return make([]any, 6)
+	}
+	return paidArgs(p)
+}
+
 func (t *tx) OrderInsert(ctx context.Context, o tollgate.Order) error {
-	r, err := t.exec(ctx, sqlq.OrderInsert.Lite,
+	r, err := t.exec(ctx, sqlq.OrderInsert.Lite, append([]any{
 		o.ID, o.AccountID, o.PackID, int64(o.Credits), o.Price.Amount, o.Price.Currency, o.ValidForDays, store.JoinProducts(o.Products),
 		string(o.Status), o.Provider, o.ProviderRef, int64(o.RefundedCredits), o.GrantID, micros(o.CreatedAt), nullMicros(o.CompletedAt), nullMicros(o.RefundedAt), o.PaymentRef, o.PaymentProblem,
-		o.DisputeID, string(o.DisputeStatus))
+		o.DisputeID, string(o.DisputeStatus), string(o.TaxBehavior)}, paidArgs(o.Paid)...)...)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -110,14 +135,25 @@ func (t *tx) OrderSetRef(ctx context.Context, id, ref string) (bool, error) {
 }
 
 func (t *tx) orderUpdate(ctx context.Context, u store.OrderUpdate) error {
-	r, err := t.exec(ctx, sqlq.OrderUpdate.Lite,
-		string(u.Status), u.GrantID, int64(u.RefundedCredits), nullMicros(u.CompletedAt), nullMicros(u.RefundedAt),
-		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus), u.ID, string(u.FromStatus), int64(u.FromRefunded))
+	args := append([]any{string(u.Status), u.GrantID, int64(u.RefundedCredits), nullMicros(u.CompletedAt), nullMicros(u.RefundedAt),
+		u.PaymentRef, u.PaymentRef, u.DisputeID, string(u.DisputeStatus)}, paidUpdateArgs(u.Paid)...)
+	r, err := t.exec(ctx, sqlq.OrderUpdate.Lite, append(args, u.ID, string(u.FromStatus), int64(u.FromRefunded))...)
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", u.ID, err)
 	}
 	if n, _ := r.RowsAffected(); n != 1 {
 		return fmt.Errorf("update order %s: not %s with %s refunded: %w", u.ID, u.FromStatus, u.FromRefunded, tollgate.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) OrderSetReceipt(ctx context.Context, id, receiptURL, invoiceURL string) error {
+	r, err := t.exec(ctx, sqlq.OrderSetReceipt.Lite, receiptURL, invoiceURL, id)
+	if err != nil {
+		return fmt.Errorf("set receipt of order %s: %w", id, err)
+	}
+	if rowsAffected(r) != 1 {
+		return fmt.Errorf("set receipt of order %s: not paid: %w", id, tollgate.ErrNotFound)
 	}
 	return nil
 }

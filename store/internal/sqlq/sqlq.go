@@ -50,7 +50,7 @@ const (
 	GrantCols        = `id, account_id, source, amount, remaining, products, priority, effective_at, expires_at, expired_at, external_ref, created_at, refund_owed, frozen, held`
 	HoldCols         = `id, account_id, product, amount, captured, status, allocations, metadata, quote_id, created_at, expires_at, settled_at, key_id`
 	PackCols         = `id, credits, price_amount, currency, valid_for_days, products, active, created_at, prices`
-	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status`
+	OrderCols        = `id, account_id, pack_id, credits, price_amount, currency, valid_for_days, products, status, provider, provider_ref, refunded_credits, grant_id, created_at, completed_at, refunded_at, payment_ref, payment_problem, dispute_id, dispute_status, tax_behavior, paid_currency, paid_net, paid_tax, paid_gross, receipt_url, invoice_url`
 	PriceRuleCols    = `id, product, meter, tier, resolution, per, credits, effective_at, created_at`
 	EndpointCols     = `id, url, secret, types, created_at, disabled, old_secret, old_secret_until, account_id`
 	PaymentEventCols = `id, provider, event_id, type, object_id, order_id, matched, outcome, created_at, received_at`
@@ -98,16 +98,23 @@ var (
 	HoldsDue = q(`SELECT DISTINCT account_id FROM holds
 		WHERE status = 'pending' AND expires_at <= ? LIMIT ?`)
 	IdempotencyPurge = q(`DELETE FROM idempotency WHERE created_at < ?`)
-	OrderInsert      = q(`INSERT INTO orders (` + OrderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)
+	OrderInsert      = q(`INSERT INTO orders (` + OrderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`)
 	AccountUpdate    = q(`UPDATE accounts SET name = ?, plan = ?, timezone = ?, status = ?, low_balance = ?, timezone_from = ?,
 		plan_before = ?, plan_from = ?, currency = ? WHERE id = ?`)
 	DeliveriesDue = q(`SELECT e.id, e.type, e.account_id, e.payload, e.created_at, d.endpoint_id, w.url, w.secret,
 		CASE WHEN w.old_secret_until > ? THEN w.old_secret ELSE '' END, d.attempts, d.next_at
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
 		WHERE d.status = 'pending' AND d.next_at <= ? AND NOT w.disabled ORDER BY d.next_at, e.id LIMIT ?`)
+	// OrderUpdate takes what the order paid (currency, net, tax, gross,
+	// receipt and invoice links) as NULLs to keep what is stored.
 	OrderUpdate = q(`UPDATE orders SET status = ?, grant_id = ?, refunded_credits = ?, completed_at = ?, refunded_at = ?,
-		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?
+		payment_ref = CASE WHEN ? <> '' THEN ? ELSE payment_ref END, dispute_id = ?, dispute_status = ?,
+		paid_currency = coalesce(?, paid_currency), paid_net = coalesce(?, paid_net), paid_tax = coalesce(?, paid_tax),
+		paid_gross = coalesce(?, paid_gross), receipt_url = coalesce(?, receipt_url), invoice_url = coalesce(?, invoice_url)
 		WHERE id = ? AND status = ? AND refunded_credits = ?`)
+	// OrderSetReceipt keeps a link whose argument is ''.
+	OrderSetReceipt = q(`UPDATE orders SET receipt_url = coalesce(nullif(?, ''), receipt_url), invoice_url = coalesce(nullif(?, ''), invoice_url)
+		WHERE id = ? AND paid_gross IS NOT NULL`)
 	EndpointInsert = q(`INSERT INTO webhook_endpoints (` + EndpointCols + `) VALUES (?,?,?,?,?,?,?,?,?)`)
 )
 
@@ -192,4 +199,32 @@ var (
 	EarningList   = q(`SELECT ` + EarningCols + ` FROM earnings WHERE owner_id = ? AND created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`)
 	EarningTotals = q(`SELECT owner_id, count(*), sum(gross), sum(take), sum(net), sum(CASE WHEN gross = take + net AND take >= 0 AND net >= 0 THEN 0 ELSE 1 END) FROM earnings GROUP BY owner_id ORDER BY owner_id`)
 	EarningInsert = q(`INSERT INTO earnings (id, owner_id, payer_id, kind, subject, video_id, gross, take, net, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)`)
+)
+
+// Subscriptions: plans' prices, subscriptions and their invoices. A put
+// replaces every column but created_at.
+var (
+	PlanPriceCols = `plan, interval, prices, stripe_price, active, created_at`
+	PlanPricePut  = q(`INSERT INTO plan_prices (` + PlanPriceCols + `) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (plan, interval) DO UPDATE SET prices = excluded.prices, stripe_price = excluded.stripe_price, active = excluded.active`)
+	PlanPriceList = q(`SELECT ` + PlanPriceCols + ` FROM plan_prices ORDER BY plan, interval`)
+
+	SubscriptionCols = `id, account_id, provider, customer, plan, interval, currency, status, cancel_at_period_end, ` +
+		`period_start, period_end, paid_through, grace_until, fallback_plan, entitled, ended_at, created_at, updated_at`
+	SubscriptionPut = q(`INSERT INTO subscriptions (` + SubscriptionCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, provider = excluded.provider, customer = excluded.customer,
+		plan = excluded.plan, interval = excluded.interval, currency = excluded.currency, status = excluded.status,
+		cancel_at_period_end = excluded.cancel_at_period_end, period_start = excluded.period_start, period_end = excluded.period_end,
+		paid_through = excluded.paid_through, grace_until = excluded.grace_until, fallback_plan = excluded.fallback_plan,
+		entitled = excluded.entitled, ended_at = excluded.ended_at, updated_at = excluded.updated_at`)
+	SubscriptionByID = q(`SELECT ` + SubscriptionCols + ` FROM subscriptions WHERE id = ?`)
+
+	InvoiceCols = `id, subscription_id, account_id, reason, status, currency, net, tax, gross, receipt_url, invoice_url, pdf_url, ` +
+		`period_start, period_end, created_at`
+	InvoicePut = q(`INSERT INTO invoices (` + InvoiceCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET subscription_id = excluded.subscription_id, account_id = excluded.account_id,
+		reason = excluded.reason, status = excluded.status, currency = excluded.currency, net = excluded.net, tax = excluded.tax,
+		gross = excluded.gross, receipt_url = excluded.receipt_url, invoice_url = excluded.invoice_url, pdf_url = excluded.pdf_url,
+		period_start = excluded.period_start, period_end = excluded.period_end`)
+	InvoiceList = q(`SELECT ` + InvoiceCols + ` FROM invoices WHERE subscription_id = ? ORDER BY created_at, id`)
 )
