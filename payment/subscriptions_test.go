@@ -1,9 +1,12 @@
 package payment
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,8 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/payment/stripetest"
+	"tollgate/store/fault"
 	"tollgate/store/record"
 )
 
@@ -18,9 +23,9 @@ import (
 // with Stripe Tax on (prices in eur and idr include tax) and a three-day
 // grace period, and a webhook endpoint taking every event so that the
 // events sent can be counted.
-func subFixture(t *testing.T, f *fixture) *stripeFake {
+func subFixture(t *testing.T, f *fixture) *stripetest.Fake {
 	t.Helper()
-	fake := newStripeFake(f.clock)
+	fake := stripetest.New(f.clock)
 	st := NewStripeAPI(fake, whsec, "https://tollgate.test")
 	st.Tax = TaxPolicy{Automatic: true, Inclusive: []string{"eur", "idr"}, Invoices: true}
 	st.Grace = 72 * time.Hour
@@ -94,17 +99,14 @@ func (f *fixture) subscription(t *testing.T, id string) (tollgate.Subscription, 
 
 // subscribe starts a checkout of pro for the buyer and pays it; it
 // returns the subscription's id and the events Stripe sent.
-func subscribe(t *testing.T, f *fixture, fake *stripeFake, currency string) (string, []fakeEvent) {
+func subscribe(t *testing.T, f *fixture, fake *stripetest.Fake, currency string) (string, []stripetest.Event) {
 	t.Helper()
 	st, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro", Currency: currency}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := fake.pay(t, st.SessionID)
-	fake.mu.Lock()
-	id := fake.sessions[st.SessionID].Subscription.ID
-	fake.mu.Unlock()
-	return id, evs
+	evs := fake.Pay(t, st.SessionID)
+	return fake.SubscriptionOf(st.SessionID), evs
 }
 
 var (
@@ -154,7 +156,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 		// A month later it renews, and the renewal is replayed.
 		f.clock.Set(sub.PeriodEnd.Add(time.Minute))
-		evs = fake.renew(t, id, true)
+		evs = fake.Renew(t, id, true)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs[0])
 		sub2, invs := f.subscription(t, id)
@@ -166,7 +168,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 
 		// The buyer cancels: Pro stays to the period's end.
-		evs = fake.cancelAtPeriodEnd(id)
+		evs = fake.CancelAtPeriodEnd(id)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs...)
 		if a := f.account(t); a.Plan != "pro" || f.sent(t, tollgate.EventSubscriptionCancelScheduled) != 1 {
@@ -175,7 +177,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		// The period ends mid-day (UTC, the buyer's zone): the account is
 		// free from the next day, and keeps Pro's allowance today.
 		f.clock.Set(sub2.PeriodEnd.Add(2 * time.Hour))
-		evs = fake.end(id)
+		evs = fake.End(id)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs...)
 		a := f.account(t)
@@ -194,7 +196,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 		// A late, stale event of the subscription (its renewal's update)
 		// cannot bring it back: Stripe says it is cancelled.
-		deliver(t, f.svc, fake.event("customer.subscription.updated", map[string]any{"id": id, "object": "subscription", "status": "active"}))
+		deliver(t, f.svc, fake.Event("customer.subscription.updated", map[string]any{"id": id, "object": "subscription", "status": "active"}))
 		if a := f.account(t); a.Plan != "free" {
 			t.Fatalf("a stale event put the account back on %s", a.Plan)
 		}
@@ -206,14 +208,12 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		if _, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro"}, nil); err != nil {
 			t.Fatalf("subscribing again: %v", err)
 		}
-		fake.mu.Lock()
 		var again int
-		for _, p := range fake.params {
+		for _, p := range fake.Sessions() {
 			if p.Customer != nil && *p.Customer == sub.Customer {
 				again++
 			}
 		}
-		fake.mu.Unlock()
 		if again != 1 {
 			t.Fatalf("the new checkout names the buyer's Stripe customer %d times, want once", again)
 		}
@@ -232,7 +232,7 @@ func TestSubscriptionFailedRenewal(t *testing.T) {
 		sub, _ := f.subscription(t, id)
 
 		f.clock.Set(sub.PeriodEnd.Add(time.Minute))
-		evs = fake.renew(t, id, false)
+		evs = fake.Renew(t, id, false)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs...)
 		sub, _ = f.subscription(t, id)
@@ -249,7 +249,7 @@ func TestSubscriptionFailedRenewal(t *testing.T) {
 			t.Fatalf("sweep within the grace period: %d changed, %v", changed, err)
 		}
 		// Paid with a new card: back to active, the plan never left.
-		deliver(t, f.svc, fake.payLatest(t, id)...)
+		deliver(t, f.svc, fake.PayLatest(t, id)...)
 		sub, invs := f.subscription(t, id)
 		if sub.Status != tollgate.SubscriptionActive || !sub.PaidThrough.Equal(sub.PeriodEnd) || invs[len(invs)-1].Status != "paid" {
 			t.Fatalf("after paying: %+v %+v", sub, invs)
@@ -261,12 +261,10 @@ func TestSubscriptionFailedRenewal(t *testing.T) {
 		// The next renewal fails and stays unpaid past the grace period;
 		// Stripe's own retries have not ended it yet.
 		f.clock.Set(sub.PeriodEnd.Add(time.Minute))
-		deliver(t, f.svc, fake.renew(t, id, false)...)
+		deliver(t, f.svc, fake.Renew(t, id, false)...)
 		sub, _ = f.subscription(t, id)
 		f.clock.Set(sub.GraceUntil.Add(time.Minute))
-		fake.mu.Lock()
-		fake.down = true // and Stripe cannot be reached
-		fake.mu.Unlock()
+		fake.SetDown(true) // and Stripe cannot be reached
 		looked, changed, err := f.svc.SweepSubscriptions(f.ctx)
 		if err != nil || looked != 1 || changed != 1 {
 			t.Fatalf("sweep past the grace period: looked %d, changed %d, %v; want 1, 1", looked, changed, err)
@@ -278,10 +276,8 @@ func TestSubscriptionFailedRenewal(t *testing.T) {
 			t.Fatal("a second sweep changed the plan again")
 		}
 		// Paid late after all: the account is on Pro again.
-		fake.mu.Lock()
-		fake.down = false
-		fake.mu.Unlock()
-		deliver(t, f.svc, fake.payLatest(t, id)...)
+		fake.SetDown(false)
+		deliver(t, f.svc, fake.PayLatest(t, id)...)
 		if a := f.account(t); a.Plan != "pro" || f.sent(t, tollgate.EventSubscriptionStarted) != 2 {
 			t.Fatalf("paid late: plan %s, started sent %d times; want pro, twice", a.Plan, f.sent(t, tollgate.EventSubscriptionStarted))
 		}
@@ -298,7 +294,7 @@ func TestSubscriptionProration(t *testing.T) {
 			Allowances: map[tollgate.Product]tollgate.Credits{tollgate.ProductVideo: tollgate.WholeCredits(300)}}); err != nil {
 			t.Fatal(err)
 		}
-		fake.prices["price_max_month"] = fakePrice{interval: "month", plan: "max", amounts: map[string]int64{"eur": 4900, "usd": 5000}}
+		fake.AddPrice("price_max_month", stripetest.Price{Interval: "month", Plan: "max", Amounts: map[string]int64{"eur": 4900, "usd": 5000}})
 		if _, err := f.svc.PutPlanPrice(f.ctx, tollgate.PlanPrice{Plan: "max", Interval: tollgate.IntervalMonth, Active: true, StripePrice: "price_max_month",
 			Prices: []tollgate.Money{{Amount: 5000, Currency: "usd"}, {Amount: 4900, Currency: "eur"}}}, nil); err != nil {
 			t.Fatal(err)
@@ -319,7 +315,7 @@ func TestSubscriptionProration(t *testing.T) {
 		}
 		// Ten days in, the buyer moves to max in the portal.
 		f.clock.Set(sub.PeriodStart.Add(10 * 24 * time.Hour))
-		evs = fake.changePrice(t, id, "price_max_month")
+		evs = fake.ChangePrice(t, id, "price_max_month")
 		slices.Reverse(evs)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs...)
@@ -347,9 +343,7 @@ func TestSubscriptionMismatch(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		fake := subFixture(t, f)
 		id, evs := subscribe(t, f, fake, "")
-		fake.mu.Lock()
-		fake.subs[id].Items.Data[0].Price.UnitAmount = 1 // not Pro's 20.00
-		fake.mu.Unlock()
+		fake.Update(id, func(s *stripe.Subscription) { s.Items.Data[0].Price.UnitAmount = 1 }) // not Pro's 20.00
 		did := deliver(t, f.svc, evs...)
 		if a := f.account(t); a.Plan != "free" {
 			t.Fatalf("a subscription paying 0.01 put the account on %s", a.Plan)
@@ -357,10 +351,7 @@ func TestSubscriptionMismatch(t *testing.T) {
 		if !strings.Contains(did[1], "UNMATCHED") || !strings.Contains(did[1], "20.00 USD") {
 			t.Fatalf("outcome %q, want UNMATCHED naming the plan's price", did[1])
 		}
-		fake.mu.Lock()
-		fake.subs[id].Items.Data[0].Price.UnitAmount = 2000
-		fake.subs[id].Metadata = nil
-		fake.mu.Unlock()
+		fake.Update(id, func(s *stripe.Subscription) { s.Items.Data[0].Price.UnitAmount, s.Metadata = 2000, nil })
 		did = deliver(t, f.svc, evs[1])
 		if a := f.account(t); a.Plan != "free" || !strings.Contains(did[0], "names no account") {
 			t.Fatalf("a subscription naming no account: plan %s, outcome %q", a.Plan, did[0])
@@ -464,13 +455,11 @@ func TestTaxedPackCheckout(t *testing.T) {
 			if o.TaxBehavior != c.behavior {
 				t.Fatalf("%s order's tax behavior %q, want %q", c.currency, o.TaxBehavior, c.behavior)
 			}
-			fake.mu.Lock()
-			p := fake.params[o.ProviderRef]
-			fake.mu.Unlock()
+			p := fake.Params(o.ProviderRef)
 			if p.AutomaticTax == nil || !*p.AutomaticTax.Enabled || *p.LineItems[0].PriceData.TaxBehavior != string(c.behavior) {
 				t.Fatalf("%s checkout did not ask Stripe Tax for %s prices", c.currency, c.behavior)
 			}
-			evs := fake.pay(t, o.ProviderRef)
+			evs := fake.Pay(t, o.ProviderRef)
 			deliver(t, f.svc, evs...)
 			deliver(t, f.svc, evs...)
 			got, err := f.svc.Order(f.ctx, o.ID, "")
@@ -536,4 +525,65 @@ func TestStripeMockSubscriptionCalls(t *testing.T) {
 			t.Fatalf("portal session: %v", err)
 		}
 	})
+}
+
+// TestSubscriptionEventsUnderFaults delivers a subscription's events all
+// at once, each retried as Stripe retries until it is acknowledged, while
+// commits fail before the database or lose their answer after it: the
+// account ends on Pro with its allowance, the start announced once, the
+// invoice recorded once, and the books verify (the fixture checks).
+func TestSubscriptionEventsUnderFaults(t *testing.T) {
+	eachFaultyStore(t, func(t *testing.T, f *fixture, plan *fault.Plan) {
+		fake := subFixture(t, f)
+		id, evs := subscribe(t, f, fake, "eur")
+		f.clock.Advance(time.Hour)
+		plan.Rates(250, 250)
+		var wg sync.WaitGroup
+		var tries atomic.Int64
+		for round := range 2 { // the second round replays every event
+			for _, e := range evs {
+				wg.Go(func() {
+					for i := 0; i < 50; i++ {
+						tries.Add(1)
+						body, sig := stripetest.Signed(e, whsec, time.Now())
+						if _, err := f.svc.HandleStripe(f.ctx, body, sig); err == nil {
+							return
+						}
+					}
+					t.Errorf("round %d: event %s %s never acknowledged in 50 tries", round, e.ID, e.Type)
+				})
+			}
+			wg.Wait()
+		}
+		plan.Clear()
+		if a := f.account(t); a.Plan != "pro" {
+			t.Fatalf("plan %s after the events, want pro", a.Plan)
+		}
+		if n := f.sent(t, tollgate.EventSubscriptionStarted); n != 1 {
+			t.Fatalf("subscription.started sent %d times, want once", n)
+		}
+		sub, invs := f.subscription(t, id)
+		if len(invs) != 1 || !sub.Entitled || sub.PaidThrough == nil {
+			t.Fatalf("subscription %+v with %d invoices, want one", sub, len(invs))
+		}
+		t.Logf("%d deliveries; commits %d, answers lost %d, failed %d", tries.Load(), plan.Commits.Load(), plan.Lost.Load(), plan.Failed.Load())
+	})
+}
+
+var _ StripeAPI = (*stripetest.Fake)(nil)
+
+// deliver sends events to the service signed, as Stripe would, and
+// fails the test on an error.
+func deliver(t *testing.T, svc *Service, evs ...stripetest.Event) []string {
+	t.Helper()
+	var did []string
+	for _, e := range evs {
+		body, sig := stripetest.Signed(e, whsec, time.Now())
+		d, err := svc.HandleStripe(context.Background(), body, sig)
+		if err != nil {
+			t.Fatalf("event %s %s: %v", e.ID, e.Type, err)
+		}
+		did = append(did, d)
+	}
+	return did
 }

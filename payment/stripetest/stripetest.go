@@ -1,4 +1,9 @@
-package payment
+// Package stripetest is a stateful fake of the part of Stripe's API
+// Tollgate calls (payment.StripeAPI), for tests: checkout sessions a buyer
+// pays, subscriptions that renew, fail, change price and end, invoices
+// with Stripe Tax's amounts, and the events each change sends, signed as
+// Stripe signs them.
+package stripetest
 
 import (
 	"context"
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+	"github.com/stripe/stripe-go/v85/webhook"
 
 	"tollgate"
 	"tollgate/clocktest"
@@ -20,13 +26,13 @@ import (
 // price and end, their invoices with Stripe Tax's amounts, and the
 // events each change sends. Tests deliver the events signed, in any
 // order and as many times as they like.
-type stripeFake struct {
+type Fake struct {
 	mu    sync.Mutex
 	clock *clocktest.Clock
 	// taxBPS is the tax rate Stripe Tax finds per currency (the buyer's
 	// location, in this fake).
 	taxBPS   map[string]int64
-	prices   map[string]fakePrice // Stripe Prices the operator made
+	prices   map[string]Price // Stripe Prices the operator made
 	sessions map[string]*stripe.CheckoutSession
 	params   map[string]*stripe.CheckoutSessionCreateParams
 	subs     map[string]*stripe.Subscription
@@ -36,28 +42,28 @@ type stripeFake struct {
 	down bool
 }
 
-type fakePrice struct {
-	interval string
-	amounts  map[string]int64 // per currency
-	plan     string           // the price's metadata tollgate_plan
+type Price struct {
+	Interval string
+	Amounts  map[string]int64 // per currency
+	Plan     string           // the price's metadata tollgate_plan
 }
 
-// fakeEvent is an event as Stripe sends it.
-type fakeEvent struct {
-	id, typ string
-	object  any
-	created time.Time
+// Event is an event as Stripe sends it.
+type Event struct {
+	ID, Type string
+	Object   any
+	Created  time.Time
 }
 
-func newStripeFake(clock *clocktest.Clock) *stripeFake {
-	return &stripeFake{clock: clock, taxBPS: map[string]int64{"eur": 2000, "idr": 1100, "usd": 725}, prices: map[string]fakePrice{},
+func New(clock *clocktest.Clock) *Fake {
+	return &Fake{clock: clock, taxBPS: map[string]int64{"eur": 2000, "idr": 1100, "usd": 725}, prices: map[string]Price{},
 		sessions: map[string]*stripe.CheckoutSession{}, params: map[string]*stripe.CheckoutSessionCreateParams{},
 		subs: map[string]*stripe.Subscription{}, invoices: map[string]*stripe.Invoice{}}
 }
 
 var errFakeDown = errors.New("fake stripe: connection refused")
 
-func (f *stripeFake) id(prefix string) string {
+func (f *Fake) id(prefix string) string {
 	f.n++
 	return fmt.Sprintf("%s_fake%d", prefix, f.n)
 }
@@ -75,16 +81,16 @@ func clone[T any](v *T) *T {
 	return out
 }
 
-func (f *stripeFake) event(typ string, object any) fakeEvent {
+func (f *Fake) Event(typ string, object any) Event {
 	b, _ := json.Marshal(object)
 	var snapshot any
 	_ = json.Unmarshal(b, &snapshot)
-	return fakeEvent{id: f.id("evt"), typ: typ, object: snapshot, created: f.clock.Now()}
+	return Event{ID: f.id("evt"), Type: typ, Object: snapshot, Created: f.clock.Now()}
 }
 
 // tax is what Stripe Tax adds to (exclusive) or finds in (inclusive) an
 // amount, rounded half up.
-func (f *stripeFake) tax(amount int64, currency, behavior string, automatic bool) int64 {
+func (f *Fake) tax(amount int64, currency, behavior string, automatic bool) int64 {
 	r := f.taxBPS[currency]
 	switch {
 	case !automatic || r == 0:
@@ -95,7 +101,7 @@ func (f *stripeFake) tax(amount int64, currency, behavior string, automatic bool
 	return (amount*r*2 + 10000) / 20000
 }
 
-func (f *stripeFake) CreateCheckoutSession(_ context.Context, p *stripe.CheckoutSessionCreateParams) (*stripe.CheckoutSession, error) {
+func (f *Fake) CreateCheckoutSession(_ context.Context, p *stripe.CheckoutSessionCreateParams) (*stripe.CheckoutSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -121,7 +127,7 @@ func (f *stripeFake) CreateCheckoutSession(_ context.Context, p *stripe.Checkout
 	return clone(s), nil
 }
 
-func (f *stripeFake) CheckoutSession(_ context.Context, id string) (*stripe.CheckoutSession, error) {
+func (f *Fake) CheckoutSession(_ context.Context, id string) (*stripe.CheckoutSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -134,7 +140,7 @@ func (f *stripeFake) CheckoutSession(_ context.Context, id string) (*stripe.Chec
 	return clone(s), nil
 }
 
-func (f *stripeFake) PaymentIntent(_ context.Context, id string) (*stripe.PaymentIntent, error) {
+func (f *Fake) PaymentIntent(_ context.Context, id string) (*stripe.PaymentIntent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -143,7 +149,7 @@ func (f *stripeFake) PaymentIntent(_ context.Context, id string) (*stripe.Paymen
 	return &stripe.PaymentIntent{ID: id, LatestCharge: &stripe.Charge{ID: "ch_" + id, ReceiptURL: "https://pay.stripe.test/receipts/" + id}}, nil
 }
 
-func (f *stripeFake) Subscription(_ context.Context, id string) (*stripe.Subscription, error) {
+func (f *Fake) Subscription(_ context.Context, id string) (*stripe.Subscription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -156,7 +162,7 @@ func (f *stripeFake) Subscription(_ context.Context, id string) (*stripe.Subscri
 	return clone(s), nil
 }
 
-func (f *stripeFake) Invoice(_ context.Context, id string) (*stripe.Invoice, error) {
+func (f *Fake) Invoice(_ context.Context, id string) (*stripe.Invoice, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -169,7 +175,7 @@ func (f *stripeFake) Invoice(_ context.Context, id string) (*stripe.Invoice, err
 	return clone(inv), nil
 }
 
-func (f *stripeFake) CreatePortalSession(_ context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error) {
+func (f *Fake) CreatePortalSession(_ context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -178,19 +184,19 @@ func (f *stripeFake) CreatePortalSession(_ context.Context, p *stripe.BillingPor
 	return &stripe.BillingPortalSession{ID: f.id("bps"), Customer: *p.Customer, URL: "https://billing.stripe.test/p/session/" + *p.Customer}, nil
 }
 
-func (f *stripeFake) CreateRefund(context.Context, *stripe.RefundCreateParams) (*stripe.Refund, error) {
+func (f *Fake) CreateRefund(context.Context, *stripe.RefundCreateParams) (*stripe.Refund, error) {
 	return nil, errors.New("fake stripe: refunds are not part of this fake")
 }
 
-func (f *stripeFake) CreateTransfer(context.Context, *stripe.TransferCreateParams) (*stripe.Transfer, error) {
+func (f *Fake) CreateTransfer(context.Context, *stripe.TransferCreateParams) (*stripe.Transfer, error) {
 	return nil, errors.New("fake stripe: transfers are not part of this fake")
 }
 
-func (f *stripeFake) CreateAccount(context.Context, *stripe.AccountCreateParams) (*stripe.Account, error) {
+func (f *Fake) CreateAccount(context.Context, *stripe.AccountCreateParams) (*stripe.Account, error) {
 	return nil, errors.New("fake stripe: accounts are not part of this fake")
 }
 
-func (f *stripeFake) CreateAccountLink(context.Context, *stripe.AccountLinkCreateParams) (*stripe.AccountLink, error) {
+func (f *Fake) CreateAccountLink(context.Context, *stripe.AccountLinkCreateParams) (*stripe.AccountLink, error) {
 	return nil, errors.New("fake stripe: account links are not part of this fake")
 }
 
@@ -203,7 +209,7 @@ func periodEnd(from time.Time, interval string) time.Time {
 
 // pay is the buyer paying session id: a pack's payment, or a new
 // subscription with its first invoice. It returns the events Stripe sends.
-func (f *stripeFake) pay(t *testing.T, id string) []fakeEvent {
+func (f *Fake) Pay(t testing.TB, id string) []Event {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -227,9 +233,9 @@ func (f *stripeFake) pay(t *testing.T, id string) []fakeEvent {
 		priceID = f.id("price")
 	} else {
 		fp := f.prices[*li.Price]
-		priceID, currency, interval = *li.Price, *p.Currency, fp.interval
-		amount = fp.amounts[currency]
-		priceMeta = map[string]string{"tollgate_plan": fp.plan}
+		priceID, currency, interval = *li.Price, *p.Currency, fp.Interval
+		amount = fp.Amounts[currency]
+		priceMeta = map[string]string{"tollgate_plan": fp.Plan}
 		behavior = "inclusive"
 	}
 	tax := f.tax(amount, currency, behavior, automatic)
@@ -246,7 +252,7 @@ func (f *stripeFake) pay(t *testing.T, id string) []fakeEvent {
 			inv := f.invoice("", currency, amount, tax, behavior, stripe.InvoiceBillingReasonManual, true, now, now)
 			s.Invoice = &stripe.Invoice{ID: inv.ID}
 		}
-		return []fakeEvent{f.event("checkout.session.completed", s)}
+		return []Event{f.Event("checkout.session.completed", s)}
 	}
 	customer := f.id("cus")
 	if p.Customer != nil {
@@ -261,12 +267,12 @@ func (f *stripeFake) pay(t *testing.T, id string) []fakeEvent {
 	s.Subscription, s.Customer = &stripe.Subscription{ID: sub.ID}, &stripe.Customer{ID: customer}
 	inv := f.invoice(sub.ID, currency, amount, tax, behavior, stripe.InvoiceBillingReasonSubscriptionCreate, true, now, periodEnd(now, interval))
 	sub.LatestInvoice = &stripe.Invoice{ID: inv.ID}
-	return []fakeEvent{f.event("checkout.session.completed", s), f.event("customer.subscription.created", sub), f.event("invoice.paid", inv)}
+	return []Event{f.Event("checkout.session.completed", s), f.Event("customer.subscription.created", sub), f.Event("invoice.paid", inv)}
 }
 
 // invoice makes an invoice (of subscription sub, "" for a pack's) and
 // keeps it.
-func (f *stripeFake) invoice(sub, currency string, amount, tax int64, behavior string, reason stripe.InvoiceBillingReason, paid bool, from, to time.Time) *stripe.Invoice {
+func (f *Fake) invoice(sub, currency string, amount, tax int64, behavior string, reason stripe.InvoiceBillingReason, paid bool, from, to time.Time) *stripe.Invoice {
 	total := amount
 	if behavior != "inclusive" {
 		total += tax
@@ -289,7 +295,7 @@ func (f *stripeFake) invoice(sub, currency string, amount, tax int64, behavior s
 	return inv
 }
 
-func (f *stripeFake) markPaid(inv *stripe.Invoice) {
+func (f *Fake) markPaid(inv *stripe.Invoice) {
 	inv.Status = stripe.InvoiceStatusPaid
 	pi := "pi_" + inv.ID
 	inv.Payments = &stripe.InvoicePaymentList{Data: []*stripe.InvoicePayment{{Payment: &stripe.InvoicePaymentPayment{
@@ -298,7 +304,7 @@ func (f *stripeFake) markPaid(inv *stripe.Invoice) {
 
 // renew starts a subscription's next period at its end (the clock is
 // the test's to move): paid, or failed (past_due).
-func (f *stripeFake) renew(t *testing.T, id string, paid bool) []fakeEvent {
+func (f *Fake) Renew(t testing.TB, id string, paid bool) []Event {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -316,14 +322,14 @@ func (f *stripeFake) renew(t *testing.T, id string, paid bool) []fakeEvent {
 	sub.LatestInvoice = &stripe.Invoice{ID: inv.ID}
 	if paid {
 		sub.Status = stripe.SubscriptionStatusActive
-		return []fakeEvent{f.event("invoice.paid", inv), f.event("customer.subscription.updated", sub)}
+		return []Event{f.Event("invoice.paid", inv), f.Event("customer.subscription.updated", sub)}
 	}
 	sub.Status = stripe.SubscriptionStatusPastDue
-	return []fakeEvent{f.event("invoice.payment_failed", inv), f.event("customer.subscription.updated", sub)}
+	return []Event{f.Event("invoice.payment_failed", inv), f.Event("customer.subscription.updated", sub)}
 }
 
 // payLatest is the buyer paying the failed renewal (a new card).
-func (f *stripeFake) payLatest(t *testing.T, id string) []fakeEvent {
+func (f *Fake) PayLatest(t testing.TB, id string) []Event {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -331,32 +337,32 @@ func (f *stripeFake) payLatest(t *testing.T, id string) []fakeEvent {
 	inv := f.invoices[sub.LatestInvoice.ID]
 	f.markPaid(inv)
 	sub.Status = stripe.SubscriptionStatusActive
-	return []fakeEvent{f.event("invoice.paid", inv), f.event("customer.subscription.updated", sub)}
+	return []Event{f.Event("invoice.paid", inv), f.Event("customer.subscription.updated", sub)}
 }
 
 // cancelAtPeriodEnd is the buyer cancelling in the portal.
-func (f *stripeFake) cancelAtPeriodEnd(id string) []fakeEvent {
+func (f *Fake) CancelAtPeriodEnd(id string) []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sub := f.subs[id]
 	sub.CancelAtPeriodEnd = true
-	return []fakeEvent{f.event("customer.subscription.updated", sub)}
+	return []Event{f.Event("customer.subscription.updated", sub)}
 }
 
 // end ends a subscription: at the period's end after a cancellation, or
 // when Stripe gives up on an unpaid renewal.
-func (f *stripeFake) end(id string) []fakeEvent {
+func (f *Fake) End(id string) []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sub := f.subs[id]
 	sub.Status, sub.EndedAt = stripe.SubscriptionStatusCanceled, f.clock.Now().Unix()
-	return []fakeEvent{f.event("customer.subscription.deleted", sub)}
+	return []Event{f.Event("customer.subscription.deleted", sub)}
 }
 
 // changePrice is the buyer switching to another Stripe Price in the
 // portal: the item changes at once and the rest of the period is
 // prorated on an invoice paid now.
-func (f *stripeFake) changePrice(t *testing.T, id, price string) []fakeEvent {
+func (f *Fake) ChangePrice(t testing.TB, id, price string) []Event {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -367,29 +373,75 @@ func (f *stripeFake) changePrice(t *testing.T, id, price string) []fakeEvent {
 		t.Fatalf("fake stripe: no price %s", price)
 	}
 	now := f.clock.Now()
-	newAmount := fp.amounts[string(sub.Currency)]
+	newAmount := fp.Amounts[string(sub.Currency)]
 	left, whole := it.CurrentPeriodEnd-now.Unix(), it.CurrentPeriodEnd-it.CurrentPeriodStart
 	prorated := (newAmount - it.Price.UnitAmount) * left / whole
-	it.Price = &stripe.Price{ID: price, Currency: sub.Currency, UnitAmount: newAmount, Metadata: map[string]string{"tollgate_plan": fp.plan},
-		Recurring: &stripe.PriceRecurring{Interval: stripe.PriceRecurringInterval(fp.interval)}}
+	it.Price = &stripe.Price{ID: price, Currency: sub.Currency, UnitAmount: newAmount, Metadata: map[string]string{"tollgate_plan": fp.Plan},
+		Recurring: &stripe.PriceRecurring{Interval: stripe.PriceRecurringInterval(fp.Interval)}}
 	tax := f.tax(prorated, string(sub.Currency), "inclusive", true)
 	inv := f.invoice(sub.ID, string(sub.Currency), prorated, tax, "inclusive", stripe.InvoiceBillingReasonSubscriptionUpdate, true, now,
 		time.Unix(it.CurrentPeriodEnd, 0))
-	return []fakeEvent{f.event("customer.subscription.updated", sub), f.event("invoice.paid", inv)}
+	return []Event{f.Event("customer.subscription.updated", sub), f.Event("invoice.paid", inv)}
 }
 
-// deliver sends events to the service signed, as Stripe would, and
-// fails the test on an error.
-func deliver(t *testing.T, svc *Service, evs ...fakeEvent) []string {
-	t.Helper()
-	var did []string
-	for _, e := range evs {
-		body, sig := event(t, e.id, e.typ, e.object, e.created, whsec, time.Now())
-		d, err := svc.HandleStripe(context.Background(), body, sig)
-		if err != nil {
-			t.Fatalf("event %s %s: %v", e.id, e.typ, err)
-		}
-		did = append(did, d)
+// AddPrice makes a Stripe Price the operator made (with a price per
+// currency), as a plan's stripe_price names it.
+func (f *Fake) AddPrice(id string, p Price) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prices[id] = p
+}
+
+// SetDown makes every call fail (or succeed again), as when Stripe cannot
+// be reached.
+func (f *Fake) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+// Params returns what a checkout session was created with.
+func (f *Fake) Params(session string) *stripe.CheckoutSessionCreateParams {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.params[session]
+}
+
+// Sessions lists what every checkout session was created with.
+func (f *Fake) Sessions() []*stripe.CheckoutSessionCreateParams {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*stripe.CheckoutSessionCreateParams
+	for _, p := range f.params {
+		out = append(out, p)
 	}
-	return did
+	return out
+}
+
+// SubscriptionOf is the subscription a paid checkout session made.
+func (f *Fake) SubscriptionOf(session string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s := f.sessions[session]; s != nil && s.Subscription != nil {
+		return s.Subscription.ID
+	}
+	return ""
+}
+
+// Update changes a subscription as Stripe's dashboard might, sending no
+// event.
+func (f *Fake) Update(id string, change func(*stripe.Subscription)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f.subs[id])
+}
+
+// Signed is an event's body and Stripe-Signature header, signed with
+// secret at signedAt as Stripe signs them.
+func Signed(e Event, secret string, signedAt time.Time) ([]byte, string) {
+	raw, _ := json.Marshal(e.Object)
+	body, _ := json.Marshal(map[string]any{"id": e.ID, "object": "event", "type": e.Type, "created": e.Created.Unix(),
+		"api_version": "2026-03-25.dahlia", "data": map[string]any{"object": json.RawMessage(raw)}})
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: signedAt})
+	return body, sp.Header
 }
