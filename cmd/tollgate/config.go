@@ -166,15 +166,34 @@ func envError(err error) error {
 			errs = append(errs, e)
 			continue
 		}
-		f, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
-		name := envPrefix + f.Tag.Get("env")
+		name := envPrefix + envName(reflect.TypeFor[config](), pe.Name)
 		want := "a whole number"
-		if pe.Type.Kind() == reflect.Bool {
+		switch {
+		case pe.Type == reflect.TypeFor[time.Duration]():
+			want = "a duration such as 72h or 30m"
+		case pe.Type.Kind() == reflect.Bool:
 			want = "true or false (1 or 0)"
 		}
 		errs = append(errs, fmt.Errorf("%s is %q; it must be %s", name, os.Getenv(name), want))
 	}
 	return errors.Join(errs...)
+}
+
+// envName is the variable (without TOLLGATE_) of config field field of t,
+// looked for in t and in the structs it nests under an envPrefix.
+func envName(t reflect.Type, field string) string {
+	if f, ok := t.FieldByName(field); ok && f.Tag.Get("env") != "" {
+		return f.Tag.Get("env")
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if p := f.Tag.Get("envPrefix"); p != "" && f.Type.Kind() == reflect.Struct {
+			if n := envName(f.Type, field); n != "" {
+				return p + n
+			}
+		}
+	}
+	return ""
 }
 
 // bind adds the flags every command that opens a database takes.
