@@ -632,8 +632,9 @@ func (s *Server) checkoutPages() {
 		"properties": map[string]any{"received": map[string]any{"type": "boolean"}, "result": str}}
 	plain(s, op{pattern: "POST /v1/webhooks/stripe", id: "stripeWebhook", tag: "purchases", summary: "Stripe webhook",
 		description: "Stripe's events, authenticated by their Stripe-Signature. A paid checkout.session.completed grants the order's " +
-			"credits once; charge.refunded takes back what is unspent and records the rest as a refund loss. Replays and unknown " +
-			"orders are answered 200 without a second grant.",
+			"credits once, recording net, tax, gross and the receipt; charge.refunded takes back what is unspent and records the rest as a " +
+			"refund loss; customer.subscription.* and invoice.paid/payment_failed apply the subscription's state as fetched from Stripe, " +
+			"moving the account's plan once. Replays and unknown orders are answered 200 without a second grant.",
 		raw: &rawOp{
 			params: []any{map[string]any{"name": "Stripe-Signature", "in": "header", "required": true, "schema": str}},
 			body: map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
