@@ -7,6 +7,7 @@ import (
 
 	"tollgate"
 	"tollgate/store"
+	"tollgate/store/record"
 )
 
 // SubscriptionParams are the arguments of ApplySubscription.
@@ -118,9 +119,14 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 				err = event(tollgate.EventSubscriptionPlanChanged, map[string]any{"from": prev.Plan, "to": s.Plan})
 			}
 		case !ent && was:
-			err = changePlan(ctx, tx, &a, s.FallbackPlan, now)
+			// Another subscription of the account that still entitles
+			// it (two checkouts paid) keeps its plan.
+			to, err2 := stillSubscribed(ctx, tx, s, now)
+			if err = err2; err == nil {
+				err = changePlan(ctx, tx, &a, to, now)
+			}
 			if err == nil {
-				err = event(tollgate.EventSubscriptionEnded, map[string]any{"status": s.Status, "fallback_plan": s.FallbackPlan})
+				err = event(tollgate.EventSubscriptionEnded, map[string]any{"status": s.Status, "fallback_plan": s.FallbackPlan, "plan_now": to})
 			}
 		}
 		if err != nil {
@@ -167,6 +173,22 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		}
 	}
 	return r, nil
+}
+
+// stillSubscribed is the plan an account goes to when subscription s stops
+// entitling it: that of another of its subscriptions that still entitles
+// it, else s's fallback plan.
+func stillSubscribed(ctx context.Context, tx store.Tx, s tollgate.Subscription, now time.Time) (string, error) {
+	others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range others {
+		if o.ID != s.ID && o.Entitled && o.Entitles(now) {
+			return o.Plan, nil
+		}
+	}
+	return s.FallbackPlan, nil
 }
 
 // later returns the later of two optional times.

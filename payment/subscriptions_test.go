@@ -587,3 +587,32 @@ func deliver(t *testing.T, svc *Service, evs ...stripetest.Event) []string {
 	}
 	return did
 }
+
+// TestTwoSubscriptionsPaid: two checkouts started before either was paid
+// both paid; the account stays on the plan until the last one ends.
+func TestTwoSubscriptionsPaid(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		fake := subFixture(t, f)
+		var sessions []string
+		for range 2 {
+			st, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions = append(sessions, st.SessionID)
+		}
+		var ids []string
+		for _, s := range sessions {
+			deliver(t, f.svc, fake.Pay(t, s)...)
+			ids = append(ids, fake.SubscriptionOf(s))
+		}
+		deliver(t, f.svc, fake.End(ids[0])...)
+		if a := f.account(t); a.Plan != "pro" {
+			t.Fatalf("one of two subscriptions ended: plan %s, want pro", a.Plan)
+		}
+		deliver(t, f.svc, fake.End(ids[1])...)
+		if a := f.account(t); a.Plan != "free" {
+			t.Fatalf("both ended: plan %s, want free", a.Plan)
+		}
+	})
+}
