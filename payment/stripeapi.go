@@ -10,19 +10,29 @@ import (
 // Stripe's own client behind it; tests put a fake that keeps state
 // (subscriptions that renew, fail and end) and sends its events.
 type StripeAPI interface {
+	// CreateCheckoutSession starts a Checkout (payment or subscription
+	// mode), once per the params' idempotency key.
 	CreateCheckoutSession(ctx context.Context, p *stripe.CheckoutSessionCreateParams) (*stripe.CheckoutSession, error)
+	// CheckoutSession fetches a Checkout Session.
 	CheckoutSession(ctx context.Context, id string) (*stripe.CheckoutSession, error)
 	// PaymentIntent returns a payment intent with its latest charge
 	// expanded (its receipt_url).
 	PaymentIntent(ctx context.Context, id string) (*stripe.PaymentIntent, error)
+	// Subscription fetches a subscription as Stripe has it now.
 	Subscription(ctx context.Context, id string) (*stripe.Subscription, error)
 	// Invoice returns an invoice with its payments' payment intents and
 	// their latest charge expanded (the receipt).
 	Invoice(ctx context.Context, id string) (*stripe.Invoice, error)
+	// CreatePortalSession opens the customer portal for a customer.
 	CreatePortalSession(ctx context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error)
+	// CreateRefund refunds (part of) a payment, once per idempotency key.
 	CreateRefund(ctx context.Context, p *stripe.RefundCreateParams) (*stripe.Refund, error)
+	// CreateTransfer sends money to a connected account, once per
+	// idempotency key.
 	CreateTransfer(ctx context.Context, p *stripe.TransferCreateParams) (*stripe.Transfer, error)
+	// CreateAccount makes a connected account.
 	CreateAccount(ctx context.Context, p *stripe.AccountCreateParams) (*stripe.Account, error)
+	// CreateAccountLink makes a connected account's onboarding link.
 	CreateAccountLink(ctx context.Context, p *stripe.AccountLinkCreateParams) (*stripe.AccountLink, error)
 }
 
