@@ -231,7 +231,34 @@ func (s *Server) balance(r *http.Request, c *call) (balanceView, error) {
 	if v.UpcomingPriceChanges, err = s.upcomingPrices(r); err != nil {
 		return balanceView{}, err
 	}
+	if v.Subscription, err = s.planEnd(r, id); err != nil {
+		return balanceView{}, err
+	}
 	return v, nil
+}
+
+// planEnd is the account's subscription that entitles it now, if any, and
+// when its plan ends.
+func (s *Server) planEnd(r *http.Request, accountID string) (*planEndView, error) {
+	subs, err := s.Payments.OpenSubscriptions(r.Context(), accountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range subs {
+		if !sub.Entitled {
+			continue
+		}
+		v := &planEndView{ID: sub.ID, Plan: sub.Plan, Status: string(sub.Status), FallbackPlan: sub.FallbackPlan}
+		switch {
+		case sub.Status == tollgate.SubscriptionPastDue:
+			v.LeavesPlanAt = sub.GraceUntil
+		case sub.CancelAtPeriodEnd:
+			end := sub.PeriodEnd
+			v.LeavesPlanAt = &end
+		}
+		return v, nil
+	}
+	return nil, nil
 }
 
 // priceChangeView is a price rule version that takes effect later.

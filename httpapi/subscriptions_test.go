@@ -125,9 +125,15 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 		if !sub.CancelAtPeriodEnd || !sub.Entitled {
 			t.Fatalf("after cancelling: %+v", sub)
 		}
-		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: marie}, http.StatusOK, &bal)
-		if bal.Plan != "pro" {
-			t.Fatalf("cancelled, the plan is %q before the period ends", bal.Plan)
+		var full balanceView
+		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: marie}, http.StatusOK, &full)
+		if full.Plan != "pro" || full.Subscription == nil || full.Subscription.LeavesPlanAt == nil || !full.Subscription.LeavesPlanAt.Equal(sub.CurrentPeriodEnd) ||
+			full.Subscription.FallbackPlan != "free" {
+			t.Fatalf("cancelled, the balance shows plan %q and %+v; want pro, leaving it at %s", full.Plan, full.Subscription, sub.CurrentPeriodEnd)
+		}
+		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: other}, http.StatusOK, &full)
+		if full.Subscription != nil {
+			t.Fatalf("an account without a subscription: %+v", full.Subscription)
 		}
 
 		// A pack in euros: VAT included, recorded with the receipt.

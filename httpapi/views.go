@@ -138,6 +138,17 @@ type balanceView struct {
 	UpcomingChanges []planChangeView                      `json:"upcoming_changes" doc:"Plan versions announced for later."`
 	// UpcomingPriceChanges are price rules scheduled to change.
 	UpcomingPriceChanges []priceChangeView `json:"upcoming_price_changes" doc:"Price changes scheduled, soonest first, for every account."`
+	Subscription         *planEndView      `json:"subscription" doc:"The account's subscription, when it has one that has not ended; with leaves_plan_at when the account is due to leave its plan (cancelled, or a renewal unpaid)."`
+}
+
+// planEndView is an account's subscription seen from its balance: when
+// the plan it pays for ends, announced ahead like any cut.
+type planEndView struct {
+	ID           string     `json:"id"`
+	Plan         string     `json:"plan"`
+	Status       string     `json:"status"`
+	LeavesPlanAt *time.Time `json:"leaves_plan_at" doc:"When the account goes back to fallback_plan unless the buyer acts: the period's end of a cancelled subscription, the grace period's end of an unpaid renewal; null otherwise."`
+	FallbackPlan string     `json:"fallback_plan"`
 }
 
 func viewBalance(b ledger.Balance) balanceView {

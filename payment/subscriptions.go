@@ -290,6 +290,17 @@ func (s *Service) Subscriptions(ctx context.Context, accountID, after string, li
 	return subs, err
 }
 
+// OpenSubscriptions lists an account's subscriptions that have not ended.
+func (s *Service) OpenSubscriptions(ctx context.Context, accountID string) ([]tollgate.Subscription, error) {
+	var subs []tollgate.Subscription
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		var err error
+		subs, err = tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: accountID, Open: true, Limit: 10})
+		return err
+	})
+	return subs, err
+}
+
 // Subscription returns a subscription and its invoices; with accountID
 // set, another account's is not found.
 func (s *Service) Subscription(ctx context.Context, id, accountID string) (tollgate.Subscription, []tollgate.Invoice, error) {
