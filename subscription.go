@@ -131,6 +131,10 @@ type Subscription struct {
 	EndedAt   *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// StateAt is when this state was read from the provider: a state read
+	// earlier is never applied over it (two instances applying events of
+	// one subscription at once).
+	StateAt time.Time
 }
 
 // Invoice is one invoice of a subscription: its first payment, a renewal

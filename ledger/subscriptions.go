@@ -19,6 +19,9 @@ type SubscriptionParams struct {
 	// Invoice, when set, is stored with it; a paid one moves PaidThrough
 	// to its period's end.
 	Invoice *tollgate.Invoice
+	// Grace is how long an unpaid renewal keeps the plan, from when the
+	// subscription is first recorded past due.
+	Grace time.Duration
 }
 
 // SubscriptionResult is what ApplySubscription did.
@@ -31,6 +34,12 @@ type SubscriptionResult struct {
 	// PlanFrom and PlanTo are the account's plans before and after; equal
 	// when it did not change.
 	PlanFrom, PlanTo string
+	// Stale: the state given was read before the one stored, which was
+	// kept (its invoice and paid_through still applied).
+	Stale bool
+	// Also names another subscription of the account that entitled it
+	// already when this one started to: the buyer pays twice.
+	Also string
 }
 
 // ApplySubscription records a subscription's state and, in the same
@@ -64,9 +73,16 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		if err != nil && !errors.Is(err, tollgate.ErrNotFound) {
 			return nil, err
 		}
+		r := SubscriptionResult{PlanFrom: a.Plan, PlanTo: a.Plan}
 		if found {
 			if prev.AccountID != s.AccountID {
 				return nil, tollgate.Errorf(tollgate.CodeConflict, "subscription %s belongs to account %s, not %s", s.ID, prev.AccountID, s.AccountID)
+			}
+			if s.StateAt.Before(prev.StateAt) { // read before what is stored: keep that
+				r.Stale = true
+				paid := s.PaidThrough
+				s = prev
+				s.PaidThrough = paid
 			}
 			s.CreatedAt, s.FallbackPlan, s.Entitled, s.EndedAt = prev.CreatedAt, prev.FallbackPlan, prev.Entitled, prev.EndedAt
 			if prev.Status.Ended() { // a cancelled subscription never comes back
@@ -75,12 +91,34 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 			s.PaidThrough = later(prev.PaidThrough, s.PaidThrough)
 		} else {
 			s.CreatedAt, s.Entitled, s.EndedAt = now, false, nil
+			// The plan the account had before it subscribed: another
+			// open subscription's fallback, else its plan now.
+			others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range others {
+				if o.Entitled && s.FallbackPlan == "" {
+					s.FallbackPlan = o.FallbackPlan
+				}
+			}
 			if s.FallbackPlan == "" {
 				s.FallbackPlan = a.Plan
 				if a.Plan == s.Plan {
 					s.FallbackPlan = "free"
 				}
 			}
+		}
+		// The grace period of an unpaid renewal runs from when it is
+		// first recorded past due.
+		switch {
+		case s.Status != tollgate.SubscriptionPastDue:
+			s.GraceUntil = nil
+		case found && prev.Status == tollgate.SubscriptionPastDue && prev.GraceUntil != nil:
+			s.GraceUntil = prev.GraceUntil
+		default:
+			g := now.Add(p.Grace)
+			s.GraceUntil = &g
 		}
 		if inv := p.Invoice; inv != nil {
 			inv.SubscriptionID, inv.AccountID = s.ID, s.AccountID
@@ -92,7 +130,6 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 				s.PaidThrough = later(s.PaidThrough, &end)
 			}
 		}
-		r := SubscriptionResult{PlanFrom: a.Plan, PlanTo: a.Plan}
 		event := func(typ string, data map[string]any) error {
 			data["subscription_id"], data["account_id"], data["plan"] = s.ID, s.AccountID, s.Plan
 			ev, err := tollgate.NewEvent(typ, s.AccountID, now, data)
@@ -109,6 +146,9 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		}
 		switch {
 		case ent && !was:
+			if r.Also, err = alsoSubscribed(ctx, tx, s, now); err != nil {
+				return nil, err
+			}
 			err = changePlan(ctx, tx, &a, s.Plan, now)
 			if err == nil {
 				err = event(tollgate.EventSubscriptionStarted, map[string]any{"period_end": s.PeriodEnd, "fallback_plan": s.FallbackPlan})
@@ -167,12 +207,29 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		return SubscriptionResult{}, err
 	}
 	r := res.(SubscriptionResult)
-	if l.cached && r.PlanTo != r.PlanFrom { // the committer must read the account afresh
+	// The committer must read the account afresh: always, since a commit
+	// whose answer was lost may have moved the plan.
+	if l.cached {
 		if _, err := run(ctx, l, &forgetOp{accountID: r.Sub.AccountID}, nil, nil); err != nil {
 			return SubscriptionResult{}, err
 		}
 	}
 	return r, nil
+}
+
+// alsoSubscribed names another subscription of s's account that entitles
+// it now, "" when there is none.
+func alsoSubscribed(ctx context.Context, tx store.Tx, s tollgate.Subscription, now time.Time) (string, error) {
+	others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range others {
+		if o.ID != s.ID && o.Entitled && o.Entitles(now) {
+			return o.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // stillSubscribed is the plan an account goes to when subscription s stops

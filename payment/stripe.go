@@ -224,7 +224,7 @@ type eventAbout struct {
 func (s *Service) recordEvent(ctx context.Context, ev stripe.Event, about eventAbout, did string, err error) {
 	outcome := did
 	if err != nil {
-		outcome = "not applied, Stripe retries: " + err.Error()
+		outcome = "Stripe retries: " + err.Error()
 	}
 	e := tollgate.PaymentEvent{ID: tollgate.NewID("pev"), Provider: "stripe", EventID: ev.ID, Type: string(ev.Type),
 		ObjectID: about.object, OrderID: about.order, Matched: err == nil && (about.order != "" || about.subscription != ""), Outcome: outcome,
@@ -249,7 +249,7 @@ func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *event
 			if sess.Subscription == nil || sess.Subscription.ID == "" {
 				return fmt.Sprintf("subscription session %s has no subscription yet: waiting for its events", sess.ID), nil
 			}
-			return s.syncSubscription(ctx, st, sess.Subscription.ID, nil, about)
+			return s.syncSubscription(ctx, st, sess.Subscription.ID, "", about)
 		}
 		return s.applySession(ctx, &sess, time.Unix(ev.Created, 0).UTC(), about)
 	case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
@@ -261,7 +261,7 @@ func (s *Service) applyStripe(ctx context.Context, ev stripe.Event, about *event
 		if sub.ID == "" {
 			return "", malformed(ev.ID, errors.New("the subscription has no id"))
 		}
-		return s.syncSubscription(ctx, st, sub.ID, nil, about)
+		return s.syncSubscription(ctx, st, sub.ID, "", about)
 	case "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible":
 		var inv stripe.Invoice
 		if err := json.Unmarshal(ev.Data.Raw, &inv); err != nil {
@@ -447,14 +447,17 @@ func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession
 	if o.Status == tollgate.OrderCompleted && o.Paid != nil && o.Paid.ReceiptURL != "" {
 		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
 	}
-	paid := s.paidOf(ctx, sess)
+	paid, receiptErr := s.paidOf(ctx, sess)
 	if o.Status == tollgate.OrderCompleted && o.Paid != nil { // its receipt was not there the first time
-		if paid.ReceiptURL != "" || paid.InvoiceURL != "" {
+		if paid != nil && (paid.ReceiptURL != "" || paid.InvoiceURL != "") {
 			err := s.Ledger.WriteRecords(ctx, func(tx record.Tx) error { return tx.OrderSetReceipt(ctx, o.ID, paid.ReceiptURL, paid.InvoiceURL) })
 			if err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("order %s already completed: its receipt recorded", o.ID), nil
+		}
+		if receiptErr != nil {
+			return "", receiptErr
 		}
 		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
 	}
@@ -471,46 +474,67 @@ func (s *Service) applySession(ctx context.Context, sess *stripe.CheckoutSession
 	if res.Order.Status == tollgate.OrderCompleted && (!res.Changed || o.Status == tollgate.OrderCompleted) {
 		return fmt.Sprintf("order %s already completed: replay ignored", o.ID), nil
 	}
+	if receiptErr != nil {
+		// Granted, and answered so that Stripe sends the event again:
+		// its replay records the receipt.
+		return "", fmt.Errorf("order %s completed, %s credits granted; %w", o.ID, o.Credits, receiptErr)
+	}
 	return fmt.Sprintf("order %s completed: %s credits granted", o.ID, o.Credits), nil
 }
+
+// errReceiptPending is a paid order's receipt that Stripe could not give
+// yet: the event is answered so that Stripe sends it again.
+var errReceiptPending = fmt.Errorf("%w: its receipt could not be fetched from Stripe yet; the replay of this event records it", ErrNotReady)
 
 // paidOf is what a paid session's buyer paid: gross, tax (inclusive or
 // added), net, and the receipt and invoice links Stripe has for it. The
 // links are asked for and left empty when Stripe does not answer (a
 // replay of the event or the reconciliation records them later); nil when
 // the session's amounts do not add up.
-func (s *Service) paidOf(ctx context.Context, sess *stripe.CheckoutSession) *tollgate.Paid {
+func (s *Service) paidOf(ctx context.Context, sess *stripe.CheckoutSession) (*tollgate.Paid, error) {
 	p := &tollgate.Paid{Currency: string(sess.Currency), Gross: sess.AmountTotal}
 	if sess.TotalDetails != nil {
 		p.Tax = sess.TotalDetails.AmountTax
 	}
 	p.Net = p.Gross - p.Tax
 	if ledger.CheckPaid(p) != nil {
-		return nil
+		return nil, nil
 	}
 	st, ok := s.Provider.(*Stripe)
 	if !ok || st == nil {
-		return p
+		return p, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	var failed error
 	if sess.PaymentIntent != nil && sess.PaymentIntent.ID != "" {
-		if pi, err := st.api.PaymentIntent(ctx, sess.PaymentIntent.ID); err == nil && pi.LatestCharge != nil {
+		pi, err := st.api.PaymentIntent(ctx, sess.PaymentIntent.ID)
+		switch {
+		case err == nil && pi.LatestCharge != nil:
 			p.ReceiptURL = pi.LatestCharge.ReceiptURL
+		case err != nil && !permanent(err):
+			failed = err
 		}
 	}
 	if inv := sess.Invoice; inv != nil && inv.ID != "" {
 		p.InvoiceURL = inv.HostedInvoiceURL
 		if p.InvoiceURL == "" {
-			if full, err := st.api.Invoice(ctx, inv.ID); err == nil {
+			full, err := st.api.Invoice(ctx, inv.ID)
+			switch {
+			case err == nil:
 				p.InvoiceURL = full.HostedInvoiceURL
+			case !permanent(err):
+				failed = err
 			}
 		}
 	}
 	if ledger.CheckPaid(p) != nil { // a link that is not one
 		p.ReceiptURL, p.InvoiceURL = "", ""
 	}
-	return p
+	if failed != nil {
+		return p, fmt.Errorf("%w (%v)", errReceiptPending, failed)
+	}
+	return p, nil
 }
 
 // ReconcileAfter is how old a pending Stripe order must be before the
@@ -556,7 +580,7 @@ func (s *Service) Reconcile(ctx context.Context) (looked, completed int, err err
 				continue
 			}
 			var about eventAbout
-			if _, err := s.applySession(ctx, sess, now, &about); err != nil {
+			if _, err := s.applySession(ctx, sess, now, &about); err != nil && !errors.Is(err, errReceiptPending) {
 				return looked, completed, fmt.Errorf("reconcile order %s: %w", o.ID, err)
 			}
 			if after, err := s.Order(ctx, o.ID, ""); err == nil && after.Status == tollgate.OrderCompleted {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -359,43 +360,77 @@ func (l *subLocks) lock(id string) func() {
 	}
 }
 
-// syncSubscription fetches a subscription from Stripe and applies its
-// state (and inv, an invoice of it, when set): whatever event announced
-// it, in whatever order events came, what is applied is Stripe's state
-// now, and applying it again changes nothing.
-func (s *Service) syncSubscription(ctx context.Context, st *Stripe, id string, inv *tollgate.Invoice, about *eventAbout) (string, error) {
-	about.object = id
+// permanent reports whether Stripe refused a call for good (a 4xx other
+// than 429: no such object, a bad request): asking again gives the same.
+func permanent(err error) bool {
+	var se *stripe.Error
+	return errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests
+}
+
+// syncSubscription fetches a subscription from Stripe (and the invoice
+// invoiceID of it, when set) and applies its state: whatever event
+// announced it, in whatever order events came, what is applied is Stripe's
+// state when fetched, and applying it again changes nothing. Within this
+// process one subscription is fetched and applied at a time; across
+// processes a state fetched earlier than the one stored is not applied
+// over it (tollgate.Subscription.StateAt).
+func (s *Service) syncSubscription(ctx context.Context, st *Stripe, id, invoiceID string, about *eventAbout) (string, error) {
+	about.object = cmp.Or(invoiceID, id)
 	defer s.subs.lock(id)()
+	var inv *tollgate.Invoice
+	if invoiceID != "" {
+		cctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+		full, err := st.api.Invoice(cctx, invoiceID)
+		cancel()
+		if permanent(err) {
+			return fmt.Sprintf("UNMATCHED: Stripe refuses invoice %s (%v); nothing changed", invoiceID, err), nil
+		}
+		if err != nil {
+			return "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not be asked for invoice %s (%v); retry later", invoiceID, err)
+		}
+		rec, subID := invoiceOf(full)
+		if subID != id {
+			return fmt.Sprintf("UNMATCHED: invoice %s bills subscription %q, not %s; nothing changed", invoiceID, subID, id), nil
+		}
+		inv = &rec
+	}
+	stateAt := s.Clock.Now()
 	cctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
 	sub, err := st.api.Subscription(cctx, id)
 	cancel()
+	if permanent(err) {
+		return fmt.Sprintf("UNMATCHED: Stripe refuses subscription %s (%v); nothing changed", id, err), nil
+	}
 	if err != nil {
 		return "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not be asked for subscription %s (%v); retry later", id, err)
 	}
-	state, problem, err := s.subscriptionState(ctx, st, sub)
+	state, problem, err := s.subscriptionState(ctx, sub)
 	if err != nil {
 		return "", err
 	}
 	if problem != "" {
 		return "UNMATCHED: subscription " + id + ": " + problem + "; nothing changed", nil
 	}
-	return s.applySubscription(ctx, state, inv, about)
+	state.StateAt = stateAt
+	return s.applySubscription(ctx, st, state, inv, about)
 }
 
-func (s *Service) applySubscription(ctx context.Context, state tollgate.Subscription, inv *tollgate.Invoice, about *eventAbout) (string, error) {
-	res, err := s.Ledger.ApplySubscription(ctx, ledger.SubscriptionParams{Sub: state, Invoice: inv})
-	if errors.Is(err, tollgate.ErrNotFound) {
-		return fmt.Sprintf("UNMATCHED: subscription %s names account %s, which does not exist; nothing changed", state.ID, state.AccountID), nil
+func (s *Service) applySubscription(ctx context.Context, st *Stripe, state tollgate.Subscription, inv *tollgate.Invoice, about *eventAbout) (string, error) {
+	res, err := s.Ledger.ApplySubscription(ctx, ledger.SubscriptionParams{Sub: state, Invoice: inv, Grace: cmp.Or(st.Grace, DefaultGrace)})
+	switch tollgate.ErrorCode(err) {
+	case tollgate.CodeNotFound, tollgate.CodeInvalidField, tollgate.CodeConflict: // the same however often it is asked
+		return fmt.Sprintf("UNMATCHED: subscription %s of account %s: %v; nothing changed", state.ID, state.AccountID, err), nil
 	}
 	if err != nil {
 		return "", err
 	}
-	about.subscription = state.ID
 	sub := res.Sub
 	did := fmt.Sprintf("subscription %s (%s, %s): ", sub.ID, sub.Plan, sub.Status)
 	switch {
 	case res.PlanFrom != res.PlanTo:
 		did += fmt.Sprintf("account %s moved from plan %s to %s", sub.AccountID, res.PlanFrom, res.PlanTo)
+	case res.Stale:
+		did += "Stripe's state as read then is older than the one recorded: kept the recorded one"
 	case res.Changed:
 		did += "state recorded, the account's plan unchanged"
 	default:
@@ -409,34 +444,48 @@ func (s *Service) applySubscription(ctx context.Context, state tollgate.Subscrip
 	if len(res.Events) > 0 {
 		did += "; sent " + strings.Join(res.Events, ", ")
 	}
+	if res.Also != "" {
+		// Listed with the unmatched events, for the operator to act on.
+		return fmt.Sprintf("TWO SUBSCRIPTIONS: account %s pays for %s and %s at once; cancel and refund one in Stripe. %s",
+			sub.AccountID, res.Also, sub.ID, did), nil
+	}
+	about.subscription = state.ID
 	return did, nil
 }
 
 // subscriptionState turns a Stripe subscription into Tollgate's, or says
 // why it does not pay for any plan (problem): no account named, an
 // unknown price or plan, or an amount that is not the plan's price (the
-// subtotal before tax).
-func (s *Service) subscriptionState(ctx context.Context, st *Stripe, sub *stripe.Subscription) (tollgate.Subscription, string, error) {
+// subtotal before tax). A subscription recorded already keeps its plan
+// unless its price is now another plan's Stripe Price (a change in the
+// customer portal): a later change of the plan's price does not unmatch
+// those who pay the old one.
+func (s *Service) subscriptionState(ctx context.Context, sub *stripe.Subscription) (tollgate.Subscription, string, error) {
 	out := tollgate.Subscription{ID: sub.ID, Provider: "stripe", Status: tollgate.SubscriptionStatus(sub.Status), Currency: string(sub.Currency),
 		CancelAtPeriodEnd: sub.CancelAtPeriodEnd || sub.CancelAt > 0}
 	if sub.Customer != nil {
 		out.Customer = sub.Customer.ID
 	}
+	var prev *tollgate.Subscription
+	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+		p, err := tx.SubscriptionByID(ctx, sub.ID)
+		if err == nil {
+			prev = &p
+		}
+		if errors.Is(err, tollgate.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return out, "", err
+	}
 	out.AccountID = sub.Metadata["account_id"]
-	if out.AccountID == "" {
-		var prev tollgate.Subscription
-		err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
-			var err error
-			prev, err = tx.SubscriptionByID(ctx, sub.ID)
-			return err
-		})
-		if err != nil && !errors.Is(err, tollgate.ErrNotFound) {
-			return out, "", err
-		}
-		if err != nil {
-			return out, "it names no account (metadata account_id) and Tollgate did not start it", nil
-		}
+	if prev != nil {
 		out.AccountID = prev.AccountID
+	}
+	if out.AccountID == "" {
+		return out, "it names no account (metadata account_id) and Tollgate did not start it", nil
 	}
 	if sub.Items == nil || len(sub.Items.Data) != 1 || sub.Items.Data[0].Price == nil {
 		return out, "it does not have exactly one priced item", nil
@@ -453,7 +502,12 @@ func (s *Service) subscriptionState(ctx context.Context, st *Stripe, sub *stripe
 			pp = &prices[i]
 		}
 	}
-	if pp == nil {
+	switch {
+	case pp != nil:
+		out.Plan, out.Interval = pp.Plan, pp.Interval
+	case prev != nil:
+		out.Plan, out.Interval = prev.Plan, prev.Interval
+	default:
 		plan := cmp.Or(it.Price.Metadata["tollgate_plan"], sub.Metadata["plan"])
 		interval := ""
 		if it.Price.Recurring != nil {
@@ -472,11 +526,7 @@ func (s *Service) subscriptionState(ctx context.Context, st *Stripe, sub *stripe
 			return out, fmt.Sprintf("it costs %s before tax, plan %s costs %s by the %s", tollgate.Money{Amount: got, Currency: out.Currency}.Format(),
 				pp.Plan, want.Format(), pp.Interval), nil
 		}
-	}
-	out.Plan, out.Interval = pp.Plan, pp.Interval
-	if out.Status == tollgate.SubscriptionPastDue {
-		g := out.PeriodStart.Add(cmp.Or(st.Grace, DefaultGrace))
-		out.GraceUntil = &g
+		out.Plan, out.Interval = pp.Plan, pp.Interval
 	}
 	return out, "", nil
 }
@@ -536,20 +586,11 @@ func receiptOfInvoice(inv *stripe.Invoice) string {
 // its receipt, and applies its subscription's state with it.
 func (s *Service) applyInvoiceEvent(ctx context.Context, st *Stripe, inv *stripe.Invoice, about *eventAbout) (string, error) {
 	about.object = inv.ID
-	if _, subID := invoiceOf(inv); subID == "" {
+	_, subID := invoiceOf(inv)
+	if subID == "" {
 		return fmt.Sprintf("invoice %s bills no subscription: nothing to do (a pack's invoice is kept with its order)", inv.ID), nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
-	full, err := st.api.Invoice(cctx, inv.ID)
-	cancel()
-	if err != nil {
-		return "", tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not be asked for invoice %s (%v); retry later", inv.ID, err)
-	}
-	rec, subID := invoiceOf(full)
-	if subID == "" {
-		return fmt.Sprintf("invoice %s bills no subscription: nothing to do", inv.ID), nil
-	}
-	return s.syncSubscription(ctx, st, subID, &rec, about)
+	return s.syncSubscription(ctx, st, subID, inv.ID, about)
 }
 
 // SweepSubscriptions looks again at every subscription that entitles its
@@ -582,9 +623,9 @@ func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, 
 			}
 			looked++
 			var about eventAbout
-			did, err := s.syncSubscription(ctx, st, sub.ID, nil, &about)
+			did, err := s.syncSubscription(ctx, st, sub.ID, "", &about)
 			if err != nil && graceOver {
-				did, err = s.applySubscription(ctx, sub, nil, &about)
+				did, err = s.applySubscription(ctx, st, sub, nil, &about)
 			}
 			if err != nil {
 				if ctx.Err() != nil {

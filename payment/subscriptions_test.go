@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -234,9 +235,10 @@ func TestSubscriptionFailedRenewal(t *testing.T) {
 		f.clock.Set(sub.PeriodEnd.Add(time.Minute))
 		evs = fake.Renew(t, id, false)
 		deliver(t, f.svc, evs...)
+		wantGrace := f.clock.Now().Add(72 * time.Hour) // from when it is first seen past due
+		f.clock.Advance(time.Hour)
 		deliver(t, f.svc, evs...)
 		sub, _ = f.subscription(t, id)
-		wantGrace := sub.PeriodStart.Add(72 * time.Hour)
 		if sub.Status != tollgate.SubscriptionPastDue || !sub.Entitled || sub.GraceUntil == nil || !sub.GraceUntil.Equal(wantGrace) {
 			t.Fatalf("past due: %+v, want entitled until %s", sub, wantGrace)
 		}
@@ -602,9 +604,13 @@ func TestTwoSubscriptionsPaid(t *testing.T) {
 			sessions = append(sessions, st.SessionID)
 		}
 		var ids []string
+		var did []string
 		for _, s := range sessions {
-			deliver(t, f.svc, fake.Pay(t, s)...)
+			did = append(did, deliver(t, f.svc, fake.Pay(t, s)...)...)
 			ids = append(ids, fake.SubscriptionOf(s))
+		}
+		if !strings.Contains(strings.Join(did, "\n"), "TWO SUBSCRIPTIONS: account buyer pays for "+ids[0]+" and "+ids[1]) {
+			t.Fatalf("the second paid subscription was not flagged: %q", did)
 		}
 		deliver(t, f.svc, fake.End(ids[0])...)
 		if a := f.account(t); a.Plan != "pro" {
@@ -613,6 +619,76 @@ func TestTwoSubscriptionsPaid(t *testing.T) {
 		deliver(t, f.svc, fake.End(ids[1])...)
 		if a := f.account(t); a.Plan != "free" {
 			t.Fatalf("both ended: plan %s, want free", a.Plan)
+		}
+	})
+}
+
+// TestSubscriptionStateOrder: a state read from Stripe before the one
+// recorded (two instances applying events of one subscription at once) is
+// not applied over it; a plan's price changed later does not unmatch those
+// who pay the old one; a subscription Stripe no longer knows is recorded
+// as unmatched, not retried for days.
+func TestSubscriptionStateOrder(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		fake := subFixture(t, f)
+		id, evs := subscribe(t, f, fake, "")
+		deliver(t, f.svc, evs...)
+		sub, _ := f.subscription(t, id)
+		older := sub
+		older.Status, older.StateAt = tollgate.SubscriptionCanceled, sub.StateAt.Add(-time.Second)
+		res, err := f.l.ApplySubscription(f.ctx, ledger.SubscriptionParams{Sub: older, Grace: time.Hour})
+		if err != nil || !res.Stale || res.Sub.Status != tollgate.SubscriptionActive {
+			t.Fatalf("an older read: %+v, %v; want it kept out", res, err)
+		}
+		if a := f.account(t); a.Plan != "pro" {
+			t.Fatalf("an older read moved the plan to %s", a.Plan)
+		}
+		// The operator raises Pro's price: the subscriber's cancellation
+		// still applies.
+		if _, err := f.svc.PutPlanPrice(f.ctx, tollgate.PlanPrice{Plan: "pro", Interval: tollgate.IntervalMonth, Active: true,
+			Prices: []tollgate.Money{{Amount: 2500, Currency: "usd"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Minute)
+		deliver(t, f.svc, fake.End(id)...)
+		if a := f.account(t); a.Plan != "free" {
+			t.Fatalf("after a price change, a cancellation left the plan %s", a.Plan)
+		}
+		did := deliver(t, f.svc, fake.Event("customer.subscription.updated", map[string]any{"id": "sub_unknown", "object": "subscription"}))
+		if !strings.HasPrefix(did[0], "UNMATCHED: Stripe refuses subscription sub_unknown") {
+			t.Fatalf("a subscription Stripe does not know: %q", did[0])
+		}
+	})
+}
+
+// TestReceiptLater: a receipt Stripe cannot give when the payment's event
+// is applied does not hold up the credits; the event is answered so that
+// Stripe sends it again, and its replay records the receipt.
+func TestReceiptLater(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		fake := subFixture(t, f)
+		o, _, err := f.svc.CheckoutIn(f.ctx, "buyer", "pack_10", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := fake.Pay(t, o.ProviderRef)
+		fake.SetDown(true)
+		body, sig := stripetest.Signed(evs[0], whsec, time.Now())
+		if _, err := f.svc.HandleStripe(f.ctx, body, sig); !errors.Is(err, ErrNotReady) {
+			t.Fatalf("receipt unavailable: %v, want ErrNotReady so that Stripe retries", err)
+		}
+		got, _ := f.svc.Order(f.ctx, o.ID, "")
+		if got.Status != tollgate.OrderCompleted || got.Paid == nil || got.Paid.ReceiptURL != "" {
+			t.Fatalf("order %+v: want it completed without a receipt yet", got)
+		}
+		fake.SetDown(false)
+		did := deliver(t, f.svc, evs[0])
+		got, _ = f.svc.Order(f.ctx, o.ID, "")
+		if got.Paid == nil || got.Paid.ReceiptURL == "" || !strings.Contains(did[0], "receipt recorded") {
+			t.Fatalf("after the replay: %+v (%q)", got.Paid, did[0])
+		}
+		if b := f.available(t); b != tollgate.WholeCredits(10) {
+			t.Fatalf("available %s, want the pack's 10 once", b)
 		}
 	})
 }

@@ -80,7 +80,7 @@ func filledInstallation(t *testing.T) string {
 		paid := tollgate.Paid{Currency: "usd", Net: 900, Tax: 81, Gross: 981, ReceiptURL: "https://pay.example/r/1", InvoiceURL: "https://pay.example/i/1"}
 		if err := tx.SubscriptionPut(ctx, tollgate.Subscription{ID: "sub_1", AccountID: "ada", Provider: "stripe", Customer: "cus_ada",
 			Plan: "pro", Interval: tollgate.IntervalMonth, Currency: "usd", Status: tollgate.SubscriptionActive, PeriodStart: now,
-			PeriodEnd: now.AddDate(0, 1, 0), PaidThrough: &now, FallbackPlan: "free", CreatedAt: now, UpdatedAt: now}); err != nil {
+			PeriodEnd: now.AddDate(0, 1, 0), PaidThrough: &now, FallbackPlan: "free", CreatedAt: now, UpdatedAt: now, StateAt: now}); err != nil {
 			return err
 		}
 		if err := tx.InvoicePut(ctx, tollgate.Invoice{ID: "in_1", SubscriptionID: "sub_1", AccountID: "ada", Reason: "subscription_create",

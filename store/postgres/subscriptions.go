@@ -37,7 +37,7 @@ func (t *tx) PlanPrices(ctx context.Context) ([]tollgate.PlanPrice, error) {
 func (t *tx) SubscriptionPut(ctx context.Context, s tollgate.Subscription) error {
 	_, err := t.exec(ctx, sqlq.SubscriptionPut.PG, s.ID, s.AccountID, s.Provider, s.Customer, s.Plan, s.Interval, s.Currency,
 		string(s.Status), s.CancelAtPeriodEnd, s.PeriodStart, s.PeriodEnd, s.PaidThrough, s.GraceUntil,
-		s.FallbackPlan, s.Entitled, s.EndedAt, s.CreatedAt, s.UpdatedAt)
+		s.FallbackPlan, s.Entitled, s.EndedAt, s.CreatedAt, s.UpdatedAt, s.StateAt)
 	if err != nil {
 		return fmt.Errorf("put subscription %s: %w", s.ID, err)
 	}
@@ -47,8 +47,8 @@ func (t *tx) SubscriptionPut(ctx context.Context, s tollgate.Subscription) error
 func scanSubscription(r row) (tollgate.Subscription, error) {
 	var s tollgate.Subscription
 	err := r.Scan(&s.ID, &s.AccountID, &s.Provider, &s.Customer, &s.Plan, &s.Interval, &s.Currency, &s.Status, &s.CancelAtPeriodEnd,
-		&s.PeriodStart, &s.PeriodEnd, &s.PaidThrough, &s.GraceUntil, &s.FallbackPlan, &s.Entitled, &s.EndedAt, &s.CreatedAt, &s.UpdatedAt)
-	s.PeriodStart, s.PeriodEnd, s.CreatedAt, s.UpdatedAt = s.PeriodStart.UTC(), s.PeriodEnd.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+		&s.PeriodStart, &s.PeriodEnd, &s.PaidThrough, &s.GraceUntil, &s.FallbackPlan, &s.Entitled, &s.EndedAt, &s.CreatedAt, &s.UpdatedAt, &s.StateAt)
+	s.PeriodStart, s.PeriodEnd, s.CreatedAt, s.UpdatedAt, s.StateAt = s.PeriodStart.UTC(), s.PeriodEnd.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.StateAt.UTC()
 	s.PaidThrough, s.GraceUntil, s.EndedAt = utc(s.PaidThrough), utc(s.GraceUntil), utc(s.EndedAt)
 	return s, mapErr(err)
 }

@@ -39,7 +39,7 @@ func (t *tx) PlanPrices(ctx context.Context) ([]tollgate.PlanPrice, error) {
 func (t *tx) SubscriptionPut(ctx context.Context, s tollgate.Subscription) error {
 	_, err := t.exec(ctx, sqlq.SubscriptionPut.Lite, s.ID, s.AccountID, s.Provider, s.Customer, s.Plan, s.Interval, s.Currency,
 		string(s.Status), s.CancelAtPeriodEnd, micros(s.PeriodStart), micros(s.PeriodEnd), nullMicros(s.PaidThrough), nullMicros(s.GraceUntil),
-		s.FallbackPlan, s.Entitled, nullMicros(s.EndedAt), micros(s.CreatedAt), micros(s.UpdatedAt))
+		s.FallbackPlan, s.Entitled, nullMicros(s.EndedAt), micros(s.CreatedAt), micros(s.UpdatedAt), micros(s.StateAt))
 	if err != nil {
 		return fmt.Errorf("put subscription %s: %w", s.ID, err)
 	}
@@ -48,12 +48,13 @@ func (t *tx) SubscriptionPut(ctx context.Context, s tollgate.Subscription) error
 
 func scanSubscription(r interface{ Scan(...any) error }) (tollgate.Subscription, error) {
 	var s tollgate.Subscription
-	var start, end, created, updated int64
+	var start, end, created, updated, stateAt int64
 	var paidThrough, graceUntil, ended sql.NullInt64
 	err := r.Scan(&s.ID, &s.AccountID, &s.Provider, &s.Customer, &s.Plan, &s.Interval, &s.Currency, &s.Status, &s.CancelAtPeriodEnd,
-		&start, &end, &paidThrough, &graceUntil, &s.FallbackPlan, &s.Entitled, &ended, &created, &updated)
+		&start, &end, &paidThrough, &graceUntil, &s.FallbackPlan, &s.Entitled, &ended, &created, &updated, &stateAt)
 	s.PeriodStart, s.PeriodEnd, s.CreatedAt, s.UpdatedAt = fromMicros(start), fromMicros(end), fromMicros(created), fromMicros(updated)
 	s.PaidThrough, s.GraceUntil, s.EndedAt = fromNullMicros(paidThrough), fromNullMicros(graceUntil), fromNullMicros(ended)
+	s.StateAt = fromMicros(stateAt)
 	return s, mapErr(err)
 }
 

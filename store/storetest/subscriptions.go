@@ -125,7 +125,7 @@ func testSubscriptions(t *testing.T, s store.Store) {
 	sub := func(id, acct string) tollgate.Subscription {
 		return tollgate.Subscription{ID: id, AccountID: acct, Provider: "stripe", Customer: "cus_" + acct, Plan: "pro",
 			Interval: tollgate.IntervalMonth, Currency: "usd", Status: tollgate.SubscriptionActive,
-			PeriodStart: T0, PeriodEnd: T0.AddDate(0, 1, 0), FallbackPlan: "free", Entitled: true, CreatedAt: T0, UpdatedAt: T0}
+			PeriodStart: T0, PeriodEnd: T0.AddDate(0, 1, 0), FallbackPlan: "free", Entitled: true, CreatedAt: T0, UpdatedAt: T0, StateAt: T0}
 	}
 	// Every field set, times to the microsecond.
 	full := sub("sub_1", "a1")
@@ -133,7 +133,7 @@ func testSubscriptions(t *testing.T, s store.Store) {
 	full.PeriodStart, full.PeriodEnd = T0.Add(time.Microsecond), T0.AddDate(1, 0, 0).Add(2*time.Microsecond)
 	full.PaidThrough, full.GraceUntil = ptr(T0.Add(3*time.Microsecond)), ptr(T0.Add(72*time.Hour+4*time.Microsecond))
 	full.EndedAt, full.Entitled = ptr(T0.Add(96*time.Hour+5*time.Microsecond)), false
-	full.CreatedAt, full.UpdatedAt = T0.Add(6*time.Microsecond), T0.Add(7*time.Microsecond)
+	full.CreatedAt, full.UpdatedAt, full.StateAt = T0.Add(6*time.Microsecond), T0.Add(7*time.Microsecond), T0.Add(8*time.Microsecond)
 	bare := sub("sub_2", "a2")
 	open3, ended4, open5 := sub("sub_3", "a1"), sub("sub_4", "a1"), sub("sub_5", "a1")
 	ended4.Status, ended4.EndedAt = tollgate.SubscriptionCanceled, ptr(T0.Add(time.Hour))
@@ -160,7 +160,7 @@ func testSubscriptions(t *testing.T, s store.Store) {
 	renewed.Status, renewed.CancelAtPeriodEnd, renewed.Entitled, renewed.FallbackPlan = tollgate.SubscriptionActive, false, true, "basic"
 	renewed.PeriodStart, renewed.PeriodEnd = T0.AddDate(1, 0, 0), T0.AddDate(1, 1, 0)
 	renewed.PaidThrough, renewed.GraceUntil, renewed.EndedAt = ptr(T0.AddDate(1, 1, 0)), nil, nil
-	renewed.CreatedAt, renewed.UpdatedAt = T0.Add(time.Hour), T0.AddDate(1, 0, 0)
+	renewed.CreatedAt, renewed.UpdatedAt, renewed.StateAt = T0.Add(time.Hour), T0.AddDate(1, 0, 0), T0.AddDate(1, 0, 1)
 	graced := bare
 	graced.Status, graced.GraceUntil = tollgate.SubscriptionPastDue, ptr(T0.Add(48*time.Hour))
 	write(t, s, func(tx store.Tx) error {

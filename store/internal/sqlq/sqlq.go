@@ -210,13 +210,13 @@ var (
 	PlanPriceList = q(`SELECT ` + PlanPriceCols + ` FROM plan_prices ORDER BY plan, interval`)
 
 	SubscriptionCols = `id, account_id, provider, customer, plan, interval, currency, status, cancel_at_period_end, ` +
-		`period_start, period_end, paid_through, grace_until, fallback_plan, entitled, ended_at, created_at, updated_at`
-	SubscriptionPut = q(`INSERT INTO subscriptions (` + SubscriptionCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		`period_start, period_end, paid_through, grace_until, fallback_plan, entitled, ended_at, created_at, updated_at, state_at`
+	SubscriptionPut = q(`INSERT INTO subscriptions (` + SubscriptionCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, provider = excluded.provider, customer = excluded.customer,
 		plan = excluded.plan, interval = excluded.interval, currency = excluded.currency, status = excluded.status,
 		cancel_at_period_end = excluded.cancel_at_period_end, period_start = excluded.period_start, period_end = excluded.period_end,
 		paid_through = excluded.paid_through, grace_until = excluded.grace_until, fallback_plan = excluded.fallback_plan,
-		entitled = excluded.entitled, ended_at = excluded.ended_at, updated_at = excluded.updated_at`)
+		entitled = excluded.entitled, ended_at = excluded.ended_at, updated_at = excluded.updated_at, state_at = excluded.state_at`)
 	SubscriptionByID = q(`SELECT ` + SubscriptionCols + ` FROM subscriptions WHERE id = ?`)
 
 	InvoiceCols = `id, subscription_id, account_id, reason, status, currency, net, tax, gross, receipt_url, invoice_url, pdf_url, ` +

@@ -31,7 +31,8 @@ CREATE TABLE plan_prices (
 -- grace_until: while a renewal is unpaid, when the account leaves the
 -- plan; fallback_plan: the plan it returns to then. entitled: the account
 -- is on plan through this subscription; ended_at: when that stopped, NULL
--- while it is open.
+-- while it is open. state_at: when the state was read from the provider
+-- (an older read is never applied over a newer one).
 CREATE TABLE subscriptions (
     id                   TEXT PRIMARY KEY,
     account_id           TEXT NOT NULL,
@@ -50,7 +51,8 @@ CREATE TABLE subscriptions (
     entitled             INTEGER NOT NULL,
     ended_at             INTEGER,
     created_at           INTEGER NOT NULL,
-    updated_at           INTEGER NOT NULL
+    updated_at           INTEGER NOT NULL,
+    state_at             INTEGER NOT NULL
 );
 CREATE INDEX subscriptions_account ON subscriptions (account_id, id);
 CREATE INDEX subscriptions_open ON subscriptions (id) WHERE ended_at IS NULL;
