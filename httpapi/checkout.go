@@ -451,8 +451,8 @@ var subscribePage = template.Must(template.New("subscribed").Parse(`<!doctype ht
 // checkout. It shows no account's data: the plan follows Stripe's events.
 func (s *Server) subscribePage(cancelled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		title, says := "Subscription received", "Your plan changes as soon as Stripe confirms the payment, usually within seconds. "+
-			"GET /v1/subscriptions shows it; the customer portal (POST /v1/subscriptions/portal) changes or cancels it."
+		title, says := "Subscription received", "Your plan changes as soon as the payment is confirmed, usually within seconds (in demo "+
+			"mode it has changed already, and no money moved). GET /v1/subscriptions shows it; POST /v1/subscriptions/{id}/cancel cancels it."
 		if cancelled {
 			title, says = "No subscription started", "The checkout was left before paying; nothing was charged."
 		}

@@ -106,7 +106,7 @@ type subscribeView struct {
 	Interval    string         `json:"interval"`
 	Price       tollgate.Money `json:"price"`
 	TaxBehavior string         `json:"tax_behavior" enum:"inclusive,exclusive,none"`
-	CheckoutURL string         `json:"checkout_url" doc:"Send the buyer here to pay. The account is on the plan as soon as Stripe reports the subscription paid."`
+	CheckoutURL string         `json:"checkout_url" doc:"Send the buyer here to pay. The account is on the plan as soon as Stripe reports the subscription paid. In demo mode the subscription has started already (no money moves) and this page says so."`
 }
 
 func (s *Server) createSubscription(r *http.Request, c *call, in *struct{ Body subscribeRequest }) (subscribeView, error) {
@@ -122,7 +122,7 @@ func (s *Server) createSubscription(r *http.Request, c *call, in *struct{ Body s
 	}
 	view := func(v any) any {
 		st := v.(payment.SubscribeStarted)
-		return subscribeView{"subscription_checkout", acct, st.Plan, st.Interval, st.Price, taxBehavior(st.TaxBehavior), st.URL}
+		return subscribeView{"subscription_checkout", acct, st.Plan, st.Interval, st.Price, taxBehavior(st.TaxBehavior), s.absolute(r, st.URL)}
 	}
 	st, err := s.Payments.Subscribe(r.Context(), payment.SubscribeParams{AccountID: acct, Plan: in.Body.Plan, Interval: in.Body.Interval,
 		Currency: in.Body.Currency}, c.idempotency(r, view))
@@ -175,6 +175,17 @@ func (s *Server) getSubscription(r *http.Request, c *call, in *struct {
 	return v, nil
 }
 
+func (s *Server) cancelSubscription(r *http.Request, c *call, in *struct {
+	ID   string       `path:"id" doc:"Subscription id. With an account key, only its own."`
+	Body emptyRequest `body:"optional"`
+}) (subscriptionView, error) {
+	sub, err := s.Payments.CancelSubscription(r.Context(), in.ID, owner(c))
+	if err != nil {
+		return subscriptionView{}, err
+	}
+	return viewSubscription(sub, nil), nil
+}
+
 type portalView struct {
 	Object    string `json:"object" const:"billing_portal"`
 	AccountID string `json:"account_id"`
@@ -211,16 +222,21 @@ func (s *Server) registerSubscriptions() {
 			"Stripe Price the operator made. Subscribers keep what they pay until they change plan.", answer: "The plan's price."}, s.putPlanPrice)
 	handle(s, op{pattern: "POST /v1/subscriptions", id: "createSubscription", tag: tag, status: http.StatusCreated,
 		errors:  []tollgate.Code{tollgate.CodeAccountSuspended, tollgate.CodeNotFound, tollgate.CodeConflict, tollgate.CodeUnavailable},
-		summary: "Subscribe to a plan", description: "Starts Stripe Checkout in subscription mode. The account is on the plan as soon as Stripe " +
+		summary: "Subscribe to a plan", description: "Starts Stripe Checkout in subscription mode (in demo mode, a subscription at once, renewed each period without payment). The account is on the plan as soon as Stripe " +
 			"reports the subscription paid (an upgrade applies at once, a downgrade from the next local day); renewals keep it there; a " +
 			"cancellation takes effect at the period's end; an unpaid renewal keeps the plan through the grace period, announced by a " +
 			"subscription.payment_failed event, then the account returns to its fallback plan. An account that subscribes already " +
-			"changes or cancels in the customer portal (409). Send an Idempotency-Key to make a retry give the same checkout. Needs Stripe.",
+			"changes or cancels in the customer portal (409). Send an Idempotency-Key to make a retry give the same checkout. Needs Stripe, or demo mode.",
 		answer: "Where to pay."}, s.createSubscription)
 	handle(s, op{pattern: "GET /v1/subscriptions", id: "listSubscriptions", tag: tag, summary: "List subscriptions",
 		description: "With an admin key, every account's or one's; with an account key, its own. By id, a page at a time.", answer: "A page."}, s.listSubscriptions)
 	handle(s, op{pattern: "GET /v1/subscriptions/{id}", id: "getSubscription", tag: tag, summary: "Get a subscription",
 		description: "With its invoices: net, tax, gross, the receipt and the invoice's page and PDF.", answer: "The subscription."}, s.getSubscription)
+	handle(s, op{pattern: "POST /v1/subscriptions/{id}/cancel", id: "cancelSubscription", tag: tag, errors: []tollgate.Code{tollgate.CodeConflict, tollgate.CodeUnavailable},
+		summary: "Cancel a subscription", description: "At the end of its period: the account keeps the plan until then " +
+			"(cancel_at_period_end, and the event subscription.cancel_scheduled with ends_at), then returns to its fallback plan. " +
+			"Through Stripe, Stripe is asked and its answer applied at once. Cancelling again changes nothing; an ended subscription is 409.",
+		answer: "The subscription."}, s.cancelSubscription)
 	handle(s, op{pattern: "POST /v1/subscriptions/portal", id: "createBillingPortal", tag: tag, errors: []tollgate.Code{tollgate.CodeNotFound, tollgate.CodeUnavailable},
 		summary: "Open the customer portal", description: "A Stripe customer portal link for the account's buyer: change plan or payment method, " +
 			"see invoices, cancel. Needs an account that subscribed.", answer: "The portal's link."}, s.createPortal)

@@ -24,11 +24,17 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 		marie := e.createKey(t, "marie")
 		e.createAccount(t, "other", "free", "UTC")
 		other := e.createKey(t, "other")
-		// Without Stripe nothing is sold as a subscription, and it says why.
+		e.createAccount(t, "third", "free", "UTC")
+		third := e.createKey(t, "third")
+		// Without Stripe, outside demo mode, nothing is sold as a
+		// subscription, and it says why.
+		demo := e.api.Payments.Provider
+		e.api.Payments.Provider = nil
 		p := problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions", Key: marie, Body: `{"plan":"pro"}`}), http.StatusForbidden, tollgate.CodeForbidden)
 		if !strings.Contains(p.Detail, "TOLLGATE_STRIPE_SECRET_KEY") {
 			t.Fatalf("without Stripe: %+v", p)
 		}
+		e.api.Payments.Provider = demo
 		price := `{"interval":"month","prices":[{"amount":2000,"currency":"usd"},{"amount":1900,"currency":"eur"},{"amount":30000000,"currency":"idr"}]}`
 		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/plans/pro/prices", Key: marie, Body: price}), http.StatusForbidden, tollgate.CodeForbidden)
 		before := e.world(t)
@@ -56,6 +62,27 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 			if n := len(pl.Prices); (pl.ID == "pro") != (n == 1) {
 				t.Errorf("plan %s lists %d prices", pl.ID, n)
 			}
+		}
+
+		// Demo mode: the other account subscribes at once, and cancels.
+		var dv subscribeView
+		e.call(t, request{Method: "POST", Path: "/v1/subscriptions", Key: other, Body: `{"plan":"pro"}`}, http.StatusCreated, &dv)
+		if !strings.HasPrefix(dv.CheckoutURL, "http") || !strings.HasSuffix(dv.CheckoutURL, "/checkout/subscribed") {
+			t.Fatalf("demo subscription %+v", dv)
+		}
+		if status, body := e.page(t, "GET", dv.CheckoutURL); status != 200 || !strings.Contains(body, "demo") {
+			t.Fatalf("demo return page: %d %s", status, body)
+		}
+		var demoSubs listView[subscriptionView]
+		e.call(t, request{Method: "GET", Path: "/v1/subscriptions", Key: other}, http.StatusOK, &demoSubs)
+		if len(demoSubs.Data) != 1 || !demoSubs.Data[0].Entitled {
+			t.Fatalf("demo subscriptions %+v", demoSubs.Data)
+		}
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions/" + demoSubs.Data[0].ID + "/cancel", Key: marie}), http.StatusNotFound, tollgate.CodeNotFound)
+		var cancelled subscriptionView
+		e.call(t, request{Method: "POST", Path: "/v1/subscriptions/" + demoSubs.Data[0].ID + "/cancel", Key: other}, http.StatusOK, &cancelled)
+		if !cancelled.CancelAtPeriodEnd || !cancelled.Entitled {
+			t.Fatalf("demo cancel: %+v", cancelled)
 		}
 
 		fake := stripetest.New(e.clock)
@@ -104,8 +131,10 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 		}
 		problemOf(t, e.do(t, request{Method: "GET", Path: "/v1/subscriptions/" + id, Key: other}), http.StatusNotFound, tollgate.CodeNotFound)
 		e.call(t, request{Method: "GET", Path: "/v1/subscriptions", Key: other}, http.StatusOK, &subs)
-		if len(subs.Data) != 0 {
-			t.Fatalf("another account sees %+v", subs.Data)
+		for _, o := range subs.Data {
+			if o.ID == id {
+				t.Fatalf("another account sees %+v", o)
+			}
 		}
 		p = problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions", Key: marie, Body: `{"plan":"pro"}`}), http.StatusConflict, tollgate.CodeConflict)
 		if !strings.Contains(p.Detail, "/v1/subscriptions/portal") {
@@ -116,11 +145,11 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 		if !strings.HasPrefix(portal.URL, "https://billing.stripe.test/") {
 			t.Fatalf("portal %+v", portal)
 		}
-		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions/portal", Key: other}), http.StatusNotFound, tollgate.CodeNotFound)
+		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions/portal", Key: third}), http.StatusNotFound, tollgate.CodeNotFound)
 		problemOf(t, e.do(t, request{Method: "POST", Path: "/v1/subscriptions/portal", Key: marie, Body: `{"return_url":"javascript:alert(1)"}`}),
 			http.StatusUnprocessableEntity, tollgate.CodeInvalidField)
 		// The buyer cancels in the portal: Pro stays to the period's end.
-		deliver(fake.CancelAtPeriodEnd(id)...)
+		deliver(fake.Cancel(id)...)
 		e.call(t, request{Method: "GET", Path: "/v1/subscriptions/" + id, Key: marie}, http.StatusOK, &sub)
 		if !sub.CancelAtPeriodEnd || !sub.Entitled {
 			t.Fatalf("after cancelling: %+v", sub)
@@ -131,7 +160,7 @@ func TestSubscriptionsOverHTTP(t *testing.T) {
 			full.Subscription.FallbackPlan != "free" {
 			t.Fatalf("cancelled, the balance shows plan %q and %+v; want pro, leaving it at %s", full.Plan, full.Subscription, sub.CurrentPeriodEnd)
 		}
-		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: other}, http.StatusOK, &full)
+		e.call(t, request{Method: "GET", Path: "/v1/balance", Key: third}, http.StatusOK, &full)
 		if full.Subscription != nil {
 			t.Fatalf("an account without a subscription: %+v", full.Subscription)
 		}

@@ -23,6 +23,8 @@ type StripeAPI interface {
 	// Invoice returns an invoice with its payments' payment intents and
 	// their latest charge expanded (the receipt).
 	Invoice(ctx context.Context, id string) (*stripe.Invoice, error)
+	// CancelAtPeriodEnd cancels a subscription at the end of its period.
+	CancelAtPeriodEnd(ctx context.Context, id string) (*stripe.Subscription, error)
 	// CreatePortalSession opens the customer portal for a customer.
 	CreatePortalSession(ctx context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error)
 	// CreateRefund refunds (part of) a payment, once per idempotency key.
@@ -61,6 +63,10 @@ func (s stripeClient) Invoice(ctx context.Context, id string) (*stripe.Invoice, 
 	p := &stripe.InvoiceRetrieveParams{}
 	p.AddExpand("payments.data.payment.payment_intent.latest_charge")
 	return s.c.V1Invoices.Retrieve(ctx, id, p)
+}
+
+func (s stripeClient) CancelAtPeriodEnd(ctx context.Context, id string) (*stripe.Subscription, error) {
+	return s.c.V1Subscriptions.Update(ctx, id, &stripe.SubscriptionUpdateParams{CancelAtPeriodEnd: stripe.Bool(true)})
 }
 
 func (s stripeClient) CreatePortalSession(ctx context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error) {

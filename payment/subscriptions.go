@@ -136,9 +136,10 @@ type SubscribeStarted struct {
 // that has not ended changes or cancels it in the customer portal
 // instead (conflict). With k, a retry gives the same checkout.
 func (s *Service) Subscribe(ctx context.Context, p SubscribeParams, k *ledger.Idempotency) (SubscribeStarted, error) {
-	st, err := s.stripe()
-	if err != nil {
-		return SubscribeStarted{}, err
+	st, _ := s.Provider.(*Stripe)
+	_, demo := s.Provider.(Dev)
+	if st == nil && !demo {
+		return SubscribeStarted{}, ErrSubscriptionsUnavailable
 	}
 	p.Interval = cmp.Or(p.Interval, tollgate.IntervalMonth)
 	acct, err := s.Ledger.Account(ctx, p.AccountID)
@@ -187,10 +188,16 @@ func (s *Service) Subscribe(ctx context.Context, p SubscribeParams, k *ledger.Id
 	customer := ""
 	for _, sub := range subs {
 		customer = cmp.Or(sub.Customer, customer)
+		if demo && k != nil && sub.ID == demoID(k) { // made by an earlier attempt with the same key
+			return SubscribeStarted{URL: "/checkout/subscribed", Plan: sub.Plan, Interval: sub.Interval, Price: price, TaxBehavior: tollgate.TaxNone}, nil
+		}
 		if sub.EndedAt == nil && sub.Status != tollgate.SubscriptionIncomplete {
 			return SubscribeStarted{}, tollgate.Errorf(tollgate.CodeConflict,
 				"account %s already subscribes to %s (%s, %s); change or cancel it in the customer portal: POST /v1/subscriptions/portal", acct.ID, sub.Plan, sub.ID, sub.Status)
 		}
+	}
+	if demo {
+		return s.demoSubscribe(ctx, acct.ID, pp, price, k)
 	}
 	tax := st.Tax.Behavior(price.Currency)
 	base := strings.TrimSuffix(st.BaseURL, "/")
@@ -247,11 +254,92 @@ func (s *Service) Subscribe(ctx context.Context, p SubscribeParams, k *ledger.Id
 	return res.(SubscribeStarted), nil
 }
 
+// demoSubscribe is Subscribe on the development provider (demo mode): no
+// money moves and no page is needed, so the subscription starts at once,
+// paid through its first period; the sweep renews it at each period's end
+// until it is cancelled (CancelSubscription). With k, a retry finds the
+// subscription the first attempt made.
+func (s *Service) demoSubscribe(ctx context.Context, accountID string, pp *tollgate.PlanPrice, price tollgate.Money, k *ledger.Idempotency) (SubscribeStarted, error) {
+	id := tollgate.NewID("sub_dev")
+	if k != nil {
+		id = demoID(k)
+	}
+	out := SubscribeStarted{URL: "/checkout/subscribed", Plan: pp.Plan, Interval: pp.Interval, Price: price, TaxBehavior: tollgate.TaxNone}
+	now := s.Clock.Now()
+	end := nextPeriod(now, pp.Interval)
+	sub := tollgate.Subscription{ID: id, AccountID: accountID, Provider: "dev", Plan: pp.Plan, Interval: pp.Interval, Currency: price.Currency,
+		Status: tollgate.SubscriptionActive, PeriodStart: now, PeriodEnd: end, PaidThrough: &end, StateAt: now}
+	if _, err := s.Ledger.ApplySubscription(ctx, ledger.SubscriptionParams{Sub: sub, Grace: DefaultGrace}); err != nil {
+		return SubscribeStarted{}, err
+	}
+	return out, nil
+}
+
+// demoID is the id of the demo subscription a Subscribe with
+// Idempotency-Key k makes.
+func demoID(k *ledger.Idempotency) string {
+	return "sub_dev_" + strings.TrimPrefix(orderIDFor(k), "order_k")
+}
+
+// nextPeriod is when a period of interval that starts at from ends.
+func nextPeriod(from time.Time, interval string) time.Time {
+	if interval == tollgate.IntervalYear {
+		return from.AddDate(1, 0, 0)
+	}
+	return from.AddDate(0, 1, 0)
+}
+
+// CancelSubscription cancels a subscription at the end of its period: the
+// account keeps its plan until then (subscription.cancel_scheduled says
+// when). Through Stripe it asks Stripe and applies Stripe's answer at once
+// (the event that follows changes nothing more); a demo subscription is
+// cancelled here. Cancelling again changes nothing. It fails with
+// not_found (another account's, with accountID set) and conflict for one
+// that ended.
+func (s *Service) CancelSubscription(ctx context.Context, id, accountID string) (tollgate.Subscription, error) {
+	sub, _, err := s.Subscription(ctx, id, accountID)
+	if err != nil {
+		return sub, err
+	}
+	switch {
+	case sub.EndedAt != nil || sub.Status.Ended():
+		return sub, tollgate.Errorf(tollgate.CodeConflict, "subscription %s has ended (%s); start a new one with POST /v1/subscriptions", sub.ID, sub.Status)
+	case sub.CancelAtPeriodEnd:
+		return sub, nil
+	case sub.Provider == "dev":
+		sub.CancelAtPeriodEnd, sub.StateAt = true, s.Clock.Now()
+		if _, err := s.Ledger.ApplySubscription(ctx, ledger.SubscriptionParams{Sub: sub, Grace: DefaultGrace}); err != nil {
+			return sub, err
+		}
+	default:
+		st, ok := s.Provider.(*Stripe)
+		if !ok || st == nil || sub.Provider != "stripe" {
+			return sub, tollgate.Errorf(tollgate.CodeConflict, "subscription %s was sold through %s, which this server is not configured for", sub.ID, sub.Provider)
+		}
+		cctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
+		_, err := st.api.CancelAtPeriodEnd(cctx, sub.ID)
+		cancel()
+		if err != nil {
+			return sub, tollgate.Errorf(tollgate.CodeUnavailable, "Stripe could not cancel subscription %s (%v); nothing changed, try again", sub.ID, err)
+		}
+		var about eventAbout
+		if _, err := s.syncSubscription(ctx, st, sub.ID, "", &about); err != nil {
+			// Cancelled at Stripe: its event applies it shortly.
+			return sub, tollgate.Errorf(tollgate.CodeUnavailable, "Stripe cancelled subscription %s, but its state could not be read back (%v); Stripe's event applies it shortly", sub.ID, err)
+		}
+	}
+	sub, _, err = s.Subscription(ctx, id, accountID)
+	return sub, err
+}
+
 // Portal returns a Stripe customer portal link where the account's buyer
 // changes plan, payment method or cancels; returnURL is where the portal
 // sends them back. It fails with not_found for an account that never
 // subscribed.
 func (s *Service) Portal(ctx context.Context, accountID, returnURL string) (string, error) {
+	if _, demo := s.Provider.(Dev); demo {
+		return "", tollgate.Errorf(tollgate.CodeForbidden, "the customer portal is Stripe's and this server is in demo mode: cancel with POST /v1/subscriptions/{id}/cancel")
+	}
 	st, err := s.stripe()
 	if err != nil {
 		return "", err
@@ -600,10 +688,7 @@ func (s *Service) applyInvoiceEvent(ctx context.Context, st *Stripe, inv *stripe
 // stored (the downgrade was announced), the others wait. It returns how
 // many it looked at and how many accounts changed plan.
 func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, err error) {
-	st, ok := s.Provider.(*Stripe)
-	if !ok || st == nil {
-		return 0, 0, nil
-	}
+	st, _ := s.Provider.(*Stripe)
 	now := s.Clock.Now()
 	after := ""
 	for {
@@ -617,8 +702,21 @@ func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, 
 			return looked, changed, err
 		}
 		for _, sub := range subs {
+			if sub.Provider == "dev" {
+				if sub.Entitled && !now.Before(sub.PeriodEnd) {
+					looked++
+					moved, err := s.renewDemo(ctx, sub, now)
+					if err != nil && ctx.Err() != nil {
+						return looked, changed, err
+					}
+					if moved {
+						changed++
+					}
+				}
+				continue
+			}
 			graceOver := sub.Status == tollgate.SubscriptionPastDue && sub.GraceUntil != nil && !now.Before(*sub.GraceUntil)
-			if !sub.Entitled || (!graceOver && now.Before(sub.PeriodEnd.Add(time.Hour))) {
+			if st == nil || !sub.Entitled || (!graceOver && now.Before(sub.PeriodEnd.Add(time.Hour))) {
 				continue
 			}
 			looked++
@@ -642,4 +740,22 @@ func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, 
 		}
 		after = subs[len(subs)-1].ID
 	}
+}
+
+// renewDemo moves a demo subscription past its period's end: cancelled, it
+// ends; otherwise it renews, paid, for as many periods as have passed. It
+// reports whether the account changed plan.
+func (s *Service) renewDemo(ctx context.Context, sub tollgate.Subscription, now time.Time) (bool, error) {
+	if sub.CancelAtPeriodEnd {
+		sub.Status = tollgate.SubscriptionCanceled
+	} else {
+		for !now.Before(sub.PeriodEnd) {
+			sub.PeriodStart, sub.PeriodEnd = sub.PeriodEnd, nextPeriod(sub.PeriodEnd, sub.Interval)
+		}
+		end := sub.PeriodEnd
+		sub.PaidThrough = &end
+	}
+	sub.StateAt = now
+	res, err := s.Ledger.ApplySubscription(ctx, ledger.SubscriptionParams{Sub: sub, Grace: DefaultGrace})
+	return err == nil && res.PlanFrom != res.PlanTo, err
 }

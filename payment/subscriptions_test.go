@@ -35,13 +35,20 @@ func subFixture(t *testing.T, f *fixture) *stripetest.Fake {
 		Prices: []tollgate.Money{{Amount: 2000, Currency: "usd"}, {Amount: 1900, Currency: "eur"}, {Amount: 30000000, Currency: "idr"}}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	f.takeEvents(t)
+	return fake
+}
+
+// takeEvents registers a webhook endpoint taking every event, so that
+// sent can count them.
+func (f *fixture) takeEvents(t *testing.T) {
+	t.Helper()
 	err := f.l.WriteRecords(f.ctx, func(tx record.Tx) error {
 		return tx.EndpointInsert(f.ctx, tollgate.Endpoint{ID: "we_all", URL: "https://hooks.example.com/x", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: f.clock.Now()})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fake
 }
 
 // sent counts the events of type typ sent so far.
@@ -169,7 +176,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 
 		// The buyer cancels: Pro stays to the period's end.
-		evs = fake.CancelAtPeriodEnd(id)
+		evs = fake.Cancel(id)
 		deliver(t, f.svc, evs...)
 		deliver(t, f.svc, evs...)
 		if a := f.account(t); a.Plan != "pro" || f.sent(t, tollgate.EventSubscriptionCancelScheduled) != 1 {
@@ -335,6 +342,20 @@ func TestSubscriptionProration(t *testing.T) {
 		if n := f.sent(t, tollgate.EventSubscriptionPlanChanged); n != 1 {
 			t.Fatalf("plan_changed sent %d times, want once", n)
 		}
+		// Cancelled through the API: Stripe is asked, its answer applied
+		// at once, twice is once; another account's is not found.
+		if _, err := f.svc.CancelSubscription(f.ctx, id, "someone-else"); tollgate.ErrorCode(err) != tollgate.CodeNotFound {
+			t.Fatalf("another account cancelling: %v", err)
+		}
+		for range 2 {
+			got, err := f.svc.CancelSubscription(f.ctx, id, "buyer")
+			if err != nil || !got.CancelAtPeriodEnd || !got.Entitled {
+				t.Fatalf("cancel: %+v, %v", got, err)
+			}
+		}
+		if a := f.account(t); a.Plan != "max" || f.sent(t, tollgate.EventSubscriptionCancelScheduled) != 1 {
+			t.Fatalf("after cancelling: plan %s, cancel_scheduled sent %d times", a.Plan, f.sent(t, tollgate.EventSubscriptionCancelScheduled))
+		}
 	})
 }
 
@@ -403,8 +424,9 @@ func TestSubscribeRefusals(t *testing.T) {
 		if sub.Currency != "idr" || invs[0].Paid.Gross != 30000000 || invs[0].Paid.Tax != 2972973 {
 			t.Fatalf("an Indonesian buyer's invoice: %+v", invs[0].Paid)
 		}
-		// Without Stripe, subscriptions are not sold, and say why.
-		f.svc.Provider = Dev{}
+		// Without Stripe (and not in demo mode), subscriptions are not
+		// sold, and say why.
+		f.svc.Provider = nil
 		if _, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro"}, nil); tollgate.ErrorCode(err) != tollgate.CodeForbidden {
 			t.Fatalf("without Stripe: %v", err)
 		}
@@ -521,6 +543,9 @@ func TestStripeMockSubscriptionCalls(t *testing.T) {
 		}
 		if inv, err := st.api.Invoice(ctx, "in_123"); err != nil || inv.ID == "" {
 			t.Fatalf("invoice with its payments: %v", err)
+		}
+		if sub, err := st.api.CancelAtPeriodEnd(ctx, "sub_123"); err != nil || sub.ID == "" {
+			t.Fatalf("cancel at the period's end: %v", err)
 		}
 		if _, err := st.api.CreatePortalSession(ctx, &stripe.BillingPortalSessionCreateParams{Customer: stripe.String("cus_123"),
 			ReturnURL: stripe.String("https://tollgate.test/")}); err != nil {
@@ -689,6 +714,72 @@ func TestReceiptLater(t *testing.T) {
 		}
 		if b := f.available(t); b != tollgate.WholeCredits(10) {
 			t.Fatalf("available %s, want the pack's 10 once", b)
+		}
+	})
+}
+
+// TestDemoSubscriptions: in demo mode a subscription starts at once, with
+// no money and no page, renews at each period's end, and a cancelled one
+// ends at its period's end; a retry with the same Idempotency-Key makes
+// one subscription.
+func TestDemoSubscriptions(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.svc.Provider = Dev{}
+		f.takeEvents(t)
+		if _, err := f.svc.PutPlanPrice(f.ctx, tollgate.PlanPrice{Plan: "pro", Interval: tollgate.IntervalMonth, Active: true,
+			Prices: []tollgate.Money{{Amount: 2000, Currency: "usd"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		k := &ledger.Idempotency{Scope: "key_test", Key: "sub-1"}
+		for range 2 {
+			st, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro"}, k)
+			if err != nil || st.URL == "" || st.TaxBehavior != tollgate.TaxNone {
+				t.Fatalf("demo subscribe: %+v, %v", st, err)
+			}
+		}
+		subs, err := f.svc.Subscriptions(f.ctx, "buyer", "", 0)
+		if err != nil || len(subs) != 1 || subs[0].Provider != "dev" || !subs[0].Entitled {
+			t.Fatalf("subscriptions %+v, %v; want one demo subscription", subs, err)
+		}
+		if a := f.account(t); a.Plan != "pro" || f.videoAllowance(t) != pro {
+			t.Fatalf("demo subscription: plan %s, allowance %s", a.Plan, f.videoAllowance(t))
+		}
+		if _, err := f.svc.Portal(f.ctx, "buyer", "https://x.example/"); tollgate.ErrorCode(err) != tollgate.CodeForbidden {
+			t.Fatalf("portal in demo mode: %v", err)
+		}
+		// Two periods pass: it renews, paid through the new period.
+		first := subs[0]
+		f.clock.Set(nextPeriod(first.PeriodEnd, first.Interval).Add(time.Minute))
+		if _, _, err := f.svc.SweepSubscriptions(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		sub, _ := f.subscription(t, first.ID)
+		if !sub.PeriodEnd.After(f.clock.Now()) || !sub.PaidThrough.Equal(sub.PeriodEnd) || !sub.Entitled {
+			t.Fatalf("renewed: %+v", sub)
+		}
+		if a := f.account(t); a.Plan != "pro" {
+			t.Fatalf("after renewing, plan %s", a.Plan)
+		}
+		// Cancelled, it ends at the period's end.
+		if got, err := f.svc.CancelSubscription(f.ctx, first.ID, "buyer"); err != nil || !got.CancelAtPeriodEnd {
+			t.Fatalf("cancel: %+v, %v", got, err)
+		}
+		if _, changed, _ := f.svc.SweepSubscriptions(f.ctx); changed != 0 {
+			t.Fatal("a cancelled subscription ended before its period's end")
+		}
+		f.clock.Set(sub.PeriodEnd.Add(time.Minute))
+		if _, changed, err := f.svc.SweepSubscriptions(f.ctx); err != nil || changed != 1 {
+			t.Fatalf("sweep at the period's end: %d changed, %v", changed, err)
+		}
+		sub, _ = f.subscription(t, first.ID)
+		if a := f.account(t); a.Plan != "free" || sub.Status != tollgate.SubscriptionCanceled || sub.EndedAt == nil {
+			t.Fatalf("ended: plan %s, %+v", a.Plan, sub)
+		}
+		if _, err := f.svc.CancelSubscription(f.ctx, first.ID, "buyer"); tollgate.ErrorCode(err) != tollgate.CodeConflict {
+			t.Fatalf("cancelling an ended subscription: %v", err)
+		}
+		if n := f.sent(t, tollgate.EventSubscriptionStarted); n != 1 {
+			t.Fatalf("started sent %d times, want once", n)
 		}
 	})
 }

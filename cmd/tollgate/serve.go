@@ -476,7 +476,9 @@ const ReconcileEvery = 5 * time.Minute
 // reconcileEvery runs svc.Reconcile every interval until the returned
 // function is called (which waits for a run in progress).
 func reconcileEvery(ctx context.Context, svc *payment.Service, interval time.Duration, log *slog.Logger) func() {
-	if _, ok := svc.Provider.(*payment.Stripe); !ok {
+	_, stripe := svc.Provider.(*payment.Stripe)
+	_, demo := svc.Provider.(payment.Dev)
+	if !stripe && !demo { // demo subscriptions renew in the sweep
 		return func() {}
 	}
 	var loop startstop.Loop

@@ -175,6 +175,22 @@ func (f *Fake) Invoice(_ context.Context, id string) (*stripe.Invoice, error) {
 	return clone(inv), nil
 }
 
+// CancelAtPeriodEnd is the API call Tollgate makes; the event Stripe then
+// sends is Cancel's.
+func (f *Fake) CancelAtPeriodEnd(_ context.Context, id string) (*stripe.Subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errFakeDown
+	}
+	s := f.subs[id]
+	if s == nil {
+		return nil, &stripe.Error{HTTPStatusCode: 404, Msg: "No such subscription"}
+	}
+	s.CancelAtPeriodEnd = true
+	return clone(s), nil
+}
+
 func (f *Fake) CreatePortalSession(_ context.Context, p *stripe.BillingPortalSessionCreateParams) (*stripe.BillingPortalSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -340,8 +356,8 @@ func (f *Fake) PayLatest(t testing.TB, id string) []Event {
 	return []Event{f.Event("invoice.paid", inv), f.Event("customer.subscription.updated", sub)}
 }
 
-// cancelAtPeriodEnd is the buyer cancelling in the portal.
-func (f *Fake) CancelAtPeriodEnd(id string) []Event {
+// Cancel is the buyer cancelling in the portal (at the period's end).
+func (f *Fake) Cancel(id string) []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sub := f.subs[id]
