@@ -705,7 +705,8 @@ func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, 
 			if sub.Provider == "dev" {
 				if sub.Entitled && !now.Before(sub.PeriodEnd) {
 					looked++
-					moved, err := s.renewDemo(ctx, sub, now)
+					_, demo := s.Provider.(Dev)
+					moved, err := s.renewDemo(ctx, sub, now, demo)
 					if err != nil && ctx.Err() != nil {
 						return looked, changed, err
 					}
@@ -742,11 +743,12 @@ func (s *Service) SweepSubscriptions(ctx context.Context) (looked, changed int, 
 	}
 }
 
-// renewDemo moves a demo subscription past its period's end: cancelled, it
-// ends; otherwise it renews, paid, for as many periods as have passed. It
-// reports whether the account changed plan.
-func (s *Service) renewDemo(ctx context.Context, sub tollgate.Subscription, now time.Time) (bool, error) {
-	if sub.CancelAtPeriodEnd {
+// renewDemo moves a demo subscription past its period's end: cancelled,
+// or on a server no longer in demo mode (renew false: nobody would pay),
+// it ends; otherwise it renews, paid, for as many periods as have passed.
+// It reports whether the account changed plan.
+func (s *Service) renewDemo(ctx context.Context, sub tollgate.Subscription, now time.Time, renew bool) (bool, error) {
+	if sub.CancelAtPeriodEnd || !renew {
 		sub.Status = tollgate.SubscriptionCanceled
 	} else {
 		for !now.Before(sub.PeriodEnd) {

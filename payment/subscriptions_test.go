@@ -781,5 +781,25 @@ func TestDemoSubscriptions(t *testing.T) {
 		if n := f.sent(t, tollgate.EventSubscriptionStarted); n != 1 {
 			t.Fatalf("started sent %d times, want once", n)
 		}
+		// A demo subscription left on a server that sells through Stripe
+		// now ends at its period's end instead of renewing for free.
+		if _, err := f.svc.Subscribe(f.ctx, SubscribeParams{AccountID: "buyer", Plan: "pro"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		subFixtureProvider(f)
+		f.clock.Advance(32 * 24 * time.Hour)
+		if _, _, err := f.svc.SweepSubscriptions(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if a := f.account(t); a.Plan != "free" {
+			t.Fatalf("a demo subscription renewed on a Stripe server: plan %s", a.Plan)
+		}
 	})
+}
+
+// subFixtureProvider puts the stateful Stripe fake behind the service.
+func subFixtureProvider(f *fixture) *stripetest.Fake {
+	fake := stripetest.New(f.clock)
+	f.svc.Provider = NewStripeAPI(fake, whsec, "https://tollgate.test")
+	return fake
 }
