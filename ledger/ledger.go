@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/keygate"
 	"tollgate/store"
 	"tollgate/store/record"
 )
@@ -118,7 +119,7 @@ type Ledger struct {
 	plansGen atomic.Int64
 	plans    []tollgate.PlanVersion
 	plansAt  int64
-	gate     *accountGate // Options.AccountReads
+	gate     *keygate.Gate // reads of one account at once: Options.AccountReads
 
 	ops      chan *op
 	mu       sync.RWMutex // guards stopped against sends on ops
@@ -159,7 +160,7 @@ func New(s store.Store, opt Options) *Ledger {
 	}
 	l := &Ledger{
 		store: s, clock: opt.Clock, opt: opt, log: opt.Logger,
-		gate: newAccountGate(opt.AccountReads),
+		gate: keygate.New(opt.AccountReads),
 		ops:  make(chan *op, 8192),
 		done: make(chan struct{}),
 	}

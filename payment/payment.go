@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tollgate"
+	"tollgate/keygate"
 	"tollgate/ledger"
 	"tollgate/store/record"
 )
@@ -68,7 +69,9 @@ type Service struct {
 	// Defaults are the packs a new database starts with.
 	Defaults []tollgate.Pack
 
-	subs    subLocks
+	// subs applies one subscription's events one at a time, so that two
+	// events of it arriving together do not race their fetches.
+	subs    keygate.Gate
 	mu      sync.Mutex
 	packs   []tollgate.Pack
 	packsAt time.Time

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -412,42 +411,6 @@ func (s *Service) Subscription(ctx context.Context, id, accountID string) (tollg
 	return sub, invs, err
 }
 
-// subLocks serialises the applying of one subscription in this process,
-// so that two events of it that arrive together do not race their
-// fetches: the later fetch is applied last.
-type subLocks struct {
-	mu sync.Mutex
-	m  map[string]*subLock
-}
-
-type subLock struct {
-	sync.Mutex
-	users int
-}
-
-func (l *subLocks) lock(id string) func() {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = map[string]*subLock{}
-	}
-	e := l.m[id]
-	if e == nil {
-		e = &subLock{}
-		l.m[id] = e
-	}
-	e.users++
-	l.mu.Unlock()
-	e.Lock()
-	return func() {
-		e.Unlock()
-		l.mu.Lock()
-		if e.users--; e.users == 0 {
-			delete(l.m, id)
-		}
-		l.mu.Unlock()
-	}
-}
-
 // permanent reports whether Stripe refused a call for good (a 4xx other
 // than 429: no such object, a bad request): asking again gives the same.
 func permanent(err error) bool {
@@ -464,7 +427,11 @@ func permanent(err error) bool {
 // over it (tollgate.Subscription.StateAt).
 func (s *Service) syncSubscription(ctx context.Context, st *Stripe, id, invoiceID string, about *eventAbout) (string, error) {
 	about.object = cmp.Or(invoiceID, id)
-	defer s.subs.lock(id)()
+	done, err := s.subs.Enter(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	var inv *tollgate.Invoice
 	if invoiceID != "" {
 		cctx, cancel := context.WithTimeout(ctx, StripeCallTimeout)
