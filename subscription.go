@@ -66,6 +66,15 @@ func (p PlanPrice) PriceIn(currency string) (Money, bool) {
 	return Money{}, false
 }
 
+// Currencies lists the currencies the plan is sold in, its default first.
+func (p PlanPrice) Currencies() []string {
+	out := make([]string, 0, len(p.Prices))
+	for _, m := range p.Prices {
+		out = append(out, m.Currency)
+	}
+	return out
+}
+
 // SubscriptionStatus is where a subscription stands, as Stripe names it.
 type SubscriptionStatus string
 

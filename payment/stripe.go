@@ -146,6 +146,15 @@ func (s *Stripe) Refund(ctx context.Context, o tollgate.Order, amount int64, ide
 	return r.ID, nil
 }
 
+// permanent reports whether Stripe refused a call for good (a 4xx other
+// than 429 and 409, which say to try again later: no such object, a bad
+// request, not enough balance): asking again gives the same.
+func permanent(err error) bool {
+	var se *stripe.Error
+	return errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 &&
+		se.HTTPStatusCode != http.StatusTooManyRequests && se.HTTPStatusCode != http.StatusConflict
+}
+
 // StripeCallTimeout bounds one call to Stripe's API, retries included.
 const StripeCallTimeout = 25 * time.Second
 
@@ -617,8 +626,7 @@ func (s *Stripe) Transfer(ctx context.Context, destination string, amount tollga
 	tr, err := s.api.CreateTransfer(ctx, p)
 	if err != nil {
 		var se *stripe.Error
-		if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests &&
-			se.HTTPStatusCode != http.StatusConflict {
+		if permanent(err) && errors.As(err, &se) {
 			return "", &cameo.TransferError{Message: se.Msg}
 		}
 		return "", fmt.Errorf("stripe transfer: %w", err)

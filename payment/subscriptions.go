@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"tollgate"
 	"tollgate/ledger"
+	"tollgate/pricing"
 	"tollgate/store/record"
 )
 
@@ -44,10 +44,6 @@ func (s *Service) PlanPrices(ctx context.Context) ([]tollgate.PlanPrice, error) 
 	return ps, err
 }
 
-// MaxPlanAmount bounds a plan's price in minor units, as MaxPackAmount
-// bounds a pack's.
-const MaxPlanAmount = 100_000_000_000
-
 // PutPlanPrice sets what a plan costs per interval: in each currency, and
 // optionally as a Stripe Price the operator made. Subscribers keep what
 // they pay until they change plan. It fails with invalid_field naming the
@@ -56,20 +52,11 @@ func (s *Service) PutPlanPrice(ctx context.Context, p tollgate.PlanPrice, k *led
 	if p.Interval != tollgate.IntervalMonth && p.Interval != tollgate.IntervalYear {
 		return p, tollgate.FieldError("interval", "must be month or year, not %q", p.Interval)
 	}
-	if len(p.Prices) == 0 || len(p.Prices) > 20 {
+	if len(p.Prices) == 0 {
 		return p, tollgate.FieldError("prices", "must list 1 to 20 prices, e.g. [{\"currency\": \"usd\", \"amount\": 1000}]")
 	}
-	seen := map[string]bool{}
-	for _, m := range p.Prices {
-		switch {
-		case !tollgate.ValidCurrency(m.Currency):
-			return p, tollgate.FieldError("prices", "currency %q: must be a lowercase ISO 4217 code such as eur", m.Currency)
-		case seen[m.Currency]:
-			return p, tollgate.FieldError("prices", "currency %s is listed twice", m.Currency)
-		case m.Amount < 1 || m.Amount > MaxPlanAmount:
-			return p, tollgate.FieldError("prices", "%s: amount must be from 1 to %d minor units", m.Currency, int64(MaxPlanAmount))
-		}
-		seen[m.Currency] = true
+	if err := pricing.CheckPrices(p.Prices); err != nil {
+		return p, err
 	}
 	if p.StripePrice != "" && (!strings.HasPrefix(p.StripePrice, "price_") || len(p.StripePrice) > 200 || !tollgate.CleanText(p.StripePrice)) {
 		return p, tollgate.FieldError("stripe_price", "must be a Stripe Price id (price_...) or empty")
@@ -169,18 +156,9 @@ func (s *Service) Subscribe(ctx context.Context, p SubscribeParams, k *ledger.Id
 	}
 	price, ok := pp.PriceIn(currency)
 	if !ok {
-		var cs []string
-		for _, m := range pp.Prices {
-			cs = append(cs, m.Currency)
-		}
-		return SubscribeStarted{}, tollgate.FieldError("currency", "plan %s is sold in %s, not %q", p.Plan, strings.Join(cs, ", "), currency)
+		return SubscribeStarted{}, tollgate.FieldError("currency", "plan %s is sold in %s, not %q", p.Plan, strings.Join(pp.Currencies(), ", "), currency)
 	}
-	var subs []tollgate.Subscription
-	err = s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
-		var err error
-		subs, err = tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: acct.ID})
-		return err
-	})
+	subs, err := s.Subscriptions(ctx, acct.ID, "", 0)
 	if err != nil {
 		return SubscribeStarted{}, err
 	}
@@ -409,13 +387,6 @@ func (s *Service) Subscription(ctx context.Context, id, accountID string) (tollg
 		return tollgate.Subscription{}, nil, tollgate.Errorf(tollgate.CodeNotFound, "subscription %s not found", id)
 	}
 	return sub, invs, err
-}
-
-// permanent reports whether Stripe refused a call for good (a 4xx other
-// than 429: no such object, a bad request): asking again gives the same.
-func permanent(err error) bool {
-	var se *stripe.Error
-	return errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests
 }
 
 // syncSubscription fetches a subscription from Stripe (and the invoice

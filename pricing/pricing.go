@@ -166,8 +166,21 @@ func CheckPack(p tollgate.Pack) error {
 			return tollgate.FieldError("products", "unknown product %q; known: video, assistant, stitch", pr)
 		}
 	}
-	seen := map[string]bool{p.Price.Currency: true}
-	for _, m := range p.Prices {
+	return CheckPrices(p.Prices, p.Price.Currency)
+}
+
+// CheckPrices checks prices in several currencies (a pack's besides its
+// default, taken; a plan's): at most 20, each in a lowercase ISO 4217
+// currency of its own, from 1 to MaxPackAmount minor units.
+func CheckPrices(ms []tollgate.Money, taken ...string) error {
+	if len(ms) > 20 {
+		return tollgate.FieldError("prices", "at most 20 prices, one per currency")
+	}
+	seen := map[string]bool{}
+	for _, c := range taken {
+		seen[c] = true
+	}
+	for _, m := range ms {
 		switch {
 		case !tollgate.ValidCurrency(m.Currency):
 			return tollgate.FieldError("prices", "currency %q is not a lowercase ISO 4217 code such as eur", m.Currency)
@@ -178,15 +191,12 @@ func CheckPack(p tollgate.Pack) error {
 		}
 		seen[m.Currency] = true
 	}
-	if len(p.Prices) > 20 {
-		return tollgate.FieldError("prices", "a pack is priced in at most 21 currencies")
-	}
 	return nil
 }
 
-// MaxPackAmount bounds a pack's price in minor units: large enough for
-// currencies counted in hundredths of a small unit (Rp 100,000,000 is
-// 10000000000).
+// MaxPackAmount bounds a price in minor units (a pack's, a plan's): large
+// enough for currencies counted in hundredths of a small unit (Rp
+// 100,000,000 is 10000000000).
 const MaxPackAmount = 100_000_000_000
 
 var (
