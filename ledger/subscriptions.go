@@ -74,6 +74,18 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 			return nil, err
 		}
 		r := SubscriptionResult{PlanFrom: a.Plan, PlanTo: a.Plan}
+		// The account's other open subscriptions: one that entitles it
+		// (two checkouts paid) decides its fallback and keeps its plan.
+		open, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
+		if err != nil {
+			return nil, err
+		}
+		var other *tollgate.Subscription
+		for i, o := range open {
+			if o.ID != s.ID && o.Entitled && o.Entitles(now) && other == nil {
+				other = &open[i]
+			}
+		}
 		if found {
 			if prev.AccountID != s.AccountID {
 				return nil, tollgate.Errorf(tollgate.CodeConflict, "subscription %s belongs to account %s, not %s", s.ID, prev.AccountID, s.AccountID)
@@ -92,15 +104,9 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		} else {
 			s.CreatedAt, s.Entitled, s.EndedAt = now, false, nil
 			// The plan the account had before it subscribed: another
-			// open subscription's fallback, else its plan now.
-			others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
-			if err != nil {
-				return nil, err
-			}
-			for _, o := range others {
-				if o.Entitled && s.FallbackPlan == "" {
-					s.FallbackPlan = o.FallbackPlan
-				}
+			// subscription's fallback, else its plan now.
+			if other != nil {
+				s.FallbackPlan = other.FallbackPlan
 			}
 			if s.FallbackPlan == "" {
 				s.FallbackPlan = a.Plan
@@ -146,8 +152,8 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 		}
 		switch {
 		case ent && !was:
-			if r.Also, err = alsoSubscribed(ctx, tx, s, now); err != nil {
-				return nil, err
+			if other != nil {
+				r.Also = other.ID
 			}
 			err = changePlan(ctx, tx, &a, s.Plan, now)
 			if err == nil {
@@ -159,12 +165,11 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 				err = event(tollgate.EventSubscriptionPlanChanged, map[string]any{"from": prev.Plan, "to": s.Plan})
 			}
 		case !ent && was:
-			// Another subscription of the account that still entitles
-			// it (two checkouts paid) keeps its plan.
-			to, err2 := stillSubscribed(ctx, tx, s, now)
-			if err = err2; err == nil {
-				err = changePlan(ctx, tx, &a, to, now)
+			to := s.FallbackPlan
+			if other != nil {
+				to = other.Plan
 			}
+			err = changePlan(ctx, tx, &a, to, now)
 			if err == nil {
 				err = event(tollgate.EventSubscriptionEnded, map[string]any{"status": s.Status, "fallback_plan": s.FallbackPlan, "plan_now": to})
 			}
@@ -217,37 +222,6 @@ func (l *Ledger) ApplySubscription(ctx context.Context, p SubscriptionParams) (S
 	return r, nil
 }
 
-// alsoSubscribed names another subscription of s's account that entitles
-// it now, "" when there is none.
-func alsoSubscribed(ctx context.Context, tx store.Tx, s tollgate.Subscription, now time.Time) (string, error) {
-	others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
-	if err != nil {
-		return "", err
-	}
-	for _, o := range others {
-		if o.ID != s.ID && o.Entitled && o.Entitles(now) {
-			return o.ID, nil
-		}
-	}
-	return "", nil
-}
-
-// stillSubscribed is the plan an account goes to when subscription s stops
-// entitling it: that of another of its subscriptions that still entitles
-// it, else s's fallback plan.
-func stillSubscribed(ctx context.Context, tx store.Tx, s tollgate.Subscription, now time.Time) (string, error) {
-	others, err := tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: s.AccountID, Open: true})
-	if err != nil {
-		return "", err
-	}
-	for _, o := range others {
-		if o.ID != s.ID && o.Entitled && o.Entitles(now) {
-			return o.Plan, nil
-		}
-	}
-	return s.FallbackPlan, nil
-}
-
 // later returns the later of two optional times.
 func later(a, b *time.Time) *time.Time {
 	switch {
@@ -264,11 +238,12 @@ func sameTime(a, b *time.Time) bool {
 }
 
 // sameSubscription reports whether two states of a subscription are the
-// same, UpdatedAt aside.
+// same, UpdatedAt aside (a newer StateAt is a change: it keeps an older
+// read from being applied later).
 func sameSubscription(a, b tollgate.Subscription) bool {
 	return a.ID == b.ID && a.AccountID == b.AccountID && a.Provider == b.Provider && a.Customer == b.Customer && a.Plan == b.Plan &&
 		a.Interval == b.Interval && a.Currency == b.Currency && a.Status == b.Status && a.CancelAtPeriodEnd == b.CancelAtPeriodEnd &&
 		a.PeriodStart.Equal(b.PeriodStart) && a.PeriodEnd.Equal(b.PeriodEnd) && sameTime(a.PaidThrough, b.PaidThrough) &&
 		sameTime(a.GraceUntil, b.GraceUntil) && a.FallbackPlan == b.FallbackPlan && a.Entitled == b.Entitled && sameTime(a.EndedAt, b.EndedAt) &&
-		a.CreatedAt.Equal(b.CreatedAt)
+		a.CreatedAt.Equal(b.CreatedAt) && a.StateAt.Equal(b.StateAt)
 }
