@@ -231,7 +231,7 @@ func (s *Server) balance(r *http.Request, c *call) (balanceView, error) {
 	if v.UpcomingPriceChanges, err = s.upcomingPrices(r); err != nil {
 		return balanceView{}, err
 	}
-	if v.Subscription, err = s.planEnd(r, id); err != nil {
+	if v.Subscription, err = s.planEnd(r, id, b.Plan); err != nil {
 		return balanceView{}, err
 	}
 	return v, nil
@@ -239,8 +239,8 @@ func (s *Server) balance(r *http.Request, c *call) (balanceView, error) {
 
 // planEnd is the account's subscription that entitles it now, if any, and
 // when its plan ends.
-func (s *Server) planEnd(r *http.Request, accountID string) (*planEndView, error) {
-	subs, err := s.Payments.OpenSubscriptions(r.Context(), accountID)
+func (s *Server) planEnd(r *http.Request, accountID, plan string) (*planEndView, error) {
+	subs, err := s.Payments.OpenSubscriptions(r.Context(), accountID, plan)
 	if err != nil {
 		return nil, err
 	}

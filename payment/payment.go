@@ -75,6 +75,8 @@ type Service struct {
 	mu      sync.Mutex
 	packs   []tollgate.Pack
 	packsAt time.Time
+	sold    map[string]bool // plans with a price
+	soldAt  time.Time
 	secret  []byte
 }
 

@@ -497,9 +497,9 @@ var errReceiptPending = fmt.Errorf("%w: its receipt could not be fetched from St
 
 // paidOf is what a paid session's buyer paid: gross, tax (inclusive or
 // added), net, and the receipt and invoice links Stripe has for it. The
-// links are asked for and left empty when Stripe does not answer (a
-// replay of the event or the reconciliation records them later); nil when
-// the session's amounts do not add up.
+// links are asked for; when Stripe does not answer, they are left empty and
+// the error says so (the event's replay records them); nil when the
+// session's amounts do not add up.
 func (s *Service) paidOf(ctx context.Context, sess *stripe.CheckoutSession) (*tollgate.Paid, error) {
 	p := &tollgate.Paid{Currency: string(sess.Currency), Gross: sess.AmountTotal}
 	if sess.TotalDetails != nil {

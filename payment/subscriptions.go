@@ -95,6 +95,9 @@ func (s *Service) PutPlanPrice(ctx context.Context, p tollgate.PlanPrice, k *led
 	if err != nil {
 		return tollgate.PlanPrice{}, err
 	}
+	s.mu.Lock()
+	s.soldAt = time.Time{}
+	s.mu.Unlock()
 	return res.(tollgate.PlanPrice), nil
 }
 
@@ -356,15 +359,45 @@ func (s *Service) Subscriptions(ctx context.Context, accountID, after string, li
 	return subs, err
 }
 
-// OpenSubscriptions lists an account's subscriptions that have not ended.
-func (s *Service) OpenSubscriptions(ctx context.Context, accountID string) ([]tollgate.Subscription, error) {
+// OpenSubscriptions lists an account's subscriptions that have not ended;
+// plan is the account's plan: one no subscription sells (the plans of
+// most accounts) has none to read, which a balance, read often, skips.
+func (s *Service) OpenSubscriptions(ctx context.Context, accountID, plan string) ([]tollgate.Subscription, error) {
+	sold, err := s.soldPlans(ctx)
+	if err != nil || !sold[plan] {
+		return nil, err
+	}
 	var subs []tollgate.Subscription
-	err := s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
+	err = s.Ledger.ReadRecords(ctx, func(tx record.Tx) error {
 		var err error
 		subs, err = tx.SubscriptionList(ctx, record.SubscriptionListParams{AccountID: accountID, Open: true, Limit: 10})
 		return err
 	})
 	return subs, err
+}
+
+// soldPlans are the plans with a price (active or not: subscribers keep
+// theirs), cached as packs are.
+func (s *Service) soldPlans(ctx context.Context) (map[string]bool, error) {
+	s.mu.Lock()
+	if time.Since(s.soldAt) < packCacheTTL {
+		sold := s.sold
+		s.mu.Unlock()
+		return sold, nil
+	}
+	s.mu.Unlock()
+	ps, err := s.PlanPrices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sold := map[string]bool{}
+	for _, p := range ps {
+		sold[p.Plan] = true
+	}
+	s.mu.Lock()
+	s.sold, s.soldAt = sold, time.Now()
+	s.mu.Unlock()
+	return sold, nil
 }
 
 // Subscription returns a subscription and its invoices; with accountID
