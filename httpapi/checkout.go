@@ -516,10 +516,11 @@ func (s *Server) offerList(r *http.Request, in *tollgate.Insufficient) []Offer {
 		return out
 	}
 	now := s.l.Clock().Now()
-	want := offerCurrencies(r)
-	if a, err := s.l.Account(r.Context(), in.AccountID); err == nil && a.Currency != "" {
-		want = append([]string{a.Currency}, want...) // the account's own choice first
+	chosen := ""
+	if a, err := s.l.Account(r.Context(), in.AccountID); err == nil {
+		chosen = a.Currency
 	}
+	want := buyerCurrencies(chosen, offerCurrencies(r))
 	for _, p := range packs {
 		if p.Active && p.Pays(in.Product) {
 			price, cur := p.Price, ""
@@ -650,6 +651,16 @@ func (s *Server) checkoutPages() {
 // that may answer insufficient_credits.
 func offerCurrencies(r *http.Request) []string {
 	return localCurrencies(r.Header.Get("Accept-Language"))
+}
+
+// buyerCurrencies are the currencies a buyer wants prices in, most wanted
+// first: the one it chose (its account's, or the request's), if any, then
+// those its language suggests (localCurrencies).
+func buyerCurrencies(chosen string, local []string) []string {
+	if chosen == "" {
+		return local
+	}
+	return append([]string{chosen}, local...)
 }
 
 // localCurrencies are the currencies an Accept-Language header suggests,

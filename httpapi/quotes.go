@@ -138,10 +138,7 @@ func (s *Server) createQuote(r *http.Request, c *call, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	currencies := localCurrencies(in.AcceptLanguage)
-	if account.Currency != "" {
-		currencies = append([]string{account.Currency}, currencies...)
-	}
+	currencies := buyerCurrencies(account.Currency, localCurrencies(in.AcceptLanguage))
 	if req.Policy != "" && req.Product != tollgate.ProductVideo {
 		return nil, tollgate.FieldError("policy", "is for video quotes only")
 	}
@@ -394,10 +391,7 @@ func (s *Server) getPrices(r *http.Request, in *struct {
 	if err != nil {
 		return priceTableView{}, err
 	}
-	want := localCurrencies(in.AcceptLanguage)
-	if in.Currency != "" {
-		want = append([]string{in.Currency}, want...)
-	}
+	want := buyerCurrencies(in.Currency, localCurrencies(in.AcceptLanguage))
 	now := s.Quotes.Clock.Now()
 	out := priceTableView{Object: "price_table", AsOf: now, Currency: buyerCurrency(want, packs), Current: []priceRuleView{}, Scheduled: []priceRuleView{},
 		Models: catalog.Models, Packs: packViews(packs, true)}
